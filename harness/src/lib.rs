@@ -1,1 +1,23 @@
+mod clock;
+mod config;
+pub mod exposition;
+mod network;
+mod run;
+mod scraper;
+mod seeds;
+mod sim;
+mod storage;
+mod system;
+mod telemetry;
+mod world;
 
+pub use config::{Builder, Config, ConfigError, Workload};
+pub use network::Network;
+pub use run::{IncarnationRecord, Run, SpanEventRecord, SpanRecord, SpanStatus};
+pub use scraper::Scrape;
+pub use seeds::{seeds_from_env, SeedsError};
+pub use sim::{RunError, Sim, APP_PORT};
+pub use storage::{Storage, StorageError, StorageLatency};
+pub use system::{ClientContext, NodeContext, System};
+pub use telemetry::{OpenSpan, SpanLifecycle};
+pub use obsim_faults as faults;

@@ -1,0 +1,236 @@
+use std::fmt;
+use std::time::Duration;
+
+use obsim_faults::{Fault, FaultPlan};
+
+use crate::storage::StorageLatency;
+
+/// What the client drives. The harness draws the operation mix; the system
+/// decides what each operation means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Invocations the client issues in total.
+    pub invocations: u64,
+    /// Invocations in flight at once.
+    pub concurrency: usize,
+    /// Distinct actor ids the invocations address.
+    pub actors: u64,
+    /// Operation names with their relative weights.
+    pub operations: Vec<(String, u32)>,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            invocations: 1_000,
+            concurrency: 8,
+            actors: 64,
+            operations: vec![("get".into(), 1), ("increment".into(), 3)],
+        }
+    }
+}
+
+impl Workload {
+    /// Picks an operation by weight with `rng`.
+    pub fn choose_operation(&self, rng: &mut impl rand::Rng) -> &str {
+        let total: u64 = self.operations.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut pick = rng.random_range(0..total.max(1));
+        for (name, weight) in &self.operations {
+            if pick < u64::from(*weight) {
+                return name;
+            }
+            pick -= u64::from(*weight);
+        }
+        &self.operations[0].0
+    }
+}
+
+/// Every setting of a simulation. Build it with [`crate::Sim::builder`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub scenario: String,
+    pub servers: usize,
+    pub workload: Workload,
+    pub faults: FaultPlan,
+    /// Simulated time after which a run that has not finished fails.
+    pub time_limit: Duration,
+    /// Quiet time after the workload and the fault schedule finish, so that
+    /// in-flight work completes and the scraper sees the final values.
+    pub drain: Duration,
+    pub scrape_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub storage_latency: StorageLatency,
+    /// Messages a run may send in all: the run's step bound.
+    pub message_limit: u64,
+    pub fault_log_capacity: usize,
+    /// The command that replays a seed, without the `OBSIM_SEED=` prefix.
+    pub replay_command: String,
+}
+
+/// A setting that cannot work, named by the builder method that set it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "obsim config `{}`: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Builds a [`Config`]; every setting has a documented default.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    scenario: String,
+    servers: usize,
+    workload: Workload,
+    faults: Vec<Fault>,
+    time_limit: Duration,
+    drain: Duration,
+    scrape_interval: Duration,
+    scrape_timeout: Duration,
+    storage_latency: StorageLatency,
+    message_limit: u64,
+    fault_log_capacity: usize,
+    replay_command: String,
+}
+
+impl Builder {
+    pub(crate) fn new(scenario: &str) -> Builder {
+        Builder {
+            scenario: scenario.to_string(),
+            servers: 3,
+            workload: Workload::default(),
+            faults: Vec::new(),
+            time_limit: Duration::from_secs(600),
+            drain: Duration::from_secs(10),
+            scrape_interval: Duration::from_secs(1),
+            scrape_timeout: Duration::from_millis(500),
+            storage_latency: StorageLatency::default(),
+            message_limit: 1_000_000,
+            fault_log_capacity: 100_000,
+            replay_command: "cargo test".into(),
+        }
+    }
+
+    /// Server nodes (default 3).
+    pub fn servers(mut self, servers: usize) -> Self {
+        self.servers = servers;
+        self
+    }
+
+    /// The client's workload (default: 1,000 invocations, 8 in flight, 64
+    /// actors, `get`:`increment` 1:3).
+    pub fn workload(mut self, workload: Workload) -> Self {
+        self.workload = workload;
+        self
+    }
+
+    /// Adds one fault (default: none).
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Simulated time a run may take before it fails (default 600 s).
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = limit;
+        self
+    }
+
+    /// Quiet time after the workload and faults end (default 10 s).
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Scrape every `interval` (default 1 s), giving up after `timeout`
+    /// (default 500 ms). The timeout must be shorter than the interval.
+    pub fn scrape(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.scrape_interval = interval;
+        self.scrape_timeout = timeout;
+        self
+    }
+
+    /// Storage service times (default: read 1 ms, write 3 ms).
+    pub fn storage_latency(mut self, latency: StorageLatency) -> Self {
+        self.storage_latency = latency;
+        self
+    }
+
+    /// Messages a run may send before it fails (default 1,000,000).
+    pub fn message_limit(mut self, limit: u64) -> Self {
+        self.message_limit = limit;
+        self
+    }
+
+    /// The command that replays one seed, printed after `OBSIM_SEED=<seed>`
+    /// in every failure (default `cargo test`). Name the test binary and the
+    /// test, e.g. `cargo test --test skeleton -- --exact my_test`.
+    pub fn replay_command(mut self, command: &str) -> Self {
+        self.replay_command = command.to_string();
+        self
+    }
+
+    pub(crate) fn config(self) -> Result<Config, ConfigError> {
+        let error = |field: &str, problem: String| ConfigError {
+            field: field.into(),
+            problem,
+        };
+        if self.servers == 0 || self.servers > 200 {
+            return Err(error("servers", format!("{}: expected 1..=200", self.servers)));
+        }
+        check_workload(&self.workload).map_err(|(field, problem)| error(field, problem))?;
+        if self.scrape_interval.is_zero() || self.scrape_timeout >= self.scrape_interval {
+            return Err(error(
+                "scrape",
+                format!(
+                    "interval {:?} with timeout {:?}: expected a timeout > 0 shorter than the interval",
+                    self.scrape_interval, self.scrape_timeout
+                ),
+            ));
+        }
+        if self.scrape_timeout.is_zero() {
+            return Err(error("scrape", "timeout 0: expected > 0".into()));
+        }
+        if self.time_limit.is_zero() {
+            return Err(error("time_limit", "expected > 0".into()));
+        }
+        let faults = FaultPlan::new(self.faults, self.servers, self.time_limit)
+            .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;
+        Ok(Config {
+            scenario: self.scenario,
+            servers: self.servers,
+            workload: self.workload,
+            faults,
+            time_limit: self.time_limit,
+            drain: self.drain,
+            scrape_interval: self.scrape_interval,
+            scrape_timeout: self.scrape_timeout,
+            storage_latency: self.storage_latency,
+            message_limit: self.message_limit,
+            fault_log_capacity: self.fault_log_capacity,
+            replay_command: self.replay_command,
+        })
+    }
+}
+
+fn check_workload(workload: &Workload) -> Result<(), (&'static str, String)> {
+    if workload.concurrency == 0 {
+        return Err(("workload.concurrency", "0: expected at least 1".into()));
+    }
+    if workload.actors == 0 {
+        return Err(("workload.actors", "0: expected at least 1".into()));
+    }
+    if workload.operations.iter().all(|(_, weight)| *weight == 0) {
+        return Err((
+            "workload.operations",
+            "no operation has a weight > 0: expected at least one".into(),
+        ));
+    }
+    Ok(())
+}

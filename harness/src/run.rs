@@ -1,0 +1,185 @@
+//! What one run captured, in the order it happened.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use obsim_faults::FaultEvent;
+use opentelemetry::trace::Status;
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::clock::Clock;
+use crate::scraper::Scrape;
+use crate::telemetry::SpanLifecycle;
+
+/// Everything one seed's run captured. A run is a pure function of its seed,
+/// so two `Run`s of one seed must be equal, line for line.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub scenario: String,
+    pub seed: u64,
+    /// Simulated time at which the run ended.
+    pub ended_at: Duration,
+    /// Exported spans, in export order.
+    pub spans: Vec<SpanRecord>,
+    /// Spans opened and closed, as tracing saw them.
+    pub lifecycle: SpanLifecycle,
+    pub scrapes: Vec<Scrape>,
+    pub faults: Vec<FaultEvent>,
+    /// Fault events past the log's capacity: counted, not kept.
+    pub faults_dropped: u64,
+    pub incarnations: Vec<IncarnationRecord>,
+    /// Invocation outcomes as the client recorded them: ground truth.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// One life of one server node, with its registry's final exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncarnationRecord {
+    pub node: String,
+    pub number: u32,
+    pub started_at: Duration,
+    /// When it crashed; None if it lived to the end of the run.
+    pub ended_at: Option<Duration>,
+    pub final_exposition: String,
+}
+
+/// An exported span, with times in nanoseconds since the run's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status: SpanStatus,
+    /// Sorted by key.
+    pub attributes: Vec<(String, String)>,
+    pub events: Vec<SpanEventRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SpanStatus {
+    Unset,
+    Ok,
+    Error(String),
+}
+
+impl SpanStatus {
+    /// `unset`, `ok` or `error`, without the description.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SpanStatus::Unset => "unset",
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error(_) => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanEventRecord {
+    pub name: String,
+    pub at_ns: i64,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl SpanRecord {
+    pub(crate) fn from_data(data: &SpanData, clock: &Clock) -> SpanRecord {
+        let parent = data.parent_span_id;
+        SpanRecord {
+            trace_id: data.span_context.trace_id().to_string(),
+            span_id: data.span_context.span_id().to_string(),
+            parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID)
+                .then(|| parent.to_string()),
+            name: data.name.to_string(),
+            kind: format!("{:?}", data.span_kind).to_lowercase(),
+            start_ns: clock.offset_ns(data.start_time),
+            end_ns: clock.offset_ns(data.end_time),
+            status: match &data.status {
+                Status::Unset => SpanStatus::Unset,
+                Status::Ok => SpanStatus::Ok,
+                Status::Error { description } => SpanStatus::Error(description.to_string()),
+            },
+            attributes: sorted(data.attributes.iter()),
+            events: data
+                .events
+                .iter()
+                .map(|event| SpanEventRecord {
+                    name: event.name.to_string(),
+                    at_ns: clock.offset_ns(event.timestamp),
+                    attributes: sorted(event.attributes.iter()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn sorted<'a>(attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = attributes
+        .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+impl Run {
+    /// Every captured fact as text lines: spans with ids, times, attributes
+    /// and status; every scrape with its body; the fault log; outcomes; and
+    /// each incarnation's final values. Two runs of a seed must match exactly.
+    pub fn fingerprint(&self) -> Vec<String> {
+        let mut lines = vec![format!("run {} seed={} ended_at={:?}", self.scenario, self.seed, self.ended_at)];
+        lines.extend(self.spans.iter().map(span_line));
+        lines.push(format!(
+            "lifecycle opened={} closed={} open={:?}",
+            self.lifecycle.opened, self.lifecycle.closed, self.lifecycle.open
+        ));
+        for scrape in &self.scrapes {
+            lines.push(format!(
+                "scrape {} at={:?} up={} incarnation={:?} error={:?}",
+                scrape.node, scrape.at, scrape.up, scrape.incarnation, scrape.error
+            ));
+            lines.extend(scrape.body.lines().map(|line| format!("  {line}")));
+        }
+        lines.extend(self.faults.iter().map(|fault| format!("fault {fault}")));
+        lines.push(format!("faults_dropped {}", self.faults_dropped));
+        lines.extend(self.outcomes.iter().map(|(outcome, n)| format!("outcome {outcome}={n}")));
+        for incarnation in &self.incarnations {
+            lines.push(format!(
+                "incarnation {}#{} {:?}..{:?}",
+                incarnation.node, incarnation.number, incarnation.started_at, incarnation.ended_at
+            ));
+            lines.extend(incarnation.final_exposition.lines().map(|line| format!("  {line}")));
+        }
+        lines
+    }
+}
+
+fn span_line(span: &SpanRecord) -> String {
+    let attributes: Vec<String> = span.attributes.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    let events: Vec<String> = span
+        .events
+        .iter()
+        .map(|e| format!("{}@{}{:?}", e.name, e.at_ns, e.attributes))
+        .collect();
+    format!(
+        "span {} {} parent={} {:?} kind={} {}..{} status={:?} attrs=[{}] events=[{}]",
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id.as_deref().unwrap_or("-"),
+        span.name,
+        span.kind,
+        span.start_ns,
+        span.end_ns,
+        span.status,
+        attributes.join(" "),
+        events.join(" ")
+    )
+}

@@ -1,0 +1,124 @@
+//! The simulated Prometheus: it scrapes every server node over the simulated
+//! network, at a fixed interval with a timeout, and parses what came back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::exposition::{self, Exposition};
+use crate::network::Network;
+use crate::world::World;
+
+/// The tag scrape requests are sent under, on every node's metrics port.
+pub(crate) const METRICS_TAG: u64 = 0x6d65_7472_6963_7300;
+pub(crate) const METRICS_PORT: u16 = 9100;
+
+pub(crate) struct ScrapeRequest {
+    reply_tag: u64,
+}
+
+pub(crate) struct ScrapeResponse {
+    incarnation: u32,
+    body: String,
+}
+
+/// One scrape of one node: what came back, or that nothing usable did.
+#[derive(Clone, Debug)]
+pub struct Scrape {
+    pub node: String,
+    /// Simulated time since the run started, when the scrape was sent.
+    pub at: Duration,
+    /// Prometheus's `up`: false when the scrape timed out, failed or did not
+    /// parse. A failed scrape is kept, not dropped.
+    pub up: bool,
+    /// The node incarnation that answered.
+    pub incarnation: Option<u32>,
+    /// The exposition text exactly as the node produced it.
+    pub body: String,
+    pub exposition: Option<Exposition>,
+    pub error: Option<String>,
+}
+
+/// Serves one incarnation's registry on its metrics port: the exporter a
+/// service embeds. It encodes with the prometheus crate's own text encoder.
+pub(crate) async fn serve_metrics(network: Network, registry: prometheus::Registry, incarnation: u32) {
+    loop {
+        let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
+            continue;
+        };
+        let body = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap_or_else(|error| format!("# encode error: {error}\n"));
+        let response = ScrapeResponse { incarnation, body };
+        // A lost reply is the scraper's timeout to see, not ours to retry.
+        let _ = network.send(from, request.reply_tag, response).await;
+    }
+}
+
+/// Scrapes one target forever, at `interval`, aligned to the run's start.
+pub(crate) async fn scrape_target(
+    world: Arc<World>,
+    network: Network,
+    target: (usize, String, SocketAddr),
+    interval: Duration,
+    timeout: Duration,
+) {
+    let (index, name, addr) = target;
+    let start = madsim::time::Instant::now();
+    for round in 1u64.. {
+        madsim::time::sleep_until(start + interval * round as u32).await;
+        // Each scrape gets its own reply tag, so a late reply to an earlier
+        // scrape can never be taken for this one.
+        let reply_tag = (index as u64) << 40 | round;
+        let at = world.clock.elapsed();
+        let scrape = scrape_once(&network, addr, reply_tag, timeout).await;
+        world.record_scrape(scrape.into_scrape(name.clone(), at));
+    }
+}
+
+enum Outcome {
+    Answered(ScrapeResponse),
+    Failed(String),
+}
+
+async fn scrape_once(network: &Network, addr: SocketAddr, reply_tag: u64, timeout: Duration) -> Outcome {
+    let exchange = async {
+        network
+            .send(addr, METRICS_TAG, ScrapeRequest { reply_tag })
+            .await?;
+        network.recv::<ScrapeResponse>(reply_tag).await
+    };
+    match madsim::time::timeout(timeout, exchange).await {
+        Ok(Ok((response, _))) => Outcome::Answered(response),
+        Ok(Err(error)) => Outcome::Failed(format!("scrape failed: {error}")),
+        Err(_) => Outcome::Failed(format!("scrape timed out after {timeout:?}")),
+    }
+}
+
+impl Outcome {
+    fn into_scrape(self, node: String, at: Duration) -> Scrape {
+        match self {
+            Outcome::Failed(error) => Scrape {
+                node,
+                at,
+                up: false,
+                incarnation: None,
+                body: String::new(),
+                exposition: None,
+                error: Some(error),
+            },
+            Outcome::Answered(response) => {
+                let parsed = exposition::parse(&response.body);
+                Scrape {
+                    node,
+                    at,
+                    up: parsed.is_ok(),
+                    incarnation: Some(response.incarnation),
+                    error: parsed.as_ref().err().map(ToString::to_string),
+                    exposition: parsed.ok(),
+                    body: response.body,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! One seed, one fresh madsim runtime: boot the cluster, drive the workload
+//! under the fault schedule, drain, and hand back what was captured.
+
+use std::cell::Cell;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+use obsim_faults::{component_stream, CrashSchedule, FaultKind};
+
+use crate::config::{Builder, Config, ConfigError};
+use crate::network::Network;
+use crate::run::{IncarnationRecord, Run, SpanRecord};
+use crate::scraper::{scrape_target, serve_metrics, METRICS_PORT};
+use crate::system::{ClientContext, NodeContext, System};
+use crate::telemetry::Capture;
+use crate::world::{server_name, World};
+
+/// The port every server's system serves on.
+pub const APP_PORT: u16 = 7000;
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+const SCRAPER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+
+fn server_ip(index: usize) -> IpAddr {
+    // Validation caps servers at 200, so the last octet never overflows.
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + index as u8))
+}
+
+type Factory = Arc<dyn Fn() -> Arc<dyn System> + Send + Sync>;
+
+/// A configured simulation. Each [`Sim::run`] builds a fresh system from the
+/// factory and a fresh runtime from the seed, so runs share nothing.
+#[derive(Clone)]
+pub struct Sim {
+    config: Config,
+    factory: Factory,
+}
+
+/// Why a run did not complete.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunError {
+    /// The run was still going when the simulated time limit passed.
+    TimeLimit { limit: Duration, phase: &'static str },
+    /// The run sent more messages than its bound allows.
+    MessageLimit { limit: u64 },
+    /// Something in the simulation panicked.
+    Panicked { message: String },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::TimeLimit { limit, phase } => write!(
+                f,
+                "the run exceeded its simulated time limit of {limit:?} during the {phase} phase"
+            ),
+            RunError::MessageLimit { limit } => {
+                write!(f, "the run sent more than its limit of {limit} messages")
+            }
+            RunError::Panicked { message } => write!(f, "the simulation panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl Builder {
+    /// Validates the settings and pairs them with the system factory, called
+    /// once per run.
+    pub fn build<S, F>(self, factory: F) -> Result<Sim, ConfigError>
+    where
+        S: System,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        Ok(Sim {
+            config: self.config()?,
+            factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
+        })
+    }
+}
+
+impl Sim {
+    pub fn builder(scenario: &str) -> Builder {
+        Builder::new(scenario)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs one seed to completion on a fresh runtime.
+    pub fn run(&self, seed: u64) -> Result<Run, RunError> {
+        let world = World::new(seed, &self.config);
+        let (capture, subscriber) = Capture::new(
+            &self.config.scenario,
+            component_stream(seed, "otel-ids"),
+            world.node_names.clone(),
+            world.clock.clone(),
+        );
+        let _subscriber = tracing::subscriber::set_default(subscriber);
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let system = (self.factory)();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(simulate(world.clone(), self.config.clone(), system))
+        }));
+        // Read everything before the runtime drops: dropping it drops every
+        // task still alive, closing their spans, and that teardown is not
+        // part of the run.
+        let spans: Vec<SpanRecord> = capture
+            .finished_spans()
+            .iter()
+            .map(|data| SpanRecord::from_data(data, &world.clock))
+            .collect();
+        let lifecycle = capture.lifecycle();
+        drop(runtime);
+        let ended_at = match outcome {
+            Ok(Ok(ended_at)) => ended_at,
+            Ok(Err(error)) => return Err(error),
+            Err(panic) => return Err(RunError::Panicked { message: panic_message(&*panic) }),
+        };
+        if let Some(limit) = world.message_limit_hit() {
+            return Err(RunError::MessageLimit { limit });
+        }
+        Ok(Run {
+            scenario: self.config.scenario.clone(),
+            seed,
+            ended_at,
+            spans,
+            lifecycle,
+            scrapes: world.scrapes(),
+            faults: world.faults.events(),
+            faults_dropped: world.faults.dropped(),
+            incarnations: incarnation_records(&world),
+            outcomes: world.outcomes(),
+        })
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".into()
+    }
+}
+
+fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
+    world
+        .incarnations()
+        .into_iter()
+        .map(|incarnation| IncarnationRecord {
+            node: server_name(incarnation.node),
+            number: incarnation.number,
+            started_at: incarnation.started_at,
+            ended_at: incarnation.ended_at,
+            final_exposition: prometheus::TextEncoder::new()
+                .encode_to_string(&incarnation.registry.gather())
+                .unwrap_or_else(|error| format!("# encode error: {error}\n")),
+        })
+        .collect()
+}
+
+/// The run itself, inside the simulation. Returns when it ended.
+async fn simulate(world: Arc<World>, config: Config, system: Arc<dyn System>) -> Result<Duration, RunError> {
+    world.clock.start();
+    let handle = Handle::current();
+    let servers: Vec<SocketAddr> = (0..config.servers)
+        .map(|index| SocketAddr::new(server_ip(index), APP_PORT))
+        .collect();
+    let server_nodes: Vec<NodeId> = (0..config.servers)
+        .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
+        .collect();
+    boot_scraper(&handle, &world, &config, &servers);
+    let client = handle.create_node().name("client").ip(CLIENT_IP.into()).build();
+    name_node(&world, &client, "client");
+
+    let phase = Cell::new("workload");
+    let body = async {
+        let crashes = madsim::task::spawn_local(supervise_crashes(
+            handle.clone(),
+            world.clone(),
+            server_nodes,
+            config.faults.crashes(),
+        ));
+        let drive = client.spawn(drive_client(world.clone(), system.clone(), config.clone(), servers));
+        let _ = drive.await;
+        phase.set("fault schedule");
+        let _ = crashes.await;
+        phase.set("drain");
+        madsim::time::sleep(config.drain).await;
+        world.clock.elapsed()
+    };
+    madsim::time::timeout(config.time_limit, body)
+        .await
+        .map_err(|_| RunError::TimeLimit {
+            limit: config.time_limit,
+            phase: phase.get(),
+        })
+}
+
+fn name_node(world: &World, node: &NodeHandle, name: &str) {
+    let mut names = world.node_names.lock().expect("node names lock");
+    names.insert(node.id(), name.to_string());
+}
+
+fn boot_server(
+    handle: &Handle,
+    world: &Arc<World>,
+    system: &Arc<dyn System>,
+    index: usize,
+    servers: &[SocketAddr],
+) -> NodeHandle {
+    let name = server_name(index);
+    let (world_init, system_init, servers_init) = (world.clone(), system.clone(), servers.to_vec());
+    let node = handle
+        .create_node()
+        .name(&name)
+        .ip(server_ip(index))
+        // madsim calls this at boot and again on every restart: each call is
+        // a new incarnation with a fresh registry.
+        .init(move || run_incarnation(world_init.clone(), system_init.clone(), index, servers_init.clone()))
+        .build();
+    name_node(world, &node, &name);
+    node
+}
+
+async fn run_incarnation(world: Arc<World>, system: Arc<dyn System>, index: usize, servers: Vec<SocketAddr>) {
+    let incarnation = world.begin_incarnation(index);
+    let name = server_name(index);
+    let metrics_addr = SocketAddr::new(server_ip(index), METRICS_PORT);
+    let metrics = Network::bind(world.clone(), Some(index), format!("{name}:metrics"), metrics_addr)
+        .await
+        .unwrap_or_else(|error| panic!("obsim: {name} could not bind its metrics port: {error}"));
+    madsim::task::spawn_local(serve_metrics(metrics, incarnation.registry.clone(), incarnation.number));
+    let network = Network::bind(world.clone(), Some(index), format!("{name}:app"), servers[index])
+        .await
+        .unwrap_or_else(|error| panic!("obsim: {name} could not bind {}: {error}", servers[index]));
+    let context = NodeContext {
+        index,
+        name,
+        incarnation: incarnation.number,
+        addr: servers[index],
+        registry: incarnation.registry,
+        storage: world.storages[index].clone(),
+        network,
+        servers,
+    };
+    system.serve(context).await;
+}
+
+fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &[SocketAddr]) {
+    let targets: Vec<(usize, String, SocketAddr)> = servers
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| (index, server_name(index), SocketAddr::new(addr.ip(), METRICS_PORT)))
+        .collect();
+    let (world_init, interval, timeout) = (world.clone(), config.scrape_interval, config.scrape_timeout);
+    let node = handle
+        .create_node()
+        .name("scraper")
+        .ip(SCRAPER_IP.into())
+        .init(move || {
+            let (world, targets) = (world_init.clone(), targets.clone());
+            async move {
+                let addr = SocketAddr::new(SCRAPER_IP.into(), 9090);
+                let network = Network::bind(world.clone(), None, "scraper".into(), addr)
+                    .await
+                    .unwrap_or_else(|error| panic!("obsim: the scraper could not bind {addr}: {error}"));
+                let loops: Vec<_> = targets
+                    .into_iter()
+                    .map(|target| {
+                        madsim::task::spawn_local(scrape_target(
+                            world.clone(),
+                            network.clone(),
+                            target,
+                            interval,
+                            timeout,
+                        ))
+                    })
+                    .collect();
+                futures::future::join_all(loops).await;
+            }
+        })
+        .build();
+    name_node(world, &node, "scraper");
+}
+
+async fn drive_client(world: Arc<World>, system: Arc<dyn System>, config: Config, servers: Vec<SocketAddr>) {
+    let addr = SocketAddr::new(CLIENT_IP.into(), APP_PORT);
+    let network = Network::bind(world.clone(), None, "client".into(), addr)
+        .await
+        .unwrap_or_else(|error| panic!("obsim: the client could not bind {addr}: {error}"));
+    let context = ClientContext {
+        network,
+        servers,
+        workload: config.workload.clone(),
+        rng: component_stream(world.seed, "workload"),
+        world,
+    };
+    system.drive(context).await;
+}
+
+/// Runs the crash schedule: each crash in its own task, so that overlapping
+/// crash windows on different nodes are honoured as written.
+async fn supervise_crashes(handle: Handle, world: Arc<World>, nodes: Vec<NodeId>, crashes: Vec<CrashSchedule>) {
+    let tasks: Vec<_> = crashes
+        .into_iter()
+        .map(|crash| madsim::task::spawn_local(crash_node(handle.clone(), world.clone(), nodes[crash.node], crash)))
+        .collect();
+    futures::future::join_all(tasks).await;
+}
+
+async fn crash_node(handle: Handle, world: Arc<World>, id: NodeId, crash: CrashSchedule) {
+    madsim::time::sleep(crash.at.saturating_sub(world.clock.elapsed())).await;
+    let name = server_name(crash.node);
+    world.end_incarnation(crash.node);
+    world.log_fault(FaultKind::NodeCrash, &name, String::new());
+    handle.kill(id);
+    let Some(delay) = crash.restart_after else { return };
+    madsim::time::sleep(delay).await;
+    world.log_fault(FaultKind::NodeRestart, &name, format!("after={delay:?}"));
+    handle.restart(id);
+}

@@ -1,0 +1,196 @@
+//! Per-run span capture. Nothing here is global: each run builds its own
+//! subscriber, tracer provider, exporter and id generator, and installs the
+//! subscriber with `set_default` for the run's thread only, so several seeds
+//! can run in one process, in parallel.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry_sdk::trace::{IdGenerator, InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::Resource;
+use rand::{Rng, RngCore};
+use rand_chacha::ChaCha8Rng;
+use tracing::span;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// Trace and span ids drawn from the run's own stream. The SDK's default
+/// generator uses a thread-local RNG seeded once per thread, so a second run
+/// on the same thread would get different ids.
+#[derive(Debug)]
+struct SeededIds(Mutex<ChaCha8Rng>);
+
+impl IdGenerator for SeededIds {
+    fn new_trace_id(&self) -> TraceId {
+        let mut rng = self.0.lock().expect("id generator lock poisoned");
+        // Zero is the invalid id; `max(1)` keeps the draw valid and repeatable.
+        TraceId::from(rng.random::<u128>().max(1))
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        let mut rng = self.0.lock().expect("id generator lock poisoned");
+        SpanId::from(rng.next_u64().max(1))
+    }
+}
+
+/// A span that was opened and, at the moment of reading, not yet closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenSpan {
+    pub name: String,
+    pub node: String,
+    /// Simulated time since the run started.
+    pub opened_at: Duration,
+}
+
+/// Counts of spans opened and closed, and the spans still open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpanLifecycle {
+    pub opened: u64,
+    pub closed: u64,
+    pub open: Vec<OpenSpan>,
+}
+
+#[derive(Default)]
+struct LifecycleState {
+    opened: u64,
+    closed: u64,
+    /// Keyed by open order, so the report lists leaks in the order they began.
+    open: BTreeMap<u64, OpenSpan>,
+}
+
+/// Which simulated node a madsim node id is, so leaks name the node.
+pub(crate) type NodeNames = Arc<Mutex<BTreeMap<madsim::task::NodeId, String>>>;
+
+/// Counts spans opened and closed. It hooks tracing's `on_new_span` and
+/// `on_close`, not OpenTelemetry's processor: OTel starts a span lazily, so a
+/// span that is created but never entered would be invisible to a processor.
+#[derive(Clone)]
+struct LifecycleLayer {
+    state: Arc<Mutex<LifecycleState>>,
+    nodes: NodeNames,
+    clock: crate::clock::Clock,
+}
+
+/// The sequence number a span got when it opened, kept in its extensions
+/// because tracing reuses span ids once a span closes.
+struct OpenSeq(u64);
+
+impl<S> Layer<S> for LifecycleLayer
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let node = current_node_name(&self.nodes);
+        let mut state = self.state.lock().expect("lifecycle lock poisoned");
+        let seq = state.opened;
+        state.opened += 1;
+        state.open.insert(
+            seq,
+            OpenSpan {
+                name: attrs.metadata().name().to_string(),
+                node,
+                opened_at: self.clock.elapsed(),
+            },
+        );
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(OpenSeq(seq));
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(seq) = span.extensions().get::<OpenSeq>().map(|seq| seq.0) else {
+            return;
+        };
+        let mut state = self.state.lock().expect("lifecycle lock poisoned");
+        state.closed += 1;
+        state.open.remove(&seq);
+    }
+}
+
+fn current_node_name(nodes: &NodeNames) -> String {
+    // Spans are created inside simulated tasks; outside one there is no node.
+    if madsim::runtime::Handle::try_current().is_err() {
+        return "<outside the simulation>".into();
+    }
+    let id = madsim::plugin::node();
+    let names = nodes.lock().expect("node names lock poisoned");
+    names
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| "supervisor".into())
+}
+
+/// The capture side of one run: read it after the run to get what was exported.
+pub(crate) struct Capture {
+    provider: SdkTracerProvider,
+    exporter: InMemorySpanExporter,
+    lifecycle: Arc<Mutex<LifecycleState>>,
+}
+
+impl Capture {
+    /// Builds the run's subscriber. The caller installs it with
+    /// `tracing::subscriber::set_default` around the run.
+    pub(crate) fn new(
+        service_name: &str,
+        ids: ChaCha8Rng,
+        nodes: NodeNames,
+        clock: crate::clock::Clock,
+    ) -> (Capture, impl tracing::Subscriber + Send + Sync) {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_id_generator(SeededIds(Mutex::new(ids)))
+            .with_resource(
+                Resource::builder_empty()
+                    .with_service_name(service_name.to_string())
+                    .build(),
+            )
+            .build();
+        let lifecycle = Arc::new(Mutex::new(LifecycleState::default()));
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("obsim"))
+            // Busy/idle times and thread ids are real-machine facts, not
+            // simulated ones: they would differ between two runs of a seed.
+            .with_tracked_inactivity(false)
+            .with_threads(false);
+        let subscriber = tracing_subscriber::registry()
+            // madsim wraps every task poll in its own spans; kept, they would
+            // become the parents of every span the system makes.
+            .with(tracing_subscriber::filter::filter_fn(|metadata| {
+                !metadata.target().starts_with("madsim")
+            }))
+            .with(LifecycleLayer {
+                state: lifecycle.clone(),
+                nodes,
+                clock,
+            })
+            .with(otel);
+        let capture = Capture {
+            provider,
+            exporter,
+            lifecycle,
+        };
+        (capture, subscriber)
+    }
+
+    /// Spans exported so far, in export order.
+    pub(crate) fn finished_spans(&self) -> Vec<SpanData> {
+        // The simple processor exports inside `end()`, so flushing is a no-op
+        // kept for the day the processor changes.
+        let _ = self.provider.force_flush();
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    pub(crate) fn lifecycle(&self) -> SpanLifecycle {
+        let state = self.lifecycle.lock().expect("lifecycle lock poisoned");
+        SpanLifecycle {
+            opened: state.opened,
+            closed: state.closed,
+            open: state.open.values().cloned().collect(),
+        }
+    }
+}
