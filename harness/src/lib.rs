@@ -1,7 +1,9 @@
+pub mod checks;
 mod clock;
 mod config;
 pub mod exposition;
 mod network;
+mod report;
 mod run;
 mod scraper;
 mod seeds;
@@ -9,6 +11,7 @@ mod sim;
 mod storage;
 mod system;
 mod telemetry;
+mod verdict;
 mod world;
 
 pub use config::{Builder, Config, ConfigError, Workload};
@@ -20,4 +23,6 @@ pub use sim::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError, StorageLatency};
 pub use system::{ClientContext, NodeContext, System};
 pub use telemetry::{OpenSpan, SpanLifecycle};
+pub use checks::{Check, Violation};
+pub use verdict::{Failure, Problem, Sweep, Verdict};
 pub use obsim_faults as faults;

@@ -1,0 +1,226 @@
+//! The invariants. Each check reads a finished [`Run`] (determinism reads
+//! two) and says exactly what broke: the series or span, the node, the
+//! simulated time. The seed and the replay command are added by the verdict.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use obsim_faults::FaultKind;
+
+use crate::run::Run;
+use crate::scraper::Scrape;
+
+/// The checks obsim runs, by their stable names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    CounterMonotonicity,
+    SpanCompletion,
+    SeedDeterminism,
+}
+
+impl Check {
+    pub const ALL: [Check; 3] = [
+        Check::CounterMonotonicity,
+        Check::SpanCompletion,
+        Check::SeedDeterminism,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::CounterMonotonicity => "counter_monotonicity",
+            Check::SpanCompletion => "span_completion",
+            Check::SeedDeterminism => "seed_determinism",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub check: Check,
+    /// The metric series or span the violation is about.
+    pub subject: String,
+    pub node: Option<String>,
+    /// Simulated time since the run started.
+    pub at: Option<Duration>,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.check, self.subject)?;
+        if let Some(node) = &self.node {
+            write!(f, " on {node}")?;
+        }
+        if let Some(at) = self.at {
+            write!(f, " at {:.3}s", at.as_secs_f64())?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Counters, and the `_count`, `_sum` and `_bucket` samples of histograms,
+/// never go down between two scrapes of one node incarnation. A lower value
+/// in a later incarnation is a reset, allowed only across a restart that the
+/// fault log recorded in between.
+pub fn counter_monotonicity(run: &Run) -> Vec<Violation> {
+    let mut by_node: BTreeMap<&str, Vec<&Scrape>> = BTreeMap::new();
+    for scrape in run.scrapes.iter().filter(|scrape| scrape.up) {
+        by_node.entry(&scrape.node).or_default().push(scrape);
+    }
+    let mut violations = Vec::new();
+    for scrapes in by_node.values() {
+        check_node_counters(run, scrapes, &mut violations);
+    }
+    violations
+}
+
+/// The last value seen of each cumulative series, and where it was seen.
+struct Seen {
+    value: f64,
+    at: Duration,
+}
+
+fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Violation>) {
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut previous: Option<&Scrape> = None;
+    for scrape in scrapes {
+        if let Some(before) = previous.filter(|before| before.incarnation != scrape.incarnation) {
+            if !restart_recorded(run, &scrape.node, before.at, scrape.at) {
+                violations.push(Violation {
+                    check: Check::CounterMonotonicity,
+                    subject: "node incarnation".into(),
+                    node: Some(scrape.node.clone()),
+                    at: Some(scrape.at),
+                    message: format!(
+                        "counters reset (incarnation {:?} -> {:?}) with no restart recorded since {:.3}s",
+                        before.incarnation,
+                        scrape.incarnation,
+                        before.at.as_secs_f64()
+                    ),
+                });
+            }
+            seen.clear();
+        }
+        let Some(exposition) = &scrape.exposition else { continue };
+        for (kind, sample) in exposition.samples() {
+            if !kind.is_cumulative() || sample.label("quantile").is_some() {
+                continue;
+            }
+            let series = sample.series();
+            if let Some(last) = seen.get(&series).filter(|last| sample.value < last.value) {
+                violations.push(Violation {
+                    check: Check::CounterMonotonicity,
+                    subject: series.clone(),
+                    node: Some(scrape.node.clone()),
+                    at: Some(scrape.at),
+                    message: format!(
+                        "went down from {} to {} since the scrape at {:.3}s, within incarnation {}",
+                        last.value,
+                        sample.value,
+                        last.at.as_secs_f64(),
+                        scrape.incarnation.map_or("?".into(), |n| n.to_string())
+                    ),
+                });
+            }
+            seen.insert(series, Seen { value: sample.value, at: scrape.at });
+        }
+        previous = Some(scrape);
+    }
+}
+
+fn restart_recorded(run: &Run, node: &str, after: Duration, until: Duration) -> bool {
+    run.faults.iter().any(|fault| {
+        fault.kind == FaultKind::NodeRestart && fault.target == node && fault.at >= after && fault.at <= until
+    })
+}
+
+/// How many leaked spans a violation lists by name before it summarizes.
+const LEAKS_LISTED_MAX: usize = 10;
+
+/// Every span opened is closed by the end of the run, and every exported
+/// span ends at or after its start.
+pub fn span_completion(run: &Run) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = run
+        .lifecycle
+        .open
+        .iter()
+        .take(LEAKS_LISTED_MAX)
+        .map(|open| Violation {
+            check: Check::SpanCompletion,
+            subject: format!("span `{}`", open.name),
+            node: Some(open.node.clone()),
+            at: Some(open.opened_at),
+            message: format!(
+                "opened here and never closed by the end of the run at {:.3}s",
+                run.ended_at.as_secs_f64()
+            ),
+        })
+        .collect();
+    let unlisted = run.lifecycle.open.len().saturating_sub(LEAKS_LISTED_MAX);
+    if unlisted > 0 {
+        violations.push(Violation {
+            check: Check::SpanCompletion,
+            subject: "spans".into(),
+            node: None,
+            at: None,
+            message: format!("{unlisted} more spans were never closed"),
+        });
+    }
+    violations.extend(run.spans.iter().filter(|span| span.end_ns < span.start_ns).map(|span| {
+        Violation {
+            check: Check::SpanCompletion,
+            subject: format!("span `{}` {}", span.name, span.span_id),
+            node: None,
+            at: Some(Duration::from_nanos(span.end_ns.max(0) as u64)),
+            message: format!("ends at {} ns, before its start at {} ns", span.end_ns, span.start_ns),
+        }
+    }));
+    violations
+}
+
+/// Lines of context shown around the first divergence.
+const DIVERGENCE_CONTEXT_LINES: usize = 3;
+
+/// Two runs of one seed captured the same thing, line for line.
+pub fn seed_determinism(first: &Run, second: &Run) -> Vec<Violation> {
+    let (a, b) = (first.fingerprint(), second.fingerprint());
+    let Some(index) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) else {
+        return Vec::new();
+    };
+    // Lines before the first divergence are equal by definition: show them
+    // once, then the two lines that differ.
+    let shared: Vec<String> = (index.saturating_sub(DIVERGENCE_CONTEXT_LINES)..index)
+        .map(|i| format!("      {:>6}: {}", i + 1, a[i]))
+        .collect();
+    let missing = "<no line: the run ended before it>".to_string();
+    vec![Violation {
+        check: Check::SeedDeterminism,
+        subject: format!("fingerprint line {}", index + 1),
+        node: None,
+        at: None,
+        message: format!(
+            "two runs of seed {} diverge.\n    same in both runs:\n{}\n    first run:  {:>6}: {}\n    second run: {:>6}: {}",
+            first.seed,
+            if shared.is_empty() { "      (nothing: line 1 differs)".to_string() } else { shared.join("\n") },
+            index + 1,
+            a.get(index).unwrap_or(&missing),
+            index + 1,
+            b.get(index).unwrap_or(&missing),
+        ),
+    }]
+}
+
+/// The checks that read one run.
+pub fn check_run(run: &Run) -> Vec<Violation> {
+    let mut violations = counter_monotonicity(run);
+    violations.extend(span_completion(run));
+    violations
+}

@@ -1,0 +1,79 @@
+//! The normalized report of one run: counts rather than ids and timestamps,
+//! so that it reads well in a snapshot and changes only when behaviour does.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::run::Run;
+
+impl Run {
+    /// Outcome counts, faults by kind, spans by name, kind and status, scrape
+    /// health, and the final exposition of every node incarnation.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "scenario: {}\nseed: {}", self.scenario, self.seed);
+        let _ = writeln!(out, "ended at: {:.3}s", self.ended_at.as_secs_f64());
+        section(&mut out, "invocations by outcome", &self.outcomes);
+        section(&mut out, "faults injected by kind", &self.fault_counts());
+        section(&mut out, "spans by name, kind and status", &self.span_counts());
+        let _ = writeln!(
+            out,
+            "spans opened: {}, closed: {}, still open: {}",
+            self.lifecycle.opened,
+            self.lifecycle.closed,
+            self.lifecycle.open.len()
+        );
+        let up = self.scrapes.iter().filter(|scrape| scrape.up).count();
+        let _ = writeln!(
+            out,
+            "scrapes: {} (up {}, down {})",
+            self.scrapes.len(),
+            up,
+            self.scrapes.len() - up
+        );
+        let _ = writeln!(out, "final metrics exposition by node incarnation:");
+        for incarnation in &self.incarnations {
+            let ended = incarnation
+                .ended_at
+                .map_or("end of run".to_string(), |at| format!("crash at {:.3}s", at.as_secs_f64()));
+            let _ = writeln!(
+                out,
+                "--- {} incarnation {} (booted at {:.3}s, lived until {ended})",
+                incarnation.node,
+                incarnation.number,
+                incarnation.started_at.as_secs_f64()
+            );
+            out.push_str(&incarnation.final_exposition);
+        }
+        out
+    }
+
+    /// Injected faults by kind name.
+    pub fn fault_counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for fault in &self.faults {
+            *counts.entry(fault.kind.to_string()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Exported spans by `name kind status`.
+    pub fn span_counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for span in &self.spans {
+            let key = format!("{} {} {}", span.name, span.kind, span.status.code());
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    }
+}
+
+fn section(out: &mut String, title: &str, counts: &BTreeMap<String, u64>) {
+    let _ = writeln!(out, "{title}:");
+    if counts.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for (key, count) in counts {
+        let _ = writeln!(out, "  {key}: {count}");
+    }
+}

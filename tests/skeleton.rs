@@ -1,0 +1,110 @@
+//! The walking skeleton: the reference actor system under storage write
+//! failures, a crash with restart, and network delay, across a seed sweep.
+
+use std::collections::BTreeMap;
+
+use obsim::faults::FaultKind;
+use obsim::fixtures::ActorConfig;
+use obsim::harness::{seeds_from_env, Run, SpanStatus};
+
+fn sim(test: &str) -> obsim::harness::Sim {
+    obsim::skeleton_sim(
+        ActorConfig::default(),
+        &format!("cargo test --test skeleton -- --exact {test}"),
+    )
+    .expect("the skeleton scenario is valid")
+}
+
+/// The scenario's faults really fired: a run that injected nothing would
+/// pass every check vacuously.
+fn assert_faults_fired(run: &Run) {
+    let counts = run.fault_counts();
+    for kind in FaultKind::ALL {
+        assert!(
+            counts.get(kind.as_str()).copied().unwrap_or(0) > 0,
+            "seed {}: no {kind} was injected; faults: {counts:?}",
+            run.seed
+        );
+    }
+    let down = run.scrapes.iter().filter(|scrape| !scrape.up).count();
+    assert!(down > 0, "seed {}: the crash never showed as up=0 in a scrape", run.seed);
+    assert!(
+        run.outcomes.get("timeout").copied().unwrap_or(0) > 0,
+        "seed {}: the crash cut off no invocation: {:?}",
+        run.seed,
+        run.outcomes
+    );
+}
+
+#[test]
+fn skeleton_keeps_every_invariant_across_the_seed_sweep() {
+    let seeds = seeds_from_env(obsim::TEST_SEEDS_DEFAULT).unwrap_or_else(|error| panic!("{error}"));
+    let sweep = sim("skeleton_keeps_every_invariant_across_the_seed_sweep").sweep(&seeds);
+    sweep.assert_passed();
+    for verdict in &sweep.verdicts {
+        let run = verdict.run.as_ref().expect("a passing seed has a run");
+        assert_faults_fired(run);
+        assert_eq!(run.outcomes.values().sum::<u64>(), 1_000, "seed {}", run.seed);
+    }
+}
+
+#[test]
+fn skeleton_report_for_seed_42_matches_the_snapshot() {
+    let run = sim("skeleton_report_for_seed_42_matches_the_snapshot")
+        .run(42)
+        .unwrap_or_else(|error| panic!("seed 42: {error}"));
+    insta::assert_snapshot!(run.report());
+}
+
+#[test]
+fn client_call_and_its_server_work_form_one_trace() {
+    let run = sim("client_call_and_its_server_work_form_one_trace")
+        .run(0)
+        .unwrap_or_else(|error| panic!("seed 0: {error}"));
+    let by_id: BTreeMap<&str, _> = run.spans.iter().map(|span| (span.span_id.as_str(), span)).collect();
+    let server_spans: Vec<_> = run
+        .spans
+        .iter()
+        .filter(|span| span.name == "ActorService/Invoke" && span.kind == "server")
+        .collect();
+    assert!(!server_spans.is_empty());
+    for server in server_spans {
+        let parent = server.parent_span_id.as_deref().expect("a server span has a remote parent");
+        // A server span whose client span was cut off by a timeout still
+        // has it exported: the client span always ends.
+        let client = by_id.get(parent).unwrap_or_else(|| panic!("server span {} has no exported parent", server.span_id));
+        assert_eq!(client.kind, "client");
+        assert_eq!(client.trace_id, server.trace_id);
+    }
+}
+
+#[test]
+fn invocation_cut_off_by_a_crash_ends_its_spans_with_error_status() {
+    // Seed 1 crashes server-1 while it is handling invocations; seeds whose
+    // crash lands between invocations cut nothing off.
+    let run = sim("invocation_cut_off_by_a_crash_ends_its_spans_with_error_status")
+        .run(1)
+        .unwrap_or_else(|error| panic!("seed 1: {error}"));
+    let cancelled: Vec<_> = run
+        .spans
+        .iter()
+        .filter(|span| matches!(&span.status, SpanStatus::Error(reason) if reason.contains("the node stopped")))
+        .collect();
+    assert!(!cancelled.is_empty(), "no span was cancelled by the crash");
+    assert!(cancelled.iter().any(|span| span.name == "ActorService/Invoke" && span.kind == "server"));
+    assert!(cancelled.iter().any(|span| span.name == "actor.invoke"));
+    assert!(run.lifecycle.open.is_empty(), "{:?}", run.lifecycle.open);
+}
+
+#[test]
+fn run_past_its_simulated_time_limit_fails_instead_of_hanging() {
+    let sim = obsim::skeleton()
+        .time_limit(std::time::Duration::from_secs(2))
+        .build(|| obsim::fixtures::ActorSystem::new(ActorConfig::default()))
+        .expect("valid");
+    let error = sim.run(0).expect_err("1,000 invocations do not fit in 2 s");
+    assert_eq!(
+        error.to_string(),
+        "the run exceeded its simulated time limit of 2s during the workload phase"
+    );
+}
