@@ -27,9 +27,9 @@ use obsim_harness::{Builder, ConfigError, Sim, Workload};
 
 /// Seeds the test suite sweeps when neither `OBSIM_SEED` nor `OBSIM_SEEDS`
 /// is set.
-pub const TEST_SEEDS_DEFAULT: u64 = 8;
+pub const TEST_SEEDS_DEFAULT: u64 = 16;
 /// Seeds `cargo run --release` sweeps by default.
-pub const CLI_SEEDS_DEFAULT: u64 = 32;
+pub const CLI_SEEDS_DEFAULT: u64 = 100;
 
 /// The walking-skeleton scenario: 3 servers, 1,000 invocations, 10% of
 /// storage writes failing, server-1 crashing and restarting, and network

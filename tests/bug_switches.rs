@@ -23,7 +23,8 @@ fn message_of(failure: &Failure) -> String {
 }
 
 fn assert_replay_line(message: &str, seed: u64, test: &str) {
-    let replay = format!("replay: OBSIM_SEED={seed} cargo test --test bug_switches -- --exact {test}");
+    let replay =
+        format!("replay: OBSIM_SEED={seed} cargo test --test bug_switches -- --exact {test}");
     assert!(message.ends_with(&replay), "no replay line in:\n{message}");
 }
 
@@ -37,7 +38,10 @@ fn counter_derived_from_live_actors_is_caught_by_counter_monotonicity() {
     );
     assert!(message.contains("went down from"), "{message}");
     assert!(message.contains("within incarnation"), "{message}");
-    assert!(!message.contains("[span_completion]"), "only the planted bug fires:\n{message}");
+    assert!(
+        !message.contains("[span_completion]"),
+        "only the planted bug fires:\n{message}"
+    );
     assert_replay_line(&message, 0, test);
 }
 
@@ -50,8 +54,14 @@ fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
         message.contains("[span_completion] span `ActorService/Invoke` on server-1 at 1."),
         "{message}"
     );
-    assert!(message.contains("opened here and never closed by the end of the run"), "{message}");
-    assert!(!message.contains("[counter_monotonicity]"), "only the planted bug fires:\n{message}");
+    assert!(
+        message.contains("opened here and never closed by the end of the run"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("[counter_monotonicity]"),
+        "only the planted bug fires:\n{message}"
+    );
     assert_replay_line(&message, 1, test);
 }
 
@@ -59,9 +69,15 @@ fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
 fn process_global_request_id_is_caught_by_seed_determinism() {
     let test = "process_global_request_id_is_caught_by_seed_determinism";
     let message = message_of(&failure_with(Bug::ProcessGlobalRequestId, 3, test));
-    assert!(message.contains("[seed_determinism] fingerprint line"), "{message}");
+    assert!(
+        message.contains("[seed_determinism] fingerprint line"),
+        "{message}"
+    );
     assert!(message.contains("two runs of seed 3 diverge"), "{message}");
-    assert!(message.contains("app.request.id="), "the diverging line names the attribute:\n{message}");
+    assert!(
+        message.contains("app.request.id="),
+        "the diverging line names the attribute:\n{message}"
+    );
     assert_replay_line(&message, 3, test);
 }
 

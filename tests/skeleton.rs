@@ -27,7 +27,11 @@ fn assert_faults_fired(run: &Run) {
         );
     }
     let down = run.scrapes.iter().filter(|scrape| !scrape.up).count();
-    assert!(down > 0, "seed {}: the crash never showed as up=0 in a scrape", run.seed);
+    assert!(
+        down > 0,
+        "seed {}: the crash never showed as up=0 in a scrape",
+        run.seed
+    );
     assert!(
         run.outcomes.get("timeout").copied().unwrap_or(0) > 0,
         "seed {}: the crash cut off no invocation: {:?}",
@@ -44,7 +48,12 @@ fn skeleton_keeps_every_invariant_across_the_seed_sweep() {
     for verdict in &sweep.verdicts {
         let run = verdict.run.as_ref().expect("a passing seed has a run");
         assert_faults_fired(run);
-        assert_eq!(run.outcomes.values().sum::<u64>(), 1_000, "seed {}", run.seed);
+        assert_eq!(
+            run.outcomes.values().sum::<u64>(),
+            1_000,
+            "seed {}",
+            run.seed
+        );
     }
 }
 
@@ -61,7 +70,11 @@ fn client_call_and_its_server_work_form_one_trace() {
     let run = sim("client_call_and_its_server_work_form_one_trace")
         .run(0)
         .unwrap_or_else(|error| panic!("seed 0: {error}"));
-    let by_id: BTreeMap<&str, _> = run.spans.iter().map(|span| (span.span_id.as_str(), span)).collect();
+    let by_id: BTreeMap<&str, _> = run
+        .spans
+        .iter()
+        .map(|span| (span.span_id.as_str(), span))
+        .collect();
     let server_spans: Vec<_> = run
         .spans
         .iter()
@@ -69,10 +82,15 @@ fn client_call_and_its_server_work_form_one_trace() {
         .collect();
     assert!(!server_spans.is_empty());
     for server in server_spans {
-        let parent = server.parent_span_id.as_deref().expect("a server span has a remote parent");
+        let parent = server
+            .parent_span_id
+            .as_deref()
+            .expect("a server span has a remote parent");
         // A server span whose client span was cut off by a timeout still
         // has it exported: the client span always ends.
-        let client = by_id.get(parent).unwrap_or_else(|| panic!("server span {} has no exported parent", server.span_id));
+        let client = by_id
+            .get(parent)
+            .unwrap_or_else(|| panic!("server span {} has no exported parent", server.span_id));
         assert_eq!(client.kind, "client");
         assert_eq!(client.trace_id, server.trace_id);
     }
@@ -91,7 +109,9 @@ fn invocation_cut_off_by_a_crash_ends_its_spans_with_error_status() {
         .filter(|span| matches!(&span.status, SpanStatus::Error(reason) if reason.contains("the node stopped")))
         .collect();
     assert!(!cancelled.is_empty(), "no span was cancelled by the crash");
-    assert!(cancelled.iter().any(|span| span.name == "ActorService/Invoke" && span.kind == "server"));
+    assert!(cancelled
+        .iter()
+        .any(|span| span.name == "ActorService/Invoke" && span.kind == "server"));
     assert!(cancelled.iter().any(|span| span.name == "actor.invoke"));
     assert!(run.lifecycle.open.is_empty(), "{:?}", run.lifecycle.open);
 }

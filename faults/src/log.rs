@@ -69,7 +69,11 @@ impl FaultLog {
     }
 
     pub fn events(&self) -> Vec<FaultEvent> {
-        self.inner.lock().expect("fault log lock poisoned").events.clone()
+        self.inner
+            .lock()
+            .expect("fault log lock poisoned")
+            .events
+            .clone()
     }
 
     /// Events that did not fit under the capacity.

@@ -41,7 +41,11 @@ impl std::error::Error for PlanError {}
 
 impl FaultPlan {
     /// Validates `faults` for a run of `servers` nodes bounded by `time_limit`.
-    pub fn new(faults: Vec<Fault>, servers: usize, time_limit: Duration) -> Result<Self, PlanError> {
+    pub fn new(
+        faults: Vec<Fault>,
+        servers: usize,
+        time_limit: Duration,
+    ) -> Result<Self, PlanError> {
         for (index, fault) in faults.iter().enumerate() {
             validate(fault, servers, time_limit).map_err(|(field, problem)| PlanError {
                 index,

@@ -109,7 +109,9 @@ fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Viol
             }
             seen.clear();
         }
-        let Some(exposition) = &scrape.exposition else { continue };
+        let Some(exposition) = &scrape.exposition else {
+            continue;
+        };
         for (kind, sample) in exposition.samples() {
             if !kind.is_cumulative() || sample.label("quantile").is_some() {
                 continue;
@@ -130,7 +132,13 @@ fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Viol
                     ),
                 });
             }
-            seen.insert(series, Seen { value: sample.value, at: scrape.at });
+            seen.insert(
+                series,
+                Seen {
+                    value: sample.value,
+                    at: scrape.at,
+                },
+            );
         }
         previous = Some(scrape);
     }
@@ -138,7 +146,10 @@ fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Viol
 
 fn restart_recorded(run: &Run, node: &str, after: Duration, until: Duration) -> bool {
     run.faults.iter().any(|fault| {
-        fault.kind == FaultKind::NodeRestart && fault.target == node && fault.at >= after && fault.at <= until
+        fault.kind == FaultKind::NodeRestart
+            && fault.target == node
+            && fault.at >= after
+            && fault.at <= until
     })
 }
 
@@ -174,15 +185,21 @@ pub fn span_completion(run: &Run) -> Vec<Violation> {
             message: format!("{unlisted} more spans were never closed"),
         });
     }
-    violations.extend(run.spans.iter().filter(|span| span.end_ns < span.start_ns).map(|span| {
-        Violation {
-            check: Check::SpanCompletion,
-            subject: format!("span `{}` {}", span.name, span.span_id),
-            node: None,
-            at: Some(Duration::from_nanos(span.end_ns.max(0) as u64)),
-            message: format!("ends at {} ns, before its start at {} ns", span.end_ns, span.start_ns),
-        }
-    }));
+    violations.extend(
+        run.spans
+            .iter()
+            .filter(|span| span.end_ns < span.start_ns)
+            .map(|span| Violation {
+                check: Check::SpanCompletion,
+                subject: format!("span `{}` {}", span.name, span.span_id),
+                node: None,
+                at: Some(Duration::from_nanos(span.end_ns.max(0) as u64)),
+                message: format!(
+                    "ends at {} ns, before its start at {} ns",
+                    span.end_ns, span.start_ns
+                ),
+            }),
+    );
     violations
 }
 

@@ -182,7 +182,10 @@ impl Builder {
             problem,
         };
         if self.servers == 0 || self.servers > 200 {
-            return Err(error("servers", format!("{}: expected 1..=200", self.servers)));
+            return Err(error(
+                "servers",
+                format!("{}: expected 1..=200", self.servers),
+            ));
         }
         check_workload(&self.workload).map_err(|(field, problem)| error(field, problem))?;
         if self.scrape_interval.is_zero() || self.scrape_timeout >= self.scrape_interval {

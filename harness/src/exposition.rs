@@ -88,9 +88,12 @@ impl Exposition {
 
     /// Every sample with the kind of the family it belongs to.
     pub fn samples(&self) -> impl Iterator<Item = (MetricKind, &Sample)> {
-        self.families
-            .iter()
-            .flat_map(|family| family.samples.iter().map(move |sample| (family.kind, sample)))
+        self.families.iter().flat_map(|family| {
+            family
+                .samples
+                .iter()
+                .map(move |sample| (family.kind, sample))
+        })
     }
 }
 
@@ -128,7 +131,9 @@ pub fn parse(text: &str) -> Result<Exposition, ParseError> {
             continue;
         }
         let sample = parse_sample(line).map_err(fail)?;
-        family_for_sample(&mut exposition, &sample.name).samples.push(sample);
+        family_for_sample(&mut exposition, &sample.name)
+            .samples
+            .push(sample);
     }
     Ok(exposition)
 }
@@ -323,21 +328,37 @@ stray{path="a\"b\\c\nd"} NaN 1700000000000
     #[test]
     fn families_keep_their_type_help_and_samples() {
         let exposition = parse(TEXT).unwrap();
-        let names: Vec<&str> = exposition.families.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["requests_total", "latency_seconds", "in_flight", "stray"]);
+        let names: Vec<&str> = exposition
+            .families
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["requests_total", "latency_seconds", "in_flight", "stray"]
+        );
         let histogram = exposition.family("latency_seconds").unwrap();
         assert_eq!(histogram.kind, MetricKind::Histogram);
         assert_eq!(histogram.samples.len(), 4);
         assert_eq!(histogram.samples[1].value, 5.0);
-        assert_eq!(exposition.family("in_flight").unwrap().samples[0].value, -1.0);
-        assert_eq!(exposition.family("stray").unwrap().kind, MetricKind::Untyped);
+        assert_eq!(
+            exposition.family("in_flight").unwrap().samples[0].value,
+            -1.0
+        );
+        assert_eq!(
+            exposition.family("stray").unwrap().kind,
+            MetricKind::Untyped
+        );
     }
 
     #[test]
     fn labels_are_sorted_and_unescaped() {
         let exposition = parse(TEXT).unwrap();
         let counter = exposition.family("requests_total").unwrap();
-        assert_eq!(counter.samples[0].series(), r#"requests_total{op="get",status="ok"}"#);
+        assert_eq!(
+            counter.samples[0].series(),
+            r#"requests_total{op="get",status="ok"}"#
+        );
         let stray = &exposition.family("stray").unwrap().samples[0];
         assert_eq!(stray.label("path"), Some("a\"b\\c\nd"));
         assert!(stray.value.is_nan());
@@ -361,8 +382,7 @@ stray{path="a\"b\\c\nd"} NaN 1700000000000
     fn parses_what_the_prometheus_crate_encodes() {
         use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
         let registry = Registry::new();
-        let counter =
-            IntCounterVec::new(Opts::new("ops_total", "Operations."), &["op"]).unwrap();
+        let counter = IntCounterVec::new(Opts::new("ops_total", "Operations."), &["op"]).unwrap();
         let histogram = HistogramVec::new(
             HistogramOpts::new("op_duration_seconds", "Durations.").buckets(vec![0.01, 0.1]),
             &["op"],
@@ -381,6 +401,9 @@ stray{path="a\"b\\c\nd"} NaN 1700000000000
         assert_eq!(histogram.kind, MetricKind::Histogram);
         let series: Vec<String> = histogram.samples.iter().map(Sample::series).collect();
         assert!(series.contains(&r#"op_duration_seconds_bucket{le="0.1",op="get"}"#.to_string()));
-        assert_eq!(exposition.family("ops_total").unwrap().samples[0].value, 7.0);
+        assert_eq!(
+            exposition.family("ops_total").unwrap().samples[0].value,
+            7.0
+        );
     }
 }

@@ -14,8 +14,10 @@ mod telemetry;
 mod verdict;
 mod world;
 
+pub use checks::{Check, Violation};
 pub use config::{Builder, Config, ConfigError, Workload};
 pub use network::Network;
+pub use obsim_faults as faults;
 pub use run::{IncarnationRecord, Run, SpanEventRecord, SpanRecord, SpanStatus};
 pub use scraper::Scrape;
 pub use seeds::{seeds_from_env, SeedsError};
@@ -23,6 +25,4 @@ pub use sim::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError, StorageLatency};
 pub use system::{ClientContext, NodeContext, System};
 pub use telemetry::{OpenSpan, SpanLifecycle};
-pub use checks::{Check, Violation};
 pub use verdict::{Failure, Problem, Sweep, Verdict};
-pub use obsim_faults as faults;

@@ -48,7 +48,12 @@ impl Network {
 
     /// Sends `message` to `dst` under `tag`, after any injected delay. The
     /// delay holds this sender, as a slow link would hold its queue.
-    pub async fn send<M: Any + Send + Sync>(&self, dst: SocketAddr, tag: u64, message: M) -> io::Result<()> {
+    pub async fn send<M: Any + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+    ) -> io::Result<()> {
         if !self.world.take_message_budget() {
             return Err(io::Error::other("obsim: the run's message limit is spent"));
         }

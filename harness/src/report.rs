@@ -15,7 +15,11 @@ impl Run {
         let _ = writeln!(out, "ended at: {:.3}s", self.ended_at.as_secs_f64());
         section(&mut out, "invocations by outcome", &self.outcomes);
         section(&mut out, "faults injected by kind", &self.fault_counts());
-        section(&mut out, "spans by name, kind and status", &self.span_counts());
+        section(
+            &mut out,
+            "spans by name, kind and status",
+            &self.span_counts(),
+        );
         let _ = writeln!(
             out,
             "spans opened: {}, closed: {}, still open: {}",
@@ -33,9 +37,9 @@ impl Run {
         );
         let _ = writeln!(out, "final metrics exposition by node incarnation:");
         for incarnation in &self.incarnations {
-            let ended = incarnation
-                .ended_at
-                .map_or("end of run".to_string(), |at| format!("crash at {:.3}s", at.as_secs_f64()));
+            let ended = incarnation.ended_at.map_or("end of run".to_string(), |at| {
+                format!("crash at {:.3}s", at.as_secs_f64())
+            });
             let _ = writeln!(
                 out,
                 "--- {} incarnation {} (booted at {:.3}s, lived until {ended})",

@@ -122,7 +122,9 @@ impl SpanRecord {
     }
 }
 
-fn sorted<'a>(attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> Vec<(String, String)> {
+fn sorted<'a>(
+    attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>,
+) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = attributes
         .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
         .collect();
@@ -135,7 +137,10 @@ impl Run {
     /// and status; every scrape with its body; the fault log; outcomes; and
     /// each incarnation's final values. Two runs of a seed must match exactly.
     pub fn fingerprint(&self) -> Vec<String> {
-        let mut lines = vec![format!("run {} seed={} ended_at={:?}", self.scenario, self.seed, self.ended_at)];
+        let mut lines = vec![format!(
+            "run {} seed={} ended_at={:?}",
+            self.scenario, self.seed, self.ended_at
+        )];
         lines.extend(self.spans.iter().map(span_line));
         lines.push(format!(
             "lifecycle opened={} closed={} open={:?}",
@@ -150,20 +155,33 @@ impl Run {
         }
         lines.extend(self.faults.iter().map(|fault| format!("fault {fault}")));
         lines.push(format!("faults_dropped {}", self.faults_dropped));
-        lines.extend(self.outcomes.iter().map(|(outcome, n)| format!("outcome {outcome}={n}")));
+        lines.extend(
+            self.outcomes
+                .iter()
+                .map(|(outcome, n)| format!("outcome {outcome}={n}")),
+        );
         for incarnation in &self.incarnations {
             lines.push(format!(
                 "incarnation {}#{} {:?}..{:?}",
                 incarnation.node, incarnation.number, incarnation.started_at, incarnation.ended_at
             ));
-            lines.extend(incarnation.final_exposition.lines().map(|line| format!("  {line}")));
+            lines.extend(
+                incarnation
+                    .final_exposition
+                    .lines()
+                    .map(|line| format!("  {line}")),
+            );
         }
         lines
     }
 }
 
 fn span_line(span: &SpanRecord) -> String {
-    let attributes: Vec<String> = span.attributes.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    let attributes: Vec<String> = span
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
     let events: Vec<String> = span
         .events
         .iter()

@@ -41,7 +41,11 @@ pub struct Scrape {
 
 /// Serves one incarnation's registry on its metrics port: the exporter a
 /// service embeds. It encodes with the prometheus crate's own text encoder.
-pub(crate) async fn serve_metrics(network: Network, registry: prometheus::Registry, incarnation: u32) {
+pub(crate) async fn serve_metrics(
+    network: Network,
+    registry: prometheus::Registry,
+    incarnation: u32,
+) {
     loop {
         let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
             continue;
@@ -81,7 +85,12 @@ enum Outcome {
     Failed(String),
 }
 
-async fn scrape_once(network: &Network, addr: SocketAddr, reply_tag: u64, timeout: Duration) -> Outcome {
+async fn scrape_once(
+    network: &Network,
+    addr: SocketAddr,
+    reply_tag: u64,
+    timeout: Duration,
+) -> Outcome {
     let exchange = async {
         network
             .send(addr, METRICS_TAG, ScrapeRequest { reply_tag })

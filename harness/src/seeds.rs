@@ -32,7 +32,11 @@ pub fn seeds_from_env(default_count: u64) -> Result<Vec<u64>, SeedsError> {
     )
 }
 
-fn seeds_from(seed: Option<&str>, count: Option<&str>, default_count: u64) -> Result<Vec<u64>, SeedsError> {
+fn seeds_from(
+    seed: Option<&str>,
+    count: Option<&str>,
+    default_count: u64,
+) -> Result<Vec<u64>, SeedsError> {
     if let Some(seed) = seed {
         let parsed = seed.trim().parse::<u64>().map_err(|_| SeedsError {
             variable: "OBSIM_SEED",

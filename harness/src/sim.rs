@@ -44,7 +44,10 @@ pub struct Sim {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunError {
     /// The run was still going when the simulated time limit passed.
-    TimeLimit { limit: Duration, phase: &'static str },
+    TimeLimit {
+        limit: Duration,
+        phase: &'static str,
+    },
     /// The run sent more messages than its bound allows.
     MessageLimit { limit: u64 },
     /// Something in the simulation panicked.
@@ -102,7 +105,8 @@ impl Sim {
             world.clock.clone(),
         );
         let _subscriber = tracing::subscriber::set_default(subscriber);
-        let runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         let system = (self.factory)();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(simulate(world.clone(), self.config.clone(), system))
@@ -120,7 +124,11 @@ impl Sim {
         let ended_at = match outcome {
             Ok(Ok(ended_at)) => ended_at,
             Ok(Err(error)) => return Err(error),
-            Err(panic) => return Err(RunError::Panicked { message: panic_message(&*panic) }),
+            Err(panic) => {
+                return Err(RunError::Panicked {
+                    message: panic_message(&*panic),
+                })
+            }
         };
         if let Some(limit) = world.message_limit_hit() {
             return Err(RunError::MessageLimit { limit });
@@ -167,7 +175,11 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
 }
 
 /// The run itself, inside the simulation. Returns when it ended.
-async fn simulate(world: Arc<World>, config: Config, system: Arc<dyn System>) -> Result<Duration, RunError> {
+async fn simulate(
+    world: Arc<World>,
+    config: Config,
+    system: Arc<dyn System>,
+) -> Result<Duration, RunError> {
     world.clock.start();
     let handle = Handle::current();
     let servers: Vec<SocketAddr> = (0..config.servers)
@@ -177,7 +189,11 @@ async fn simulate(world: Arc<World>, config: Config, system: Arc<dyn System>) ->
         .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
         .collect();
     boot_scraper(&handle, &world, &config, &servers);
-    let client = handle.create_node().name("client").ip(CLIENT_IP.into()).build();
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip(CLIENT_IP.into())
+        .build();
     name_node(&world, &client, "client");
 
     let phase = Cell::new("workload");
@@ -188,7 +204,12 @@ async fn simulate(world: Arc<World>, config: Config, system: Arc<dyn System>) ->
             server_nodes,
             config.faults.crashes(),
         ));
-        let drive = client.spawn(drive_client(world.clone(), system.clone(), config.clone(), servers));
+        let drive = client.spawn(drive_client(
+            world.clone(),
+            system.clone(),
+            config.clone(),
+            servers,
+        ));
         let _ = drive.await;
         phase.set("fault schedule");
         let _ = crashes.await;
@@ -224,23 +245,49 @@ fn boot_server(
         .ip(server_ip(index))
         // madsim calls this at boot and again on every restart: each call is
         // a new incarnation with a fresh registry.
-        .init(move || run_incarnation(world_init.clone(), system_init.clone(), index, servers_init.clone()))
+        .init(move || {
+            run_incarnation(
+                world_init.clone(),
+                system_init.clone(),
+                index,
+                servers_init.clone(),
+            )
+        })
         .build();
     name_node(world, &node, &name);
     node
 }
 
-async fn run_incarnation(world: Arc<World>, system: Arc<dyn System>, index: usize, servers: Vec<SocketAddr>) {
+async fn run_incarnation(
+    world: Arc<World>,
+    system: Arc<dyn System>,
+    index: usize,
+    servers: Vec<SocketAddr>,
+) {
     let incarnation = world.begin_incarnation(index);
     let name = server_name(index);
     let metrics_addr = SocketAddr::new(server_ip(index), METRICS_PORT);
-    let metrics = Network::bind(world.clone(), Some(index), format!("{name}:metrics"), metrics_addr)
-        .await
-        .unwrap_or_else(|error| panic!("obsim: {name} could not bind its metrics port: {error}"));
-    madsim::task::spawn_local(serve_metrics(metrics, incarnation.registry.clone(), incarnation.number));
-    let network = Network::bind(world.clone(), Some(index), format!("{name}:app"), servers[index])
-        .await
-        .unwrap_or_else(|error| panic!("obsim: {name} could not bind {}: {error}", servers[index]));
+    let metrics = Network::bind(
+        world.clone(),
+        Some(index),
+        format!("{name}:metrics"),
+        metrics_addr,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("obsim: {name} could not bind its metrics port: {error}"));
+    madsim::task::spawn_local(serve_metrics(
+        metrics,
+        incarnation.registry.clone(),
+        incarnation.number,
+    ));
+    let network = Network::bind(
+        world.clone(),
+        Some(index),
+        format!("{name}:app"),
+        servers[index],
+    )
+    .await
+    .unwrap_or_else(|error| panic!("obsim: {name} could not bind {}: {error}", servers[index]));
     let context = NodeContext {
         index,
         name,
@@ -258,9 +305,16 @@ fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &
     let targets: Vec<(usize, String, SocketAddr)> = servers
         .iter()
         .enumerate()
-        .map(|(index, addr)| (index, server_name(index), SocketAddr::new(addr.ip(), METRICS_PORT)))
+        .map(|(index, addr)| {
+            (
+                index,
+                server_name(index),
+                SocketAddr::new(addr.ip(), METRICS_PORT),
+            )
+        })
         .collect();
-    let (world_init, interval, timeout) = (world.clone(), config.scrape_interval, config.scrape_timeout);
+    let (world_init, interval, timeout) =
+        (world.clone(), config.scrape_interval, config.scrape_timeout);
     let node = handle
         .create_node()
         .name("scraper")
@@ -271,7 +325,9 @@ fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &
                 let addr = SocketAddr::new(SCRAPER_IP.into(), 9090);
                 let network = Network::bind(world.clone(), None, "scraper".into(), addr)
                     .await
-                    .unwrap_or_else(|error| panic!("obsim: the scraper could not bind {addr}: {error}"));
+                    .unwrap_or_else(|error| {
+                        panic!("obsim: the scraper could not bind {addr}: {error}")
+                    });
                 let loops: Vec<_> = targets
                     .into_iter()
                     .map(|target| {
@@ -291,7 +347,12 @@ fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &
     name_node(world, &node, "scraper");
 }
 
-async fn drive_client(world: Arc<World>, system: Arc<dyn System>, config: Config, servers: Vec<SocketAddr>) {
+async fn drive_client(
+    world: Arc<World>,
+    system: Arc<dyn System>,
+    config: Config,
+    servers: Vec<SocketAddr>,
+) {
     let addr = SocketAddr::new(CLIENT_IP.into(), APP_PORT);
     let network = Network::bind(world.clone(), None, "client".into(), addr)
         .await
@@ -308,10 +369,22 @@ async fn drive_client(world: Arc<World>, system: Arc<dyn System>, config: Config
 
 /// Runs the crash schedule: each crash in its own task, so that overlapping
 /// crash windows on different nodes are honoured as written.
-async fn supervise_crashes(handle: Handle, world: Arc<World>, nodes: Vec<NodeId>, crashes: Vec<CrashSchedule>) {
+async fn supervise_crashes(
+    handle: Handle,
+    world: Arc<World>,
+    nodes: Vec<NodeId>,
+    crashes: Vec<CrashSchedule>,
+) {
     let tasks: Vec<_> = crashes
         .into_iter()
-        .map(|crash| madsim::task::spawn_local(crash_node(handle.clone(), world.clone(), nodes[crash.node], crash)))
+        .map(|crash| {
+            madsim::task::spawn_local(crash_node(
+                handle.clone(),
+                world.clone(),
+                nodes[crash.node],
+                crash,
+            ))
+        })
         .collect();
     futures::future::join_all(tasks).await;
 }
@@ -322,7 +395,9 @@ async fn crash_node(handle: Handle, world: Arc<World>, id: NodeId, crash: CrashS
     world.end_incarnation(crash.node);
     world.log_fault(FaultKind::NodeCrash, &name, String::new());
     handle.kill(id);
-    let Some(delay) = crash.restart_after else { return };
+    let Some(delay) = crash.restart_after else {
+        return;
+    };
     madsim::time::sleep(delay).await;
     world.log_fault(FaultKind::NodeRestart, &name, format!("after={delay:?}"));
     handle.restart(id);

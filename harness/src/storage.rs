@@ -86,7 +86,13 @@ impl Storage {
     /// drops this future and nothing is written, as with a lost fsync.
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
         madsim::time::sleep(self.inner.latency.write).await;
-        if self.inner.faults.lock().expect("storage faults lock").write_fails() {
+        if self
+            .inner
+            .faults
+            .lock()
+            .expect("storage faults lock")
+            .write_fails()
+        {
             self.inner.log.record(FaultEvent {
                 at: self.inner.clock.elapsed(),
                 kind: FaultKind::StorageWriteFailure,

@@ -77,24 +77,41 @@ impl Sim {
         };
         let first = match self.run(seed) {
             Ok(run) => run,
-            Err(error) => return Verdict { seed, run: None, failure: Some(fail(Problem::Run(error))) },
+            Err(error) => {
+                return Verdict {
+                    seed,
+                    run: None,
+                    failure: Some(fail(Problem::Run(error))),
+                }
+            }
         };
         let mut violations = check_run(&first);
         match self.run(seed) {
             Ok(second) => violations.extend(seed_determinism(&first, &second)),
             Err(error) => {
-                return Verdict { seed, run: Some(first), failure: Some(fail(Problem::Run(error))) };
+                return Verdict {
+                    seed,
+                    run: Some(first),
+                    failure: Some(fail(Problem::Run(error))),
+                };
             }
         }
         let failure = (!violations.is_empty()).then(|| fail(Problem::Violations(violations)));
-        Verdict { seed, run: Some(first), failure }
+        Verdict {
+            seed,
+            run: Some(first),
+            failure,
+        }
     }
 
     /// Checks every seed, on as many threads as the machine has cores. Each
     /// run owns its runtime and subscriber, so runs in parallel share nothing;
     /// verdicts come back in seed order whatever order they finished in.
     pub fn sweep(&self, seeds: &[u64]) -> Sweep {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len()).max(1);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(seeds.len())
+            .max(1);
         let next = AtomicUsize::new(0);
         let verdicts = Mutex::new(BTreeMap::new());
         std::thread::scope(|scope| {
@@ -102,14 +119,21 @@ impl Sim {
                 scope.spawn(|| {
                     while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let verdict = self.check_seed(seed);
-                        verdicts.lock().expect("verdicts lock").insert(seed, verdict);
+                        verdicts
+                            .lock()
+                            .expect("verdicts lock")
+                            .insert(seed, verdict);
                     }
                 });
             }
         });
         Sweep {
             scenario: self.config().scenario.clone(),
-            verdicts: verdicts.into_inner().expect("verdicts lock").into_values().collect(),
+            verdicts: verdicts
+                .into_inner()
+                .expect("verdicts lock")
+                .into_values()
+                .collect(),
         }
     }
 }
@@ -123,7 +147,9 @@ pub struct Sweep {
 
 impl Sweep {
     pub fn failures(&self) -> impl Iterator<Item = &Failure> {
-        self.verdicts.iter().filter_map(|verdict| verdict.failure.as_ref())
+        self.verdicts
+            .iter()
+            .filter_map(|verdict| verdict.failure.as_ref())
     }
 
     /// Panics with every failure's message, for use in tests.

@@ -132,7 +132,11 @@ impl World {
         self.scrapes.lock().expect("scrapes lock").clone()
     }
 
-    pub(crate) fn network_faults(&self, node: Option<usize>, endpoint: &str) -> Arc<Mutex<NetworkFaults>> {
+    pub(crate) fn network_faults(
+        &self,
+        node: Option<usize>,
+        endpoint: &str,
+    ) -> Arc<Mutex<NetworkFaults>> {
         let mut streams = self.network_faults.lock().expect("network faults lock");
         streams
             .entry(endpoint.to_string())
