@@ -128,3 +128,23 @@ fn run_past_its_simulated_time_limit_fails_instead_of_hanging() {
         "the run exceeded its simulated time limit of 2s during the workload phase"
     );
 }
+
+#[test]
+fn same_seed_gives_the_same_fingerprint_on_another_thread_after_other_runs() {
+    let sim = sim("same_seed_gives_the_same_fingerprint_on_another_thread_after_other_runs");
+    let fresh = sim.run(5).expect("seed 5 runs").fingerprint();
+    // Thread-local state (RNGs, tracing's per-thread dispatch) must not leak
+    // into a run: the other thread has already run other seeds.
+    let warmed = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                for seed in [6, 7] {
+                    sim.run(seed).expect("warm-up runs");
+                }
+                sim.run(5).expect("seed 5 runs").fingerprint()
+            })
+            .join()
+            .expect("the other thread completes")
+    });
+    assert!(fresh == warmed, "seed 5 differs between threads");
+}
