@@ -188,7 +188,7 @@ impl Builder {
             ));
         }
         check_workload(&self.workload).map_err(|(field, problem)| error(field, problem))?;
-        if self.scrape_interval.is_zero() || self.scrape_timeout >= self.scrape_interval {
+        if self.scrape_timeout.is_zero() || self.scrape_timeout >= self.scrape_interval {
             return Err(error(
                 "scrape",
                 format!(
@@ -196,9 +196,6 @@ impl Builder {
                     self.scrape_interval, self.scrape_timeout
                 ),
             ));
-        }
-        if self.scrape_timeout.is_zero() {
-            return Err(error("scrape", "timeout 0: expected > 0".into()));
         }
         if self.time_limit.is_zero() {
             return Err(error("time_limit", "expected > 0".into()));
@@ -236,4 +233,42 @@ fn check_workload(workload: &Workload) -> Result<(), (&'static str, String)> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_timeout_must_be_positive_and_shorter_than_the_interval() {
+        let second = Duration::from_secs(1);
+        for timeout in [Duration::ZERO, second, 2 * second] {
+            let error = Builder::new("t")
+                .scrape(second, timeout)
+                .config()
+                .unwrap_err();
+            assert_eq!(error.field, "scrape", "{timeout:?}");
+        }
+        assert!(Builder::new("t")
+            .scrape(second, second / 2)
+            .config()
+            .is_ok());
+    }
+
+    #[test]
+    fn fault_errors_name_the_fault_and_its_field() {
+        let error = Builder::new("t")
+            .servers(2)
+            .fault(Fault::NodeCrash {
+                node: 2,
+                at: Duration::from_secs(1),
+                restart_after: None,
+            })
+            .config()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "obsim config `fault #0.node`: node index 2 is past the topology: expected 0..2"
+        );
+    }
 }
