@@ -225,6 +225,16 @@ async fn simulate(
         })
 }
 
+/// Binds a harness endpoint. Every address is the harness's own choice on a
+/// fresh node, so a failure is an obsim bug: it panics, and the run reports
+/// the panic with its seed.
+async fn bind(world: &Arc<World>, node: Option<usize>, name: String, addr: SocketAddr) -> Network {
+    match Network::bind(world.clone(), node, name.clone(), addr).await {
+        Ok(network) => network,
+        Err(error) => panic!("obsim: endpoint {name} could not bind {addr}: {error}"),
+    }
+}
+
 fn name_node(world: &World, node: &NodeHandle, name: &str) {
     let mut names = world.node_names.lock().expect("node names lock");
     names.insert(node.id(), name.to_string());
@@ -267,27 +277,13 @@ async fn run_incarnation(
     let incarnation = world.begin_incarnation(index);
     let name = server_name(index);
     let metrics_addr = SocketAddr::new(server_ip(index), METRICS_PORT);
-    let metrics = Network::bind(
-        world.clone(),
-        Some(index),
-        format!("{name}:metrics"),
-        metrics_addr,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("obsim: {name} could not bind its metrics port: {error}"));
+    let metrics = bind(&world, Some(index), format!("{name}:metrics"), metrics_addr).await;
     madsim::task::spawn_local(serve_metrics(
         metrics,
         incarnation.registry.clone(),
         incarnation.number,
     ));
-    let network = Network::bind(
-        world.clone(),
-        Some(index),
-        format!("{name}:app"),
-        servers[index],
-    )
-    .await
-    .unwrap_or_else(|error| panic!("obsim: {name} could not bind {}: {error}", servers[index]));
+    let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
     let context = NodeContext {
         index,
         name,
@@ -323,11 +319,7 @@ fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &
             let (world, targets) = (world_init.clone(), targets.clone());
             async move {
                 let addr = SocketAddr::new(SCRAPER_IP.into(), 9090);
-                let network = Network::bind(world.clone(), None, "scraper".into(), addr)
-                    .await
-                    .unwrap_or_else(|error| {
-                        panic!("obsim: the scraper could not bind {addr}: {error}")
-                    });
+                let network = bind(&world, None, "scraper".into(), addr).await;
                 let loops: Vec<_> = targets
                     .into_iter()
                     .map(|target| {
@@ -354,9 +346,7 @@ async fn drive_client(
     servers: Vec<SocketAddr>,
 ) {
     let addr = SocketAddr::new(CLIENT_IP.into(), APP_PORT);
-    let network = Network::bind(world.clone(), None, "client".into(), addr)
-        .await
-        .unwrap_or_else(|error| panic!("obsim: the client could not bind {addr}: {error}"));
+    let network = bind(&world, None, "client".into(), addr).await;
     let context = ClientContext {
         network,
         servers,
