@@ -21,7 +21,7 @@ pub use obsim_faults as faults;
 pub use obsim_fixtures as fixtures;
 pub use obsim_harness as harness;
 
-use obsim_faults::Fault;
+use obsim_faults::{Effect, Fault};
 use obsim_fixtures::{ActorConfig, ActorSystem};
 use obsim_harness::{Builder, ConfigError, Sim, Workload};
 
@@ -42,22 +42,24 @@ pub fn skeleton() -> Builder {
             concurrency: 16,
             actors: 64,
             operations: vec![("get".into(), 1), ("increment".into(), 3)],
+            think_time: Duration::ZERO,
         })
-        .fault(Fault::StorageWriteFailure {
-            node: None,
-            probability: 0.10,
-        })
-        .fault(Fault::NodeCrash {
-            node: 1,
-            at: Duration::from_millis(1_500),
-            restart_after: Some(Duration::from_secs(2)),
-        })
-        .fault(Fault::NetworkDelay {
-            node: None,
-            probability: 0.20,
-            min: Duration::from_millis(5),
-            max: Duration::from_millis(50),
-        })
+        .duration(Duration::from_secs(4))
+        .fault(Fault::new(Effect::StorageWriteFailure).with_probability(0.10))
+        .fault(
+            Fault::new(Effect::NodeCrash {
+                restart_after: Some(Duration::from_secs(2)),
+            })
+            .on_node(1)
+            .at(Duration::from_millis(1_500)),
+        )
+        .fault(
+            Fault::new(Effect::NetworkDelay {
+                min: Duration::from_millis(5),
+                max: Duration::from_millis(50),
+            })
+            .with_probability(0.20),
+        )
         .time_limit(Duration::from_secs(120))
         .drain(Duration::from_secs(5))
 }

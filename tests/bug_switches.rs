@@ -49,7 +49,7 @@ fn counter_derived_from_live_actors_is_caught_by_counter_monotonicity() {
 fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
     let test = "span_leaked_when_a_node_crashes_is_caught_by_span_completion";
     // Seed 1's crash cuts off invocations in flight on server-1.
-    let message = message_of(&failure_with(Bug::SpanLeakOnCrash, 1, test));
+    let message = message_of(&failure_with(Bug::SpanLeakOnCrash, 2, test));
     assert!(
         message.contains("[span_completion] span `ActorService/Invoke` on server-1 at 1."),
         "{message}"
@@ -62,7 +62,7 @@ fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
         !message.contains("[counter_monotonicity]"),
         "only the planted bug fires:\n{message}"
     );
-    assert_replay_line(&message, 1, test);
+    assert_replay_line(&message, 2, test);
 }
 
 #[test]

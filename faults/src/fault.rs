@@ -1,81 +1,367 @@
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-/// One fault a run asks for. Node indices count server nodes from 0.
+/// One fault a run asks for: an [`Effect`] plus where and when it applies.
+///
+/// Every fault has the same targeting and scheduling fields, so the catalogue
+/// stays data-driven: a new kind is one [`Effect`] variant plus the component
+/// that honours it.
+/// - `node` aims it at one server (index from 0); None means every node.
+/// - `operation` aims it at one operation at its boundary: `get` or `put` for
+///   storage latency, a workload operation for an actor panic.
+/// - `probability` is the chance it fires at each opportunity (each write,
+///   each message, each invocation). None means every opportunity.
+/// - `at` and `duration` (a scenario file's `for`) are its window in
+///   simulated time since the run started. `duration` None means until the
+///   run ends. Point events (a crash) happen at `at`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Fault {
-    /// Each storage write on the node (or on every node) fails with `probability`.
-    StorageWriteFailure {
-        node: Option<usize>,
-        probability: f64,
-    },
-    /// The node dies at simulated time `at`; with `restart_after`, it boots a
-    /// new incarnation that long after the crash.
-    NodeCrash {
-        node: usize,
-        at: Duration,
-        restart_after: Option<Duration>,
-    },
-    /// Each message the node (or any node) sends is held back by a delay drawn
-    /// uniformly from `min..=max`, with `probability`.
-    NetworkDelay {
-        node: Option<usize>,
-        probability: f64,
-        min: Duration,
-        max: Duration,
-    },
+pub struct Fault {
+    pub effect: Effect,
+    pub node: Option<usize>,
+    pub operation: Option<String>,
+    pub probability: Option<f64>,
+    pub at: Duration,
+    pub duration: Option<Duration>,
+}
+
+/// What a fault does, with the parameters only that kind has.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// A storage write fails; nothing is written.
+    StorageWriteFailure,
+    /// A storage read fails.
+    StorageReadFailure,
+    /// A storage operation takes this much longer, drawn from `min..=max`
+    /// (equal for a fixed latency).
+    StorageLatency { min: Duration, max: Duration },
+    /// Writes fail with "no space left" for the fault's window, until space
+    /// frees when the window ends.
+    DiskFull,
+    /// The node dies after a write reached the disk and before its commit,
+    /// leaving a torn transaction for recovery. Fires once, on the first
+    /// write in the window that the probability picks.
+    CrashDuringTransaction { restart_after: Option<Duration> },
+    /// The node dies at `at`; with `restart_after` it boots a new incarnation
+    /// that long after.
+    NodeCrash { restart_after: Option<Duration> },
+    /// The node stops running for the window, then resumes where it was.
+    NodePause,
+    /// The actor handler panics at the start of an invocation. The runtime
+    /// must isolate it: the node survives and the invocation fails.
+    ActorPanic,
+    /// A sent message is held back by a delay drawn from `min..=max`.
+    NetworkDelay { min: Duration, max: Duration },
+    /// A sent message is lost.
+    PacketLoss,
+    /// Messages between two groups of nodes are dropped for the window. With
+    /// `one_way`, only messages from `from` to `to` are.
+    NetworkPartition(Partition),
+    /// A sent message is delivered twice.
+    MessageDuplication,
+}
+
+/// The two sides of a partition, by node name (`server-0`, `client`,
+/// `scraper`). An empty `to` means every node not in `from`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub one_way: bool,
+}
+
+impl Partition {
+    /// Whether a message from node `src` to node `dst` is cut.
+    pub fn cuts(&self, src: &str, dst: &str) -> bool {
+        let side = |group: &[String], name: &str, other: &[String]| {
+            if group.is_empty() {
+                !other.iter().any(|member| member == name)
+            } else {
+                group.iter().any(|member| member == name)
+            }
+        };
+        let forward = side(&self.from, src, &self.to) && side(&self.to, dst, &self.from);
+        let backward = side(&self.to, src, &self.from) && side(&self.from, dst, &self.to);
+        forward || (!self.one_way && backward)
+    }
 }
 
 impl Fault {
-    pub fn kind(&self) -> FaultKind {
-        match self {
-            Fault::StorageWriteFailure { .. } => FaultKind::StorageWriteFailure,
-            Fault::NodeCrash { .. } => FaultKind::NodeCrash,
-            Fault::NetworkDelay { .. } => FaultKind::NetworkDelay,
+    /// A fault with `effect` everywhere, at every opportunity, all run long.
+    pub fn new(effect: Effect) -> Fault {
+        Fault {
+            effect,
+            node: None,
+            operation: None,
+            probability: None,
+            at: Duration::ZERO,
+            duration: None,
         }
     }
 
-    /// The server node this fault is aimed at, if it is aimed at one.
-    pub fn node(&self) -> Option<usize> {
+    pub fn on_node(mut self, node: usize) -> Fault {
+        self.node = Some(node);
+        self
+    }
+
+    pub fn on_operation(mut self, operation: &str) -> Fault {
+        self.operation = Some(operation.to_string());
+        self
+    }
+
+    pub fn with_probability(mut self, probability: f64) -> Fault {
+        self.probability = Some(probability);
+        self
+    }
+
+    pub fn at(mut self, at: Duration) -> Fault {
+        self.at = at;
+        self
+    }
+
+    pub fn lasting(mut self, duration: Duration) -> Fault {
+        self.duration = Some(duration);
+        self
+    }
+
+    pub fn kind(&self) -> FaultKind {
+        self.effect.kind()
+    }
+
+    /// Whether simulated time `now` is inside the fault's window.
+    pub fn active_at(&self, now: Duration) -> bool {
+        now >= self.at && self.duration.is_none_or(|length| now < self.at + length)
+    }
+
+    /// Whether this fault is aimed at server `node` (or at every node).
+    pub fn aims_at_node(&self, node: usize) -> bool {
+        self.node.is_none_or(|target| target == node)
+    }
+
+    /// Whether this fault is aimed at `operation` (or at every operation).
+    pub fn aims_at_operation(&self, operation: &str) -> bool {
+        self.operation.as_deref().is_none_or(|o| o == operation)
+    }
+
+    /// The chance per opportunity; 1 when none was given.
+    pub fn chance(&self) -> f64 {
+        self.probability.unwrap_or(1.0)
+    }
+}
+
+impl Effect {
+    pub fn kind(&self) -> FaultKind {
         match self {
-            Fault::StorageWriteFailure { node, .. } | Fault::NetworkDelay { node, .. } => *node,
-            Fault::NodeCrash { node, .. } => Some(*node),
+            Effect::StorageWriteFailure => FaultKind::StorageWriteFailure,
+            Effect::StorageReadFailure => FaultKind::StorageReadFailure,
+            Effect::StorageLatency { .. } => FaultKind::StorageLatency,
+            Effect::DiskFull => FaultKind::DiskFull,
+            Effect::CrashDuringTransaction { .. } => FaultKind::CrashDuringTransaction,
+            Effect::NodeCrash { .. } => FaultKind::NodeCrash,
+            Effect::NodePause => FaultKind::NodePause,
+            Effect::ActorPanic => FaultKind::ActorPanic,
+            Effect::NetworkDelay { .. } => FaultKind::NetworkDelay,
+            Effect::PacketLoss => FaultKind::PacketLoss,
+            Effect::NetworkPartition(_) => FaultKind::NetworkPartition,
+            Effect::MessageDuplication => FaultKind::MessageDuplication,
         }
     }
 }
 
-/// What kind of event a fault log line records. `NodeRestart` is not a fault a
-/// plan asks for on its own: it is the second half of a crash with restart, and
-/// is logged so that a counter reset can be matched to a recorded restart.
+/// What kind of event a fault log line records. Most kinds are also what a
+/// scenario asks for; `NodeRestart`, `NodeResume` and `NetworkHeal` are only
+/// logged, as the second half of a crash, pause or partition, so that a
+/// counter reset can be matched to a recorded restart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
     StorageWriteFailure,
+    StorageReadFailure,
+    StorageLatency,
+    DiskFull,
+    CrashDuringTransaction,
     NodeCrash,
     NodeRestart,
+    NodePause,
+    NodeResume,
+    ActorPanic,
     NetworkDelay,
+    PacketLoss,
+    NetworkPartition,
+    NetworkHeal,
+    MessageDuplication,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::StorageWriteFailure,
+        FaultKind::StorageReadFailure,
+        FaultKind::StorageLatency,
+        FaultKind::DiskFull,
+        FaultKind::CrashDuringTransaction,
         FaultKind::NodeCrash,
         FaultKind::NodeRestart,
+        FaultKind::NodePause,
+        FaultKind::NodeResume,
+        FaultKind::ActorPanic,
         FaultKind::NetworkDelay,
+        FaultKind::PacketLoss,
+        FaultKind::NetworkPartition,
+        FaultKind::NetworkHeal,
+        FaultKind::MessageDuplication,
     ];
 
     /// The stable snake_case name used in logs, reports and scenario files.
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::StorageWriteFailure => "storage_write_failure",
+            FaultKind::StorageReadFailure => "storage_read_failure",
+            FaultKind::StorageLatency => "storage_latency",
+            FaultKind::DiskFull => "disk_full",
+            FaultKind::CrashDuringTransaction => "crash_during_transaction",
             FaultKind::NodeCrash => "node_crash",
             FaultKind::NodeRestart => "node_restart",
+            FaultKind::NodePause => "node_pause",
+            FaultKind::NodeResume => "node_resume",
+            FaultKind::ActorPanic => "actor_panic",
             FaultKind::NetworkDelay => "network_delay",
+            FaultKind::PacketLoss => "packet_loss",
+            FaultKind::NetworkPartition => "network_partition",
+            FaultKind::NetworkHeal => "network_heal",
+            FaultKind::MessageDuplication => "message_duplication",
         }
+    }
+
+    /// Whether a scenario can ask for this kind, rather than it only being
+    /// logged as the second half of another.
+    pub fn requestable(self) -> bool {
+        !matches!(
+            self,
+            FaultKind::NodeRestart | FaultKind::NodeResume | FaultKind::NetworkHeal
+        )
+    }
+
+    /// The kinds a scenario can ask for, in catalogue order.
+    pub fn requestable_names() -> Vec<&'static str> {
+        FaultKind::ALL
+            .into_iter()
+            .filter(|kind| kind.requestable())
+            .map(FaultKind::as_str)
+            .collect()
     }
 }
 
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+
+    /// Parses any logged kind; the error lists the kinds a scenario can ask for.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown fault kind {text:?}: expected one of {}",
+                    FaultKind::requestable_names().join(", ")
+                )
+            })
+    }
+}
+
+/// The fault as one line, in scenario-file words: how the swarm's draw is
+/// printed next to its seed.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind())?;
+        if let Some(node) = self.node {
+            write!(f, " node={node}")?;
+        }
+        if let Some(operation) = &self.operation {
+            write!(f, " operation={operation}")?;
+        }
+        if let Some(probability) = self.probability {
+            write!(f, " probability={probability:.3}")?;
+        }
+        if !self.at.is_zero() {
+            write!(f, " at={:?}", self.at)?;
+        }
+        if let Some(duration) = self.duration {
+            write!(f, " for={duration:?}")?;
+        }
+        match &self.effect {
+            Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {
+                write!(f, " min={min:?} max={max:?}")
+            }
+            Effect::CrashDuringTransaction { restart_after }
+            | Effect::NodeCrash { restart_after } => match restart_after {
+                Some(delay) => write!(f, " restart_after={delay:?}"),
+                None => Ok(()),
+            },
+            Effect::NetworkPartition(partition) => write!(
+                f,
+                " from=[{}] to=[{}]{}",
+                partition.from.join(","),
+                partition.to.join(","),
+                if partition.one_way { " one_way" } else { "" }
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn two_way_partition_cuts_both_directions_and_nothing_else() {
+        let partition = Partition {
+            from: names(&["server-0"]),
+            to: names(&["server-1", "client"]),
+            one_way: false,
+        };
+        assert!(partition.cuts("server-0", "server-1"));
+        assert!(partition.cuts("client", "server-0"));
+        assert!(!partition.cuts("server-1", "client"));
+        assert!(!partition.cuts("server-0", "scraper"));
+    }
+
+    #[test]
+    fn one_way_partition_cuts_only_from_to() {
+        let partition = Partition {
+            from: names(&["scraper"]),
+            to: Vec::new(),
+            one_way: true,
+        };
+        assert!(partition.cuts("scraper", "server-2"));
+        assert!(!partition.cuts("server-2", "scraper"));
+        assert!(!partition.cuts("scraper", "scraper"));
+    }
+
+    #[test]
+    fn unknown_kind_lists_the_requestable_ones() {
+        let error = "disk_on_fire".parse::<FaultKind>().unwrap_err();
+        assert!(error.contains("storage_write_failure"), "{error}");
+        assert!(error.contains("message_duplication"), "{error}");
+        assert!(!error.contains("node_restart"), "{error}");
+    }
+
+    #[test]
+    fn window_is_half_open() {
+        let fault = Fault::new(Effect::DiskFull)
+            .at(Duration::from_secs(1))
+            .lasting(Duration::from_secs(2));
+        assert!(!fault.active_at(Duration::from_millis(999)));
+        assert!(fault.active_at(Duration::from_secs(1)));
+        assert!(!fault.active_at(Duration::from_secs(3)));
     }
 }

@@ -1,9 +1,11 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Fault, FaultPlan};
+use crate::{Effect, Fault, FaultKind, FaultPlan};
 
 /// The ChaCha stream of one component in one run.
 ///
@@ -26,15 +28,33 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
 }
 
 /// Hands each component its fault decisions for one seed.
+///
+/// Every decision draws for every fault that could apply, whether or not the
+/// fault's window is open, so a stream stays aligned with the count of
+/// opportunities: widening a window never shifts later decisions.
 #[derive(Clone, Debug)]
 pub struct Injector {
     seed: u64,
     plan: FaultPlan,
+    /// One flag per plan fault: set once a fire-once fault has fired.
+    fired: Arc<Vec<AtomicBool>>,
 }
+
+/// The faults that apply to one component, each with its plan index.
+type Rules = Vec<(usize, Fault)>;
 
 impl Injector {
     pub fn new(seed: u64, plan: FaultPlan) -> Self {
-        Injector { seed, plan }
+        let fired = plan
+            .faults()
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        Injector {
+            seed,
+            plan,
+            fired: Arc::new(fired),
+        }
     }
 
     pub fn seed(&self) -> u64 {
@@ -45,110 +65,231 @@ impl Injector {
         &self.plan
     }
 
-    /// Storage decisions for server node `node`, on stream `storage/<node>`.
+    fn rules(&self, keep: impl Fn(&Fault) -> bool) -> Rules {
+        let faults = self.plan.faults().iter().cloned().enumerate();
+        faults.filter(|(_, fault)| keep(fault)).collect()
+    }
+
+    /// Storage decisions for server node `node`: reads on stream
+    /// `storage/<node>/get` and writes on `storage/<node>/put`, so that an
+    /// extra read never shifts which writes fail.
     pub fn storage(&self, node: usize) -> StorageFaults {
-        let probabilities = self.plan.faults().iter().filter_map(|fault| match fault {
-            Fault::StorageWriteFailure {
-                node: target,
-                probability,
-            } if aims_at(*target, node) => Some(*probability),
-            _ => None,
-        });
         StorageFaults {
-            rng: component_stream(self.seed, &format!("storage/{node}")),
-            write_failure_probability: combine(probabilities),
+            read_rng: component_stream(self.seed, &format!("storage/{node}/get")),
+            write_rng: component_stream(self.seed, &format!("storage/{node}/put")),
+            rules: self.rules(|fault| {
+                fault.aims_at_node(node)
+                    && matches!(
+                        fault.effect,
+                        Effect::StorageWriteFailure
+                            | Effect::StorageReadFailure
+                            | Effect::StorageLatency { .. }
+                            | Effect::DiskFull
+                            | Effect::CrashDuringTransaction { .. }
+                    )
+            }),
+            fired: self.fired.clone(),
         }
     }
 
     /// Network decisions for messages sent from `endpoint` on server node
-    /// `node` (None for the client and scraper, which only global faults hit).
+    /// `node` (None for the client and scraper, which only faults aimed at
+    /// every node hit). Partitions are a schedule, not a draw: the harness
+    /// applies them.
     pub fn network(&self, node: Option<usize>, endpoint: &str) -> NetworkFaults {
-        let delays = self
-            .plan
-            .faults()
-            .iter()
-            .filter_map(|fault| match *fault {
-                Fault::NetworkDelay {
-                    node: target,
-                    probability,
-                    min,
-                    max,
-                } if target.is_none() || target == node => Some(DelayRule {
-                    probability,
-                    min,
-                    max,
-                }),
-                _ => None,
-            })
-            .collect();
         NetworkFaults {
             rng: component_stream(self.seed, &format!("network/{endpoint}")),
-            delays,
+            rules: self.rules(|fault| {
+                (fault.node.is_none() || fault.node == node)
+                    && matches!(
+                        fault.effect,
+                        Effect::NetworkDelay { .. }
+                            | Effect::PacketLoss
+                            | Effect::MessageDuplication
+                    )
+            }),
+        }
+    }
+
+    /// Actor handler decisions for server node `node`, on stream `actor/<node>`.
+    pub fn actor(&self, node: usize) -> ActorFaults {
+        ActorFaults {
+            rng: component_stream(self.seed, &format!("actor/{node}")),
+            rules: self.rules(|fault| {
+                fault.aims_at_node(node) && matches!(fault.effect, Effect::ActorPanic)
+            }),
         }
     }
 }
 
-fn aims_at(target: Option<usize>, node: usize) -> bool {
-    target.is_none_or(|target| target == node)
+/// Draws once for `fault` and says whether it fires now.
+fn fires(rng: &mut ChaCha8Rng, fault: &Fault, now: Duration) -> bool {
+    let draw: f64 = rng.random();
+    fault.active_at(now) && draw < fault.chance()
 }
 
-/// The chance that at least one of several independent faults fires.
-fn combine(probabilities: impl Iterator<Item = f64>) -> f64 {
-    1.0 - probabilities.fold(1.0, |none_fire, p| none_fire * (1.0 - p))
+fn draw_between(rng: &mut ChaCha8Rng, min: Duration, max: Duration) -> Duration {
+    Duration::from_nanos(rng.random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
+}
+
+/// What happens to one storage operation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageDecision {
+    /// Extra service time from latency faults.
+    pub latency: Option<Duration>,
+    /// The operation fails with this kind (write failure, read failure, disk full).
+    pub failure: Option<FaultKind>,
+    /// The node dies after the data write and before the commit.
+    pub crash: Option<TornCrash>,
+}
+
+/// A crash during a transaction: restart after this long, or never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TornCrash {
+    pub restart_after: Option<Duration>,
 }
 
 /// Seeded storage fault decisions for one node.
 #[derive(Clone, Debug)]
 pub struct StorageFaults {
-    rng: ChaCha8Rng,
-    write_failure_probability: f64,
+    read_rng: ChaCha8Rng,
+    write_rng: ChaCha8Rng,
+    rules: Rules,
+    fired: Arc<Vec<AtomicBool>>,
 }
 
 impl StorageFaults {
-    /// Whether this write fails. It always draws, so the stream stays aligned
-    /// with the count of writes whatever the probability.
-    pub fn write_fails(&mut self) -> bool {
-        let draw: f64 = self.rng.random();
-        draw < self.write_failure_probability
+    /// Decides a read (`get`) at simulated time `now`.
+    pub fn read(&mut self, now: Duration) -> StorageDecision {
+        self.decide(now, "get")
+    }
+
+    /// Decides a write (`put`) at simulated time `now`.
+    pub fn write(&mut self, now: Duration) -> StorageDecision {
+        self.decide(now, "put")
+    }
+
+    fn decide(&mut self, now: Duration, operation: &str) -> StorageDecision {
+        let write = operation == "put";
+        let rng = if write {
+            &mut self.write_rng
+        } else {
+            &mut self.read_rng
+        };
+        let mut decision = StorageDecision::default();
+        let mut torn = None;
+        for (index, fault) in &self.rules {
+            if !fault.aims_at_operation(operation) {
+                continue;
+            }
+            let hit = fires(rng, fault, now);
+            match fault.effect {
+                Effect::StorageLatency { min, max } => {
+                    let extra = draw_between(rng, min, max);
+                    if hit {
+                        *decision.latency.get_or_insert(Duration::ZERO) += extra;
+                    }
+                }
+                Effect::StorageReadFailure if hit && !write => {
+                    decision
+                        .failure
+                        .get_or_insert(FaultKind::StorageReadFailure);
+                }
+                Effect::StorageWriteFailure | Effect::DiskFull if hit && write => {
+                    decision.failure.get_or_insert(fault.kind());
+                }
+                Effect::CrashDuringTransaction { restart_after } if hit && write => {
+                    torn.get_or_insert((*index, restart_after));
+                }
+                _ => {}
+            }
+        }
+        // A write that fails never reaches the disk, so it cannot be torn;
+        // the fault then stays armed for a later write. Otherwise it fires
+        // once per plan fault, on whichever node writes first.
+        if let Some((index, restart_after)) = torn.filter(|_| decision.failure.is_none()) {
+            if !self.fired[index].swap(true, Ordering::Relaxed) {
+                decision.crash = Some(TornCrash { restart_after });
+            }
+        }
+        decision
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct DelayRule {
-    probability: f64,
-    min: Duration,
-    max: Duration,
+/// What happens to one sent message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendDecision {
+    pub delay: Option<Duration>,
+    pub lost: bool,
+    pub duplicated: bool,
 }
 
 /// Seeded network fault decisions for one sending endpoint.
 #[derive(Clone, Debug)]
 pub struct NetworkFaults {
     rng: ChaCha8Rng,
-    delays: Vec<DelayRule>,
+    rules: Rules,
 }
 
 impl NetworkFaults {
-    /// The extra delay of the next message, if a delay fault fires. Several
-    /// rules that fire add up, as queues along one path would.
-    pub fn delay(&mut self) -> Option<Duration> {
-        let mut total = Duration::ZERO;
-        for rule in &self.delays {
-            let fires: f64 = self.rng.random();
-            let nanos = self
-                .rng
-                .random_range(rule.min.as_nanos() as u64..=rule.max.as_nanos() as u64);
-            if fires < rule.probability {
-                total += Duration::from_nanos(nanos);
+    /// Decides the next message sent at simulated time `now`. Several delay
+    /// faults that fire add up, as queues along one path would.
+    pub fn send(&mut self, now: Duration) -> SendDecision {
+        let mut decision = SendDecision::default();
+        for (_, fault) in &self.rules {
+            let hit = fires(&mut self.rng, fault, now);
+            match fault.effect {
+                Effect::NetworkDelay { min, max } => {
+                    let extra = draw_between(&mut self.rng, min, max);
+                    if hit {
+                        *decision.delay.get_or_insert(Duration::ZERO) += extra;
+                    }
+                }
+                Effect::PacketLoss => decision.lost |= hit,
+                Effect::MessageDuplication => decision.duplicated |= hit,
+                _ => {}
             }
         }
-        (!total.is_zero()).then_some(total)
+        decision
+    }
+}
+
+/// Seeded actor handler fault decisions for one node.
+#[derive(Clone, Debug)]
+pub struct ActorFaults {
+    rng: ChaCha8Rng,
+    rules: Rules,
+}
+
+impl ActorFaults {
+    /// Whether the handler of `operation` invoked at `now` panics.
+    pub fn panics(&mut self, now: Duration, operation: &str) -> bool {
+        let mut any = false;
+        for (_, fault) in &self.rules {
+            if fault.aims_at_operation(operation) {
+                any |= fires(&mut self.rng, fault, now);
+            }
+        }
+        any
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Topology;
     use rand::RngCore;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn plan(faults: Vec<Fault>) -> FaultPlan {
+        let topology = Topology {
+            servers: 2,
+            operations: vec!["get".into(), "increment".into()],
+            run_end: Duration::from_secs(60),
+        };
+        FaultPlan::new(faults, &topology).unwrap()
+    }
 
     #[test]
     fn same_seed_and_component_give_the_same_stream() {
@@ -167,42 +308,71 @@ mod tests {
     }
 
     #[test]
-    fn write_failure_rate_follows_the_probability() {
-        let plan = FaultPlan::new(
-            vec![Fault::StorageWriteFailure {
-                node: Some(1),
-                probability: 0.25,
-            }],
-            2,
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let injector = Injector::new(3, plan);
+    fn write_failure_rate_follows_the_probability_on_its_node_only() {
+        let fault = Fault::new(Effect::StorageWriteFailure)
+            .on_node(1)
+            .with_probability(0.25);
+        let injector = Injector::new(3, plan(vec![fault]));
         let mut aimed = injector.storage(1);
-        let failures = (0..10_000).filter(|_| aimed.write_fails()).count();
+        let failures = (0..10_000)
+            .filter(|_| aimed.write(SECOND).failure.is_some())
+            .count();
         assert!((2_200..2_800).contains(&failures), "{failures} of 10000");
         let mut spared = injector.storage(0);
-        assert!((0..1_000).all(|_| !spared.write_fails()));
+        assert!((0..1_000).all(|_| spared.write(SECOND).failure.is_none()));
+        assert!((0..1_000).all(|_| aimed.read(SECOND).failure.is_none()));
+    }
+
+    #[test]
+    fn disk_full_fails_every_write_inside_its_window_only() {
+        let fault = Fault::new(Effect::DiskFull).at(SECOND).lasting(SECOND);
+        let mut storage = Injector::new(1, plan(vec![fault])).storage(0);
+        assert_eq!(storage.write(SECOND / 2).failure, None);
+        assert_eq!(storage.write(SECOND).failure, Some(FaultKind::DiskFull));
+        assert_eq!(storage.write(2 * SECOND).failure, None);
+    }
+
+    #[test]
+    fn crash_during_transaction_fires_once_across_nodes() {
+        let fault = Fault::new(Effect::CrashDuringTransaction {
+            restart_after: Some(SECOND),
+        });
+        let injector = Injector::new(1, plan(vec![fault]));
+        let (mut first, mut second) = (injector.storage(0), injector.storage(1));
+        assert!(first.write(SECOND).crash.is_some());
+        assert!(first.write(SECOND).crash.is_none());
+        assert!(second.write(SECOND).crash.is_none());
+        assert!(first.read(SECOND).crash.is_none());
     }
 
     #[test]
     fn delays_stay_inside_their_range() {
         let (min, max) = (Duration::from_millis(5), Duration::from_millis(9));
-        let plan = FaultPlan::new(
-            vec![Fault::NetworkDelay {
-                node: None,
-                probability: 1.0,
-                min,
-                max,
-            }],
-            1,
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let mut faults = Injector::new(1, plan).network(None, "client");
+        let fault = Fault::new(Effect::NetworkDelay { min, max });
+        let mut faults = Injector::new(1, plan(vec![fault])).network(None, "client");
         for _ in 0..1_000 {
-            let delay = faults.delay().expect("probability 1 always delays");
+            let delay = faults
+                .send(SECOND)
+                .delay
+                .expect("probability 1 always delays");
             assert!((min..=max).contains(&delay), "{delay:?}");
         }
+    }
+
+    #[test]
+    fn node_aimed_network_faults_spare_other_senders() {
+        let fault = Fault::new(Effect::PacketLoss).on_node(0);
+        let injector = Injector::new(1, plan(vec![fault]));
+        assert!(injector.network(Some(0), "server-0:app").send(SECOND).lost);
+        assert!(!injector.network(Some(1), "server-1:app").send(SECOND).lost);
+        assert!(!injector.network(None, "client").send(SECOND).lost);
+    }
+
+    #[test]
+    fn actor_panics_only_hit_their_operation() {
+        let fault = Fault::new(Effect::ActorPanic).on_operation("increment");
+        let mut actor = Injector::new(1, plan(vec![fault])).actor(0);
+        assert!(actor.panics(SECOND, "increment"));
+        assert!(!actor.panics(SECOND, "get"));
     }
 }

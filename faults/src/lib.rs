@@ -1,21 +1,27 @@
 //! obsim's fault vocabulary: what can go wrong, when, and where, as plain data.
 //!
 //! This crate knows nothing about madsim, tracing or metrics. It holds
-//! - [`Fault`]: one fault a scenario asks for, and its [`FaultKind`];
-//! - [`FaultPlan`]: the faults of one run, validated against the topology;
+//! - [`Fault`]: one fault a scenario asks for (an [`Effect`] plus its node,
+//!   operation, probability and window), and its [`FaultKind`];
+//! - [`FaultPlan`]: the faults of one run, validated against the [`Topology`];
 //! - [`Injector`]: the seeded decisions, one ChaCha stream per component, so an
 //!   extra I/O call in one component never shifts the fault decisions of another;
+//! - [`swarm`]: a seed's own draw from the whole catalogue (swarm testing);
 //! - [`FaultLog`]: what was actually injected, with simulated time and target.
 //!
 //! The harness honours each fault at the component boundary where it happens in
-//! real life (storage, node lifecycle, network).
+//! real life (storage, node lifecycle, actor handler, network).
 
 mod fault;
 mod injector;
 mod log;
 mod plan;
+pub mod swarm;
 
-pub use fault::{Fault, FaultKind};
-pub use injector::{component_stream, Injector, NetworkFaults, StorageFaults};
+pub use fault::{Effect, Fault, FaultKind, Partition};
+pub use injector::{
+    component_stream, ActorFaults, Injector, NetworkFaults, SendDecision, StorageDecision,
+    StorageFaults, TornCrash,
+};
 pub use log::{FaultEvent, FaultLog};
-pub use plan::{CrashSchedule, FaultPlan, PlanError};
+pub use plan::{FaultPlan, Lifecycle, LifecycleEvent, PartitionWindow, PlanError, Topology};

@@ -1,25 +1,59 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::Fault;
+use crate::{Effect, Fault, FaultKind, Partition};
 
 /// The faults of one run. Build it with [`FaultPlan::new`], which validates
-/// every fault against the topology and the run's time limit, so a plan that
-/// exists is a plan the harness can honour.
+/// every fault against the topology and the run's end, so a plan that exists
+/// is a plan the harness can honour.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     faults: Vec<Fault>,
 }
 
-/// A node crash as the lifecycle supervisor schedules it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CrashSchedule {
-    pub node: usize,
-    pub at: Duration,
-    pub restart_after: Option<Duration>,
+/// What a plan is checked against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topology {
+    pub servers: usize,
+    /// The workload's operation names: what an actor fault may aim at.
+    pub operations: Vec<String>,
+    /// Simulated time by which every scheduled fault must have happened.
+    pub run_end: Duration,
 }
 
-/// Why a fault cannot be honoured. `index` is the fault's position in the plan.
+impl Topology {
+    /// Every node name a partition may list: the servers, `client`, `scraper`.
+    pub fn node_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = (0..self.servers).map(|i| format!("server-{i}")).collect();
+        names.extend(["client".to_string(), "scraper".to_string()]);
+        names
+    }
+}
+
+/// A node lifecycle event as the harness's supervisor schedules it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LifecycleEvent {
+    pub node: usize,
+    pub at: Duration,
+    pub action: Lifecycle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    Crash { restart_after: Option<Duration> },
+    Pause { resume_after: Duration },
+}
+
+/// A partition as the harness's supervisor schedules it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionWindow {
+    pub partition: Partition,
+    pub at: Duration,
+    pub heal_after: Option<Duration>,
+}
+
+/// Why a fault cannot be honoured. `index` is the fault's position in the plan
+/// and `field` is its field as a scenario file spells it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanError {
     pub index: usize,
@@ -40,14 +74,10 @@ impl fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 impl FaultPlan {
-    /// Validates `faults` for a run of `servers` nodes bounded by `time_limit`.
-    pub fn new(
-        faults: Vec<Fault>,
-        servers: usize,
-        time_limit: Duration,
-    ) -> Result<Self, PlanError> {
+    /// Validates `faults` against `topology`.
+    pub fn new(faults: Vec<Fault>, topology: &Topology) -> Result<Self, PlanError> {
         for (index, fault) in faults.iter().enumerate() {
-            validate(fault, servers, time_limit).map_err(|(field, problem)| PlanError {
+            validate(fault, topology).map_err(|(field, problem)| PlanError {
                 index,
                 field,
                 problem,
@@ -60,100 +90,283 @@ impl FaultPlan {
         &self.faults
     }
 
-    /// Node crashes in the order they happen; ties keep plan order.
-    pub fn crashes(&self) -> Vec<CrashSchedule> {
-        let mut crashes: Vec<CrashSchedule> = self
+    /// Crashes and pauses in the order they happen; ties keep plan order.
+    pub fn lifecycle(&self) -> Vec<LifecycleEvent> {
+        let mut events: Vec<LifecycleEvent> = self
             .faults
             .iter()
-            .filter_map(|fault| match *fault {
-                Fault::NodeCrash {
-                    node,
-                    at,
-                    restart_after,
-                } => Some(CrashSchedule {
-                    node,
-                    at,
-                    restart_after,
+            .filter_map(|fault| {
+                let action = match fault.effect {
+                    Effect::NodeCrash { restart_after } => Lifecycle::Crash { restart_after },
+                    Effect::NodePause => Lifecycle::Pause {
+                        resume_after: fault.duration?,
+                    },
+                    _ => return None,
+                };
+                Some(LifecycleEvent {
+                    node: fault.node?,
+                    at: fault.at,
+                    action,
+                })
+            })
+            .collect();
+        events.sort_by_key(|event| event.at);
+        events
+    }
+
+    /// Partitions in the order they start; ties keep plan order.
+    pub fn partitions(&self) -> Vec<PartitionWindow> {
+        let mut windows: Vec<PartitionWindow> = self
+            .faults
+            .iter()
+            .filter_map(|fault| match &fault.effect {
+                Effect::NetworkPartition(partition) => Some(PartitionWindow {
+                    partition: partition.clone(),
+                    at: fault.at,
+                    heal_after: fault.duration,
                 }),
                 _ => None,
             })
             .collect();
-        crashes.sort_by_key(|crash| crash.at);
-        crashes
+        windows.sort_by_key(|window| window.at);
+        windows
     }
 }
 
 type FieldProblem = (&'static str, String);
 
-fn validate(fault: &Fault, servers: usize, time_limit: Duration) -> Result<(), FieldProblem> {
-    if let Some(node) = fault.node() {
-        if node >= servers {
-            return Err((
-                "node",
-                format!("node index {node} is past the topology: expected 0..{servers}"),
-            ));
-        }
-    }
-    match *fault {
-        Fault::StorageWriteFailure { probability, .. } => check_probability(probability),
-        Fault::NetworkDelay {
-            probability,
-            min,
-            max,
-            ..
-        } => {
-            check_probability(probability)?;
-            if min > max {
-                return Err(("min", format!("{min:?} is above max {max:?}")));
-            }
-            if max.is_zero() {
-                return Err(("max", "a delay of zero delays nothing: expected > 0".into()));
-            }
-            Ok(())
-        }
-        Fault::NodeCrash {
-            at, restart_after, ..
-        } => {
-            if at >= time_limit {
-                return Err((
-                    "at",
-                    format!("crash at {at:?} is at or after the run's time limit {time_limit:?}"),
-                ));
-            }
-            if restart_after.is_some_and(|delay| delay.is_zero()) {
-                return Err(("restart_after", "expected a delay > 0".into()));
-            }
-            Ok(())
-        }
+/// How a kind uses the shared fields.
+struct Shape {
+    /// Happens at `at` once: a probability does not apply and `at` matters.
+    scheduled: bool,
+    /// Needs `for`.
+    needs_duration: bool,
+    /// Needs `node`.
+    needs_node: bool,
+    /// Operations it may aim at; empty means `operation` does not apply.
+    operations: Vec<String>,
+}
+
+fn shape(effect: &Effect, topology: &Topology) -> Shape {
+    let (scheduled, needs_duration, needs_node) = match effect {
+        Effect::NodeCrash { .. } => (true, false, true),
+        Effect::NodePause => (true, true, true),
+        Effect::NetworkPartition(_) => (true, false, false),
+        _ => (false, false, false),
+    };
+    let operations = match effect {
+        Effect::StorageLatency { .. } => vec!["get".to_string(), "put".to_string()],
+        Effect::ActorPanic => topology.operations.clone(),
+        _ => Vec::new(),
+    };
+    Shape {
+        scheduled,
+        needs_duration,
+        needs_node,
+        operations,
     }
 }
 
-fn check_probability(probability: f64) -> Result<(), FieldProblem> {
-    // `contains` is false for NaN, so NaN is rejected too.
-    if (0.0..=1.0).contains(&probability) {
-        Ok(())
-    } else {
-        Err((
-            "probability",
-            format!("{probability} is not a probability: expected a number in [0, 1]"),
-        ))
+fn validate(fault: &Fault, topology: &Topology) -> Result<(), FieldProblem> {
+    let kind = fault.kind();
+    let shape = shape(&fault.effect, topology);
+    check_node(fault, kind, &shape, topology)?;
+    check_operation(fault, kind, &shape)?;
+    check_schedule(fault, kind, &shape, topology)?;
+    match &fault.effect {
+        Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {
+            check_range(*min, *max)
+        }
+        Effect::NodeCrash { restart_after } | Effect::CrashDuringTransaction { restart_after } => {
+            check_restart(fault, *restart_after, topology)
+        }
+        Effect::NetworkPartition(partition) => check_partition(partition, topology),
+        _ => Ok(()),
     }
+}
+
+fn check_node(
+    fault: &Fault,
+    kind: FaultKind,
+    shape: &Shape,
+    topology: &Topology,
+) -> Result<(), FieldProblem> {
+    let servers = topology.servers;
+    match fault.node {
+        Some(node) if node >= servers => Err((
+            "node",
+            format!("node index {node} is past the topology: expected 0..{servers}"),
+        )),
+        Some(_) if matches!(fault.effect, Effect::NetworkPartition(_)) => Err((
+            "node",
+            format!("{kind} is aimed with `from` and `to`, not `node`"),
+        )),
+        None if shape.needs_node => Err((
+            "node",
+            format!("{kind} needs the server it hits: expected a node index in 0..{servers}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_operation(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldProblem> {
+    let Some(operation) = &fault.operation else {
+        return Ok(());
+    };
+    if shape.operations.is_empty() {
+        return Err((
+            "operation",
+            format!("{kind} cannot be aimed at an operation: remove `operation`"),
+        ));
+    }
+    if !shape.operations.contains(operation) {
+        return Err((
+            "operation",
+            format!(
+                "unknown operation {operation:?} for {kind}: expected one of {}",
+                shape.operations.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_schedule(
+    fault: &Fault,
+    kind: FaultKind,
+    shape: &Shape,
+    topology: &Topology,
+) -> Result<(), FieldProblem> {
+    let end = topology.run_end;
+    if let Some(probability) = fault.probability {
+        if shape.scheduled {
+            return Err((
+                "probability",
+                format!("{kind} happens once at `at`: a probability does not apply"),
+            ));
+        }
+        // `contains` is false for NaN, so NaN is rejected too.
+        if !(0.0..=1.0).contains(&probability) {
+            return Err((
+                "probability",
+                format!("{probability} is not a probability: expected a number in [0, 1]"),
+            ));
+        }
+    }
+    if fault.at >= end {
+        return Err((
+            "at",
+            format!(
+                "{kind} at {:?} is at or after the end of the run at {end:?}",
+                fault.at
+            ),
+        ));
+    }
+    match fault.duration {
+        Some(length) if length.is_zero() => Err(("for", "expected a duration > 0".into())),
+        Some(length) if fault.at + length > end => Err((
+            "for",
+            format!(
+                "{kind} from {:?} for {length:?} ends after the run ends at {end:?}",
+                fault.at
+            ),
+        )),
+        None if shape.needs_duration => {
+            Err(("for", format!("{kind} needs `for`: how long until it ends")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_range(min: Duration, max: Duration) -> Result<(), FieldProblem> {
+    if min > max {
+        return Err(("min", format!("{min:?} is above max {max:?}")));
+    }
+    if max.is_zero() {
+        return Err(("max", "a delay of zero delays nothing: expected > 0".into()));
+    }
+    Ok(())
+}
+
+fn check_restart(
+    fault: &Fault,
+    restart_after: Option<Duration>,
+    topology: &Topology,
+) -> Result<(), FieldProblem> {
+    let Some(delay) = restart_after else {
+        return Ok(());
+    };
+    if delay.is_zero() {
+        return Err(("restart_after", "expected a delay > 0".into()));
+    }
+    // A crash during a transaction fires when a write happens, so only a
+    // scheduled crash has a restart time known in advance.
+    let scheduled = matches!(fault.effect, Effect::NodeCrash { .. });
+    if scheduled && fault.at + delay > topology.run_end {
+        return Err((
+            "restart_after",
+            format!(
+                "a restart at {:?} is after the run ends at {:?}",
+                fault.at + delay,
+                topology.run_end
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_partition(partition: &Partition, topology: &Topology) -> Result<(), FieldProblem> {
+    let known = topology.node_names();
+    if partition.from.is_empty() {
+        return Err((
+            "from",
+            format!("expected at least one node name, from {}", known.join(", ")),
+        ));
+    }
+    for (field, group) in [("from", &partition.from), ("to", &partition.to)] {
+        if let Some(unknown) = group.iter().find(|name| !known.contains(name)) {
+            return Err((
+                field,
+                format!(
+                    "unknown node {unknown:?}: expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(both) = partition.from.iter().find(|n| partition.to.contains(n)) {
+        return Err(("to", format!("{both:?} is on both sides of the partition")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LIMIT: Duration = Duration::from_secs(60);
+    fn topology() -> Topology {
+        Topology {
+            servers: 3,
+            operations: vec!["get".into(), "increment".into()],
+            run_end: Duration::from_secs(60),
+        }
+    }
+
+    fn crash(node: usize, secs: u64) -> Fault {
+        Fault::new(Effect::NodeCrash {
+            restart_after: None,
+        })
+        .on_node(node)
+        .at(Duration::from_secs(secs))
+    }
+
+    fn field_of(fault: Fault) -> &'static str {
+        FaultPlan::new(vec![fault], &topology()).unwrap_err().field
+    }
 
     #[test]
     fn crash_past_the_topology_is_rejected_with_the_field() {
-        let faults = vec![Fault::NodeCrash {
-            node: 3,
-            at: Duration::from_secs(1),
-            restart_after: None,
-        }];
-        let error = FaultPlan::new(faults, 3, LIMIT).unwrap_err();
+        let error = FaultPlan::new(vec![crash(3, 1)], &topology()).unwrap_err();
         assert_eq!(error.field, "node");
         assert!(error.to_string().contains("expected 0..3"), "{error}");
     }
@@ -161,39 +374,77 @@ mod tests {
     #[test]
     fn probability_outside_unit_interval_is_rejected() {
         for probability in [-0.1, 1.5, f64::NAN] {
-            let faults = vec![Fault::StorageWriteFailure {
-                node: None,
-                probability,
-            }];
-            let error = FaultPlan::new(faults, 1, LIMIT).unwrap_err();
-            assert_eq!(error.field, "probability");
+            let fault = Fault::new(Effect::StorageWriteFailure).with_probability(probability);
+            assert_eq!(field_of(fault), "probability");
         }
-        let ok = vec![Fault::StorageWriteFailure {
-            node: None,
-            probability: 1.0,
-        }];
-        assert!(FaultPlan::new(ok, 1, LIMIT).is_ok());
+        let ok = Fault::new(Effect::StorageWriteFailure).with_probability(1.0);
+        assert!(FaultPlan::new(vec![ok], &topology()).is_ok());
     }
 
     #[test]
-    fn crash_after_the_time_limit_is_rejected() {
-        let faults = vec![Fault::NodeCrash {
-            node: 0,
-            at: LIMIT,
-            restart_after: None,
-        }];
-        assert_eq!(FaultPlan::new(faults, 1, LIMIT).unwrap_err().field, "at");
+    fn scheduled_faults_must_happen_before_the_run_ends() {
+        assert_eq!(field_of(crash(0, 60)), "at");
+        let pause = Fault::new(Effect::NodePause)
+            .on_node(0)
+            .at(Duration::from_secs(50))
+            .lasting(Duration::from_secs(11));
+        assert_eq!(field_of(pause), "for");
+        let late_restart = Fault::new(Effect::NodeCrash {
+            restart_after: Some(Duration::from_secs(30)),
+        })
+        .on_node(0)
+        .at(Duration::from_secs(40));
+        assert_eq!(field_of(late_restart), "restart_after");
     }
 
     #[test]
-    fn crashes_come_out_in_time_order() {
-        let crash = |node, secs| Fault::NodeCrash {
-            node,
-            at: Duration::from_secs(secs),
-            restart_after: None,
+    fn zero_durations_and_inverted_ranges_are_rejected() {
+        let zero = Fault::new(Effect::DiskFull).lasting(Duration::ZERO);
+        assert_eq!(field_of(zero), "for");
+        let inverted = Fault::new(Effect::NetworkDelay {
+            min: Duration::from_millis(9),
+            max: Duration::from_millis(5),
+        });
+        assert_eq!(field_of(inverted), "min");
+        let pause_without_end = Fault::new(Effect::NodePause).on_node(1);
+        assert_eq!(field_of(pause_without_end), "for");
+    }
+
+    #[test]
+    fn operations_are_checked_against_the_boundary() {
+        let panic = Fault::new(Effect::ActorPanic).on_operation("delete");
+        let error = FaultPlan::new(vec![panic], &topology()).unwrap_err();
+        assert!(error.problem.contains("get, increment"), "{error}");
+        let loss = Fault::new(Effect::PacketLoss).on_operation("get");
+        assert_eq!(field_of(loss), "operation");
+        let latency = Fault::new(Effect::StorageLatency {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        })
+        .on_operation("put");
+        assert!(FaultPlan::new(vec![latency], &topology()).is_ok());
+    }
+
+    #[test]
+    fn partition_sides_must_name_known_nodes_once() {
+        let partition = |from: &[&str], to: &[&str]| {
+            Fault::new(Effect::NetworkPartition(Partition {
+                from: from.iter().map(|s| s.to_string()).collect(),
+                to: to.iter().map(|s| s.to_string()).collect(),
+                one_way: false,
+            }))
         };
-        let plan = FaultPlan::new(vec![crash(1, 9), crash(0, 2)], 2, LIMIT).unwrap();
-        let order: Vec<usize> = plan.crashes().iter().map(|c| c.node).collect();
+        assert_eq!(field_of(partition(&["server-7"], &[])), "from");
+        assert_eq!(field_of(partition(&["client"], &["client"])), "to");
+        assert_eq!(field_of(partition(&[], &["client"])), "from");
+        let ok = partition(&["client"], &["server-0", "scraper"]);
+        assert!(FaultPlan::new(vec![ok], &topology()).is_ok());
+    }
+
+    #[test]
+    fn lifecycle_comes_out_in_time_order() {
+        let plan = FaultPlan::new(vec![crash(1, 9), crash(0, 2)], &topology()).unwrap();
+        let order: Vec<usize> = plan.lifecycle().iter().map(|c| c.node).collect();
         assert_eq!(order, vec![0, 1]);
     }
 }

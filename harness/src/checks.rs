@@ -2,11 +2,12 @@
 //! two) and says exactly what broke: the series or span, the node, the
 //! simulated time. The seed and the replay command are added by the verdict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use obsim_faults::FaultKind;
+use obsim_faults::{Fault, FaultEvent, FaultKind};
 
 use crate::run::Run;
 use crate::scraper::Scrape;
@@ -17,13 +18,26 @@ pub enum Check {
     CounterMonotonicity,
     SpanCompletion,
     SeedDeterminism,
+    /// Every fault of the plan fired: the run really tested what it claims.
+    FaultsFired,
+    /// A scenario's own expectation held.
+    Expectation,
 }
 
 impl Check {
-    pub const ALL: [Check; 3] = [
+    /// The invariants of instrumentation: what a scenario's `checks` picks from.
+    pub const INVARIANTS: [Check; 3] = [
         Check::CounterMonotonicity,
         Check::SpanCompletion,
         Check::SeedDeterminism,
+    ];
+
+    pub const ALL: [Check; 5] = [
+        Check::CounterMonotonicity,
+        Check::SpanCompletion,
+        Check::SeedDeterminism,
+        Check::FaultsFired,
+        Check::Expectation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,7 +45,30 @@ impl Check {
             Check::CounterMonotonicity => "counter_monotonicity",
             Check::SpanCompletion => "span_completion",
             Check::SeedDeterminism => "seed_determinism",
+            Check::FaultsFired => "faults_fired",
+            Check::Expectation => "expectation",
         }
+    }
+
+    /// The names a scenario's `checks` list may use.
+    pub fn invariant_names() -> Vec<&'static str> {
+        Check::INVARIANTS.into_iter().map(Check::as_str).collect()
+    }
+}
+
+impl FromStr for Check {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Check::ALL
+            .into_iter()
+            .find(|check| check.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown check {text:?}: expected one of {}",
+                    Check::invariant_names().join(", ")
+                )
+            })
     }
 }
 
@@ -235,9 +272,56 @@ pub fn seed_determinism(first: &Run, second: &Run) -> Vec<Violation> {
     }]
 }
 
-/// The checks that read one run.
-pub fn check_run(run: &Run) -> Vec<Violation> {
-    let mut violations = counter_monotonicity(run);
-    violations.extend(span_completion(run));
+/// Every fault of the run's plan fired at least once. A fault that never
+/// fired tested nothing, and a run that passes without it passes vacuously.
+pub fn faults_fired(run: &Run) -> Vec<Violation> {
+    run.plan
+        .iter()
+        .enumerate()
+        .filter(|(_, fault)| !run.faults.iter().any(|event| fired(fault, event)))
+        .map(|(index, fault)| Violation {
+            check: Check::FaultsFired,
+            subject: format!("fault #{index} `{fault}`"),
+            node: fault.node.map(crate::world::server_name),
+            at: None,
+            message: format!(
+                "never fired by the end of the run at {:.3}s: the run tested nothing about it. \
+                 Widen its window, raise its probability, or aim it where the traffic is",
+                run.ended_at.as_secs_f64()
+            ),
+        })
+        .collect()
+}
+
+/// Whether `event` is one of `fault`'s firings: the same kind, on its node if
+/// it is aimed at one. Targets start with the node name (`server-1`,
+/// `server-1:app -> ...`).
+fn fired(fault: &Fault, event: &FaultEvent) -> bool {
+    if event.kind != fault.kind() {
+        return false;
+    }
+    let Some(node) = fault.node else {
+        return true;
+    };
+    let name = crate::world::server_name(node);
+    event
+        .target
+        .strip_prefix(&name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']))
+}
+
+/// The checks in `enabled` that read one run (determinism reads two, so the
+/// verdict runs it).
+pub fn check_run(run: &Run, enabled: &BTreeSet<Check>, every_fault_fires: bool) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    if enabled.contains(&Check::CounterMonotonicity) {
+        violations.extend(counter_monotonicity(run));
+    }
+    if enabled.contains(&Check::SpanCompletion) {
+        violations.extend(span_completion(run));
+    }
+    if every_fault_fires {
+        violations.extend(faults_fired(run));
+    }
     violations
 }

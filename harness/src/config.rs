@@ -1,8 +1,10 @@
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-use obsim_faults::{Fault, FaultPlan};
+use obsim_faults::{swarm, Fault, FaultKind, FaultPlan, PlanError, Topology};
 
+use crate::checks::Check;
 use crate::storage::StorageLatency;
 
 /// What the client drives. The harness draws the operation mix; the system
@@ -17,6 +19,9 @@ pub struct Workload {
     pub actors: u64,
     /// Operation names with their relative weights.
     pub operations: Vec<(String, u32)>,
+    /// Pause between one worker's calls: spreads the workload over time so
+    /// that scheduled faults meet traffic.
+    pub think_time: Duration,
 }
 
 impl Default for Workload {
@@ -26,6 +31,7 @@ impl Default for Workload {
             concurrency: 8,
             actors: 64,
             operations: vec![("get".into(), 1), ("increment".into(), 3)],
+            think_time: Duration::ZERO,
         }
     }
 }
@@ -51,7 +57,13 @@ pub struct Config {
     pub scenario: String,
     pub servers: usize,
     pub workload: Workload,
+    /// The faults every seed gets.
     pub faults: FaultPlan,
+    /// With swarm testing on, the kinds each seed draws its own faults from.
+    pub swarm: Option<Vec<FaultKind>>,
+    /// The run lasts at least this long, and every scheduled fault happens
+    /// before it ends.
+    pub duration: Duration,
     /// Simulated time after which a run that has not finished fails.
     pub time_limit: Duration,
     /// Quiet time after the workload and the fault schedule finish, so that
@@ -63,8 +75,41 @@ pub struct Config {
     /// Messages a run may send in all: the run's step bound.
     pub message_limit: u64,
     pub fault_log_capacity: usize,
+    /// The invariant checks to run.
+    pub checks: BTreeSet<Check>,
+    /// Whether every fault of the plan must fire at least once in each run.
+    pub every_fault_fires: bool,
     /// The command that replays a seed, without the `OBSIM_SEED=` prefix.
     pub replay_command: String,
+}
+
+impl Config {
+    /// What fault plans are validated against.
+    pub fn topology(&self) -> Topology {
+        topology(self.servers, &self.workload, self.duration)
+    }
+
+    /// The faults of `seed`: the fixed ones, plus the swarm's draw.
+    pub fn plan_for(&self, seed: u64) -> Result<FaultPlan, PlanError> {
+        let Some(kinds) = &self.swarm else {
+            return Ok(self.faults.clone());
+        };
+        let mut faults = self.faults.faults().to_vec();
+        faults.extend(swarm::draw(seed, &self.topology(), kinds));
+        FaultPlan::new(faults, &self.topology())
+    }
+}
+
+fn topology(servers: usize, workload: &Workload, run_end: Duration) -> Topology {
+    Topology {
+        servers,
+        operations: workload
+            .operations
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
+        run_end,
+    }
 }
 
 /// A setting that cannot work, named by the builder method that set it.
@@ -89,6 +134,8 @@ pub struct Builder {
     servers: usize,
     workload: Workload,
     faults: Vec<Fault>,
+    swarm: Option<Vec<FaultKind>>,
+    duration: Duration,
     time_limit: Duration,
     drain: Duration,
     scrape_interval: Duration,
@@ -96,6 +143,8 @@ pub struct Builder {
     storage_latency: StorageLatency,
     message_limit: u64,
     fault_log_capacity: usize,
+    checks: BTreeSet<Check>,
+    every_fault_fires: bool,
     replay_command: String,
 }
 
@@ -106,6 +155,8 @@ impl Builder {
             servers: 3,
             workload: Workload::default(),
             faults: Vec::new(),
+            swarm: None,
+            duration: Duration::from_secs(10),
             time_limit: Duration::from_secs(600),
             drain: Duration::from_secs(10),
             scrape_interval: Duration::from_secs(1),
@@ -113,6 +164,8 @@ impl Builder {
             storage_latency: StorageLatency::default(),
             message_limit: 1_000_000,
             fault_log_capacity: 100_000,
+            checks: Check::INVARIANTS.into_iter().collect(),
+            every_fault_fires: true,
             replay_command: "cargo test".into(),
         }
     }
@@ -133,6 +186,34 @@ impl Builder {
     /// Adds one fault (default: none).
     pub fn fault(mut self, fault: Fault) -> Self {
         self.faults.push(fault);
+        self
+    }
+
+    /// Swarm testing: each seed also draws its own faults from `kinds`
+    /// (default: off).
+    pub fn swarm(mut self, kinds: Vec<FaultKind>) -> Self {
+        self.swarm = Some(kinds);
+        self
+    }
+
+    /// The run's minimum length; every scheduled fault must happen before
+    /// it ends (default 10 s).
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// The invariant checks to run (default: all of [`Check::INVARIANTS`]).
+    pub fn checks(mut self, checks: impl IntoIterator<Item = Check>) -> Self {
+        self.checks = checks.into_iter().collect();
+        self
+    }
+
+    /// Whether each fault must fire at least once in every run (default
+    /// true): a scenario whose faults never fire fails rather than passing
+    /// vacuously.
+    pub fn every_fault_fires(mut self, required: bool) -> Self {
+        self.every_fault_fires = required;
         self
     }
 
@@ -197,16 +278,25 @@ impl Builder {
                 ),
             ));
         }
-        if self.time_limit.is_zero() {
-            return Err(error("time_limit", "expected > 0".into()));
+        if self.duration.is_zero() || self.time_limit <= self.duration {
+            return Err(error(
+                "time_limit",
+                format!(
+                    "{:?} with duration {:?}: expected a duration > 0 and a time limit above it",
+                    self.time_limit, self.duration
+                ),
+            ));
         }
-        let faults = FaultPlan::new(self.faults, self.servers, self.time_limit)
+        let topology = topology(self.servers, &self.workload, self.duration);
+        let faults = FaultPlan::new(self.faults, &topology)
             .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;
         Ok(Config {
             scenario: self.scenario,
             servers: self.servers,
             workload: self.workload,
             faults,
+            swarm: self.swarm,
+            duration: self.duration,
             time_limit: self.time_limit,
             drain: self.drain,
             scrape_interval: self.scrape_interval,
@@ -214,6 +304,8 @@ impl Builder {
             storage_latency: self.storage_latency,
             message_limit: self.message_limit,
             fault_log_capacity: self.fault_log_capacity,
+            checks: self.checks,
+            every_fault_fires: self.every_fault_fires,
             replay_command: self.replay_command,
         })
     }
@@ -259,11 +351,13 @@ mod tests {
     fn fault_errors_name_the_fault_and_its_field() {
         let error = Builder::new("t")
             .servers(2)
-            .fault(Fault::NodeCrash {
-                node: 2,
-                at: Duration::from_secs(1),
-                restart_after: None,
-            })
+            .fault(
+                Fault::new(obsim_faults::Effect::NodeCrash {
+                    restart_after: None,
+                })
+                .on_node(2)
+                .at(Duration::from_secs(1)),
+            )
             .config()
             .unwrap_err();
         assert_eq!(

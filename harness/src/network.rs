@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use madsim::net::Endpoint;
-use obsim_faults::{FaultKind, NetworkFaults};
+use obsim_faults::{FaultKind, NetworkFaults, SendDecision};
 
-use crate::world::World;
+use crate::world::{node_name, Fate, World};
 
 /// A node's network endpoint, with the run's network faults injected on send.
 ///
@@ -18,7 +18,10 @@ pub struct Network {
     endpoint: Endpoint,
     faults: Arc<Mutex<NetworkFaults>>,
     world: Arc<World>,
+    /// The endpoint's name, e.g. `server-0:app`, for the fault log.
     name: String,
+    /// The node it lives on, e.g. `server-0`, for partitions.
+    node: String,
 }
 
 impl Network {
@@ -37,6 +40,7 @@ impl Network {
             faults,
             world,
             name,
+            node: node_name(addr.ip()),
         })
     }
 
@@ -46,9 +50,11 @@ impl Network {
             .expect("a bound endpoint has an address")
     }
 
-    /// Sends `message` to `dst` under `tag`, after any injected delay. The
-    /// delay holds this sender, as a slow link would hold its queue.
-    pub async fn send<M: Any + Send + Sync>(
+    /// Sends `message` to `dst` under `tag`, with the run's network faults:
+    /// an injected delay holds this sender, as a slow link would hold its
+    /// queue; a lost message or one cut by a partition vanishes without an
+    /// error, as a datagram would; a duplicated one arrives twice.
+    pub async fn send<M: Any + Clone + Send + Sync>(
         &self,
         dst: SocketAddr,
         tag: u64,
@@ -57,16 +63,50 @@ impl Network {
         if !self.world.take_message_budget() {
             return Err(io::Error::other("obsim: the run's message limit is spent"));
         }
-        let delay = self.faults.lock().expect("network faults lock").delay();
-        if let Some(delay) = delay {
-            self.world.log_fault(
+        let kind = message_name::<M>();
+        self.world.count_message(&kind, Fate::Sent);
+        let now = self.world.clock.elapsed();
+        let decision = self.faults.lock().expect("network faults lock").send(now);
+        if let Some(delay) = decision.delay {
+            self.log(
                 FaultKind::NetworkDelay,
-                &format!("{} -> {dst}", self.name),
-                format!("delay={delay:?}"),
+                dst,
+                format!("{kind} delay={delay:?}"),
             );
             madsim::time::sleep(delay).await;
         }
+        if self.world.is_cut(&self.node, &node_name(dst.ip())) {
+            self.world.count_message(&kind, Fate::Cut);
+            return Ok(());
+        }
+        self.deliver(dst, tag, message, &kind, &decision).await
+    }
+
+    async fn deliver<M: Any + Clone + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+        kind: &str,
+        decision: &SendDecision,
+    ) -> io::Result<()> {
+        if decision.lost {
+            self.log(FaultKind::PacketLoss, dst, kind.to_string());
+            self.world.count_message(kind, Fate::Lost);
+            return Ok(());
+        }
+        if decision.duplicated {
+            self.log(FaultKind::MessageDuplication, dst, kind.to_string());
+            self.world.count_message(kind, Fate::Duplicated);
+            let copy = Box::new(message.clone());
+            self.endpoint.send_to_raw(dst, tag, copy).await?;
+        }
         self.endpoint.send_to_raw(dst, tag, Box::new(message)).await
+    }
+
+    fn log(&self, kind: FaultKind, dst: SocketAddr, detail: String) {
+        let target = format!("{} -> {dst}", self.name);
+        self.world.log_fault(kind, &target, detail);
     }
 
     /// Receives the next message under `tag`. A message of another type is an
@@ -75,7 +115,11 @@ impl Network {
     pub async fn recv<M: Any>(&self, tag: u64) -> io::Result<(M, SocketAddr)> {
         let (payload, from) = self.endpoint.recv_from_raw(tag).await?;
         match payload.downcast::<M>() {
-            Ok(message) => Ok((*message, from)),
+            Ok(message) => {
+                self.world
+                    .count_message(&message_name::<M>(), Fate::Received);
+                Ok((*message, from))
+            }
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -84,5 +128,35 @@ impl Network {
                 ),
             )),
         }
+    }
+}
+
+/// A message type's name in snake case, without its module path: `Invoke`
+/// is `invoke`, `ScrapeResponse` is `scrape_response`. Reports and scenario
+/// expectations use it.
+fn message_name<M>() -> String {
+    let full = std::any::type_name::<M>();
+    let short = full.split('<').next().unwrap_or(full);
+    let short = short.rsplit("::").next().unwrap_or(short);
+    let mut name = String::new();
+    for (index, c) in short.chars().enumerate() {
+        if c.is_uppercase() && index > 0 {
+            name.push('_');
+        }
+        name.extend(c.to_lowercase());
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct ScrapeResponse;
+
+    #[test]
+    fn message_names_are_snake_case_type_names() {
+        assert_eq!(message_name::<ScrapeResponse>(), "scrape_response");
+        assert_eq!(message_name::<u64>(), "u64");
     }
 }

@@ -13,8 +13,23 @@ impl Run {
         let mut out = String::new();
         let _ = writeln!(out, "scenario: {}\nseed: {}", self.scenario, self.seed);
         let _ = writeln!(out, "ended at: {:.3}s", self.ended_at.as_secs_f64());
+        let _ = writeln!(out, "faults planned:");
+        for fault in &self.plan {
+            let _ = writeln!(out, "  {fault}");
+        }
         section(&mut out, "invocations by outcome", &self.outcomes);
         section(&mut out, "faults injected by kind", &self.fault_counts());
+        let _ = writeln!(
+            out,
+            "messages by type (sent, received, lost, cut, duplicated):"
+        );
+        for (message, counts) in &self.messages {
+            let _ = writeln!(
+                out,
+                "  {message}: {} {} {} {} {}",
+                counts.sent, counts.received, counts.lost, counts.cut, counts.duplicated
+            );
+        }
         section(
             &mut out,
             "spans by name, kind and status",

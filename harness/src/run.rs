@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use obsim_faults::FaultEvent;
+use obsim_faults::{Fault, FaultEvent};
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::clock::Clock;
 use crate::scraper::Scrape;
 use crate::telemetry::SpanLifecycle;
+use crate::world::MessageCounts;
 
 /// Everything one seed's run captured. A run is a pure function of its seed,
 /// so two `Run`s of one seed must be equal, line for line.
@@ -30,6 +31,10 @@ pub struct Run {
     pub incarnations: Vec<IncarnationRecord>,
     /// Invocation outcomes as the client recorded them: ground truth.
     pub outcomes: BTreeMap<String, u64>,
+    /// Messages by type, as the network saw them: ground truth.
+    pub messages: BTreeMap<String, MessageCounts>,
+    /// The faults this seed ran with: the fixed ones and any swarm draw.
+    pub plan: Vec<Fault>,
 }
 
 /// One life of one server node, with its registry's final exposition.
@@ -141,6 +146,7 @@ impl Run {
             "run {} seed={} ended_at={:?}",
             self.scenario, self.seed, self.ended_at
         )];
+        lines.extend(self.plan.iter().map(|fault| format!("plan {fault}")));
         lines.extend(self.spans.iter().map(span_line));
         lines.push(format!(
             "lifecycle opened={} closed={} open={:?}",
@@ -159,6 +165,11 @@ impl Run {
             self.outcomes
                 .iter()
                 .map(|(outcome, n)| format!("outcome {outcome}={n}")),
+        );
+        lines.extend(
+            self.messages
+                .iter()
+                .map(|(message, counts)| format!("messages {message} {counts:?}")),
         );
         for incarnation in &self.incarnations {
             lines.push(format!(

@@ -13,10 +13,12 @@ use crate::world::World;
 pub(crate) const METRICS_TAG: u64 = 0x6d65_7472_6963_7300;
 pub(crate) const METRICS_PORT: u16 = 9100;
 
+#[derive(Clone)]
 pub(crate) struct ScrapeRequest {
     reply_tag: u64,
 }
 
+#[derive(Clone)]
 pub(crate) struct ScrapeResponse {
     incarnation: u32,
     body: String,
@@ -59,15 +61,28 @@ pub(crate) async fn serve_metrics(
     }
 }
 
+/// One node the scraper scrapes.
+#[derive(Clone, Debug)]
+pub(crate) struct ScrapeTarget {
+    /// Position in the target list: keeps reply tags apart.
+    pub index: usize,
+    pub node: String,
+    pub addr: SocketAddr,
+}
+
 /// Scrapes one target forever, at `interval`, aligned to the run's start.
 pub(crate) async fn scrape_target(
     world: Arc<World>,
     network: Network,
-    target: (usize, String, SocketAddr),
+    target: ScrapeTarget,
     interval: Duration,
     timeout: Duration,
 ) {
-    let (index, name, addr) = target;
+    let ScrapeTarget {
+        index,
+        node: name,
+        addr,
+    } = target;
     let start = madsim::time::Instant::now();
     for round in 1u64.. {
         madsim::time::sleep_until(start + interval * round as u32).await;

@@ -3,32 +3,26 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
-use obsim_faults::{component_stream, CrashSchedule, FaultKind};
+use obsim_faults::component_stream;
 
 use crate::config::{Builder, Config, ConfigError};
+use crate::lifecycle::{supervise, Supervisor};
 use crate::network::Network;
 use crate::run::{IncarnationRecord, Run, SpanRecord};
-use crate::scraper::{scrape_target, serve_metrics, METRICS_PORT};
-use crate::system::{ClientContext, NodeContext, System};
+use crate::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
+use crate::system::{ClientContext, HandlerFaults, NodeContext, System};
 use crate::telemetry::Capture;
-use crate::world::{server_name, World};
+use crate::world::{server_ip, server_name, World, CLIENT_IP, SCRAPER_IP};
 
 /// The port every server's system serves on.
 pub const APP_PORT: u16 = 7000;
-const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
-const SCRAPER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
-
-fn server_ip(index: usize) -> IpAddr {
-    // Validation caps servers at 200, so the last octet never overflows.
-    IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + index as u8))
-}
 
 type Factory = Arc<dyn Fn() -> Arc<dyn System> + Send + Sync>;
 
@@ -52,6 +46,8 @@ pub enum RunError {
     MessageLimit { limit: u64 },
     /// Something in the simulation panicked.
     Panicked { message: String },
+    /// The seed's fault plan (a swarm draw) is not valid: an obsim bug.
+    InvalidPlan { message: String },
 }
 
 impl fmt::Display for RunError {
@@ -65,6 +61,9 @@ impl fmt::Display for RunError {
                 write!(f, "the run sent more than its limit of {limit} messages")
             }
             RunError::Panicked { message } => write!(f, "the simulation panicked: {message}"),
+            RunError::InvalidPlan { message } => {
+                write!(f, "the seed's fault plan is not valid: {message}")
+            }
         }
     }
 }
@@ -97,7 +96,13 @@ impl Sim {
 
     /// Runs one seed to completion on a fresh runtime.
     pub fn run(&self, seed: u64) -> Result<Run, RunError> {
-        let world = World::new(seed, &self.config);
+        let plan = self
+            .config
+            .plan_for(seed)
+            .map_err(|error| RunError::InvalidPlan {
+                message: error.to_string(),
+            })?;
+        let world = World::new(seed, &self.config, plan);
         let (capture, subscriber) = Capture::new(
             &self.config.scenario,
             component_stream(seed, "otel-ids"),
@@ -144,6 +149,8 @@ impl Sim {
             faults_dropped: world.faults.dropped(),
             incarnations: incarnation_records(&world),
             outcomes: world.outcomes(),
+            messages: world.messages(),
+            plan: world.plan.faults().to_vec(),
         })
     }
 }
@@ -158,8 +165,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Every server incarnation's final values, then the client's.
 fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
-    world
+    let mut records: Vec<IncarnationRecord> = world
         .incarnations()
         .into_iter()
         .map(|incarnation| IncarnationRecord {
@@ -167,11 +175,23 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
             number: incarnation.number,
             started_at: incarnation.started_at,
             ended_at: incarnation.ended_at,
-            final_exposition: prometheus::TextEncoder::new()
-                .encode_to_string(&incarnation.registry.gather())
-                .unwrap_or_else(|error| format!("# encode error: {error}\n")),
+            final_exposition: encode(&incarnation.registry),
         })
-        .collect()
+        .collect();
+    records.push(IncarnationRecord {
+        node: "client".into(),
+        number: 0,
+        started_at: Duration::ZERO,
+        ended_at: None,
+        final_exposition: encode(&world.client_registry),
+    });
+    records
+}
+
+fn encode(registry: &prometheus::Registry) -> String {
+    prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_else(|error| format!("# encode error: {error}\n"))
 }
 
 /// The run itself, inside the simulation. Returns when it ended.
@@ -189,21 +209,12 @@ async fn simulate(
         .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
         .collect();
     boot_scraper(&handle, &world, &config, &servers);
-    let client = handle
-        .create_node()
-        .name("client")
-        .ip(CLIENT_IP.into())
-        .build();
-    name_node(&world, &client, "client");
+    let client = boot_client(&handle, &world);
 
     let phase = Cell::new("workload");
     let body = async {
-        let crashes = madsim::task::spawn_local(supervise_crashes(
-            handle.clone(),
-            world.clone(),
-            server_nodes,
-            config.faults.crashes(),
-        ));
+        let supervisor = Supervisor::new(handle.clone(), world.clone(), server_nodes);
+        let schedule = madsim::task::spawn_local(supervise(supervisor.clone()));
         let drive = client.spawn(drive_client(
             world.clone(),
             system.clone(),
@@ -212,7 +223,10 @@ async fn simulate(
         ));
         let _ = drive.await;
         phase.set("fault schedule");
-        let _ = crashes.await;
+        let _ = schedule.await;
+        supervisor.restarts_done().await;
+        phase.set("duration");
+        madsim::time::sleep(config.duration.saturating_sub(world.clock.elapsed())).await;
         phase.set("drain");
         madsim::time::sleep(config.drain).await;
         world.clock.elapsed()
@@ -292,23 +306,48 @@ async fn run_incarnation(
         registry: incarnation.registry,
         storage: world.storages[index].clone(),
         network,
+        faults: HandlerFaults {
+            node: index,
+            faults: world.actor_faults[index].clone(),
+            world: world.clone(),
+        },
         servers,
     };
     system.serve(context).await;
 }
 
+/// The client node, serving its own registry to the scraper like a server.
+fn boot_client(handle: &Handle, world: &Arc<World>) -> NodeHandle {
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip(CLIENT_IP.into())
+        .build();
+    name_node(world, &client, "client");
+    let world_metrics = world.clone();
+    client.spawn(async move {
+        let addr = SocketAddr::new(CLIENT_IP.into(), METRICS_PORT);
+        let metrics = bind(&world_metrics, None, "client:metrics".into(), addr).await;
+        serve_metrics(metrics, world_metrics.client_registry.clone(), 0).await;
+    });
+    client
+}
+
 fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &[SocketAddr]) {
-    let targets: Vec<(usize, String, SocketAddr)> = servers
+    let mut targets: Vec<ScrapeTarget> = servers
         .iter()
         .enumerate()
-        .map(|(index, addr)| {
-            (
-                index,
-                server_name(index),
-                SocketAddr::new(addr.ip(), METRICS_PORT),
-            )
+        .map(|(index, addr)| ScrapeTarget {
+            index,
+            node: server_name(index),
+            addr: SocketAddr::new(addr.ip(), METRICS_PORT),
         })
         .collect();
+    targets.push(ScrapeTarget {
+        index: servers.len(),
+        node: "client".into(),
+        addr: SocketAddr::new(CLIENT_IP.into(), METRICS_PORT),
+    });
     let (world_init, interval, timeout) =
         (world.clone(), config.scrape_interval, config.scrape_timeout);
     let node = handle
@@ -349,46 +388,11 @@ async fn drive_client(
     let network = bind(&world, None, "client".into(), addr).await;
     let context = ClientContext {
         network,
+        registry: world.client_registry.clone(),
         servers,
         workload: config.workload.clone(),
         rng: component_stream(world.seed, "workload"),
         world,
     };
     system.drive(context).await;
-}
-
-/// Runs the crash schedule: each crash in its own task, so that overlapping
-/// crash windows on different nodes are honoured as written.
-async fn supervise_crashes(
-    handle: Handle,
-    world: Arc<World>,
-    nodes: Vec<NodeId>,
-    crashes: Vec<CrashSchedule>,
-) {
-    let tasks: Vec<_> = crashes
-        .into_iter()
-        .map(|crash| {
-            madsim::task::spawn_local(crash_node(
-                handle.clone(),
-                world.clone(),
-                nodes[crash.node],
-                crash,
-            ))
-        })
-        .collect();
-    futures::future::join_all(tasks).await;
-}
-
-async fn crash_node(handle: Handle, world: Arc<World>, id: NodeId, crash: CrashSchedule) {
-    madsim::time::sleep(crash.at.saturating_sub(world.clock.elapsed())).await;
-    let name = server_name(crash.node);
-    world.end_incarnation(crash.node);
-    world.log_fault(FaultKind::NodeCrash, &name, String::new());
-    handle.kill(id);
-    let Some(delay) = crash.restart_after else {
-        return;
-    };
-    madsim::time::sleep(delay).await;
-    world.log_fault(FaultKind::NodeRestart, &name, format!("after={delay:?}"));
-    handle.restart(id);
 }

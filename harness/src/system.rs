@@ -1,7 +1,8 @@
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
+use obsim_faults::{ActorFaults, FaultKind};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Workload;
@@ -39,13 +40,73 @@ pub struct NodeContext {
     pub registry: prometheus::Registry,
     pub storage: Storage,
     pub network: Network,
+    /// The actor handler fault boundary: call it as each invocation starts.
+    pub faults: HandlerFaults,
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
+}
+
+/// Where injected actor panics happen: at the start of a handler, as a bug
+/// in the handler would. The runtime under test must isolate the panic.
+#[derive(Clone)]
+pub struct HandlerFaults {
+    pub(crate) node: usize,
+    pub(crate) faults: Arc<Mutex<ActorFaults>>,
+    pub(crate) world: Arc<World>,
+}
+
+/// The payload of an injected actor panic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectedPanic {
+    pub node: String,
+    pub actor: String,
+    pub operation: String,
+}
+
+impl std::fmt::Display for InjectedPanic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "injected panic in actor {} operation {} on {}",
+            self.actor, self.operation, self.node
+        )
+    }
+}
+
+impl HandlerFaults {
+    /// Call as a handler starts. When an injected panic fires it unwinds from
+    /// here with an [`InjectedPanic`] payload. It uses `resume_unwind`, which
+    /// unwinds exactly like `panic!` but skips the panic hook, so that a
+    /// thousand injected panics do not flood the test output.
+    pub fn before_invoke(&self, actor: &str, operation: &str) {
+        let now = self.world.clock.elapsed();
+        let fires = self
+            .faults
+            .lock()
+            .expect("actor faults lock")
+            .panics(now, operation);
+        if !fires {
+            return;
+        }
+        let payload = InjectedPanic {
+            node: crate::world::server_name(self.node),
+            actor: actor.to_string(),
+            operation: operation.to_string(),
+        };
+        self.world.log_fault(
+            FaultKind::ActorPanic,
+            &payload.node,
+            format!("actor={actor} operation={operation}"),
+        );
+        std::panic::resume_unwind(Box::new(payload));
+    }
 }
 
 /// What the client node is given.
 pub struct ClientContext {
     pub network: Network,
+    /// The client's own registry, scraped like a server's.
+    pub registry: prometheus::Registry,
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
     pub workload: Workload,

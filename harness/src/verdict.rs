@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::checks::{check_run, seed_determinism, Violation};
+use crate::checks::{check_run, seed_determinism, Check, Violation};
 use crate::run::Run;
 use crate::sim::{RunError, Sim};
 
@@ -85,9 +85,13 @@ impl Sim {
                 }
             }
         };
-        let mut violations = check_run(&first);
+        let config = self.config();
+        let mut violations = check_run(&first, &config.checks, config.every_fault_fires);
         match self.run(seed) {
-            Ok(second) => violations.extend(seed_determinism(&first, &second)),
+            Ok(second) if config.checks.contains(&Check::SeedDeterminism) => {
+                violations.extend(seed_determinism(&first, &second))
+            }
+            Ok(_) => {}
             Err(error) => {
                 return Verdict {
                     seed,

@@ -3,11 +3,15 @@
 //! exactly as long as the run.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use obsim_faults::{FaultEvent, FaultKind, FaultLog, Injector, NetworkFaults};
+use futures::channel::mpsc;
+use obsim_faults::{
+    ActorFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
+};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -27,6 +31,40 @@ pub(crate) struct Incarnation {
     pub registry: prometheus::Registry,
 }
 
+/// A node's request, from inside the run, to be killed now (a crash during a
+/// transaction) and restarted after the delay, if any.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CrashRequest {
+    pub node: usize,
+    pub restart_after: Option<Duration>,
+}
+
+/// What happened to the messages of one type, as the network saw them: the
+/// ground truth that message counters are compared with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// Sends the application asked for.
+    pub sent: u64,
+    /// Messages the application took off the network.
+    pub received: u64,
+    /// Sends dropped by a packet-loss fault.
+    pub lost: u64,
+    /// Sends dropped by a partition.
+    pub cut: u64,
+    /// Extra copies delivered by a duplication fault.
+    pub duplicated: u64,
+}
+
+/// Which count a message event adds to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Fate {
+    Sent,
+    Received,
+    Lost,
+    Cut,
+    Duplicated,
+}
+
 pub(crate) struct World {
     pub seed: u64,
     pub clock: Clock,
@@ -35,6 +73,15 @@ pub(crate) struct World {
     pub node_names: NodeNames,
     /// One durable store per server node: it survives crashes, like a disk.
     pub storages: Vec<Storage>,
+    /// One actor-fault stream per server, kept across restarts.
+    pub actor_faults: Vec<Arc<Mutex<ActorFaults>>>,
+    /// The client's registry: it never restarts, so it has just one.
+    pub client_registry: prometheus::Registry,
+    /// The run's faults, fixed and drawn: the plan this seed honours.
+    pub plan: FaultPlan,
+    crash_inbox: Mutex<Option<mpsc::UnboundedReceiver<CrashRequest>>>,
+    partitions: Mutex<BTreeMap<usize, Partition>>,
+    messages: Mutex<BTreeMap<String, MessageCounts>>,
     incarnations: Mutex<Vec<Incarnation>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
     scrapes: Mutex<Vec<Scrape>>,
@@ -47,20 +94,25 @@ pub(crate) struct World {
 }
 
 impl World {
-    pub(crate) fn new(seed: u64, config: &Config) -> Arc<World> {
+    pub(crate) fn new(seed: u64, config: &Config, plan: FaultPlan) -> Arc<World> {
         let clock = Clock::default();
         let faults = FaultLog::new(config.fault_log_capacity);
-        let injector = Injector::new(seed, config.faults.clone());
+        let injector = Injector::new(seed, plan.clone());
+        let (crash_requests, crash_inbox) = mpsc::unbounded();
         let storages = (0..config.servers)
             .map(|node| {
                 Storage::new(
-                    server_name(node),
+                    node,
                     injector.storage(node),
                     faults.clone(),
                     clock.clone(),
                     config.storage_latency,
+                    crash_requests.clone(),
                 )
             })
+            .collect();
+        let actor_faults = (0..config.servers)
+            .map(|node| Arc::new(Mutex::new(injector.actor(node))))
             .collect();
         Arc::new(World {
             seed,
@@ -69,6 +121,12 @@ impl World {
             injector,
             node_names: NodeNames::default(),
             storages,
+            actor_faults,
+            client_registry: prometheus::Registry::new(),
+            plan,
+            crash_inbox: Mutex::new(Some(crash_inbox)),
+            partitions: Mutex::new(BTreeMap::new()),
+            messages: Mutex::new(BTreeMap::new()),
             incarnations: Mutex::new(Vec::new()),
             outcomes: Mutex::new(BTreeMap::new()),
             scrapes: Mutex::new(Vec::new()),
@@ -144,6 +202,44 @@ impl World {
             .clone()
     }
 
+    /// The supervisor's end of the crash requests; there is exactly one.
+    pub(crate) fn take_crash_inbox(&self) -> Option<mpsc::UnboundedReceiver<CrashRequest>> {
+        self.crash_inbox.lock().expect("crash inbox lock").take()
+    }
+
+    pub(crate) fn set_partition(&self, id: usize, partition: Option<Partition>) {
+        let mut partitions = self.partitions.lock().expect("partitions lock");
+        match partition {
+            Some(partition) => partitions.insert(id, partition),
+            None => partitions.remove(&id),
+        };
+    }
+
+    /// Whether an active partition cuts messages from node `src` to `dst`.
+    pub(crate) fn is_cut(&self, src: &str, dst: &str) -> bool {
+        let partitions = self.partitions.lock().expect("partitions lock");
+        partitions
+            .values()
+            .any(|partition| partition.cuts(src, dst))
+    }
+
+    pub(crate) fn count_message(&self, message: &str, fate: Fate) {
+        let mut messages = self.messages.lock().expect("messages lock");
+        let counts = messages.entry(message.to_string()).or_default();
+        let count = match fate {
+            Fate::Sent => &mut counts.sent,
+            Fate::Received => &mut counts.received,
+            Fate::Lost => &mut counts.lost,
+            Fate::Cut => &mut counts.cut,
+            Fate::Duplicated => &mut counts.duplicated,
+        };
+        *count += 1;
+    }
+
+    pub(crate) fn messages(&self) -> BTreeMap<String, MessageCounts> {
+        self.messages.lock().expect("messages lock").clone()
+    }
+
     /// Counts one message against the run's bound; false once it is spent.
     pub(crate) fn take_message_budget(&self) -> bool {
         let sent = self.messages_sent.fetch_add(1, Ordering::Relaxed);
@@ -163,4 +259,26 @@ impl World {
 
 pub(crate) fn server_name(node: usize) -> String {
     format!("server-{node}")
+}
+
+/// The simulated address plan: servers on 10.0.0.<index + 1>, the client on
+/// 10.0.1.1 and the scraper on 10.0.2.1.
+pub(crate) const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+pub(crate) const SCRAPER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+
+pub(crate) fn server_ip(index: usize) -> IpAddr {
+    // Validation caps servers at 200, so the last octet never overflows.
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + index as u8))
+}
+
+/// The node name an address belongs to, as partitions and reports name it.
+pub(crate) fn node_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) if v4 == CLIENT_IP => "client".into(),
+        IpAddr::V4(v4) if v4 == SCRAPER_IP => "scraper".into(),
+        IpAddr::V4(v4) if v4.octets()[..3] == [10, 0, 0] && v4.octets()[3] > 0 => {
+            server_name(usize::from(v4.octets()[3]) - 1)
+        }
+        other => other.to_string(),
+    }
 }

@@ -1,0 +1,156 @@
+//! Swarm testing: each seed draws its own subset of the fault catalogue and
+//! its own rates, as FoundationDB and TigerBeetle do. A fixed fault mix tests
+//! one corner of the space; a different mix per seed finds the bugs that only
+//! one combination (a pause during a partition, say) exposes.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology};
+
+/// The chance each kind is in a seed's draw. Half keeps the draws varied
+/// while a typical seed still combines several kinds.
+const KIND_CHANCE: f64 = 0.5;
+
+/// Draws the faults of one seed from `kinds` (the requestable kinds to draw
+/// from), on the seed's `swarm` stream. Every drawn fault is valid for
+/// `topology`, and at least one kind is always drawn.
+pub fn draw(seed: u64, topology: &Topology, kinds: &[FaultKind]) -> Vec<Fault> {
+    let mut rng = component_stream(seed, "swarm");
+    let kinds: Vec<FaultKind> = kinds.iter().copied().filter(|k| k.requestable()).collect();
+    if kinds.is_empty() {
+        return Vec::new();
+    }
+    let mut chosen: Vec<FaultKind> = kinds
+        .iter()
+        .copied()
+        .filter(|_| rng.random_bool(KIND_CHANCE))
+        .collect();
+    if chosen.is_empty() {
+        chosen.push(kinds[rng.random_range(0..kinds.len())]);
+    }
+    chosen
+        .into_iter()
+        .map(|kind| draw_one(&mut rng, topology, kind))
+        .collect()
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+fn between(rng: &mut ChaCha8Rng, min: Duration, max: Duration) -> Duration {
+    let nanos = rng.random_range(min.as_nanos() as u64..=max.as_nanos().max(1) as u64);
+    Duration::from_nanos(nanos)
+}
+
+fn draw_one(rng: &mut ChaCha8Rng, topology: &Topology, kind: FaultKind) -> Fault {
+    let end = topology.run_end;
+    let node = rng.random_range(0..topology.servers);
+    // Scheduled faults start in the first half and last at most a fifth of
+    // the run, so every window closes, and every restart happens, in time.
+    let at = between(rng, end / 20, end / 2);
+    let window = between(rng, end / 50, end / 5);
+    let probability = |rng: &mut ChaCha8Rng, low: f64, high: f64| rng.random_range(low..=high);
+    let fault = match kind {
+        FaultKind::StorageWriteFailure => {
+            Fault::new(Effect::StorageWriteFailure).with_probability(probability(rng, 0.02, 0.2))
+        }
+        FaultKind::StorageReadFailure => {
+            Fault::new(Effect::StorageReadFailure).with_probability(probability(rng, 0.02, 0.1))
+        }
+        FaultKind::StorageLatency => {
+            let min = between(rng, ms(1), ms(20));
+            let max = min + between(rng, ms(0), ms(50));
+            Fault::new(Effect::StorageLatency { min, max })
+                .with_probability(probability(rng, 0.1, 1.0))
+        }
+        FaultKind::DiskFull => Fault::new(Effect::DiskFull)
+            .on_node(node)
+            .at(at)
+            .lasting(window),
+        FaultKind::CrashDuringTransaction => Fault::new(Effect::CrashDuringTransaction {
+            restart_after: Some(window),
+        })
+        .on_node(node)
+        .at(at),
+        FaultKind::NodeCrash => Fault::new(Effect::NodeCrash {
+            restart_after: Some(window),
+        })
+        .on_node(node)
+        .at(at),
+        FaultKind::NodePause => Fault::new(Effect::NodePause)
+            .on_node(node)
+            .at(at)
+            .lasting(window),
+        FaultKind::ActorPanic => {
+            Fault::new(Effect::ActorPanic).with_probability(probability(rng, 0.005, 0.05))
+        }
+        FaultKind::NetworkDelay => {
+            let min = between(rng, ms(1), ms(10));
+            let max = min + between(rng, ms(1), ms(100));
+            Fault::new(Effect::NetworkDelay { min, max })
+                .with_probability(probability(rng, 0.05, 0.3))
+        }
+        FaultKind::PacketLoss => {
+            Fault::new(Effect::PacketLoss).with_probability(probability(rng, 0.01, 0.1))
+        }
+        FaultKind::NetworkPartition => Fault::new(Effect::NetworkPartition(Partition {
+            from: vec![format!("server-{node}")],
+            to: Vec::new(),
+            one_way: rng.random_bool(0.5),
+        }))
+        .at(at)
+        .lasting(window),
+        FaultKind::MessageDuplication => {
+            Fault::new(Effect::MessageDuplication).with_probability(probability(rng, 0.01, 0.1))
+        }
+        // Not requestable: filtered out above.
+        FaultKind::NodeRestart | FaultKind::NodeResume | FaultKind::NetworkHeal => {
+            unreachable!("only requestable kinds are drawn")
+        }
+    };
+    fault
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FaultPlan;
+
+    fn topology() -> Topology {
+        Topology {
+            servers: 3,
+            operations: vec!["get".into()],
+            run_end: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn every_draw_is_a_valid_plan_and_repeats_for_its_seed() {
+        let kinds = FaultKind::ALL;
+        for seed in 0..500 {
+            let faults = draw(seed, &topology(), &kinds);
+            assert!(!faults.is_empty(), "seed {seed} drew nothing");
+            assert_eq!(faults, draw(seed, &topology(), &kinds));
+            if let Err(error) = FaultPlan::new(faults.clone(), &topology()) {
+                panic!("seed {seed} drew an invalid plan: {error}\n{faults:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn draws_vary_across_seeds_and_stay_inside_the_kinds_asked_for() {
+        let kinds = [FaultKind::PacketLoss, FaultKind::NodePause];
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..100 {
+            for fault in draw(seed, &topology(), &kinds) {
+                assert!(kinds.contains(&fault.kind()), "{fault}");
+                seen.insert(fault.to_string());
+            }
+        }
+        assert!(seen.len() > 50, "only {} distinct faults drawn", seen.len());
+    }
+}
