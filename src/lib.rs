@@ -17,9 +17,13 @@
 
 use std::time::Duration;
 
+mod scenarios;
+
 pub use obsim_faults as faults;
 pub use obsim_fixtures as fixtures;
 pub use obsim_harness as harness;
+pub use obsim_scenario as scenario;
+pub use scenarios::{load_scenario, scenario_sim, SCENARIOS_DIR};
 
 use obsim_faults::{Effect, Fault};
 use obsim_fixtures::{ActorConfig, ActorSystem};

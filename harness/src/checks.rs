@@ -272,25 +272,43 @@ pub fn seed_determinism(first: &Run, second: &Run) -> Vec<Violation> {
     }]
 }
 
-/// Every fault of the run's plan fired at least once. A fault that never
-/// fired tested nothing, and a run that passes without it passes vacuously.
+/// Every fixed fault of the run's plan fired at least once, and so did at
+/// least one fault of a swarm draw. A fault that never fired tested nothing,
+/// and a run that passes without it passes vacuously. A swarm draw is random,
+/// so one drawn fault that finds no traffic is not a failure; a draw of which
+/// nothing fired is.
 pub fn faults_fired(run: &Run) -> Vec<Violation> {
-    run.plan
+    let fired_any = |fault: &Fault| run.faults.iter().any(|event| fired(fault, event));
+    let (fixed, drawn) = run.plan.split_at(run.fixed_faults.min(run.plan.len()));
+    let ended = run.ended_at.as_secs_f64();
+    let mut violations: Vec<Violation> = fixed
         .iter()
         .enumerate()
-        .filter(|(_, fault)| !run.faults.iter().any(|event| fired(fault, event)))
+        .filter(|(_, fault)| !fired_any(fault))
         .map(|(index, fault)| Violation {
             check: Check::FaultsFired,
             subject: format!("fault #{index} `{fault}`"),
             node: fault.node.map(crate::world::server_name),
             at: None,
             message: format!(
-                "never fired by the end of the run at {:.3}s: the run tested nothing about it. \
-                 Widen its window, raise its probability, or aim it where the traffic is",
-                run.ended_at.as_secs_f64()
+                "never fired by the end of the run at {ended:.3}s: the run tested nothing \
+                 about it. Widen its window, raise its probability, or aim it where the traffic is"
             ),
         })
-        .collect()
+        .collect();
+    if !drawn.is_empty() && !drawn.iter().any(fired_any) {
+        violations.push(Violation {
+            check: Check::FaultsFired,
+            subject: "swarm draw".into(),
+            node: None,
+            at: None,
+            message: format!(
+                "none of the {} faults this seed drew fired by the end of the run at {ended:.3}s",
+                drawn.len()
+            ),
+        });
+    }
+    violations
 }
 
 /// Whether `event` is one of `fault`'s firings: the same kind, on its node if

@@ -3,6 +3,7 @@ use std::fmt;
 use std::time::Duration;
 
 use obsim_faults::{swarm, Fault, FaultKind, FaultPlan, PlanError, Topology};
+use obsim_scenario::Expectation;
 
 use crate::checks::Check;
 use crate::storage::StorageLatency;
@@ -79,6 +80,8 @@ pub struct Config {
     pub checks: BTreeSet<Check>,
     /// Whether every fault of the plan must fire at least once in each run.
     pub every_fault_fires: bool,
+    /// A scenario's own claims about each run, checked after the invariants.
+    pub expectations: Vec<Expectation>,
     /// The command that replays a seed, without the `OBSIM_SEED=` prefix.
     pub replay_command: String,
 }
@@ -145,6 +148,7 @@ pub struct Builder {
     fault_log_capacity: usize,
     checks: BTreeSet<Check>,
     every_fault_fires: bool,
+    expectations: Vec<Expectation>,
     replay_command: String,
 }
 
@@ -166,6 +170,7 @@ impl Builder {
             fault_log_capacity: 100_000,
             checks: Check::INVARIANTS.into_iter().collect(),
             every_fault_fires: true,
+            expectations: Vec::new(),
             replay_command: "cargo test".into(),
         }
     }
@@ -214,6 +219,12 @@ impl Builder {
     /// vacuously.
     pub fn every_fault_fires(mut self, required: bool) -> Self {
         self.every_fault_fires = required;
+        self
+    }
+
+    /// Adds an expectation every run must meet (default: none).
+    pub fn expect(mut self, expectation: Expectation) -> Self {
+        self.expectations.push(expectation);
         self
     }
 
@@ -306,6 +317,7 @@ impl Builder {
             fault_log_capacity: self.fault_log_capacity,
             checks: self.checks,
             every_fault_fires: self.every_fault_fires,
+            expectations: self.expectations,
             replay_command: self.replay_command,
         })
     }

@@ -1,6 +1,7 @@
 pub mod checks;
 mod clock;
 mod config;
+pub mod expect;
 pub mod exposition;
 mod lifecycle;
 mod network;
@@ -21,7 +22,7 @@ pub use network::Network;
 pub use obsim_faults as faults;
 pub use run::{IncarnationRecord, Run, SpanEventRecord, SpanRecord, SpanStatus};
 pub use scraper::Scrape;
-pub use seeds::{seeds_from_env, SeedsError};
+pub use seeds::{seeds_from_env, seeds_from_env_at, SeedsError};
 pub use sim::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError, StorageLatency};
 pub use system::{ClientContext, HandlerFaults, InjectedPanic, NodeContext, System};

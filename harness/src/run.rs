@@ -33,8 +33,10 @@ pub struct Run {
     pub outcomes: BTreeMap<String, u64>,
     /// Messages by type, as the network saw them: ground truth.
     pub messages: BTreeMap<String, MessageCounts>,
-    /// The faults this seed ran with: the fixed ones and any swarm draw.
+    /// The faults this seed ran with: the fixed ones, then any swarm draw.
     pub plan: Vec<Fault>,
+    /// How many of `plan` are fixed; the rest the swarm drew for this seed.
+    pub fixed_faults: usize,
 }
 
 /// One life of one server node, with its registry's final exposition.

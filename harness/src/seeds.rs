@@ -25,11 +25,21 @@ impl std::error::Error for SeedsError {}
 /// - `OBSIM_SEEDS=<count>` sweeps seeds `0..count`;
 /// - neither: seeds `0..default_count`.
 pub fn seeds_from_env(default_count: u64) -> Result<Vec<u64>, SeedsError> {
-    seeds_from(
+    seeds_from_env_at(0, default_count)
+}
+
+/// As [`seeds_from_env`], for a sweep that starts at seed `start`: a
+/// scenario file's `[seeds]`. `OBSIM_SEEDS` then sweeps `start..start+count`.
+pub fn seeds_from_env_at(start: u64, default_count: u64) -> Result<Vec<u64>, SeedsError> {
+    let seeds = seeds_from(
         std::env::var("OBSIM_SEED").ok().as_deref(),
         std::env::var("OBSIM_SEEDS").ok().as_deref(),
         default_count,
-    )
+    )?;
+    if std::env::var_os("OBSIM_SEED").is_some() {
+        return Ok(seeds);
+    }
+    Ok(seeds.into_iter().map(|n| n.saturating_add(start)).collect())
 }
 
 fn seeds_from(

@@ -151,6 +151,7 @@ impl Sim {
             outcomes: world.outcomes(),
             messages: world.messages(),
             plan: world.plan.faults().to_vec(),
+            fixed_faults: self.config.faults.faults().len(),
         })
     }
 }

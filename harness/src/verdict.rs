@@ -24,6 +24,9 @@ pub struct Failure {
     pub scenario: String,
     pub seed: u64,
     pub problem: Problem,
+    /// With swarm testing, the faults this seed drew: printed with the seed,
+    /// since they differ from seed to seed.
+    pub swarm_draw: Vec<String>,
     pub replay: String,
 }
 
@@ -48,6 +51,12 @@ impl fmt::Display for Failure {
                 }
             }
         }
+        if !self.swarm_draw.is_empty() {
+            writeln!(f, "faults this seed drew (swarm):")?;
+            for fault in &self.swarm_draw {
+                writeln!(f, "  {fault}")?;
+            }
+        }
         write!(f, "replay: {}", self.replay)
     }
 }
@@ -66,6 +75,17 @@ impl Sim {
         format!("OBSIM_SEED={seed} {}", self.config().replay_command)
     }
 
+    /// The faults `seed` runs with, one line each, when swarm testing is on.
+    pub fn swarm_draw(&self, seed: u64) -> Vec<String> {
+        if self.config().swarm.is_none() {
+            return Vec::new();
+        }
+        match self.config().plan_for(seed) {
+            Ok(plan) => plan.faults().iter().map(ToString::to_string).collect(),
+            Err(error) => vec![format!("(invalid draw: {error})")],
+        }
+    }
+
     /// Runs `seed` twice and applies every check, the determinism check
     /// comparing the two runs.
     pub fn check_seed(&self, seed: u64) -> Verdict {
@@ -73,6 +93,7 @@ impl Sim {
             scenario: self.config().scenario.clone(),
             seed,
             problem,
+            swarm_draw: self.swarm_draw(seed),
             replay: self.replay_command(seed),
         };
         let first = match self.run(seed) {
@@ -87,6 +108,7 @@ impl Sim {
         };
         let config = self.config();
         let mut violations = check_run(&first, &config.checks, config.every_fault_fires);
+        violations.extend(crate::expect::expectations(&first, &config.expectations));
         match self.run(seed) {
             Ok(second) if config.checks.contains(&Check::SeedDeterminism) => {
                 violations.extend(seed_determinism(&first, &second))

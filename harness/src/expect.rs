@@ -1,0 +1,215 @@
+//! Evaluates a scenario's expectations against a finished run. The parser
+//! lives in `obsim-scenario`; this is where each quantity gets its meaning,
+//! from the run's ground truth (fault log, outcomes, network counts) and its
+//! telemetry (spans, scrapes, final expositions).
+
+use std::collections::BTreeMap;
+
+use obsim_scenario::{Expectation, MetricSelector, Quantity, Selector, Sign, Sum, Term};
+
+use crate::checks::{Check, Violation};
+use crate::exposition::{self, Sample};
+use crate::run::Run;
+
+/// One violation per expectation that does not hold (or cannot be
+/// evaluated), with the value of every quantity it read.
+pub fn expectations(run: &Run, expectations: &[Expectation]) -> Vec<Violation> {
+    expectations
+        .iter()
+        .filter_map(|expectation| {
+            let message = check(run, expectation).err()?;
+            Some(Violation {
+                check: Check::Expectation,
+                subject: format!("`{}`", expectation.text),
+                node: None,
+                at: None,
+                message,
+            })
+        })
+        .collect()
+}
+
+fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
+    let mut values = BTreeMap::new();
+    let left = sum(run, &expectation.left, &mut values)?;
+    let right = sum(run, &expectation.right, &mut values)?;
+    if expectation.comparison.holds(left, right) {
+        return Ok(());
+    }
+    let read: Vec<String> = values
+        .iter()
+        .map(|(quantity, value)| format!("{quantity} = {value}"))
+        .collect();
+    Err(format!(
+        "does not hold: {left} {} {right} is false, where {}",
+        expectation.comparison.as_str(),
+        read.join(", ")
+    ))
+}
+
+fn sum(run: &Run, sum: &Sum, values: &mut BTreeMap<String, f64>) -> Result<f64, String> {
+    let mut total = 0.0;
+    for (sign, term) in &sum.terms {
+        let value = match term {
+            Term::Number(number) => *number,
+            Term::Quantity(quantity) => {
+                let value = quantity_value(run, quantity)?;
+                values.insert(quantity.to_string(), value);
+                value
+            }
+        };
+        total += if *sign == Sign::Minus { -value } else { value };
+    }
+    Ok(total)
+}
+
+/// The value of one quantity in `run`.
+pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
+    let count = |n: usize| Ok(n as f64);
+    match quantity {
+        Quantity::Faults(kind) => count(run.faults.iter().filter(|f| f.kind == *kind).count()),
+        Quantity::Outcomes(None) => Ok(run.outcomes.values().sum::<u64>() as f64),
+        Quantity::Outcomes(Some(status)) => {
+            Ok(run.outcomes.get(status).copied().unwrap_or(0) as f64)
+        }
+        Quantity::Spans(selector) => count(
+            run.spans
+                .iter()
+                .filter(|span| {
+                    matches(selector, |key| match key {
+                        "name" => Some(span.name.clone()),
+                        "kind" => Some(span.kind.clone()),
+                        "status" => Some(span.status.code().to_string()),
+                        _ => None,
+                    })
+                })
+                .count(),
+        ),
+        Quantity::Scrapes(selector) => count(
+            run.scrapes
+                .iter()
+                .filter(|scrape| {
+                    matches(selector, |key| match key {
+                        "node" => Some(scrape.node.clone()),
+                        "up" => Some(if scrape.up { "1" } else { "0" }.to_string()),
+                        _ => None,
+                    })
+                })
+                .count(),
+        ),
+        Quantity::ScrapeRecoveries(selector) => count(recoveries(run, selector)),
+        Quantity::Messages { fate, selector } => Ok(run
+            .messages
+            .iter()
+            .filter(|(message, _)| {
+                matches(selector, |key| {
+                    (key == "message").then(|| message.to_string())
+                })
+            })
+            .map(|(_, counts)| match fate.as_str() {
+                "sent" => counts.sent,
+                "received" => counts.received,
+                "lost" => counts.lost,
+                "cut" => counts.cut,
+                _ => counts.duplicated,
+            })
+            .sum::<u64>() as f64),
+        Quantity::Final(metric) => final_sum(run, metric),
+        Quantity::Max(metric) => scraped_max(run, metric),
+    }
+}
+
+/// Whether every label of `selector` equals what `value_of` gives for it.
+fn matches(selector: &Selector, value_of: impl Fn(&str) -> Option<String>) -> bool {
+    selector
+        .labels
+        .iter()
+        .all(|(key, want)| value_of(key).is_some_and(|have| have == *want))
+}
+
+/// Up scrapes that directly follow a down scrape of the same node.
+fn recoveries(run: &Run, selector: &Selector) -> usize {
+    let mut last_up: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut recovered = 0;
+    for scrape in &run.scrapes {
+        let was_up = last_up.insert(&scrape.node, scrape.up);
+        let wanted = matches(selector, |key| (key == "node").then(|| scrape.node.clone()));
+        if wanted && scrape.up && was_up == Some(false) {
+            recovered += 1;
+        }
+    }
+    recovered
+}
+
+/// Sums the samples of `metric` in one exposition that match its selector;
+/// `node` and `incarnation` match the pseudo-labels of where it came from.
+/// None when the exposition has no sample of that name at all.
+fn exposition_sum(
+    samples: &[Sample],
+    metric: &MetricSelector,
+    node: &str,
+    incarnation: Option<u32>,
+) -> Option<f64> {
+    let named: Vec<&Sample> = samples.iter().filter(|s| s.name == metric.metric).collect();
+    if named.is_empty() {
+        return None;
+    }
+    let total = named
+        .into_iter()
+        .filter(|sample| {
+            matches(&metric.selector, |key| match key {
+                "node" => Some(node.to_string()),
+                "incarnation" => incarnation.map(|n| n.to_string()),
+                label => sample.label(label).map(str::to_string),
+            })
+        })
+        .map(|sample| sample.value)
+        .sum();
+    Some(total)
+}
+
+fn samples(text: &str) -> Vec<Sample> {
+    exposition::parse(text)
+        .map(|exposition| exposition.samples().map(|(_, s)| s.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
+    let sums: Vec<f64> = run
+        .incarnations
+        .iter()
+        .filter_map(|incarnation| {
+            let samples = samples(&incarnation.final_exposition);
+            exposition_sum(
+                &samples,
+                metric,
+                &incarnation.node,
+                Some(incarnation.number),
+            )
+        })
+        .collect();
+    if sums.is_empty() {
+        return Err(not_exported(metric));
+    }
+    Ok(sums.iter().sum())
+}
+
+fn scraped_max(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
+    run.scrapes
+        .iter()
+        .filter_map(|scrape| {
+            let exposition = scrape.exposition.as_ref()?;
+            let samples: Vec<Sample> = exposition.samples().map(|(_, s)| s.clone()).collect();
+            exposition_sum(&samples, metric, &scrape.node, scrape.incarnation)
+        })
+        .reduce(f64::max)
+        .ok_or_else(|| not_exported(metric))
+}
+
+fn not_exported(metric: &MetricSelector) -> String {
+    format!(
+        "cannot be evaluated: no node exported a sample named `{}`. Check the name: a \
+         histogram's samples are `_bucket`, `_sum` and `_count`",
+        metric.metric
+    )
+}

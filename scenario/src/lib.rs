@@ -1,0 +1,30 @@
+//! obsim's scenario files: one TOML file is one simulated test. This crate
+//! loads a file into plain data ([`Scenario`]) and checks everything that can
+//! be checked without running it; `scenarios/README.md` documents the format.
+//!
+//! Every error names the file, the 1-based line and column, the field as a
+//! dotted path (`faults[2].probability`) and what was expected there. The
+//! loader never panics and never quietly replaces a bad value by a default.
+//!
+//! The crate knows nothing about running: the harness turns a [`Scenario`]
+//! into a run and evaluates its [`Expectation`]s.
+
+mod duration;
+mod error;
+mod expect;
+mod faults;
+mod raw;
+mod scenario;
+mod system;
+
+pub use duration::parse_duration;
+pub use error::ScenarioError;
+pub use expect::{
+    parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, Quantity,
+    Selector, Sign, Sum, Term,
+};
+pub use scenario::{discover, RunSpec, Scenario, SeedSpec, WorkloadSpec};
+pub use system::{Setting, SettingValue};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,582 @@
+use std::collections::BTreeMap;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use obsim_faults::{Fault, FaultKind, Topology};
+use toml::Spanned;
+
+use crate::error::{Reporter, ScenarioError};
+use crate::expect::{parse_expectation, Expectation};
+use crate::raw::{Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
+use crate::system::Setting;
+
+/// One scenario file, loaded and validated: everything the harness needs to
+/// run it, as plain data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The path as given to the loader.
+    pub path: PathBuf,
+    /// `^[a-z0-9][a-z0-9_-]*$`: it names the snapshot files.
+    pub name: String,
+    pub description: String,
+    pub servers: usize,
+    pub actors: u64,
+    pub workload: WorkloadSpec,
+    pub run: RunSpec,
+    pub seeds: SeedSpec,
+    /// Invariant checks to run, by name; all the known ones by default.
+    pub checks: Vec<String>,
+    /// The `[[faults]]`, validated against the topology and run.
+    pub faults: Vec<Fault>,
+    /// With `swarm = true`, the kinds each seed draws its own faults from.
+    pub swarm: Option<Vec<FaultKind>>,
+    /// Each fault entry must fire at least once in every seed's run.
+    pub every_fault_fires: bool,
+    pub expectations: Vec<Expectation>,
+    /// The `[system]` table, for the system under test.
+    pub system: BTreeMap<String, Setting>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadSpec {
+    pub invocations: u64,
+    pub concurrency: usize,
+    pub think_time: Duration,
+    /// Operation names and their weights, sorted by name (TOML tables are
+    /// unordered, so file order is not something to rely on).
+    pub operations: Vec<(String, u32)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub duration: Duration,
+    pub time_limit: Duration,
+    pub drain: Duration,
+    pub scrape_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub message_limit: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedSpec {
+    pub start: u64,
+    pub count: u64,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            invocations: 1000,
+            concurrency: 8,
+            think_time: Duration::ZERO,
+            operations: vec![("get".to_string(), 1), ("increment".to_string(), 3)],
+        }
+    }
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec {
+            duration: Duration::from_secs(10),
+            time_limit: Duration::from_secs(600),
+            drain: Duration::from_secs(5),
+            scrape_interval: Duration::from_secs(1),
+            scrape_timeout: Duration::from_millis(500),
+            message_limit: 1_000_000,
+        }
+    }
+}
+
+impl Default for SeedSpec {
+    fn default() -> Self {
+        SeedSpec {
+            start: 0,
+            count: 16,
+        }
+    }
+}
+
+const DEFAULT_SERVERS: i64 = 3;
+const DEFAULT_ACTORS: i64 = 64;
+
+type Loaded<T> = Result<T, ScenarioError>;
+
+impl Scenario {
+    /// Reads and parses the file at `path`. `known_checks` are the check
+    /// names the harness has, in the order a default scenario runs them.
+    pub fn load(path: &Path, known_checks: &[&str]) -> Loaded<Scenario> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: None,
+            message: format!("cannot read the scenario file: {error}"),
+        })?;
+        Scenario::parse(path, &text, known_checks)
+    }
+
+    /// Parses scenario text; `path` is only used to name the file in errors
+    /// and in the result. Returns the first problem found, in file order.
+    pub fn parse(path: &Path, text: &str, known_checks: &[&str]) -> Loaded<Scenario> {
+        let report = Reporter { path, text };
+        let raw: RawScenario = toml::from_str(text).map_err(|error| report.toml(&error))?;
+        Builder {
+            report,
+            raw,
+            known_checks,
+        }
+        .build()
+    }
+
+    /// An error about a `[system]` setting, at its value in the file, for the
+    /// system under test to report a setting it cannot use.
+    pub fn setting_error(&self, key: &str, message: &str) -> ScenarioError {
+        let setting = self.system.get(key);
+        ScenarioError {
+            path: self.path.clone(),
+            line: setting.map(|setting| setting.line),
+            column: setting.map(|setting| setting.column),
+            field: Some(format!("system.{key}")),
+            message: message.to_string(),
+        }
+    }
+
+    /// What the fault plan is validated against, for a swarm draw too.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            servers: self.servers,
+            operations: self
+                .workload
+                .operations
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+            run_end: self.run.duration,
+        }
+    }
+}
+
+/// Every `*.toml` under `dir`, in sub-folders too, sorted. Symlinked folders
+/// are not followed, so a link loop cannot make this run forever.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    walk(dir, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(&path, found)?;
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+            && path.is_file()
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Turns the raw file into a [`Scenario`], checking each part in file order.
+struct Builder<'a> {
+    report: Reporter<'a>,
+    raw: RawScenario,
+    known_checks: &'a [&'a str],
+}
+
+impl Builder<'_> {
+    fn build(self) -> Loaded<Scenario> {
+        let name = self.name()?;
+        let description = self.description()?;
+        let servers = self.int(
+            "topology.servers",
+            &self.raw.topology.servers,
+            DEFAULT_SERVERS,
+            1..=200,
+        )?;
+        let actors = self.int(
+            "topology.actors",
+            &self.raw.topology.actors,
+            DEFAULT_ACTORS,
+            1..=i64::MAX,
+        )?;
+        let workload = self.workload(&self.raw.workload)?;
+        let run = self.run(&self.raw.run)?;
+        let seeds = self.seeds(&self.raw.seeds)?;
+        let checks = self.checks()?;
+        let system = crate::system::settings(self.raw.system.clone(), &self.report)?;
+        let topology = Topology {
+            servers: servers as usize,
+            operations: workload
+                .operations
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+            run_end: run.duration,
+        };
+        let (faults, swarm) = self.faults(&topology)?;
+        let expectations = self.expectations()?;
+        let every_fault_fires = self.every_fault_fires(swarm.is_some(), &faults, &expectations)?;
+        Ok(Scenario {
+            path: self.report.path.to_path_buf(),
+            name,
+            description,
+            servers: servers as usize,
+            actors: actors as u64,
+            workload,
+            run,
+            seeds,
+            checks,
+            faults,
+            swarm,
+            every_fault_fires,
+            expectations,
+            system,
+        })
+    }
+
+    fn name(&self) -> Loaded<String> {
+        let name = &self.raw.name;
+        let text = name.get_ref();
+        let mut chars = text.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if first_ok && rest_ok {
+            return Ok(text.clone());
+        }
+        let message = format!(
+            "{text:?} cannot name snapshot files: expected lowercase letters, digits, `_` and `-`, starting with a letter or digit (^[a-z0-9][a-z0-9_-]*$)"
+        );
+        Err(self.report.value(name, "name", message))
+    }
+
+    fn description(&self) -> Loaded<String> {
+        let description = &self.raw.description;
+        if description.get_ref().trim().is_empty() {
+            let message = "expected a sentence saying what the scenario shows";
+            return Err(self.report.value(description, "description", message));
+        }
+        Ok(description.get_ref().clone())
+    }
+
+    /// An integer field with its default, checked against `range`.
+    fn int(
+        &self,
+        field: &str,
+        value: &Int,
+        default: i64,
+        range: RangeInclusive<i64>,
+    ) -> Loaded<i64> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let number = *value.get_ref();
+        if range.contains(&number) {
+            return Ok(number);
+        }
+        let expected = if *range.end() == i64::MAX {
+            format!("an integer >= {}", range.start())
+        } else {
+            format!("an integer in {}..={}", range.start(), range.end())
+        };
+        Err(self.report.value(
+            value,
+            field,
+            format!("{number} is out of range: expected {expected}"),
+        ))
+    }
+
+    fn workload(&self, raw: &RawWorkload) -> Loaded<WorkloadSpec> {
+        let defaults = WorkloadSpec::default();
+        let invocations = self.int(
+            "workload.invocations",
+            &raw.invocations,
+            1000,
+            1..=1_000_000,
+        )?;
+        let concurrency = self.int("workload.concurrency", &raw.concurrency, 8, 1..=10_000)?;
+        let operations = match &raw.operations {
+            Some(operations) => self.operations(operations)?,
+            None => defaults.operations,
+        };
+        Ok(WorkloadSpec {
+            invocations: invocations as u64,
+            concurrency: concurrency as usize,
+            think_time: duration(&raw.think_time).unwrap_or(defaults.think_time),
+            operations,
+        })
+    }
+
+    fn operations(
+        &self,
+        table: &Spanned<BTreeMap<Spanned<String>, Spanned<i64>>>,
+    ) -> Loaded<Vec<(String, u32)>> {
+        let mut operations = Vec::new();
+        for (name, weight) in table.get_ref() {
+            let field = format!("workload.operations.{}", name.get_ref());
+            if name.get_ref().is_empty() {
+                return Err(self.report.value(name, field, "expected an operation name"));
+            }
+            let Ok(weight_u32) = u32::try_from(*weight.get_ref()) else {
+                let message = format!(
+                    "{} is out of range: expected a weight in 0..={}",
+                    weight.get_ref(),
+                    u32::MAX
+                );
+                return Err(self.report.value(weight, field, message));
+            };
+            operations.push((name.get_ref().clone(), weight_u32));
+        }
+        if operations.iter().all(|(_, weight)| *weight == 0) {
+            let message = "expected at least one operation with a weight > 0, e.g. { get = 1, increment = 3 }";
+            return Err(self.report.value(table, "workload.operations", message));
+        }
+        Ok(operations)
+    }
+
+    fn run(&self, raw: &RawRun) -> Loaded<RunSpec> {
+        let defaults = RunSpec::default();
+        let run = RunSpec {
+            duration: duration(&raw.duration).unwrap_or(defaults.duration),
+            time_limit: duration(&raw.time_limit).unwrap_or(defaults.time_limit),
+            drain: duration(&raw.drain).unwrap_or(defaults.drain),
+            scrape_interval: duration(&raw.scrape_interval).unwrap_or(defaults.scrape_interval),
+            scrape_timeout: duration(&raw.scrape_timeout).unwrap_or(defaults.scrape_timeout),
+            message_limit: self.int(
+                "run.message_limit",
+                &raw.message_limit,
+                1_000_000,
+                1..=i64::MAX,
+            )? as u64,
+        };
+        self.positive("run.duration", &raw.duration)?;
+        self.positive("run.scrape_interval", &raw.scrape_interval)?;
+        self.positive("run.scrape_timeout", &raw.scrape_timeout)?;
+        self.run_fits(&run, raw)?;
+        Ok(run)
+    }
+
+    /// The run's times must fit together: the budget covers the run, and a
+    /// scrape gives up before the next one starts.
+    fn run_fits(&self, run: &RunSpec, raw: &RawRun) -> Loaded<()> {
+        if run.time_limit <= run.duration {
+            let message = format!(
+                "the time limit {:?} must be longer than run.duration {:?}: it is the budget for the whole run, drain included",
+                run.time_limit, run.duration
+            );
+            return Err(self.either(
+                ("run.time_limit", &raw.time_limit),
+                ("run.duration", &raw.duration),
+                message,
+            ));
+        }
+        if run.scrape_timeout >= run.scrape_interval {
+            let message = format!(
+                "the scrape timeout {:?} must be shorter than run.scrape_interval {:?}, so scrapes do not overlap",
+                run.scrape_timeout, run.scrape_interval
+            );
+            return Err(self.either(
+                ("run.scrape_timeout", &raw.scrape_timeout),
+                ("run.scrape_interval", &raw.scrape_interval),
+                message,
+            ));
+        }
+        Ok(())
+    }
+
+    /// A duration that, when given, must be > 0 (every default is).
+    fn positive(&self, field: &str, value: &Dur) -> Loaded<()> {
+        match value {
+            Some(value) if value.get_ref().0.is_zero() => {
+                Err(self
+                    .report
+                    .value(value, field, "expected a duration > 0, e.g. \"1s\""))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An error about two fields that disagree: at the first if it is
+    /// written, else at the second (one of them is, since defaults agree).
+    fn either(&self, first: (&str, &Dur), second: (&str, &Dur), message: String) -> ScenarioError {
+        match (first.1, second.1) {
+            (Some(value), _) => self.report.value(value, first.0, message),
+            (None, Some(value)) => self.report.value(value, second.0, message),
+            (None, None) => self.report.at(0, first.0, message),
+        }
+    }
+
+    fn seeds(&self, raw: &RawSeeds) -> Loaded<SeedSpec> {
+        let defaults = SeedSpec::default();
+        let start = self.int("seeds.start", &raw.start, 0, 0..=i64::MAX)? as u64;
+        let count = self.int(
+            "seeds.count",
+            &raw.count,
+            defaults.count as i64,
+            1..=i64::MAX,
+        )? as u64;
+        // Both are at most i64::MAX, so start + count fits in a u64.
+        Ok(SeedSpec { start, count })
+    }
+
+    fn checks(&self) -> Loaded<Vec<String>> {
+        let Some(checks) = &self.raw.checks else {
+            return Ok(self
+                .known_checks
+                .iter()
+                .map(|name| name.to_string())
+                .collect());
+        };
+        let known = self.known_checks.join(", ");
+        if checks.get_ref().is_empty() {
+            let message = format!(
+                "expected at least one check, from {known}; leave `checks` out to run them all"
+            );
+            return Err(self.report.value(checks, "checks", message));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for (index, check) in checks.get_ref().iter().enumerate() {
+            let name = check.get_ref();
+            let field = format!("checks[{index}]");
+            if !self.known_checks.contains(&name.as_str()) {
+                return Err(self.report.value(
+                    check,
+                    field,
+                    format!("unknown check {name:?}: expected one of {known}"),
+                ));
+            }
+            if names.contains(name) {
+                return Err(self
+                    .report
+                    .value(check, field, format!("{name:?} is listed twice")));
+            }
+            names.push(name.clone());
+        }
+        Ok(names)
+    }
+
+    /// The fixed faults, or the swarm's kinds: a scenario has one or the other.
+    fn faults(&self, topology: &Topology) -> Loaded<(Vec<Fault>, Option<Vec<FaultKind>>)> {
+        let swarm = self
+            .raw
+            .swarm
+            .as_ref()
+            .is_some_and(|swarm| *swarm.get_ref());
+        if !swarm {
+            if let Some(kinds) = &self.raw.swarm_kinds {
+                let message = "`swarm_kinds` only applies with swarm = true";
+                return Err(self.report.value(kinds, "swarm_kinds", message));
+            }
+            return match &self.raw.faults {
+                Some(entries) => Ok((
+                    crate::faults::build(entries.get_ref(), topology, &self.report)?,
+                    None,
+                )),
+                None => Ok((Vec::new(), None)),
+            };
+        }
+        if let Some(entries) = &self.raw.faults {
+            let message = "swarm = true draws each seed's own faults, so [[faults]] must be absent: remove the [[faults]] entries or set swarm = false";
+            return Err(self.report.value(entries, "faults", message));
+        }
+        Ok((Vec::new(), Some(self.swarm_kinds()?)))
+    }
+
+    fn swarm_kinds(&self) -> Loaded<Vec<FaultKind>> {
+        let all = || {
+            FaultKind::ALL
+                .into_iter()
+                .filter(|kind| kind.requestable())
+                .collect()
+        };
+        let Some(list) = &self.raw.swarm_kinds else {
+            return Ok(all());
+        };
+        let names = FaultKind::requestable_names().join(", ");
+        if list.get_ref().is_empty() {
+            let message = format!("expected at least one kind, from {names}; leave `swarm_kinds` out to draw from all of them");
+            return Err(self.report.value(list, "swarm_kinds", message));
+        }
+        let mut kinds: Vec<FaultKind> = Vec::new();
+        for (index, name) in list.get_ref().iter().enumerate() {
+            let field = format!("swarm_kinds[{index}]");
+            let kind = match name.get_ref().parse::<FaultKind>() {
+                Ok(kind) if kind.requestable() => kind,
+                Ok(kind) => return Err(self.report.value(name, field, format!("{kind} is only logged, as the end of another fault: expected one of {names}"))),
+                Err(problem) => return Err(self.report.value(name, field, problem)),
+            };
+            if kinds.contains(&kind) {
+                return Err(self
+                    .report
+                    .value(name, field, format!("{kind} is listed twice")));
+            }
+            kinds.push(kind);
+        }
+        Ok(kinds)
+    }
+
+    fn expectations(&self) -> Loaded<Vec<Expectation>> {
+        let Some(list) = &self.raw.expect else {
+            return Ok(Vec::new());
+        };
+        list.iter()
+            .enumerate()
+            .map(|(index, text)| {
+                parse_expectation(text.get_ref()).map_err(|error| {
+                    let offset = self.offset_in_string(text, error.offset);
+                    self.report
+                        .at(offset, format!("expect[{index}]"), error.message)
+                })
+            })
+            .collect()
+    }
+
+    /// The file offset of byte `offset` inside a string value. Exact when the
+    /// string is written without escapes (the usual case); otherwise the
+    /// string's start, since escapes make the two texts differ.
+    fn offset_in_string(&self, value: &Spanned<String>, offset: usize) -> usize {
+        let span: Range<usize> = value.span();
+        let written = self.report.text.get(span.clone()).unwrap_or("");
+        let quote = if written.starts_with("\"\"\"") || written.starts_with("'''") {
+            3
+        } else {
+            1
+        };
+        let inner = written.get(quote..quote + value.get_ref().len());
+        if inner == Some(value.get_ref().as_str()) {
+            span.start + quote + offset
+        } else {
+            span.start
+        }
+    }
+
+    fn every_fault_fires(
+        &self,
+        swarm: bool,
+        faults: &[Fault],
+        expectations: &[Expectation],
+    ) -> Loaded<bool> {
+        let Some(value) = &self.raw.every_fault_fires else {
+            return Ok(true);
+        };
+        let fires = *value.get_ref();
+        if !fires && !swarm && !faults.is_empty() && expectations.is_empty() {
+            let message = "a scenario must show that its faults fired: keep every_fault_fires or add an expectation";
+            return Err(self.report.value(value, "every_fault_fires", message));
+        }
+        Ok(fires)
+    }
+}
+
+fn duration(value: &Dur) -> Option<Duration> {
+    value.as_ref().map(|value| value.get_ref().0)
+}

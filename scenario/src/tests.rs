@@ -1,0 +1,976 @@
+//! Loader tests: defaults, a round trip of every field, and each class of
+//! error with the exact line, column and field it must report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use obsim_faults::{Effect, Fault, FaultKind, Partition};
+
+use crate::*;
+
+const CHECKS: &[&str] = &[
+    "counter_monotonicity",
+    "span_completion",
+    "seed_determinism",
+];
+
+/// The two required fields: lines 1 and 2 of every error case below.
+const HEAD: &str = "name = \"t\"\ndescription = \"d\"\n";
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse(Path::new("t.toml"), text, CHECKS).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn error(text: &str) -> ScenarioError {
+    match Scenario::parse(Path::new("t.toml"), text, CHECKS) {
+        Ok(scenario) => panic!("expected an error, got {scenario:#?}"),
+        Err(error) => error,
+    }
+}
+
+/// Asserts where an error is and that its message contains `needle`.
+#[track_caller]
+fn assert_error(text: &str, line: usize, column: usize, field: &str, needle: &str) {
+    let error = error(text);
+    let found = (error.line, error.column, error.field.as_deref());
+    assert_eq!(found, (Some(line), Some(column), Some(field)), "{error}");
+    assert!(error.message.contains(needle), "{needle:?} not in: {error}");
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+fn secs(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+#[test]
+fn minimal_file_gets_every_default() {
+    let scenario = parse("name = \"minimal\"\ndescription = \"Only what is required.\"\n");
+    assert_eq!(scenario.path, PathBuf::from("t.toml"));
+    assert_eq!(scenario.name, "minimal");
+    assert_eq!(scenario.description, "Only what is required.");
+    assert_eq!((scenario.servers, scenario.actors), (3, 64));
+    assert_eq!(scenario.workload, WorkloadSpec::default());
+    assert_eq!(scenario.workload.invocations, 1000);
+    assert_eq!(scenario.workload.concurrency, 8);
+    assert_eq!(scenario.workload.think_time, Duration::ZERO);
+    assert_eq!(
+        scenario.workload.operations,
+        vec![("get".into(), 1), ("increment".into(), 3)]
+    );
+    let run = &scenario.run;
+    assert_eq!(
+        (run.duration, run.time_limit, run.drain),
+        (secs(10), secs(600), secs(5))
+    );
+    assert_eq!(
+        (run.scrape_interval, run.scrape_timeout),
+        (secs(1), ms(500))
+    );
+    assert_eq!(run.message_limit, 1_000_000);
+    assert_eq!(
+        scenario.seeds,
+        SeedSpec {
+            start: 0,
+            count: 16
+        }
+    );
+    assert_eq!(scenario.checks, CHECKS);
+    assert!(scenario.faults.is_empty() && scenario.expectations.is_empty());
+    assert_eq!(scenario.swarm, None);
+    assert!(scenario.every_fault_fires);
+    assert!(scenario.system.is_empty());
+}
+
+const FULL: &str = r#"name = "full_example-1"
+description = "Every field, set."
+checks = ["span_completion", "counter_monotonicity"]
+every_fault_fires = true
+expect = [
+  "faults.storage_write_failure >= 1",
+  "outcomes.ok + outcomes.error <= outcomes.total",
+]
+
+[topology]
+servers = 4
+actors = 10
+
+[workload]
+invocations = 500
+concurrency = 16
+think_time = "10ms"
+operations = { increment = 3, get = 1, put = 0 }
+
+[run]
+duration = "20s"
+time_limit = "120s"
+drain = "2s"
+scrape_interval = "2s"
+scrape_timeout = "1.5s"
+message_limit = 5000
+
+[seeds]
+count = 4
+start = 100
+
+[system]
+max_attempts = 3
+request_timeout = "1s"
+ratio = 0.5
+verbose = true
+tags = ["a", 1, [false]]
+
+[[faults]]
+kind = "storage_write_failure"
+node = 1
+probability = 0.1
+at = "2s"
+for = "1s"
+
+[[faults]]
+kind = "storage_latency"
+operation = "put"
+min = "5ms"
+max = "50ms"
+
+[[faults]]
+kind = "network_delay"
+latency = "20ms"
+probability = 1
+
+[[faults]]
+kind = "node_crash"
+node = 2
+at = "3s"
+restart_after = "2s"
+
+[[faults]]
+kind = "crash_during_transaction"
+node = 0
+probability = 0.5
+restart_after = "1s"
+
+[[faults]]
+kind = "node_pause"
+node = 1
+at = "5s"
+for = "1s"
+
+[[faults]]
+kind = "network_partition"
+from = ["server-0"]
+to = ["server-1", "client"]
+one_way = true
+at = "6s"
+for = "2s"
+
+[[faults]]
+kind = "actor_panic"
+operation = "increment"
+probability = 0.01
+
+[[faults]]
+kind = "disk_full"
+node = 3
+at = "1s"
+for = "1s"
+
+[[faults]]
+kind = "packet_loss"
+probability = 0.05
+
+[[faults]]
+kind = "message_duplication"
+probability = 0
+
+[[faults]]
+kind = "storage_read_failure"
+"#;
+
+#[test]
+fn every_field_round_trips() {
+    let scenario = parse(FULL);
+    assert_eq!(scenario.name, "full_example-1");
+    assert_eq!(scenario.checks, ["span_completion", "counter_monotonicity"]);
+    assert_eq!((scenario.servers, scenario.actors), (4, 10));
+    let operations = vec![
+        ("get".into(), 1),
+        ("increment".into(), 3),
+        ("put".into(), 0),
+    ];
+    let workload = WorkloadSpec {
+        invocations: 500,
+        concurrency: 16,
+        think_time: ms(10),
+        operations,
+    };
+    assert_eq!(scenario.workload, workload);
+    let run = RunSpec {
+        duration: secs(20),
+        time_limit: secs(120),
+        drain: secs(2),
+        scrape_interval: secs(2),
+        scrape_timeout: ms(1500),
+        message_limit: 5000,
+    };
+    assert_eq!(scenario.run, run);
+    assert_eq!(
+        scenario.seeds,
+        SeedSpec {
+            start: 100,
+            count: 4
+        }
+    );
+    let texts: Vec<String> = scenario
+        .expectations
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "faults.storage_write_failure >= 1",
+            "outcomes.ok + outcomes.error <= outcomes.total"
+        ]
+    );
+    assert_eq!(scenario.faults, full_faults());
+    assert_eq!(scenario.swarm, None);
+    assert!(scenario.every_fault_fires);
+}
+
+fn full_faults() -> Vec<Fault> {
+    let range = |min, max| (ms(min), ms(max));
+    let (min, max) = range(5, 50);
+    let (delay_min, delay_max) = range(20, 20);
+    let partition = Partition {
+        from: vec!["server-0".into()],
+        to: vec!["server-1".into(), "client".into()],
+        one_way: true,
+    };
+    vec![
+        Fault::new(Effect::StorageWriteFailure)
+            .on_node(1)
+            .with_probability(0.1)
+            .at(secs(2))
+            .lasting(secs(1)),
+        Fault::new(Effect::StorageLatency { min, max }).on_operation("put"),
+        Fault::new(Effect::NetworkDelay {
+            min: delay_min,
+            max: delay_max,
+        })
+        .with_probability(1.0),
+        Fault::new(Effect::NodeCrash {
+            restart_after: Some(secs(2)),
+        })
+        .on_node(2)
+        .at(secs(3)),
+        Fault::new(Effect::CrashDuringTransaction {
+            restart_after: Some(secs(1)),
+        })
+        .on_node(0)
+        .with_probability(0.5),
+        Fault::new(Effect::NodePause)
+            .on_node(1)
+            .at(secs(5))
+            .lasting(secs(1)),
+        Fault::new(Effect::NetworkPartition(partition))
+            .at(secs(6))
+            .lasting(secs(2)),
+        Fault::new(Effect::ActorPanic)
+            .on_operation("increment")
+            .with_probability(0.01),
+        Fault::new(Effect::DiskFull)
+            .on_node(3)
+            .at(secs(1))
+            .lasting(secs(1)),
+        Fault::new(Effect::PacketLoss).with_probability(0.05),
+        Fault::new(Effect::MessageDuplication).with_probability(0.0),
+        Fault::new(Effect::StorageReadFailure),
+    ]
+}
+
+#[test]
+fn system_settings_keep_their_values_and_places() {
+    let scenario = parse(FULL);
+    let setting = |key: &str| scenario.system[key].clone();
+    assert_eq!(setting("max_attempts").value, SettingValue::Integer(3));
+    assert_eq!(
+        (setting("max_attempts").line, setting("max_attempts").column),
+        (33, 16)
+    );
+    assert_eq!(setting("request_timeout").value.as_str(), Some("1s"));
+    assert_eq!(setting("ratio").value.as_float(), Some(0.5));
+    assert_eq!(setting("verbose").value.as_bool(), Some(true));
+    let nested = SettingValue::List(vec![SettingValue::Bool(false)]);
+    let tags = vec![
+        SettingValue::String("a".into()),
+        SettingValue::Integer(1),
+        nested,
+    ];
+    assert_eq!(setting("tags").value, SettingValue::List(tags));
+    let keys: Vec<&String> = scenario.system.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "max_attempts",
+            "ratio",
+            "request_timeout",
+            "tags",
+            "verbose"
+        ]
+    );
+
+    let error = scenario.setting_error("max_attempts", "expected at most 2");
+    assert_eq!(
+        error.to_string(),
+        "t.toml:33:16: `system.max_attempts`: expected at most 2"
+    );
+    let unknown = scenario.setting_error("nope", "required");
+    assert_eq!(unknown.to_string(), "t.toml: `system.nope`: required");
+}
+
+#[test]
+fn swarm_draws_from_every_requestable_kind_or_the_listed_ones() {
+    let all = parse(&format!("{HEAD}swarm = true\nevery_fault_fires = false\n"));
+    let requestable: Vec<FaultKind> = FaultKind::ALL
+        .into_iter()
+        .filter(|k| k.requestable())
+        .collect();
+    assert_eq!(all.swarm, Some(requestable));
+    assert!(!all.every_fault_fires && all.faults.is_empty());
+    let some = parse(&format!(
+        "{HEAD}swarm = true\nswarm_kinds = [\"packet_loss\", \"node_pause\"]\n"
+    ));
+    assert_eq!(
+        some.swarm,
+        Some(vec![FaultKind::PacketLoss, FaultKind::NodePause])
+    );
+    let off = parse(&format!("{HEAD}swarm = false\n"));
+    assert_eq!(off.swarm, None);
+}
+
+#[test]
+fn an_expectation_can_stand_in_for_every_fault_fires() {
+    let text = format!(
+        "{HEAD}every_fault_fires = false\nexpect = [\"faults.packet_loss >= 0\"]\n[[faults]]\nkind = \"packet_loss\"\n"
+    );
+    let scenario = parse(&text);
+    assert!(!scenario.every_fault_fires);
+    assert_eq!(scenario.faults.len(), 1);
+}
+
+#[test]
+fn unknown_fields_are_rejected_with_the_allowed_ones() {
+    assert_error(
+        &format!("{HEAD}colour = 1\n"),
+        3,
+        1,
+        "colour",
+        "unknown field `colour`, expected one of `name`",
+    );
+    let fault = format!("{HEAD}[[faults]]\nkind = \"packet_loss\"\nprobabilty = 0.1\n");
+    assert_error(
+        &fault,
+        5,
+        1,
+        "faults[0].probabilty",
+        "expected one of `kind`, `node`",
+    );
+    assert_error(
+        &format!("{HEAD}[run]\nlength = \"1s\"\n"),
+        4,
+        1,
+        "run.length",
+        "`duration`, `time_limit`",
+    );
+    assert_error(
+        &format!("{HEAD}[topology]\nnodes = 3\n"),
+        4,
+        1,
+        "topology.nodes",
+        "expected `servers` or `actors`",
+    );
+}
+
+#[test]
+fn missing_and_mistyped_required_fields() {
+    assert_error(
+        "description = \"d\"\n",
+        1,
+        1,
+        "name",
+        "missing field `name`",
+    );
+    assert_error(
+        "name = \"t\"\n",
+        1,
+        1,
+        "description",
+        "missing field `description`",
+    );
+    assert_error(
+        &format!("{HEAD}[[faults]]\nnode = 1\n"),
+        3,
+        1,
+        "faults[0].kind",
+        "missing field `kind`",
+    );
+    assert_error(
+        "name = 7\ndescription = \"d\"\n",
+        1,
+        8,
+        "name",
+        "expected a string",
+    );
+    assert_error(
+        "name = \"Big Name\"\ndescription = \"d\"\n",
+        1,
+        8,
+        "name",
+        "^[a-z0-9][a-z0-9_-]*$",
+    );
+    assert_error(
+        "name = \"t\"\ndescription = \" \"\n",
+        2,
+        15,
+        "description",
+        "expected a sentence",
+    );
+}
+
+#[test]
+fn unknown_and_unrequestable_kinds_list_the_known_ones() {
+    let text = format!("{HEAD}[[faults]]\nkind = \"disk_on_fire\"\n");
+    assert_error(
+        &text,
+        4,
+        8,
+        "faults[0].kind",
+        "expected one of storage_write_failure, storage_read_failure",
+    );
+    assert!(error(&text).message.contains("message_duplication"));
+    let logged = format!("{HEAD}[[faults]]\nkind = \"node_restart\"\n");
+    assert_error(&logged, 4, 8, "faults[0].kind", "only logged");
+}
+
+#[test]
+fn probabilities_are_numbers_in_the_unit_interval() {
+    let fault =
+        |value: &str| format!("{HEAD}[[faults]]\nkind = \"packet_loss\"\nprobability = {value}\n");
+    assert_error(
+        &fault("1.5"),
+        5,
+        15,
+        "faults[0].probability",
+        "expected a number in [0, 1]",
+    );
+    assert_error(
+        &fault("-1"),
+        5,
+        15,
+        "faults[0].probability",
+        "expected a number in [0, 1]",
+    );
+    assert_error(
+        &fault("nan"),
+        5,
+        15,
+        "faults[0].probability",
+        "not a probability",
+    );
+    assert_error(
+        &fault("\"high\""),
+        5,
+        15,
+        "faults[0].probability",
+        "expected a probability",
+    );
+    assert!(parse(&fault("1")).faults[0].probability == Some(1.0));
+}
+
+#[test]
+fn durations_are_checked_where_they_are_written() {
+    let fault = |fields: &str| format!("{HEAD}[[faults]]\nkind = \"disk_full\"\n{fields}\n");
+    assert_error(
+        &fault("for = \"0s\""),
+        5,
+        7,
+        "faults[0].for",
+        "expected a duration > 0",
+    );
+    assert_error(&fault("at = \"-1s\""), 5, 6, "faults[0].at", "is negative");
+    assert_error(&fault("at = \"1\""), 5, 6, "faults[0].at", "has no unit");
+    assert_error(
+        &fault("at = \"1d\""),
+        5,
+        6,
+        "faults[0].at",
+        "unknown unit \"d\"",
+    );
+    assert_error(
+        &fault("at = 1"),
+        5,
+        6,
+        "faults[0].at",
+        "expected a duration string such as \"250ms\"",
+    );
+    let run = |line: &str| format!("{HEAD}[run]\n{line}\n");
+    assert_error(
+        &run("duration = \"0s\""),
+        4,
+        12,
+        "run.duration",
+        "expected a duration > 0",
+    );
+    assert_error(
+        &run("duration = \"NaNs\""),
+        4,
+        12,
+        "run.duration",
+        "does not start with a number",
+    );
+    assert_error(
+        &run("scrape_interval = \"0ms\""),
+        4,
+        19,
+        "run.scrape_interval",
+        "> 0",
+    );
+    assert_error(
+        &run("scrape_timeout = \"1s\""),
+        4,
+        18,
+        "run.scrape_timeout",
+        "shorter than run.scrape_interval",
+    );
+    assert_error(
+        &run("duration = \"600s\""),
+        4,
+        12,
+        "run.duration",
+        "longer than run.duration",
+    );
+    assert_error(
+        &run("time_limit = \"5s\""),
+        4,
+        14,
+        "run.time_limit",
+        "longer than run.duration",
+    );
+    assert_error(&run("drain = \"2000000h\""), 4, 9, "run.drain", "too long");
+}
+
+#[test]
+fn counts_are_range_checked() {
+    let table = |table: &str, line: &str| format!("{HEAD}[{table}]\n{line}\n");
+    assert_error(
+        &table("topology", "servers = 0"),
+        4,
+        11,
+        "topology.servers",
+        "expected an integer in 1..=200",
+    );
+    assert_error(
+        &table("topology", "servers = 201"),
+        4,
+        11,
+        "topology.servers",
+        "1..=200",
+    );
+    assert_error(
+        &table("topology", "actors = -5"),
+        4,
+        10,
+        "topology.actors",
+        "expected an integer >= 1",
+    );
+    let concurrency = table("workload", "concurrency = \"many\"");
+    assert_error(
+        &concurrency,
+        4,
+        15,
+        "workload.concurrency",
+        "expected an integer",
+    );
+    assert_error(
+        &table("workload", "concurrency = 0"),
+        4,
+        15,
+        "workload.concurrency",
+        "1..=10000",
+    );
+    assert_error(
+        &table("workload", "invocations = 1000001"),
+        4,
+        15,
+        "workload.invocations",
+        "1..=1000000",
+    );
+    assert_error(&table("seeds", "count = 0"), 4, 9, "seeds.count", ">= 1");
+    assert_error(&table("seeds", "start = -1"), 4, 9, "seeds.start", ">= 0");
+    assert_error(
+        &table("run", "message_limit = 0"),
+        4,
+        17,
+        "run.message_limit",
+        ">= 1",
+    );
+    let operations = |ops: &str| table("workload", &format!("operations = {ops}"));
+    assert_error(
+        &operations("{ get = 0 }"),
+        4,
+        14,
+        "workload.operations",
+        "weight > 0",
+    );
+    assert_error(
+        &operations("{ get = -1 }"),
+        4,
+        22,
+        "workload.operations.get",
+        "expected a weight in 0..=",
+    );
+    assert_error(
+        &operations("[\"get\"]"),
+        4,
+        14,
+        "workload.operations",
+        "expected a table",
+    );
+}
+
+#[test]
+fn faults_are_checked_against_the_topology_and_the_run() {
+    let crash = |fields: &str| format!("{HEAD}[[faults]]\nkind = \"node_crash\"\n{fields}\n");
+    assert_error(
+        &crash("node = 3\nat = \"1s\""),
+        5,
+        8,
+        "faults[0].node",
+        "past the topology: expected 0..3",
+    );
+    assert_error(
+        &crash("node = -1\nat = \"1s\""),
+        5,
+        8,
+        "faults[0].node",
+        "expected a server index >= 0",
+    );
+    assert_error(
+        &crash("node = 0\nat = \"10s\""),
+        6,
+        6,
+        "faults[0].at",
+        "at or after the end of the run",
+    );
+    assert_error(
+        &crash("node = 0"),
+        4,
+        8,
+        "faults[0].at",
+        "node_crash needs `at`",
+    );
+    assert_error(
+        &crash("at = \"1s\""),
+        4,
+        8,
+        "faults[0].node",
+        "needs the server it hits",
+    );
+    let late = crash("node = 0\nat = \"9s\"\nrestart_after = \"2s\"");
+    assert_error(
+        &late,
+        7,
+        17,
+        "faults[0].restart_after",
+        "after the run ends",
+    );
+    let panic = format!("{HEAD}[[faults]]\nkind = \"actor_panic\"\noperation = \"delete\"\n");
+    assert_error(
+        &panic,
+        5,
+        13,
+        "faults[0].operation",
+        "expected one of get, increment",
+    );
+}
+
+#[test]
+fn kind_specific_fields_only_go_with_their_kinds() {
+    let fault =
+        |kind: &str, fields: &str| format!("{HEAD}[[faults]]\nkind = \"{kind}\"\n{fields}\n");
+    let min = fault("packet_loss", "min = \"5ms\"");
+    assert_error(
+        &min,
+        5,
+        7,
+        "faults[0].min",
+        "`min` does not apply to packet_loss",
+    );
+    let restart = fault("disk_full", "restart_after = \"1s\"");
+    assert_error(
+        &restart,
+        5,
+        17,
+        "faults[0].restart_after",
+        "does not apply to disk_full",
+    );
+    let one_way = fault("node_pause", "one_way = true");
+    assert_error(
+        &one_way,
+        5,
+        11,
+        "faults[0].one_way",
+        "only to network_partition",
+    );
+    let both = fault("storage_latency", "latency = \"1ms\"\nmax = \"2ms\"");
+    assert_error(
+        &both,
+        6,
+        7,
+        "faults[0].max",
+        "either `latency` or `min` and `max`",
+    );
+    let neither = fault("network_delay", "probability = 0.5");
+    assert_error(&neither, 4, 8, "faults[0].min", "needs `min` and `max`");
+    let half = fault("network_delay", "min = \"1ms\"");
+    assert_error(&half, 4, 8, "faults[0].max", "needs `max` too");
+    let inverted = fault("network_delay", "min = \"9ms\"\nmax = \"1ms\"");
+    assert_error(&inverted, 5, 7, "faults[0].min", "above max");
+}
+
+#[test]
+fn partitions_name_known_nodes() {
+    let partition = |fields: &str| {
+        format!("{HEAD}[[faults]]\nkind = \"network_partition\"\nat = \"1s\"\n{fields}\n")
+    };
+    let unknown = partition("from = [\"server-0\"]\nto = [\"client\", \"server-9\"]");
+    assert_error(
+        &unknown,
+        7,
+        17,
+        "faults[0].to",
+        "unknown node \"server-9\": expected one of server-0",
+    );
+    assert_error(
+        &partition("to = [\"client\"]"),
+        4,
+        8,
+        "faults[0].from",
+        "needs `from`",
+    );
+    assert_error(
+        &partition("from = []"),
+        6,
+        8,
+        "faults[0].from",
+        "at least one node name",
+    );
+    let node = partition("from = [\"client\"]\nnode = 1");
+    assert_error(&node, 7, 8, "faults[0].node", "not `node`");
+}
+
+#[test]
+fn swarm_and_fixed_faults_do_not_mix() {
+    let both = format!("{HEAD}swarm = true\n[[faults]]\nkind = \"packet_loss\"\n");
+    assert_error(&both, 4, 1, "faults", "[[faults]] must be absent");
+    let kinds_alone = format!("{HEAD}swarm_kinds = [\"packet_loss\"]\n");
+    assert_error(
+        &kinds_alone,
+        3,
+        15,
+        "swarm_kinds",
+        "only applies with swarm = true",
+    );
+    let logged = format!("{HEAD}swarm = true\nswarm_kinds = [\"packet_loss\", \"network_heal\"]\n");
+    assert_error(&logged, 4, 31, "swarm_kinds[1]", "only logged");
+    let unknown = format!("{HEAD}swarm = true\nswarm_kinds = [\"gremlins\"]\n");
+    assert_error(
+        &unknown,
+        4,
+        16,
+        "swarm_kinds[0]",
+        "expected one of storage_write_failure",
+    );
+    let twice = format!("{HEAD}swarm = true\nswarm_kinds = [\"disk_full\", \"disk_full\"]\n");
+    assert_error(&twice, 4, 29, "swarm_kinds[1]", "listed twice");
+}
+
+#[test]
+fn faults_must_be_shown_to_fire() {
+    let text = format!("{HEAD}every_fault_fires = false\n[[faults]]\nkind = \"packet_loss\"\n");
+    assert_error(
+        &text,
+        3,
+        21,
+        "every_fault_fires",
+        "keep every_fault_fires or add an expectation",
+    );
+}
+
+#[test]
+fn checks_are_known_names_listed_once() {
+    assert_error(
+        &format!("{HEAD}checks = [\"span_completion\", \"vibes\"]\n"),
+        3,
+        30,
+        "checks[1]",
+        "expected one of counter_monotonicity, span_completion, seed_determinism",
+    );
+    assert_error(
+        &format!("{HEAD}checks = [\"span_completion\", \"span_completion\"]\n"),
+        3,
+        30,
+        "checks[1]",
+        "listed twice",
+    );
+    assert_error(
+        &format!("{HEAD}checks = []\n"),
+        3,
+        10,
+        "checks",
+        "at least one check",
+    );
+}
+
+#[test]
+fn bad_expectations_point_inside_the_string() {
+    let text = format!("{HEAD}expect = [\"outcomes.ok >= 1\", \"faults.disk_on_fire > 1\"]\n");
+    assert_error(
+        &text,
+        3,
+        39,
+        "expect[1]",
+        "unknown fault kind `disk_on_fire`",
+    );
+    let escaped = format!("{HEAD}expect = [\"spans{{name=\\\"a\\\"}} >\"]\n");
+    assert_error(&escaped, 3, 11, "expect[0]", "expected a number or one of");
+    let multi = format!("{HEAD}expect = [\n  \"1 >= 0\",\n  \"spans{{nme=\\\"x\\\"}} > 0\",\n]\n");
+    assert_error(&multi, 5, 3, "expect[1]", "one of name, kind, status");
+    let literal = format!("{HEAD}expect = ['spans{{nme=\"x\"}} > 0']\n");
+    assert_error(&literal, 3, 18, "expect[0]", "one of name, kind, status");
+}
+
+#[test]
+fn system_settings_must_be_plain_values() {
+    let nested = format!("{HEAD}[system]\nretry = {{ max = 3 }}\n");
+    assert_error(
+        &nested,
+        4,
+        9,
+        "system.retry",
+        "nested tables are not supported",
+    );
+    let deep = format!("{HEAD}[system.retry]\nmax = 3\n");
+    assert_error(
+        &deep,
+        3,
+        1,
+        "system.retry",
+        "nested tables are not supported",
+    );
+    let date = format!("{HEAD}[system]\nwhen = 1979-05-27\n");
+    assert_error(&date, 4, 8, "system.when", "a date-time is not a setting");
+}
+
+#[test]
+fn syntax_errors_still_have_a_place() {
+    let header = error(&format!("{HEAD}[[faults]\nkind = 'x'\n"));
+    assert_eq!(
+        (header.line, header.column),
+        (Some(3), Some(10)),
+        "{header}"
+    );
+    let string = error(&format!("{HEAD}[run]\nduration = \"1s\n"));
+    assert_eq!(string.line, Some(4), "{string}");
+    assert_eq!(string.field.as_deref(), Some("run.duration"), "{string}");
+    let duplicate = format!("{HEAD}[run]\nduration = \"1s\"\nduration = \"2s\"\n");
+    assert_error(&duplicate, 5, 1, "run.duration", "duplicate key");
+}
+
+#[test]
+fn errors_display_as_path_line_column_field_message() {
+    let error = error(&format!("{HEAD}[workload]\nconcurrency = 0\n"));
+    assert_eq!(
+        error.to_string(),
+        "t.toml:4:15: `workload.concurrency`: 0 is out of range: expected an integer in 1..=10000"
+    );
+}
+
+/// A unique folder under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "obsim-scenario-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn discover_finds_toml_files_recursively_sorted() {
+    let temp = TempDir::new("discover");
+    let files = [
+        "b.toml",
+        "a.toml",
+        "nested/deeper/c.toml",
+        "nested/a.toml",
+        "README.md",
+        "x.toml.bak",
+    ];
+    for file in files {
+        let path = temp.0.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, HEAD).unwrap();
+    }
+    std::fs::create_dir_all(temp.0.join("empty.toml")).unwrap();
+    let found = discover(&temp.0).unwrap();
+    let relative: Vec<String> = found
+        .iter()
+        .map(|path| {
+            path.strip_prefix(&temp.0)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    assert_eq!(
+        relative,
+        ["a.toml", "b.toml", "nested/a.toml", "nested/deeper/c.toml"]
+    );
+    assert!(discover(&temp.0.join("missing")).is_err());
+}
+
+#[test]
+fn load_reads_the_file_and_names_it_in_errors() {
+    let temp = TempDir::new("load");
+    let path = temp.0.join("ok.toml");
+    std::fs::write(&path, HEAD).unwrap();
+    let scenario = Scenario::load(&path, CHECKS).unwrap();
+    assert_eq!(scenario.path, path);
+    let missing = Scenario::load(&temp.0.join("nope.toml"), CHECKS).unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .contains("nope.toml: cannot read the scenario file"),
+        "{missing}"
+    );
+    let system: BTreeMap<String, Setting> = BTreeMap::new();
+    assert_eq!(scenario.system, system);
+}
