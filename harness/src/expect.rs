@@ -3,13 +3,13 @@
 //! from the run's ground truth (fault log, outcomes, network counts) and its
 //! telemetry (spans, scrapes, final expositions).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use obsim_scenario::{Expectation, MetricSelector, Quantity, Selector, Sign, Sum, Term};
 
 use crate::checks::{Check, Violation};
 use crate::exposition::{self, Sample};
-use crate::run::Run;
+use crate::run::{Run, SpanRecord};
 
 /// One violation per expectation that does not hold (or cannot be
 /// evaluated), with the value of every quantity it read.
@@ -72,19 +72,28 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
         Quantity::Outcomes(Some(status)) => {
             Ok(run.outcomes.get(status).copied().unwrap_or(0) as f64)
         }
-        Quantity::Spans(selector) => count(
-            run.spans
-                .iter()
-                .filter(|span| {
-                    matches(selector, |key| match key {
-                        "name" => Some(span.name.clone()),
-                        "kind" => Some(span.kind.clone()),
-                        "status" => Some(span.status.code().to_string()),
-                        _ => None,
-                    })
-                })
+        Quantity::Spans(selector) => count(spans(run, selector).count()),
+        Quantity::SpanRoots(selector) => count(
+            spans(run, selector)
+                .filter(|span| span.parent_span_id.is_none())
                 .count(),
         ),
+        Quantity::SpanOrphans(selector) => {
+            let exported: BTreeSet<(&str, &str)> = run
+                .spans
+                .iter()
+                .map(|span| (span.trace_id.as_str(), span.span_id.as_str()))
+                .collect();
+            count(
+                spans(run, selector)
+                    .filter(|span| {
+                        span.parent_span_id.as_deref().is_some_and(|parent| {
+                            !exported.contains(&(span.trace_id.as_str(), parent))
+                        })
+                    })
+                    .count(),
+            )
+        }
         Quantity::Scrapes(selector) => count(
             run.scrapes
                 .iter()
@@ -117,6 +126,18 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),
     }
+}
+
+/// The exported spans that `selector` picks by name, kind and status.
+fn spans<'a>(run: &'a Run, selector: &'a Selector) -> impl Iterator<Item = &'a SpanRecord> {
+    run.spans.iter().filter(move |span| {
+        matches(selector, |key| match key {
+            "name" => Some(span.name.clone()),
+            "kind" => Some(span.kind.clone()),
+            "status" => Some(span.status.code().to_string()),
+            _ => None,
+        })
+    })
 }
 
 /// Whether every label of `selector` equals what `value_of` gives for it.

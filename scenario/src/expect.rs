@@ -50,6 +50,12 @@ pub enum Quantity {
     Outcomes(Option<String>),
     /// `spans{name, kind, status}`: exported spans.
     Spans(Selector),
+    /// `spans.roots{name, kind, status}`: exported spans with no parent: the
+    /// start of a trace. A hop that drops the context starts a new one.
+    SpanRoots(Selector),
+    /// `spans.orphaned{name, kind, status}`: exported spans whose parent was
+    /// never exported in their trace: a trace with a hole in it.
+    SpanOrphans(Selector),
     /// `scrapes{node, up}`: scrapes.
     Scrapes(Selector),
     /// `scrapes.recovered{node}`: up scrapes right after a down scrape of the
@@ -170,7 +176,7 @@ impl std::error::Error for ExpectationError {}
 
 const QUANTITY_FORMS: &str =
     "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, \
-spans{name, kind, status}, scrapes{node, up}, scrapes.recovered{node}, \
+spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, final(<metric>{labels}), max(<metric>{labels})";
 
 const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
@@ -311,7 +317,7 @@ impl Parser<'_> {
         match name.as_str() {
             "faults" => self.fault_kind().map(Quantity::Faults),
             "outcomes" => self.outcome(),
-            "spans" => self.optional_selector(Some(SPAN_KEYS)).map(Quantity::Spans),
+            "spans" => self.spans(),
             "scrapes" => self.scrapes(),
             "messages" => self.messages(),
             "final" => self.metric("final").map(Quantity::Final),
@@ -355,6 +361,26 @@ impl Parser<'_> {
         let choices = "total or a status such as ok, error, timeout";
         let (_, word) = self.dotted("an outcome status", choices)?;
         Ok(Quantity::Outcomes((word != "total").then_some(word)))
+    }
+
+    fn spans(&mut self) -> Parsed<Quantity> {
+        if !self.rest().starts_with('.') {
+            return self.optional_selector(Some(SPAN_KEYS)).map(Quantity::Spans);
+        }
+        let (start, word) = self.dotted("a span count", "roots, orphaned")?;
+        let quantity: fn(Selector) -> Quantity = match word.as_str() {
+            "roots" => Quantity::SpanRoots,
+            "orphaned" => Quantity::SpanOrphans,
+            _ => {
+                return Err(self.error_at(
+                    start,
+                    format!(
+                        "unknown span count `{word}`: expected spans, spans.roots or spans.orphaned"
+                    ),
+                ))
+            }
+        };
+        self.optional_selector(Some(SPAN_KEYS)).map(quantity)
     }
 
     fn scrapes(&mut self) -> Parsed<Quantity> {
@@ -536,6 +562,8 @@ impl fmt::Display for Quantity {
             Quantity::Outcomes(None) => f.write_str("outcomes.total"),
             Quantity::Outcomes(Some(status)) => write!(f, "outcomes.{status}"),
             Quantity::Spans(selector) => write!(f, "spans{selector}"),
+            Quantity::SpanRoots(selector) => write!(f, "spans.roots{selector}"),
+            Quantity::SpanOrphans(selector) => write!(f, "spans.orphaned{selector}"),
             Quantity::Scrapes(selector) => write!(f, "scrapes{selector}"),
             Quantity::ScrapeRecoveries(selector) => write!(f, "scrapes.recovered{selector}"),
             Quantity::Messages { fate, selector } => {
@@ -623,6 +651,14 @@ mod tests {
             Quantity::Outcomes(Some("timeout".into()))
         );
         assert_eq!(quantity("spans"), Quantity::Spans(Selector::default()));
+        assert_eq!(
+            quantity("spans.roots{name=\"a\"}"),
+            Quantity::SpanRoots(selector(&[("name", "a")]))
+        );
+        assert_eq!(
+            quantity("spans.orphaned"),
+            Quantity::SpanOrphans(Selector::default())
+        );
         assert_eq!(
             quantity("spans { name = \"get\" , status=\"error\" }"),
             Quantity::Spans(selector(&[("name", "get"), ("status", "error")]))

@@ -1,0 +1,163 @@
+//! Scenario files fail loudly: a malformed file names its file, line and
+//! field; an expectation that does not hold, or a fault that never fires,
+//! fails the seed with a message that says why and how to replay it.
+
+use std::path::Path;
+
+use obsim::harness::{Check, Failure};
+use obsim::scenario::Scenario;
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse(Path::new("inline.toml"), text, &Check::invariant_names())
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// The failure of seed 0 of `text`, which must fail.
+fn failure_of(text: &str) -> Failure {
+    let sim = obsim::scenario_sim(&parse(text), "OBSIM_SCENARIO=inline cargo test")
+        .unwrap_or_else(|error| panic!("{error}"));
+    sim.check_seed(0)
+        .failure
+        .unwrap_or_else(|| panic!("seed 0 passed; it should have failed"))
+}
+
+#[test]
+fn malformed_file_is_rejected_with_its_file_line_and_field() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-probability.toml");
+    let error = obsim::load_scenario(&path).expect_err("probability 1.5 is rejected");
+    let message = error.to_string();
+    assert!(
+        message.contains("tests/data/bad-probability.toml:9:"),
+        "{message}"
+    );
+    assert!(message.contains("`faults[0].probability`"), "{message}");
+    assert!(message.contains("expected a number in [0, 1]"), "{message}");
+}
+
+#[test]
+fn expectation_that_does_not_hold_fails_the_seed_with_the_values_it_read() {
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "Claims no write ever fails, under 10% write failures."
+expect = ["faults.storage_write_failure == 0"]
+[workload]
+invocations = 200
+[run]
+duration = "2s"
+[[faults]]
+kind = "storage_write_failure"
+probability = 0.1
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains("[expectation] `faults.storage_write_failure == 0`: does not hold: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("where faults.storage_write_failure = "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("replay: OBSIM_SEED=0 OBSIM_SCENARIO=inline cargo test"),
+        "{message}"
+    );
+}
+
+#[test]
+fn fault_that_never_fires_fails_the_seed_instead_of_passing_vacuously() {
+    // The workload is over long before 9 s: no write meets the full disk.
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "A disk-full window after all the traffic."
+[workload]
+invocations = 100
+[run]
+duration = "10s"
+[[faults]]
+kind = "disk_full"
+at = "9s"
+for = "500ms"
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains("[faults_fired] fault #0 `disk_full at=9s for=500ms`: never fired"),
+        "{message}"
+    );
+}
+
+#[test]
+fn swarm_failure_lists_the_faults_the_seed_drew() {
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "A swarm run with a claim that cannot hold."
+swarm = true
+expect = ["outcomes.total == 0"]
+[workload]
+invocations = 100
+[run]
+duration = "4s"
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains("faults this seed drew (swarm):\n  "),
+        "{message}"
+    );
+}
+
+#[test]
+fn system_setting_out_of_range_names_its_line_and_key() {
+    let scenario = parse(
+        r#"
+name = "inline"
+description = "Too many attempts."
+[system]
+max_attempts = 99
+"#,
+    );
+    let error = obsim::scenario_sim(&scenario, "cargo test")
+        .err()
+        .expect("99 attempts are rejected");
+    let message = error.to_string();
+    assert!(message.starts_with("inline.toml:5:"), "{message}");
+    assert!(message.contains("`system.max_attempts`"), "{message}");
+    assert!(
+        message.contains("expected an integer from 1 to 16"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bug_planted_from_a_scenario_file_is_caught() {
+    // A scenario can plant a fixture bug; the leak bug needs a crash that
+    // cuts an invocation off, which a crash during a transaction always does.
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "Span leak on crash, planted from a file."
+[workload]
+invocations = 300
+concurrency = 8
+think_time = "10ms"
+[run]
+duration = "3s"
+[system]
+bugs = ["span_leak_on_crash"]
+[[faults]]
+kind = "crash_during_transaction"
+node = 0
+at = "500ms"
+restart_after = "500ms"
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains("[span_completion] span `ActorService/Invoke` on server-0"),
+        "{message}"
+    );
+}
