@@ -130,7 +130,9 @@ fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Viol
     let mut previous: Option<&Scrape> = None;
     for scrape in scrapes {
         if let Some(before) = previous.filter(|before| before.incarnation != scrape.incarnation) {
-            if !restart_recorded(run, &scrape.node, before.at, scrape.at) {
+            // Up to when the answer came: a delayed request can be answered
+            // by an incarnation that booted after the scrape was sent.
+            if !restart_recorded(run, &scrape.node, before.at, scrape.ended_at) {
                 violations.push(Violation {
                     check: Check::CounterMonotonicity,
                     subject: "node incarnation".into(),

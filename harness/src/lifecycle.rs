@@ -4,6 +4,7 @@
 //! time, so a counter reset can be matched to the restart that caused it.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,10 @@ pub(crate) struct Supervisor {
     nodes: Vec<NodeId>,
     /// Restarts still to come, so that the run waits for them.
     restarts: Rc<RefCell<Vec<JoinHandle<()>>>>,
+    /// Server nodes that are down now. A crash or pause of a node that is
+    /// already down is skipped: only the crash that took a node down restarts
+    /// it, so overlapping crash windows never restart a node twice.
+    down: Rc<RefCell<BTreeSet<usize>>>,
 }
 
 impl Supervisor {
@@ -33,6 +38,7 @@ impl Supervisor {
             world,
             nodes,
             restarts: Rc::default(),
+            down: Rc::default(),
         }
     }
 
@@ -56,8 +62,12 @@ impl Supervisor {
         madsim::time::sleep(at.saturating_sub(self.world.clock.elapsed())).await;
     }
 
-    /// Kills `node` now and, with a delay, schedules its restart.
+    /// Kills `node` now and, with a delay, schedules its restart. Skipped if
+    /// the node is already down.
     fn crash(&self, node: usize, kind: FaultKind, restart_after: Option<Duration>) {
+        if !self.down.borrow_mut().insert(node) {
+            return;
+        }
         let name = server_name(node);
         self.world.end_incarnation(node);
         if kind == FaultKind::NodeCrash {
@@ -71,6 +81,7 @@ impl Supervisor {
         let restart = madsim::task::spawn_local(async move {
             madsim::time::sleep(delay).await;
             supervisor.log(FaultKind::NodeRestart, &name, format!("after={delay:?}"));
+            supervisor.down.borrow_mut().remove(&node);
             supervisor.handle.restart(supervisor.nodes[node]);
         });
         self.restarts.borrow_mut().push(restart);
@@ -83,6 +94,9 @@ impl Supervisor {
                 self.crash(event.node, FaultKind::NodeCrash, restart_after);
             }
             Lifecycle::Pause { resume_after } => {
+                if self.down.borrow().contains(&event.node) {
+                    return;
+                }
                 let (name, id) = (server_name(event.node), self.nodes[event.node]);
                 self.log(FaultKind::NodePause, &name, format!("for={resume_after:?}"));
                 self.handle.pause(id);

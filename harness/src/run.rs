@@ -156,8 +156,13 @@ impl Run {
         ));
         for scrape in &self.scrapes {
             lines.push(format!(
-                "scrape {} at={:?} up={} incarnation={:?} error={:?}",
-                scrape.node, scrape.at, scrape.up, scrape.incarnation, scrape.error
+                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?}",
+                scrape.node,
+                scrape.at,
+                scrape.ended_at,
+                scrape.up,
+                scrape.incarnation,
+                scrape.error
             ));
             lines.extend(scrape.body.lines().map(|line| format!("  {line}")));
         }

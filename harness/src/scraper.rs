@@ -30,6 +30,9 @@ pub struct Scrape {
     pub node: String,
     /// Simulated time since the run started, when the scrape was sent.
     pub at: Duration,
+    /// When the scrape ended: answered, failed or timed out. A delayed
+    /// request can be answered by an incarnation that booted after `at`.
+    pub ended_at: Duration,
     /// Prometheus's `up`: false when the scrape timed out, failed or did not
     /// parse. A failed scrape is kept, not dropped.
     pub up: bool,
@@ -91,7 +94,8 @@ pub(crate) async fn scrape_target(
         let reply_tag = (index as u64) << 40 | round;
         let at = world.clock.elapsed();
         let scrape = scrape_once(&network, addr, reply_tag, timeout).await;
-        world.record_scrape(scrape.into_scrape(name.clone(), at));
+        let ended_at = world.clock.elapsed();
+        world.record_scrape(scrape.into_scrape(name.clone(), at, ended_at));
     }
 }
 
@@ -120,11 +124,12 @@ async fn scrape_once(
 }
 
 impl Outcome {
-    fn into_scrape(self, node: String, at: Duration) -> Scrape {
+    fn into_scrape(self, node: String, at: Duration, ended_at: Duration) -> Scrape {
         match self {
             Outcome::Failed(error) => Scrape {
                 node,
                 at,
+                ended_at,
                 up: false,
                 incarnation: None,
                 body: String::new(),
@@ -136,6 +141,7 @@ impl Outcome {
                 Scrape {
                     node,
                     at,
+                    ended_at,
                     up: parsed.is_ok(),
                     incarnation: Some(response.incarnation),
                     error: parsed.as_ref().err().map(ToString::to_string),
