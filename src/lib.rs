@@ -11,7 +11,8 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
-//! | `OBSIM_SEEDS` | sweep seeds `0..count` | the test's or CLI's default sweep |
+//! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's count in `cargo test`, 100 in `cargo run` |
+//! | `OBSIM_SCENARIO` | run only the scenario file with this `name` | unset: every file |
 //!
 //! The README documents the same variables; keep the two in step.
 
