@@ -115,13 +115,7 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
                     (key == "message").then(|| message.to_string())
                 })
             })
-            .map(|(_, counts)| match fate.as_str() {
-                "sent" => counts.sent,
-                "received" => counts.received,
-                "lost" => counts.lost,
-                "cut" => counts.cut,
-                _ => counts.duplicated,
-            })
+            .map(|(_, counts)| counts.count(*fate))
             .sum::<u64>() as f64),
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use madsim::net::Endpoint;
 use obsim_faults::{FaultKind, NetworkFaults, SendDecision};
 
-use crate::world::{node_name, Fate, World};
+use obsim_scenario::Fate;
+
+use crate::world::{node_name, World};
 
 /// A node's network endpoint, with the run's network faults injected on send.
 ///

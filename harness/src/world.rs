@@ -12,6 +12,7 @@ use futures::channel::mpsc;
 use obsim_faults::{
     ActorFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
 };
+use obsim_scenario::Fate;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -40,7 +41,8 @@ pub(crate) struct CrashRequest {
 }
 
 /// What happened to the messages of one type, as the network saw them: the
-/// ground truth that message counters are compared with.
+/// ground truth that message counters are compared with. The fields are the
+/// fates a scenario's `messages.<fate>` reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MessageCounts {
     /// Sends the application asked for.
@@ -55,14 +57,26 @@ pub struct MessageCounts {
     pub duplicated: u64,
 }
 
-/// Which count a message event adds to.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Fate {
-    Sent,
-    Received,
-    Lost,
-    Cut,
-    Duplicated,
+impl MessageCounts {
+    pub fn count(&self, fate: Fate) -> u64 {
+        match fate {
+            Fate::Sent => self.sent,
+            Fate::Received => self.received,
+            Fate::Lost => self.lost,
+            Fate::Cut => self.cut,
+            Fate::Duplicated => self.duplicated,
+        }
+    }
+
+    fn count_mut(&mut self, fate: Fate) -> &mut u64 {
+        match fate {
+            Fate::Sent => &mut self.sent,
+            Fate::Received => &mut self.received,
+            Fate::Lost => &mut self.lost,
+            Fate::Cut => &mut self.cut,
+            Fate::Duplicated => &mut self.duplicated,
+        }
+    }
 }
 
 pub(crate) struct World {
@@ -225,15 +239,10 @@ impl World {
 
     pub(crate) fn count_message(&self, message: &str, fate: Fate) {
         let mut messages = self.messages.lock().expect("messages lock");
-        let counts = messages.entry(message.to_string()).or_default();
-        let count = match fate {
-            Fate::Sent => &mut counts.sent,
-            Fate::Received => &mut counts.received,
-            Fate::Lost => &mut counts.lost,
-            Fate::Cut => &mut counts.cut,
-            Fate::Duplicated => &mut counts.duplicated,
-        };
-        *count += 1;
+        *messages
+            .entry(message.to_string())
+            .or_default()
+            .count_mut(fate) += 1;
     }
 
     pub(crate) fn messages(&self) -> BTreeMap<String, MessageCounts> {
