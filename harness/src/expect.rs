@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use obsim_scenario::{Expectation, MetricSelector, Quantity, Selector, Sign, Sum, Term};
 
 use crate::checks::{Check, Violation};
-use crate::exposition::{self, Sample};
+use crate::exposition::{self, Exposition};
 use crate::run::{Run, SpanRecord};
 
 /// One violation per expectation that does not hold (or cannot be
@@ -160,17 +160,18 @@ fn recoveries(run: &Run, selector: &Selector) -> usize {
 /// `node` and `incarnation` match the pseudo-labels of where it came from.
 /// None when the exposition has no sample of that name at all.
 fn exposition_sum(
-    samples: &[Sample],
+    exposition: &Exposition,
     metric: &MetricSelector,
     node: &str,
     incarnation: Option<u32>,
 ) -> Option<f64> {
-    let named: Vec<&Sample> = samples.iter().filter(|s| s.name == metric.metric).collect();
-    if named.is_empty() {
-        return None;
-    }
+    let mut named = exposition
+        .samples()
+        .map(|(_, sample)| sample)
+        .filter(|sample| sample.name == metric.metric)
+        .peekable();
+    named.peek()?;
     let total = named
-        .into_iter()
         .filter(|sample| {
             matches(&metric.selector, |key| match key {
                 "node" => Some(node.to_string()),
@@ -183,26 +184,24 @@ fn exposition_sum(
     Some(total)
 }
 
-fn samples(text: &str) -> Vec<Sample> {
-    exposition::parse(text)
-        .map(|exposition| exposition.samples().map(|(_, s)| s.clone()).collect())
-        .unwrap_or_default()
-}
-
 fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
-    let sums: Vec<f64> = run
-        .incarnations
-        .iter()
-        .filter_map(|incarnation| {
-            let samples = samples(&incarnation.final_exposition);
-            exposition_sum(
-                &samples,
-                metric,
-                &incarnation.node,
-                Some(incarnation.number),
+    let mut sums = Vec::new();
+    for incarnation in &run.incarnations {
+        // A final exposition that does not parse is reported, never read as
+        // empty: an empty one would pass `== 0` by accident.
+        let exposition = exposition::parse(&incarnation.final_exposition).map_err(|error| {
+            format!(
+                "cannot be evaluated: the final exposition of {} incarnation {} does not parse: {error}",
+                incarnation.node, incarnation.number
             )
-        })
-        .collect();
+        })?;
+        sums.extend(exposition_sum(
+            &exposition,
+            metric,
+            &incarnation.node,
+            Some(incarnation.number),
+        ));
+    }
     if sums.is_empty() {
         return Err(not_exported(metric));
     }
@@ -214,8 +213,7 @@ fn scraped_max(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
         .iter()
         .filter_map(|scrape| {
             let exposition = scrape.exposition.as_ref()?;
-            let samples: Vec<Sample> = exposition.samples().map(|(_, s)| s.clone()).collect();
-            exposition_sum(&samples, metric, &scrape.node, scrape.incarnation)
+            exposition_sum(exposition, metric, &scrape.node, scrape.incarnation)
         })
         .reduce(f64::max)
         .ok_or_else(|| not_exported(metric))

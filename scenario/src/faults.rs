@@ -10,7 +10,7 @@ use obsim_faults::{Effect, Fault, FaultKind, FaultPlan, Partition, PlanError, To
 use toml::Spanned;
 
 use crate::error::{Reporter, ScenarioError};
-use crate::raw::{Dur, Names, RawFault};
+use crate::raw::{duration_of, Dur, Names, RawFault};
 
 type Built<T> = Result<T, ScenarioError>;
 
@@ -132,8 +132,8 @@ impl Entry<'_> {
                 .probability
                 .as_ref()
                 .map(|probability| probability.get_ref().0),
-            at: value(&self.raw.at).unwrap_or(Duration::ZERO),
-            duration: value(&self.raw.length),
+            at: duration_of(&self.raw.at).unwrap_or(Duration::ZERO),
+            duration: duration_of(&self.raw.length),
         })
     }
 
@@ -187,7 +187,7 @@ impl Entry<'_> {
     }
 
     fn effect(&self, kind: FaultKind) -> Built<Effect> {
-        let restart_after = value(&self.raw.restart_after);
+        let restart_after = duration_of(&self.raw.restart_after);
         Ok(match kind {
             FaultKind::StorageWriteFailure => Effect::StorageWriteFailure,
             FaultKind::StorageReadFailure => Effect::StorageReadFailure,
@@ -217,7 +217,7 @@ impl Entry<'_> {
     /// `min` and `max`, or `latency` for both.
     fn range(&self, kind: FaultKind) -> Built<(Duration, Duration)> {
         let raw = self.raw;
-        match (value(&raw.latency), value(&raw.min), value(&raw.max)) {
+        match (duration_of(&raw.latency), duration_of(&raw.min), duration_of(&raw.max)) {
             (Some(latency), None, None) => Ok((latency, latency)),
             (Some(_), _, _) => {
                 let extra = if raw.min.is_some() { &raw.min } else { &raw.max };
@@ -267,8 +267,4 @@ impl Entry<'_> {
                 .is_some_and(|one_way| *one_way.get_ref()),
         })
     }
-}
-
-fn value(duration: &Dur) -> Option<Duration> {
-    duration.as_ref().map(|duration| duration.get_ref().0)
 }

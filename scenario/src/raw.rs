@@ -21,6 +21,11 @@ pub(crate) type Int = Option<Spanned<i64>>;
 pub(crate) type Dur = Option<Spanned<FileDuration>>;
 pub(crate) type Names = Option<Spanned<Vec<Spanned<String>>>>;
 
+/// The duration a file gave, if it gave one.
+pub(crate) fn duration_of(value: &Dur) -> Option<std::time::Duration> {
+    value.as_ref().map(|value| value.get_ref().0)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawScenario {

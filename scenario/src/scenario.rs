@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::error::{Reporter, ScenarioError};
 use crate::expect::{parse_expectation, Expectation};
-use crate::raw::{Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
+use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
 use crate::system::Setting;
 
 /// One scenario file, loaded and validated: everything the harness needs to
@@ -139,20 +139,6 @@ impl Scenario {
             column: setting.map(|setting| setting.column),
             field: Some(format!("system.{key}")),
             message: message.to_string(),
-        }
-    }
-
-    /// What the fault plan is validated against, for a swarm draw too.
-    pub fn topology(&self) -> Topology {
-        Topology {
-            servers: self.servers,
-            operations: self
-                .workload
-                .operations
-                .iter()
-                .map(|(name, _)| name.clone())
-                .collect(),
-            run_end: self.run.duration,
         }
     }
 }
@@ -311,7 +297,7 @@ impl Builder<'_> {
         Ok(WorkloadSpec {
             invocations: invocations as u64,
             concurrency: concurrency as usize,
-            think_time: duration(&raw.think_time).unwrap_or(defaults.think_time),
+            think_time: duration_of(&raw.think_time).unwrap_or(defaults.think_time),
             operations,
         })
     }
@@ -346,11 +332,11 @@ impl Builder<'_> {
     fn run(&self, raw: &RawRun) -> Loaded<RunSpec> {
         let defaults = RunSpec::default();
         let run = RunSpec {
-            duration: duration(&raw.duration).unwrap_or(defaults.duration),
-            time_limit: duration(&raw.time_limit).unwrap_or(defaults.time_limit),
-            drain: duration(&raw.drain).unwrap_or(defaults.drain),
-            scrape_interval: duration(&raw.scrape_interval).unwrap_or(defaults.scrape_interval),
-            scrape_timeout: duration(&raw.scrape_timeout).unwrap_or(defaults.scrape_timeout),
+            duration: duration_of(&raw.duration).unwrap_or(defaults.duration),
+            time_limit: duration_of(&raw.time_limit).unwrap_or(defaults.time_limit),
+            drain: duration_of(&raw.drain).unwrap_or(defaults.drain),
+            scrape_interval: duration_of(&raw.scrape_interval).unwrap_or(defaults.scrape_interval),
+            scrape_timeout: duration_of(&raw.scrape_timeout).unwrap_or(defaults.scrape_timeout),
             message_limit: self.int(
                 "run.message_limit",
                 &raw.message_limit,
@@ -575,8 +561,4 @@ impl Builder<'_> {
         }
         Ok(fires)
     }
-}
-
-fn duration(value: &Dur) -> Option<Duration> {
-    value.as_ref().map(|value| value.get_ref().0)
 }
