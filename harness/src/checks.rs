@@ -16,7 +16,21 @@ use crate::scraper::Scrape;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Check {
     CounterMonotonicity,
+    /// Gauges that count things never go negative and balance with the
+    /// counters that move them.
+    GaugeConsistency,
+    /// Final counter values equal the harness's own record of what happened,
+    /// and no scrape saw more than the final values.
+    MetricAccuracy,
+    /// Histograms are internally consistent, and each timed operation lands
+    /// in the bucket the harness's clock says it should.
+    HistogramCorrectness,
+    /// Every span closes; failed and crash-cancelled work ends in error.
     SpanCompletion,
+    /// Parents exist in the same trace; one client request, one trace.
+    TraceIntegrity,
+    /// Prometheus naming, HELP, label cardinality, and `promtool check metrics`.
+    ExpositionLint,
     SeedDeterminism,
     /// Every fault of the plan fired: the run really tested what it claims.
     FaultsFired,
@@ -26,15 +40,25 @@ pub enum Check {
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 3] = [
+    pub const INVARIANTS: [Check; 8] = [
         Check::CounterMonotonicity,
+        Check::GaugeConsistency,
+        Check::MetricAccuracy,
+        Check::HistogramCorrectness,
         Check::SpanCompletion,
+        Check::TraceIntegrity,
+        Check::ExpositionLint,
         Check::SeedDeterminism,
     ];
 
-    pub const ALL: [Check; 5] = [
+    pub const ALL: [Check; 10] = [
         Check::CounterMonotonicity,
+        Check::GaugeConsistency,
+        Check::MetricAccuracy,
+        Check::HistogramCorrectness,
         Check::SpanCompletion,
+        Check::TraceIntegrity,
+        Check::ExpositionLint,
         Check::SeedDeterminism,
         Check::FaultsFired,
         Check::Expectation,
@@ -43,7 +67,12 @@ impl Check {
     pub fn as_str(self) -> &'static str {
         match self {
             Check::CounterMonotonicity => "counter_monotonicity",
+            Check::GaugeConsistency => "gauge_consistency",
+            Check::MetricAccuracy => "metric_accuracy",
+            Check::HistogramCorrectness => "histogram_correctness",
             Check::SpanCompletion => "span_completion",
+            Check::TraceIntegrity => "trace_integrity",
+            Check::ExpositionLint => "exposition_lint",
             Check::SeedDeterminism => "seed_determinism",
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",

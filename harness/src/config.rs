@@ -84,6 +84,14 @@ pub struct Config {
     pub expectations: Vec<Expectation>,
     /// The command that replays a seed, without the `OBSIM_SEED=` prefix.
     pub replay_command: String,
+    /// Distinct values one label of one metric may take across a run before
+    /// `exposition_lint` reports it as unbounded.
+    pub label_values_max: usize,
+    /// The scenario file's text, written beside a failure's artifacts.
+    pub scenario_source: Option<String>,
+    /// Where failure artifacts go: `<dir>/<scenario>/<seed>/`. None writes
+    /// nothing.
+    pub artifacts_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -150,7 +158,13 @@ pub struct Builder {
     every_fault_fires: bool,
     expectations: Vec<Expectation>,
     replay_command: String,
+    label_values_max: usize,
+    scenario_source: Option<String>,
+    artifacts_dir: Option<std::path::PathBuf>,
 }
+
+/// Distinct values per label per metric before a label counts as unbounded.
+pub const LABEL_VALUES_MAX_DEFAULT: usize = 100;
 
 impl Builder {
     pub(crate) fn new(scenario: &str) -> Builder {
@@ -172,6 +186,9 @@ impl Builder {
             every_fault_fires: true,
             expectations: Vec::new(),
             replay_command: "cargo test".into(),
+            label_values_max: LABEL_VALUES_MAX_DEFAULT,
+            scenario_source: None,
+            artifacts_dir: crate::artifacts::default_dir(),
         }
     }
 
@@ -268,6 +285,27 @@ impl Builder {
         self
     }
 
+    /// Distinct values one label of one metric may take across a run
+    /// (default 100): more is an id used as a label.
+    pub fn label_values_max(mut self, max: usize) -> Self {
+        self.label_values_max = max;
+        self
+    }
+
+    /// The scenario file's text, kept with a failure's artifacts (default:
+    /// none).
+    pub fn scenario_source(mut self, text: &str) -> Self {
+        self.scenario_source = Some(text.to_string());
+        self
+    }
+
+    /// Where failure artifacts are written (default: `$OBSIM_ARTIFACTS_DIR`,
+    /// else `<target dir>/obsim/failures`); None turns them off.
+    pub fn artifacts_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.artifacts_dir = dir;
+        self
+    }
+
     pub(crate) fn config(self) -> Result<Config, ConfigError> {
         let error = |field: &str, problem: String| ConfigError {
             field: field.into(),
@@ -319,6 +357,9 @@ impl Builder {
             every_fault_fires: self.every_fault_fires,
             expectations: self.expectations,
             replay_command: self.replay_command,
+            label_values_max: self.label_values_max,
+            scenario_source: self.scenario_source,
+            artifacts_dir: self.artifacts_dir,
         })
     }
 }

@@ -1,3 +1,4 @@
+mod artifacts;
 pub mod checks;
 mod clock;
 mod config;
@@ -17,7 +18,7 @@ mod verdict;
 mod world;
 
 pub use checks::{Check, Violation};
-pub use config::{Builder, Config, ConfigError, Workload};
+pub use config::{Builder, Config, ConfigError, Workload, LABEL_VALUES_MAX_DEFAULT};
 pub use network::Network;
 pub use obsim_faults as faults;
 pub use run::{IncarnationRecord, Run, SpanEventRecord, SpanRecord, SpanStatus};

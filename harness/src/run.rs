@@ -22,6 +22,9 @@ pub struct Run {
     pub ended_at: Duration,
     /// Exported spans, in export order.
     pub spans: Vec<SpanRecord>,
+    /// The same spans as the SDK exported them, for OTLP files: absolute
+    /// simulated timestamps, resource and scope included.
+    pub otel_spans: Vec<SpanData>,
     /// Spans opened and closed, as tracing saw them.
     pub lifecycle: SpanLifecycle,
     pub scrapes: Vec<Scrape>,

@@ -119,8 +119,8 @@ impl Sim {
         // Read everything before the runtime drops: dropping it drops every
         // task still alive, closing their spans, and that teardown is not
         // part of the run.
-        let spans: Vec<SpanRecord> = capture
-            .finished_spans()
+        let otel_spans = capture.finished_spans();
+        let spans: Vec<SpanRecord> = otel_spans
             .iter()
             .map(|data| SpanRecord::from_data(data, &world.clock))
             .collect();
@@ -143,6 +143,7 @@ impl Sim {
             seed,
             ended_at,
             spans,
+            otel_spans,
             lifecycle,
             scrapes: world.scrapes(),
             faults: world.faults.events(),
