@@ -63,6 +63,13 @@ pub enum Quantity {
     ScrapeRecoveries(Selector),
     /// `messages.<fate>{message}`: the network's ground truth.
     Messages { fate: Fate, selector: Selector },
+    /// `storage.<result>{operation, node}`: storage operations the harness
+    /// completed (`ok`, `failed`, `total`), or torn transactions recovery
+    /// rolled back (`recovered`, by node only): the storage's ground truth.
+    Storage {
+        result: StorageResult,
+        selector: Selector,
+    },
     /// `final(metric{labels})`: summed over every incarnation's final
     /// exposition.
     Final(MetricSelector),
@@ -80,6 +87,33 @@ pub struct Selector {
 pub struct MetricSelector {
     pub metric: String,
     pub selector: Selector,
+}
+
+/// Which storage operations a `storage.<result>` quantity counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StorageResult {
+    Ok,
+    Failed,
+    Total,
+    Recovered,
+}
+
+impl StorageResult {
+    pub const ALL: [StorageResult; 4] = [
+        StorageResult::Ok,
+        StorageResult::Failed,
+        StorageResult::Total,
+        StorageResult::Recovered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageResult::Ok => "ok",
+            StorageResult::Failed => "failed",
+            StorageResult::Total => "total",
+            StorageResult::Recovered => "recovered",
+        }
+    }
 }
 
 /// What happened to a message on the simulated network.
@@ -177,12 +211,15 @@ impl std::error::Error for ExpectationError {}
 const QUANTITY_FORMS: &str =
     "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, \
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
-messages.<fate>{message}, final(<metric>{labels}), max(<metric>{labels})";
+messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
+final(<metric>{labels}), max(<metric>{labels})";
 
 const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
 const SCRAPE_KEYS: &[&str] = &["node", "up"];
 const RECOVERY_KEYS: &[&str] = &["node"];
 const MESSAGE_KEYS: &[&str] = &["message"];
+const STORAGE_KEYS: &[&str] = &["operation", "node"];
+const RECOVERED_KEYS: &[&str] = &["node"];
 
 /// Parses one expectation.
 pub fn parse_expectation(text: &str) -> Result<Expectation, ExpectationError> {
@@ -320,6 +357,7 @@ impl Parser<'_> {
             "spans" => self.spans(),
             "scrapes" => self.scrapes(),
             "messages" => self.messages(),
+            "storage" => self.storage(),
             "final" => self.metric("final").map(Quantity::Final),
             "max" => self.metric("max").map(Quantity::Max),
             _ => Err(self.error_at(
@@ -428,6 +466,30 @@ impl Parser<'_> {
             })?;
         let selector = self.optional_selector(Some(MESSAGE_KEYS))?;
         Ok(Quantity::Messages { fate, selector })
+    }
+
+    fn storage(&mut self) -> Parsed<Quantity> {
+        let choices: Vec<&str> = StorageResult::ALL.iter().map(|r| r.as_str()).collect();
+        let choices = choices.join(", ");
+        let (start, word) = self.dotted("a storage result", &choices)?;
+        let result = StorageResult::ALL
+            .into_iter()
+            .find(|result| result.as_str() == word)
+            .ok_or_else(|| {
+                self.error_at(
+                    start,
+                    format!("unknown storage result `{word}`: expected one of {choices}"),
+                )
+            })?;
+        // Recovery rolls back transactions, not operations: it has no
+        // operation to select on.
+        let keys = if result == StorageResult::Recovered {
+            RECOVERED_KEYS
+        } else {
+            STORAGE_KEYS
+        };
+        let selector = self.optional_selector(Some(keys))?;
+        Ok(Quantity::Storage { result, selector })
     }
 
     fn metric(&mut self, function: &str) -> Parsed<MetricSelector> {
@@ -569,6 +631,9 @@ impl fmt::Display for Quantity {
             Quantity::Messages { fate, selector } => {
                 write!(f, "messages.{}{selector}", fate.as_str())
             }
+            Quantity::Storage { result, selector } => {
+                write!(f, "storage.{}{selector}", result.as_str())
+            }
             Quantity::Final(metric) => write!(f, "final({metric})"),
             Quantity::Max(metric) => write!(f, "max({metric})"),
         }
@@ -693,6 +758,30 @@ mod tests {
             quantity("max(ns:inflight)"),
             Quantity::Max(metric("ns:inflight", &[]))
         );
+    }
+
+    #[test]
+    fn parses_storage_ground_truth() {
+        assert_eq!(
+            quantity("storage.failed{operation=\"put\"}"),
+            Quantity::Storage {
+                result: StorageResult::Failed,
+                selector: selector(&[("operation", "put")])
+            }
+        );
+        assert_eq!(
+            quantity("storage.recovered"),
+            Quantity::Storage {
+                result: StorageResult::Recovered,
+                selector: Selector::default()
+            }
+        );
+        assert!(error("storage.recovered{operation=\"put\"} == 0")
+            .message
+            .contains("operation"));
+        assert!(error("storage.lost == 0")
+            .message
+            .contains("ok, failed, total, recovered"));
     }
 
     #[test]

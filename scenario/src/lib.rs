@@ -21,7 +21,7 @@ pub use duration::parse_duration;
 pub use error::ScenarioError;
 pub use expect::{
     parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, Quantity,
-    Selector, Sign, Sum, Term,
+    Selector, Sign, StorageResult, Sum, Term,
 };
 pub use scenario::{discover, RunSpec, Scenario, SeedSpec, WorkloadSpec};
 pub use system::{Setting, SettingValue};
