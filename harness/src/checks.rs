@@ -2,7 +2,7 @@
 //! two) and says exactly what broke: the series or span, the node, the
 //! simulated time. The seed and the replay command are added by the verdict.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -359,17 +359,42 @@ fn fired(fault: &Fault, event: &FaultEvent) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']))
 }
 
-/// The checks in `enabled` that read one run (determinism reads two, so the
-/// verdict runs it).
-pub fn check_run(run: &Run, enabled: &BTreeSet<Check>, every_fault_fires: bool) -> Vec<Violation> {
+/// The checks a config enables that read one run (determinism reads two, so
+/// the verdict runs it), with the system's contract for the ones that
+/// compare telemetry with ground truth.
+pub fn check_run(
+    run: &Run,
+    config: &crate::Config,
+    contract: &crate::Contract,
+    rules: &[obsim_scenario::Expectation],
+) -> Vec<Violation> {
+    let on = |check: Check| config.checks.contains(&check);
     let mut violations = Vec::new();
-    if enabled.contains(&Check::CounterMonotonicity) {
+    if on(Check::CounterMonotonicity) {
         violations.extend(counter_monotonicity(run));
     }
-    if enabled.contains(&Check::SpanCompletion) {
-        violations.extend(span_completion(run));
+    if on(Check::GaugeConsistency) {
+        violations.extend(crate::gauges::gauge_consistency(run, contract));
     }
-    if every_fault_fires {
+    if on(Check::MetricAccuracy) {
+        violations.extend(crate::accuracy::metric_accuracy(run, contract, rules));
+    }
+    if on(Check::HistogramCorrectness) {
+        violations.extend(crate::histograms::histogram_consistency(run));
+        violations.extend(crate::timing::histogram_placement(run, contract));
+    }
+    if on(Check::SpanCompletion) {
+        violations.extend(span_completion(run));
+        violations.extend(crate::status::span_status(run, contract));
+    }
+    if on(Check::TraceIntegrity) {
+        violations.extend(crate::traces::trace_integrity(run, contract));
+    }
+    if on(Check::ExpositionLint) {
+        violations.extend(crate::lint::exposition_lint(run, config.label_values_max));
+        violations.extend(crate::lint::promtool_check(run));
+    }
+    if config.every_fault_fires {
         violations.extend(faults_fired(run));
     }
     violations

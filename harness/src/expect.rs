@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use obsim_scenario::{Expectation, MetricSelector, Quantity, Selector, Sign, Sum, Term};
+use obsim_scenario::{
+    Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
+};
 
 use crate::checks::{Check, Violation};
 use crate::exposition::{self, Exposition};
@@ -29,10 +31,26 @@ pub fn expectations(run: &Run, expectations: &[Expectation]) -> Vec<Violation> {
         .collect()
 }
 
-fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
+/// Ok when `expectation` holds in `run`; otherwise what it read and why it
+/// does not hold.
+pub(crate) fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
+    check_as(run, expectation, Absent::Error)
+}
+
+/// What a `final(...)` of a metric no node exported means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Absent {
+    /// An error: in a scenario's expectation it is most likely a typo.
+    Error,
+    /// Zero: a labelled counter that never counted is not exported at all,
+    /// and a ground-truth rule must still hold when nothing happened.
+    Zero,
+}
+
+pub(crate) fn check_as(run: &Run, expectation: &Expectation, absent: Absent) -> Result<(), String> {
     let mut values = BTreeMap::new();
-    let left = sum(run, &expectation.left, &mut values)?;
-    let right = sum(run, &expectation.right, &mut values)?;
+    let left = sum(run, &expectation.left, absent, &mut values)?;
+    let right = sum(run, &expectation.right, absent, &mut values)?;
     if expectation.comparison.holds(left, right) {
         return Ok(());
     }
@@ -47,11 +65,27 @@ fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
     ))
 }
 
-fn sum(run: &Run, sum: &Sum, values: &mut BTreeMap<String, f64>) -> Result<f64, String> {
+fn sum(
+    run: &Run,
+    sum: &Sum,
+    absent: Absent,
+    values: &mut BTreeMap<String, f64>,
+) -> Result<f64, String> {
     let mut total = 0.0;
     for (sign, term) in &sum.terms {
         let value = match term {
             Term::Number(number) => *number,
+            Term::Quantity(Quantity::Final(metric)) if absent == Absent::Zero => {
+                let value = final_sum(run, metric).or_else(|error| {
+                    if error == not_exported(metric) {
+                        Ok(0.0)
+                    } else {
+                        Err(error)
+                    }
+                })?;
+                values.insert(format!("final({metric})"), value);
+                value
+            }
             Term::Quantity(quantity) => {
                 let value = quantity_value(run, quantity)?;
                 values.insert(quantity.to_string(), value);
@@ -117,9 +151,37 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
             })
             .map(|(_, counts)| counts.count(*fate))
             .sum::<u64>() as f64),
+        Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),
     }
+}
+
+/// Storage operations (or recovered transactions) the harness recorded.
+fn storage_count(run: &Run, result: StorageResult, selector: &Selector) -> u64 {
+    if result == StorageResult::Recovered {
+        return run
+            .recovered
+            .iter()
+            .filter(|(node, _)| matches(selector, |key| (key == "node").then(|| node.to_string())))
+            .map(|(_, n)| n)
+            .sum();
+    }
+    run.storage_ops
+        .iter()
+        .filter(|op| match result {
+            StorageResult::Ok => op.failure.is_none(),
+            StorageResult::Failed => op.failure.is_some(),
+            _ => true,
+        })
+        .filter(|op| {
+            matches(selector, |key| match key {
+                "node" => Some(op.node.clone()),
+                "operation" => Some(op.operation.to_string()),
+                _ => None,
+            })
+        })
+        .count() as u64
 }
 
 /// The exported spans that `selector` picks by name, kind and status.
@@ -159,7 +221,7 @@ fn recoveries(run: &Run, selector: &Selector) -> usize {
 /// Sums the samples of `metric` in one exposition that match its selector;
 /// `node` and `incarnation` match the pseudo-labels of where it came from.
 /// None when the exposition has no sample of that name at all.
-fn exposition_sum(
+pub(crate) fn exposition_sum(
     exposition: &Exposition,
     metric: &MetricSelector,
     node: &str,
@@ -180,8 +242,9 @@ fn exposition_sum(
             })
         })
         .map(|sample| sample.value)
-        .sum();
-    Some(total)
+        .sum::<f64>();
+    // An empty f64 sum is -0.0, which would print as "-0".
+    Some(total + 0.0)
 }
 
 fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {

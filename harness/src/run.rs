@@ -9,7 +9,8 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::clock::Clock;
 use crate::scraper::Scrape;
-use crate::telemetry::SpanLifecycle;
+use crate::telemetry::{SpanLifecycle, SpanOrigin};
+use crate::truth::StorageOp;
 use crate::world::MessageCounts;
 
 /// Everything one seed's run captured. A run is a pure function of its seed,
@@ -36,6 +37,11 @@ pub struct Run {
     pub outcomes: BTreeMap<String, u64>,
     /// Messages by type, as the network saw them: ground truth.
     pub messages: BTreeMap<String, MessageCounts>,
+    /// Every storage operation that completed, in completion order: ground
+    /// truth for storage counters, histograms and span status.
+    pub storage_ops: Vec<StorageOp>,
+    /// Torn transactions recovery rolled back, by node: ground truth.
+    pub recovered: BTreeMap<String, u64>,
     /// The faults this seed ran with: the fixed ones, then any swarm draw.
     pub plan: Vec<Fault>,
     /// How many of `plan` are fixed; the rest the swarm drew for this seed.
@@ -61,6 +67,8 @@ pub struct SpanRecord {
     pub parent_span_id: Option<String>,
     pub name: String,
     pub kind: String,
+    /// The node and incarnation it started on, and whether a crash ended it.
+    pub origin: SpanOrigin,
     pub start_ns: i64,
     pub end_ns: i64,
     pub status: SpanStatus,
@@ -95,7 +103,7 @@ pub struct SpanEventRecord {
 }
 
 impl SpanRecord {
-    pub(crate) fn from_data(data: &SpanData, clock: &Clock) -> SpanRecord {
+    pub(crate) fn from_data(data: &SpanData, origin: SpanOrigin, clock: &Clock) -> SpanRecord {
         let parent = data.parent_span_id;
         SpanRecord {
             trace_id: data.span_context.trace_id().to_string(),
@@ -104,6 +112,7 @@ impl SpanRecord {
                 .then(|| parent.to_string()),
             name: data.name.to_string(),
             kind: format!("{:?}", data.span_kind).to_lowercase(),
+            origin,
             start_ns: clock.offset_ns(data.start_time),
             end_ns: clock.offset_ns(data.end_time),
             status: match &data.status {
@@ -181,6 +190,12 @@ impl Run {
                 .iter()
                 .map(|(message, counts)| format!("messages {message} {counts:?}")),
         );
+        lines.extend(self.storage_ops.iter().map(|op| format!("storage {op:?}")));
+        lines.extend(
+            self.recovered
+                .iter()
+                .map(|(node, n)| format!("recovered {node}={n}")),
+        );
         for incarnation in &self.incarnations {
             lines.push(format!(
                 "incarnation {}#{} {:?}..{:?}",
@@ -209,12 +224,13 @@ fn span_line(span: &SpanRecord) -> String {
         .map(|e| format!("{}@{}{:?}", e.name, e.at_ns, e.attributes))
         .collect();
     format!(
-        "span {} {} parent={} {:?} kind={} {}..{} status={:?} attrs=[{}] events=[{}]",
+        "span {} {} parent={} {:?} kind={} origin={:?} {}..{} status={:?} attrs=[{}] events=[{}]",
         span.trace_id,
         span.span_id,
         span.parent_span_id.as_deref().unwrap_or("-"),
         span.name,
         span.kind,
+        span.origin,
         span.start_ns,
         span.end_ns,
         span.status,

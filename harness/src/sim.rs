@@ -13,6 +13,7 @@ use madsim::task::NodeId;
 use obsim_faults::component_stream;
 
 use crate::config::{Builder, Config, ConfigError};
+use crate::contract::Contract;
 use crate::lifecycle::{supervise, Supervisor};
 use crate::network::Network;
 use crate::run::{IncarnationRecord, Run, SpanRecord};
@@ -20,6 +21,7 @@ use crate::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
 use crate::system::{ClientContext, HandlerFaults, NodeContext, System};
 use crate::telemetry::Capture;
 use crate::world::{server_ip, server_name, World, CLIENT_IP, SCRAPER_IP};
+use obsim_scenario::Expectation;
 
 /// The port every server's system serves on.
 pub const APP_PORT: u16 = 7000;
@@ -32,6 +34,10 @@ type Factory = Arc<dyn Fn() -> Arc<dyn System> + Send + Sync>;
 pub struct Sim {
     config: Config,
     factory: Factory,
+    /// The system's telemetry contract, read once when the sim is built.
+    contract: Arc<Contract>,
+    /// The contract's accuracy rules, parsed.
+    rules: Arc<Vec<Expectation>>,
 }
 
 /// Why a run did not complete.
@@ -78,9 +84,13 @@ impl Builder {
         S: System,
         F: Fn() -> S + Send + Sync + 'static,
     {
+        let contract = factory().contract();
+        let rules = contract.rules()?;
         Ok(Sim {
             config: self.config()?,
             factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
+            contract: Arc::new(contract),
+            rules: Arc::new(rules),
         })
     }
 }
@@ -92,6 +102,15 @@ impl Sim {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The contract's accuracy rules, parsed.
+    pub(crate) fn rules(&self) -> &[Expectation] {
+        &self.rules
     }
 
     /// Runs one seed to completion on a fresh runtime.
@@ -108,6 +127,7 @@ impl Sim {
             component_stream(seed, "otel-ids"),
             world.node_names.clone(),
             world.clock.clone(),
+            world.ledger.clone(),
         );
         let _subscriber = tracing::subscriber::set_default(subscriber);
         let runtime =
@@ -122,7 +142,7 @@ impl Sim {
         let otel_spans = capture.finished_spans();
         let spans: Vec<SpanRecord> = otel_spans
             .iter()
-            .map(|data| SpanRecord::from_data(data, &world.clock))
+            .map(|data| SpanRecord::from_data(data, capture.origin(data), &world.clock))
             .collect();
         let lifecycle = capture.lifecycle();
         drop(runtime);
@@ -151,6 +171,8 @@ impl Sim {
             incarnations: incarnation_records(&world),
             outcomes: world.outcomes(),
             messages: world.messages(),
+            storage_ops: world.ledger.storage_ops(),
+            recovered: world.ledger.recovered(),
             plan: world.plan.faults().to_vec(),
             fixed_faults: self.config.faults.faults().len(),
         })

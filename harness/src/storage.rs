@@ -7,6 +7,7 @@ use futures::channel::mpsc;
 use obsim_faults::{FaultEvent, FaultKind, FaultLog, StorageDecision, StorageFaults};
 
 use crate::clock::Clock;
+use crate::truth::{Ledger, StorageOp};
 use crate::world::{server_name, CrashRequest};
 
 /// A node's simulated key-value store. It is durable: the data survives the
@@ -30,6 +31,7 @@ struct Inner {
     clock: Clock,
     latency: StorageLatency,
     crash_requests: mpsc::UnboundedSender<CrashRequest>,
+    ledger: Arc<Ledger>,
 }
 
 #[derive(Default)]
@@ -99,6 +101,7 @@ impl Storage {
         clock: Clock,
         latency: StorageLatency,
         crash_requests: mpsc::UnboundedSender<CrashRequest>,
+        ledger: Arc<Ledger>,
     ) -> Storage {
         Storage {
             inner: Arc::new(Inner {
@@ -109,12 +112,20 @@ impl Storage {
                 clock,
                 latency,
                 crash_requests,
+                ledger,
             }),
         }
     }
 
     /// Reads `key` after the read latency and any injected latency.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let started_at = self.inner.clock.elapsed();
+        let result = self.read(key).await;
+        self.record("get", started_at, result.as_ref().err());
+        result
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let decision = self.decide(false);
         self.serve(self.inner.latency.read, &decision, key).await;
         if decision.failure.is_some() {
@@ -127,11 +138,38 @@ impl Storage {
         Ok(disk.committed.get(key).cloned())
     }
 
+    /// Ground truth for one completed operation, in the incarnation that
+    /// gets the result.
+    fn record(
+        &self,
+        operation: &'static str,
+        started_at: std::time::Duration,
+        error: Option<&StorageError>,
+    ) {
+        let node = server_name(self.inner.node);
+        let incarnation = self.inner.ledger.live(&node).unwrap_or(u32::MAX);
+        self.inner.ledger.record_storage(StorageOp {
+            node,
+            incarnation,
+            operation,
+            started_at,
+            ended_at: self.inner.clock.elapsed(),
+            failure: error.map(ToString::to_string),
+        });
+    }
+
     /// Writes `value` after the write latency and any injected latency. A
     /// crash during the latency drops this future and nothing is written, as
     /// with a lost fsync. A crash during the transaction writes the data,
     /// never commits it, and never returns: the node is killed first.
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        let started_at = self.inner.clock.elapsed();
+        let result = self.write(key, value).await;
+        self.record("put", started_at, result.as_ref().err());
+        result
+    }
+
+    async fn write(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
         let decision = self.decide(true);
         self.serve(self.inner.latency.write, &decision, key).await;
         match decision.failure {
@@ -161,6 +199,8 @@ impl Storage {
     /// boots.
     pub fn recover(&self) -> usize {
         let torn = std::mem::take(&mut self.disk().torn);
+        let node = server_name(self.inner.node);
+        self.inner.ledger.record_recovered(&node, torn.len() as u64);
         torn.len()
     }
 

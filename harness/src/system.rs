@@ -6,6 +6,7 @@ use obsim_faults::{ActorFaults, FaultKind};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Workload;
+use crate::contract::Contract;
 use crate::network::Network;
 use crate::storage::Storage;
 use crate::world::World;
@@ -23,6 +24,13 @@ pub trait System: Send + Sync + 'static {
     /// Drives the workload from the client node. The run's workload phase
     /// ends when this future completes.
     fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()>;
+
+    /// What the system promises about its telemetry: which counters equal
+    /// which ground truth, which gauges balance, which histogram times
+    /// storage, which span roots a request. Default: nothing promised.
+    fn contract(&self) -> Contract {
+        Contract::default()
+    }
 }
 
 /// What one incarnation of one server node is given.

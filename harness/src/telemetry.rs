@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
-use opentelemetry_sdk::trace::{IdGenerator, InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{
+    IdGenerator, InMemorySpanExporter, SdkTracerProvider, SpanData, SpanProcessor,
+};
 use opentelemetry_sdk::Resource;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +18,8 @@ use tracing::span;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
+
+use crate::truth::Ledger;
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
 /// generator uses a thread-local RNG seeded once per thread, so a second run
@@ -33,6 +37,66 @@ impl IdGenerator for SeededIds {
     fn new_span_id(&self) -> SpanId {
         let mut rng = self.0.lock().expect("id generator lock poisoned");
         SpanId::from(rng.next_u64().max(1))
+    }
+}
+
+/// Where an exported span ran: the node and incarnation it started on, and
+/// whether it ended only because that incarnation crashed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpanOrigin {
+    pub node: Option<String>,
+    pub incarnation: Option<u32>,
+    /// The span ended after its incarnation went down: a crash dropped the
+    /// work it covered, and dropping it is what ended the span.
+    pub cancelled: bool,
+}
+
+// Keyed by the span id's bytes: `SpanId` is not `Ord`.
+pub(crate) type Origins = Arc<Mutex<BTreeMap<[u8; 8], SpanOrigin>>>;
+
+/// Tags each span with where it started and whether a crash ended it. A
+/// processor sees the OpenTelemetry span id, which a tracing layer does not.
+/// It reads the ledger, which the harness updates as nodes go down and up,
+/// so "cancelled" is a fact of the lifecycle, not a guess from timestamps.
+#[derive(Debug)]
+struct OriginTagger {
+    nodes: NodeNames,
+    ledger: Arc<Ledger>,
+    origins: Origins,
+}
+
+impl SpanProcessor for OriginTagger {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {
+        use opentelemetry::trace::Span as _;
+        let node = current_node_name(&self.nodes);
+        let origin = SpanOrigin {
+            incarnation: self.ledger.live(&node),
+            node: Some(node),
+            cancelled: false,
+        };
+        let id = span.span_context().span_id().to_bytes();
+        self.origins
+            .lock()
+            .expect("origins lock")
+            .insert(id, origin);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        let mut origins = self.origins.lock().expect("origins lock");
+        let Some(origin) = origins.get_mut(&span.span_context.span_id().to_bytes()) else {
+            return;
+        };
+        if let (Some(node), Some(incarnation)) = (&origin.node, origin.incarnation) {
+            origin.cancelled = self.ledger.live(node) != Some(incarnation);
+        }
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
     }
 }
 
@@ -129,6 +193,7 @@ pub(crate) struct Capture {
     provider: SdkTracerProvider,
     exporter: InMemorySpanExporter,
     lifecycle: Arc<Mutex<LifecycleState>>,
+    origins: Origins,
 }
 
 impl Capture {
@@ -139,9 +204,18 @@ impl Capture {
         ids: ChaCha8Rng,
         nodes: NodeNames,
         clock: crate::clock::Clock,
+        ledger: Arc<Ledger>,
     ) -> (Capture, impl tracing::Subscriber + Send + Sync) {
         let exporter = InMemorySpanExporter::default();
+        let origins = Origins::default();
         let provider = SdkTracerProvider::builder()
+            // Before the exporter: the origin is tagged by the time a span
+            // is exported.
+            .with_span_processor(OriginTagger {
+                nodes: nodes.clone(),
+                ledger,
+                origins: origins.clone(),
+            })
             .with_simple_exporter(exporter.clone())
             .with_id_generator(SeededIds(Mutex::new(ids)))
             .with_resource(
@@ -173,6 +247,7 @@ impl Capture {
             provider,
             exporter,
             lifecycle,
+            origins,
         };
         (capture, subscriber)
     }
@@ -183,6 +258,16 @@ impl Capture {
         // kept for the day the processor changes.
         let _ = self.provider.force_flush();
         self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    /// Where `span` ran; the default (nothing known) for a span that started
+    /// outside every node.
+    pub(crate) fn origin(&self, span: &SpanData) -> SpanOrigin {
+        let origins = self.origins.lock().expect("origins lock");
+        origins
+            .get(&span.span_context.span_id().to_bytes())
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {

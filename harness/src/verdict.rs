@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::artifacts::{self, Artifacts};
 use crate::checks::{check_run, seed_determinism, Check, Violation};
 use crate::run::Run;
 use crate::sim::{RunError, Sim};
@@ -27,6 +28,9 @@ pub struct Failure {
     /// With swarm testing, the faults this seed drew: printed with the seed,
     /// since they differ from seed to seed.
     pub swarm_draw: Vec<String>,
+    /// Where the failure's artifacts were written, or why they were not;
+    /// None when artifacts are off.
+    pub artifacts: Option<Artifacts>,
     pub replay: String,
 }
 
@@ -56,6 +60,9 @@ impl fmt::Display for Failure {
             for fault in &self.swarm_draw {
                 writeln!(f, "  {fault}")?;
             }
+        }
+        if let Some(artifacts) = &self.artifacts {
+            writeln!(f, "artifacts: {artifacts}")?;
         }
         write!(f, "replay: {}", self.replay)
     }
@@ -87,13 +94,26 @@ impl Sim {
     }
 
     /// Runs `seed` twice and applies every check, the determinism check
-    /// comparing the two runs.
+    /// comparing the two runs. A failure's artifacts are written, with the
+    /// first run, when the config names an artifacts folder.
     pub fn check_seed(&self, seed: u64) -> Verdict {
+        let mut verdict = self.verdict(seed);
+        if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
+            let written =
+                artifacts::write_failure(dir, self.config(), failure, verdict.run.as_ref());
+            failure.artifacts = Some(Artifacts::from_result(dir, written));
+        }
+        verdict
+    }
+
+    /// [`Sim::check_seed`] without the artifacts: the runs and the checks.
+    fn verdict(&self, seed: u64) -> Verdict {
         let fail = |problem| Failure {
             scenario: self.config().scenario.clone(),
             seed,
             problem,
             swarm_draw: self.swarm_draw(seed),
+            artifacts: None,
             replay: self.replay_command(seed),
         };
         let first = match self.run(seed) {
@@ -107,7 +127,7 @@ impl Sim {
             }
         };
         let config = self.config();
-        let mut violations = check_run(&first, &config.checks, config.every_fault_fires);
+        let mut violations = check_run(&first, config, self.contract(), self.rules());
         violations.extend(crate::expect::expectations(&first, &config.expectations));
         match self.run(seed) {
             Ok(second) if config.checks.contains(&Check::SeedDeterminism) => {

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::scraper::Scrape;
 use crate::storage::Storage;
 use crate::telemetry::NodeNames;
+use crate::truth::Ledger;
 
 /// One life of one server node, from boot to crash (or the end of the run).
 #[derive(Clone)]
@@ -93,6 +94,8 @@ pub(crate) struct World {
     pub client_registry: prometheus::Registry,
     /// The run's faults, fixed and drawn: the plan this seed honours.
     pub plan: FaultPlan,
+    /// Ground truth the checks compare telemetry with.
+    pub ledger: Arc<Ledger>,
     crash_inbox: Mutex<Option<mpsc::UnboundedReceiver<CrashRequest>>>,
     partitions: Mutex<BTreeMap<usize, Partition>>,
     messages: Mutex<BTreeMap<String, MessageCounts>>,
@@ -113,6 +116,9 @@ impl World {
         let faults = FaultLog::new(config.fault_log_capacity);
         let injector = Injector::new(seed, plan.clone());
         let (crash_requests, crash_inbox) = mpsc::unbounded();
+        let ledger = Arc::new(Ledger::default());
+        // The client never restarts: one incarnation for the whole run.
+        ledger.node_up("client", 0);
         let storages = (0..config.servers)
             .map(|node| {
                 Storage::new(
@@ -122,6 +128,7 @@ impl World {
                     clock.clone(),
                     config.storage_latency,
                     crash_requests.clone(),
+                    ledger.clone(),
                 )
             })
             .collect();
@@ -138,6 +145,7 @@ impl World {
             actor_faults,
             client_registry: prometheus::Registry::new(),
             plan,
+            ledger,
             crash_inbox: Mutex::new(Some(crash_inbox)),
             partitions: Mutex::new(BTreeMap::new()),
             messages: Mutex::new(BTreeMap::new()),
@@ -172,6 +180,7 @@ impl World {
             registry: prometheus::Registry::new(),
         };
         incarnations.push(incarnation.clone());
+        self.ledger.node_up(&server_name(node), number);
         incarnation
     }
 
@@ -181,6 +190,7 @@ impl World {
         if let Some(last) = incarnations.iter_mut().rev().find(|i| i.node == node) {
             last.ended_at.get_or_insert(now);
         }
+        self.ledger.node_down(&server_name(node));
     }
 
     pub(crate) fn incarnations(&self) -> Vec<Incarnation> {
