@@ -42,13 +42,7 @@ pub const CLI_SEEDS_DEFAULT: u64 = 100;
 pub fn skeleton() -> Builder {
     Sim::builder("skeleton")
         .servers(3)
-        .workload(Workload {
-            invocations: 1_000,
-            concurrency: 16,
-            actors: 64,
-            operations: vec![("get".into(), 1), ("increment".into(), 3)],
-            think_time: Duration::ZERO,
-        })
+        .workload(skeleton_workload())
         .duration(Duration::from_secs(4))
         .fault(Fault::new(Effect::StorageWriteFailure).with_probability(0.10))
         .fault(
@@ -67,6 +61,17 @@ pub fn skeleton() -> Builder {
         )
         .time_limit(Duration::from_secs(120))
         .drain(Duration::from_secs(5))
+}
+
+/// The skeleton's workload: 1,000 invocations, 16 in flight, over 64 actors.
+pub fn skeleton_workload() -> Workload {
+    Workload {
+        invocations: 1_000,
+        concurrency: 16,
+        actors: 64,
+        operations: vec![("get".into(), 1), ("increment".into(), 3)],
+        think_time: Duration::ZERO,
+    }
 }
 
 /// The skeleton scenario running the reference actor system with `config`.

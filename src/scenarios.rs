@@ -55,6 +55,11 @@ pub fn scenario_sim(scenario: &Scenario, replay_command: &str) -> Result<Sim, Sc
         )
         .every_fault_fires(scenario.every_fault_fires)
         .replay_command(replay_command);
+    // Kept beside a failure's artifacts; a file that cannot be read again
+    // (moved since loading) only loses that copy.
+    if let Ok(text) = std::fs::read_to_string(&scenario.path) {
+        builder = builder.scenario_source(&text);
+    }
     for fault in &scenario.faults {
         builder = builder.fault(fault.clone());
     }

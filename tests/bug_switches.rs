@@ -2,12 +2,24 @@
 //! bug in the reference system, and the matching check must catch it with a
 //! message that names what broke and the command that replays it.
 
-use obsim::fixtures::{ActorConfig, Bug};
-use obsim::harness::{Failure, Problem};
+use obsim::fixtures::{ActorConfig, ActorSystem, Bug};
+use obsim::harness::faults::{Effect, Fault};
+use obsim::harness::{Builder, Check, Failure, Problem, Workload};
 
 fn failure_with(bug: Bug, seed: u64, test: &str) -> Failure {
+    failure_in(obsim::skeleton(), bug, seed, test)
+}
+
+/// The failure `bug` causes on `seed` of the scenario `builder` describes.
+fn failure_in(builder: Builder, bug: Bug, seed: u64, test: &str) -> Failure {
     let replay = format!("cargo test --test bug_switches -- --exact {test}");
-    let sim = obsim::skeleton_sim(ActorConfig::default().with_bug(bug), &replay).expect("valid");
+    let config = ActorConfig::default().with_bug(bug);
+    let sim = builder
+        .replay_command(&replay)
+        // Failures here are expected: leave no artifacts behind.
+        .artifacts_dir(None)
+        .build(move || ActorSystem::new(config.clone()))
+        .expect("valid");
     let verdict = sim.check_seed(seed);
     verdict
         .failure
@@ -79,6 +91,168 @@ fn process_global_request_id_is_caught_by_seed_determinism() {
         "the diverging line names the attribute:\n{message}"
     );
     assert_replay_line(&message, 3, test);
+}
+
+/// The checks that fired, by name, in order of first appearance.
+fn checks_fired(failure: &Failure) -> Vec<Check> {
+    let Problem::Violations(violations) = &failure.problem else {
+        return Vec::new();
+    };
+    let mut fired: Vec<Check> = Vec::new();
+    for violation in violations {
+        if !fired.contains(&violation.check) {
+            fired.push(violation.check);
+        }
+    }
+    fired
+}
+
+#[test]
+fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
+    let test = "gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency";
+    let panics = obsim::skeleton().fault(Fault::new(Effect::ActorPanic).with_probability(0.02));
+    let failure = failure_in(panics, Bug::GaugeNotDecrementedOnCrash, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[gauge_consistency] actors_active on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("but actors_activations_total - actors_deactivations_total = "),
+        "{message}"
+    );
+    assert!(message.contains("the gauge drifted"), "{message}");
+    assert_eq!(
+        checks_fired(&failure),
+        [Check::GaugeConsistency],
+        "{message}"
+    );
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn counter_bumped_before_a_failing_write_is_caught_by_metric_accuracy() {
+    let test = "counter_bumped_before_a_failing_write_is_caught_by_metric_accuracy";
+    let failure = failure_with(Bug::CounterBeforeWrite, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains(
+            "[metric_accuracy] `storage_operations_total`: disagrees with the harness's ground truth: \
+             `final(storage_operations_total{operation=\"put\",status=\"ok\"}) == storage.ok{operation=\"put\"}`"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("final(storage_operations_total{operation=\"put\", status=\"ok\"}) by incarnation: server-0#0 = "),
+        "{message}"
+    );
+    assert_eq!(checks_fired(&failure), [Check::MetricAccuracy], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn milliseconds_recorded_as_seconds_are_caught_by_histogram_correctness() {
+    let test = "milliseconds_recorded_as_seconds_are_caught_by_histogram_correctness";
+    let failure = failure_with(Bug::MillisecondsAsSeconds, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains(
+            "[histogram_correctness] storage_operation_duration_seconds{operation=\"get\"} on server-0: \
+             in the final exposition of incarnation 0: bucket le=0.0025 holds 0, but "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("1000x too much, milliseconds recorded as seconds?"),
+        "{message}"
+    );
+    assert_eq!(
+        checks_fired(&failure),
+        [Check::HistogramCorrectness],
+        "{message}"
+    );
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn failed_write_span_with_ok_status_is_caught_by_span_completion() {
+    let test = "failed_write_span_with_ok_status_is_caught_by_span_completion";
+    let failure = failure_with(Bug::FailedSpanStatusOk, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] span `put actors` "),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "ended with status ok, but the harness failed that put operation (write of \"actor/"
+        ),
+        "{message}"
+    );
+    assert_eq!(checks_fired(&failure), [Check::SpanCompletion], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn trace_context_dropped_on_get_is_caught_by_trace_integrity() {
+    let test = "trace_context_dropped_on_get_is_caught_by_trace_integrity";
+    let failure = failure_with(Bug::TraceContextDroppedOnGet, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[trace_integrity] span `ActorService/Invoke` "),
+        "{message}"
+    );
+    assert!(
+        message.contains("starts a new trace") && message.contains("lost across the network hop"),
+        "{message}"
+    );
+    assert_eq!(checks_fired(&failure), [Check::TraceIntegrity], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn actor_id_used_as_a_label_is_caught_by_exposition_lint() {
+    let test = "actor_id_used_as_a_label_is_caught_by_exposition_lint";
+    // More actors than the default bound of 100 distinct label values.
+    let many_actors = obsim::skeleton().workload(Workload {
+        actors: 400,
+        ..obsim::skeleton_workload()
+    });
+    let failure = failure_in(many_actors, Bug::ActorIdLabel, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[exposition_lint] metric `actors_state_value`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("label `actor` of `actors_state_value` took "),
+        "{message}"
+    );
+    assert!(message.contains("(bound 100)"), "{message}");
+    assert_eq!(checks_fired(&failure), [Check::ExpositionLint], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn counter_name_without_total_is_caught_by_exposition_lint_and_promtool() {
+    let test = "counter_name_without_total_is_caught_by_exposition_lint_and_promtool";
+    let failure = failure_with(Bug::CounterWithoutTotal, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[exposition_lint] metric `storage_recovered_transactions`"),
+        "{message}"
+    );
+    assert!(message.contains("_total"), "{message}");
+    if obsim::harness::promtool_available() {
+        assert!(
+            message.contains("[exposition_lint] promtool check metrics")
+                && message.contains(
+                    "storage_recovered_transactions counter metrics should have \"_total\" suffix"
+                ),
+            "{message}"
+        );
+    }
+    assert_replay_line(&message, 1, test);
 }
 
 #[test]
