@@ -54,6 +54,7 @@ pub fn scenario_sim(scenario: &Scenario, replay_command: &str) -> Result<Sim, Sc
                 .filter_map(|name| Check::from_str(name).ok()),
         )
         .every_fault_fires(scenario.every_fault_fires)
+        .label_values_max(scenario.label_values_max)
         .replay_command(replay_command);
     // Kept beside a failure's artifacts; a file that cannot be read again
     // (moved since loading) only loses that copy.

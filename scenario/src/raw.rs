@@ -45,6 +45,8 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub seeds: RawSeeds,
     #[serde(default)]
+    pub lint: RawLint,
+    #[serde(default)]
     pub system: RawSystem,
     pub faults: Option<Spanned<Vec<Spanned<RawFault>>>>,
 }
@@ -74,6 +76,12 @@ pub(crate) struct RawRun {
     pub scrape_interval: Dur,
     pub scrape_timeout: Dur,
     pub message_limit: Int,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLint {
+    pub label_values_max: Int,
 }
 
 #[derive(Deserialize, Default)]

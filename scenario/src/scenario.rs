@@ -11,6 +11,9 @@ use crate::expect::{parse_expectation, Expectation};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
 use crate::system::Setting;
 
+/// The default bound on distinct values per label (`[lint] label_values_max`).
+pub const LABEL_VALUES_MAX_DEFAULT: i64 = 100;
+
 /// One scenario file, loaded and validated: everything the harness needs to
 /// run it, as plain data.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +39,9 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// The `[system]` table, for the system under test.
     pub system: BTreeMap<String, Setting>,
+    /// `[lint] label_values_max`: distinct values one label of one metric
+    /// may take across a run (default 100).
+    pub label_values_max: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -196,6 +202,12 @@ impl Builder<'_> {
         let run = self.run(&self.raw.run)?;
         let seeds = self.seeds(&self.raw.seeds)?;
         let checks = self.checks()?;
+        let label_values_max = self.int(
+            "lint.label_values_max",
+            &self.raw.lint.label_values_max,
+            LABEL_VALUES_MAX_DEFAULT,
+            1..=i64::MAX,
+        )? as usize;
         let system = crate::system::settings(self.raw.system.clone(), &self.report)?;
         let topology = Topology {
             servers: servers as usize,
@@ -224,6 +236,7 @@ impl Builder<'_> {
             every_fault_fires,
             expectations,
             system,
+            label_values_max,
         })
     }
 

@@ -618,6 +618,13 @@ fn counts_are_range_checked() {
         "run.message_limit",
         ">= 1",
     );
+    assert_error(
+        &table("lint", "label_values_max = 0"),
+        4,
+        20,
+        "lint.label_values_max",
+        ">= 1",
+    );
     let operations = |ops: &str| table("workload", &format!("operations = {ops}"));
     assert_error(
         &operations("{ get = 0 }"),

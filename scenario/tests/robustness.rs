@@ -7,9 +7,15 @@ use std::path::Path;
 use obsim_scenario::{parse_expectation, Scenario};
 use proptest::prelude::*;
 
+// The harness's eight invariants (the loader takes the names as a list).
 const CHECKS: &[&str] = &[
     "counter_monotonicity",
+    "gauge_consistency",
+    "metric_accuracy",
+    "histogram_correctness",
     "span_completion",
+    "trace_integrity",
+    "exposition_lint",
     "seed_determinism",
 ];
 
