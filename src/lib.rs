@@ -13,6 +13,9 @@
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
 //! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's count in `cargo test`, 100 in `cargo run` |
 //! | `OBSIM_SCENARIO` | run only the scenario file with this `name` | unset: every file |
+//! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go | `<target dir>/obsim/failures` |
+//! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
+//! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //!
 //! The README documents the same variables; keep the two in step.
 

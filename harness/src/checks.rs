@@ -285,22 +285,31 @@ pub fn seed_determinism(first: &Run, second: &Run) -> Vec<Violation> {
     let shared: Vec<String> = (index.saturating_sub(DIVERGENCE_CONTEXT_LINES)..index)
         .map(|i| format!("      {:>6}: {}", i + 1, a[i]))
         .collect();
-    let missing = "<no line: the run ended before it>".to_string();
     vec![Violation {
         check: Check::SeedDeterminism,
         subject: format!("fingerprint line {}", index + 1),
         node: None,
         at: None,
         message: format!(
-            "two runs of seed {} diverge.\n    same in both runs:\n{}\n    first run:  {:>6}: {}\n    second run: {:>6}: {}",
+            "two runs of seed {} diverge.\n    same in both runs:\n{}\n    first run:\n{}\n    second run:\n{}",
             first.seed,
             if shared.is_empty() { "      (nothing: line 1 differs)".to_string() } else { shared.join("\n") },
-            index + 1,
-            a.get(index).unwrap_or(&missing),
-            index + 1,
-            b.get(index).unwrap_or(&missing),
+            from_divergence(&a, index),
+            from_divergence(&b, index),
         ),
     }]
+}
+
+/// The diverging line of one run and a few after it, so the reader sees
+/// whether the runs differ in one value or went separate ways.
+fn from_divergence(lines: &[String], index: usize) -> String {
+    let shown: Vec<String> = (index..index + 1 + DIVERGENCE_CONTEXT_LINES)
+        .filter_map(|i| Some(format!("      {:>6}: {}", i + 1, lines.get(i)?)))
+        .collect();
+    if shown.is_empty() {
+        return "      <no line: the run ended before it>".into();
+    }
+    shown.join("\n")
 }
 
 /// Every fixed fault of the run's plan fired at least once, and so did at

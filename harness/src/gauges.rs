@@ -92,3 +92,60 @@ fn imbalance(reading: &Source, exposition: &Exposition, balance: &Balance) -> Op
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::tests::run_with_finals;
+
+    fn contract() -> Contract {
+        Contract::new().balance(
+            "actors_active",
+            "actors_activations_total",
+            "actors_deactivations_total",
+        )
+    }
+
+    fn text(active: i64, activations: u64, deactivations: u64) -> String {
+        format!(
+            "# HELP actors_active a\n# TYPE actors_active gauge\nactors_active {active}\n\
+             # HELP actors_activations_total a\n# TYPE actors_activations_total counter\n\
+             actors_activations_total {activations}\n\
+             # HELP actors_deactivations_total d\n# TYPE actors_deactivations_total counter\n\
+             actors_deactivations_total {deactivations}\n"
+        )
+    }
+
+    #[test]
+    fn a_balanced_gauge_passes() {
+        let run = run_with_finals(&[&text(3, 5, 2)]);
+        assert_eq!(gauge_consistency(&run, &contract()), Vec::new());
+    }
+
+    #[test]
+    fn a_gauge_that_drifted_from_its_counters_is_reported() {
+        let run = run_with_finals(&[&text(4, 5, 2)]);
+        let violations = gauge_consistency(&run, &contract());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0]
+            .message
+            .contains("is 4 in server-1 incarnation 0, final exposition, but actors_activations_total - actors_deactivations_total = 5 - 2 = 3"));
+    }
+
+    #[test]
+    fn a_negative_gauge_is_reported_even_when_it_balances() {
+        // Decremented twice on some path, and the deactivation counted twice
+        // too: it balances, and is still impossible.
+        let run = run_with_finals(&[&text(-1, 1, 2)]);
+        let violations = gauge_consistency(&run, &contract());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].subject, "actors_active");
+        assert!(violations[0].message.contains("can never be negative"));
+    }
+
+    #[test]
+    fn without_a_contract_nothing_is_checked() {
+        let run = run_with_finals(&[&text(-1, 5, 2)]);
+        assert_eq!(gauge_consistency(&run, &Contract::new()), Vec::new());
+    }
+}

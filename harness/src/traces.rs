@@ -121,3 +121,76 @@ fn requests(run: &Run, name: &str) -> Vec<Violation> {
     ));
     violations
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::tests::run_with_finals;
+    use crate::run::SpanStatus;
+
+    fn span(trace: &str, id: &str, parent: Option<&str>, name: &str, kind: &str) -> SpanRecord {
+        SpanRecord {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            name: name.into(),
+            kind: kind.into(),
+            origin: Default::default(),
+            start_ns: 0,
+            end_ns: 1,
+            status: SpanStatus::Unset,
+            attributes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn request(trace: &str, root: &str) -> Vec<SpanRecord> {
+        vec![
+            span(trace, root, None, "actor.call", "internal"),
+            span(trace, &format!("{root}c"), Some(root), "invoke", "client"),
+            span(
+                trace,
+                &format!("{root}s"),
+                Some(&format!("{root}c")),
+                "invoke",
+                "server",
+            ),
+        ]
+    }
+
+    fn run(spans: Vec<SpanRecord>, calls: u64) -> Run {
+        let mut run = run_with_finals(&[]);
+        run.spans = spans;
+        run.outcomes.insert("ok".into(), calls);
+        run
+    }
+
+    #[test]
+    fn connected_request_traces_pass() {
+        let spans = [request("t1", "a"), request("t2", "b")].concat();
+        let contract = Contract::new().request_span("actor.call");
+        assert_eq!(trace_integrity(&run(spans, 2), &contract), Vec::new());
+    }
+
+    #[test]
+    fn a_parent_missing_from_the_trace_is_a_hole() {
+        let mut spans = request("t1", "a");
+        spans[2].trace_id = "t9".into();
+        let violations = trace_integrity(&run(spans, 1), &Contract::new());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0].message.contains("the trace has a hole"));
+    }
+
+    #[test]
+    fn two_requests_in_one_trace_are_reported() {
+        let spans = [request("t1", "a"), request("t1", "b")].concat();
+        let contract = Contract::new().request_span("actor.call");
+        let violations = trace_integrity(&run(spans, 2), &contract);
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.message.contains("not the single root of its own trace")),
+            "{violations:?}"
+        );
+    }
+}
