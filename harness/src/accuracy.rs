@@ -11,10 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use obsim_scenario::{Expectation, MetricSelector, Quantity, Term};
+use obsim_scenario::{Expectation, MetricSelector};
 
 use crate::checks::{Check, Violation};
-use crate::contract::{final_metrics, Contract};
+use crate::contract::{final_metrics, final_selectors, Contract};
 use crate::expect::{check_as, exposition_sum, Absent};
 use crate::exposition::{self, Exposition, MetricKind};
 use crate::run::Run;
@@ -53,15 +53,9 @@ fn rule_violation(run: &Run, finals: &Finals, rule: &Expectation) -> Option<Viol
         || format!("`{}`", rule.text),
         |metric| format!("`{metric}`"),
     );
-    let breakdown: Vec<String> = rule
-        .left
-        .terms
-        .iter()
-        .chain(&rule.right.terms)
-        .filter_map(|(_, term)| match term {
-            Term::Quantity(Quantity::Final(metric)) => Some(per_incarnation(finals, metric)),
-            _ => None,
-        })
+    let breakdown: Vec<String> = final_selectors(rule)
+        .into_iter()
+        .map(|metric| per_incarnation(finals, metric))
         .collect();
     Some(Violation {
         check: Check::MetricAccuracy,

@@ -170,6 +170,8 @@ fn move_into_place(staging: &Path, target: &Path) -> io::Result<()> {
 
 /// A hidden folder name no other writer, in this process or another, uses.
 fn staging_name(seed: u64) -> String {
+    // Process-wide on purpose, and harmless to determinism: it only names a
+    // folder written after a run ends, and nothing reads it back into a run.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!(".{seed}.partial-{}-{n}", std::process::id())

@@ -3,7 +3,7 @@
 //! system describes its own metrics and spans here, in terms of the
 //! harness's ground truth.
 
-use obsim_scenario::{parse_expectation, Expectation, Quantity, Term};
+use obsim_scenario::{parse_expectation, Expectation, MetricSelector, Quantity, Term};
 
 use crate::config::ConfigError;
 
@@ -117,15 +117,23 @@ impl Contract {
     }
 }
 
-/// The metric names a rule reads through `final(...)`.
-pub(crate) fn final_metrics(rule: &Expectation) -> Vec<&str> {
+/// The metrics a rule reads through `final(...)`, with their selectors.
+pub(crate) fn final_selectors(rule: &Expectation) -> Vec<&MetricSelector> {
     rule.left
         .terms
         .iter()
         .chain(rule.right.terms.iter())
         .filter_map(|(_, term)| match term {
-            Term::Quantity(Quantity::Final(metric)) => Some(metric.metric.as_str()),
+            Term::Quantity(Quantity::Final(metric)) => Some(metric),
             _ => None,
         })
+        .collect()
+}
+
+/// The metric names a rule reads through `final(...)`.
+pub(crate) fn final_metrics(rule: &Expectation) -> Vec<&str> {
+    final_selectors(rule)
+        .into_iter()
+        .map(|metric| metric.metric.as_str())
         .collect()
 }

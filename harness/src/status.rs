@@ -4,11 +4,11 @@
 //! and the outcomes the client recorded, never from the spans themselves.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::checks::{Check, Violation};
 use crate::contract::Contract;
 use crate::run::{Run, SpanRecord, SpanStatus};
+use crate::traces::{at, span_violations};
 
 /// How many offending spans of one kind a violation lists before it counts.
 const SPANS_LISTED_MAX: usize = 5;
@@ -37,39 +37,8 @@ pub fn span_status(run: &Run, contract: &Contract) -> Vec<Violation> {
     violations
 }
 
-fn at(span: &SpanRecord) -> Duration {
-    Duration::from_nanos(span.start_ns.max(0) as u64)
-}
-
-/// The first few spans with the same problem, then how many more.
 fn listed<'a>(spans: impl Iterator<Item = &'a SpanRecord>, problem: &str) -> Vec<Violation> {
-    let spans: Vec<&SpanRecord> = spans.collect();
-    let mut violations: Vec<Violation> = spans
-        .iter()
-        .take(SPANS_LISTED_MAX)
-        .map(|span| Violation {
-            check: Check::SpanCompletion,
-            subject: format!(
-                "span `{}` {} ({})",
-                span.name,
-                span.span_id,
-                span.status.code()
-            ),
-            node: span.origin.node.clone(),
-            at: Some(at(span)),
-            message: problem.to_string(),
-        })
-        .collect();
-    if spans.len() > SPANS_LISTED_MAX {
-        violations.push(Violation {
-            check: Check::SpanCompletion,
-            subject: "spans".into(),
-            node: None,
-            at: None,
-            message: format!("{} more spans like these", spans.len() - SPANS_LISTED_MAX),
-        });
-    }
-    violations
+    span_violations(Check::SpanCompletion, spans, |_| problem.to_string())
 }
 
 /// A storage operation by node, operation and exact simulated times: a span

@@ -53,11 +53,22 @@ pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
     violations
 }
 
-fn at(span: &SpanRecord) -> Duration {
+/// Where a span started, as a violation's time.
+pub(crate) fn at(span: &SpanRecord) -> Duration {
     Duration::from_nanos(span.start_ns.max(0) as u64)
 }
 
 fn listed<'a>(
+    spans: impl Iterator<Item = &'a SpanRecord>,
+    message: impl Fn(&SpanRecord) -> String,
+) -> Vec<Violation> {
+    span_violations(Check::TraceIntegrity, spans, message)
+}
+
+/// One violation per span for the first few, then one that counts them all:
+/// the first spans are the ones to read, and a hundred more would bury them.
+pub(crate) fn span_violations<'a>(
+    check: Check,
     spans: impl Iterator<Item = &'a SpanRecord>,
     message: impl Fn(&SpanRecord) -> String,
 ) -> Vec<Violation> {
@@ -66,8 +77,13 @@ fn listed<'a>(
         .iter()
         .take(SPANS_LISTED_MAX)
         .map(|span| Violation {
-            check: Check::TraceIntegrity,
-            subject: format!("span `{}` {}", span.name, span.span_id),
+            check,
+            subject: format!(
+                "span `{}` {} ({})",
+                span.name,
+                span.span_id,
+                span.status.code()
+            ),
             node: span.origin.node.clone(),
             at: Some(at(span)),
             message: message(span),
@@ -75,7 +91,7 @@ fn listed<'a>(
         .collect();
     if spans.len() > SPANS_LISTED_MAX {
         violations.push(Violation {
-            check: Check::TraceIntegrity,
+            check,
             subject: "spans".into(),
             node: None,
             at: None,
