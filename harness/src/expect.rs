@@ -76,13 +76,7 @@ fn sum(
         let value = match term {
             Term::Number(number) => *number,
             Term::Quantity(Quantity::Final(metric)) if absent == Absent::Zero => {
-                let value = final_sum(run, metric).or_else(|error| {
-                    if error == not_exported(metric) {
-                        Ok(0.0)
-                    } else {
-                        Err(error)
-                    }
-                })?;
+                let value = exported_final_sum(run, metric)?.unwrap_or(0.0);
                 values.insert(format!("final({metric})"), value);
                 value
             }
@@ -248,6 +242,12 @@ pub(crate) fn exposition_sum(
 }
 
 fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
+    exported_final_sum(run, metric)?.ok_or_else(|| not_exported(metric))
+}
+
+/// The sum over every final exposition; None when no node exported a sample
+/// of that name at all.
+fn exported_final_sum(run: &Run, metric: &MetricSelector) -> Result<Option<f64>, String> {
     let mut sums = Vec::new();
     for incarnation in &run.incarnations {
         // A final exposition that does not parse is reported, never read as
@@ -266,9 +266,9 @@ fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
         ));
     }
     if sums.is_empty() {
-        return Err(not_exported(metric));
+        return Ok(None);
     }
-    Ok(sums.iter().sum())
+    Ok(Some(sums.iter().sum()))
 }
 
 fn scraped_max(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
