@@ -1,0 +1,165 @@
+//! Metric accuracy: final counter values against the harness's own record of
+//! what happened, and every scrape against the final values.
+//!
+//! - Each incarnation's final registry, summed across incarnations, must
+//!   equal the ground truth the system's contract ties it to, exactly.
+//! - Every counter the system exports must be tied to ground truth, or be
+//!   listed as unchecked with a reason: an unlisted counter is untested.
+//! - A scrape may see less than the final value (a crash loses what was not
+//!   scraped yet) but never more, and never a series the final lacks:
+//!   that is data invented between the registry and the scrape.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use obsim_scenario::{Expectation, MetricSelector};
+
+use super::expect::{check_as, exposition_sum, Absent};
+use super::{Check, Violation};
+use crate::run::exposition::{self, Exposition, MetricKind};
+use crate::run::{final_metrics, final_selectors, Contract, Run};
+
+pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
+    let finals = parsed_finals(run);
+    let mut violations: Vec<Violation> = rules
+        .iter()
+        .filter_map(|rule| rule_violation(run, &finals, rule))
+        .collect();
+    if !rules.is_empty() {
+        violations.extend(uncovered(&finals, contract, rules));
+    }
+    violations.extend(invented(run, &finals));
+    violations
+}
+
+/// Each incarnation's final exposition by (node, incarnation). One that does
+/// not parse is left out here: the lint and the rules report it.
+type Finals = BTreeMap<(String, u32), Exposition>;
+
+fn parsed_finals(run: &Run) -> Finals {
+    run.incarnations
+        .iter()
+        .filter_map(|incarnation| {
+            let exposition = exposition::parse(&incarnation.final_exposition).ok()?;
+            Some(((incarnation.node.clone(), incarnation.number), exposition))
+        })
+        .collect()
+}
+
+fn rule_violation(run: &Run, finals: &Finals, rule: &Expectation) -> Option<Violation> {
+    let message = check_as(run, rule, Absent::Zero).err()?;
+    let metrics = final_metrics(rule);
+    let subject = metrics.first().map_or_else(
+        || format!("`{}`", rule.text),
+        |metric| format!("`{metric}`"),
+    );
+    let breakdown: Vec<String> = final_selectors(rule)
+        .into_iter()
+        .map(|metric| per_incarnation(finals, metric))
+        .collect();
+    Some(Violation {
+        check: Check::MetricAccuracy,
+        subject,
+        node: None,
+        at: None,
+        message: format!(
+            "disagrees with the harness's ground truth: `{}` {message}.{}",
+            rule.text,
+            breakdown.join("")
+        ),
+    })
+}
+
+/// `\n    final(x) by incarnation: server-0#0 = 3, server-1#0 = 4`.
+fn per_incarnation(finals: &Finals, metric: &MetricSelector) -> String {
+    let parts: Vec<String> = finals
+        .iter()
+        .filter_map(|((node, number), exposition)| {
+            let value = exposition_sum(exposition, metric, node, Some(*number))?;
+            Some(format!("{node}#{number} = {value}"))
+        })
+        .collect();
+    format!(
+        "\n    final({metric}) by incarnation: {}",
+        if parts.is_empty() {
+            "not exported anywhere".to_string()
+        } else {
+            parts.join(", ")
+        }
+    )
+}
+
+fn uncovered(finals: &Finals, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
+    let covered: BTreeSet<&str> = rules
+        .iter()
+        .flat_map(final_metrics)
+        .chain(contract.unchecked.iter().map(|(name, _)| name.as_str()))
+        .collect();
+    let mut exported: BTreeMap<&str, &str> = BTreeMap::new();
+    for ((node, _), exposition) in finals {
+        for family in &exposition.families {
+            if family.kind == MetricKind::Counter {
+                exported.entry(&family.name).or_insert(node);
+            }
+        }
+    }
+    exported
+        .into_iter()
+        .filter(|(name, _)| !covered.contains(name))
+        .map(|(name, node)| Violation {
+            check: Check::MetricAccuracy,
+            subject: format!("`{name}`"),
+            node: Some(node.to_string()),
+            at: None,
+            message: "is a counter with no ground-truth rule in the system's contract, so \
+                      nothing checks its value. Tie it to ground truth with \
+                      `Contract::accurate`, or list it with `Contract::unchecked` and say why"
+                .into(),
+        })
+        .collect()
+}
+
+fn invented(run: &Run, finals: &Finals) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
+    for scrape in &run.scrapes {
+        let (Some(exposition), Some(number)) = (&scrape.exposition, scrape.incarnation) else {
+            continue;
+        };
+        let Some(last) = finals.get(&(scrape.node.clone(), number)) else {
+            continue;
+        };
+        let final_values = cumulative_values(last);
+        for (series, value) in cumulative_values(exposition) {
+            let ended_with = final_values.get(&series).copied();
+            if ended_with.is_some_and(|end| value <= end) {
+                continue;
+            }
+            if !reported.insert((scrape.node.clone(), series.clone())) {
+                continue;
+            }
+            let ended = ended_with.map_or("has no such series".to_string(), |end| {
+                format!("ended at {end}")
+            });
+            violations.push(Violation {
+                check: Check::MetricAccuracy,
+                subject: series,
+                node: Some(scrape.node.clone()),
+                at: Some(scrape.at),
+                message: format!(
+                    "was scraped at {value}, but incarnation {number}'s final registry {ended}: \
+                     a scrape may miss what a crash lost, never see more than was counted"
+                ),
+            });
+        }
+    }
+    violations
+}
+
+/// Counter and histogram samples by series.
+fn cumulative_values(exposition: &Exposition) -> BTreeMap<String, f64> {
+    exposition
+        .samples()
+        .filter(|(kind, sample)| kind.is_cumulative() && sample.label("quantile").is_none())
+        .map(|(_, sample)| (sample.series(), sample.value))
+        .collect()
+}

@@ -1,0 +1,291 @@
+//! Evaluates a scenario's expectations against a finished run. The parser
+//! lives in `obsim-scenario`; this is where each quantity gets its meaning,
+//! from the run's ground truth (fault log, outcomes, network counts) and its
+//! telemetry (spans, scrapes, final expositions).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use obsim_scenario::{
+    Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
+};
+
+use super::{Check, Violation};
+use crate::run::exposition::{self, Exposition};
+use crate::run::{Run, SpanRecord};
+
+/// One violation per expectation that does not hold (or cannot be
+/// evaluated), with the value of every quantity it read.
+pub fn expectations(run: &Run, expectations: &[Expectation]) -> Vec<Violation> {
+    expectations
+        .iter()
+        .filter_map(|expectation| {
+            let message = check(run, expectation).err()?;
+            Some(Violation {
+                check: Check::Expectation,
+                subject: format!("`{}`", expectation.text),
+                node: None,
+                at: None,
+                message,
+            })
+        })
+        .collect()
+}
+
+/// Ok when `expectation` holds in `run`; otherwise what it read and why it
+/// does not hold.
+pub(crate) fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
+    check_as(run, expectation, Absent::Error)
+}
+
+/// What a `final(...)` of a metric no node exported means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Absent {
+    /// An error: in a scenario's expectation it is most likely a typo.
+    Error,
+    /// Zero: a labelled counter that never counted is not exported at all,
+    /// and a ground-truth rule must still hold when nothing happened.
+    Zero,
+}
+
+pub(crate) fn check_as(run: &Run, expectation: &Expectation, absent: Absent) -> Result<(), String> {
+    let mut values = BTreeMap::new();
+    let left = sum(run, &expectation.left, absent, &mut values)?;
+    let right = sum(run, &expectation.right, absent, &mut values)?;
+    if expectation.comparison.holds(left, right) {
+        return Ok(());
+    }
+    let read: Vec<String> = values
+        .iter()
+        .map(|(quantity, value)| format!("{quantity} = {value}"))
+        .collect();
+    Err(format!(
+        "does not hold: {left} {} {right} is false, where {}",
+        expectation.comparison.as_str(),
+        read.join(", ")
+    ))
+}
+
+fn sum(
+    run: &Run,
+    sum: &Sum,
+    absent: Absent,
+    values: &mut BTreeMap<String, f64>,
+) -> Result<f64, String> {
+    let mut total = 0.0;
+    for (sign, term) in &sum.terms {
+        let value = match term {
+            Term::Number(number) => *number,
+            Term::Quantity(Quantity::Final(metric)) if absent == Absent::Zero => {
+                let value = exported_final_sum(run, metric)?.unwrap_or(0.0);
+                values.insert(format!("final({metric})"), value);
+                value
+            }
+            Term::Quantity(quantity) => {
+                let value = quantity_value(run, quantity)?;
+                values.insert(quantity.to_string(), value);
+                value
+            }
+        };
+        total += if *sign == Sign::Minus { -value } else { value };
+    }
+    Ok(total)
+}
+
+/// The value of one quantity in `run`.
+pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
+    let count = |n: usize| Ok(n as f64);
+    match quantity {
+        Quantity::Faults(kind) => count(run.faults.iter().filter(|f| f.kind == *kind).count()),
+        Quantity::Outcomes(None) => Ok(run.outcomes.values().sum::<u64>() as f64),
+        Quantity::Outcomes(Some(status)) => {
+            Ok(run.outcomes.get(status).copied().unwrap_or(0) as f64)
+        }
+        Quantity::Spans(selector) => count(spans(run, selector).count()),
+        Quantity::SpanRoots(selector) => count(
+            spans(run, selector)
+                .filter(|span| span.parent_span_id.is_none())
+                .count(),
+        ),
+        Quantity::SpanOrphans(selector) => {
+            let exported: BTreeSet<(&str, &str)> = run
+                .spans
+                .iter()
+                .map(|span| (span.trace_id.as_str(), span.span_id.as_str()))
+                .collect();
+            count(
+                spans(run, selector)
+                    .filter(|span| {
+                        span.parent_span_id.as_deref().is_some_and(|parent| {
+                            !exported.contains(&(span.trace_id.as_str(), parent))
+                        })
+                    })
+                    .count(),
+            )
+        }
+        Quantity::Scrapes(selector) => count(
+            run.scrapes
+                .iter()
+                .filter(|scrape| {
+                    matches(selector, |key| match key {
+                        "node" => Some(scrape.node.clone()),
+                        "up" => Some(if scrape.up { "1" } else { "0" }.to_string()),
+                        _ => None,
+                    })
+                })
+                .count(),
+        ),
+        Quantity::ScrapeRecoveries(selector) => count(recoveries(run, selector)),
+        Quantity::Messages { fate, selector } => Ok(run
+            .messages
+            .iter()
+            .filter(|(message, _)| {
+                matches(selector, |key| {
+                    (key == "message").then(|| message.to_string())
+                })
+            })
+            .map(|(_, counts)| counts.count(*fate))
+            .sum::<u64>() as f64),
+        Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
+        Quantity::Final(metric) => final_sum(run, metric),
+        Quantity::Max(metric) => scraped_max(run, metric),
+    }
+}
+
+/// Storage operations (or recovered transactions) the harness recorded.
+fn storage_count(run: &Run, result: StorageResult, selector: &Selector) -> u64 {
+    if result == StorageResult::Recovered {
+        return run
+            .recovered
+            .iter()
+            .filter(|(node, _)| matches(selector, |key| (key == "node").then(|| node.to_string())))
+            .map(|(_, n)| n)
+            .sum();
+    }
+    run.storage_ops
+        .iter()
+        .filter(|op| match result {
+            StorageResult::Ok => op.failure.is_none(),
+            StorageResult::Failed => op.failure.is_some(),
+            _ => true,
+        })
+        .filter(|op| {
+            matches(selector, |key| match key {
+                "node" => Some(op.node.clone()),
+                "operation" => Some(op.operation.to_string()),
+                _ => None,
+            })
+        })
+        .count() as u64
+}
+
+/// The exported spans that `selector` picks by name, kind and status.
+fn spans<'a>(run: &'a Run, selector: &'a Selector) -> impl Iterator<Item = &'a SpanRecord> {
+    run.spans.iter().filter(move |span| {
+        matches(selector, |key| match key {
+            "name" => Some(span.name.clone()),
+            "kind" => Some(span.kind.clone()),
+            "status" => Some(span.status.code().to_string()),
+            _ => None,
+        })
+    })
+}
+
+/// Whether every label of `selector` equals what `value_of` gives for it.
+fn matches(selector: &Selector, value_of: impl Fn(&str) -> Option<String>) -> bool {
+    selector
+        .labels
+        .iter()
+        .all(|(key, want)| value_of(key).is_some_and(|have| have == *want))
+}
+
+/// Up scrapes that directly follow a down scrape of the same node.
+fn recoveries(run: &Run, selector: &Selector) -> usize {
+    let mut last_up: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut recovered = 0;
+    for scrape in &run.scrapes {
+        let was_up = last_up.insert(&scrape.node, scrape.up);
+        let wanted = matches(selector, |key| (key == "node").then(|| scrape.node.clone()));
+        if wanted && scrape.up && was_up == Some(false) {
+            recovered += 1;
+        }
+    }
+    recovered
+}
+
+/// Sums the samples of `metric` in one exposition that match its selector;
+/// `node` and `incarnation` match the pseudo-labels of where it came from.
+/// None when the exposition has no sample of that name at all.
+pub(crate) fn exposition_sum(
+    exposition: &Exposition,
+    metric: &MetricSelector,
+    node: &str,
+    incarnation: Option<u32>,
+) -> Option<f64> {
+    let mut named = exposition
+        .samples()
+        .map(|(_, sample)| sample)
+        .filter(|sample| sample.name == metric.metric)
+        .peekable();
+    named.peek()?;
+    let total = named
+        .filter(|sample| {
+            matches(&metric.selector, |key| match key {
+                "node" => Some(node.to_string()),
+                "incarnation" => incarnation.map(|n| n.to_string()),
+                label => sample.label(label).map(str::to_string),
+            })
+        })
+        .map(|sample| sample.value)
+        .sum::<f64>();
+    // An empty f64 sum is -0.0, which would print as "-0".
+    Some(total + 0.0)
+}
+
+fn final_sum(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
+    exported_final_sum(run, metric)?.ok_or_else(|| not_exported(metric))
+}
+
+/// The sum over every final exposition; None when no node exported a sample
+/// of that name at all.
+fn exported_final_sum(run: &Run, metric: &MetricSelector) -> Result<Option<f64>, String> {
+    let mut sums = Vec::new();
+    for incarnation in &run.incarnations {
+        // A final exposition that does not parse is reported, never read as
+        // empty: an empty one would pass `== 0` by accident.
+        let exposition = exposition::parse(&incarnation.final_exposition).map_err(|error| {
+            format!(
+                "cannot be evaluated: the final exposition of {} incarnation {} does not parse: {error}",
+                incarnation.node, incarnation.number
+            )
+        })?;
+        sums.extend(exposition_sum(
+            &exposition,
+            metric,
+            &incarnation.node,
+            Some(incarnation.number),
+        ));
+    }
+    if sums.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(sums.iter().sum()))
+}
+
+fn scraped_max(run: &Run, metric: &MetricSelector) -> Result<f64, String> {
+    run.scrapes
+        .iter()
+        .filter_map(|scrape| {
+            let exposition = scrape.exposition.as_ref()?;
+            exposition_sum(exposition, metric, &scrape.node, scrape.incarnation)
+        })
+        .reduce(f64::max)
+        .ok_or_else(|| not_exported(metric))
+}
+
+fn not_exported(metric: &MetricSelector) -> String {
+    format!(
+        "cannot be evaluated: no node exported a sample named `{}`. Check the name: a \
+         histogram's samples are `_bucket`, `_sum` and `_count`",
+        metric.metric
+    )
+}

@@ -1,0 +1,150 @@
+//! Gauge consistency: gauges that count things never go negative, and a
+//! gauge balances with the counters that move it (`active == activations -
+//! deactivations`) at every scrape and in every final exposition of an
+//! incarnation. Registries are per incarnation, so a restart starts all
+//! three from zero; a gauge carried over from the old process shows up as an
+//! imbalance at the new incarnation's first scrape.
+
+use std::collections::BTreeSet;
+
+use super::sources::{sources, Source};
+use super::{Check, Violation};
+use crate::run::exposition::{Exposition, MetricKind};
+use crate::run::{Balance, Contract, Run};
+
+pub fn gauge_consistency(run: &Run, contract: &Contract) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    // One report per (gauge, node, rule): a drifted gauge stays drifted, and
+    // a hundred identical lines would bury the first, which is the useful one.
+    let mut reported: BTreeSet<(String, String, &str)> = BTreeSet::new();
+    for reading in sources(run) {
+        let Ok(exposition) = &reading.exposition else {
+            continue; // the lint reports it
+        };
+        for gauge in &contract.non_negative {
+            if let Some(v) = negative(&reading, exposition, gauge) {
+                if reported.insert((gauge.clone(), reading.node.to_string(), "negative")) {
+                    violations.push(v);
+                }
+            }
+        }
+        for balance in &contract.balances {
+            if let Some(v) = imbalance(&reading, exposition, balance) {
+                if reported.insert((balance.gauge.clone(), reading.node.to_string(), "balance")) {
+                    violations.push(v);
+                }
+            }
+        }
+    }
+    violations
+}
+
+fn violation(reading: &Source, subject: String, message: String) -> Violation {
+    Violation {
+        check: Check::GaugeConsistency,
+        subject,
+        node: Some(reading.node.to_string()),
+        at: reading.at,
+        message,
+    }
+}
+
+fn negative(reading: &Source, exposition: &Exposition, gauge: &str) -> Option<Violation> {
+    let family = exposition.family(gauge)?;
+    let sample = family.samples.iter().find(|sample| sample.value < 0.0)?;
+    Some(violation(
+        reading,
+        sample.series(),
+        format!(
+            "is {} in {}: a gauge that counts things can never be negative \
+             (decremented twice, or on a path that never incremented it?)",
+            sample.value,
+            reading.place()
+        ),
+    ))
+}
+
+/// The sum of every sample of `name`; None when it is not exported.
+fn total(exposition: &Exposition, name: &str, kind: MetricKind) -> Option<f64> {
+    let family = exposition.family(name).filter(|f| f.kind == kind)?;
+    Some(family.samples.iter().map(|sample| sample.value).sum())
+}
+
+fn imbalance(reading: &Source, exposition: &Exposition, balance: &Balance) -> Option<Violation> {
+    let gauge = total(exposition, &balance.gauge, MetricKind::Gauge)?;
+    let up = total(exposition, &balance.up, MetricKind::Counter).unwrap_or(0.0);
+    let down = total(exposition, &balance.down, MetricKind::Counter).unwrap_or(0.0);
+    if gauge == up - down {
+        return None;
+    }
+    Some(violation(
+        reading,
+        balance.gauge.clone(),
+        format!(
+            "is {gauge} in {}, but {} - {} = {up} - {down} = {}: the gauge drifted from \
+             the counters that move it. Look for a path that changes one and not the other \
+             (an error or crash path, say)",
+            reading.place(),
+            balance.up,
+            balance.down,
+            up - down
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::lint::tests::run_with_finals;
+
+    fn contract() -> Contract {
+        Contract::new().balance(
+            "actors_active",
+            "actors_activations_total",
+            "actors_deactivations_total",
+        )
+    }
+
+    fn text(active: i64, activations: u64, deactivations: u64) -> String {
+        format!(
+            "# HELP actors_active a\n# TYPE actors_active gauge\nactors_active {active}\n\
+             # HELP actors_activations_total a\n# TYPE actors_activations_total counter\n\
+             actors_activations_total {activations}\n\
+             # HELP actors_deactivations_total d\n# TYPE actors_deactivations_total counter\n\
+             actors_deactivations_total {deactivations}\n"
+        )
+    }
+
+    #[test]
+    fn a_balanced_gauge_passes() {
+        let run = run_with_finals(&[&text(3, 5, 2)]);
+        assert_eq!(gauge_consistency(&run, &contract()), Vec::new());
+    }
+
+    #[test]
+    fn a_gauge_that_drifted_from_its_counters_is_reported() {
+        let run = run_with_finals(&[&text(4, 5, 2)]);
+        let violations = gauge_consistency(&run, &contract());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0]
+            .message
+            .contains("is 4 in server-1 incarnation 0, final exposition, but actors_activations_total - actors_deactivations_total = 5 - 2 = 3"));
+    }
+
+    #[test]
+    fn a_negative_gauge_is_reported_even_when_it_balances() {
+        // Decremented twice on some path, and the deactivation counted twice
+        // too: it balances, and is still impossible.
+        let run = run_with_finals(&[&text(-1, 1, 2)]);
+        let violations = gauge_consistency(&run, &contract());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].subject, "actors_active");
+        assert!(violations[0].message.contains("can never be negative"));
+    }
+
+    #[test]
+    fn without_a_contract_nothing_is_checked() {
+        let run = run_with_finals(&[&text(-1, 5, 2)]);
+        assert_eq!(gauge_consistency(&run, &Contract::new()), Vec::new());
+    }
+}

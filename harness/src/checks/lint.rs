@@ -1,0 +1,620 @@
+//! Exposition lint: what a run actually exported, held to Prometheus's naming
+//! conventions, plus the real `promtool check metrics` on the final texts.
+//! A metric that breaks a convention breaks the dashboards and alerts written
+//! against it, so the messages say what is wrong and what the convention is.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::sources::{sources, Source};
+use super::{Check, Violation};
+use crate::run::exposition::{self, Family, MetricKind, ParseError};
+use crate::run::Run;
+
+/// Prometheus naming, HELP and label cardinality over everything the run
+/// exported. Each rule is reported once per metric family, where first seen.
+pub fn exposition_lint(run: &Run, label_values_max: usize) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut reported: BTreeSet<(String, &'static str)> = BTreeSet::new();
+    let mut cardinality = Cardinality::default();
+    for source in sources(run) {
+        let exposition = match &source.exposition {
+            Ok(exposition) => exposition,
+            Err(error) => {
+                violations.push(parse_failure(&source, error));
+                continue;
+            }
+        };
+        for family in &exposition.families {
+            for (rule, problem) in family_problems(family) {
+                if reported.insert((family.name.clone(), rule)) {
+                    violations.push(lint_violation(&source, &family.name, problem));
+                }
+            }
+            cardinality.record(&source, family, label_values_max);
+        }
+    }
+    violations.extend(cardinality.violations(label_values_max));
+    violations
+}
+
+fn lint_violation(source: &Source<'_>, family: &str, problem: String) -> Violation {
+    Violation {
+        check: Check::ExpositionLint,
+        subject: format!("metric `{family}`"),
+        node: Some(source.node.to_string()),
+        at: source.at,
+        message: format!("{problem} (first seen in {})", source.place()),
+    }
+}
+
+fn parse_failure(source: &Source<'_>, error: &ParseError) -> Violation {
+    Violation {
+        check: Check::ExpositionLint,
+        subject: "final exposition".into(),
+        node: Some(source.node.to_string()),
+        at: source.at,
+        message: format!(
+            "{} exported text that is not valid Prometheus exposition format ({error}): \
+             Prometheus would reject the whole scrape and the node would look down",
+            source.place()
+        ),
+    }
+}
+
+/// The conventions one family breaks, each with a stable rule name for
+/// deduplication.
+fn family_problems(family: &Family) -> Vec<(&'static str, String)> {
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let name = &family.name;
+    if !exposition::is_metric_name(name) {
+        problems.push((
+            "metric_name",
+            format!("`{name}` is not a valid metric name: names match `[a-zA-Z_:][a-zA-Z0-9_:]*`"),
+        ));
+    }
+    problems.extend(label_name_problem(family).map(|p| ("label_name", p)));
+    if family
+        .help
+        .as_deref()
+        .is_none_or(|help| help.trim().is_empty())
+    {
+        problems.push((
+            "help",
+            format!(
+                "`{name}` has no HELP text: every metric needs a `# HELP {name} ...` line saying \
+                 what it measures, so whoever finds it in a dashboard knows what it means"
+            ),
+        ));
+    }
+    problems.extend(total_suffix_problem(family).map(|p| ("total_suffix", p)));
+    let unit = non_base_unit_problem(name);
+    let unit_found = unit.is_some();
+    problems.extend(unit.map(|p| ("unit", p)));
+    // A name with a non-base unit is already told which unit to use.
+    if !unit_found {
+        problems.extend(unit_suffix_problem(family).map(|p| ("unit_suffix", p)));
+    }
+    problems
+}
+
+fn label_name_problem(family: &Family) -> Option<String> {
+    let names: BTreeSet<&str> = family
+        .samples
+        .iter()
+        .flat_map(|sample| sample.labels.iter().map(|(label, _)| label.as_str()))
+        .collect();
+    let bad: Vec<String> = names
+        .into_iter()
+        .filter(|label| !exposition::is_label_name(label) || label.starts_with("__"))
+        .map(|label| format!("`{label}`"))
+        .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "`{}` has invalid label names {}: label names match `[a-zA-Z_][a-zA-Z0-9_]*` \
+             and must not start with `__`, which Prometheus reserves for its own labels",
+            family.name,
+            bad.join(", ")
+        )
+    })
+}
+
+fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => "histogram",
+        MetricKind::Summary => "summary",
+        MetricKind::Untyped => "untyped metric",
+    }
+}
+
+fn total_suffix_problem(family: &Family) -> Option<String> {
+    let name = &family.name;
+    let is_total = name.ends_with("_total");
+    match family.kind {
+        MetricKind::Counter if !is_total => Some(format!(
+            "`{name}` is a counter but does not end in `_total`: counter names end in \
+             `_total` (e.g. `{name}_total`) so that readers know to rate() them"
+        )),
+        kind if kind != MetricKind::Counter && is_total => Some(format!(
+            "`{name}` is a {} but ends in `_total`, which is reserved for counters: \
+             readers will rate() it. Drop the suffix or make it a counter",
+            kind_name(kind)
+        )),
+        _ => None,
+    }
+}
+
+/// Name words that are non-base units, and the base unit to use instead.
+const NON_BASE_UNITS: [(&str, &str); 30] = [
+    ("ms", "seconds"),
+    ("msec", "seconds"),
+    ("millis", "seconds"),
+    ("milliseconds", "seconds"),
+    ("us", "seconds"),
+    ("usec", "seconds"),
+    ("micros", "seconds"),
+    ("microseconds", "seconds"),
+    ("ns", "seconds"),
+    ("nsec", "seconds"),
+    ("nanos", "seconds"),
+    ("nanoseconds", "seconds"),
+    ("sec", "seconds"),
+    ("secs", "seconds"),
+    ("mins", "seconds"),
+    ("minutes", "seconds"),
+    ("hours", "seconds"),
+    ("days", "seconds"),
+    ("kb", "bytes"),
+    ("kib", "bytes"),
+    ("kilobytes", "bytes"),
+    ("mb", "bytes"),
+    ("mib", "bytes"),
+    ("megabytes", "bytes"),
+    ("gb", "bytes"),
+    ("gib", "bytes"),
+    ("gigabytes", "bytes"),
+    ("percent", "ratio"),
+    ("percentage", "ratio"),
+    ("pct", "ratio"),
+];
+
+fn non_base_unit_problem(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split('_').collect();
+    let (unit, base) = words
+        .iter()
+        .find_map(|word| NON_BASE_UNITS.iter().find(|(unit, _)| unit == word))?;
+    let renamed: Vec<&str> = words
+        .iter()
+        .map(|word| if word == unit { *base } else { *word })
+        .collect();
+    Some(format!(
+        "`{name}` has the non-base unit `{unit}` in its name: Prometheus uses base units \
+         (`_seconds`, `_bytes`, `_ratio`) as floats, so queries never convert. Record {base} \
+         and name it `{}`",
+        renamed.join("_")
+    ))
+}
+
+/// The base units a histogram or summary name may end in.
+const BASE_UNITS: [&str; 9] = [
+    "_seconds", "_bytes", "_meters", "_ratio", "_celsius", "_volts", "_amperes", "_joules",
+    "_grams",
+];
+
+fn unit_suffix_problem(family: &Family) -> Option<String> {
+    let name = &family.name;
+    let distribution = matches!(family.kind, MetricKind::Histogram | MetricKind::Summary);
+    if !distribution || BASE_UNITS.iter().any(|unit| name.ends_with(unit)) {
+        return None;
+    }
+    Some(format!(
+        "`{name}` is a {} without a base-unit suffix: the name ends in its unit, last \
+         ({}), e.g. `{name}_seconds`",
+        kind_name(family.kind),
+        BASE_UNITS.join(", ")
+    ))
+}
+
+/// How many values a cardinality violation lists.
+const VALUES_LISTED: usize = 5;
+
+/// The distinct values of each label of each family over the whole run, and
+/// where each first went over the bound.
+#[derive(Default)]
+struct Cardinality {
+    labels: BTreeMap<(String, String), LabelValues>,
+}
+
+#[derive(Default)]
+struct LabelValues {
+    values: BTreeSet<String>,
+    /// Node, time and place where the values first exceeded the bound.
+    exceeded: Option<(String, Option<Duration>, String)>,
+}
+
+impl Cardinality {
+    fn record(&mut self, source: &Source<'_>, family: &Family, max: usize) {
+        for sample in &family.samples {
+            // `le` and `quantile` are bounded by the bucket layout, not by data.
+            let labels = sample.labels.iter();
+            for (label, value) in labels.filter(|(label, _)| label != "le" && label != "quantile") {
+                let key = (family.name.clone(), label.clone());
+                let entry = self.labels.entry(key).or_default();
+                if entry.values.insert(value.clone())
+                    && entry.values.len() > max
+                    && entry.exceeded.is_none()
+                {
+                    let place = (source.node.to_string(), source.at, source.place());
+                    entry.exceeded = Some(place);
+                }
+            }
+        }
+    }
+
+    fn violations(&self, max: usize) -> Vec<Violation> {
+        let over = self
+            .labels
+            .iter()
+            .filter(|(_, values)| values.values.len() > max);
+        over.map(|((family, label), values)| {
+            let (node, at, place) = values.exceeded.clone().unwrap_or_default();
+            let listed: Vec<String> = values
+                .values
+                .iter()
+                .take(VALUES_LISTED)
+                .map(|v| format!("{v:?}"))
+                .collect();
+            Violation {
+                check: Check::ExpositionLint,
+                subject: format!("metric `{family}`"),
+                node: Some(node),
+                at,
+                message: format!(
+                    "label `{label}` of `{family}` took {} distinct values across the run \
+                     (bound {max}): a label must have a bounded set of values; is an id used \
+                     as a label? First values: {}, ... (went over the bound in {place})",
+                    values.values.len(),
+                    listed.join(", ")
+                ),
+            }
+        })
+        .collect()
+    }
+}
+
+/// `promtool check metrics` on each distinct final exposition of the run.
+/// It runs after the simulation, so spawning a process is fine. promtool is
+/// `$OBSIM_PROMTOOL`, else `promtool` on the PATH; without it the check is
+/// skipped, unless `OBSIM_REQUIRE_PROMTOOL=1`.
+pub fn promtool_check(run: &Run) -> Vec<Violation> {
+    let required = std::env::var("OBSIM_REQUIRE_PROMTOOL").is_ok_and(|value| value == "1");
+    promtool_check_with(run, locate_promtool().as_deref(), required)
+}
+
+/// Whether the promtool the lint would run exists.
+pub fn promtool_available() -> bool {
+    locate_promtool().is_some_and(|path| path.is_file())
+}
+
+fn locate_promtool() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("OBSIM_PROMTOOL") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Who exported a final text: node and incarnation number.
+type Owner<'a> = (&'a str, u32);
+
+/// The distinct final texts, in first-seen order, each with who exported it.
+fn distinct_finals(run: &Run) -> Vec<(&str, Vec<Owner<'_>>)> {
+    let mut texts: Vec<(&str, Vec<Owner<'_>>)> = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for record in &run.incarnations {
+        let text = record.final_exposition.as_str();
+        let at = *index.entry(text).or_insert_with(|| {
+            texts.push((text, Vec::new()));
+            texts.len() - 1
+        });
+        texts[at].1.push((&record.node, record.number));
+    }
+    texts
+}
+
+fn promtool_check_with(run: &Run, promtool: Option<&Path>, required: bool) -> Vec<Violation> {
+    let Some(path) = promtool else {
+        return missing_promtool(None, required);
+    };
+    let mut violations = Vec::new();
+    for (text, owners) in distinct_finals(run) {
+        match run_promtool(path, text) {
+            Ok(problems) => violations.extend(promtool_violations(&owners, problems)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return missing_promtool(Some(path), required);
+            }
+            Err(error) => {
+                let message = format!("promtool at {} could not be run: {error}", path.display());
+                return vec![promtool_violation(None, message)];
+            }
+        }
+    }
+    violations
+}
+
+/// The problems promtool printed, sorted and deduplicated; none if it passed.
+fn run_promtool(path: &Path, text: &str) -> std::io::Result<BTreeSet<String>> {
+    let mut child = Command::new(path)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdin = child.stdin.take();
+    // Write from another thread: a promtool that answers before reading all
+    // of its input must not deadlock us on a full pipe.
+    let output = std::thread::scope(|scope| {
+        scope.spawn(move || stdin.map(|mut stdin| stdin.write_all(text.as_bytes())));
+        child.wait_with_output()
+    })?;
+    if output.status.success() {
+        return Ok(BTreeSet::new());
+    }
+    // promtool 2.42 prints problems on stderr; other versions on stdout.
+    let printed = [output.stdout, output.stderr].concat();
+    let mut problems: BTreeSet<String> = String::from_utf8_lossy(&printed)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(String::from)
+        .collect();
+    if problems.is_empty() {
+        problems.insert(format!(
+            "promtool failed ({}) without saying why",
+            output.status
+        ));
+    }
+    Ok(problems)
+}
+
+fn promtool_violations(owners: &[Owner<'_>], problems: BTreeSet<String>) -> Vec<Violation> {
+    let Some(((node, number), others)) = owners.split_first() else {
+        return Vec::new();
+    };
+    let also = match others.len() {
+        0 => String::new(),
+        n => format!(" (and {n} more incarnations with the same text)"),
+    };
+    problems
+        .into_iter()
+        .map(|problem| {
+            let message =
+                format!("final exposition of {node} incarnation {number}{also}: {problem}");
+            promtool_violation(Some(node.to_string()), message)
+        })
+        .collect()
+}
+
+fn promtool_violation(node: Option<String>, message: String) -> Violation {
+    Violation {
+        check: Check::ExpositionLint,
+        subject: "promtool check metrics".into(),
+        node,
+        at: None,
+        message,
+    }
+}
+
+fn missing_promtool(tried: Option<&Path>, required: bool) -> Vec<Violation> {
+    if !required {
+        return Vec::new();
+    }
+    let tried = tried.map_or("on the PATH".into(), |path| {
+        format!("at {}", path.display())
+    });
+    vec![promtool_violation(
+        None,
+        format!(
+            "OBSIM_REQUIRE_PROMTOOL=1 but promtool was not found {tried}: install it \
+             (`apt-get install prometheus`; the Debian package ships promtool) or point \
+             OBSIM_PROMTOOL at the binary"
+        ),
+    )]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::run::IncarnationRecord;
+
+    /// A run with only its incarnations' final expositions filled in.
+    pub(crate) fn run_with_finals(finals: &[&str]) -> Run {
+        Run {
+            scenario: "test".into(),
+            seed: 1,
+            ended_at: Duration::from_secs(10),
+            spans: Vec::new(),
+            otel_spans: Vec::new(),
+            lifecycle: Default::default(),
+            scrapes: Vec::new(),
+            faults: Vec::new(),
+            faults_dropped: 0,
+            incarnations: finals
+                .iter()
+                .enumerate()
+                .map(|(index, text)| IncarnationRecord {
+                    node: format!("server-{}", index + 1),
+                    number: 0,
+                    started_at: Duration::ZERO,
+                    ended_at: None,
+                    final_exposition: text.to_string(),
+                })
+                .collect(),
+            outcomes: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            storage_ops: Vec::new(),
+            recovered: BTreeMap::new(),
+            plan: Vec::new(),
+            fixed_faults: 0,
+        }
+    }
+
+    const CLEAN: &str = r#"# HELP actors_active Actors currently active on this node.
+# TYPE actors_active gauge
+actors_active 3
+# HELP actors_invocations_total Invocations handled, by operation and status.
+# TYPE actors_invocations_total counter
+actors_invocations_total{operation="get",status="ok"} 12
+# HELP storage_operation_duration_seconds Time a storage operation took.
+# TYPE storage_operation_duration_seconds histogram
+storage_operation_duration_seconds_bucket{operation="get",le="0.001"} 2
+storage_operation_duration_seconds_bucket{operation="get",le="+Inf"} 3
+storage_operation_duration_seconds_sum{operation="get"} 0.5
+storage_operation_duration_seconds_count{operation="get"} 3
+"#;
+
+    fn lint(text: &str) -> Vec<Violation> {
+        exposition_lint(&run_with_finals(&[text, text]), 100)
+    }
+
+    #[test]
+    fn clean_text_passes() {
+        assert_eq!(lint(CLEAN), Vec::new());
+    }
+
+    #[test]
+    fn counter_without_total_is_reported_once_across_nodes() {
+        let violations = lint("# HELP foo Foos.\n# TYPE foo counter\nfoo 1\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        let violation = &violations[0];
+        assert_eq!(violation.subject, "metric `foo`");
+        assert_eq!(violation.node.as_deref(), Some("server-1"));
+        assert!(violation.message.contains("`_total`"), "{violation}");
+        assert!(
+            violation.message.contains("server-1 incarnation 0"),
+            "{violation}"
+        );
+    }
+
+    #[test]
+    fn gauge_ending_in_total_is_reported() {
+        let violations = lint("# HELP up_total Ups.\n# TYPE up_total gauge\nup_total 1\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(violations[0].message.contains("reserved for counters"));
+    }
+
+    #[test]
+    fn missing_help_is_reported() {
+        let violations = lint("# TYPE foo_total counter\nfoo_total 1\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(violations[0].message.contains("no HELP"));
+    }
+
+    #[test]
+    fn millisecond_histogram_is_reported() {
+        let text = "# HELP request_ms Latency.\n# TYPE request_ms histogram\n\
+                    request_ms_bucket{le=\"+Inf\"} 1\nrequest_ms_sum 3\nrequest_ms_count 1\n";
+        let violations = lint(text);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0].message.contains("`request_seconds`"),
+            "{}",
+            violations[0]
+        );
+    }
+
+    #[test]
+    fn histogram_without_unit_is_reported() {
+        let text = "# HELP batch Batch sizes.\n# TYPE batch histogram\n\
+                    batch_bucket{le=\"+Inf\"} 1\nbatch_sum 3\nbatch_count 1\n";
+        let violations = lint(text);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(violations[0].message.contains("base-unit suffix"));
+    }
+
+    #[test]
+    fn reserved_label_is_reported() {
+        let violations = lint("# HELP a_total A.\n# TYPE a_total counter\na_total{__x=\"1\"} 1\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(violations[0].message.contains("`__x`"));
+    }
+
+    #[test]
+    fn unparseable_final_is_reported() {
+        let violations = lint("garbage{{{\n");
+        assert_eq!(violations.len(), 2, "{violations:#?}");
+        assert!(violations[1].message.contains("server-2 incarnation 0"));
+    }
+
+    fn actors(count: usize) -> String {
+        let mut text = String::from("# HELP x_total Calls.\n# TYPE x_total counter\n");
+        for actor in 0..count {
+            text.push_str(&format!("x_total{{actor=\"a{actor:03}\"}} 1\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn unbounded_label_is_reported_over_the_bound_only() {
+        // Split across two nodes: cardinality counts the whole run.
+        let (first, second) = (actors(80), actors(150));
+        let run = run_with_finals(&[&first, &second]);
+        let violations = exposition_lint(&run, 100);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        let message = &violations[0].message;
+        assert!(
+            message.contains(
+                "label `actor` of `x_total` took 150 distinct values across the run (bound 100)"
+            ),
+            "{message}"
+        );
+        assert!(message.contains(r#""a000", "a001""#), "{message}");
+        assert_eq!(violations[0].node.as_deref(), Some("server-2"));
+        assert_eq!(exposition_lint(&run, 200), Vec::new());
+    }
+
+    fn counter_without_total() -> Run {
+        run_with_finals(&["# HELP foo Foos.\n# TYPE foo counter\nfoo 1\n"])
+    }
+
+    #[test]
+    fn promtool_catches_counter_without_total() {
+        let Some(path) = locate_promtool() else {
+            if std::env::var("OBSIM_REQUIRE_PROMTOOL").is_ok_and(|v| v == "1") {
+                panic!("OBSIM_REQUIRE_PROMTOOL=1 but promtool is not installed");
+            }
+            eprintln!("promtool not found: skipping");
+            return;
+        };
+        let violations = promtool_check_with(&counter_without_total(), Some(&path), true);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0].message.contains("_total"),
+            "{}",
+            violations[0]
+        );
+        assert_eq!(violations[0].node.as_deref(), Some("server-1"));
+        let clean = promtool_check_with(&run_with_finals(&[CLEAN]), Some(&path), true);
+        assert_eq!(clean, Vec::new());
+    }
+
+    #[test]
+    fn missing_promtool_fails_only_when_required() {
+        let run = counter_without_total();
+        let violations = promtool_check_with(&run, None, true);
+        assert_eq!(violations.len(), 1);
+        assert!(violations[0].message.contains("apt-get install prometheus"));
+        assert_eq!(promtool_check_with(&run, None, false), Vec::new());
+        let nowhere = Path::new("/nonexistent/promtool");
+        assert_eq!(promtool_check_with(&run, Some(nowhere), true).len(), 1);
+        assert_eq!(promtool_check_with(&run, Some(nowhere), false), Vec::new());
+    }
+}

@@ -1,0 +1,70 @@
+//! The invariants. Each check reads a finished [`Run`] (determinism reads
+//! two) and says exactly what broke: the series or span, the node, the
+//! simulated time. The seed and the replay command are added by the verdict.
+
+// The checks layer: pure functions of a `Run` and a `Contract`. It reads the
+// `run` layer only, never the simulation or the verdict.
+
+mod accuracy;
+mod completion;
+mod determinism;
+pub(crate) mod expect;
+mod faults_fired;
+mod gauges;
+mod histograms;
+pub(crate) mod lint;
+mod monotonicity;
+mod sources;
+mod status;
+mod timing;
+mod traces;
+mod violation;
+
+pub use crate::run::Check;
+use crate::run::{Config, Contract, Run};
+pub use completion::span_completion;
+pub use determinism::seed_determinism;
+pub use faults_fired::faults_fired;
+pub use monotonicity::counter_monotonicity;
+pub use violation::Violation;
+
+/// The checks a config enables that read one run (determinism reads two, so
+/// the verdict runs it), with the system's contract for the ones that
+/// compare telemetry with ground truth.
+pub fn check_run(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+    rules: &[obsim_scenario::Expectation],
+) -> Vec<Violation> {
+    let on = |check: Check| config.checks.contains(&check);
+    let mut violations = Vec::new();
+    if on(Check::CounterMonotonicity) {
+        violations.extend(counter_monotonicity(run));
+    }
+    if on(Check::GaugeConsistency) {
+        violations.extend(gauges::gauge_consistency(run, contract));
+    }
+    if on(Check::MetricAccuracy) {
+        violations.extend(accuracy::metric_accuracy(run, contract, rules));
+    }
+    if on(Check::HistogramCorrectness) {
+        violations.extend(histograms::histogram_consistency(run));
+        violations.extend(timing::histogram_placement(run, contract));
+    }
+    if on(Check::SpanCompletion) {
+        violations.extend(span_completion(run));
+        violations.extend(status::span_status(run, contract));
+    }
+    if on(Check::TraceIntegrity) {
+        violations.extend(traces::trace_integrity(run, contract));
+    }
+    if on(Check::ExpositionLint) {
+        violations.extend(lint::exposition_lint(run, config.label_values_max));
+        violations.extend(lint::promtool_check(run));
+    }
+    if config.every_fault_fires {
+        violations.extend(faults_fired(run));
+    }
+    violations
+}

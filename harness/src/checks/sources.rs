@@ -1,0 +1,66 @@
+//! Every exposition a run exported, for the checks that read them all.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::run::exposition::{self, Exposition, ParseError};
+use crate::run::Run;
+
+// Moved here from the lint: gauges and histograms read these sources too.
+/// One exposition the run exported: an up scrape, or an incarnation's final
+/// text (parsed here, so it may fail to parse).
+pub(crate) struct Source<'a> {
+    pub node: &'a str,
+    pub incarnation: Option<u32>,
+    /// When it was scraped; None for a final exposition, read after the run.
+    pub at: Option<Duration>,
+    pub exposition: Result<Cow<'a, Exposition>, ParseError>,
+}
+
+impl Source<'_> {
+    /// `incarnation 0` or `incarnation ?` when the scrape did not say.
+    pub fn incarnation_text(&self) -> String {
+        let number = self.incarnation.map_or("?".into(), |n| n.to_string());
+        format!("incarnation {number}")
+    }
+
+    /// Where it was seen, for a person: `server-1 incarnation 0, scrape at 1.000s`.
+    pub(crate) fn place(&self) -> String {
+        let what = match self.at {
+            Some(at) => format!("scrape at {:.3}s", at.as_secs_f64()),
+            None => "final exposition".into(),
+        };
+        format!("{} {}, {what}", self.node, self.incarnation_text())
+    }
+}
+
+/// Every up scrape and every final exposition, in simulated time order (a
+/// final counts at the moment its incarnation ended), so "first seen" means
+/// first in the run.
+pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
+    let scrapes = run.scrapes.iter().filter(|scrape| scrape.up);
+    let mut timed: Vec<(Duration, Source<'_>)> = scrapes
+        .filter_map(|scrape| {
+            let exposition = scrape.exposition.as_ref()?;
+            let source = Source {
+                node: &scrape.node,
+                incarnation: scrape.incarnation,
+                at: Some(scrape.at),
+                exposition: Ok(Cow::Borrowed(exposition)),
+            };
+            Some((scrape.at, source))
+        })
+        .collect();
+    timed.extend(run.incarnations.iter().map(|record| {
+        let source = Source {
+            node: &record.node,
+            incarnation: Some(record.number),
+            at: None,
+            exposition: exposition::parse(&record.final_exposition).map(Cow::Owned),
+        };
+        (record.ended_at.unwrap_or(run.ended_at), source)
+    }));
+    // Stable: equal times keep the run's own order.
+    timed.sort_by_key(|(time, _)| *time);
+    timed.into_iter().map(|(_, source)| source).collect()
+}

@@ -1,0 +1,184 @@
+//! Histogram placement. Simulated time is exact, so the harness knows to the
+//! nanosecond how long each storage operation took. Each incarnation's final
+//! histogram must hold exactly those durations, bucket by bucket: a unit
+//! mistake (milliseconds observed into a `_seconds` histogram) moves every
+//! observation up by a factor of a thousand and fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Check, Violation};
+use crate::run::exposition::{self, Exposition};
+use crate::run::{Contract, Run, StorageTiming};
+
+/// Seconds of each completed operation, by (node, incarnation, operation).
+type Timed = BTreeMap<(String, u32, String), Vec<f64>>;
+
+pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
+    let mut timed: Timed = BTreeMap::new();
+    for op in &run.storage_ops {
+        timed
+            .entry((op.node.clone(), op.incarnation, op.operation.to_string()))
+            .or_default()
+            .push(op.duration().as_secs_f64());
+    }
+    let mut violations = Vec::new();
+    for incarnation in run.incarnations.iter().filter(|i| i.node != "client") {
+        let Ok(exposition) = exposition::parse(&incarnation.final_exposition) else {
+            continue; // the lint reports it
+        };
+        for timing in &contract.storage_timings {
+            let place = (incarnation.node.as_str(), incarnation.number);
+            violations.extend(check_incarnation(&exposition, timing, &timed, place));
+        }
+    }
+    violations
+}
+
+fn check_incarnation(
+    exposition: &Exposition,
+    timing: &StorageTiming,
+    timed: &Timed,
+    (node, number): (&str, u32),
+) -> Vec<Violation> {
+    let exported = buckets_by_operation(exposition, timing);
+    let operations: BTreeSet<String> = timed
+        .keys()
+        .filter(|(n, i, _)| n == node && *i == number)
+        .map(|(_, _, op)| op.clone())
+        .chain(exported.keys().cloned())
+        .collect();
+    operations
+        .into_iter()
+        .filter_map(|operation| {
+            let key = (node.to_string(), number, operation.clone());
+            let truth = timed.get(&key).map_or(&[][..], Vec::as_slice);
+            let series = exported.get(&operation);
+            let problem = compare(truth, series)?;
+            Some(Violation {
+                check: Check::HistogramCorrectness,
+                subject: format!(
+                    "{}{{{}={operation:?}}}",
+                    timing.histogram, timing.operation_label
+                ),
+                node: Some(node.to_string()),
+                at: None,
+                message: format!("in the final exposition of incarnation {number}: {problem}"),
+            })
+        })
+        .collect()
+}
+
+/// What one series exported: buckets sorted by bound, count and sum.
+#[derive(Default)]
+struct Series {
+    buckets: Vec<(f64, f64)>,
+    count: f64,
+    sum: f64,
+}
+
+fn buckets_by_operation(
+    exposition: &Exposition,
+    timing: &StorageTiming,
+) -> BTreeMap<String, Series> {
+    let mut series: BTreeMap<String, Series> = BTreeMap::new();
+    let Some(family) = exposition.family(&timing.histogram) else {
+        return series;
+    };
+    for sample in &family.samples {
+        let Some(operation) = sample.label(&timing.operation_label) else {
+            continue;
+        };
+        let entry = series.entry(operation.to_string()).or_default();
+        let suffix = &sample.name[timing.histogram.len()..];
+        match (suffix, sample.label("le")) {
+            ("_bucket", Some(le)) => {
+                let bound = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::NAN)
+                };
+                entry.buckets.push((bound, sample.value));
+            }
+            ("_count", _) => entry.count = sample.value,
+            ("_sum", _) => entry.sum = sample.value,
+            _ => {}
+        }
+    }
+    for entry in series.values_mut() {
+        entry.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    series
+}
+
+/// Why the exported series does not hold exactly `truth`; None if it does.
+fn compare(truth: &[f64], series: Option<&Series>) -> Option<String> {
+    let Some(series) = series else {
+        return (!truth.is_empty()).then(|| {
+            format!(
+                "the harness completed {} operations, but no such series was exported",
+                truth.len()
+            )
+        });
+    };
+    let total: f64 = truth.iter().sum();
+    for &(bound, count) in &series.buckets {
+        let expected = truth.iter().filter(|&&seconds| seconds <= bound).count() as f64;
+        if count != expected {
+            return Some(format!(
+                "bucket le={bound} holds {count}, but {expected} of the {} operations the \
+                 harness timed took at most {bound}s (exported sum {}s, true sum {total}s{}). \
+                 Buckets by bound: {}",
+                truth.len(),
+                series.sum,
+                unit_hint(series.sum, total),
+                table(series, truth)
+            ));
+        }
+    }
+    if series.count != truth.len() as f64 {
+        return Some(format!(
+            "_count is {}, but the harness completed {} operations",
+            series.count,
+            truth.len()
+        ));
+    }
+    let tolerance = 1e-9 * total.abs().max(1.0);
+    ((series.sum - total).abs() > tolerance).then(|| {
+        format!(
+            "_sum is {}s, but the operations took {total}s in all{}",
+            series.sum,
+            unit_hint(series.sum, total)
+        )
+    })
+}
+
+/// Names the unit mistake when the exported sum is a power of 1000 off.
+fn unit_hint(exported: f64, truth: f64) -> String {
+    if truth <= 0.0 {
+        return String::new();
+    }
+    let ratio = exported / truth;
+    let near = |factor: f64| (ratio / factor - 1.0).abs() < 0.01;
+    if near(1e3) {
+        ": 1000x too much, milliseconds recorded as seconds?".into()
+    } else if near(1e6) {
+        ": 1000000x too much, microseconds recorded as seconds?".into()
+    } else if near(1e-3) {
+        ": 1000x too little, seconds divided by 1000 twice?".into()
+    } else {
+        String::new()
+    }
+}
+
+/// `le=0.001: exported 0, true 12; ...` for the buckets that differ.
+fn table(series: &Series, truth: &[f64]) -> String {
+    let rows: Vec<String> = series
+        .buckets
+        .iter()
+        .filter_map(|&(bound, count)| {
+            let expected = truth.iter().filter(|&&seconds| seconds <= bound).count() as f64;
+            (count != expected).then(|| format!("le={bound}: exported {count}, true {expected}"))
+        })
+        .collect();
+    rows.join("; ")
+}

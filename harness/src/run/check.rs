@@ -1,0 +1,101 @@
+//! The names of the checks: what a scenario's `checks` list and a config
+//! select, parsed and printed by their stable names.
+
+use std::fmt;
+use std::str::FromStr;
+
+// Moved here from checks: `Config` selects checks by name, and run may not reach checks.
+/// The checks obsim runs, by their stable names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    CounterMonotonicity,
+    /// Gauges that count things never go negative and balance with the
+    /// counters that move them.
+    GaugeConsistency,
+    /// Final counter values equal the harness's own record of what happened,
+    /// and no scrape saw more than the final values.
+    MetricAccuracy,
+    /// Histograms are internally consistent, and each timed operation lands
+    /// in the bucket the harness's clock says it should.
+    HistogramCorrectness,
+    /// Every span closes; failed and crash-cancelled work ends in error.
+    SpanCompletion,
+    /// Parents exist in the same trace; one client request, one trace.
+    TraceIntegrity,
+    /// Prometheus naming, HELP, label cardinality, and `promtool check metrics`.
+    ExpositionLint,
+    SeedDeterminism,
+    /// Every fault of the plan fired: the run really tested what it claims.
+    FaultsFired,
+    /// A scenario's own expectation held.
+    Expectation,
+}
+
+impl Check {
+    /// The invariants of instrumentation: what a scenario's `checks` picks from.
+    pub const INVARIANTS: [Check; 8] = [
+        Check::CounterMonotonicity,
+        Check::GaugeConsistency,
+        Check::MetricAccuracy,
+        Check::HistogramCorrectness,
+        Check::SpanCompletion,
+        Check::TraceIntegrity,
+        Check::ExpositionLint,
+        Check::SeedDeterminism,
+    ];
+
+    pub const ALL: [Check; 10] = [
+        Check::CounterMonotonicity,
+        Check::GaugeConsistency,
+        Check::MetricAccuracy,
+        Check::HistogramCorrectness,
+        Check::SpanCompletion,
+        Check::TraceIntegrity,
+        Check::ExpositionLint,
+        Check::SeedDeterminism,
+        Check::FaultsFired,
+        Check::Expectation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::CounterMonotonicity => "counter_monotonicity",
+            Check::GaugeConsistency => "gauge_consistency",
+            Check::MetricAccuracy => "metric_accuracy",
+            Check::HistogramCorrectness => "histogram_correctness",
+            Check::SpanCompletion => "span_completion",
+            Check::TraceIntegrity => "trace_integrity",
+            Check::ExpositionLint => "exposition_lint",
+            Check::SeedDeterminism => "seed_determinism",
+            Check::FaultsFired => "faults_fired",
+            Check::Expectation => "expectation",
+        }
+    }
+
+    /// The names a scenario's `checks` list may use.
+    pub fn invariant_names() -> Vec<&'static str> {
+        Check::INVARIANTS.into_iter().map(Check::as_str).collect()
+    }
+}
+
+impl FromStr for Check {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Check::ALL
+            .into_iter()
+            .find(|check| check.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown check {text:?}: expected one of {}",
+                    Check::invariant_names().join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

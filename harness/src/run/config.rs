@@ -1,0 +1,161 @@
+//! The settings of a simulation, as plain data: what `Sim::run` reads and
+//! what `checks::check_run` selects checks by. The `Builder` that validates
+//! them lives in `sim`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use obsim_faults::{swarm, FaultKind, FaultPlan, PlanError, Topology};
+use obsim_scenario::Expectation;
+
+use super::check::Check;
+
+/// What the client drives. The harness draws the operation mix; the system
+/// decides what each operation means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Invocations the client issues in total.
+    pub invocations: u64,
+    /// Invocations in flight at once.
+    pub concurrency: usize,
+    /// Distinct actor ids the invocations address.
+    pub actors: u64,
+    /// Operation names with their relative weights.
+    pub operations: Vec<(String, u32)>,
+    /// Pause between one worker's calls: spreads the workload over time so
+    /// that scheduled faults meet traffic.
+    pub think_time: Duration,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            invocations: 1_000,
+            concurrency: 8,
+            actors: 64,
+            operations: vec![("get".into(), 1), ("increment".into(), 3)],
+            think_time: Duration::ZERO,
+        }
+    }
+}
+
+impl Workload {
+    /// Picks an operation by weight with `rng`.
+    pub fn choose_operation(&self, rng: &mut impl rand::Rng) -> &str {
+        let total: u64 = self.operations.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut pick = rng.random_range(0..total.max(1));
+        for (name, weight) in &self.operations {
+            if pick < u64::from(*weight) {
+                return name;
+            }
+            pick -= u64::from(*weight);
+        }
+        &self.operations[0].0
+    }
+}
+
+// Moved here from sim (`Builder` stayed): `checks::check_run` takes it; checks may not reach sim.
+/// Every setting of a simulation. Build it with [`crate::Sim::builder`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub scenario: String,
+    pub servers: usize,
+    pub workload: Workload,
+    /// The faults every seed gets.
+    pub faults: FaultPlan,
+    /// With swarm testing on, the kinds each seed draws its own faults from.
+    pub swarm: Option<Vec<FaultKind>>,
+    /// The run lasts at least this long, and every scheduled fault happens
+    /// before it ends.
+    pub duration: Duration,
+    /// Simulated time after which a run that has not finished fails.
+    pub time_limit: Duration,
+    /// Quiet time after the workload and the fault schedule finish, so that
+    /// in-flight work completes and the scraper sees the final values.
+    pub drain: Duration,
+    pub scrape_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub storage_latency: StorageLatency,
+    /// Messages a run may send in all: the run's step bound.
+    pub message_limit: u64,
+    pub fault_log_capacity: usize,
+    /// The invariant checks to run.
+    pub checks: BTreeSet<Check>,
+    /// Whether every fault of the plan must fire at least once in each run.
+    pub every_fault_fires: bool,
+    /// A scenario's own claims about each run, checked after the invariants.
+    pub expectations: Vec<Expectation>,
+    /// The command that replays a seed, without the `OBSIM_SEED=` prefix.
+    pub replay_command: String,
+    /// Distinct values one label of one metric may take across a run before
+    /// `exposition_lint` reports it as unbounded.
+    pub label_values_max: usize,
+    /// The scenario file's text, written beside a failure's artifacts.
+    pub scenario_source: Option<String>,
+    /// Where failure artifacts go: `<dir>/<scenario>/<seed>/`. None writes
+    /// nothing.
+    pub artifacts_dir: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// What fault plans are validated against.
+    pub fn topology(&self) -> Topology {
+        topology(self.servers, &self.workload, self.duration)
+    }
+
+    /// The faults of `seed`: the fixed ones, plus the swarm's draw.
+    pub fn plan_for(&self, seed: u64) -> Result<FaultPlan, PlanError> {
+        let Some(kinds) = &self.swarm else {
+            return Ok(self.faults.clone());
+        };
+        let mut faults = self.faults.faults().to_vec();
+        faults.extend(swarm::draw(seed, &self.topology(), kinds));
+        FaultPlan::new(faults, &self.topology())
+    }
+}
+
+pub(crate) fn topology(servers: usize, workload: &Workload, run_end: Duration) -> Topology {
+    Topology {
+        servers,
+        operations: workload
+            .operations
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
+        run_end,
+    }
+}
+
+// Moved here from sim with `Config`: `Contract::rules` returns it too.
+/// A setting that cannot work, named by the builder method that set it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "obsim config `{}`: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// Moved here from sim's storage: `Config` holds it, and `Config` is in run.
+/// The simulated service time of each operation, before any fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorageLatency {
+    pub read: Duration,
+    pub write: Duration,
+}
+
+impl Default for StorageLatency {
+    fn default() -> Self {
+        StorageLatency {
+            read: Duration::from_millis(1),
+            write: Duration::from_millis(3),
+        }
+    }
+}

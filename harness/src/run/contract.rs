@@ -1,0 +1,139 @@
+//! What a system promises about its telemetry, so that generic checks know
+//! what to compare with what. The harness never names a fixture type: a
+//! system describes its own metrics and spans here, in terms of the
+//! harness's ground truth.
+
+use obsim_scenario::{parse_expectation, Expectation, MetricSelector, Quantity, Term};
+
+use super::config::ConfigError;
+
+/// A system's telemetry contract. Build it with the methods below; each
+/// piece switches on the part of a check that reads it. The default promises
+/// nothing, and the checks then test only what needs no contract (counter
+/// monotonicity, span completion, parents, lint, determinism).
+#[derive(Clone, Debug, Default)]
+pub struct Contract {
+    pub(crate) accuracy: Vec<String>,
+    pub(crate) unchecked: Vec<(String, String)>,
+    pub(crate) non_negative: Vec<String>,
+    pub(crate) balances: Vec<Balance>,
+    pub(crate) storage_timings: Vec<StorageTiming>,
+    pub(crate) request_span: Option<String>,
+    pub(crate) storage_span_operation: Option<String>,
+}
+
+/// A gauge that must equal one counter minus another within an incarnation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub gauge: String,
+    pub up: String,
+    pub down: String,
+}
+
+/// A histogram that times the harness's storage operations, with the label
+/// that names the operation (`get`, `put`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageTiming {
+    pub histogram: String,
+    pub operation_label: String,
+}
+
+impl Contract {
+    pub fn new() -> Contract {
+        Contract::default()
+    }
+
+    /// A ground-truth rule in the scenario expectation language, such as
+    /// `final(storage_operations_total{status="ok"}) == storage.ok`. Every
+    /// counter named in a `final(...)` counts as covered.
+    pub fn accurate(mut self, rule: &str) -> Self {
+        self.accuracy.push(rule.to_string());
+        self
+    }
+
+    /// A counter with no ground truth, and why: it is then not reported as
+    /// uncovered.
+    pub fn unchecked(mut self, counter: &str, why: &str) -> Self {
+        self.unchecked.push((counter.to_string(), why.to_string()));
+        self
+    }
+
+    /// A gauge that counts things, so it can never be negative.
+    pub fn non_negative(mut self, gauge: &str) -> Self {
+        self.non_negative.push(gauge.to_string());
+        self
+    }
+
+    /// `gauge == up - down` at every scrape and in every final exposition of
+    /// an incarnation. The gauge must also be non-negative.
+    pub fn balance(mut self, gauge: &str, up: &str, down: &str) -> Self {
+        self.balances.push(Balance {
+            gauge: gauge.to_string(),
+            up: up.to_string(),
+            down: down.to_string(),
+        });
+        self.non_negative(gauge)
+    }
+
+    /// `histogram` observes each storage operation's duration in seconds,
+    /// labelled with the operation in `operation_label`.
+    pub fn storage_timing(mut self, histogram: &str, operation_label: &str) -> Self {
+        self.storage_timings.push(StorageTiming {
+            histogram: histogram.to_string(),
+            operation_label: operation_label.to_string(),
+        });
+        self
+    }
+
+    /// The span that roots each client request: every request is one trace
+    /// under one such span, and it ends in error exactly when the client
+    /// recorded a non-`ok` outcome.
+    pub fn request_span(mut self, name: &str) -> Self {
+        self.request_span = Some(name.to_string());
+        self
+    }
+
+    /// Storage operation spans carry the operation (`get`, `put`) in this
+    /// attribute (OpenTelemetry's `db.operation.name`); their status must
+    /// match what the harness's storage returned.
+    pub fn storage_spans(mut self, operation_attribute: &str) -> Self {
+        self.storage_span_operation = Some(operation_attribute.to_string());
+        self
+    }
+
+    /// Parses the accuracy rules: a rule that does not parse is a bug in the
+    /// system's contract, reported when the simulation is built.
+    pub(crate) fn rules(&self) -> Result<Vec<Expectation>, ConfigError> {
+        self.accuracy
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| {
+                parse_expectation(rule).map_err(|error| ConfigError {
+                    field: format!("contract accuracy rule #{index} `{rule}`"),
+                    problem: error.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The metrics a rule reads through `final(...)`, with their selectors.
+pub(crate) fn final_selectors(rule: &Expectation) -> Vec<&MetricSelector> {
+    rule.left
+        .terms
+        .iter()
+        .chain(rule.right.terms.iter())
+        .filter_map(|(_, term)| match term {
+            Term::Quantity(Quantity::Final(metric)) => Some(metric),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The metric names a rule reads through `final(...)`.
+pub(crate) fn final_metrics(rule: &Expectation) -> Vec<&str> {
+    final_selectors(rule)
+        .into_iter()
+        .map(|metric| metric.metric.as_str())
+        .collect()
+}

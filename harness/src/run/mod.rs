@@ -1,0 +1,25 @@
+//! The run layer, at the bottom: plain data. The [`Run`] record and what it
+//! holds, plus what both the simulation and the checks read: the system's
+//! [`Contract`], the names of the checks ([`Check`]), the settings
+//! ([`Config`]) and the exposition format. It depends on no other layer.
+
+mod check;
+mod config;
+mod contract;
+pub mod exposition;
+mod node;
+mod record;
+mod scrape;
+mod spans;
+mod truth;
+
+pub use check::Check;
+pub(crate) use config::topology;
+pub use config::{Config, ConfigError, StorageLatency, Workload};
+pub(crate) use contract::{final_metrics, final_selectors};
+pub use contract::{Balance, Contract, StorageTiming};
+pub(crate) use node::server_name;
+pub use record::{IncarnationRecord, Run};
+pub use scrape::Scrape;
+pub use spans::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
+pub use truth::{MessageCounts, StorageOp};

@@ -1,0 +1,145 @@
+//! What one run captured, in the order it happened.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use obsim_faults::{Fault, FaultEvent};
+use opentelemetry_sdk::trace::SpanData;
+
+use super::scrape::Scrape;
+use super::spans::{SpanLifecycle, SpanRecord};
+use super::truth::{MessageCounts, StorageOp};
+
+/// Everything one seed's run captured. A run is a pure function of its seed,
+/// so two `Run`s of one seed must be equal, line for line.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub scenario: String,
+    pub seed: u64,
+    /// Simulated time at which the run ended.
+    pub ended_at: Duration,
+    /// Exported spans, in export order.
+    pub spans: Vec<SpanRecord>,
+    /// The same spans as the SDK exported them, for OTLP files: absolute
+    /// simulated timestamps, resource and scope included.
+    pub otel_spans: Vec<SpanData>,
+    /// Spans opened and closed, as tracing saw them.
+    pub lifecycle: SpanLifecycle,
+    pub scrapes: Vec<Scrape>,
+    pub faults: Vec<FaultEvent>,
+    /// Fault events past the log's capacity: counted, not kept.
+    pub faults_dropped: u64,
+    pub incarnations: Vec<IncarnationRecord>,
+    /// Invocation outcomes as the client recorded them: ground truth.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Messages by type, as the network saw them: ground truth.
+    pub messages: BTreeMap<String, MessageCounts>,
+    /// Every storage operation that completed, in completion order: ground
+    /// truth for storage counters, histograms and span status.
+    pub storage_ops: Vec<StorageOp>,
+    /// Torn transactions recovery rolled back, by node: ground truth.
+    pub recovered: BTreeMap<String, u64>,
+    /// The faults this seed ran with: the fixed ones, then any swarm draw.
+    pub plan: Vec<Fault>,
+    /// How many of `plan` are fixed; the rest the swarm drew for this seed.
+    pub fixed_faults: usize,
+}
+
+/// One life of one server node, with its registry's final exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncarnationRecord {
+    pub node: String,
+    pub number: u32,
+    pub started_at: Duration,
+    /// When it crashed; None if it lived to the end of the run.
+    pub ended_at: Option<Duration>,
+    pub final_exposition: String,
+}
+
+impl Run {
+    /// Every captured fact as text lines: spans with ids, times, attributes
+    /// and status; every scrape with its body; the fault log; outcomes; and
+    /// each incarnation's final values. Two runs of a seed must match exactly.
+    pub fn fingerprint(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "run {} seed={} ended_at={:?}",
+            self.scenario, self.seed, self.ended_at
+        )];
+        lines.extend(self.plan.iter().map(|fault| format!("plan {fault}")));
+        lines.extend(self.spans.iter().map(span_line));
+        lines.push(format!(
+            "lifecycle opened={} closed={} open={:?}",
+            self.lifecycle.opened, self.lifecycle.closed, self.lifecycle.open
+        ));
+        for scrape in &self.scrapes {
+            lines.push(format!(
+                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?}",
+                scrape.node,
+                scrape.at,
+                scrape.ended_at,
+                scrape.up,
+                scrape.incarnation,
+                scrape.error
+            ));
+            lines.extend(scrape.body.lines().map(|line| format!("  {line}")));
+        }
+        lines.extend(self.faults.iter().map(|fault| format!("fault {fault}")));
+        lines.push(format!("faults_dropped {}", self.faults_dropped));
+        lines.extend(
+            self.outcomes
+                .iter()
+                .map(|(outcome, n)| format!("outcome {outcome}={n}")),
+        );
+        lines.extend(
+            self.messages
+                .iter()
+                .map(|(message, counts)| format!("messages {message} {counts:?}")),
+        );
+        lines.extend(self.storage_ops.iter().map(|op| format!("storage {op:?}")));
+        lines.extend(
+            self.recovered
+                .iter()
+                .map(|(node, n)| format!("recovered {node}={n}")),
+        );
+        for incarnation in &self.incarnations {
+            lines.push(format!(
+                "incarnation {}#{} {:?}..{:?}",
+                incarnation.node, incarnation.number, incarnation.started_at, incarnation.ended_at
+            ));
+            lines.extend(
+                incarnation
+                    .final_exposition
+                    .lines()
+                    .map(|line| format!("  {line}")),
+            );
+        }
+        lines
+    }
+}
+
+fn span_line(span: &SpanRecord) -> String {
+    let attributes: Vec<String> = span
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    let events: Vec<String> = span
+        .events
+        .iter()
+        .map(|e| format!("{}@{}{:?}", e.name, e.at_ns, e.attributes))
+        .collect();
+    format!(
+        "span {} {} parent={} {:?} kind={} origin={:?} {}..{} status={:?} attrs=[{}] events=[{}]",
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id.as_deref().unwrap_or("-"),
+        span.name,
+        span.kind,
+        span.origin,
+        span.start_ns,
+        span.end_ns,
+        span.status,
+        attributes.join(" "),
+        events.join(" ")
+    )
+}

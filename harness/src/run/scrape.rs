@@ -1,0 +1,26 @@
+//! What the simulated Prometheus saw, one scrape at a time.
+
+use std::time::Duration;
+
+use super::exposition::Exposition;
+
+// Moved here from sim's scraper: a `Run` holds scrapes, and run may not reach sim.
+/// One scrape of one node: what came back, or that nothing usable did.
+#[derive(Clone, Debug)]
+pub struct Scrape {
+    pub node: String,
+    /// Simulated time since the run started, when the scrape was sent.
+    pub at: Duration,
+    /// When the scrape ended: answered, failed or timed out. A delayed
+    /// request can be answered by an incarnation that booted after `at`.
+    pub ended_at: Duration,
+    /// Prometheus's `up`: false when the scrape timed out, failed or did not
+    /// parse. A failed scrape is kept, not dropped.
+    pub up: bool,
+    /// The node incarnation that answered.
+    pub incarnation: Option<u32>,
+    /// The exposition text exactly as the node produced it.
+    pub body: String,
+    pub exposition: Option<Exposition>,
+    pub error: Option<String>,
+}

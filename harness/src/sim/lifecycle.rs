@@ -1,0 +1,169 @@
+//! The fault supervisor: it runs outside every node and carries out what the
+//! plan schedules (crashes, restarts, pauses, partitions) and the crashes a
+//! node asks for mid-transaction. Every action is logged with its simulated
+//! time, so a counter reset can be matched to the restart that caused it.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use madsim::runtime::Handle;
+use madsim::task::{JoinHandle, NodeId};
+use obsim_faults::{FaultKind, Lifecycle, LifecycleEvent, PartitionWindow};
+
+use super::world::{CrashRequest, World};
+use crate::run::server_name;
+
+/// Shared by the supervisor's tasks. Single-threaded (madsim runs every task
+/// on one thread), hence `Rc`.
+#[derive(Clone)]
+pub(crate) struct Supervisor {
+    handle: Handle,
+    world: Arc<World>,
+    nodes: Vec<NodeId>,
+    /// Restarts still to come, so that the run waits for them.
+    restarts: Rc<RefCell<Vec<JoinHandle<()>>>>,
+    /// Server nodes that are down now. A crash or pause of a node that is
+    /// already down is skipped: only the crash that took a node down restarts
+    /// it, so overlapping crash windows never restart a node twice.
+    down: Rc<RefCell<BTreeSet<usize>>>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(handle: Handle, world: Arc<World>, nodes: Vec<NodeId>) -> Supervisor {
+        Supervisor {
+            handle,
+            world,
+            nodes,
+            restarts: Rc::default(),
+            down: Rc::default(),
+        }
+    }
+
+    /// Waits for every pending restart, including ones scheduled while
+    /// waiting. The run's time limit bounds the wait.
+    pub(crate) async fn restarts_done(&self) {
+        loop {
+            let next = self.restarts.borrow_mut().pop();
+            let Some(restart) = next else {
+                return;
+            };
+            let _ = restart.await;
+        }
+    }
+
+    fn log(&self, kind: FaultKind, target: &str, detail: String) {
+        self.world.log_fault(kind, target, detail);
+    }
+
+    async fn sleep_until(&self, at: Duration) {
+        madsim::time::sleep(at.saturating_sub(self.world.clock.elapsed())).await;
+    }
+
+    /// Kills `node` now and, with a delay, schedules its restart. Skipped if
+    /// the node is already down.
+    fn crash(&self, node: usize, kind: FaultKind, restart_after: Option<Duration>) {
+        if !self.down.borrow_mut().insert(node) {
+            return;
+        }
+        let name = server_name(node);
+        self.world.end_incarnation(node);
+        if kind == FaultKind::NodeCrash {
+            self.log(kind, &name, String::new());
+        }
+        self.handle.kill(self.nodes[node]);
+        let Some(delay) = restart_after else {
+            return;
+        };
+        let supervisor = self.clone();
+        let restart = madsim::task::spawn_local(async move {
+            madsim::time::sleep(delay).await;
+            supervisor.log(FaultKind::NodeRestart, &name, format!("after={delay:?}"));
+            supervisor.down.borrow_mut().remove(&node);
+            supervisor.handle.restart(supervisor.nodes[node]);
+        });
+        self.restarts.borrow_mut().push(restart);
+    }
+
+    async fn lifecycle(self, event: LifecycleEvent) {
+        self.sleep_until(event.at).await;
+        match event.action {
+            Lifecycle::Crash { restart_after } => {
+                self.crash(event.node, FaultKind::NodeCrash, restart_after);
+            }
+            Lifecycle::Pause { resume_after } => {
+                if self.down.borrow().contains(&event.node) {
+                    return;
+                }
+                let (name, id) = (server_name(event.node), self.nodes[event.node]);
+                self.log(FaultKind::NodePause, &name, format!("for={resume_after:?}"));
+                self.handle.pause(id);
+                madsim::time::sleep(resume_after).await;
+                self.log(FaultKind::NodeResume, &name, String::new());
+                self.handle.resume(id);
+            }
+        }
+    }
+
+    async fn partition(self, id: usize, window: PartitionWindow) {
+        self.sleep_until(window.at).await;
+        let partition = &window.partition;
+        let target = format!(
+            "[{}] {} [{}]",
+            partition.from.join(","),
+            if partition.one_way { "->" } else { "<->" },
+            if partition.to.is_empty() {
+                "everyone else".to_string()
+            } else {
+                partition.to.join(",")
+            }
+        );
+        self.world.set_partition(id, Some(partition.clone()));
+        self.log(FaultKind::NetworkPartition, &target, String::new());
+        let Some(heal_after) = window.heal_after else {
+            return;
+        };
+        madsim::time::sleep(heal_after).await;
+        self.world.set_partition(id, None);
+        self.log(FaultKind::NetworkHeal, &target, String::new());
+    }
+
+    /// Kills each node that asks, at the moment it asks: a crash during a
+    /// transaction happens inside the node's own write.
+    async fn crash_requests(self) {
+        let Some(mut inbox) = self.world.take_crash_inbox() else {
+            return;
+        };
+        while let Some(CrashRequest {
+            node,
+            restart_after,
+        }) = inbox.next().await
+        {
+            self.crash(node, FaultKind::CrashDuringTransaction, restart_after);
+        }
+    }
+}
+
+/// Runs the plan's schedule; returns when every scheduled event (not every
+/// restart: see [`Supervisor::restarts_done`]) has happened.
+pub(crate) async fn supervise(supervisor: Supervisor) {
+    // Detached: requests can come until the run ends.
+    madsim::task::spawn_local(supervisor.clone().crash_requests());
+    let mut tasks: Vec<JoinHandle<()>> = supervisor
+        .world
+        .plan
+        .lifecycle()
+        .into_iter()
+        .map(|event| madsim::task::spawn_local(supervisor.clone().lifecycle(event)))
+        .collect();
+    let partitions = supervisor.world.plan.partitions().into_iter().enumerate();
+    tasks.extend(
+        partitions.map(|(id, window)| {
+            madsim::task::spawn_local(supervisor.clone().partition(id, window))
+        }),
+    );
+    futures::future::join_all(tasks).await;
+}

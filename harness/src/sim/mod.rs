@@ -1,0 +1,22 @@
+//! The sim layer: the world of one run, its clock, network, storage and
+//! scraper, node lifecycle, telemetry capture, the [`System`] a user plugs
+//! in, and the [`Builder`]. It produces a `Run` (the `run` layer) and knows
+//! nothing of the checks or the verdict.
+
+mod builder;
+mod capture;
+mod clock;
+mod ledger;
+mod lifecycle;
+mod network;
+mod scraper;
+mod simulation;
+mod storage;
+mod system;
+mod world;
+
+pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT};
+pub use network::Network;
+pub use simulation::{RunError, Sim, APP_PORT};
+pub use storage::{Storage, StorageError};
+pub use system::{ClientContext, HandlerFaults, InjectedPanic, NodeContext, System};

@@ -1,0 +1,164 @@
+use std::any::Any;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use madsim::net::Endpoint;
+use obsim_faults::{FaultKind, NetworkFaults, SendDecision};
+
+use obsim_scenario::Fate;
+
+use super::world::{node_name, World};
+
+/// A node's network endpoint, with the run's network faults injected on send.
+///
+/// Messages are typed Rust values: madsim delivers them without serializing,
+/// which keeps the simulation fast while the instrumentation (context
+/// propagation, message counters) still happens at the real hop.
+#[derive(Clone)]
+pub struct Network {
+    endpoint: Endpoint,
+    faults: Arc<Mutex<NetworkFaults>>,
+    world: Arc<World>,
+    /// The endpoint's name, e.g. `server-0:app`, for the fault log.
+    name: String,
+    /// The node it lives on, e.g. `server-0`, for partitions.
+    node: String,
+}
+
+impl Network {
+    /// Binds `addr` on the current simulated node. `node` is the server index
+    /// that node-aimed faults match, None for the client and the scraper.
+    pub(crate) async fn bind(
+        world: Arc<World>,
+        node: Option<usize>,
+        name: String,
+        addr: SocketAddr,
+    ) -> io::Result<Network> {
+        let endpoint = Endpoint::bind(addr).await?;
+        let faults = world.network_faults(node, &name);
+        Ok(Network {
+            endpoint,
+            faults,
+            world,
+            name,
+            node: node_name(addr.ip()),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint
+            .local_addr()
+            .expect("a bound endpoint has an address")
+    }
+
+    /// Sends `message` to `dst` under `tag`, with the run's network faults:
+    /// an injected delay holds this sender, as a slow link would hold its
+    /// queue; a lost message or one cut by a partition vanishes without an
+    /// error, as a datagram would; a duplicated one arrives twice.
+    pub async fn send<M: Any + Clone + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+    ) -> io::Result<()> {
+        if !self.world.take_message_budget() {
+            return Err(io::Error::other("obsim: the run's message limit is spent"));
+        }
+        let kind = message_name::<M>();
+        self.world.count_message(&kind, Fate::Sent);
+        let now = self.world.clock.elapsed();
+        let decision = self.faults.lock().expect("network faults lock").send(now);
+        if let Some(delay) = decision.delay {
+            self.log(
+                FaultKind::NetworkDelay,
+                dst,
+                format!("{kind} delay={delay:?}"),
+            );
+            madsim::time::sleep(delay).await;
+        }
+        if self.world.is_cut(&self.node, &node_name(dst.ip())) {
+            self.world.count_message(&kind, Fate::Cut);
+            return Ok(());
+        }
+        self.deliver(dst, tag, message, &kind, &decision).await
+    }
+
+    async fn deliver<M: Any + Clone + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+        kind: &str,
+        decision: &SendDecision,
+    ) -> io::Result<()> {
+        if decision.lost {
+            self.log(FaultKind::PacketLoss, dst, kind.to_string());
+            self.world.count_message(kind, Fate::Lost);
+            return Ok(());
+        }
+        if decision.duplicated {
+            self.log(FaultKind::MessageDuplication, dst, kind.to_string());
+            self.world.count_message(kind, Fate::Duplicated);
+            let copy = Box::new(message.clone());
+            self.endpoint.send_to_raw(dst, tag, copy).await?;
+        }
+        self.endpoint.send_to_raw(dst, tag, Box::new(message)).await
+    }
+
+    fn log(&self, kind: FaultKind, dst: SocketAddr, detail: String) {
+        let target = format!("{} -> {dst}", self.name);
+        self.world.log_fault(kind, &target, detail);
+    }
+
+    /// Receives the next message under `tag`. A message of another type is an
+    /// error, not a panic: two components disagreeing on a tag is a bug to
+    /// report.
+    pub async fn recv<M: Any>(&self, tag: u64) -> io::Result<(M, SocketAddr)> {
+        let (payload, from) = self.endpoint.recv_from_raw(tag).await?;
+        match payload.downcast::<M>() {
+            Ok(message) => {
+                self.world
+                    .count_message(&message_name::<M>(), Fate::Received);
+                Ok((*message, from))
+            }
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "message from {from} under tag {tag} is not a {}",
+                    std::any::type_name::<M>()
+                ),
+            )),
+        }
+    }
+}
+
+/// A message type's name in snake case, without its module path: `Invoke`
+/// is `invoke`, `ScrapeResponse` is `scrape_response`. Reports and scenario
+/// expectations use it.
+fn message_name<M>() -> String {
+    let full = std::any::type_name::<M>();
+    let short = full.split('<').next().unwrap_or(full);
+    let short = short.rsplit("::").next().unwrap_or(short);
+    let mut name = String::new();
+    for (index, c) in short.chars().enumerate() {
+        if c.is_uppercase() && index > 0 {
+            name.push('_');
+        }
+        name.extend(c.to_lowercase());
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct ScrapeResponse;
+
+    #[test]
+    fn message_names_are_snake_case_type_names() {
+        assert_eq!(message_name::<ScrapeResponse>(), "scrape_response");
+        assert_eq!(message_name::<u64>(), "u64");
+    }
+}

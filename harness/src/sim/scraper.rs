@@ -1,0 +1,134 @@
+//! The simulated Prometheus: it scrapes every server node over the simulated
+//! network, at a fixed interval with a timeout, and parses what came back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::network::Network;
+use super::world::World;
+use crate::run::{exposition, Scrape};
+
+/// The tag scrape requests are sent under, on every node's metrics port.
+pub(crate) const METRICS_TAG: u64 = 0x6d65_7472_6963_7300;
+pub(crate) const METRICS_PORT: u16 = 9100;
+
+#[derive(Clone)]
+pub(crate) struct ScrapeRequest {
+    reply_tag: u64,
+}
+
+#[derive(Clone)]
+pub(crate) struct ScrapeResponse {
+    incarnation: u32,
+    body: String,
+}
+
+/// Serves one incarnation's registry on its metrics port: the exporter a
+/// service embeds. It encodes with the prometheus crate's own text encoder.
+pub(crate) async fn serve_metrics(
+    network: Network,
+    registry: prometheus::Registry,
+    incarnation: u32,
+) {
+    loop {
+        let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
+            continue;
+        };
+        let body = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap_or_else(|error| format!("# encode error: {error}\n"));
+        let response = ScrapeResponse { incarnation, body };
+        // A lost reply is the scraper's timeout to see, not ours to retry.
+        let _ = network.send(from, request.reply_tag, response).await;
+    }
+}
+
+/// One node the scraper scrapes.
+#[derive(Clone, Debug)]
+pub(crate) struct ScrapeTarget {
+    /// Position in the target list: keeps reply tags apart.
+    pub index: usize,
+    pub node: String,
+    pub addr: SocketAddr,
+}
+
+/// Scrapes one target forever, at `interval`, aligned to the run's start.
+pub(crate) async fn scrape_target(
+    world: Arc<World>,
+    network: Network,
+    target: ScrapeTarget,
+    interval: Duration,
+    timeout: Duration,
+) {
+    let ScrapeTarget {
+        index,
+        node: name,
+        addr,
+    } = target;
+    let start = madsim::time::Instant::now();
+    for round in 1u64.. {
+        madsim::time::sleep_until(start + interval * round as u32).await;
+        // Each scrape gets its own reply tag, so a late reply to an earlier
+        // scrape can never be taken for this one.
+        let reply_tag = (index as u64) << 40 | round;
+        let at = world.clock.elapsed();
+        let scrape = scrape_once(&network, addr, reply_tag, timeout).await;
+        let ended_at = world.clock.elapsed();
+        world.record_scrape(scrape.into_scrape(name.clone(), at, ended_at));
+    }
+}
+
+enum Outcome {
+    Answered(ScrapeResponse),
+    Failed(String),
+}
+
+async fn scrape_once(
+    network: &Network,
+    addr: SocketAddr,
+    reply_tag: u64,
+    timeout: Duration,
+) -> Outcome {
+    let exchange = async {
+        network
+            .send(addr, METRICS_TAG, ScrapeRequest { reply_tag })
+            .await?;
+        network.recv::<ScrapeResponse>(reply_tag).await
+    };
+    match madsim::time::timeout(timeout, exchange).await {
+        Ok(Ok((response, _))) => Outcome::Answered(response),
+        Ok(Err(error)) => Outcome::Failed(format!("scrape failed: {error}")),
+        Err(_) => Outcome::Failed(format!("scrape timed out after {timeout:?}")),
+    }
+}
+
+impl Outcome {
+    fn into_scrape(self, node: String, at: Duration, ended_at: Duration) -> Scrape {
+        match self {
+            Outcome::Failed(error) => Scrape {
+                node,
+                at,
+                ended_at,
+                up: false,
+                incarnation: None,
+                body: String::new(),
+                exposition: None,
+                error: Some(error),
+            },
+            Outcome::Answered(response) => {
+                let parsed = exposition::parse(&response.body);
+                Scrape {
+                    node,
+                    at,
+                    ended_at,
+                    up: parsed.is_ok(),
+                    incarnation: Some(response.incarnation),
+                    error: parsed.as_ref().err().map(ToString::to_string),
+                    exposition: parsed.ok(),
+                    body: response.body,
+                }
+            }
+        }
+    }
+}

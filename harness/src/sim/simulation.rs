@@ -1,0 +1,421 @@
+//! One seed, one fresh madsim runtime: boot the cluster, drive the workload
+//! under the fault schedule, drain, and hand back what was captured.
+
+use std::cell::Cell;
+use std::fmt;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+use obsim_faults::component_stream;
+
+use super::builder::Builder;
+use super::capture::Capture;
+use super::lifecycle::{supervise, Supervisor};
+use super::network::Network;
+use super::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
+use super::system::{ClientContext, HandlerFaults, NodeContext, System};
+use super::world::{server_ip, World, CLIENT_IP, SCRAPER_IP};
+use crate::run::{server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanRecord};
+use obsim_scenario::Expectation;
+
+/// The port every server's system serves on.
+pub const APP_PORT: u16 = 7000;
+
+type Factory = Arc<dyn Fn() -> Arc<dyn System> + Send + Sync>;
+
+/// A configured simulation. Each [`Sim::run`] builds a fresh system from the
+/// factory and a fresh runtime from the seed, so runs share nothing.
+#[derive(Clone)]
+pub struct Sim {
+    config: Config,
+    factory: Factory,
+    /// The system's telemetry contract, read once when the sim is built.
+    contract: Arc<Contract>,
+    /// The contract's accuracy rules, parsed.
+    rules: Arc<Vec<Expectation>>,
+}
+
+/// Why a run did not complete.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunError {
+    /// The run was still going when the simulated time limit passed.
+    TimeLimit {
+        limit: Duration,
+        phase: &'static str,
+    },
+    /// The run sent more messages than its bound allows.
+    MessageLimit { limit: u64 },
+    /// Something in the simulation panicked.
+    Panicked { message: String },
+    /// The seed's fault plan (a swarm draw) is not valid: an obsim bug.
+    InvalidPlan { message: String },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::TimeLimit { limit, phase } => write!(
+                f,
+                "the run exceeded its simulated time limit of {limit:?} during the {phase} phase"
+            ),
+            RunError::MessageLimit { limit } => {
+                write!(f, "the run sent more than its limit of {limit} messages")
+            }
+            RunError::Panicked { message } => write!(f, "the simulation panicked: {message}"),
+            RunError::InvalidPlan { message } => {
+                write!(f, "the seed's fault plan is not valid: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl Builder {
+    /// Validates the settings and pairs them with the system factory, called
+    /// once per run.
+    pub fn build<S, F>(self, factory: F) -> Result<Sim, ConfigError>
+    where
+        S: System,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        let contract = factory().contract();
+        let rules = contract.rules()?;
+        Ok(Sim {
+            config: self.config()?,
+            factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
+            contract: Arc::new(contract),
+            rules: Arc::new(rules),
+        })
+    }
+}
+
+impl Sim {
+    pub fn builder(scenario: &str) -> Builder {
+        Builder::new(scenario)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The contract's accuracy rules, parsed.
+    pub(crate) fn rules(&self) -> &[Expectation] {
+        &self.rules
+    }
+
+    /// Runs one seed to completion on a fresh runtime.
+    pub fn run(&self, seed: u64) -> Result<Run, RunError> {
+        let plan = self
+            .config
+            .plan_for(seed)
+            .map_err(|error| RunError::InvalidPlan {
+                message: error.to_string(),
+            })?;
+        let world = World::new(seed, &self.config, plan);
+        let (capture, subscriber) = Capture::new(
+            &self.config.scenario,
+            component_stream(seed, "otel-ids"),
+            world.node_names.clone(),
+            world.clock.clone(),
+            world.ledger.clone(),
+        );
+        let _subscriber = tracing::subscriber::set_default(subscriber);
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let system = (self.factory)();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(simulate(world.clone(), self.config.clone(), system))
+        }));
+        // Read everything before the runtime drops: dropping it drops every
+        // task still alive, closing their spans, and that teardown is not
+        // part of the run.
+        let otel_spans = capture.finished_spans();
+        let spans: Vec<SpanRecord> = otel_spans
+            .iter()
+            .map(|data| SpanRecord::from_data(data, capture.origin(data), &world.clock))
+            .collect();
+        let lifecycle = capture.lifecycle();
+        drop(runtime);
+        let ended_at = match outcome {
+            Ok(Ok(ended_at)) => ended_at,
+            Ok(Err(error)) => return Err(error),
+            Err(panic) => {
+                return Err(RunError::Panicked {
+                    message: panic_message(&*panic),
+                })
+            }
+        };
+        if let Some(limit) = world.message_limit_hit() {
+            return Err(RunError::MessageLimit { limit });
+        }
+        Ok(Run {
+            scenario: self.config.scenario.clone(),
+            seed,
+            ended_at,
+            spans,
+            otel_spans,
+            lifecycle,
+            scrapes: world.scrapes(),
+            faults: world.faults.events(),
+            faults_dropped: world.faults.dropped(),
+            incarnations: incarnation_records(&world),
+            outcomes: world.outcomes(),
+            messages: world.messages(),
+            storage_ops: world.ledger.storage_ops(),
+            recovered: world.ledger.recovered(),
+            plan: world.plan.faults().to_vec(),
+            fixed_faults: self.config.faults.faults().len(),
+        })
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".into()
+    }
+}
+
+/// Every server incarnation's final values, then the client's.
+fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
+    let mut records: Vec<IncarnationRecord> = world
+        .incarnations()
+        .into_iter()
+        .map(|incarnation| IncarnationRecord {
+            node: server_name(incarnation.node),
+            number: incarnation.number,
+            started_at: incarnation.started_at,
+            ended_at: incarnation.ended_at,
+            final_exposition: encode(&incarnation.registry),
+        })
+        .collect();
+    records.push(IncarnationRecord {
+        node: "client".into(),
+        number: 0,
+        started_at: Duration::ZERO,
+        ended_at: None,
+        final_exposition: encode(&world.client_registry),
+    });
+    records
+}
+
+fn encode(registry: &prometheus::Registry) -> String {
+    prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_else(|error| format!("# encode error: {error}\n"))
+}
+
+/// The run itself, inside the simulation. Returns when it ended.
+async fn simulate(
+    world: Arc<World>,
+    config: Config,
+    system: Arc<dyn System>,
+) -> Result<Duration, RunError> {
+    world.clock.start();
+    let handle = Handle::current();
+    let servers: Vec<SocketAddr> = (0..config.servers)
+        .map(|index| SocketAddr::new(server_ip(index), APP_PORT))
+        .collect();
+    let server_nodes: Vec<NodeId> = (0..config.servers)
+        .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
+        .collect();
+    boot_scraper(&handle, &world, &config, &servers);
+    let client = boot_client(&handle, &world);
+
+    let phase = Cell::new("workload");
+    let body = async {
+        let supervisor = Supervisor::new(handle.clone(), world.clone(), server_nodes);
+        let schedule = madsim::task::spawn_local(supervise(supervisor.clone()));
+        let drive = client.spawn(drive_client(
+            world.clone(),
+            system.clone(),
+            config.clone(),
+            servers,
+        ));
+        let _ = drive.await;
+        phase.set("fault schedule");
+        let _ = schedule.await;
+        supervisor.restarts_done().await;
+        phase.set("duration");
+        madsim::time::sleep(config.duration.saturating_sub(world.clock.elapsed())).await;
+        phase.set("drain");
+        madsim::time::sleep(config.drain).await;
+        world.clock.elapsed()
+    };
+    madsim::time::timeout(config.time_limit, body)
+        .await
+        .map_err(|_| RunError::TimeLimit {
+            limit: config.time_limit,
+            phase: phase.get(),
+        })
+}
+
+/// Binds a harness endpoint. Every address is the harness's own choice on a
+/// fresh node, so a failure is an obsim bug: it panics, and the run reports
+/// the panic with its seed.
+async fn bind(world: &Arc<World>, node: Option<usize>, name: String, addr: SocketAddr) -> Network {
+    match Network::bind(world.clone(), node, name.clone(), addr).await {
+        Ok(network) => network,
+        Err(error) => panic!("obsim: endpoint {name} could not bind {addr}: {error}"),
+    }
+}
+
+fn name_node(world: &World, node: &NodeHandle, name: &str) {
+    let mut names = world.node_names.lock().expect("node names lock");
+    names.insert(node.id(), name.to_string());
+}
+
+fn boot_server(
+    handle: &Handle,
+    world: &Arc<World>,
+    system: &Arc<dyn System>,
+    index: usize,
+    servers: &[SocketAddr],
+) -> NodeHandle {
+    let name = server_name(index);
+    let (world_init, system_init, servers_init) = (world.clone(), system.clone(), servers.to_vec());
+    let node = handle
+        .create_node()
+        .name(&name)
+        .ip(server_ip(index))
+        // madsim calls this at boot and again on every restart: each call is
+        // a new incarnation with a fresh registry.
+        .init(move || {
+            run_incarnation(
+                world_init.clone(),
+                system_init.clone(),
+                index,
+                servers_init.clone(),
+            )
+        })
+        .build();
+    name_node(world, &node, &name);
+    node
+}
+
+async fn run_incarnation(
+    world: Arc<World>,
+    system: Arc<dyn System>,
+    index: usize,
+    servers: Vec<SocketAddr>,
+) {
+    let incarnation = world.begin_incarnation(index);
+    let name = server_name(index);
+    let metrics_addr = SocketAddr::new(server_ip(index), METRICS_PORT);
+    let metrics = bind(&world, Some(index), format!("{name}:metrics"), metrics_addr).await;
+    madsim::task::spawn_local(serve_metrics(
+        metrics,
+        incarnation.registry.clone(),
+        incarnation.number,
+    ));
+    let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
+    let context = NodeContext {
+        index,
+        name,
+        incarnation: incarnation.number,
+        addr: servers[index],
+        registry: incarnation.registry,
+        storage: world.storages[index].clone(),
+        network,
+        faults: HandlerFaults {
+            node: index,
+            faults: world.actor_faults[index].clone(),
+            world: world.clone(),
+        },
+        servers,
+    };
+    system.serve(context).await;
+}
+
+/// The client node, serving its own registry to the scraper like a server.
+fn boot_client(handle: &Handle, world: &Arc<World>) -> NodeHandle {
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip(CLIENT_IP.into())
+        .build();
+    name_node(world, &client, "client");
+    let world_metrics = world.clone();
+    client.spawn(async move {
+        let addr = SocketAddr::new(CLIENT_IP.into(), METRICS_PORT);
+        let metrics = bind(&world_metrics, None, "client:metrics".into(), addr).await;
+        serve_metrics(metrics, world_metrics.client_registry.clone(), 0).await;
+    });
+    client
+}
+
+fn boot_scraper(handle: &Handle, world: &Arc<World>, config: &Config, servers: &[SocketAddr]) {
+    let mut targets: Vec<ScrapeTarget> = servers
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| ScrapeTarget {
+            index,
+            node: server_name(index),
+            addr: SocketAddr::new(addr.ip(), METRICS_PORT),
+        })
+        .collect();
+    targets.push(ScrapeTarget {
+        index: servers.len(),
+        node: "client".into(),
+        addr: SocketAddr::new(CLIENT_IP.into(), METRICS_PORT),
+    });
+    let (world_init, interval, timeout) =
+        (world.clone(), config.scrape_interval, config.scrape_timeout);
+    let node = handle
+        .create_node()
+        .name("scraper")
+        .ip(SCRAPER_IP.into())
+        .init(move || {
+            let (world, targets) = (world_init.clone(), targets.clone());
+            async move {
+                let addr = SocketAddr::new(SCRAPER_IP.into(), 9090);
+                let network = bind(&world, None, "scraper".into(), addr).await;
+                let loops: Vec<_> = targets
+                    .into_iter()
+                    .map(|target| {
+                        madsim::task::spawn_local(scrape_target(
+                            world.clone(),
+                            network.clone(),
+                            target,
+                            interval,
+                            timeout,
+                        ))
+                    })
+                    .collect();
+                futures::future::join_all(loops).await;
+            }
+        })
+        .build();
+    name_node(world, &node, "scraper");
+}
+
+async fn drive_client(
+    world: Arc<World>,
+    system: Arc<dyn System>,
+    config: Config,
+    servers: Vec<SocketAddr>,
+) {
+    let addr = SocketAddr::new(CLIENT_IP.into(), APP_PORT);
+    let network = bind(&world, None, "client".into(), addr).await;
+    let context = ClientContext {
+        network,
+        registry: world.client_registry.clone(),
+        servers,
+        workload: config.workload.clone(),
+        rng: component_stream(world.seed, "workload"),
+        world,
+    };
+    system.drive(context).await;
+}

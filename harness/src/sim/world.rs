@@ -1,0 +1,259 @@
+//! The shared state of one run: what the harness knows that the system under
+//! test does not. It is the privileged channel for ground truth, and it lives
+//! exactly as long as the run.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use obsim_faults::{
+    ActorFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
+};
+use obsim_scenario::Fate;
+
+use super::capture::NodeNames;
+use super::clock::Clock;
+use super::ledger::Ledger;
+use super::storage::Storage;
+use crate::run::{server_name, Config, MessageCounts, Scrape};
+
+/// One life of one server node, from boot to crash (or the end of the run).
+#[derive(Clone)]
+pub(crate) struct Incarnation {
+    pub node: usize,
+    pub number: u32,
+    pub started_at: Duration,
+    pub ended_at: Option<Duration>,
+    /// Kept by the harness after the node loses it in a crash: its final
+    /// values are ground truth for what the incarnation counted.
+    pub registry: prometheus::Registry,
+}
+
+/// A node's request, from inside the run, to be killed now (a crash during a
+/// transaction) and restarted after the delay, if any.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CrashRequest {
+    pub node: usize,
+    pub restart_after: Option<Duration>,
+}
+
+pub(crate) struct World {
+    pub seed: u64,
+    pub clock: Clock,
+    pub faults: FaultLog,
+    pub injector: Injector,
+    pub node_names: NodeNames,
+    /// One durable store per server node: it survives crashes, like a disk.
+    pub storages: Vec<Storage>,
+    /// One actor-fault stream per server, kept across restarts.
+    pub actor_faults: Vec<Arc<Mutex<ActorFaults>>>,
+    /// The client's registry: it never restarts, so it has just one.
+    pub client_registry: prometheus::Registry,
+    /// The run's faults, fixed and drawn: the plan this seed honours.
+    pub plan: FaultPlan,
+    /// Ground truth the checks compare telemetry with.
+    pub ledger: Arc<Ledger>,
+    crash_inbox: Mutex<Option<mpsc::UnboundedReceiver<CrashRequest>>>,
+    partitions: Mutex<BTreeMap<usize, Partition>>,
+    messages: Mutex<BTreeMap<String, MessageCounts>>,
+    incarnations: Mutex<Vec<Incarnation>>,
+    outcomes: Mutex<BTreeMap<String, u64>>,
+    scrapes: Mutex<Vec<Scrape>>,
+    /// One fault stream per sending endpoint, kept across restarts so that a
+    /// reboot continues its stream instead of replaying it.
+    network_faults: Mutex<BTreeMap<String, Arc<Mutex<NetworkFaults>>>>,
+    messages_sent: AtomicU64,
+    message_limit: u64,
+    message_limit_hit: AtomicBool,
+}
+
+impl World {
+    pub(crate) fn new(seed: u64, config: &Config, plan: FaultPlan) -> Arc<World> {
+        let clock = Clock::default();
+        let faults = FaultLog::new(config.fault_log_capacity);
+        let injector = Injector::new(seed, plan.clone());
+        let (crash_requests, crash_inbox) = mpsc::unbounded();
+        let ledger = Arc::new(Ledger::default());
+        // The client never restarts: one incarnation for the whole run.
+        ledger.node_up("client", 0);
+        let storages = (0..config.servers)
+            .map(|node| {
+                Storage::new(
+                    node,
+                    injector.storage(node),
+                    faults.clone(),
+                    clock.clone(),
+                    config.storage_latency,
+                    crash_requests.clone(),
+                    ledger.clone(),
+                )
+            })
+            .collect();
+        let actor_faults = (0..config.servers)
+            .map(|node| Arc::new(Mutex::new(injector.actor(node))))
+            .collect();
+        Arc::new(World {
+            seed,
+            clock,
+            faults,
+            injector,
+            node_names: NodeNames::default(),
+            storages,
+            actor_faults,
+            client_registry: prometheus::Registry::new(),
+            plan,
+            ledger,
+            crash_inbox: Mutex::new(Some(crash_inbox)),
+            partitions: Mutex::new(BTreeMap::new()),
+            messages: Mutex::new(BTreeMap::new()),
+            incarnations: Mutex::new(Vec::new()),
+            outcomes: Mutex::new(BTreeMap::new()),
+            scrapes: Mutex::new(Vec::new()),
+            network_faults: Mutex::new(BTreeMap::new()),
+            messages_sent: AtomicU64::new(0),
+            message_limit: config.message_limit,
+            message_limit_hit: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn log_fault(&self, kind: FaultKind, target: &str, detail: String) {
+        self.faults.record(FaultEvent {
+            at: self.clock.elapsed(),
+            kind,
+            target: target.to_string(),
+            detail,
+        });
+    }
+
+    /// Starts a new incarnation of `node` with a fresh registry.
+    pub(crate) fn begin_incarnation(&self, node: usize) -> Incarnation {
+        let mut incarnations = self.incarnations.lock().expect("incarnations lock");
+        let number = incarnations.iter().filter(|i| i.node == node).count() as u32;
+        let incarnation = Incarnation {
+            node,
+            number,
+            started_at: self.clock.elapsed(),
+            ended_at: None,
+            registry: prometheus::Registry::new(),
+        };
+        incarnations.push(incarnation.clone());
+        self.ledger.node_up(&server_name(node), number);
+        incarnation
+    }
+
+    pub(crate) fn end_incarnation(&self, node: usize) {
+        let now = self.clock.elapsed();
+        let mut incarnations = self.incarnations.lock().expect("incarnations lock");
+        if let Some(last) = incarnations.iter_mut().rev().find(|i| i.node == node) {
+            last.ended_at.get_or_insert(now);
+        }
+        self.ledger.node_down(&server_name(node));
+    }
+
+    pub(crate) fn incarnations(&self) -> Vec<Incarnation> {
+        self.incarnations.lock().expect("incarnations lock").clone()
+    }
+
+    pub(crate) fn record_outcome(&self, outcome: &str) {
+        let mut outcomes = self.outcomes.lock().expect("outcomes lock");
+        *outcomes.entry(outcome.to_string()).or_default() += 1;
+    }
+
+    pub(crate) fn outcomes(&self) -> BTreeMap<String, u64> {
+        self.outcomes.lock().expect("outcomes lock").clone()
+    }
+
+    pub(crate) fn record_scrape(&self, scrape: Scrape) {
+        self.scrapes.lock().expect("scrapes lock").push(scrape);
+    }
+
+    pub(crate) fn scrapes(&self) -> Vec<Scrape> {
+        self.scrapes.lock().expect("scrapes lock").clone()
+    }
+
+    pub(crate) fn network_faults(
+        &self,
+        node: Option<usize>,
+        endpoint: &str,
+    ) -> Arc<Mutex<NetworkFaults>> {
+        let mut streams = self.network_faults.lock().expect("network faults lock");
+        streams
+            .entry(endpoint.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(self.injector.network(node, endpoint))))
+            .clone()
+    }
+
+    /// The supervisor's end of the crash requests; there is exactly one.
+    pub(crate) fn take_crash_inbox(&self) -> Option<mpsc::UnboundedReceiver<CrashRequest>> {
+        self.crash_inbox.lock().expect("crash inbox lock").take()
+    }
+
+    pub(crate) fn set_partition(&self, id: usize, partition: Option<Partition>) {
+        let mut partitions = self.partitions.lock().expect("partitions lock");
+        match partition {
+            Some(partition) => partitions.insert(id, partition),
+            None => partitions.remove(&id),
+        };
+    }
+
+    /// Whether an active partition cuts messages from node `src` to `dst`.
+    pub(crate) fn is_cut(&self, src: &str, dst: &str) -> bool {
+        let partitions = self.partitions.lock().expect("partitions lock");
+        partitions
+            .values()
+            .any(|partition| partition.cuts(src, dst))
+    }
+
+    pub(crate) fn count_message(&self, message: &str, fate: Fate) {
+        let mut messages = self.messages.lock().expect("messages lock");
+        *messages
+            .entry(message.to_string())
+            .or_default()
+            .count_mut(fate) += 1;
+    }
+
+    pub(crate) fn messages(&self) -> BTreeMap<String, MessageCounts> {
+        self.messages.lock().expect("messages lock").clone()
+    }
+
+    /// Counts one message against the run's bound; false once it is spent.
+    pub(crate) fn take_message_budget(&self) -> bool {
+        let sent = self.messages_sent.fetch_add(1, Ordering::Relaxed);
+        let within = sent < self.message_limit;
+        if !within {
+            self.message_limit_hit.store(true, Ordering::Relaxed);
+        }
+        within
+    }
+
+    pub(crate) fn message_limit_hit(&self) -> Option<u64> {
+        self.message_limit_hit
+            .load(Ordering::Relaxed)
+            .then_some(self.message_limit)
+    }
+}
+
+/// The simulated address plan: servers on 10.0.0.<index + 1>, the client on
+/// 10.0.1.1 and the scraper on 10.0.2.1.
+pub(crate) const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+pub(crate) const SCRAPER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+
+pub(crate) fn server_ip(index: usize) -> IpAddr {
+    // Validation caps servers at 200, so the last octet never overflows.
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + index as u8))
+}
+
+/// The node name an address belongs to, as partitions and reports name it.
+pub(crate) fn node_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) if v4 == CLIENT_IP => "client".into(),
+        IpAddr::V4(v4) if v4 == SCRAPER_IP => "scraper".into(),
+        IpAddr::V4(v4) if v4.octets()[..3] == [10, 0, 0] && v4.octets()[3] > 0 => {
+            server_name(usize::from(v4.octets()[3]) - 1)
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,19 @@
+//! Seeds in, verdicts out: run a seed twice, check it, and word any failure
+//! for the person who has to replay it.
+//!
+//! The verdict layer, on top: it runs the simulation (`sim`), applies the
+//! checks (`checks`) to what it captured (`run`), and words the verdict,
+//! the report and the failure artifacts. Nothing below reads it.
+
+mod artifacts;
+mod check_seed;
+mod failure;
+mod report;
+mod seeds;
+mod sweep;
+
+pub use artifacts::{otlp_json, otlp_request, seed_dir, write_failure, Artifacts};
+pub use check_seed::Verdict;
+pub use failure::{Failure, Problem};
+pub use seeds::{seeds_from_env, seeds_from_env_at, SeedsError};
+pub use sweep::Sweep;
