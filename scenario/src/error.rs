@@ -194,6 +194,16 @@ pub(crate) fn table_at(text: &str, span: &Range<usize>) -> Option<String> {
     table.map(|(_, path)| path.clone())
 }
 
+/// The span of the key at dotted `path` (`system.retry.max`), if the file
+/// has it.
+pub(crate) fn key_span(text: &str, path: &str) -> Option<Range<usize>> {
+    // Keys are recorded before their values, so the first match is the key.
+    places(text)
+        .into_iter()
+        .find(|(_, place)| place == path)
+        .map(|(span, _)| span)
+}
+
 fn places(text: &str) -> Places {
     let (root, _errors) = DeTable::parse_recoverable(text);
     let mut places = Vec::new();

@@ -9,6 +9,7 @@
 //! The crate knows nothing about running: the harness turns a [`Scenario`]
 //! into a run and evaluates its [`Expectation`]s.
 
+pub mod de;
 mod duration;
 mod error;
 mod expect;
@@ -24,7 +25,6 @@ pub use expect::{
     Selector, Sign, StorageResult, Sum, Term,
 };
 pub use scenario::{discover, RunSpec, Scenario, SeedSpec, WorkloadSpec};
-pub use system::{Setting, SettingValue};
 
 #[cfg(test)]
 mod tests;

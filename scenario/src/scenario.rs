@@ -9,7 +9,6 @@ use toml::Spanned;
 use crate::error::{Reporter, ScenarioError};
 use crate::expect::{parse_expectation, Expectation};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
-use crate::system::Setting;
 
 /// The default bound on distinct values per label (`[lint] label_values_max`).
 pub const LABEL_VALUES_MAX_DEFAULT: i64 = 100;
@@ -37,8 +36,9 @@ pub struct Scenario {
     /// Each fault entry must fire at least once in every seed's run.
     pub every_fault_fires: bool,
     pub expectations: Vec<Expectation>,
-    /// The `[system]` table, for the system under test.
-    pub system: BTreeMap<String, Setting>,
+    /// The file's text as loaded: the `[system]` table is read from it by
+    /// [`Scenario::system_config`], and a failure's artifacts keep a copy.
+    pub source: String,
     /// `[lint] label_values_max`: distinct values one label of one metric
     /// may take across a run (default 100).
     pub label_values_max: usize,
@@ -135,17 +135,13 @@ impl Scenario {
         .build()
     }
 
-    /// An error about a `[system]` setting, at its value in the file, for the
-    /// system under test to report a setting it cannot use.
-    pub fn setting_error(&self, key: &str, message: &str) -> ScenarioError {
-        let setting = self.system.get(key);
-        ScenarioError {
-            path: self.path.clone(),
-            line: setting.map(|setting| setting.line),
-            column: setting.map(|setting| setting.column),
-            field: Some(format!("system.{key}")),
-            message: message.to_string(),
-        }
+    /// The `[system]` table as the system under test's own settings type.
+    /// A file without `[system]` reads as an empty table, so `T`'s
+    /// `#[serde(default)]`s apply. Errors name the file, line, column and
+    /// field; a key `T` does not have is an error that lists the keys it
+    /// has, even when `T` does not say `#[serde(deny_unknown_fields)]`.
+    pub fn system_config<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        crate::system::system_config(&self.path, &self.source)
     }
 }
 
@@ -208,7 +204,6 @@ impl Builder<'_> {
             LABEL_VALUES_MAX_DEFAULT,
             1..=i64::MAX,
         )? as usize;
-        let system = crate::system::settings(self.raw.system.clone(), &self.report)?;
         let topology = Topology {
             servers: servers as usize,
             operations: workload
@@ -235,7 +230,7 @@ impl Builder<'_> {
             swarm,
             every_fault_fires,
             expectations,
-            system,
+            source: self.report.text.to_string(),
             label_values_max,
         })
     }

@@ -1,7 +1,6 @@
 //! Loader tests: defaults, a round trip of every field, and each class of
 //! error with the exact line, column and field it must report.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -82,7 +81,7 @@ fn minimal_file_gets_every_default() {
     assert!(scenario.faults.is_empty() && scenario.expectations.is_empty());
     assert_eq!(scenario.swarm, None);
     assert!(scenario.every_fault_fires);
-    assert!(scenario.system.is_empty());
+    assert!(scenario.system_config::<toml::Table>().unwrap().is_empty());
 }
 
 const FULL: &str = r#"name = "full_example-1"
@@ -292,44 +291,69 @@ fn full_faults() -> Vec<Fault> {
     ]
 }
 
-#[test]
-fn system_settings_keep_their_values_and_places() {
-    let scenario = parse(FULL);
-    let setting = |key: &str| scenario.system[key].clone();
-    assert_eq!(setting("max_attempts").value, SettingValue::Integer(3));
-    assert_eq!(
-        (setting("max_attempts").line, setting("max_attempts").column),
-        (33, 16)
-    );
-    assert_eq!(setting("request_timeout").value.as_str(), Some("1s"));
-    assert_eq!(setting("ratio").value.as_float(), Some(0.5));
-    assert_eq!(setting("verbose").value.as_bool(), Some(true));
-    let nested = SettingValue::List(vec![SettingValue::Bool(false)]);
-    let tags = vec![
-        SettingValue::String("a".into()),
-        SettingValue::Integer(1),
-        nested,
-    ];
-    assert_eq!(setting("tags").value, SettingValue::List(tags));
-    let keys: Vec<&String> = scenario.system.keys().collect();
-    assert_eq!(
-        keys,
-        [
-            "max_attempts",
-            "ratio",
-            "request_timeout",
-            "tags",
-            "verbose"
-        ]
-    );
+/// A system's own settings type, as a user would write it: no
+/// `deny_unknown_fields`, so obsim must catch unknown keys itself.
+#[derive(serde::Deserialize, Debug, PartialEq, Default)]
+#[serde(default)]
+struct Settings {
+    max_attempts: u32,
+    request_timeout: String,
+    ratio: f64,
+    verbose: bool,
+    tags: Vec<toml::Value>,
+}
 
-    let error = scenario.setting_error("max_attempts", "expected at most 2");
+#[test]
+fn system_table_reads_into_the_systems_own_type() {
+    let scenario = parse(FULL);
+    let settings: Settings = scenario.system_config().unwrap();
+    assert_eq!(settings.max_attempts, 3);
+    assert_eq!(settings.request_timeout, "1s");
+    assert_eq!(settings.ratio, 0.5);
+    assert!(settings.verbose);
+    assert_eq!(settings.tags.len(), 3);
+    let bare = parse(HEAD);
+    assert_eq!(
+        bare.system_config::<Settings>().unwrap(),
+        Settings::default()
+    );
+}
+
+#[test]
+fn system_type_errors_name_line_column_and_field() {
+    let scenario = parse(&FULL.replace("max_attempts = 3", "max_attempts = \"three\""));
+    let error = scenario.system_config::<Settings>().unwrap_err();
+    assert_eq!(
+        (error.line, error.column, error.field.as_deref()),
+        (Some(33), Some(16), Some("system.max_attempts")),
+        "{error}"
+    );
+    assert!(error.message.contains("invalid type"), "{error}");
+}
+
+#[test]
+fn unknown_system_keys_are_errors_that_list_the_known_ones() {
+    let scenario = parse(&format!("{HEAD}[system]\nmax_atempts = 3\n"));
+    let error = scenario.system_config::<Settings>().unwrap_err();
     assert_eq!(
         error.to_string(),
-        "t.toml:33:16: `system.max_attempts`: expected at most 2"
+        "t.toml:4:1: `system.max_atempts`: unknown setting of the system under test: expected one of max_attempts, ratio, request_timeout, tags, verbose"
     );
-    let unknown = scenario.setting_error("nope", "required");
-    assert_eq!(unknown.to_string(), "t.toml: `system.nope`: required");
+}
+
+#[test]
+fn a_required_system_setting_missing_names_it() {
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Needs {
+        endpoint: String,
+    }
+    let error = parse(HEAD).system_config::<Needs>().unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("system.endpoint"), "{error}");
+    let error = parse(&format!("{HEAD}[system]\nother = 1\n"))
+        .system_config::<Needs>()
+        .unwrap_err();
+    assert!(error.to_string().contains("endpoint"), "{error}");
 }
 
 #[test]
@@ -862,25 +886,9 @@ fn bad_expectations_point_inside_the_string() {
 }
 
 #[test]
-fn system_settings_must_be_plain_values() {
-    let nested = format!("{HEAD}[system]\nretry = {{ max = 3 }}\n");
-    assert_error(
-        &nested,
-        4,
-        9,
-        "system.retry",
-        "nested tables are not supported",
-    );
-    let deep = format!("{HEAD}[system.retry]\nmax = 3\n");
-    assert_error(
-        &deep,
-        3,
-        1,
-        "system.retry",
-        "nested tables are not supported",
-    );
-    let date = format!("{HEAD}[system]\nwhen = 1979-05-27\n");
-    assert_error(&date, 4, 8, "system.when", "a date-time is not a setting");
+fn system_must_be_a_table() {
+    let text = format!("{HEAD}system = 3\n");
+    assert_error(&text, 3, 10, "system", "expected a table");
 }
 
 #[test]
@@ -978,6 +986,5 @@ fn load_reads_the_file_and_names_it_in_errors() {
             .contains("nope.toml: cannot read the scenario file"),
         "{missing}"
     );
-    let system: BTreeMap<String, Setting> = BTreeMap::new();
-    assert_eq!(scenario.system, system);
+    assert_eq!(scenario.source, HEAD);
 }

@@ -1,0 +1,37 @@
+//! serde helpers for a system's `[system]` settings type, so that a setting
+//! reads the way the rest of a scenario file does:
+//!
+//! ```
+//! # use std::time::Duration;
+//! #[derive(serde::Deserialize)]
+//! #[serde(default, deny_unknown_fields)]
+//! struct MyConfig {
+//!     /// `request_timeout = "250ms"`
+//!     #[serde(deserialize_with = "obsim_scenario::de::positive_duration")]
+//!     request_timeout: Duration,
+//! }
+//! # impl Default for MyConfig {
+//! #     fn default() -> Self { MyConfig { request_timeout: Duration::from_secs(1) } }
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A duration written as in scenario files: `"1.5s"`, `"250ms"`, `"0s"`.
+pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    crate::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// As [`duration`], and more than zero.
+pub fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let value = duration(deserializer)?;
+    if value.is_zero() {
+        return Err(serde::de::Error::custom(
+            "expected a duration > 0, e.g. \"1s\"",
+        ));
+    }
+    Ok(value)
+}
