@@ -1,85 +1,99 @@
-//! obsim: deterministic simulation tests for observability.
+//! obsim: deterministic simulation tests for the observability of your own
+//! service.
 //!
 //! obsim runs a system under test on madsim's deterministic simulator with
 //! injected faults, captures every span (through an in-memory OpenTelemetry
 //! exporter) and every metric (through a private Prometheus registry per node
-//! incarnation, scraped over the simulated network), and checks invariants of
-//! that telemetry. A run is a pure function of its seed.
+//! incarnation, scraped over the simulated network), and checks that
+//! telemetry against exact ground truth. A run is a pure function of its
+//! seed.
+//!
+//! Put your service under obsim in three steps (the whole walk-through is
+//! `docs/your-own-service.md`):
+//!
+//! 1. implement [`System`] for it: `serve` runs one server node, `drive` runs
+//!    the client's workload, `contract` says what its metrics and spans
+//!    promise (see the [`harness`] crate docs for the rules a system follows);
+//! 2. write scenario files (`scenarios/*.toml`, format in `scenarios/README.md`);
+//! 3. add a test target with `harness = false` whose `main` is one call:
+//!
+//! ```ignore
+//! fn main() {
+//!     obsim::Suite::new("scenarios").system(MyService::new).main()
+//! }
+//! ```
+//!
+//! Each file is then one test, named by its path: `cargo test -- <name>`
+//! filters, `--list` lists, nextest partitions. The same suite with
+//! [`Suite::cli`] as a binary's `main` gives a deep-sweep command.
+//!
+//! Your instrumentation must use the same `tracing`, `opentelemetry`,
+//! `opentelemetry_sdk`, `tracing-opentelemetry` and `prometheus` as obsim, or
+//! the types do not line up: use them through [`deps`] (`obsim::deps::prometheus`)
+//! rather than pinning versions by hand.
 //!
 //! # Environment variables
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
-//! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's count in `cargo test`, 100 in `cargo run` |
-//! | `OBSIM_SCENARIO` | run only the scenario file with this `name` | unset: every file |
+//! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's `[seeds] count` under `cargo test`, 100 in a [`Suite::cli`] binary |
 //! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go | `<target dir>/obsim/failures` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //!
 //! The README documents the same variables; keep the two in step.
 
-use std::time::Duration;
-
-mod scenarios;
+mod cli;
+mod sim;
+mod snapshot;
+mod span;
+mod suite;
+mod test_main;
 
 pub use obsim_faults as faults;
-pub use obsim_fixtures as fixtures;
 pub use obsim_harness as harness;
 pub use obsim_scenario as scenario;
-pub use scenarios::{load_scenario, scenario_sim, SCENARIOS_DIR};
 
-use obsim_faults::{Effect, Fault};
-use obsim_fixtures::{ActorConfig, ActorSystem};
-use obsim_harness::{Builder, ConfigError, Sim, Workload};
+pub use obsim_harness::{
+    Builder, ClientContext, Contract, HandlerFaults, NodeContext, Run, Sim, Storage, System,
+    Workload,
+};
+pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};
+pub use suite::{load_scenario, Suite, SuiteFile};
 
-/// Seeds the test suite sweeps when neither `OBSIM_SEED` nor `OBSIM_SEEDS`
-/// is set.
-pub const TEST_SEEDS_DEFAULT: u64 = 16;
-/// Seeds `cargo run --release` sweeps by default.
+/// The crates your instrumentation shares with obsim, at the exact versions
+/// obsim is built with. Spans reach obsim through `tracing` and
+/// `tracing-opentelemetry`, metrics through a `prometheus::Registry` obsim
+/// hands you: with a second copy of any of these, the types would not line
+/// up (or, worse, the spans would go to a subscriber obsim never sees).
+///
+/// ```ignore
+/// use obsim::deps::prometheus::{IntCounterVec, Opts};
+/// ```
+pub mod deps {
+    pub use futures;
+    pub use madsim;
+    pub use opentelemetry;
+    pub use opentelemetry_sdk;
+    pub use prometheus;
+    /// `ClientContext::rng` is a `rand_chacha::ChaCha8Rng`; draw from it with
+    /// this `rand`'s `Rng`.
+    pub use rand;
+    pub use rand_chacha;
+    pub use serde;
+    pub use tracing;
+    pub use tracing_opentelemetry;
+}
+
+/// Seeds a [`Suite::cli`] sweep runs per file when neither `--seed`,
+/// `--seeds`, `OBSIM_SEED` nor `OBSIM_SEEDS` says otherwise.
 pub const CLI_SEEDS_DEFAULT: u64 = 100;
 
-/// The walking-skeleton scenario: 3 servers, 1,000 invocations, 10% of
-/// storage writes failing, server-1 crashing and restarting, and network
-/// delay on a fifth of all messages.
-pub fn skeleton() -> Builder {
-    Sim::builder("skeleton")
-        .servers(3)
-        .workload(skeleton_workload())
-        .duration(Duration::from_secs(4))
-        .fault(Fault::new(Effect::StorageWriteFailure).with_probability(0.10))
-        .fault(
-            Fault::new(Effect::NodeCrash {
-                restart_after: Some(Duration::from_secs(2)),
-            })
-            .on_node(1)
-            .at(Duration::from_millis(1_500)),
-        )
-        .fault(
-            Fault::new(Effect::NetworkDelay {
-                min: Duration::from_millis(5),
-                max: Duration::from_millis(50),
-            })
-            .with_probability(0.20),
-        )
-        .time_limit(Duration::from_secs(120))
-        .drain(Duration::from_secs(5))
-}
-
-/// The skeleton's workload: 1,000 invocations, 16 in flight, over 64 actors.
-pub fn skeleton_workload() -> Workload {
-    Workload {
-        invocations: 1_000,
-        concurrency: 16,
-        actors: 64,
-        operations: vec![("get".into(), 1), ("increment".into(), 3)],
-        think_time: Duration::ZERO,
-    }
-}
-
-/// The skeleton scenario running the reference actor system with `config`.
-pub fn skeleton_sim(config: ActorConfig, replay_command: &str) -> Result<Sim, ConfigError> {
-    skeleton()
-        .replay_command(replay_command)
-        .build(move || ActorSystem::new(config.clone()))
-}
+/// The environment variables, for `--help`.
+pub(crate) const ENV_HELP: &str = "Environment:
+  OBSIM_SEED=<n>              run exactly seed n
+  OBSIM_SEEDS=<count>         sweep count seeds from each file's [seeds] start
+  OBSIM_ARTIFACTS_DIR=<dir>   where failure artifacts go (default <target>/obsim/failures)
+  OBSIM_PROMTOOL=<path>       the promtool exposition_lint runs (default: promtool on PATH)
+  OBSIM_REQUIRE_PROMTOOL=1    a missing promtool fails the lint instead of skipping it";

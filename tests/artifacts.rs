@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use obsim::fixtures::{ActorConfig, ActorSystem, Bug};
 use obsim::harness::{write_failure, Artifacts, Failure, Run, Sim, Verdict};
+use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 const FILES: [&str; 6] = [
@@ -55,7 +55,7 @@ fn failed() -> &'static Failed {
             std::env::temp_dir().join(format!("obsim-artifacts-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let config = ActorConfig::default().with_bug(Bug::SpanLeakOnCrash);
-        let sim = obsim::skeleton()
+        let sim = obsim_fixtures::skeleton()
             .replay_command("cargo test --test artifacts")
             .artifacts_dir(Some(root.clone()))
             .build(move || ActorSystem::new(config.clone()))

@@ -2,12 +2,12 @@
 //! bug in the reference system, and the matching check must catch it with a
 //! message that names what broke and the command that replays it.
 
-use obsim::fixtures::{ActorConfig, ActorSystem, Bug};
 use obsim::harness::faults::{Effect, Fault};
 use obsim::harness::{Builder, Check, Failure, Problem, Workload};
+use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
 
 fn failure_with(bug: Bug, seed: u64, test: &str) -> Failure {
-    failure_in(obsim::skeleton(), bug, seed, test)
+    failure_in(obsim_fixtures::skeleton(), bug, seed, test)
 }
 
 /// The failure `bug` causes on `seed` of the scenario `builder` describes.
@@ -110,7 +110,8 @@ fn checks_fired(failure: &Failure) -> Vec<Check> {
 #[test]
 fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
     let test = "gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency";
-    let panics = obsim::skeleton().fault(Fault::new(Effect::ActorPanic).with_probability(0.02));
+    let panics =
+        obsim_fixtures::skeleton().fault(Fault::new(Effect::ActorPanic).with_probability(0.02));
     let failure = failure_in(panics, Bug::GaugeNotDecrementedOnCrash, 1, test);
     let message = message_of(&failure);
     assert!(
@@ -214,9 +215,9 @@ fn trace_context_dropped_on_get_is_caught_by_trace_integrity() {
 fn actor_id_used_as_a_label_is_caught_by_exposition_lint() {
     let test = "actor_id_used_as_a_label_is_caught_by_exposition_lint";
     // More actors than the default bound of 100 distinct label values.
-    let many_actors = obsim::skeleton().workload(Workload {
+    let many_actors = obsim_fixtures::skeleton().workload(Workload {
         actors: 400,
-        ..obsim::skeleton_workload()
+        ..obsim_fixtures::skeleton_workload()
     });
     let failure = failure_in(many_actors, Bug::ActorIdLabel, 1, test);
     let message = message_of(&failure);

@@ -12,9 +12,13 @@ fn parse(text: &str) -> Scenario {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// The replay line the inline scenarios' failures print.
+const REPLAY: &str = "cargo test --test t -- --exact inline.toml";
+
 /// The failure of seed 0 of `text`, which must fail.
 fn failure_of(text: &str) -> Failure {
-    let sim = obsim::scenario_sim(&parse(text), "OBSIM_SCENARIO=inline cargo test")
+    let sim = obsim_fixtures::suite()
+        .sim(&parse(text), REPLAY)
         .unwrap_or_else(|error| panic!("{error}"));
     sim.check_seed(0)
         .failure
@@ -60,7 +64,7 @@ probability = 0.1
         "{message}"
     );
     assert!(
-        message.ends_with("replay: OBSIM_SEED=0 OBSIM_SCENARIO=inline cargo test"),
+        message.ends_with("replay: OBSIM_SEED=0 cargo test --test t -- --exact inline.toml"),
         "{message}"
     );
 }
@@ -120,7 +124,8 @@ description = "Too many attempts."
 max_attempts = 99
 "#,
     );
-    let error = obsim::scenario_sim(&scenario, "cargo test")
+    let error = obsim_fixtures::suite()
+        .sim(&scenario, "cargo test")
         .err()
         .expect("99 attempts are rejected");
     let message = error.to_string();

@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 
 use obsim::faults::FaultKind;
-use obsim::fixtures::ActorConfig;
 use obsim::harness::{seeds_from_env, Run, SpanStatus};
+use obsim_fixtures::ActorConfig;
+
+/// Seeds the skeleton sweeps when neither `OBSIM_SEED` nor `OBSIM_SEEDS`
+/// is set.
+const SEEDS_DEFAULT: u64 = 16;
 
 fn sim(test: &str) -> obsim::harness::Sim {
-    obsim::skeleton_sim(
+    obsim_fixtures::skeleton_sim(
         ActorConfig::default(),
         &format!("cargo test --test skeleton -- --exact {test}"),
     )
@@ -48,7 +52,7 @@ fn assert_faults_fired(run: &Run) {
 
 #[test]
 fn skeleton_keeps_every_invariant_across_the_seed_sweep() {
-    let seeds = seeds_from_env(obsim::TEST_SEEDS_DEFAULT).unwrap_or_else(|error| panic!("{error}"));
+    let seeds = seeds_from_env(SEEDS_DEFAULT).unwrap_or_else(|error| panic!("{error}"));
     let sweep = sim("skeleton_keeps_every_invariant_across_the_seed_sweep").sweep(&seeds);
     sweep.assert_passed();
     for verdict in &sweep.verdicts {
@@ -133,7 +137,7 @@ fn run_past_its_simulated_time_limit_fails_instead_of_hanging() {
         })
         .duration(std::time::Duration::from_secs(1))
         .time_limit(std::time::Duration::from_secs(2))
-        .build(|| obsim::fixtures::ActorSystem::new(ActorConfig::default()))
+        .build(|| obsim_fixtures::ActorSystem::new(ActorConfig::default()))
         .expect("valid");
     let error = sim.run(0).expect_err("1,000 invocations do not fit in 2 s");
     assert_eq!(

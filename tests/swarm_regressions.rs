@@ -15,7 +15,8 @@ use std::path::Path;
 fn overlapping_crashes_and_delayed_scrapes_across_restarts_pass() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/swarm.toml");
     let scenario = obsim::load_scenario(&path).unwrap_or_else(|error| panic!("{error}"));
-    let sim = obsim::scenario_sim(&scenario, "cargo test --test swarm_regressions")
+    let sim = obsim_fixtures::suite()
+        .sim(&scenario, "cargo test --test swarm_regressions")
         .unwrap_or_else(|error| panic!("{error}"));
     sim.sweep(&[20, 43, 46]).assert_passed();
 }

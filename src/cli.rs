@@ -1,0 +1,137 @@
+//! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
+//! `cargo run --release --bin <yours>`. One summary line per file, every
+//! failure in full, exit code 1 if any seed failed and 2 on bad input.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use obsim_harness::{seeds_from_env_at, Sweep};
+use obsim_scenario::Scenario;
+
+use crate::suite::{Suite, SuiteFile};
+use crate::CLI_SEEDS_DEFAULT;
+
+/// Sweeps scenario files over many seeds, each seed run twice, with every
+/// check on.
+#[derive(Parser, Debug)]
+#[command(after_help = crate::ENV_HELP)]
+struct Args {
+    /// Run exactly this seed (wins over OBSIM_SEED and OBSIM_SEEDS).
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Sweep this many seeds from each file's `[seeds] start`, 1 to 1000000
+    /// (wins over OBSIM_SEEDS) [default: OBSIM_SEEDS, else 100].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    seeds: Option<u64>,
+    /// List the scenario files and exit.
+    #[arg(long)]
+    list: bool,
+    /// Scenario files to run [default: every file under the suite's folder].
+    files: Vec<PathBuf>,
+}
+
+impl Suite {
+    /// Runs the command line and exits with its code. Call it from the `main`
+    /// of a binary: `fn main() { my_suite().cli() }`.
+    pub fn cli(self) -> ! {
+        let args = Args::parse();
+        let code = match self.run_cli(&args) {
+            Ok(0) => 0,
+            Ok(_) => 1,
+            Err(error) => {
+                eprintln!("obsim: {error}");
+                2
+            }
+        };
+        std::process::exit(code)
+    }
+
+    /// Returns how many seeds failed, or why nothing could run.
+    fn run_cli(&self, args: &Args) -> Result<usize, String> {
+        let files = if args.files.is_empty() {
+            self.files()?
+        } else {
+            args.files
+                .iter()
+                .map(|path| SuiteFile {
+                    name: path.display().to_string(),
+                    path: path.clone(),
+                })
+                .collect()
+        };
+        if args.list {
+            for file in &files {
+                println!("{}", file.path.display());
+            }
+            return Ok(0);
+        }
+        let replay_base = replay_base();
+        let mut failed = 0;
+        for file in &files {
+            let replay = format!("{replay_base} -- {}", file.path.display());
+            let (scenario, sim) = self
+                .load(&file.path, &replay)
+                .map_err(|error| error.to_string())?;
+            let seeds = seeds(&scenario, args)?;
+            // Real time, measured outside every run: it reports how long the
+            // sweep took here and never enters a simulation.
+            let started = Instant::now();
+            let sweep = sim.sweep(&seeds);
+            for failure in sweep.failures() {
+                println!("\n{failure}");
+            }
+            println!(
+                "{}",
+                summary_line(&scenario, &sweep, started.elapsed().as_secs_f64())
+            );
+            failed += sweep.failures().count();
+        }
+        println!("\nobsim: {failed} failing seed(s) in all");
+        Ok(failed)
+    }
+}
+
+fn seeds(scenario: &Scenario, args: &Args) -> Result<Vec<u64>, String> {
+    let start = scenario.seeds.start;
+    Ok(match (args.seed, args.seeds) {
+        (Some(seed), _) => vec![seed],
+        (None, Some(count)) => (start..start.saturating_add(count)).collect(),
+        (None, None) => {
+            seeds_from_env_at(start, CLI_SEEDS_DEFAULT).map_err(|error| error.to_string())?
+        }
+    })
+}
+
+/// `cargo run --release -p <package> --bin <this binary>`: what replays a
+/// seed of this command, the files following.
+fn replay_base() -> String {
+    let mut command = String::from("cargo run --release");
+    if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
+        command.push_str(&format!(" -p {package}"));
+    }
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.file_stem()?.to_string_lossy().into_owned()));
+    if let Some(bin) = bin {
+        command.push_str(&format!(" --bin {bin}"));
+    }
+    command
+}
+
+fn summary_line(scenario: &Scenario, sweep: &Sweep, wall_seconds: f64) -> String {
+    let failed = sweep.failures().count();
+    let simulated: f64 = sweep
+        .verdicts
+        .iter()
+        .filter_map(|verdict| verdict.run.as_ref())
+        .map(|run| run.ended_at.as_secs_f64())
+        .sum();
+    format!(
+        "{:<4} {:<26} {} seed(s), each run twice: {} passed, {failed} failed; {simulated:.0}s simulated in {wall_seconds:.1}s wall",
+        if failed == 0 { "ok" } else { "FAIL" },
+        scenario.name,
+        sweep.verdicts.len(),
+        sweep.verdicts.len() - failed,
+    )
+}

@@ -1,0 +1,47 @@
+//! A scenario file's settings as a harness [`Builder`]: everything but the
+//! system, which the suite's factory supplies.
+
+use std::str::FromStr;
+
+use obsim_harness::{Builder, Check, Sim, Workload};
+use obsim_scenario::Scenario;
+
+/// The builder for `scenario`, with `replay` after `OBSIM_SEED=<seed>` in
+/// every failure message.
+pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
+    let mut builder = Sim::builder(&scenario.name)
+        .servers(scenario.servers)
+        .workload(Workload {
+            invocations: scenario.workload.invocations,
+            concurrency: scenario.workload.concurrency,
+            actors: scenario.actors,
+            operations: scenario.workload.operations.clone(),
+            think_time: scenario.workload.think_time,
+        })
+        .duration(scenario.run.duration)
+        .time_limit(scenario.run.time_limit)
+        .drain(scenario.run.drain)
+        .scrape(scenario.run.scrape_interval, scenario.run.scrape_timeout)
+        .message_limit(scenario.run.message_limit)
+        // The loader accepts only the harness's own check names.
+        .checks(
+            scenario
+                .checks
+                .iter()
+                .filter_map(|name| Check::from_str(name).ok()),
+        )
+        .every_fault_fires(scenario.every_fault_fires)
+        .label_values_max(scenario.label_values_max)
+        .replay_command(replay)
+        .scenario_source(&scenario.source);
+    for fault in &scenario.faults {
+        builder = builder.fault(fault.clone());
+    }
+    if let Some(kinds) = &scenario.swarm {
+        builder = builder.swarm(kinds.clone());
+    }
+    for expectation in &scenario.expectations {
+        builder = builder.expect(expectation.clone());
+    }
+    builder
+}
