@@ -14,7 +14,7 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
         .workload(Workload {
             invocations: scenario.workload.invocations,
             concurrency: scenario.workload.concurrency,
-            actors: scenario.actors,
+            keys: scenario.workload.keys,
             operations: scenario.workload.operations.clone(),
             think_time: scenario.workload.think_time,
         })

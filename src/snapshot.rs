@@ -27,6 +27,7 @@ pub(crate) fn assert_report(snapshots: &Path, file: &SuiteFile, report: &str) {
     settings.set_snapshot_path(folder);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_input_file(&file.path);
+    settings.set_description(format!("the report of the first seed of {}", file.name));
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!(name, report));
 }

@@ -111,7 +111,7 @@ fn checks_fired(failure: &Failure) -> Vec<Check> {
 fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
     let test = "gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency";
     let panics =
-        obsim_fixtures::skeleton().fault(Fault::new(Effect::ActorPanic).with_probability(0.02));
+        obsim_fixtures::skeleton().fault(Fault::new(Effect::HandlerPanic).with_probability(0.02));
     let failure = failure_in(panics, Bug::GaugeNotDecrementedOnCrash, 1, test);
     let message = message_of(&failure);
     assert!(
@@ -216,7 +216,7 @@ fn actor_id_used_as_a_label_is_caught_by_exposition_lint() {
     let test = "actor_id_used_as_a_label_is_caught_by_exposition_lint";
     // More actors than the default bound of 100 distinct label values.
     let many_actors = obsim_fixtures::skeleton().workload(Workload {
-        actors: 400,
+        keys: 400,
         ..obsim_fixtures::skeleton_workload()
     });
     let failure = failure_in(many_actors, Bug::ActorIdLabel, 1, test);

@@ -49,7 +49,7 @@ pub enum Effect {
     NodePause,
     /// The actor handler panics at the start of an invocation. The runtime
     /// must isolate it: the node survives and the invocation fails.
-    ActorPanic,
+    HandlerPanic,
     /// A sent message is held back by a delay drawn from `min..=max`.
     NetworkDelay { min: Duration, max: Duration },
     /// A sent message is lost.
@@ -159,7 +159,7 @@ impl Effect {
             Effect::CrashDuringTransaction { .. } => FaultKind::CrashDuringTransaction,
             Effect::NodeCrash { .. } => FaultKind::NodeCrash,
             Effect::NodePause => FaultKind::NodePause,
-            Effect::ActorPanic => FaultKind::ActorPanic,
+            Effect::HandlerPanic => FaultKind::HandlerPanic,
             Effect::NetworkDelay { .. } => FaultKind::NetworkDelay,
             Effect::PacketLoss => FaultKind::PacketLoss,
             Effect::NetworkPartition(_) => FaultKind::NetworkPartition,
@@ -183,7 +183,7 @@ pub enum FaultKind {
     NodeRestart,
     NodePause,
     NodeResume,
-    ActorPanic,
+    HandlerPanic,
     NetworkDelay,
     PacketLoss,
     NetworkPartition,
@@ -202,7 +202,7 @@ impl FaultKind {
         FaultKind::NodeRestart,
         FaultKind::NodePause,
         FaultKind::NodeResume,
-        FaultKind::ActorPanic,
+        FaultKind::HandlerPanic,
         FaultKind::NetworkDelay,
         FaultKind::PacketLoss,
         FaultKind::NetworkPartition,
@@ -222,7 +222,7 @@ impl FaultKind {
             FaultKind::NodeRestart => "node_restart",
             FaultKind::NodePause => "node_pause",
             FaultKind::NodeResume => "node_resume",
-            FaultKind::ActorPanic => "actor_panic",
+            FaultKind::HandlerPanic => "handler_panic",
             FaultKind::NetworkDelay => "network_delay",
             FaultKind::PacketLoss => "packet_loss",
             FaultKind::NetworkPartition => "network_partition",

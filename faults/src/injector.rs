@@ -111,12 +111,14 @@ impl Injector {
         }
     }
 
-    /// Actor handler decisions for server node `node`, on stream `actor/<node>`.
-    pub fn actor(&self, node: usize) -> ActorFaults {
-        ActorFaults {
+    /// Request handler decisions for server node `node`, on stream
+    /// `actor/<node>`: the name from when handlers were an actor runtime's,
+    /// kept because renaming a stream reshuffles every seed's draws.
+    pub fn handler(&self, node: usize) -> HandlerPanics {
+        HandlerPanics {
             rng: component_stream(self.seed, &format!("actor/{node}")),
             rules: self.rules(|fault| {
-                fault.aims_at_node(node) && matches!(fault.effect, Effect::ActorPanic)
+                fault.aims_at_node(node) && matches!(fault.effect, Effect::HandlerPanic)
             }),
         }
     }
@@ -254,14 +256,14 @@ impl NetworkFaults {
     }
 }
 
-/// Seeded actor handler fault decisions for one node.
+/// Seeded request handler fault decisions for one node.
 #[derive(Clone, Debug)]
-pub struct ActorFaults {
+pub struct HandlerPanics {
     rng: ChaCha8Rng,
     rules: Rules,
 }
 
-impl ActorFaults {
+impl HandlerPanics {
     /// Whether the handler of `operation` invoked at `now` panics.
     pub fn panics(&mut self, now: Duration, operation: &str) -> bool {
         let mut any = false;
@@ -369,9 +371,9 @@ mod tests {
     }
 
     #[test]
-    fn actor_panics_only_hit_their_operation() {
-        let fault = Fault::new(Effect::ActorPanic).on_operation("increment");
-        let mut actor = Injector::new(1, plan(vec![fault])).actor(0);
+    fn handler_panics_only_hit_their_operation() {
+        let fault = Fault::new(Effect::HandlerPanic).on_operation("increment");
+        let mut actor = Injector::new(1, plan(vec![fault])).handler(0);
         assert!(actor.panics(SECOND, "increment"));
         assert!(!actor.panics(SECOND, "get"));
     }

@@ -156,7 +156,7 @@ fn shape(effect: &Effect, topology: &Topology) -> Shape {
     };
     let operations = match effect {
         Effect::StorageLatency { .. } => vec!["get".to_string(), "put".to_string()],
-        Effect::ActorPanic => topology.operations.clone(),
+        Effect::HandlerPanic => topology.operations.clone(),
         _ => Vec::new(),
     };
     Shape {
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn operations_are_checked_against_the_boundary() {
-        let panic = Fault::new(Effect::ActorPanic).on_operation("delete");
+        let panic = Fault::new(Effect::HandlerPanic).on_operation("delete");
         let error = FaultPlan::new(vec![panic], &topology()).unwrap_err();
         assert!(error.problem.contains("get, increment"), "{error}");
         let loss = Fault::new(Effect::PacketLoss).on_operation("get");

@@ -85,8 +85,8 @@ fn draw_one(rng: &mut ChaCha8Rng, topology: &Topology, kind: FaultKind) -> Fault
             .on_node(node)
             .at(at)
             .lasting(window),
-        FaultKind::ActorPanic => {
-            Fault::new(Effect::ActorPanic).with_probability(probability(rng, 0.005, 0.05))
+        FaultKind::HandlerPanic => {
+            Fault::new(Effect::HandlerPanic).with_probability(probability(rng, 0.005, 0.05))
         }
         FaultKind::NetworkDelay => {
             let min = between(rng, ms(1), ms(10));

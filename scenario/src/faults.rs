@@ -192,7 +192,7 @@ impl Entry<'_> {
             FaultKind::StorageWriteFailure => Effect::StorageWriteFailure,
             FaultKind::StorageReadFailure => Effect::StorageReadFailure,
             FaultKind::DiskFull => Effect::DiskFull,
-            FaultKind::ActorPanic => Effect::ActorPanic,
+            FaultKind::HandlerPanic => Effect::HandlerPanic,
             FaultKind::PacketLoss => Effect::PacketLoss,
             FaultKind::MessageDuplication => Effect::MessageDuplication,
             FaultKind::NodePause => Effect::NodePause,

@@ -57,13 +57,13 @@ pub(crate) struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTopology {
     pub servers: Int,
-    pub actors: Int,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWorkload {
     pub invocations: Int,
+    pub keys: Int,
     pub concurrency: Int,
     pub think_time: Dur,
     pub operations: Option<Spanned<BTreeMap<Spanned<String>, Spanned<i64>>>>,

@@ -23,7 +23,6 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub servers: usize,
-    pub actors: u64,
     pub workload: WorkloadSpec,
     pub run: RunSpec,
     pub seeds: SeedSpec,
@@ -47,6 +46,9 @@ pub struct Scenario {
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkloadSpec {
     pub invocations: u64,
+    /// Distinct keys the invocations address: actor ids, collection names,
+    /// users. What a key is, the system decides.
+    pub keys: u64,
     pub concurrency: usize,
     pub think_time: Duration,
     /// Operation names and their weights, sorted by name (TOML tables are
@@ -74,6 +76,7 @@ impl Default for WorkloadSpec {
     fn default() -> Self {
         WorkloadSpec {
             invocations: 1000,
+            keys: 64,
             concurrency: 8,
             think_time: Duration::ZERO,
             operations: vec![("get".to_string(), 1), ("increment".to_string(), 3)],
@@ -104,7 +107,6 @@ impl Default for SeedSpec {
 }
 
 const DEFAULT_SERVERS: i64 = 3;
-const DEFAULT_ACTORS: i64 = 64;
 
 type Loaded<T> = Result<T, ScenarioError>;
 
@@ -188,12 +190,6 @@ impl Builder<'_> {
             DEFAULT_SERVERS,
             1..=200,
         )?;
-        let actors = self.int(
-            "topology.actors",
-            &self.raw.topology.actors,
-            DEFAULT_ACTORS,
-            1..=i64::MAX,
-        )?;
         let workload = self.workload(&self.raw.workload)?;
         let run = self.run(&self.raw.run)?;
         let seeds = self.seeds(&self.raw.seeds)?;
@@ -221,7 +217,6 @@ impl Builder<'_> {
             name,
             description,
             servers: servers as usize,
-            actors: actors as u64,
             workload,
             run,
             seeds,
@@ -297,6 +292,7 @@ impl Builder<'_> {
             1000,
             1..=1_000_000,
         )?;
+        let keys = self.int("workload.keys", &raw.keys, 64, 1..=i64::MAX)?;
         let concurrency = self.int("workload.concurrency", &raw.concurrency, 8, 1..=10_000)?;
         let operations = match &raw.operations {
             Some(operations) => self.operations(operations)?,
@@ -304,6 +300,7 @@ impl Builder<'_> {
         };
         Ok(WorkloadSpec {
             invocations: invocations as u64,
+            keys: keys as u64,
             concurrency: concurrency as usize,
             think_time: duration_of(&raw.think_time).unwrap_or(defaults.think_time),
             operations,

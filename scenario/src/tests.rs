@@ -51,7 +51,7 @@ fn minimal_file_gets_every_default() {
     assert_eq!(scenario.path, PathBuf::from("t.toml"));
     assert_eq!(scenario.name, "minimal");
     assert_eq!(scenario.description, "Only what is required.");
-    assert_eq!((scenario.servers, scenario.actors), (3, 64));
+    assert_eq!((scenario.servers, scenario.workload.keys), (3, 64));
     assert_eq!(scenario.workload, WorkloadSpec::default());
     assert_eq!(scenario.workload.invocations, 1000);
     assert_eq!(scenario.workload.concurrency, 8);
@@ -95,9 +95,9 @@ expect = [
 
 [topology]
 servers = 4
-actors = 10
 
 [workload]
+keys = 10
 invocations = 500
 concurrency = 16
 think_time = "10ms"
@@ -167,7 +167,7 @@ at = "6s"
 for = "2s"
 
 [[faults]]
-kind = "actor_panic"
+kind = "handler_panic"
 operation = "increment"
 probability = 0.01
 
@@ -194,7 +194,7 @@ fn every_field_round_trips() {
     let scenario = parse(FULL);
     assert_eq!(scenario.name, "full_example-1");
     assert_eq!(scenario.checks, ["span_completion", "counter_monotonicity"]);
-    assert_eq!((scenario.servers, scenario.actors), (4, 10));
+    assert_eq!((scenario.servers, scenario.workload.keys), (4, 10));
     let operations = vec![
         ("get".into(), 1),
         ("increment".into(), 3),
@@ -202,6 +202,7 @@ fn every_field_round_trips() {
     ];
     let workload = WorkloadSpec {
         invocations: 500,
+        keys: 10,
         concurrency: 16,
         think_time: ms(10),
         operations,
@@ -278,7 +279,7 @@ fn full_faults() -> Vec<Fault> {
         Fault::new(Effect::NetworkPartition(partition))
             .at(secs(6))
             .lasting(secs(2)),
-        Fault::new(Effect::ActorPanic)
+        Fault::new(Effect::HandlerPanic)
             .on_operation("increment")
             .with_probability(0.01),
         Fault::new(Effect::DiskFull)
@@ -415,7 +416,7 @@ fn unknown_fields_are_rejected_with_the_allowed_ones() {
         4,
         1,
         "topology.nodes",
-        "expected `servers` or `actors`",
+        "expected `servers`",
     );
 }
 
@@ -605,10 +606,10 @@ fn counts_are_range_checked() {
         "1..=200",
     );
     assert_error(
-        &table("topology", "actors = -5"),
+        &table("workload", "keys = -5"),
         4,
-        10,
-        "topology.actors",
+        8,
+        "workload.keys",
         "expected an integer >= 1",
     );
     let concurrency = table("workload", "concurrency = \"many\"");
@@ -719,7 +720,7 @@ fn faults_are_checked_against_the_topology_and_the_run() {
         "faults[0].restart_after",
         "after the run ends",
     );
-    let panic = format!("{HEAD}[[faults]]\nkind = \"actor_panic\"\noperation = \"delete\"\n");
+    let panic = format!("{HEAD}[[faults]]\nkind = \"handler_panic\"\noperation = \"delete\"\n");
     assert_error(
         &panic,
         5,

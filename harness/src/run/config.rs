@@ -19,8 +19,9 @@ pub struct Workload {
     pub invocations: u64,
     /// Invocations in flight at once.
     pub concurrency: usize,
-    /// Distinct actor ids the invocations address.
-    pub actors: u64,
+    /// Distinct keys the invocations address: actor ids, collection names,
+    /// users. What a key is, the system decides.
+    pub keys: u64,
     /// Operation names with their relative weights.
     pub operations: Vec<(String, u32)>,
     /// Pause between one worker's calls: spreads the workload over time so
@@ -33,7 +34,7 @@ impl Default for Workload {
         Workload {
             invocations: 1_000,
             concurrency: 8,
-            actors: 64,
+            keys: 64,
             operations: vec![("get".into(), 1), ("increment".into(), 3)],
             think_time: Duration::ZERO,
         }

@@ -260,8 +260,8 @@ fn check_workload(workload: &Workload) -> Result<(), (&'static str, String)> {
     if workload.concurrency == 0 {
         return Err(("workload.concurrency", "0: expected at least 1".into()));
     }
-    if workload.actors == 0 {
-        return Err(("workload.actors", "0: expected at least 1".into()));
+    if workload.keys == 0 {
+        return Err(("workload.keys", "0: expected at least 1".into()));
     }
     if workload.operations.iter().all(|(_, weight)| *weight == 0) {
         return Err((

@@ -331,7 +331,7 @@ async fn run_incarnation(
         network,
         faults: HandlerFaults {
             node: index,
-            faults: world.actor_faults[index].clone(),
+            faults: world.handler_faults[index].clone(),
             world: world.clone(),
         },
         servers,

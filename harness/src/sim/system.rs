@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use obsim_faults::{ActorFaults, FaultKind};
+use obsim_faults::{HandlerPanics, FaultKind};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::Network;
@@ -47,35 +47,38 @@ pub struct NodeContext {
     pub registry: prometheus::Registry,
     pub storage: Storage,
     pub network: Network,
-    /// The actor handler fault boundary: call it as each invocation starts.
+    /// The request handler fault boundary: call
+    /// [`HandlerFaults::before_handle`] as each request's handler starts.
     pub faults: HandlerFaults,
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
 }
 
-/// Where injected actor panics happen: at the start of a handler, as a bug
-/// in the handler would. The runtime under test must isolate the panic.
+/// Where injected handler panics (`handler_panic` faults) happen: at the
+/// start of a request handler, as a bug in the handler would. The service
+/// under test must isolate the panic: fail that request, keep serving.
 #[derive(Clone)]
 pub struct HandlerFaults {
     pub(crate) node: usize,
-    pub(crate) faults: Arc<Mutex<ActorFaults>>,
+    pub(crate) faults: Arc<Mutex<HandlerPanics>>,
     pub(crate) world: Arc<World>,
 }
 
-/// The payload of an injected actor panic.
+/// The payload of an injected handler panic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InjectedPanic {
     pub node: String,
-    pub actor: String,
     pub operation: String,
+    /// The key the request addressed (an actor id, a collection), as given.
+    pub key: String,
 }
 
 impl std::fmt::Display for InjectedPanic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "injected panic in actor {} operation {} on {}",
-            self.actor, self.operation, self.node
+            "injected panic in handler of operation {} for key {} on {}",
+            self.operation, self.key, self.node
         )
     }
 }
@@ -85,25 +88,28 @@ impl HandlerFaults {
     /// here with an [`InjectedPanic`] payload. It uses `resume_unwind`, which
     /// unwinds exactly like `panic!` but skips the panic hook, so that a
     /// thousand injected panics do not flood the test output.
-    pub fn before_invoke(&self, actor: &str, operation: &str) {
+    ///
+    /// `operation` is what `handler_panic` faults aim at (a workload
+    /// operation); `key` only goes into the fault log and the payload.
+    pub fn before_handle(&self, operation: &str, key: &str) {
         let now = self.world.clock.elapsed();
         let fires = self
             .faults
             .lock()
-            .expect("actor faults lock")
+            .expect("handler faults lock")
             .panics(now, operation);
         if !fires {
             return;
         }
         let payload = InjectedPanic {
             node: crate::run::server_name(self.node),
-            actor: actor.to_string(),
             operation: operation.to_string(),
+            key: key.to_string(),
         };
         self.world.log_fault(
-            FaultKind::ActorPanic,
+            FaultKind::HandlerPanic,
             &payload.node,
-            format!("actor={actor} operation={operation}"),
+            format!("operation={operation} key={key}"),
         );
         std::panic::resume_unwind(Box::new(payload));
     }
@@ -117,7 +123,7 @@ pub struct ClientContext {
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
     pub workload: Workload,
-    /// The workload's own seeded stream: actor ids, operations, pacing.
+    /// The workload's own seeded stream: keys, operations, pacing.
     pub rng: ChaCha8Rng,
     pub(crate) world: Arc<World>,
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use obsim_faults::{
-    ActorFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
+    HandlerPanics, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
 };
 use obsim_scenario::Fate;
 
@@ -49,7 +49,7 @@ pub(crate) struct World {
     /// One durable store per server node: it survives crashes, like a disk.
     pub storages: Vec<Storage>,
     /// One actor-fault stream per server, kept across restarts.
-    pub actor_faults: Vec<Arc<Mutex<ActorFaults>>>,
+    pub handler_faults: Vec<Arc<Mutex<HandlerPanics>>>,
     /// The client's registry: it never restarts, so it has just one.
     pub client_registry: prometheus::Registry,
     /// The run's faults, fixed and drawn: the plan this seed honours.
@@ -92,8 +92,8 @@ impl World {
                 )
             })
             .collect();
-        let actor_faults = (0..config.servers)
-            .map(|node| Arc::new(Mutex::new(injector.actor(node))))
+        let handler_faults = (0..config.servers)
+            .map(|node| Arc::new(Mutex::new(injector.handler(node))))
             .collect();
         Arc::new(World {
             seed,
@@ -102,7 +102,7 @@ impl World {
             injector,
             node_names: NodeNames::default(),
             storages,
-            actor_faults,
+            handler_faults,
             client_registry: prometheus::Registry::new(),
             plan,
             ledger,
