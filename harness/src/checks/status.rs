@@ -28,7 +28,7 @@ pub fn span_status(run: &Run, contract: &Contract) -> Vec<Violation> {
          cancels must end in error, or the trace shows it as a success",
     ));
     if let Some(attribute) = &contract.storage_span_operation {
-        violations.extend(storage_status(run, attribute));
+        violations.extend(storage_status(run, contract, attribute));
     }
     if let Some(name) = &contract.request_span {
         violations.extend(request_status(run, name));
@@ -44,14 +44,14 @@ fn listed<'a>(spans: impl Iterator<Item = &'a SpanRecord>, problem: &str) -> Vec
 /// and the harness's record of one operation share all four.
 type OpKey = (String, String, i64, i64);
 
-fn storage_status(run: &Run, attribute: &str) -> Vec<Violation> {
+fn storage_status(run: &Run, contract: &Contract, attribute: &str) -> Vec<Violation> {
     // Several operations can share a key (same node, same instant, same
     // latency): compare how many failed with how many spans say so.
     let mut failures: BTreeMap<OpKey, (usize, Option<&str>)> = BTreeMap::new();
     for op in &run.storage_ops {
         let key = (
             op.node.clone(),
-            op.operation.to_string(),
+            contract.storage_word(op.operation).to_string(),
             op.started_at.as_nanos() as i64,
             op.ended_at.as_nanos() as i64,
         );

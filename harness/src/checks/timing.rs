@@ -17,7 +17,11 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
     let mut timed: Timed = BTreeMap::new();
     for op in &run.storage_ops {
         timed
-            .entry((op.node.clone(), op.incarnation, op.operation.to_string()))
+            .entry((
+                op.node.clone(),
+                op.incarnation,
+                contract.storage_word(op.operation).to_string(),
+            ))
             .or_default()
             .push(op.duration().as_secs_f64());
     }

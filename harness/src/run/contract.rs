@@ -20,6 +20,8 @@ pub struct Contract {
     pub(crate) storage_timings: Vec<StorageTiming>,
     pub(crate) request_span: Option<String>,
     pub(crate) storage_span_operation: Option<String>,
+    /// The system's words for the harness's `get` and `put`.
+    pub(crate) storage_words: Option<(String, String)>,
 }
 
 /// A gauge that must equal one counter minus another within an incarnation.
@@ -76,7 +78,8 @@ impl Contract {
     }
 
     /// `histogram` observes each storage operation's duration in seconds,
-    /// labelled with the operation in `operation_label`.
+    /// labelled with the operation in `operation_label` (`get`, `put`, or the
+    /// words of [`Contract::storage_operation_names`]).
     pub fn storage_timing(mut self, histogram: &str, operation_label: &str) -> Self {
         self.storage_timings.push(StorageTiming {
             histogram: histogram.to_string(),
@@ -93,12 +96,31 @@ impl Contract {
         self
     }
 
-    /// Storage operation spans carry the operation (`get`, `put`) in this
+    /// Storage operation spans carry the operation (`get`, `put`, or the words
+    /// of [`Contract::storage_operation_names`]) in this
     /// attribute (OpenTelemetry's `db.operation.name`); their status must
     /// match what the harness's storage returned.
     pub fn storage_spans(mut self, operation_attribute: &str) -> Self {
         self.storage_span_operation = Some(operation_attribute.to_string());
         self
+    }
+
+    /// The system's own words for the harness's storage operations, as its
+    /// storage spans and storage timing histogram label them (default: `get`
+    /// and `put`, the [`Storage`](crate::Storage) method names). A vector
+    /// store might say `.storage_operation_names("read", "write")`.
+    pub fn storage_operation_names(mut self, get: &str, put: &str) -> Self {
+        self.storage_words = Some((get.to_string(), put.to_string()));
+        self
+    }
+
+    /// The system's word for the harness's storage operation `operation`.
+    pub(crate) fn storage_word<'a>(&'a self, operation: &'a str) -> &'a str {
+        match (&self.storage_words, operation) {
+            (Some((get, _)), "get") => get,
+            (Some((_, put)), "put") => put,
+            _ => operation,
+        }
     }
 
     /// Parses the accuracy rules: a rule that does not parse is a bug in the
