@@ -104,17 +104,38 @@ fn seeds(scenario: &Scenario, args: &Args) -> Result<Vec<u64>, String> {
 }
 
 /// `cargo run --release -p <package> --bin <this binary>`: what replays a
-/// seed of this command, the files following.
+/// seed of this command, the files following. Read from where cargo put
+/// this executable: `<target>/<profile>/<bin>` or
+/// `<target>/<profile>/examples/<example>`.
 fn replay_base() -> String {
-    let mut command = String::from("cargo run --release");
+    let exe = std::env::current_exe().ok();
+    let part = |path: Option<&std::path::Path>| {
+        path.and_then(|path| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+    };
+    let name = exe
+        .as_deref()
+        .and_then(|exe| exe.file_stem())
+        .map(|stem| stem.to_string_lossy().into_owned());
+    let folder = exe.as_deref().and_then(|exe| exe.parent());
+    let example = part(folder).as_deref() == Some("examples");
+    let profile_dir = if example {
+        folder.and_then(|folder| folder.parent())
+    } else {
+        folder
+    };
+    let mut command = String::from("cargo run");
+    match part(profile_dir).as_deref() {
+        Some("debug") | None => {}
+        Some("release") => command.push_str(" --release"),
+        Some(profile) => command.push_str(&format!(" --profile {profile}")),
+    }
     if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
         command.push_str(&format!(" -p {package}"));
     }
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.file_stem()?.to_string_lossy().into_owned()));
-    if let Some(bin) = bin {
-        command.push_str(&format!(" --bin {bin}"));
+    if let Some(name) = name {
+        let kind = if example { "--example" } else { "--bin" };
+        command.push_str(&format!(" {kind} {name}"));
     }
     command
 }

@@ -32,6 +32,162 @@
 //! the types do not line up: use them through [`deps`] (`obsim::deps::prometheus`)
 //! rather than pinning versions by hand.
 //!
+//! # What a system does
+//!
+//! A [`System`] is built fresh for every run (by the suite's factory, from
+//! the scenario's `[system]` table) and gets two kinds of node:
+//!
+//! - **Servers.** [`System::serve`] runs one incarnation of one server node
+//!   with a [`NodeContext`]: its `storage` (a durable key-value store whose
+//!   faults the scenario injects: failed, slow or torn writes, a full disk),
+//!   its `network` endpoint (typed messages with delay, loss, duplication and
+//!   partitions), its own Prometheus `registry`, the `faults` boundary to call
+//!   as each request handler starts ([`HandlerFaults::before_handle`], where
+//!   `handler_panic` faults fire), and every server's address. A crash drops
+//!   every task of the node; a restart calls `serve` again with a fresh
+//!   registry and `incarnation + 1`, the same storage, as a new process on the
+//!   same disk would get.
+//! - **The client.** [`System::drive`] runs the workload once with a
+//!   [`ClientContext`]: the [`Workload`] (invocations, keys, concurrency,
+//!   operations), a seeded `rng` (the only randomness a system may use), its
+//!   own registry, and [`ClientContext::record_outcome`], through which the
+//!   client tells obsim what really happened to each call (`ok`, `error`,
+//!   `timeout`): ground truth, not a metric.
+//!
+//! **Time and tasks are simulated.** Use `madsim::time` (`sleep`, `timeout`,
+//! `Instant`) and `madsim::task::spawn`, from [`deps::madsim`]; never real
+//! threads, sockets, files, or a clock read outside the simulation. Inside a
+//! run, even `std::time::Instant::now()` reads simulated time.
+//!
+//! **Nothing is global.** No `set_global_default`, no global tracer or meter
+//! provider, no default registry, no statics that outlive a run: several seeds
+//! run in one process, in parallel. `seed_determinism` runs every seed twice
+//! and catches state that leaks from one run to the next.
+//!
+//! # Spans
+//!
+//! obsim installs its own `tracing` subscriber for each run, with
+//! `tracing-opentelemetry` and an in-memory exporter behind it, so a system
+//! instruments with plain `tracing` spans:
+//!
+//! - `otel.kind` (`"server"`, `"client"`, ...) and `otel.name` are read, as
+//!   tracing-opentelemetry defines them; other fields become attributes.
+//!   Follow OpenTelemetry's semantic conventions for names and attributes
+//!   (`rpc.method`, `db.operation.name`).
+//! - A request's trace context must cross the network: send
+//!   [`TraceHeaders::of`] the client span inside the request, and call
+//!   [`TraceHeaders::set_parent_of`] on the server span before it is first
+//!   entered. `trace_integrity` fails a server span that starts a new trace.
+//! - Status: a span whose work failed ends in error
+//!   (`tracing_opentelemetry::OpenTelemetrySpanExt::set_status`).
+//! - **The crash rule:** work a crash cuts off must end its span in error, or
+//!   the trace shows a success that never happened. Run such work with
+//!   [`SpanFutureExt::in_span`] (or hold a [`CancelGuard`]): if the future is
+//!   dropped before it completes, the span ends with status
+//!   [`CANCELLED`]. `span_completion` checks it.
+//!
+//! # Metrics
+//!
+//! Register every metric in the registry the context hands you: servers in
+//! [`NodeContext::registry`], the client in [`ClientContext::registry`].
+//! obsim scrapes each node over the simulated network at the scrape interval,
+//! under the scenario's faults, and reads each incarnation's final values
+//! when it ends. Names follow Prometheus conventions (a unit suffix, counters
+//! end in `_total`, bounded label values); `exposition_lint` and `promtool`
+//! check them.
+//!
+//! # The contract
+//!
+//! The checks that compare telemetry with ground truth need to know what your
+//! metrics mean. [`System::contract`] returns a [`Contract`]: which counter
+//! equals which ground truth (rules in the scenario expectation language,
+//! e.g. `final(pings_total) == messages.received{message="ping"}`), which
+//! gauge balances which counters, which histogram times storage, which span
+//! roots a request, which attribute names a storage span's operation. Every
+//! exported counter must be tied to ground truth or listed
+//! [`Contract::unchecked`] with a reason. The default contract promises
+//! nothing, and only the checks that need none run in full.
+//!
+//! # A complete system
+//!
+//! A ping service: the client pings server 0, which counts and answers each
+//! ping under a server span that joins the client's trace. It passes every
+//! check on seed 7:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use obsim::deps::futures::future::BoxFuture;
+//! use obsim::deps::{madsim, prometheus, tracing};
+//! use obsim::{ClientContext, Contract, NodeContext, Sim, SpanFutureExt, System, TraceHeaders};
+//!
+//! /// A request, with the trace context of the client span that sent it.
+//! #[derive(Clone)]
+//! struct Ping(TraceHeaders);
+//! #[derive(Clone)]
+//! struct Pong;
+//! const PING: u64 = 1; // network tags: which mailbox a message goes to
+//! const PONG: u64 = 2;
+//!
+//! struct PingService;
+//!
+//! impl System for PingService {
+//!     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+//!         Box::pin(async move {
+//!             let pings = prometheus::IntCounter::new("pings_total", "Pings answered.").unwrap();
+//!             node.registry.register(Box::new(pings.clone())).unwrap();
+//!             // Ends when the node goes down and its endpoint with it.
+//!             while let Ok((Ping(headers), from)) = node.network.recv::<Ping>(PING).await {
+//!                 let span = tracing::info_span!("PingService/Ping", otel.kind = "server");
+//!                 headers.set_parent_of(&span);
+//!                 pings.inc();
+//!                 let _ = node.network.send(from, PONG, Pong).in_span(span).await;
+//!             }
+//!         })
+//!     }
+//!
+//!     fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
+//!         Box::pin(async move {
+//!             for _ in 0..client.workload.invocations {
+//!                 let span = tracing::info_span!("ping", otel.kind = "client");
+//!                 let call = async {
+//!                     let ping = Ping(TraceHeaders::of(&tracing::Span::current()));
+//!                     client.network.send(client.servers[0], PING, ping).await?;
+//!                     client.network.recv::<Pong>(PONG).await
+//!                 };
+//!                 let reply = madsim::time::timeout(Duration::from_secs(1), call.in_span(span)).await;
+//!                 client.record_outcome(match reply {
+//!                     Ok(Ok(_)) => "ok",
+//!                     Ok(Err(_)) => "error",
+//!                     Err(_) => "timeout",
+//!                 });
+//!             }
+//!         })
+//!     }
+//!
+//!     fn contract(&self) -> Contract {
+//!         Contract::new()
+//!             .accurate(r#"final(pings_total) == messages.received{message="ping"}"#)
+//!             .request_span("ping")
+//!     }
+//! }
+//!
+//! let workload = obsim::Workload { invocations: 20, concurrency: 1, ..Default::default() };
+//! let sim = Sim::builder("ping")
+//!     .servers(1)
+//!     .workload(workload)
+//!     .duration(Duration::from_secs(1))
+//!     .artifacts_dir(None)
+//!     .build(|| PingService)
+//!     .unwrap();
+//! let verdict = sim.check_seed(7);
+//! assert!(verdict.failure.is_none(), "{}", verdict.failure.unwrap());
+//! assert_eq!(verdict.run.unwrap().outcomes["ok"], 20);
+//! ```
+//!
+//! In a suite, a system without settings takes [`NoSettings`]:
+//! `obsim::Suite::new("scenarios").system(|_: obsim::NoSettings| PingService).main()`.
+//!
 //! # Environment variables
 //!
 //! | variable | meaning | default |
@@ -60,7 +216,7 @@ pub use obsim_harness::{
     Workload,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};
-pub use suite::{load_scenario, Suite, SuiteFile};
+pub use suite::{load_scenario, NoSettings, Suite, SuiteFile};
 
 /// The crates your instrumentation shares with obsim, at the exact versions
 /// obsim is built with. Spans reach obsim through `tracing` and

@@ -207,6 +207,13 @@ impl Suite {
     }
 }
 
+/// The settings of a system that takes none: any key in a scenario's
+/// `[system]` table is then an error.
+/// `Suite::new("scenarios").system(|_: NoSettings| MyService)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
 /// Loads one scenario file, with the harness's check names as the checks a
 /// file may pick.
 pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -13,6 +13,14 @@ impl Suite {
     /// from the `main` of a test target declared with `harness = false`.
     pub fn main(self) -> ! {
         let mut args = Arguments::from_args();
+        // insta finds the workspace from the manifest of the crate that
+        // asserts, which is obsim's; the snapshots are the user's. cargo sets
+        // CARGO_MANIFEST_DIR for the test process, before any thread exists.
+        if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none() {
+            if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+                std::env::set_var("INSTA_WORKSPACE_ROOT", dir);
+            }
+        }
         // Each file already sweeps its seeds on every core, so files run one
         // at a time unless `--test-threads` says otherwise: running them all
         // at once would only multiply memory, not speed.

@@ -1,10 +1,20 @@
-// obsim's simulator, in four layers that depend only downward (checked by
-// `tests/layers.rs`):
-//
-// - `run`: plain data, what one run captured and what every layer reads;
-// - `sim`: the simulation, which produces a `Run`;
-// - `checks`: the invariants, pure functions of a `Run` and a `Contract`;
-// - `verdict`: runs seeds, applies the checks and words the failures.
+//! obsim's simulator and checks. Users depend on the `obsim` crate, which
+//! re-exports this one as `obsim::harness` and documents what a system must
+//! do (the [`System`] trait, its contexts, span conventions, simulated time,
+//! the crash rule, the [`Contract`]) with a complete system as a doctest.
+//!
+//! The crate is four layers that depend only downward, one folder each
+//! (`tests/layers.rs` scans the imports and fails on an upward one):
+//!
+//! - `run`: plain data, what one run captured ([`Run`]) and what every layer
+//!   reads: the [`Config`], the [`Contract`], the [`Check`] names, the parsed
+//!   [`exposition`] format;
+//! - `sim`: the simulation that produces a `Run`: world, nodes and their
+//!   incarnations, [`Network`], [`Storage`], scraper, span capture, the
+//!   [`System`] trait and the [`Builder`];
+//! - `checks`: the invariants, pure functions of a `Run` and a `Contract`;
+//! - `verdict`: runs a seed twice, applies the checks, words the [`Failure`]
+//!   for a person, writes artifacts, and sweeps seeds ([`Sweep`]).
 
 pub mod checks;
 mod run;

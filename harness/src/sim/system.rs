@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use obsim_faults::{HandlerPanics, FaultKind};
+use obsim_faults::{FaultKind, HandlerPanics};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::Network;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use obsim_faults::{
-    HandlerPanics, FaultEvent, FaultKind, FaultLog, FaultPlan, Injector, NetworkFaults, Partition,
+    FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Injector, NetworkFaults, Partition,
 };
 use obsim_scenario::Fate;
 
