@@ -111,7 +111,9 @@ impl Metrics {
         .unwrap();
         registry.register(Box::new(visits.clone())).unwrap();
         registry.register(Box::new(storage.clone())).unwrap();
-        registry.register(Box::new(storage_seconds.clone())).unwrap();
+        registry
+            .register(Box::new(storage_seconds.clone()))
+            .unwrap();
         Metrics {
             visits,
             storage,
