@@ -9,7 +9,7 @@ use std::time::Duration;
 /// that honours it.
 /// - `node` aims it at one server (index from 0); None means every node.
 /// - `operation` aims it at one operation at its boundary: `get` or `put` for
-///   storage latency, a workload operation for an actor panic.
+///   storage latency, a workload operation for a handler panic.
 /// - `probability` is the chance it fires at each opportunity (each write,
 ///   each message, each invocation). None means every opportunity.
 /// - `at` and `duration` (a scenario file's `for`) are its window in
@@ -47,8 +47,9 @@ pub enum Effect {
     NodeCrash { restart_after: Option<Duration> },
     /// The node stops running for the window, then resumes where it was.
     NodePause,
-    /// The actor handler panics at the start of an invocation. The runtime
-    /// must isolate it: the node survives and the invocation fails.
+    /// A request handler panics as it starts (where the system calls the
+    /// harness's handler fault boundary). The service must isolate it: the
+    /// node survives and the request fails.
     HandlerPanic,
     /// A sent message is held back by a delay drawn from `min..=max`.
     NetworkDelay { min: Duration, max: Duration },

@@ -10,7 +10,7 @@
 //! - [`FaultLog`]: what was actually injected, with simulated time and target.
 //!
 //! The harness honours each fault at the component boundary where it happens in
-//! real life (storage, node lifecycle, actor handler, network).
+//! real life (storage, node lifecycle, request handler, network).
 
 mod fault;
 mod injector;

@@ -15,7 +15,7 @@ pub struct FaultPlan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
     pub servers: usize,
-    /// The workload's operation names: what an actor fault may aim at.
+    /// The workload's operation names: what a handler fault may aim at.
     pub operations: Vec<String>,
     /// Simulated time by which every scheduled fault must have happened.
     pub run_end: Duration,

@@ -99,19 +99,19 @@ mod tests {
 
     fn contract() -> Contract {
         Contract::new().balance(
-            "actors_active",
-            "actors_activations_total",
-            "actors_deactivations_total",
+            "sessions_active",
+            "sessions_opened_total",
+            "sessions_closed_total",
         )
     }
 
     fn text(active: i64, activations: u64, deactivations: u64) -> String {
         format!(
-            "# HELP actors_active a\n# TYPE actors_active gauge\nactors_active {active}\n\
-             # HELP actors_activations_total a\n# TYPE actors_activations_total counter\n\
-             actors_activations_total {activations}\n\
-             # HELP actors_deactivations_total d\n# TYPE actors_deactivations_total counter\n\
-             actors_deactivations_total {deactivations}\n"
+            "# HELP sessions_active a\n# TYPE sessions_active gauge\nsessions_active {active}\n\
+             # HELP sessions_opened_total a\n# TYPE sessions_opened_total counter\n\
+             sessions_opened_total {activations}\n\
+             # HELP sessions_closed_total d\n# TYPE sessions_closed_total counter\n\
+             sessions_closed_total {deactivations}\n"
         )
     }
 
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(violations.len(), 1, "{violations:?}");
         assert!(violations[0]
             .message
-            .contains("is 4 in server-1 incarnation 0, final exposition, but actors_activations_total - actors_deactivations_total = 5 - 2 = 3"));
+            .contains("is 4 in server-1 incarnation 0, final exposition, but sessions_opened_total - sessions_closed_total = 5 - 2 = 3"));
     }
 
     #[test]
@@ -138,7 +138,7 @@ mod tests {
         let run = run_with_finals(&[&text(-1, 1, 2)]);
         let violations = gauge_consistency(&run, &contract());
         assert_eq!(violations.len(), 1, "{violations:?}");
-        assert_eq!(violations[0].subject, "actors_active");
+        assert_eq!(violations[0].subject, "sessions_active");
         assert!(violations[0].message.contains("can never be negative"));
     }
 

@@ -467,12 +467,12 @@ pub(crate) mod tests {
         }
     }
 
-    const CLEAN: &str = r#"# HELP actors_active Actors currently active on this node.
-# TYPE actors_active gauge
-actors_active 3
-# HELP actors_invocations_total Invocations handled, by operation and status.
-# TYPE actors_invocations_total counter
-actors_invocations_total{operation="get",status="ok"} 12
+    const CLEAN: &str = r#"# HELP sessions_active Sessions currently open on this node.
+# TYPE sessions_active gauge
+sessions_active 3
+# HELP sessions_requests_total Requests handled, by operation and status.
+# TYPE sessions_requests_total counter
+sessions_requests_total{operation="get",status="ok"} 12
 # HELP storage_operation_duration_seconds Time a storage operation took.
 # TYPE storage_operation_duration_seconds histogram
 storage_operation_duration_seconds_bucket{operation="get",le="0.001"} 2
@@ -554,10 +554,10 @@ storage_operation_duration_seconds_count{operation="get"} 3
         assert!(violations[1].message.contains("server-2 incarnation 0"));
     }
 
-    fn actors(count: usize) -> String {
+    fn sessions(count: usize) -> String {
         let mut text = String::from("# HELP x_total Calls.\n# TYPE x_total counter\n");
-        for actor in 0..count {
-            text.push_str(&format!("x_total{{actor=\"a{actor:03}\"}} 1\n"));
+        for session in 0..count {
+            text.push_str(&format!("x_total{{session=\"s{session:03}\"}} 1\n"));
         }
         text
     }
@@ -565,18 +565,18 @@ storage_operation_duration_seconds_count{operation="get"} 3
     #[test]
     fn unbounded_label_is_reported_over_the_bound_only() {
         // Split across two nodes: cardinality counts the whole run.
-        let (first, second) = (actors(80), actors(150));
+        let (first, second) = (sessions(80), sessions(150));
         let run = run_with_finals(&[&first, &second]);
         let violations = exposition_lint(&run, 100);
         assert_eq!(violations.len(), 1, "{violations:#?}");
         let message = &violations[0].message;
         assert!(
             message.contains(
-                "label `actor` of `x_total` took 150 distinct values across the run (bound 100)"
+                "label `session` of `x_total` took 150 distinct values across the run (bound 100)"
             ),
             "{message}"
         );
-        assert!(message.contains(r#""a000", "a001""#), "{message}");
+        assert!(message.contains(r#""s000", "s001""#), "{message}");
         assert_eq!(violations[0].node.as_deref(), Some("server-2"));
         assert_eq!(exposition_lint(&run, 200), Vec::new());
     }

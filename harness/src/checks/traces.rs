@@ -161,7 +161,7 @@ mod tests {
 
     fn request(trace: &str, root: &str) -> Vec<SpanRecord> {
         vec![
-            span(trace, root, None, "actor.call", "internal"),
+            span(trace, root, None, "request", "internal"),
             span(trace, &format!("{root}c"), Some(root), "invoke", "client"),
             span(
                 trace,
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn connected_request_traces_pass() {
         let spans = [request("t1", "a"), request("t2", "b")].concat();
-        let contract = Contract::new().request_span("actor.call");
+        let contract = Contract::new().request_span("request");
         assert_eq!(trace_integrity(&run(spans, 2), &contract), Vec::new());
     }
 
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn two_requests_in_one_trace_are_reported() {
         let spans = [request("t1", "a"), request("t1", "b")].concat();
-        let contract = Contract::new().request_span("actor.call");
+        let contract = Contract::new().request_span("request");
         let violations = trace_integrity(&run(spans, 2), &contract);
         assert!(
             violations

@@ -68,7 +68,7 @@ impl Builder {
     }
 
     /// The client's workload (default: 1,000 invocations, 8 in flight, 64
-    /// actors, `get`:`increment` 1:3).
+    /// keys, `get`:`increment` 1:3).
     pub fn workload(mut self, workload: Workload) -> Self {
         self.workload = workload;
         self

@@ -48,7 +48,7 @@ pub(crate) struct World {
     pub node_names: NodeNames,
     /// One durable store per server node: it survives crashes, like a disk.
     pub storages: Vec<Storage>,
-    /// One actor-fault stream per server, kept across restarts.
+    /// One handler-fault stream per server, kept across restarts.
     pub handler_faults: Vec<Arc<Mutex<HandlerPanics>>>,
     /// The client's registry: it never restarts, so it has just one.
     pub client_registry: prometheus::Registry,
