@@ -2,7 +2,7 @@
 //! `cargo run --release --bin <yours>`. One summary line per file, every
 //! failure in full, exit code 1 if any seed failed and 2 on bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
@@ -104,38 +104,39 @@ fn seeds(scenario: &Scenario, args: &Args) -> Result<Vec<u64>, String> {
 }
 
 /// `cargo run --release -p <package> --bin <this binary>`: what replays a
-/// seed of this command, the files following. Read from where cargo put
-/// this executable: `<target>/<profile>/<bin>` or
-/// `<target>/<profile>/examples/<example>`.
+/// seed of this command, the files following.
 fn replay_base() -> String {
     let exe = std::env::current_exe().ok();
-    let part = |path: Option<&std::path::Path>| {
+    let package = std::env::var("CARGO_PKG_NAME").ok();
+    replay_base_for(exe.as_deref(), package.as_deref())
+}
+
+/// Read from where cargo put the executable: `<target>/<profile>/<bin>` or
+/// `<target>/<profile>/examples/<example>`.
+fn replay_base_for(exe: Option<&Path>, package: Option<&str>) -> String {
+    let name_of = |path: Option<&Path>| {
         path.and_then(|path| path.file_name())
             .map(|name| name.to_string_lossy().into_owned())
     };
-    let name = exe
-        .as_deref()
-        .and_then(|exe| exe.file_stem())
-        .map(|stem| stem.to_string_lossy().into_owned());
-    let folder = exe.as_deref().and_then(|exe| exe.parent());
-    let example = part(folder).as_deref() == Some("examples");
+    let folder = exe.and_then(Path::parent);
+    let example = name_of(folder).as_deref() == Some("examples");
     let profile_dir = if example {
-        folder.and_then(|folder| folder.parent())
+        folder.and_then(Path::parent)
     } else {
         folder
     };
     let mut command = String::from("cargo run");
-    match part(profile_dir).as_deref() {
+    match name_of(profile_dir).as_deref() {
         Some("debug") | None => {}
         Some("release") => command.push_str(" --release"),
         Some(profile) => command.push_str(&format!(" --profile {profile}")),
     }
-    if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
+    if let Some(package) = package {
         command.push_str(&format!(" -p {package}"));
     }
-    if let Some(name) = name {
+    if let Some(stem) = exe.and_then(Path::file_stem) {
         let kind = if example { "--example" } else { "--bin" };
-        command.push_str(&format!(" {kind} {name}"));
+        command.push_str(&format!(" {kind} {}", stem.to_string_lossy()));
     }
     command
 }
@@ -155,4 +156,36 @@ fn summary_line(scenario: &Scenario, sweep: &Sweep, wall_seconds: f64) -> String
         sweep.verdicts.len(),
         sweep.verdicts.len() - failed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::replay_base_for;
+
+    #[test]
+    fn replay_names_the_profile_package_and_binary() {
+        let release = Path::new("/p/target/release/sweep");
+        assert_eq!(
+            replay_base_for(Some(release), Some("svc")),
+            "cargo run --release -p svc --bin sweep"
+        );
+        let debug = Path::new("/p/target/debug/sweep");
+        assert_eq!(replay_base_for(Some(debug), None), "cargo run --bin sweep");
+    }
+
+    #[test]
+    fn replay_of_an_example_says_example() {
+        let example = Path::new("/p/target/release/examples/sweep");
+        assert_eq!(
+            replay_base_for(Some(example), Some("svc")),
+            "cargo run --release -p svc --example sweep"
+        );
+        let custom = Path::new("/p/target/soak/examples/sweep");
+        assert_eq!(
+            replay_base_for(Some(custom), None),
+            "cargo run --profile soak --example sweep"
+        );
+    }
 }

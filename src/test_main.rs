@@ -95,8 +95,15 @@ struct TestTarget {
 impl TestTarget {
     fn current() -> TestTarget {
         // cargo (and nextest) set CARGO_PKG_NAME for the test processes they
-        // start; test binaries are named `<target>-<16 hex digits>`.
-        let target = std::env::current_exe().ok().and_then(|exe| {
+        // start.
+        let package = std::env::var("CARGO_PKG_NAME").ok();
+        let exe = std::env::current_exe().ok();
+        TestTarget::of(exe.as_deref(), package)
+    }
+
+    /// Test binaries are named `<target>-<16 hex digits>`.
+    fn of(exe: Option<&std::path::Path>, package: Option<String>) -> TestTarget {
+        let target = exe.and_then(|exe| {
             let stem = exe.file_stem()?.to_str()?.to_string();
             Some(match stem.rsplit_once('-') {
                 Some((name, hash))
@@ -107,10 +114,7 @@ impl TestTarget {
                 _ => stem,
             })
         });
-        TestTarget {
-            package: std::env::var("CARGO_PKG_NAME").ok(),
-            target,
-        }
+        TestTarget { package, target }
     }
 
     /// `cargo test -p <package> --test <target> -- --exact <test>`.
@@ -124,5 +128,32 @@ impl TestTarget {
         }
         command.push_str(&format!(" -- --exact {test}"));
         command
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::TestTarget;
+
+    #[test]
+    fn replay_names_the_users_package_target_and_file() {
+        let exe = Path::new("/p/target/debug/deps/scenarios-0123456789abcdef");
+        let target = TestTarget::of(Some(exe), Some("my-service".into()));
+        assert_eq!(
+            target.replay("storage/disk-full.toml"),
+            "cargo test -p my-service --test scenarios -- --exact storage/disk-full.toml"
+        );
+    }
+
+    #[test]
+    fn a_binary_without_cargos_hash_keeps_its_whole_name() {
+        let exe = Path::new("/p/target/debug/deps/my-scenarios");
+        let target = TestTarget::of(Some(exe), None);
+        assert_eq!(
+            target.replay("a.toml"),
+            "cargo test --test my-scenarios -- --exact a.toml"
+        );
     }
 }

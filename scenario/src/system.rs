@@ -32,7 +32,20 @@ pub(crate) fn system_config<T: DeserializeOwned>(
             unknown.push(path);
         }
     })
-    .map_err(|error| report.toml(&error))?;
+    .map_err(|error| {
+        // A type with `deny_unknown_fields` stops at the key itself; word it
+        // as for every other type, with the known keys sorted.
+        let known = error.message().starts_with("unknown field `");
+        match error
+            .span()
+            .and_then(|span| crate::error::field_at(text, &span))
+        {
+            Some(field) if known && field.starts_with("system.") => {
+                unknown_key::<T>(&report, &field)
+            }
+            _ => report.toml(&error),
+        }
+    })?;
     if let Some(key) = unknown.first() {
         return Err(unknown_key::<T>(&report, key));
     }

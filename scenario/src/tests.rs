@@ -989,3 +989,21 @@ fn load_reads_the_file_and_names_it_in_errors() {
     );
     assert_eq!(scenario.source, HEAD);
 }
+
+#[test]
+fn unknown_keys_read_the_same_with_deny_unknown_fields() {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        zeta: Option<u32>,
+        alpha: Option<u32>,
+    }
+    let error = parse(&format!("{HEAD}[system]\nalpah = 1\n"))
+        .system_config::<Strict>()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "t.toml:4:1: `system.alpah`: unknown setting of the system under test: expected one of alpha, zeta"
+    );
+}
