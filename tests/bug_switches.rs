@@ -93,20 +93,6 @@ fn process_global_request_id_is_caught_by_seed_determinism() {
     assert_replay_line(&message, 3, test);
 }
 
-/// The checks that fired, by name, in order of first appearance.
-fn checks_fired(failure: &Failure) -> Vec<Check> {
-    let Problem::Violations(violations) = &failure.problem else {
-        return Vec::new();
-    };
-    let mut fired: Vec<Check> = Vec::new();
-    for violation in violations {
-        if !fired.contains(&violation.check) {
-            fired.push(violation.check);
-        }
-    }
-    fired
-}
-
 #[test]
 fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
     let test = "gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency";
@@ -124,7 +110,7 @@ fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
     );
     assert!(message.contains("the gauge drifted"), "{message}");
     assert_eq!(
-        checks_fired(&failure),
+        failure.checks(),
         [Check::GaugeConsistency],
         "{message}"
     );
@@ -147,7 +133,7 @@ fn counter_bumped_before_a_failing_write_is_caught_by_metric_accuracy() {
         message.contains("final(storage_operations_total{operation=\"put\", status=\"ok\"}) by incarnation: server-0#0 = "),
         "{message}"
     );
-    assert_eq!(checks_fired(&failure), [Check::MetricAccuracy], "{message}");
+    assert_eq!(failure.checks(), [Check::MetricAccuracy], "{message}");
     assert_replay_line(&message, 1, test);
 }
 
@@ -168,7 +154,7 @@ fn milliseconds_recorded_as_seconds_are_caught_by_histogram_correctness() {
         "{message}"
     );
     assert_eq!(
-        checks_fired(&failure),
+        failure.checks(),
         [Check::HistogramCorrectness],
         "{message}"
     );
@@ -190,7 +176,7 @@ fn failed_write_span_with_ok_status_is_caught_by_span_completion() {
         ),
         "{message}"
     );
-    assert_eq!(checks_fired(&failure), [Check::SpanCompletion], "{message}");
+    assert_eq!(failure.checks(), [Check::SpanCompletion], "{message}");
     assert_replay_line(&message, 1, test);
 }
 
@@ -207,7 +193,7 @@ fn trace_context_dropped_on_get_is_caught_by_trace_integrity() {
         message.contains("starts a new trace") && message.contains("lost across the network hop"),
         "{message}"
     );
-    assert_eq!(checks_fired(&failure), [Check::TraceIntegrity], "{message}");
+    assert_eq!(failure.checks(), [Check::TraceIntegrity], "{message}");
     assert_replay_line(&message, 1, test);
 }
 
@@ -230,7 +216,7 @@ fn actor_id_used_as_a_label_is_caught_by_exposition_lint() {
         "{message}"
     );
     assert!(message.contains("(bound 100)"), "{message}");
-    assert_eq!(checks_fired(&failure), [Check::ExpositionLint], "{message}");
+    assert_eq!(failure.checks(), [Check::ExpositionLint], "{message}");
     assert_replay_line(&message, 1, test);
 }
 

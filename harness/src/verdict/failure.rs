@@ -1,7 +1,7 @@
 use std::fmt;
 
 use super::artifacts::Artifacts;
-use crate::checks::Violation;
+use crate::checks::{Check, Violation};
 use crate::sim::RunError;
 
 /// What went wrong with one seed.
@@ -58,5 +58,23 @@ impl fmt::Display for Failure {
             writeln!(f, "artifacts: {artifacts}")?;
         }
         write!(f, "replay: {}", self.replay)
+    }
+}
+
+impl Failure {
+    /// The checks that fired, each once, in the order their first violation
+    /// was reported; empty when the run did not complete. A bug-switch test
+    /// asserts this is exactly the check its bug targets.
+    pub fn checks(&self) -> Vec<Check> {
+        let Problem::Violations(violations) = &self.problem else {
+            return Vec::new();
+        };
+        let mut fired: Vec<Check> = Vec::new();
+        for violation in violations {
+            if !fired.contains(&violation.check) {
+                fired.push(violation.check);
+            }
+        }
+        fired
     }
 }
