@@ -49,6 +49,7 @@ impl Suite {
 
     /// Returns how many seeds failed, or why nothing could run.
     fn run_cli(&self, args: &Args) -> Result<usize, String> {
+        crate::suite::refuse_retired_variables()?;
         let files = if args.files.is_empty() {
             self.files()?
         } else {

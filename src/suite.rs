@@ -207,6 +207,17 @@ impl Suite {
     }
 }
 
+/// `OBSIM_SCENARIO` picked files by name before files were tests of their
+/// own. Set now, it would select nothing and run everything: say so.
+pub(crate) fn refuse_retired_variables() -> Result<(), String> {
+    match std::env::var("OBSIM_SCENARIO") {
+        Ok(value) => Err(format!(
+            "OBSIM_SCENARIO={value:?} is no longer read: each scenario file is a test of its own, so filter by path instead: `cargo test -- {value}` (or name the file to the sweep command)"
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
 /// The settings of a system that takes none: any key in a scenario's
 /// `[system]` table is then an error.
 /// `Suite::new("scenarios").system(|_: NoSettings| MyService)`.

@@ -27,7 +27,7 @@ impl Suite {
         if args.test_threads.is_none() {
             args.test_threads = Some(1);
         }
-        let trials = match self.trials() {
+        let trials = match crate::suite::refuse_retired_variables().and_then(|()| self.trials()) {
             Ok(trials) => trials,
             Err(error) => {
                 eprintln!("obsim: {error}");
