@@ -1,0 +1,210 @@
+//! The client: issues the workload's requests with bounded concurrency, each
+//! under its own trace, with a timeout; counts them in its own registry and
+//! records every outcome as obsim's ground truth.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use obsim::deps::madsim;
+// Simulated time: request durations are a function of the seed.
+use obsim::deps::madsim::time::Instant;
+use obsim::deps::opentelemetry::trace::Status;
+use obsim::deps::rand::Rng;
+use obsim::deps::tracing::{info_span, Instrument, Span};
+use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
+use obsim::{ClientContext, TraceHeaders};
+
+use crate::metrics::ClientMetrics;
+use crate::protocol::{
+    collection_key, Answer, Op, VectorReply, VectorRequest, REPLY_TAG_BASE, REQUEST_TAG,
+};
+use crate::vectors::{Vector, DIMENSION};
+use crate::{Bug, VectorDbConfig};
+
+/// One planned request. The vector is the one inserted, or the query.
+struct Call {
+    number: u64,
+    collection: u64,
+    operation: String,
+    vector: Vector,
+}
+
+/// How long the client waits before its first request. obsim boots the
+/// servers and the client at the same simulated instant, and a request that
+/// reaches a server before its endpoint is bound vanishes; a real client
+/// would wait for a health check.
+const STARTUP_GRACE: Duration = Duration::from_millis(10);
+
+pub(crate) async fn drive(mut client: ClientContext, config: Arc<VectorDbConfig>) {
+    // The whole plan is drawn up front from the workload's stream, so how the
+    // requests interleave can never change which requests are made.
+    let workload = client.workload.clone();
+    let calls: VecDeque<Call> = (0..workload.invocations)
+        .map(|number| Call {
+            number,
+            collection: client.rng.random_range(0..workload.keys),
+            operation: workload.choose_operation(&mut client.rng).to_string(),
+            vector: std::array::from_fn::<f32, DIMENSION, _>(|_| {
+                client.rng.random_range(-1.0..1.0)
+            }),
+        })
+        .collect();
+    let queue = Arc::new(Mutex::new(calls));
+    let metrics = ClientMetrics::register(&client.registry)
+        .unwrap_or_else(|error| panic!("client: metrics registration failed: {error}"));
+    let (client, metrics) = (Arc::new(client), Arc::new(metrics));
+    madsim::time::sleep(STARTUP_GRACE).await;
+    let workers: Vec<_> = (0..workload.concurrency)
+        .map(|_| {
+            madsim::task::spawn(work(
+                client.clone(),
+                config.clone(),
+                metrics.clone(),
+                queue.clone(),
+            ))
+        })
+        .collect();
+    obsim::deps::futures::future::join_all(workers).await;
+}
+
+async fn work(
+    client: Arc<ClientContext>,
+    config: Arc<VectorDbConfig>,
+    metrics: Arc<ClientMetrics>,
+    queue: Arc<Mutex<VecDeque<Call>>>,
+) {
+    loop {
+        let Some(call) = queue.lock().expect("call queue lock").pop_front() else {
+            return;
+        };
+        let started = Instant::now();
+        let outcome = request(&client, &config, &call).await;
+        metrics
+            .requests
+            .with_label_values(&[call.operation.as_str(), outcome])
+            .inc();
+        metrics
+            .request_duration
+            .with_label_values(&[call.operation.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        client.record_outcome(outcome);
+        madsim::time::sleep(client.workload.think_time).await;
+    }
+}
+
+/// How one request ended, as the client saw it.
+enum Outcome {
+    Ok,
+    /// The server answered with an error.
+    Error(String),
+    /// No answer in time: the request or the reply was lost, late or cut off.
+    Timeout(String),
+}
+
+/// One request: a `vectordb.request` span that roots its trace, around the
+/// RPC's client span whose context travels in the message.
+async fn request(client: &ClientContext, config: &VectorDbConfig, call: &Call) -> &'static str {
+    let root = info_span!(
+        "vectordb.request",
+        vectordb.operation = %call.operation,
+        vectordb.collection = %collection_key(call.collection),
+    );
+    let outcome = exchange(client, config, call)
+        .instrument(root.clone())
+        .await;
+    let (name, error) = match outcome {
+        Outcome::Ok => ("ok", None),
+        Outcome::Error(error) => ("error", Some(error)),
+        Outcome::Timeout(error) => ("timeout", Some(error)),
+    };
+    if let Some(description) = error {
+        root.set_status(Status::error(description));
+    }
+    name
+}
+
+async fn exchange(client: &ClientContext, config: &VectorDbConfig, call: &Call) -> Outcome {
+    let op = match call.operation.as_str() {
+        "insert" => Op::Insert {
+            id: call.number,
+            vector: call.vector,
+        },
+        "search" => Op::Search {
+            query: call.vector,
+            k: config.top_k,
+        },
+        other => {
+            return Outcome::Error(format!(
+                "unknown operation {other:?}: the vector database serves insert and search"
+            ))
+        }
+    };
+    let server = client.servers[(call.collection % client.servers.len() as u64) as usize];
+    let span = client_span(&op, server, call.collection);
+    let reply_tag = REPLY_TAG_BASE + call.number;
+    let drop_context = config.has(Bug::TraceContextDroppedOnSearch) && op.method() == "search";
+    let roundtrip = async {
+        let headers = if drop_context {
+            // The planted bug: the fast path for reads forgets the context.
+            TraceHeaders::default()
+        } else {
+            TraceHeaders::of(&Span::current())
+        };
+        let message = VectorRequest {
+            collection: call.collection,
+            op,
+            reply_tag,
+            headers,
+        };
+        client.network.send(server, REQUEST_TAG, message).await?;
+        client.network.recv::<VectorReply>(reply_tag).await
+    };
+    let reply =
+        madsim::time::timeout(config.request_timeout, roundtrip.instrument(span.clone())).await;
+    let outcome = match reply {
+        Ok(Ok((VectorReply { result: Ok(answer) }, _))) => match answer {
+            Answer::Inserted { .. } | Answer::Found { .. } => Outcome::Ok,
+        },
+        Ok(Ok((VectorReply { result: Err(error) }, _))) => Outcome::Error(error),
+        Ok(Err(error)) => Outcome::Timeout(format!("network: {error}")),
+        Err(_) => Outcome::Timeout(format!("no reply within {:?}", config.request_timeout)),
+    };
+    match &outcome {
+        Outcome::Ok => {}
+        Outcome::Error(error) | Outcome::Timeout(error) => {
+            span.set_status(Status::error(error.clone()))
+        }
+    }
+    outcome
+}
+
+/// The RPC's client span, named as OpenTelemetry's RPC conventions say:
+/// `{rpc.service}/{rpc.method}`.
+fn client_span(op: &Op, server: SocketAddr, collection: u64) -> Span {
+    let collection = collection_key(collection);
+    match op {
+        Op::Insert { .. } => info_span!(
+            "VectorService/Insert",
+            otel.kind = "client",
+            rpc.system = "obsim",
+            rpc.service = "VectorService",
+            rpc.method = "Insert",
+            server.address = %server.ip(),
+            server.port = server.port() as i64,
+            vectordb.collection = %collection,
+        ),
+        Op::Search { k, .. } => info_span!(
+            "VectorService/Search",
+            otel.kind = "client",
+            rpc.system = "obsim",
+            rpc.service = "VectorService",
+            rpc.method = "Search",
+            server.address = %server.ip(),
+            server.port = server.port() as i64,
+            vectordb.collection = %collection,
+            vectordb.top_k = *k as i64,
+        ),
+    }
+}

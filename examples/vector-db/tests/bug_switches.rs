@@ -1,0 +1,360 @@
+//! Every bug switch plants a realistic instrumentation bug in the vector
+//! database, and the check it targets must catch it, alone, with a message
+//! that names what broke and the command that replays it.
+
+use std::time::Duration;
+
+use obsim::faults::{Effect, Fault};
+use obsim::harness::{Check, Failure, Problem};
+use obsim::{Builder, Sim, Workload};
+use obsim_example_vector_db::{Bug, VectorDb, VectorDbConfig};
+
+/// Seeds a test sweeps for its first failure.
+const SEEDS: u64 = 8;
+
+/// The scenario every test starts from: 3 servers, 300 requests over 24
+/// collections (8 per server, twice the hot tier's capacity, so the hot tier
+/// loads and evicts all the time).
+fn scenario() -> Builder {
+    Sim::builder("vector-db-bugs")
+        .servers(3)
+        .workload(workload())
+        .duration(Duration::from_secs(2))
+        .time_limit(Duration::from_secs(60))
+        .drain(Duration::from_secs(1))
+}
+
+fn workload() -> Workload {
+    Workload {
+        invocations: 300,
+        concurrency: 8,
+        keys: 24,
+        operations: vec![("insert".into(), 3), ("search".into(), 1)],
+        think_time: Duration::from_millis(10),
+    }
+}
+
+fn write_failures() -> Builder {
+    scenario().fault(Fault::new(Effect::StorageWriteFailure).with_probability(0.1))
+}
+
+/// The first failure `bug` causes over seeds 0..SEEDS of `builder`'s
+/// scenario, with the seed it failed on.
+fn first_failure(builder: Builder, bug: Bug, test: &str) -> (u64, Failure) {
+    first_failure_with(builder, VectorDbConfig::default().with_bug(bug), test)
+}
+
+/// As [`first_failure`], with the database's settings (and bug) in `config`.
+fn first_failure_with(builder: Builder, config: VectorDbConfig, test: &str) -> (u64, Failure) {
+    let replay =
+        format!("cargo test -p obsim-example-vector-db --test bug_switches -- --exact {test}");
+    let bugs = format!("{:?}", config.bugs);
+    let sim = builder
+        .replay_command(&replay)
+        // Failures here are expected: leave no artifacts behind.
+        .artifacts_dir(None)
+        .build(move || VectorDb::new(config.clone()))
+        .expect("a valid scenario");
+    (0..SEEDS)
+        .find_map(|seed| sim.check_seed(seed).failure.map(|failure| (seed, failure)))
+        .unwrap_or_else(|| panic!("bugs {bugs} went unnoticed on seeds 0..{SEEDS}"))
+}
+
+/// The failure's whole message, which must be check violations.
+fn message_of(failure: &Failure) -> String {
+    assert!(
+        matches!(failure.problem, Problem::Violations(_)),
+        "expected check violations, got: {failure}"
+    );
+    failure.to_string()
+}
+
+/// The checks that fired, by name, in order of first appearance.
+fn checks_fired(failure: &Failure) -> Vec<Check> {
+    let Problem::Violations(violations) = &failure.problem else {
+        return Vec::new();
+    };
+    let mut fired: Vec<Check> = Vec::new();
+    for violation in violations {
+        if !fired.contains(&violation.check) {
+            fired.push(violation.check);
+        }
+    }
+    fired
+}
+
+/// Asserts that only `check` fired and the message ends with the replay line.
+fn assert_only(failure: &Failure, check: Check, seed: u64, test: &str) {
+    let message = failure.to_string();
+    assert_eq!(
+        checks_fired(failure),
+        [check],
+        "only the planted bug fires:\n{message}"
+    );
+    let replay = format!(
+        "replay: OBSIM_SEED={seed} cargo test -p obsim-example-vector-db --test bug_switches -- --exact {test}"
+    );
+    assert!(message.ends_with(&replay), "no replay line in:\n{message}");
+}
+
+#[test]
+fn storage_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
+    let test = "storage_histogram_in_milliseconds_is_caught_by_histogram_correctness";
+    let (seed, failure) = first_failure(scenario(), Bug::MillisecondsAsSeconds, test);
+    let message = message_of(&failure);
+    // Named in the database's own words: the contract maps obsim's put to write.
+    assert!(
+        message.contains(
+            "[histogram_correctness] vectordb_storage_operation_duration_seconds{operation=\"write\"} on server-0: \
+             in the final exposition of incarnation 0: bucket le=0.005 holds 0, but "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("1000x too much, milliseconds recorded as seconds?"),
+        "{message}"
+    );
+    assert_only(&failure, Check::HistogramCorrectness, seed, test);
+}
+
+#[test]
+fn write_counted_before_it_is_tried_is_caught_by_metric_accuracy() {
+    let test = "write_counted_before_it_is_tried_is_caught_by_metric_accuracy";
+    let (seed, failure) = first_failure(write_failures(), Bug::CounterBeforeWrite, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains(
+            "[metric_accuracy] `vectordb_storage_operations_total`: disagrees with the harness's ground truth: \
+             `final(vectordb_storage_operations_total{operation=\"write\",status=\"ok\"}) == storage.ok{operation=\"put\"}`"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "final(vectordb_storage_operations_total{operation=\"write\", status=\"ok\"}) by incarnation: server-0#0 = "
+        ),
+        "{message}"
+    );
+    assert_only(&failure, Check::MetricAccuracy, seed, test);
+}
+
+#[test]
+fn hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency() {
+    let test = "hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency";
+    let panics = scenario().fault(Fault::new(Effect::HandlerPanic).with_probability(0.05));
+    let (seed, failure) = first_failure(panics, Bug::GaugeNotDecrementedOnPanic, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[gauge_consistency] vectordb_hot_collections on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "but vectordb_collection_loads_total - vectordb_collection_evictions_total = "
+        ),
+        "{message}"
+    );
+    assert!(message.contains("the gauge drifted"), "{message}");
+    assert_only(&failure, Check::GaugeConsistency, seed, test);
+}
+
+#[test]
+fn trace_context_dropped_on_search_is_caught_by_trace_integrity() {
+    let test = "trace_context_dropped_on_search_is_caught_by_trace_integrity";
+    let (seed, failure) = first_failure(scenario(), Bug::TraceContextDroppedOnSearch, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[trace_integrity] span `VectorService/Search` "),
+        "{message}"
+    );
+    assert!(
+        message.contains("starts a new trace") && message.contains("lost across the network hop"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("`VectorService/Insert`"),
+        "inserts keep their context:\n{message}"
+    );
+    assert_only(&failure, Check::TraceIntegrity, seed, test);
+}
+
+#[test]
+fn failed_write_span_left_ok_is_caught_by_span_completion() {
+    let test = "failed_write_span_left_ok_is_caught_by_span_completion";
+    let (seed, failure) = first_failure(write_failures(), Bug::SpanLeftOkOnFailure, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] span `write collections` "),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "ended with status ok, but the harness failed that write operation (write of \"collection-"
+        ),
+        "{message}"
+    );
+    assert_only(&failure, Check::SpanCompletion, seed, test);
+}
+
+#[test]
+fn server_span_without_in_span_is_caught_by_span_completion_when_a_crash_cuts_it_off() {
+    let test = "server_span_without_in_span_is_caught_by_span_completion_when_a_crash_cuts_it_off";
+    let crash = scenario().fault(
+        Fault::new(Effect::NodeCrash {
+            restart_after: Some(Duration::from_millis(500)),
+        })
+        .on_node(1)
+        .at(Duration::from_millis(500)),
+    );
+    let (seed, failure) = first_failure(crash, Bug::ServerSpanNotCancelledOnCrash, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] span `VectorService/"),
+        "{message}"
+    );
+    assert!(
+        message.contains("on server-1 at 0.4") || message.contains("on server-1 at 0.5"),
+        "the span opened before the crash at 0.5s:\n{message}"
+    );
+    assert!(
+        message.contains("was cut off by a crash of its node, but ended without error status"),
+        "{message}"
+    );
+    assert_only(&failure, Check::SpanCompletion, seed, test);
+}
+
+#[test]
+fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
+    let test = "counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity";
+    // A hot tier that holds every collection, so the only evictions are the
+    // panics' (in the first second); frequent scrapes see the counter fall,
+    // and by the end the reloads and inserts have carried it past its old
+    // peak, so no scrape saw more than the final value.
+    let panics = scenario()
+        .workload(Workload {
+            invocations: 600,
+            think_time: Duration::from_millis(20),
+            ..workload()
+        })
+        .scrape(Duration::from_millis(100), Duration::from_millis(50))
+        .fault(
+            Fault::new(Effect::HandlerPanic)
+                .with_probability(0.05)
+                .at(Duration::from_millis(200))
+                .lasting(Duration::from_secs(1)),
+        );
+    let config = VectorDbConfig {
+        hot_tier_capacity: 32,
+        ..VectorDbConfig::default()
+    }
+    .with_bug(Bug::CounterResetFromLiveState);
+    let (seed, failure) = first_failure_with(panics, config, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[counter_monotonicity] vectordb_vectors_indexed_total on server-"),
+        "{message}"
+    );
+    assert!(message.contains("went down from"), "{message}");
+    assert!(message.contains("within incarnation 0"), "{message}");
+    assert_only(&failure, Check::CounterMonotonicity, seed, test);
+}
+
+#[test]
+fn collection_id_used_as_a_label_is_caught_by_exposition_lint() {
+    let test = "collection_id_used_as_a_label_is_caught_by_exposition_lint";
+    // More collections than the default bound of 100 distinct label values.
+    let many = scenario().workload(Workload {
+        invocations: 600,
+        keys: 400,
+        ..workload()
+    });
+    let (seed, failure) = first_failure(many, Bug::CollectionIdLabel, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[exposition_lint] metric `vectordb_collection_vectors`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("label `collection` of `vectordb_collection_vectors` took "),
+        "{message}"
+    );
+    assert!(message.contains("(bound 100)"), "{message}");
+    assert_only(&failure, Check::ExpositionLint, seed, test);
+}
+
+#[test]
+fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
+    for bug in Bug::ALL {
+        assert_eq!(bug.as_str().parse::<Bug>(), Ok(bug));
+    }
+    let error = "counter_go_down".parse::<Bug>().unwrap_err();
+    assert!(error.contains("span_left_ok_on_failure"), "{error}");
+}
+
+#[test]
+fn a_bug_named_in_a_scenario_files_system_table_fails_that_file() {
+    let suite = obsim::Suite::new("scenarios").system(VectorDb::new);
+    let replay = "cargo test -p obsim-example-vector-db --test bug_switches";
+    let (scenario, sim) = suite
+        .load(
+            std::path::Path::new("bugs/milliseconds-as-seconds.toml"),
+            replay,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+    let config: VectorDbConfig = scenario.system_config().expect("a valid [system]");
+    assert_eq!(config.request_timeout, Duration::from_millis(500));
+    assert!(config.bugs.contains(&Bug::MillisecondsAsSeconds));
+    let failure = sim
+        .check_seed(scenario.seeds.start)
+        .failure
+        .expect("the planted bug fails the file's first seed");
+    let message = message_of(&failure);
+    assert!(
+        message.contains("milliseconds recorded as seconds?"),
+        "{message}"
+    );
+    assert_eq!(
+        checks_fired(&failure),
+        [Check::HistogramCorrectness],
+        "{message}"
+    );
+}
+
+/// `[system]` as a scenario file would give it.
+fn system_table(table: &str) -> Result<VectorDbConfig, String> {
+    let text =
+        format!("name = \"settings\"\ndescription = \"Settings only.\"\n\n[system]\n{table}");
+    let scenario = obsim::scenario::Scenario::parse(
+        std::path::Path::new("settings.toml"),
+        &text,
+        &Check::invariant_names(),
+    )
+    .map_err(|error| error.to_string())?;
+    scenario.system_config().map_err(|error| error.to_string())
+}
+
+#[test]
+fn the_system_table_has_defaults_and_rejects_what_cannot_work() {
+    assert_eq!(system_table(""), Ok(VectorDbConfig::default()));
+    let config = system_table("hot_tier_capacity = 8\ntop_k = 5\nbugs = [\"collection_id_label\"]")
+        .expect("valid settings");
+    assert_eq!((config.hot_tier_capacity, config.top_k), (8, 5));
+    assert_eq!(
+        config.bugs.into_iter().collect::<Vec<_>>(),
+        [Bug::CollectionIdLabel]
+    );
+    let unknown = system_table("hot_tier = 8").unwrap_err();
+    assert!(
+        unknown.contains("hot_tier_capacity"),
+        "lists the known keys: {unknown}"
+    );
+    let zero = system_table("hot_tier_capacity = 0").unwrap_err();
+    assert!(zero.contains("expected an integer >= 1"), "{zero}");
+    let instant = system_table("request_timeout = \"0s\"").unwrap_err();
+    assert!(instant.contains("expected a duration > 0"), "{instant}");
+    let bug = system_table("bugs = [\"counter_go_down\"]").unwrap_err();
+    assert!(
+        bug.contains("milliseconds_as_seconds"),
+        "lists the known bugs: {bug}"
+    );
+}
