@@ -109,11 +109,7 @@ fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
         "{message}"
     );
     assert!(message.contains("the gauge drifted"), "{message}");
-    assert_eq!(
-        failure.checks(),
-        [Check::GaugeConsistency],
-        "{message}"
-    );
+    assert_eq!(failure.checks(), [Check::GaugeConsistency], "{message}");
     assert_replay_line(&message, 1, test);
 }
 
@@ -153,11 +149,7 @@ fn milliseconds_recorded_as_seconds_are_caught_by_histogram_correctness() {
         message.contains("1000x too much, milliseconds recorded as seconds?"),
         "{message}"
     );
-    assert_eq!(
-        failure.checks(),
-        [Check::HistogramCorrectness],
-        "{message}"
-    );
+    assert_eq!(failure.checks(), [Check::HistogramCorrectness], "{message}");
     assert_replay_line(&message, 1, test);
 }
 

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use obsim::deps::madsim;
 // Simulated time: request durations are a function of the seed.
@@ -31,12 +30,6 @@ struct Call {
     vector: Vector,
 }
 
-/// How long the client waits before its first request. obsim boots the
-/// servers and the client at the same simulated instant, and a request that
-/// reaches a server before its endpoint is bound vanishes; a real client
-/// would wait for a health check.
-const STARTUP_GRACE: Duration = Duration::from_millis(10);
-
 pub(crate) async fn drive(mut client: ClientContext, config: Arc<VectorDbConfig>) {
     // The whole plan is drawn up front from the workload's stream, so how the
     // requests interleave can never change which requests are made.
@@ -55,7 +48,6 @@ pub(crate) async fn drive(mut client: ClientContext, config: Arc<VectorDbConfig>
     let metrics = ClientMetrics::register(&client.registry)
         .unwrap_or_else(|error| panic!("client: metrics registration failed: {error}"));
     let (client, metrics) = (Arc::new(client), Arc::new(metrics));
-    madsim::time::sleep(STARTUP_GRACE).await;
     let workers: Vec<_> = (0..workload.concurrency)
         .map(|_| {
             madsim::task::spawn(work(

@@ -22,6 +22,11 @@ use super::world::{server_ip, World, CLIENT_IP, SCRAPER_IP};
 use crate::run::{server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanRecord};
 use obsim_scenario::Expectation;
 
+/// How long the client waits for every server to bind before it drives the
+/// workload anyway: far longer than a boot takes (no simulated time passes
+/// between boot and bind), and short beside any run.
+const SERVERS_BOUND_WITHIN: Duration = Duration::from_secs(1);
+
 /// The port every server's system serves on.
 pub const APP_PORT: u16 = 7000;
 
@@ -321,6 +326,7 @@ async fn run_incarnation(
         incarnation.number,
     ));
     let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
+    world.server_bound(index);
     let context = NodeContext {
         index,
         name,
@@ -409,6 +415,9 @@ async fn drive_client(
 ) {
     let addr = SocketAddr::new(CLIENT_IP.into(), APP_PORT);
     let network = bind(&world, None, "client".into(), addr).await;
+    world
+        .servers_bound(config.servers, SERVERS_BOUND_WITHIN)
+        .await;
     let context = ClientContext {
         network,
         registry: world.client_registry.clone(),

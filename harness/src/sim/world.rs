@@ -2,7 +2,7 @@
 //! test does not. It is the privileged channel for ground truth, and it lives
 //! exactly as long as the run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,6 +57,11 @@ pub(crate) struct World {
     /// Ground truth the checks compare telemetry with.
     pub ledger: Arc<Ledger>,
     crash_inbox: Mutex<Option<mpsc::UnboundedReceiver<CrashRequest>>>,
+    /// Servers whose serving endpoint has been bound, and the channel that
+    /// tells the client: it starts only once every server can receive.
+    bound: Mutex<BTreeSet<usize>>,
+    bound_tx: mpsc::UnboundedSender<usize>,
+    bound_rx: Mutex<Option<mpsc::UnboundedReceiver<usize>>>,
     partitions: Mutex<BTreeMap<usize, Partition>>,
     messages: Mutex<BTreeMap<String, MessageCounts>>,
     incarnations: Mutex<Vec<Incarnation>>,
@@ -76,6 +81,7 @@ impl World {
         let faults = FaultLog::new(config.fault_log_capacity);
         let injector = Injector::new(seed, plan.clone());
         let (crash_requests, crash_inbox) = mpsc::unbounded();
+        let (bound_tx, bound_rx) = mpsc::unbounded();
         let ledger = Arc::new(Ledger::default());
         // The client never restarts: one incarnation for the whole run.
         ledger.node_up("client", 0);
@@ -107,6 +113,9 @@ impl World {
             plan,
             ledger,
             crash_inbox: Mutex::new(Some(crash_inbox)),
+            bound: Mutex::new(BTreeSet::new()),
+            bound_tx,
+            bound_rx: Mutex::new(Some(bound_rx)),
             partitions: Mutex::new(BTreeMap::new()),
             messages: Mutex::new(BTreeMap::new()),
             incarnations: Mutex::new(Vec::new()),
@@ -142,6 +151,38 @@ impl World {
         incarnations.push(incarnation.clone());
         self.ledger.node_up(&server_name(node), number);
         incarnation
+    }
+
+    /// Server `node` can receive: its serving endpoint is bound. Only its
+    /// first time counts.
+    pub(crate) fn server_bound(&self, node: usize) {
+        let first = self.bound.lock().expect("bound lock").insert(node);
+        if first {
+            // The receiver lives as long as the run's client: a send can
+            // only fail after the client has stopped waiting.
+            let _ = self.bound_tx.unbounded_send(node);
+        }
+    }
+
+    /// Waits until every one of `servers` servers can receive, or `within`
+    /// has passed. Without it, the client's first requests could reach a
+    /// server whose endpoint is not bound yet, and vanish where no fault
+    /// log or message count sees them. The bound keeps a server that never
+    /// boots (crashed at once, never restarted) from stalling the run.
+    pub(crate) async fn servers_bound(&self, servers: usize, within: std::time::Duration) {
+        let Some(mut bound) = self.bound_rx.lock().expect("bound lock").take() else {
+            return;
+        };
+        let all = async {
+            let mut seen = 0;
+            while seen < servers {
+                match futures::StreamExt::next(&mut bound).await {
+                    Some(_) => seen += 1,
+                    None => return,
+                }
+            }
+        };
+        let _ = madsim::time::timeout(within, all).await;
     }
 
     pub(crate) fn end_incarnation(&self, node: usize) {
