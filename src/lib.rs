@@ -212,7 +212,8 @@ pub use obsim_harness as harness;
 pub use obsim_scenario as scenario;
 
 pub use obsim_harness::{
-    Builder, ClientContext, Contract, HandlerFaults, NodeContext, Run, Sim, Storage, System,
+    Builder, Check, ClientContext, Contract, Failure, HandlerFaults, InjectedPanic, Network,
+    NodeContext, Problem, Run, Sim, Storage, StorageError, Sweep, System, Verdict, Violation,
     Workload,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};

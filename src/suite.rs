@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use obsim_harness::{seeds_from_env_at, Check, Sim, Sweep, System};
+use obsim_harness::{seeds_from_env_at, Builder, Check, Sim, Sweep, System};
 use obsim_scenario::{Scenario, ScenarioError};
 use serde::de::DeserializeOwned;
 
 /// Builds a scenario's simulation with the system's own settings, or says
 /// why the file's `[system]` table cannot be read.
-type MakeSim = dyn Fn(&Scenario, &str) -> Result<Sim, ScenarioError> + Send + Sync;
+type MakeSim = dyn Fn(&Scenario, Builder) -> Result<Sim, ScenarioError> + Send + Sync;
 
 /// A folder of scenario files run against one system.
 ///
@@ -39,6 +39,8 @@ type MakeSim = dyn Fn(&Scenario, &str) -> Result<Sim, ScenarioError> + Send + Sy
 pub struct Suite {
     dir: PathBuf,
     snapshots: Option<PathBuf>,
+    /// None: the harness's default folder.
+    artifacts: Option<Option<PathBuf>>,
     make: Option<Arc<MakeSim>>,
 }
 
@@ -57,6 +59,7 @@ impl Suite {
         Suite {
             dir: dir.into(),
             snapshots: None,
+            artifacts: None,
             make: None,
         }
     }
@@ -72,10 +75,10 @@ impl Suite {
         F: Fn(C) -> S + Send + Sync + 'static,
     {
         let factory = Arc::new(factory);
-        self.make = Some(Arc::new(move |scenario: &Scenario, replay: &str| {
+        self.make = Some(Arc::new(move |scenario: &Scenario, builder: Builder| {
             let config: C = scenario.system_config()?;
             let factory = factory.clone();
-            crate::sim::builder(scenario, replay)
+            builder
                 .build(move || factory(config.clone()))
                 .map_err(|error| ScenarioError {
                     path: scenario.path.clone(),
@@ -92,6 +95,14 @@ impl Suite {
     /// snapshot of `a/b.toml` is `<snapshots>/a/b.snap`.
     pub fn snapshots(mut self, dir: impl Into<PathBuf>) -> Suite {
         self.snapshots = Some(dir.into());
+        self
+    }
+
+    /// Where failing seeds write their artifacts (default:
+    /// `$OBSIM_ARTIFACTS_DIR`, else `<target dir>/obsim/failures`); None
+    /// writes none, e.g. in a test that expects a file to fail.
+    pub fn artifacts_dir(mut self, dir: Option<PathBuf>) -> Suite {
+        self.artifacts = Some(dir);
         self
     }
 
@@ -150,7 +161,18 @@ impl Suite {
             field: None,
             message: "the suite has no system: call `.system(..)` before running it".into(),
         })?;
-        make(scenario, replay)
+        make(scenario, self.builder(scenario, replay))
+    }
+
+    /// The harness builder for `scenario`, everything but the system set:
+    /// to adjust a file's simulation in a test before building it with a
+    /// system of your choice.
+    pub fn builder(&self, scenario: &Scenario, replay: &str) -> Builder {
+        let builder = crate::sim::builder(scenario, replay);
+        match &self.artifacts {
+            Some(dir) => builder.artifacts_dir(dir.clone()),
+            None => builder,
+        }
     }
 
     /// Loads `path` and builds its simulation.

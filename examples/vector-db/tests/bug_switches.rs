@@ -69,25 +69,11 @@ fn message_of(failure: &Failure) -> String {
     failure.to_string()
 }
 
-/// The checks that fired, by name, in order of first appearance.
-fn checks_fired(failure: &Failure) -> Vec<Check> {
-    let Problem::Violations(violations) = &failure.problem else {
-        return Vec::new();
-    };
-    let mut fired: Vec<Check> = Vec::new();
-    for violation in violations {
-        if !fired.contains(&violation.check) {
-            fired.push(violation.check);
-        }
-    }
-    fired
-}
-
 /// Asserts that only `check` fired and the message ends with the replay line.
 fn assert_only(failure: &Failure, check: Check, seed: u64, test: &str) {
     let message = failure.to_string();
     assert_eq!(
-        checks_fired(failure),
+        failure.checks(),
         [check],
         "only the planted bug fires:\n{message}"
     );
@@ -293,7 +279,10 @@ fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
 
 #[test]
 fn a_bug_named_in_a_scenario_files_system_table_fails_that_file() {
-    let suite = obsim::Suite::new("scenarios").system(VectorDb::new);
+    // The file is meant to fail: leave no artifacts behind.
+    let suite = obsim::Suite::new("scenarios")
+        .system(VectorDb::new)
+        .artifacts_dir(None);
     let replay = "cargo test -p obsim-example-vector-db --test bug_switches";
     let (scenario, sim) = suite
         .load(
@@ -313,11 +302,7 @@ fn a_bug_named_in_a_scenario_files_system_table_fails_that_file() {
         message.contains("milliseconds recorded as seconds?"),
         "{message}"
     );
-    assert_eq!(
-        checks_fired(&failure),
-        [Check::HistogramCorrectness],
-        "{message}"
-    );
+    assert_eq!(failure.checks(), [Check::HistogramCorrectness], "{message}");
 }
 
 /// `[system]` as a scenario file would give it.
