@@ -1,4 +1,4 @@
-//! `cargo run --release -p obsim-example-vector-db --bin vector-db-sweep`:
+//! `cargo run --release -p obsim-example-vector-db --example sweep`:
 //! every scenario file under this crate's `scenarios/` (or the files named)
 //! over a deep seed sweep, through the same entry the tests use. `--help`
 //! lists the flags.
