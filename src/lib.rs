@@ -194,7 +194,7 @@
 //! |---|---|---|
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
 //! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's `[seeds] count` under `cargo test`, 100 in a [`Suite::cli`] binary |
-//! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go | `<target dir>/obsim/failures` |
+//! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go | `<target dir>/obsim/failures/<package>` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //!
@@ -251,6 +251,6 @@ pub const CLI_SEEDS_DEFAULT: u64 = 100;
 pub(crate) const ENV_HELP: &str = "Environment:
   OBSIM_SEED=<n>              run exactly seed n
   OBSIM_SEEDS=<count>         sweep count seeds from each file's [seeds] start
-  OBSIM_ARTIFACTS_DIR=<dir>   where failure artifacts go (default <target>/obsim/failures)
+  OBSIM_ARTIFACTS_DIR=<dir>   where failure artifacts go (default <target>/obsim/failures/<package>)
   OBSIM_PROMTOOL=<path>       the promtool exposition_lint runs (default: promtool on PATH)
   OBSIM_REQUIRE_PROMTOOL=1    a missing promtool fails the lint instead of skipping it";

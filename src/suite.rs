@@ -99,7 +99,7 @@ impl Suite {
     }
 
     /// Where failing seeds write their artifacts (default:
-    /// `$OBSIM_ARTIFACTS_DIR`, else `<target dir>/obsim/failures`); None
+    /// `$OBSIM_ARTIFACTS_DIR`, else `<target dir>/obsim/failures/<package>`); None
     /// writes none, e.g. in a test that expects a file to fail.
     pub fn artifacts_dir(mut self, dir: Option<PathBuf>) -> Suite {
         self.artifacts = Some(dir);

@@ -169,7 +169,7 @@ impl Builder {
     }
 
     /// Where failure artifacts are written (default: `$OBSIM_ARTIFACTS_DIR`,
-    /// else `<target dir>/obsim/failures`); None turns them off.
+    /// else `<target dir>/obsim/failures/<package>`); None turns them off.
     pub fn artifacts_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.artifacts_dir = dir;
         self
@@ -234,7 +234,8 @@ impl Builder {
 }
 
 // Moved here from verdict's artifacts: it is the `Builder`'s default; sim may not reach verdict.
-/// `$OBSIM_ARTIFACTS_DIR`, else `<target dir>/obsim/failures`, where the
+/// `$OBSIM_ARTIFACTS_DIR`, else `<target dir>/obsim/failures/<package>` (the
+/// package cargo runs, when it names one), where the
 /// target dir is `$CARGO_TARGET_DIR` or the `target` folder beside the
 /// nearest `Cargo.lock` above the working directory.
 fn default_dir() -> Option<PathBuf> {
@@ -253,7 +254,13 @@ fn default_dir() -> Option<PathBuf> {
             root.join("target")
         }
     };
-    Some(target.join("obsim").join("failures"))
+    let failures = target.join("obsim").join("failures");
+    // Two packages of one workspace may both have a `swarm` scenario: under
+    // cargo, which names the package it runs, each gets its own folder.
+    Some(match std::env::var_os("CARGO_PKG_NAME") {
+        Some(package) => failures.join(package),
+        None => failures,
+    })
 }
 
 fn check_workload(workload: &Workload) -> Result<(), (&'static str, String)> {
