@@ -41,6 +41,8 @@ pub struct Suite {
     snapshots: Option<PathBuf>,
     /// None: the harness's default folder.
     artifacts: Option<Option<PathBuf>>,
+    /// The `[[test]]` name replay lines give; None: read from the binary.
+    pub(crate) test_target: Option<String>,
     make: Option<Arc<MakeSim>>,
 }
 
@@ -60,6 +62,7 @@ impl Suite {
             dir: dir.into(),
             snapshots: None,
             artifacts: None,
+            test_target: None,
             make: None,
         }
     }
@@ -103,6 +106,15 @@ impl Suite {
     /// writes none, e.g. in a test that expects a file to fail.
     pub fn artifacts_dir(mut self, dir: Option<PathBuf>) -> Suite {
         self.artifacts = Some(dir);
+        self
+    }
+
+    /// The test target replay lines name, `cargo test --test <name>`
+    /// (default: read from the test binary's file name, which cargo derives
+    /// from the target's name with `-` turned into `_`; set it when your
+    /// target's name has a `-`).
+    pub fn test_target(mut self, name: &str) -> Suite {
+        self.test_target = Some(name.to_string());
         self
     }
 

@@ -55,7 +55,10 @@ impl Suite {
     pub fn trials(&self) -> Result<Vec<Trial>, String> {
         let files = self.files()?;
         let shared = Suite::shared_names(&files);
-        let target = TestTarget::current();
+        let mut target = TestTarget::current();
+        if let Some(name) = &self.test_target {
+            target.target = Some(name.clone());
+        }
         let trials = files
             .into_iter()
             .map(|file| {
