@@ -89,10 +89,15 @@
 //! # Metrics
 //!
 //! Register every metric in the registry the context hands you: servers in
-//! [`NodeContext::registry`], the client in [`ClientContext::registry`].
-//! obsim scrapes each node over the simulated network at the scrape interval,
+//! [`NodeContext::registry`], the client in [`ClientContext::registry`]. A
+//! service whose metrics live elsewhere (a registry of its own, another
+//! library) hands obsim its `/metrics` handler instead, with
+//! [`NodeContext::serve_metrics`]: a `prometheus::Registry`, or any closure
+//! returning a [`MetricsResponse`] (body and content type). obsim scrapes
+//! each node's endpoint over the simulated network at the scrape interval,
 //! under the scenario's faults, and reads each incarnation's final values
-//! when it ends. Names follow Prometheus conventions (a unit suffix, counters
+//! through it when the incarnation ends, crashed or not. A handler must only
+//! read: one that resets what it reports fails `counter_monotonicity`. Names follow Prometheus conventions (a unit suffix, counters
 //! end in `_total`, bounded label values); `exposition_lint` and `promtool`
 //! check them.
 //!
@@ -212,9 +217,9 @@ pub use obsim_harness as harness;
 pub use obsim_scenario as scenario;
 
 pub use obsim_harness::{
-    Builder, Check, ClientContext, Contract, Failure, HandlerFaults, InjectedPanic, Network,
-    NodeContext, Problem, Run, Sim, Storage, StorageError, Sweep, System, Verdict, Violation,
-    Workload,
+    Builder, Check, ClientContext, Contract, Failure, HandlerFaults, InjectedPanic, MetricsHandler,
+    MetricsResponse, Network, NodeContext, Problem, Run, Sim, Storage, StorageError, Sweep, System,
+    Verdict, Violation, Workload, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};
 pub use suite::{load_scenario, NoSettings, Suite, SuiteFile};

@@ -42,8 +42,9 @@ pub use run::{
     StorageOp, StorageTiming, Workload,
 };
 pub use sim::{
-    Builder, ClientContext, HandlerFaults, InjectedPanic, Network, NodeContext, RunError, Sim,
-    Storage, StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT,
+    Builder, ClientContext, HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network,
+    NodeContext, RunError, Sim, Storage, StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT,
+    OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,

@@ -6,6 +6,7 @@
 mod builder;
 mod capture;
 mod clock;
+mod endpoint;
 mod ledger;
 mod lifecycle;
 mod network;
@@ -16,6 +17,9 @@ mod system;
 mod world;
 
 pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT};
+pub use endpoint::{
+    MetricsHandler, MetricsResponse, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
+};
 pub use network::Network;
 pub use simulation::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError};

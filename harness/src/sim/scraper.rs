@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::endpoint::MetricsSlot;
 use super::network::Network;
 use super::world::World;
 use crate::run::{exposition, Scrape};
@@ -24,20 +25,15 @@ pub(crate) struct ScrapeResponse {
     body: String,
 }
 
-/// Serves one incarnation's registry on its metrics port: the exporter a
-/// service embeds. It encodes with the prometheus crate's own text encoder.
-pub(crate) async fn serve_metrics(
-    network: Network,
-    registry: prometheus::Registry,
-    incarnation: u32,
-) {
+/// Serves one incarnation's metrics endpoint on its metrics port: each
+/// scrape renders whatever handler the system installed (its registry by
+/// default), as the service's own `/metrics` would.
+pub(crate) async fn serve_metrics(network: Network, metrics: MetricsSlot, incarnation: u32) {
     loop {
         let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
             continue;
         };
-        let body = prometheus::TextEncoder::new()
-            .encode_to_string(&registry.gather())
-            .unwrap_or_else(|error| format!("# encode error: {error}\n"));
+        let body = metrics.render().body;
         let response = ScrapeResponse { incarnation, body };
         // A lost reply is the scraper's timeout to see, not ours to retry.
         let _ = network.send(from, request.reply_tag, response).await;

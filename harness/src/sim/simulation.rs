@@ -203,7 +203,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
             number: incarnation.number,
             started_at: incarnation.started_at,
             ended_at: incarnation.ended_at,
-            final_exposition: encode(&incarnation.registry),
+            final_exposition: incarnation.metrics.render().body,
         })
         .collect();
     records.push(IncarnationRecord {
@@ -211,15 +211,9 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         number: 0,
         started_at: Duration::ZERO,
         ended_at: None,
-        final_exposition: encode(&world.client_registry),
+        final_exposition: world.client_metrics.render().body,
     });
     records
-}
-
-fn encode(registry: &prometheus::Registry) -> String {
-    prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .unwrap_or_else(|error| format!("# encode error: {error}\n"))
 }
 
 /// The run itself, inside the simulation. Returns when it ended.
@@ -322,7 +316,7 @@ async fn run_incarnation(
     let metrics = bind(&world, Some(index), format!("{name}:metrics"), metrics_addr).await;
     madsim::task::spawn_local(serve_metrics(
         metrics,
-        incarnation.registry.clone(),
+        incarnation.metrics.clone(),
         incarnation.number,
     ));
     let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
@@ -333,6 +327,7 @@ async fn run_incarnation(
         incarnation: incarnation.number,
         addr: servers[index],
         registry: incarnation.registry,
+        metrics: incarnation.metrics,
         storage: world.storages[index].clone(),
         network,
         faults: HandlerFaults {
@@ -357,7 +352,7 @@ fn boot_client(handle: &Handle, world: &Arc<World>) -> NodeHandle {
     client.spawn(async move {
         let addr = SocketAddr::new(CLIENT_IP.into(), METRICS_PORT);
         let metrics = bind(&world_metrics, None, "client:metrics".into(), addr).await;
-        serve_metrics(metrics, world_metrics.client_registry.clone(), 0).await;
+        serve_metrics(metrics, world_metrics.client_metrics.clone(), 0).await;
     });
     client
 }
@@ -421,6 +416,7 @@ async fn drive_client(
     let context = ClientContext {
         network,
         registry: world.client_registry.clone(),
+        metrics: world.client_metrics.clone(),
         servers,
         workload: config.workload.clone(),
         rng: component_stream(world.seed, "workload"),

@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 use obsim_faults::{FaultKind, HandlerPanics};
 use rand_chacha::ChaCha8Rng;
 
+use super::endpoint::{MetricsHandler, MetricsSlot};
 use super::network::Network;
 use super::storage::Storage;
 use super::world::World;
@@ -43,7 +44,9 @@ pub struct NodeContext {
     /// The address the system serves on.
     pub addr: SocketAddr,
     /// This incarnation's own registry. A crash throws it away and the next
-    /// incarnation gets a fresh one, as a new process would.
+    /// incarnation gets a fresh one, as a new process would. It is what the
+    /// node's `/metrics` serves, unless the system calls
+    /// [`NodeContext::serve_metrics`] with a handler of its own.
     pub registry: prometheus::Registry,
     pub storage: Storage,
     pub network: Network,
@@ -52,6 +55,19 @@ pub struct NodeContext {
     pub faults: HandlerFaults,
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
+    pub(crate) metrics: MetricsSlot,
+}
+
+impl NodeContext {
+    /// Serves `handler` as this incarnation's `/metrics` instead of
+    /// [`NodeContext::registry`]: for a service whose metrics live in another
+    /// library (`prometheus-client`, `metrics`, OpenTelemetry) or a registry
+    /// of its own. obsim scrapes it at every scrape interval and reads the
+    /// incarnation's final values through it. Call it once, at boot: what a
+    /// handler installed later replaces is never scraped again.
+    pub fn serve_metrics(&self, handler: impl MetricsHandler) {
+        self.metrics.set(Arc::new(handler));
+    }
 }
 
 /// Where injected handler panics (`handler_panic` faults) happen: at the
@@ -118,17 +134,25 @@ impl HandlerFaults {
 /// What the client node is given.
 pub struct ClientContext {
     pub network: Network,
-    /// The client's own registry, scraped like a server's.
+    /// The client's own registry, scraped like a server's (unless the system
+    /// calls [`ClientContext::serve_metrics`]).
     pub registry: prometheus::Registry,
     /// Every server's serving address, by index.
     pub servers: Vec<SocketAddr>,
     pub workload: Workload,
+    pub(crate) metrics: MetricsSlot,
     /// The workload's own seeded stream: keys, operations, pacing.
     pub rng: ChaCha8Rng,
     pub(crate) world: Arc<World>,
 }
 
 impl ClientContext {
+    /// Serves `handler` as the client's `/metrics` instead of
+    /// [`ClientContext::registry`]; see [`NodeContext::serve_metrics`].
+    pub fn serve_metrics(&self, handler: impl MetricsHandler) {
+        self.metrics.set(Arc::new(handler));
+    }
+
     /// Records an invocation's outcome (`ok`, `error`, `timeout`, ...) through
     /// the harness's own channel: ground truth, not a metric.
     pub fn record_outcome(&self, outcome: &str) {

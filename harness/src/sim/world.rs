@@ -16,6 +16,7 @@ use obsim_scenario::Fate;
 
 use super::capture::NodeNames;
 use super::clock::Clock;
+use super::endpoint::MetricsSlot;
 use super::ledger::Ledger;
 use super::storage::Storage;
 use crate::run::{server_name, Config, MessageCounts, Scrape};
@@ -27,9 +28,11 @@ pub(crate) struct Incarnation {
     pub number: u32,
     pub started_at: Duration,
     pub ended_at: Option<Duration>,
-    /// Kept by the harness after the node loses it in a crash: its final
-    /// values are ground truth for what the incarnation counted.
+    /// The registry the incarnation's context hands the system.
     pub registry: prometheus::Registry,
+    /// Its metrics endpoint, kept by the harness after the node loses it in
+    /// a crash: its final values are ground truth for what it counted.
+    pub metrics: MetricsSlot,
 }
 
 /// A node's request, from inside the run, to be killed now (a crash during a
@@ -52,6 +55,9 @@ pub(crate) struct World {
     pub handler_faults: Vec<Arc<Mutex<HandlerPanics>>>,
     /// The client's registry: it never restarts, so it has just one.
     pub client_registry: prometheus::Registry,
+    /// The client's metrics endpoint: its registry unless the system
+    /// installs its own.
+    pub client_metrics: MetricsSlot,
     /// The run's faults, fixed and drawn: the plan this seed honours.
     pub plan: FaultPlan,
     /// Ground truth the checks compare telemetry with.
@@ -101,6 +107,7 @@ impl World {
         let handler_faults = (0..config.servers)
             .map(|node| Arc::new(Mutex::new(injector.handler(node))))
             .collect();
+        let client_registry = prometheus::Registry::new();
         Arc::new(World {
             seed,
             clock,
@@ -109,7 +116,8 @@ impl World {
             node_names: NodeNames::default(),
             storages,
             handler_faults,
-            client_registry: prometheus::Registry::new(),
+            client_metrics: MetricsSlot::new(Arc::new(client_registry.clone())),
+            client_registry,
             plan,
             ledger,
             crash_inbox: Mutex::new(Some(crash_inbox)),
@@ -141,12 +149,14 @@ impl World {
     pub(crate) fn begin_incarnation(&self, node: usize) -> Incarnation {
         let mut incarnations = self.incarnations.lock().expect("incarnations lock");
         let number = incarnations.iter().filter(|i| i.node == node).count() as u32;
+        let registry = prometheus::Registry::new();
         let incarnation = Incarnation {
             node,
             number,
             started_at: self.clock.elapsed(),
             ended_at: None,
-            registry: prometheus::Registry::new(),
+            metrics: MetricsSlot::new(Arc::new(registry.clone())),
+            registry,
         };
         incarnations.push(incarnation.clone());
         self.ledger.node_up(&server_name(node), number);

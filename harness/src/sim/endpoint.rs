@@ -1,0 +1,82 @@
+//! A node's metrics endpoint: what its `/metrics` answers, from whatever
+//! library the service uses. obsim scrapes it over the simulated network, and
+//! reads each incarnation's final values through it when the incarnation
+//! ends, as a privileged channel that no fault can cut.
+
+use std::sync::{Arc, Mutex};
+
+/// The Prometheus text format 0.0.4, what the `prometheus` crate writes.
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// OpenMetrics 1.0 text, what `prometheus-client` writes.
+pub const OPENMETRICS_TEXT_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One answer of a metrics endpoint, as an HTTP `/metrics` sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsResponse {
+    pub content_type: String,
+    pub body: String,
+}
+
+/// What a service's `/metrics` handler does: render its metrics now. Called
+/// for every scrape and once more for the final values of an incarnation, so
+/// it must only read (a render that resets or drains a metric would show up
+/// as a counter going backwards).
+///
+/// A `prometheus::Registry` is one; so is any closure returning a
+/// [`MetricsResponse`], which is how other libraries plug in:
+///
+/// ```ignore
+/// node.serve_metrics(move || MetricsResponse {
+///     content_type: OPENMETRICS_TEXT_CONTENT_TYPE.into(),
+///     body: render_my_registry(&registry),
+/// });
+/// ```
+pub trait MetricsHandler: Send + Sync + 'static {
+    fn render(&self) -> MetricsResponse;
+}
+
+impl MetricsHandler for prometheus::Registry {
+    /// The text format 0.0.4, from the prometheus crate's own encoder.
+    fn render(&self) -> MetricsResponse {
+        let body = prometheus::TextEncoder::new()
+            .encode_to_string(&self.gather())
+            .unwrap_or_else(|error| format!("# encode error: {error}\n"));
+        MetricsResponse {
+            content_type: PROMETHEUS_TEXT_CONTENT_TYPE.into(),
+            body,
+        }
+    }
+}
+
+impl<F> MetricsHandler for F
+where
+    F: Fn() -> MetricsResponse + Send + Sync + 'static,
+{
+    fn render(&self) -> MetricsResponse {
+        self()
+    }
+}
+
+/// The handler one node incarnation's endpoint answers with: the context's
+/// registry until the system installs its own. The harness keeps it after a
+/// crash, to read what the incarnation had counted.
+#[derive(Clone)]
+pub(crate) struct MetricsSlot(Arc<Mutex<Arc<dyn MetricsHandler>>>);
+
+impl MetricsSlot {
+    pub(crate) fn new(handler: Arc<dyn MetricsHandler>) -> MetricsSlot {
+        MetricsSlot(Arc::new(Mutex::new(handler)))
+    }
+
+    pub(crate) fn set(&self, handler: Arc<dyn MetricsHandler>) {
+        *self.0.lock().expect("metrics handler lock") = handler;
+    }
+
+    pub(crate) fn render(&self) -> MetricsResponse {
+        // Cloned out first: a handler that takes long (or locks its own
+        // registry) must not hold the slot's lock while it renders.
+        let handler = self.0.lock().expect("metrics handler lock").clone();
+        handler.render()
+    }
+}
