@@ -2,7 +2,16 @@
 //! conventions, plus the real `promtool check metrics` on the final texts.
 //! A metric that breaks a convention breaks the dashboards and alerts written
 //! against it, so the messages say what is wrong and what the convention is.
+//!
+//! Each exposition is held to the rules of the format it was served in. In
+//! Prometheus text 0.0.4 a counter's family name ends in `_total`. In
+//! OpenMetrics the family is declared without it (`# TYPE foo counter`) and
+//! its samples carry it (`foo_total`); a `# UNIT` must be the family name's
+//! suffix, which the parser already enforces as Prometheus does (a parse
+//! failure, reported here); HELP, label names, base units and cardinality
+//! are checked alike.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +20,7 @@ use std::time::Duration;
 
 use super::sources::{sources, Source};
 use super::{Check, Violation};
-use crate::run::exposition::{self, Family, MetricKind, ParseError};
+use crate::run::exposition::{self, Family, Format, MetricKind, ParseError};
 use crate::run::Run;
 
 /// Prometheus naming, HELP and label cardinality over everything the run
@@ -29,7 +38,7 @@ pub fn exposition_lint(run: &Run, label_values_max: usize) -> Vec<Violation> {
             }
         };
         for family in &exposition.families {
-            for (rule, problem) in family_problems(family) {
+            for (rule, problem) in family_problems(family, exposition.format) {
                 if reported.insert((family.name.clone(), rule)) {
                     violations.push(lint_violation(&source, &family.name, problem));
                 }
@@ -52,13 +61,17 @@ fn lint_violation(source: &Source<'_>, family: &str, problem: String) -> Violati
 }
 
 fn parse_failure(source: &Source<'_>, error: &ParseError) -> Violation {
+    let what = match error.format {
+        Format::PrometheusText => "text that is not valid Prometheus exposition format",
+        Format::OpenMetrics => "OpenMetrics text that is not valid OpenMetrics",
+    };
     Violation {
         check: Check::ExpositionLint,
         subject: "final exposition".into(),
         node: Some(source.node.to_string()),
         at: source.at,
         message: format!(
-            "{} exported text that is not valid Prometheus exposition format ({error}): \
+            "{} exported {what} ({error}): \
              Prometheus would reject the whole scrape and the node would look down",
             source.place()
         ),
@@ -66,10 +79,11 @@ fn parse_failure(source: &Source<'_>, error: &ParseError) -> Violation {
 }
 
 /// The conventions one family breaks, each with a stable rule name for
-/// deduplication.
-fn family_problems(family: &Family) -> Vec<(&'static str, String)> {
+/// deduplication. Messages name the family as the text declares it (the same
+/// name in 0.0.4; `foo` for the OpenMetrics counter `foo_total`).
+fn family_problems(family: &Family, format: Format) -> Vec<(&'static str, String)> {
     let mut problems: Vec<(&'static str, String)> = Vec::new();
-    let name = &family.name;
+    let name = &family.declared_name;
     if !exposition::is_metric_name(name) {
         problems.push((
             "metric_name",
@@ -90,7 +104,15 @@ fn family_problems(family: &Family) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    problems.extend(total_suffix_problem(family).map(|p| ("total_suffix", p)));
+    match format {
+        Format::PrometheusText => {
+            problems.extend(total_suffix_problem(family).map(|p| ("total_suffix", p)));
+        }
+        Format::OpenMetrics => {
+            problems.extend(openmetrics_suffix_problem(family).map(|p| ("total_suffix", p)));
+            problems.extend(openmetrics_sample_problem(family).map(|p| ("sample_name", p)));
+        }
+    }
     let unit = non_base_unit_problem(name);
     let unit_found = unit.is_some();
     problems.extend(unit.map(|p| ("unit", p)));
@@ -129,6 +151,9 @@ fn kind_name(kind: MetricKind) -> &'static str {
         MetricKind::Histogram => "histogram",
         MetricKind::Summary => "summary",
         MetricKind::Untyped => "untyped metric",
+        MetricKind::Info => "info metric",
+        MetricKind::StateSet => "stateset",
+        MetricKind::GaugeHistogram => "gauge histogram",
     }
 }
 
@@ -147,6 +172,68 @@ fn total_suffix_problem(family: &Family) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// OpenMetrics names a counter family without `_total` and its samples with
+/// it, and an info family without `_info`: a family declared with the suffix
+/// exports it twice. Other kinds must not end in `_total` either.
+fn openmetrics_suffix_problem(family: &Family) -> Option<String> {
+    let name = &family.declared_name;
+    let (doubled, keyword) = match family.kind {
+        MetricKind::Counter => ("_total", "counter"),
+        MetricKind::Info => ("_info", "info"),
+        kind if name.ends_with("_total") => {
+            return Some(format!(
+                "`{name}` is a {} but ends in `_total`, which is reserved for counters: \
+                 readers will rate() it. Drop the suffix or make it a counter",
+                kind_name(kind)
+            ))
+        }
+        _ => return None,
+    };
+    let base = name.strip_suffix(doubled)?;
+    Some(format!(
+        "OpenMetrics {} family `{name}` ends in `{doubled}`: in OpenMetrics the family is \
+         declared without it and its samples add it (`# TYPE {base} {keyword}` with samples \
+         `{base}{doubled}`), so this one exports `{name}{doubled}`. Register it as `{base}`",
+        kind_name(family.kind)
+    ))
+}
+
+/// OpenMetrics sample names a family's type does not give it: a counter
+/// sample without `_total`, above all, which queries and rate() never find.
+fn openmetrics_sample_problem(family: &Family) -> Option<String> {
+    let name = &family.declared_name;
+    let allowed: Vec<String> = family
+        .kind
+        .openmetrics_suffixes()
+        .iter()
+        .map(|suffix| format!("{name}{suffix}"))
+        .collect();
+    let wrong: BTreeSet<String> = family
+        .samples
+        .iter()
+        .filter(|sample| !allowed.contains(&sample.name))
+        .map(|sample| format!("`{}`", sample.name))
+        .collect();
+    if wrong.is_empty() {
+        return None;
+    }
+    let wrong = wrong.into_iter().collect::<Vec<_>>().join(", ");
+    if family.kind == MetricKind::Counter {
+        return Some(format!(
+            "OpenMetrics counter `{name}` has samples named {wrong}: a counter's samples \
+             end in `_total` (`{name}_total`, and `{name}_created` for its creation time), \
+             and that is the name queries and rate() use"
+        ));
+    }
+    let allowed: Vec<String> = allowed.iter().map(|name| format!("`{name}`")).collect();
+    Some(format!(
+        "OpenMetrics {} `{name}` has samples named {wrong}, which its type does not give \
+         it: its samples are {}",
+        kind_name(family.kind),
+        allowed.join(", ")
+    ))
 }
 
 /// Name words that are non-base units, and the base unit to use instead.
@@ -208,8 +295,11 @@ const BASE_UNITS: [&str; 9] = [
 ];
 
 fn unit_suffix_problem(family: &Family) -> Option<String> {
-    let name = &family.name;
-    let distribution = matches!(family.kind, MetricKind::Histogram | MetricKind::Summary);
+    let name = &family.declared_name;
+    let distribution = matches!(
+        family.kind,
+        MetricKind::Histogram | MetricKind::Summary | MetricKind::GaugeHistogram
+    );
     if !distribution || BASE_UNITS.iter().any(|unit| name.ends_with(unit)) {
         return None;
     }
@@ -336,8 +426,11 @@ fn promtool_check_with(run: &Run, promtool: Option<&Path>, required: bool) -> Ve
     };
     let mut violations = Vec::new();
     for (text, owners) in distinct_finals(run) {
-        match run_promtool(path, text) {
-            Ok(problems) => violations.extend(promtool_violations(&owners, problems)),
+        let Some((checked, format)) = promtool_input(text) else {
+            continue;
+        };
+        match run_promtool(path, &checked) {
+            Ok(problems) => violations.extend(promtool_violations(&owners, problems, format)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return missing_promtool(Some(path), required);
             }
@@ -348,6 +441,29 @@ fn promtool_check_with(run: &Run, promtool: Option<&Path>, required: bool) -> Ve
         }
     }
     violations
+}
+
+/// What promtool reads for one final text, and the format it was served in.
+///
+/// promtool 2.42's `check metrics` reads only Prometheus text 0.0.4 (it takes
+/// `# EOF` and `# UNIT` for comments). On OpenMetrics it reports every
+/// counter's `foo_total` and every `_created` sample as a family of its own
+/// with "no help text", and it stops at the first exemplar ("expected integer
+/// as timestamp, got \"#\""), float timestamp, or `info`, `stateset`,
+/// `gaugehistogram` or `unknown` type ("unknown metric type"). So an
+/// OpenMetrics final is checked as the 0.0.4 rendering of its parsed families
+/// ([`exposition::Exposition::to_prometheus_text`]: normalized names, no
+/// `_created`, exemplars or timestamps, info and stateset as gauges, gauge
+/// histograms left out), where promtool's naming rules still apply. One that
+/// does not parse is not checked: the exposition lint reports why.
+fn promtool_input(text: &str) -> Option<(Cow<'_, str>, Format)> {
+    match exposition::detect(text) {
+        Format::PrometheusText => Some((Cow::Borrowed(text), Format::PrometheusText)),
+        Format::OpenMetrics => {
+            let parsed = exposition::parse(text).ok()?;
+            Some((Cow::Owned(parsed.to_prometheus_text()), Format::OpenMetrics))
+        }
+    }
 }
 
 /// The problems promtool printed, sorted and deduplicated; none if it passed.
@@ -385,14 +501,21 @@ fn run_promtool(path: &Path, text: &str) -> std::io::Result<BTreeSet<String>> {
     Ok(problems)
 }
 
-fn promtool_violations(owners: &[Owner<'_>], problems: BTreeSet<String>) -> Vec<Violation> {
+fn promtool_violations(
+    owners: &[Owner<'_>],
+    problems: BTreeSet<String>,
+    format: Format,
+) -> Vec<Violation> {
     let Some(((node, number), others)) = owners.split_first() else {
         return Vec::new();
     };
-    let also = match others.len() {
+    let mut also = match others.len() {
         0 => String::new(),
         n => format!(" (and {n} more incarnations with the same text)"),
     };
+    if format == Format::OpenMetrics {
+        also.push_str(" (OpenMetrics, checked as its Prometheus text 0.0.4 rendering)");
+    }
     problems
         .into_iter()
         .map(|problem| {
@@ -604,6 +727,253 @@ storage_operation_duration_seconds_count{operation="get"} 3
         assert_eq!(violations[0].node.as_deref(), Some("server-1"));
         let clean = promtool_check_with(&run_with_finals(&[CLEAN]), Some(&path), true);
         assert_eq!(clean, Vec::new());
+    }
+
+    /// A clean exposition as prometheus-client writes it: a labelled counter,
+    /// a gauge, a histogram and a counter with units, an info metric and a
+    /// counter with an exemplar.
+    fn client_text() -> String {
+        use prometheus_client::metrics::counter::Counter;
+        use prometheus_client::metrics::exemplar::CounterWithExemplar;
+        use prometheus_client::metrics::family::Family as ClientFamily;
+        use prometheus_client::metrics::gauge::Gauge;
+        use prometheus_client::metrics::histogram::Histogram;
+        use prometheus_client::metrics::info::Info;
+        use prometheus_client::registry::{Registry, Unit};
+        type Labels = Vec<(String, String)>;
+        let label = |name: &str, value: &str| (name.to_string(), value.to_string());
+
+        let mut registry = Registry::default();
+        let requests = ClientFamily::<Labels, Counter>::default();
+        registry.register(
+            "sessions_requests",
+            "Requests handled, by operation and status",
+            requests.clone(),
+        );
+        requests
+            .get_or_create(&vec![label("operation", "get"), label("status", "ok")])
+            .inc_by(12);
+        let active: Gauge = Gauge::default();
+        registry.register(
+            "sessions_active",
+            "Sessions open on this node",
+            active.clone(),
+        );
+        active.set(3);
+        let duration = Histogram::new([0.001, 0.01]);
+        registry.register_with_unit(
+            "storage_operation_duration",
+            "Time a storage operation took",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        duration.observe(0.005);
+        let written: Counter = Counter::default();
+        registry.register_with_unit("written", "Bytes written", Unit::Bytes, written.clone());
+        written.inc_by(4096);
+        let build = Info::new(vec![label("version", "1.2.3")]);
+        registry.register("build", "The build running", build);
+        let traced = CounterWithExemplar::<Labels>::default();
+        registry.register("traced_calls", "Calls, with a trace", traced.clone());
+        traced.inc_by(1, Some(vec![label("trace_id", "4bf92f3577b34da6")]), None);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn clean_prometheus_client_exposition_passes() {
+        let text = client_text();
+        assert_eq!(exposition::detect(&text), Format::OpenMetrics);
+        assert_eq!(lint(&text), Vec::new(), "{text}");
+    }
+
+    #[test]
+    fn openmetrics_counter_family_named_with_total_is_reported() {
+        let violations =
+            lint("# HELP hits_total Hits.\n# TYPE hits_total counter\nhits_total_total 1\n# EOF\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert_eq!(violations[0].subject, "metric `hits_total_total`");
+        let message = &violations[0].message;
+        assert!(
+            message.contains(
+                "OpenMetrics counter family `hits_total` ends in `_total`: in OpenMetrics the \
+                 family is declared without it and its samples add it (`# TYPE hits counter` \
+                 with samples `hits_total`), so this one exports `hits_total_total`. Register \
+                 it as `hits`"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn openmetrics_counter_sample_without_total_is_reported() {
+        let violations = lint("# HELP hits Hits.\n# TYPE hits counter\nhits 3\n# EOF\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert_eq!(violations[0].subject, "metric `hits_total`");
+        assert!(
+            violations[0].message.starts_with(
+                "OpenMetrics counter `hits` has samples named `hits`: a counter\'s samples end \
+                 in `_total` (`hits_total`, and `hits_created` for its creation time)"
+            ),
+            "{}",
+            violations[0]
+        );
+    }
+
+    #[test]
+    fn openmetrics_unit_that_is_not_the_name_suffix_fails_with_its_line() {
+        let text = "# HELP latency Latency.\n# TYPE latency histogram\n# UNIT latency seconds\n\
+                    latency_bucket{le=\"+Inf\"} 1\nlatency_sum 3\nlatency_count 1\n# EOF\n";
+        let violations = lint(text);
+        assert_eq!(violations.len(), 2, "{violations:#?}");
+        let message = &violations[0].message;
+        assert!(
+            message.contains(
+                "server-1 incarnation 0, final exposition exported OpenMetrics text that is \
+                 not valid OpenMetrics (exposition line 3: `# UNIT latency seconds`: a family \
+                 with a unit must be named after it, ending in `_seconds` (e.g. \
+                 `latency_seconds`)"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn openmetrics_non_base_unit_is_reported_under_the_registered_name() {
+        use prometheus_client::metrics::histogram::Histogram;
+        use prometheus_client::registry::{Registry, Unit};
+        let mut registry = Registry::default();
+        let latency = Histogram::new([1.0]);
+        let unit = Unit::Other("milliseconds".into());
+        registry.register_with_unit("request_latency", "Latency", unit, latency);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("# UNIT request_latency_milliseconds milliseconds\n"),
+            "{text}"
+        );
+        let violations = lint(&text);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0]
+                .message
+                .contains("non-base unit `milliseconds`")
+                && violations[0]
+                    .message
+                    .contains("name it `request_latency_seconds`"),
+            "{}",
+            violations[0]
+        );
+    }
+
+    #[test]
+    fn openmetrics_info_family_named_with_info_is_reported() {
+        let text = "# HELP build_info Build.\n# TYPE build_info info\n\
+                    build_info_info{version=\"1\"} 1\n# EOF\n";
+        let violations = lint(text);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0].message.contains("exports `build_info_info`"),
+            "{}",
+            violations[0]
+        );
+    }
+
+    #[test]
+    fn openmetrics_missing_help_names_the_declared_family() {
+        let violations = lint("# TYPE hits counter\nhits_total 1\n# EOF\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0]
+                .message
+                .contains("`hits` has no HELP text: every metric needs a `# HELP hits ...` line"),
+            "{}",
+            violations[0]
+        );
+    }
+
+    #[test]
+    fn openmetrics_gauge_ending_in_total_is_reported_as_in_prometheus_text() {
+        let violations = lint("# HELP up_total Ups.\n# TYPE up_total gauge\nup_total 1\n# EOF\n");
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(violations[0].message.contains("reserved for counters"));
+    }
+
+    fn promtool_or_skip() -> Option<PathBuf> {
+        let path = locate_promtool();
+        if path.is_none() {
+            if std::env::var("OBSIM_REQUIRE_PROMTOOL").is_ok_and(|v| v == "1") {
+                panic!("OBSIM_REQUIRE_PROMTOOL=1 but promtool is not installed");
+            }
+            eprintln!("promtool not found: skipping");
+        }
+        path
+    }
+
+    const CREATED_AND_EXEMPLAR: &str = "# HELP calls Calls.\n# TYPE calls counter\n\
+        calls_total{op=\"get\"} 3 # {trace_id=\"abc\"} 1.0 1700000000.5\n\
+        calls_created{op=\"get\"} 1700000000.25\n# EOF\n";
+
+    #[test]
+    fn promtool_alone_rejects_openmetrics_text() {
+        let Some(path) = promtool_or_skip() else {
+            return;
+        };
+        // Why the lint renders OpenMetrics as 0.0.4 first (promtool 2.42).
+        let said = |text: &str| run_promtool(&path, text).unwrap();
+        let plain = "# HELP calls Calls.\n# TYPE calls counter\ncalls_total 3\ncalls_created 1.7e9\n# EOF\n";
+        assert_eq!(
+            said(plain),
+            BTreeSet::from([
+                "calls_created no help text".to_string(),
+                "calls_total no help text".to_string()
+            ])
+        );
+        let problems = said(CREATED_AND_EXEMPLAR);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("expected integer as timestamp, got \"#\"")),
+            "{problems:?}"
+        );
+        let problems = said(&client_text());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("unknown metric type \"info\"")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn promtool_checks_openmetrics_through_its_prometheus_text_rendering() {
+        let Some(path) = promtool_or_skip() else {
+            return;
+        };
+        let clean = client_text();
+        for text in [clean.as_str(), CREATED_AND_EXEMPLAR] {
+            let violations = promtool_check_with(&run_with_finals(&[text]), Some(&path), true);
+            assert_eq!(violations, Vec::new(), "{text}");
+        }
+        // promtool's own rules still apply, to the rendering.
+        let camel = "# HELP requestCount Requests.\n# TYPE requestCount counter\n\
+                     requestCount_total 1\n# EOF\n";
+        let violations = promtool_check_with(&run_with_finals(&[camel]), Some(&path), true);
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert!(
+            violations[0].message.starts_with(
+                "final exposition of server-1 incarnation 0 (OpenMetrics, checked as its \
+                 Prometheus text 0.0.4 rendering): requestCount_total metric names should be \
+                 written in \'snake_case\' not \'camelCase\'"
+            ),
+            "{}",
+            violations[0]
+        );
+        // Text that does not parse is the lint's to report, not promtool's.
+        let broken = "# TYPE a gauge\na 1\n# EOF\nb 2\n";
+        let violations = promtool_check_with(&run_with_finals(&[broken]), Some(&path), true);
+        assert_eq!(violations, Vec::new());
     }
 
     #[test]

@@ -1,21 +1,123 @@
-//! A parser for the Prometheus text exposition format (version 0.0.4), the
-//! format the simulated scraper reads off each node. obsim checks what was
-//! actually exported, so it parses the text rather than peeking at registries.
+//! A parser for the two text formats a service may serve on its metrics
+//! port, the formats the simulated scraper reads off each node. obsim checks
+//! what was actually exported, so it parses the text rather than peeking at
+//! registries.
+//!
+//! - [`Format::PrometheusText`]: the Prometheus text format 0.0.4
+//!   (`text/plain; version=0.0.4`), what the `prometheus` crate's
+//!   `TextEncoder` writes.
+//! - [`Format::OpenMetrics`]: OpenMetrics 1.0 text
+//!   (`application/openmetrics-text; version=1.0.0`), what
+//!   `prometheus-client`'s `encoding::text::encode` writes.
+//!
+//! [`parse`] tells them apart by the `# EOF` line OpenMetrics ends with and
+//! 0.0.4 never has; [`parse_as`] goes by the content type the service sent.
+//! A `# EOF` line anywhere makes the text OpenMetrics, so a `# EOF` followed
+//! by more text is an error, not a 0.0.4 comment: it is what a service sends
+//! when it concatenates two complete OpenMetrics encodings, and Prometheus
+//! rejects the scrape ("unexpected data after # EOF").
+//!
+//! OpenMetrics is read as strictly as Prometheus's own OpenMetrics parser
+//! reads it: no blank lines, no comments besides `# HELP`, `# TYPE`, `# UNIT`
+//! and `# EOF`, nothing after `# EOF`, and a `# UNIT` whose family name does
+//! not end in `_<unit>` is a parse error (Prometheus fails the scrape with
+//! "unit not a suffix of metric"). 0.0.4 is read exactly as before.
+//!
+//! # Normalization: one shape for both formats
+//!
+//! The checks look metrics up by the names PromQL sees, which are the sample
+//! names (`final(storage_operations_total{..})`,
+//! `exposition.family("storage_operations_total")`), and must work unchanged
+//! on either format. So an OpenMetrics exposition is normalized as it is
+//! parsed:
+//!
+//! - A counter family is declared without `_total` (`# TYPE foo counter`)
+//!   and its samples are `foo_total`: the [`Family`] is named `foo_total`,
+//!   as it is in 0.0.4. [`Family::declared_name`] keeps `foo`.
+//! - An info family `# TYPE foo info` has samples `foo_info`: the family is
+//!   named `foo_info`.
+//! - `_created` samples (of counters, histograms and summaries) hold a
+//!   creation timestamp, not a count: they go to [`Family::created`], never
+//!   to [`Family::samples`], so no check reads one as a counter value or a
+//!   histogram sample, and [`Exposition::samples`] never yields one.
+//! - `# UNIT` goes to [`Family::unit`] (None in 0.0.4, which has no units).
+//! - Sample timestamps and exemplars (`# {trace_id="..."} 1.0 123`) are
+//!   checked for syntax and dropped, as the 0.0.4 timestamps always were:
+//!   values stay the sample's own, and no wall-clock time or trace id is
+//!   kept to break a comparison between two runs.
+//! - Kinds: `unknown` is [`MetricKind::Untyped`] (0.0.4's name for it).
+//!   `info` and `stateset` are [`MetricKind::Info`] and
+//!   [`MetricKind::StateSet`]: gauge-like (an info sample is always 1, a
+//!   state is 1 or 0), never cumulative. `gaugehistogram` is
+//!   [`MetricKind::GaugeHistogram`] (`_bucket`, `_gcount`, `_gsum`): the
+//!   buckets of a gauge, which may go down, so not cumulative either.
+//!
+//! Everything else (gauges, histogram `_bucket`/`_sum`/`_count`, summaries,
+//! labels sorted by name) has the same shape in both formats.
 
 use std::fmt;
+use std::fmt::Write as _;
+
+/// The text formats obsim reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    #[default]
+    PrometheusText,
+    /// OpenMetrics 1.0 text (`application/openmetrics-text; version=1.0.0`).
+    OpenMetrics,
+}
+
+impl Format {
+    /// For messages: `Prometheus text 0.0.4` or `OpenMetrics text`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::PrometheusText => "Prometheus text 0.0.4",
+            Format::OpenMetrics => "OpenMetrics text",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The media type of OpenMetrics text, without parameters.
+pub const OPENMETRICS_MEDIA_TYPE: &str = "application/openmetrics-text";
+
+/// The line that ends an OpenMetrics exposition.
+const EOF_LINE: &str = "# EOF";
 
 /// One parsed exposition: metric families in the order the text gave them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exposition {
     pub families: Vec<Family>,
+    /// The format the text was read as.
+    pub format: Format,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Family {
+    /// The name the checks look it up by, normalized (see the module docs):
+    /// `foo_total` for an OpenMetrics counter declared as `foo`, `foo_info`
+    /// for an info family `foo`; otherwise as declared.
     pub name: String,
+    /// The name as the text's `# TYPE`/`# HELP`/`# UNIT` lines wrote it, or
+    /// the sample name for a family with no metadata. The same as `name`
+    /// except for OpenMetrics counters and info families.
+    pub declared_name: String,
     pub kind: MetricKind,
     pub help: Option<String>,
+    /// The OpenMetrics `# UNIT`, when given and not empty. Always None in
+    /// 0.0.4, which has no units.
+    pub unit: Option<String>,
     pub samples: Vec<Sample>,
+    /// OpenMetrics `_created` samples: when each series was created, in
+    /// seconds since the epoch. Kept apart from `samples` (see the module
+    /// docs). Always empty in 0.0.4.
+    pub created: Vec<Sample>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,10 +126,20 @@ pub enum MetricKind {
     Gauge,
     Histogram,
     Summary,
+    /// 0.0.4 `untyped`, OpenMetrics `unknown`, and samples with no `# TYPE`.
     Untyped,
+    /// OpenMetrics `info`: `foo_info` samples, always 1, labels carry the
+    /// information. Gauge-like.
+    Info,
+    /// OpenMetrics `stateset`: one sample per state, 1 or 0. Gauge-like.
+    StateSet,
+    /// OpenMetrics `gaugehistogram`: `_bucket`, `_gcount` and `_gsum` of a
+    /// distribution that may shrink. Not cumulative.
+    GaugeHistogram,
 }
 
 impl MetricKind {
+    /// A 0.0.4 `# TYPE`.
     fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "counter" => MetricKind::Counter,
@@ -39,14 +151,48 @@ impl MetricKind {
         })
     }
 
+    /// An OpenMetrics `# TYPE`.
+    fn parse_openmetrics(text: &str) -> Option<Self> {
+        Some(match text {
+            "counter" => MetricKind::Counter,
+            "gauge" => MetricKind::Gauge,
+            "histogram" => MetricKind::Histogram,
+            "gaugehistogram" => MetricKind::GaugeHistogram,
+            "summary" => MetricKind::Summary,
+            "info" => MetricKind::Info,
+            "stateset" => MetricKind::StateSet,
+            "unknown" => MetricKind::Untyped,
+            _ => return None,
+        })
+    }
+
     /// Whether every sample of the family may only go up within one process
     /// lifetime: counters, and the `_count`, `_sum` and `_bucket` samples of
-    /// histograms and summaries (`quantile` samples excepted).
+    /// histograms and summaries (`quantile` samples excepted). Gauge
+    /// histograms, info and stateset families are not.
     pub fn is_cumulative(self) -> bool {
         matches!(
             self,
             MetricKind::Counter | MetricKind::Histogram | MetricKind::Summary
         )
+    }
+
+    /// The suffixes OpenMetrics puts after the family name to name this
+    /// kind's samples (`""` is the family name itself), `_created` aside.
+    pub fn openmetrics_suffixes(self) -> &'static [&'static str] {
+        match self {
+            MetricKind::Counter => &["_total"],
+            MetricKind::Histogram => &["_bucket", "_count", "_sum"],
+            MetricKind::GaugeHistogram => &["_bucket", "_gcount", "_gsum"],
+            MetricKind::Summary => &["", "_count", "_sum"],
+            MetricKind::Info => &["_info"],
+            MetricKind::Gauge | MetricKind::StateSet | MetricKind::Untyped => &[""],
+        }
+    }
+
+    /// Whether OpenMetrics gives this kind `_created` samples.
+    fn has_created(self) -> bool {
+        self.is_cumulative()
     }
 }
 
@@ -82,11 +228,14 @@ impl Sample {
 }
 
 impl Exposition {
+    /// The family of that (normalized) name: `foo_total` for a counter in
+    /// either format.
     pub fn family(&self, name: &str) -> Option<&Family> {
         self.families.iter().find(|family| family.name == name)
     }
 
-    /// Every sample with the kind of the family it belongs to.
+    /// Every sample with the kind of the family it belongs to. OpenMetrics
+    /// `_created` samples are not among them.
     pub fn samples(&self) -> impl Iterator<Item = (MetricKind, &Sample)> {
         self.families.iter().flat_map(|family| {
             family
@@ -95,31 +244,140 @@ impl Exposition {
                 .map(move |sample| (family.kind, sample))
         })
     }
+
+    /// The families as Prometheus text 0.0.4, for tools that read only that
+    /// (promtool 2.42's `check metrics`). Families keep their normalized
+    /// names; info and stateset families become gauges, `unknown` ones
+    /// untyped; gauge histograms are left out, since 0.0.4 has no such type
+    /// and as gauges their `_bucket` samples would break 0.0.4's naming
+    /// rules. `_created` samples, timestamps and exemplars were never kept.
+    pub fn to_prometheus_text(&self) -> String {
+        let mut text = String::new();
+        for family in &self.families {
+            let kind = match family.kind {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge | MetricKind::Info | MetricKind::StateSet => "gauge",
+                MetricKind::Histogram => "histogram",
+                MetricKind::Summary => "summary",
+                MetricKind::Untyped => "untyped",
+                MetricKind::GaugeHistogram => continue,
+            };
+            let name = &family.name;
+            if let Some(help) = &family.help {
+                let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+                let _ = writeln!(text, "# HELP {name} {help}");
+            }
+            let _ = writeln!(text, "# TYPE {name} {kind}");
+            for sample in &family.samples {
+                text.push_str(&sample.name);
+                if !sample.labels.is_empty() {
+                    let labels: Vec<String> = sample
+                        .labels
+                        .iter()
+                        .map(|(label, value)| format!("{label}=\"{}\"", escape_label(value)))
+                        .collect();
+                    let _ = write!(text, "{{{}}}", labels.join(","));
+                }
+                let _ = writeln!(text, " {}", format_value(sample.value));
+            }
+        }
+        text
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        value.to_string()
+    }
 }
 
 /// Where and why the text is not valid exposition format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
-    /// 1-based line number.
+    /// 1-based line number; for a missing `# EOF`, the line after the last;
+    /// 0 when no line is at fault (an unsupported content type).
     pub line: usize,
+    /// The format the text was being read as.
+    pub format: Format,
     pub message: String,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "exposition: {}", self.message);
+        }
         write!(f, "exposition line {}: {}", self.line, self.message)
     }
 }
 
 impl std::error::Error for ParseError {}
 
-/// Parses exposition text. Samples without a `# TYPE` line form untyped
-/// families of their own, as Prometheus treats them.
+/// The format of a text served without a content type to go by: OpenMetrics
+/// when a line is `# EOF` (which OpenMetrics requires and 0.0.4 never has),
+/// else Prometheus text 0.0.4.
+pub fn detect(text: &str) -> Format {
+    if text.lines().any(|line| line == EOF_LINE) {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    }
+}
+
+/// Parses exposition text in the format [`detect`] finds. In 0.0.4, samples
+/// without a `# TYPE` line form untyped families of their own, as
+/// Prometheus treats them; in OpenMetrics, `unknown` ones.
 pub fn parse(text: &str) -> Result<Exposition, ParseError> {
+    match detect(text) {
+        Format::PrometheusText => parse_prometheus_text(text),
+        Format::OpenMetrics => parse_openmetrics(text),
+    }
+}
+
+/// Parses exposition text served with `content_type` (the `Content-Type`
+/// header): `application/openmetrics-text` (any version) is OpenMetrics and
+/// must end with `# EOF`; `text/plain` (any version) or an empty content
+/// type is read as [`parse`] reads it. Any other content type is an error
+/// with line 0.
+pub fn parse_as(text: &str, content_type: &str) -> Result<Exposition, ParseError> {
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        OPENMETRICS_MEDIA_TYPE => parse_openmetrics(text),
+        "" | "text/plain" => parse(text),
+        _ => Err(ParseError {
+            line: 0,
+            format: detect(text),
+            message: format!(
+                "unsupported content type {content_type:?}: obsim reads Prometheus text \
+                 (`text/plain; version=0.0.4`) and OpenMetrics text (`{OPENMETRICS_MEDIA_TYPE}; \
+                 version=1.0.0`)"
+            ),
+        }),
+    }
+}
+
+fn parse_prometheus_text(text: &str) -> Result<Exposition, ParseError> {
     let mut exposition = Exposition::default();
     for (index, line) in text.lines().enumerate() {
         let fail = |message: String| ParseError {
             line: index + 1,
+            format: Format::PrometheusText,
             message,
         };
         let line = line.trim();
@@ -130,10 +388,69 @@ pub fn parse(text: &str) -> Result<Exposition, ParseError> {
             parse_comment(&mut exposition, comment.trim_start()).map_err(fail)?;
             continue;
         }
-        let sample = parse_sample(line).map_err(fail)?;
+        let sample = parse_sample(line, Format::PrometheusText).map_err(fail)?;
         family_for_sample(&mut exposition, &sample.name)
             .samples
             .push(sample);
+    }
+    Ok(exposition)
+}
+
+/// OpenMetrics 1.0 text, as strictly as Prometheus reads it.
+fn parse_openmetrics(text: &str) -> Result<Exposition, ParseError> {
+    let mut exposition = Exposition {
+        families: Vec::new(),
+        format: Format::OpenMetrics,
+    };
+    let mut eof_at: Option<usize> = None;
+    let mut last = 0;
+    for (index, line) in text.lines().enumerate() {
+        last = index + 1;
+        let fail = |message: String| ParseError {
+            line: index + 1,
+            format: Format::OpenMetrics,
+            message,
+        };
+        if let Some(eof) = eof_at {
+            return Err(fail(format!(
+                "text after `# EOF` (line {eof}): `# EOF` ends an OpenMetrics exposition and \
+                 nothing may follow it, so Prometheus rejects the whole scrape (\"unexpected \
+                 data after # EOF\"). Two registries each encoded with `# EOF` do this; \
+                 encode all but the last without it"
+            )));
+        }
+        if line == EOF_LINE {
+            eof_at = Some(index + 1);
+            continue;
+        }
+        if line.trim().is_empty() {
+            return Err(fail(
+                "blank line: OpenMetrics text has none, and Prometheus rejects the scrape".into(),
+            ));
+        }
+        if line.starts_with('#') {
+            parse_metadata(&mut exposition, line).map_err(fail)?;
+            continue;
+        }
+        let sample = parse_sample(line, Format::OpenMetrics).map_err(fail)?;
+        add_openmetrics_sample(&mut exposition, sample);
+    }
+    if eof_at.is_none() {
+        return Err(ParseError {
+            line: last + 1,
+            format: Format::OpenMetrics,
+            message: format!(
+                "no `# EOF` line: OpenMetrics text must end with `# EOF`, or Prometheus rejects \
+                 the scrape (\"data does not end with # EOF\"); the text ended after line {last}"
+            ),
+        });
+    }
+    for family in &mut exposition.families {
+        family.name = match family.kind {
+            MetricKind::Counter => format!("{}_total", family.declared_name),
+            MetricKind::Info => format!("{}_info", family.declared_name),
+            _ => family.declared_name.clone(),
+        };
     }
     Ok(exposition)
 }
@@ -159,14 +476,66 @@ fn parse_comment(exposition: &mut Exposition, comment: &str) -> Result<(), Strin
     Ok(())
 }
 
+/// An OpenMetrics `# HELP`, `# TYPE` or `# UNIT` line; any other comment is
+/// an error, as it is to Prometheus.
+fn parse_metadata(exposition: &mut Exposition, line: &str) -> Result<(), String> {
+    let mut words = line.strip_prefix("# ").unwrap_or("").splitn(3, ' ');
+    let keyword = words.next().unwrap_or("");
+    if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
+        return Err(format!(
+            "comment {line:?}: OpenMetrics has no free comments, only `# HELP`, `# TYPE`, \
+             `# UNIT` and the final `# EOF`, and Prometheus rejects the scrape on any other"
+        ));
+    }
+    let name = words
+        .next()
+        .filter(|name| is_metric_name(name))
+        .ok_or_else(|| format!("`# {keyword}` needs a valid metric name"))?;
+    let rest = words.next().unwrap_or("");
+    let family = family_named(exposition, name);
+    match keyword {
+        "HELP" => family.help = Some(unescape_openmetrics(rest)),
+        "TYPE" => {
+            family.kind = MetricKind::parse_openmetrics(rest).ok_or_else(|| {
+                format!(
+                    "unknown OpenMetrics metric type {rest:?} for {name}: the types are \
+                     counter, gauge, histogram, gaugehistogram, summary, info, stateset \
+                     and unknown"
+                )
+            })?;
+        }
+        _ => {
+            let suffixed = name
+                .strip_suffix(rest)
+                .is_some_and(|base| base.len() > 1 && base.ends_with('_'));
+            if !rest.is_empty() && !suffixed {
+                return Err(format!(
+                    "`# UNIT {name} {rest}`: a family with a unit must be named after it, \
+                     ending in `_{rest}` (e.g. `{name}_{rest}`), or Prometheus rejects the \
+                     scrape (\"unit not a suffix of metric\")"
+                ));
+            }
+            family.unit = (!rest.is_empty()).then(|| rest.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The family declared (or first seen) under `name`, created untyped if new.
 fn family_named<'a>(exposition: &'a mut Exposition, name: &str) -> &'a mut Family {
-    let position = exposition.families.iter().position(|f| f.name == name);
+    let position = exposition
+        .families
+        .iter()
+        .position(|f| f.declared_name == name);
     let index = position.unwrap_or_else(|| {
         exposition.families.push(Family {
             name: name.to_string(),
+            declared_name: name.to_string(),
             kind: MetricKind::Untyped,
             help: None,
+            unit: None,
             samples: Vec::new(),
+            created: Vec::new(),
         });
         exposition.families.len() - 1
     });
@@ -189,7 +558,35 @@ fn family_for_sample<'a>(exposition: &'a mut Exposition, sample: &str) -> &'a mu
     family_named(exposition, parent.as_deref().unwrap_or(sample))
 }
 
-fn parse_sample(line: &str) -> Result<Sample, String> {
+/// Files an OpenMetrics sample under the latest family whose type gives its
+/// name (`foo_total` under counter `foo`), `_created` samples apart. A sample
+/// named exactly after a family joins it whatever the type, so the lint can
+/// name a counter sample without `_total`; one no family claims is an
+/// `unknown` family of its own.
+fn add_openmetrics_sample(exposition: &mut Exposition, sample: Sample) {
+    let found = exposition
+        .families
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, family)| {
+            let suffix = sample.name.strip_prefix(family.declared_name.as_str())?;
+            if suffix == "_created" && family.kind.has_created() {
+                return Some((index, true));
+            }
+            let named = suffix.is_empty() || family.kind.openmetrics_suffixes().contains(&suffix);
+            named.then_some((index, false))
+        });
+    match found {
+        Some((index, true)) => exposition.families[index].created.push(sample),
+        Some((index, false)) => exposition.families[index].samples.push(sample),
+        None => family_named(exposition, &sample.name.clone())
+            .samples
+            .push(sample),
+    }
+}
+
+fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
     let name_end = line
         .find(|c: char| c == '{' || c.is_whitespace())
         .ok_or_else(|| format!("sample without a value: {line:?}"))?;
@@ -204,6 +601,20 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         labels = parsed;
         rest = remainder;
     }
+    let value = match format {
+        Format::PrometheusText => prometheus_text_value(name, rest)?,
+        Format::OpenMetrics => openmetrics_value(name, rest)?,
+    };
+    labels.sort();
+    Ok(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// `value [timestamp]` of a 0.0.4 sample; the timestamp is integer ms.
+fn prometheus_text_value(name: &str, rest: &str) -> Result<f64, String> {
     let mut fields = rest.split_whitespace();
     let value_text = fields
         .next()
@@ -218,12 +629,67 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     if fields.next().is_some() {
         return Err(format!("sample {name} has trailing text"));
     }
-    labels.sort();
-    Ok(Sample {
-        name: name.to_string(),
-        labels,
-        value,
-    })
+    Ok(value)
+}
+
+/// `value [timestamp] [# {labels} value [timestamp]]` of an OpenMetrics
+/// sample: timestamps are seconds (a float), and the exemplar after `#` is
+/// checked and dropped.
+fn openmetrics_value(name: &str, rest: &str) -> Result<f64, String> {
+    let (point, exemplar) = match rest.split_once('#') {
+        Some((point, exemplar)) => (point, Some(exemplar)),
+        None => (rest, None),
+    };
+    let mut fields = point.split_whitespace();
+    let value_text = fields
+        .next()
+        .ok_or_else(|| format!("sample {name} has no value"))?;
+    let value = parse_value(value_text)
+        .ok_or_else(|| format!("sample {name} has an invalid value {value_text:?}"))?;
+    if let Some(timestamp) = fields.next() {
+        parse_timestamp(timestamp).ok_or_else(|| {
+            format!(
+                "sample {name} has an invalid timestamp {timestamp:?}: OpenMetrics timestamps \
+                 are seconds since the epoch, e.g. `1700000000.125`"
+            )
+        })?;
+    }
+    if fields.next().is_some() {
+        return Err(format!("sample {name} has trailing text"));
+    }
+    if let Some(exemplar) = exemplar {
+        check_exemplar(exemplar)
+            .map_err(|problem| format!("sample {name} has an invalid exemplar: {problem}"))?;
+    }
+    Ok(value)
+}
+
+/// ` {labels} value [timestamp]`, the text after an exemplar's `#`.
+fn check_exemplar(text: &str) -> Result<(), String> {
+    let shape = "an exemplar is ` # {label=\"value\"} value [timestamp]`";
+    let body = text
+        .strip_prefix(' ')
+        .and_then(|text| text.strip_prefix('{'))
+        .ok_or_else(|| shape.to_string())?;
+    let (_labels, rest) = parse_labels(body)?;
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().ok_or_else(|| shape.to_string())?;
+    parse_value(value).ok_or_else(|| format!("invalid exemplar value {value:?}"))?;
+    if let Some(timestamp) = fields.next() {
+        parse_timestamp(timestamp)
+            .ok_or_else(|| format!("invalid exemplar timestamp {timestamp:?}"))?;
+    }
+    if fields.next().is_some() {
+        return Err(format!("trailing text; {shape}"));
+    }
+    Ok(())
+}
+
+/// An OpenMetrics timestamp: finite seconds.
+fn parse_timestamp(text: &str) -> Option<f64> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite())
 }
 
 type Labels = Vec<(String, String)>;
@@ -286,6 +752,28 @@ fn parse_value(text: &str) -> Option<f64> {
 
 fn unescape_help(text: &str) -> String {
     text.replace("\\n", "\n").replace("\\\\", "\\")
+}
+
+/// OpenMetrics HELP escapes `\\`, `\n` and `\"`; any other backslash stays.
+fn unescape_openmetrics(text: &str) -> String {
+    let mut unescaped = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            unescaped.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => unescaped.push('\n'),
+            Some(c @ ('\\' | '"')) => unescaped.push(c),
+            Some(other) => {
+                unescaped.push('\\');
+                unescaped.push(other);
+            }
+            None => unescaped.push('\\'),
+        }
+    }
+    unescaped
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
