@@ -15,7 +15,7 @@ use obsim_scenario::{Expectation, MetricSelector};
 
 use super::expect::{check_as, exposition_sum, Absent};
 use super::{Check, Violation};
-use crate::run::exposition::{self, Exposition, MetricKind};
+use crate::run::exposition::{Exposition, MetricKind};
 use crate::run::{final_metrics, final_selectors, Contract, Run};
 
 pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
@@ -39,7 +39,7 @@ fn parsed_finals(run: &Run) -> Finals {
     run.incarnations
         .iter()
         .filter_map(|incarnation| {
-            let exposition = exposition::parse(&incarnation.final_exposition).ok()?;
+            let exposition = incarnation.final_parsed().ok()?;
             Some(((incarnation.node.clone(), incarnation.number), exposition))
         })
         .collect()

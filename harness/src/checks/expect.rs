@@ -10,7 +10,7 @@ use obsim_scenario::{
 };
 
 use super::{Check, Violation};
-use crate::run::exposition::{self, Exposition};
+use crate::run::exposition::Exposition;
 use crate::run::{Run, SpanRecord};
 
 /// One violation per expectation that does not hold (or cannot be
@@ -252,7 +252,7 @@ fn exported_final_sum(run: &Run, metric: &MetricSelector) -> Result<Option<f64>,
     for incarnation in &run.incarnations {
         // A final exposition that does not parse is reported, never read as
         // empty: an empty one would pass `== 0` by accident.
-        let exposition = exposition::parse(&incarnation.final_exposition).map_err(|error| {
+        let exposition = incarnation.final_parsed().map_err(|error| {
             format!(
                 "cannot be evaluated: the final exposition of {} incarnation {} does not parse: {error}",
                 incarnation.node, incarnation.number

@@ -382,6 +382,7 @@ mod tests {
             up: true,
             incarnation: Some(0),
             body: text.into(),
+            content_type: String::new(),
             exposition: parse(text).ok(),
             error: None,
         }

@@ -579,6 +579,8 @@ pub(crate) mod tests {
                     started_at: Duration::ZERO,
                     ended_at: None,
                     final_exposition: text.to_string(),
+                    // Empty: the format is detected, as for a plain text.
+                    final_content_type: String::new(),
                 })
                 .collect(),
             outcomes: BTreeMap::new(),

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::run::exposition::{self, Exposition, ParseError};
+use crate::run::exposition::{Exposition, ParseError};
 use crate::run::Run;
 
 // Moved here from the lint: gauges and histograms read these sources too.
@@ -56,7 +56,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             node: &record.node,
             incarnation: Some(record.number),
             at: None,
-            exposition: exposition::parse(&record.final_exposition).map(Cow::Owned),
+            exposition: record.final_parsed().map(Cow::Owned),
         };
         (record.ended_at.unwrap_or(run.ended_at), source)
     }));

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Violation};
-use crate::run::exposition::{self, Exposition};
+use crate::run::exposition::Exposition;
 use crate::run::{Contract, Run, StorageTiming};
 
 /// Seconds of each completed operation, by (node, incarnation, operation).
@@ -27,7 +27,7 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
     }
     let mut violations = Vec::new();
     for incarnation in run.incarnations.iter().filter(|i| i.node != "client") {
-        let Ok(exposition) = exposition::parse(&incarnation.final_exposition) else {
+        let Ok(exposition) = incarnation.final_parsed() else {
             continue; // the lint reports it
         };
         for timing in &contract.storage_timings {

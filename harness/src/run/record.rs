@@ -6,6 +6,7 @@ use std::time::Duration;
 use obsim_faults::{Fault, FaultEvent};
 use opentelemetry_sdk::trace::SpanData;
 
+use super::exposition::{Exposition, ParseError};
 use super::scrape::Scrape;
 use super::spans::{SpanLifecycle, SpanRecord};
 use super::truth::{MessageCounts, StorageOp};
@@ -54,6 +55,16 @@ pub struct IncarnationRecord {
     /// When it crashed; None if it lived to the end of the run.
     pub ended_at: Option<Duration>,
     pub final_exposition: String,
+    /// The content type its metrics endpoint served the final exposition
+    /// with: it says which format the text is in.
+    pub final_content_type: String,
+}
+
+impl IncarnationRecord {
+    /// The final exposition, parsed in the format it was served in.
+    pub fn final_parsed(&self) -> Result<Exposition, ParseError> {
+        super::exposition::parse_as(&self.final_exposition, &self.final_content_type)
+    }
 }
 
 impl Run {
@@ -81,7 +92,10 @@ impl Run {
                 scrape.incarnation,
                 scrape.error
             ));
-            lines.extend(scrape.body.lines().map(|line| format!("  {line}")));
+            // In a fixed series order: the same values must match even when
+            // the library writes its series in hash-map order.
+            let body = super::exposition::canonical(&scrape.body);
+            lines.extend(body.lines().map(|line| format!("  {line}")));
         }
         lines.extend(self.faults.iter().map(|fault| format!("fault {fault}")));
         lines.push(format!("faults_dropped {}", self.faults_dropped));
@@ -106,12 +120,8 @@ impl Run {
                 "incarnation {}#{} {:?}..{:?}",
                 incarnation.node, incarnation.number, incarnation.started_at, incarnation.ended_at
             ));
-            lines.extend(
-                incarnation
-                    .final_exposition
-                    .lines()
-                    .map(|line| format!("  {line}")),
-            );
+            let text = super::exposition::canonical(&incarnation.final_exposition);
+            lines.extend(text.lines().map(|line| format!("  {line}")));
         }
         lines
     }

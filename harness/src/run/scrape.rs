@@ -21,6 +21,8 @@ pub struct Scrape {
     pub incarnation: Option<u32>,
     /// The exposition text exactly as the node produced it.
     pub body: String,
+    /// The content type it came with (empty when nothing came back).
+    pub content_type: String,
     pub exposition: Option<Exposition>,
     pub error: Option<String>,
 }

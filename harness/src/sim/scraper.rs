@@ -23,6 +23,7 @@ pub(crate) struct ScrapeRequest {
 pub(crate) struct ScrapeResponse {
     incarnation: u32,
     body: String,
+    content_type: String,
 }
 
 /// Serves one incarnation's metrics endpoint on its metrics port: each
@@ -33,8 +34,12 @@ pub(crate) async fn serve_metrics(network: Network, metrics: MetricsSlot, incarn
         let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
             continue;
         };
-        let body = metrics.render().body;
-        let response = ScrapeResponse { incarnation, body };
+        let rendered = metrics.render();
+        let response = ScrapeResponse {
+            incarnation,
+            body: rendered.body,
+            content_type: rendered.content_type,
+        };
         // A lost reply is the scraper's timeout to see, not ours to retry.
         let _ = network.send(from, request.reply_tag, response).await;
     }
@@ -109,11 +114,12 @@ impl Outcome {
                 up: false,
                 incarnation: None,
                 body: String::new(),
+                content_type: String::new(),
                 exposition: None,
                 error: Some(error),
             },
             Outcome::Answered(response) => {
-                let parsed = exposition::parse(&response.body);
+                let parsed = exposition::parse_as(&response.body, &response.content_type);
                 Scrape {
                     node,
                     at,
@@ -123,6 +129,7 @@ impl Outcome {
                     error: parsed.as_ref().err().map(ToString::to_string),
                     exposition: parsed.ok(),
                     body: response.body,
+                    content_type: response.content_type,
                 }
             }
         }

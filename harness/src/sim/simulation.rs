@@ -198,20 +198,26 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
     let mut records: Vec<IncarnationRecord> = world
         .incarnations()
         .into_iter()
-        .map(|incarnation| IncarnationRecord {
-            node: server_name(incarnation.node),
-            number: incarnation.number,
-            started_at: incarnation.started_at,
-            ended_at: incarnation.ended_at,
-            final_exposition: incarnation.metrics.render().body,
+        .map(|incarnation| {
+            let last = incarnation.metrics.render();
+            IncarnationRecord {
+                node: server_name(incarnation.node),
+                number: incarnation.number,
+                started_at: incarnation.started_at,
+                ended_at: incarnation.ended_at,
+                final_exposition: last.body,
+                final_content_type: last.content_type,
+            }
         })
         .collect();
+    let last = world.client_metrics.render();
     records.push(IncarnationRecord {
         node: "client".into(),
         number: 0,
         started_at: Duration::ZERO,
         ended_at: None,
-        final_exposition: world.client_metrics.render().body,
+        final_exposition: last.body,
+        final_content_type: last.content_type,
     });
     records
 }

@@ -62,7 +62,11 @@ impl Run {
                 incarnation.number,
                 incarnation.started_at.as_secs_f64()
             );
-            out.push_str(&incarnation.final_exposition);
+            // In a fixed series order, as in the fingerprint: a snapshot must
+            // not depend on a library's hash-map order.
+            out.push_str(&crate::run::exposition::canonical(
+                &incarnation.final_exposition,
+            ));
         }
         out
     }
