@@ -205,6 +205,7 @@
 //!
 //! The README documents the same variables; keep the two in step.
 
+pub mod adapters;
 mod cli;
 mod sim;
 mod snapshot;
@@ -239,6 +240,8 @@ pub mod deps {
     pub use opentelemetry;
     pub use opentelemetry_sdk;
     pub use prometheus;
+    /// For [`crate::adapters::prometheus_client`].
+    pub use prometheus_client;
     /// `ClientContext::rng` is a `rand_chacha::ChaCha8Rng`; draw from it with
     /// this `rand`'s `Rng`.
     pub use rand;
