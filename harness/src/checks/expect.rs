@@ -195,7 +195,25 @@ fn matches(selector: &Selector, value_of: impl Fn(&str) -> Option<String>) -> bo
     selector
         .labels
         .iter()
-        .all(|(key, want)| value_of(key).is_some_and(|have| have == *want))
+        .all(|(key, want)| value_of(key).is_some_and(|have| same_label_value(key, &have, want)))
+}
+
+/// `le` and `quantile` hold numbers, which libraries write differently
+/// (`prometheus` writes `le="1"`, `prometheus-client` `le="1.0"`): they
+/// match by value, as Prometheus normalizes them. Every other label matches
+/// as text.
+fn same_label_value(key: &str, have: &str, want: &str) -> bool {
+    if have == want {
+        return true;
+    }
+    if key != "le" && key != "quantile" {
+        return false;
+    }
+    let number = |text: &str| match text {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        _ => text.parse::<f64>().ok(),
+    };
+    matches!((number(have), number(want)), (Some(a), Some(b)) if a == b)
 }
 
 /// Up scrapes that directly follow a down scrape of the same node.
@@ -288,4 +306,18 @@ fn not_exported(metric: &MetricSelector) -> String {
          histogram's samples are `_bucket`, `_sum` and `_count`",
         metric.metric
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_label_value;
+
+    #[test]
+    fn bucket_bounds_match_by_value_whatever_the_library_wrote() {
+        assert!(same_label_value("le", "1.0", "1"));
+        assert!(same_label_value("le", "+Inf", "+Inf"));
+        assert!(same_label_value("quantile", "0.50", "0.5"));
+        assert!(!same_label_value("le", "5.0", "0.5"));
+        assert!(!same_label_value("status", "1.0", "1"));
+    }
 }
