@@ -32,9 +32,11 @@ pub enum Bug {
     /// off ends its span without error. Caught by span completion.
     ServerSpanNotCancelledOnCrash,
     /// Whenever a collection is evicted, `vectordb_vectors_indexed_total` is
-    /// resynchronized with the live hot tier (`reset()`, then
-    /// `inc_by(vectors in memory)`): a counter derived from live state, which
-    /// falls by the vectors evicted. Caught by counter monotonicity.
+    /// resynchronized with the live hot tier: prometheus-client's `Counter`
+    /// has no `reset` or `set`, so the value is stored through
+    /// `Counter::inner()`, the escape hatch whose docs leave monotonicity to
+    /// the caller. A counter derived from live state, which falls by the
+    /// vectors evicted. Caught by counter monotonicity.
     CounterResetFromLiveState,
     /// A per-collection size gauge, `vectordb_collection_vectors{collection}`,
     /// as AkiDB's `akidb_collection_size_vectors{collection_id}`: a label

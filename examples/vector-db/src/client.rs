@@ -1,6 +1,7 @@
 //! The client: issues the workload's requests with bounded concurrency, each
-//! under its own trace, with a timeout; counts them in its own registry and
-//! records every outcome as obsim's ground truth.
+//! under its own trace, with a timeout; counts them in its own
+//! prometheus-client registry, served as the client's `/metrics`, and records
+//! every outcome as obsim's ground truth.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use obsim::deps::madsim;
 // Simulated time: request durations are a function of the seed.
 use obsim::deps::madsim::time::Instant;
 use obsim::deps::opentelemetry::trace::Status;
+use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::rand::Rng;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -45,8 +47,9 @@ pub(crate) async fn drive(mut client: ClientContext, config: Arc<VectorDbConfig>
         })
         .collect();
     let queue = Arc::new(Mutex::new(calls));
-    let metrics = ClientMetrics::register(&client.registry)
-        .unwrap_or_else(|error| panic!("client: metrics registration failed: {error}"));
+    let mut registry = Registry::default();
+    let metrics = ClientMetrics::register(&mut registry);
+    client.serve_metrics(obsim::adapters::prometheus_client(Arc::new(registry)));
     let (client, metrics) = (Arc::new(client), Arc::new(metrics));
     let workers: Vec<_> = (0..workload.concurrency)
         .map(|_| {
@@ -73,13 +76,14 @@ async fn work(
         };
         let started = Instant::now();
         let outcome = request(&client, &config, &call).await;
+        let method = ("method", call.operation.clone());
         metrics
             .requests
-            .with_label_values(&[call.operation.as_str(), outcome])
+            .get_or_create(&[method.clone(), ("outcome", outcome.to_string())])
             .inc();
         metrics
             .request_duration
-            .with_label_values(&[call.operation.as_str()])
+            .get_or_create(&[method])
             .observe(started.elapsed().as_secs_f64());
         client.record_outcome(outcome);
         madsim::time::sleep(client.workload.think_time).await;

@@ -1,5 +1,16 @@
-//! The vector database's metrics, modelled on AkiDB's, each registered in the
-//! registry obsim hands the node incarnation (or the client).
+//! The vector database's metrics, modelled on AkiDB's, on the
+//! `prometheus-client` crate (OpenMetrics text), used through
+//! `obsim::deps::prometheus_client`. Each server incarnation builds its own
+//! [`Registry`] and serves it as its `/metrics` with
+//! `node.serve_metrics(obsim::adapters::prometheus_client(Arc::new(registry)))`;
+//! the client does the same with its own.
+//!
+//! prometheus-client adds the suffixes itself: a counter is registered
+//! without `_total` (registering `vectordb_requests` exports the samples
+//! `vectordb_requests_total`; a name ending in `_total` fails a
+//! `debug_assert!` at registration, and would export `_total_total`) and a histogram registered with `Unit::Seconds` gets
+//! `_seconds` (and a `# UNIT` line). The names below are what `/metrics`
+//! exports and what the contract, the scenarios and obsim's checks use:
 //!
 //! | name | type | labels |
 //! |---|---|---|
@@ -28,10 +39,17 @@
 //! database's own words for obsim's storage `get` and `put`), `reason` is
 //! `capacity` or `panic`, `outcome` is `ok`, `error` or `timeout`. Never a
 //! collection id.
+//!
+//! Label sets are fixed-size arrays of `(name, value)` pairs, which
+//! prometheus-client encodes as they are: its `#[derive(EncodeLabelSet)]`
+//! writes `::prometheus_client::` paths, which a crate that reaches the
+//! library only through `obsim::deps` cannot resolve.
 
-use obsim::deps::prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use obsim::deps::prometheus_client::metrics::counter::Counter;
+use obsim::deps::prometheus_client::metrics::family::Family;
+use obsim::deps::prometheus_client::metrics::gauge::Gauge;
+use obsim::deps::prometheus_client::metrics::histogram::Histogram;
+use obsim::deps::prometheus_client::registry::{Registry, Unit};
 use obsim::Contract;
 
 use crate::{Bug, VectorDbConfig};
@@ -42,162 +60,158 @@ const DURATION_BUCKETS_SECONDS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// One label, bounded: a `&'static str` value.
+pub(crate) type Label = [(&'static str, &'static str); 1];
+/// Two bounded labels.
+pub(crate) type Labels = [(&'static str, &'static str); 2];
+/// A counter per label set.
+pub(crate) type CounterFamily<L> = Family<L, Counter>;
+/// A duration histogram per label set, each with [`DURATION_BUCKETS_SECONDS`].
+pub(crate) type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
 /// One server incarnation's metrics.
 pub(crate) struct Metrics {
-    pub requests_received: IntCounterVec,
-    pub requests: IntCounterVec,
-    pub request_duration: HistogramVec,
-    pub panics: IntCounterVec,
-    pub storage_operations: IntCounterVec,
-    pub storage_duration: HistogramVec,
-    pub recovered: IntCounter,
-    pub hot_collections: IntGauge,
-    pub collection_loads: IntCounter,
-    pub collection_evictions: IntCounterVec,
-    pub vectors: IntGauge,
-    pub vectors_indexed: IntCounter,
-    /// Only with [`Bug::CollectionIdLabel`]: each collection's size.
-    pub vectors_by_collection: Option<IntGaugeVec>,
+    pub requests_received: CounterFamily<Label>,
+    pub requests: CounterFamily<Labels>,
+    pub request_duration: HistogramFamily<Label>,
+    pub panics: CounterFamily<Label>,
+    pub storage_operations: CounterFamily<Labels>,
+    pub storage_duration: HistogramFamily<Label>,
+    pub recovered: Counter,
+    pub hot_collections: Gauge,
+    pub collection_loads: Counter,
+    pub collection_evictions: CounterFamily<Label>,
+    pub vectors: Gauge,
+    pub vectors_indexed: Counter,
+    /// Only with [`Bug::CollectionIdLabel`]: each collection's size, with the
+    /// collection id (unbounded) as its label value.
+    pub vectors_by_collection: Option<Family<[(&'static str, String); 1], Gauge>>,
 }
 
 impl Metrics {
-    pub(crate) fn register(
-        registry: &Registry,
-        config: &VectorDbConfig,
-    ) -> Result<Metrics, obsim::deps::prometheus::Error> {
+    /// The metrics of one incarnation, registered in its own `registry`.
+    /// Families are registered in name order, which is the order `/metrics`
+    /// lists them in. prometheus-client adds the full stop to each HELP.
+    pub(crate) fn register(registry: &mut Registry, config: &VectorDbConfig) -> Metrics {
         let metrics = Metrics {
-            requests_received: counter_vec(
-                "vectordb_requests_received_total",
-                "Requests received, by method.",
-                &["method"],
-            )?,
-            requests: counter_vec(
-                "vectordb_requests_total",
-                "Requests answered, by method and status.",
-                &["method", "status"],
-            )?,
-            request_duration: histogram(
-                "vectordb_request_duration_seconds",
-                "Time from a request's arrival to its reply, hot-tier load included.",
-                "method",
-            )?,
-            panics: counter_vec(
-                "vectordb_handler_panics_total",
-                "Request handlers that panicked and were isolated, by method.",
-                &["method"],
-            )?,
-            storage_operations: counter_vec(
-                "vectordb_storage_operations_total",
-                "Storage operations, by operation (read, write) and status.",
-                &["operation", "status"],
-            )?,
-            storage_duration: histogram(
-                "vectordb_storage_operation_duration_seconds",
-                "Time a storage operation took, by operation (read, write).",
-                "operation",
-            )?,
-            recovered: IntCounter::new(
-                "vectordb_storage_recovered_transactions_total",
-                "Torn storage transactions rolled back by recovery at boot.",
-            )?,
-            hot_collections: IntGauge::new(
-                "vectordb_hot_collections",
-                "Collections held in memory (the hot tier) by this process.",
-            )?,
-            collection_loads: IntCounter::new(
-                "vectordb_collection_loads_total",
-                "Collections loaded from storage into the hot tier.",
-            )?,
-            collection_evictions: counter_vec(
-                "vectordb_collection_evictions_total",
-                "Collections evicted from the hot tier, by reason (capacity, panic).",
-                &["reason"],
-            )?,
-            vectors: IntGauge::new(
-                "vectordb_vectors",
-                "Vectors held in memory by the hot tier's collections.",
-            )?,
-            vectors_indexed: IntCounter::new(
-                "vectordb_vectors_indexed_total",
-                "Vectors added to the in-memory index, by loads and by inserts.",
-            )?,
-            vectors_by_collection: config
-                .has(Bug::CollectionIdLabel)
-                .then(|| {
-                    IntGaugeVec::new(
-                        Opts::new(
-                            "vectordb_collection_vectors",
-                            "Vectors in each hot collection, by collection id.",
-                        ),
-                        &["collection"],
-                    )
-                })
-                .transpose()?,
+            requests_received: Family::default(),
+            requests: Family::default(),
+            request_duration: durations(),
+            panics: Family::default(),
+            storage_operations: Family::default(),
+            storage_duration: durations(),
+            recovered: Counter::default(),
+            hot_collections: Gauge::default(),
+            collection_loads: Counter::default(),
+            collection_evictions: Family::default(),
+            vectors: Gauge::default(),
+            vectors_indexed: Counter::default(),
+            vectors_by_collection: config.has(Bug::CollectionIdLabel).then(Family::default),
         };
-        registry.register(Box::new(metrics.requests_received.clone()))?;
-        registry.register(Box::new(metrics.requests.clone()))?;
-        registry.register(Box::new(metrics.request_duration.clone()))?;
-        registry.register(Box::new(metrics.panics.clone()))?;
-        registry.register(Box::new(metrics.storage_operations.clone()))?;
-        registry.register(Box::new(metrics.storage_duration.clone()))?;
-        registry.register(Box::new(metrics.recovered.clone()))?;
-        registry.register(Box::new(metrics.hot_collections.clone()))?;
-        registry.register(Box::new(metrics.collection_loads.clone()))?;
-        registry.register(Box::new(metrics.collection_evictions.clone()))?;
-        registry.register(Box::new(metrics.vectors.clone()))?;
-        registry.register(Box::new(metrics.vectors_indexed.clone()))?;
+        registry.register(
+            "vectordb_collection_evictions",
+            "Collections evicted from the hot tier, by reason (capacity, panic)",
+            metrics.collection_evictions.clone(),
+        );
+        registry.register(
+            "vectordb_collection_loads",
+            "Collections loaded from storage into the hot tier",
+            metrics.collection_loads.clone(),
+        );
         if let Some(gauge) = &metrics.vectors_by_collection {
-            registry.register(Box::new(gauge.clone()))?;
+            registry.register(
+                "vectordb_collection_vectors",
+                "Vectors in each hot collection, by collection id",
+                gauge.clone(),
+            );
         }
-        Ok(metrics)
+        registry.register(
+            "vectordb_handler_panics",
+            "Request handlers that panicked and were isolated, by method",
+            metrics.panics.clone(),
+        );
+        registry.register(
+            "vectordb_hot_collections",
+            "Collections held in memory (the hot tier) by this process",
+            metrics.hot_collections.clone(),
+        );
+        registry.register_with_unit(
+            "vectordb_request_duration",
+            "Time from a request's arrival to its reply, hot-tier load included",
+            Unit::Seconds,
+            metrics.request_duration.clone(),
+        );
+        registry.register(
+            "vectordb_requests_received",
+            "Requests received, by method",
+            metrics.requests_received.clone(),
+        );
+        registry.register(
+            "vectordb_requests",
+            "Requests answered, by method and status",
+            metrics.requests.clone(),
+        );
+        registry.register_with_unit(
+            "vectordb_storage_operation_duration",
+            "Time a storage operation took, by operation (read, write)",
+            Unit::Seconds,
+            metrics.storage_duration.clone(),
+        );
+        registry.register(
+            "vectordb_storage_operations",
+            "Storage operations, by operation (read, write) and status",
+            metrics.storage_operations.clone(),
+        );
+        registry.register(
+            "vectordb_storage_recovered_transactions",
+            "Torn storage transactions rolled back by recovery at boot",
+            metrics.recovered.clone(),
+        );
+        registry.register(
+            "vectordb_vectors",
+            "Vectors held in memory by the hot tier's collections",
+            metrics.vectors.clone(),
+        );
+        registry.register(
+            "vectordb_vectors_indexed",
+            "Vectors added to the in-memory index, by loads and by inserts",
+            metrics.vectors_indexed.clone(),
+        );
+        metrics
     }
 }
 
-/// The client's metrics.
+/// The client's metrics. `method` is the workload's operation name, which
+/// the client only knows as a `String`.
 pub(crate) struct ClientMetrics {
-    pub requests: IntCounterVec,
-    pub request_duration: HistogramVec,
+    pub requests: Family<[(&'static str, String); 2], Counter>,
+    pub request_duration: HistogramFamily<[(&'static str, String); 1]>,
 }
 
 impl ClientMetrics {
-    pub(crate) fn register(
-        registry: &Registry,
-    ) -> Result<ClientMetrics, obsim::deps::prometheus::Error> {
+    pub(crate) fn register(registry: &mut Registry) -> ClientMetrics {
         let metrics = ClientMetrics {
-            requests: counter_vec(
-                "vectordb_client_requests_total",
-                "Requests the client finished, by method and outcome (ok, error, timeout).",
-                &["method", "outcome"],
-            )?,
-            request_duration: histogram(
-                "vectordb_client_request_duration_seconds",
-                "Time from sending a request to its outcome, as the client saw it.",
-                "method",
-            )?,
+            requests: Family::default(),
+            request_duration: durations(),
         };
-        registry.register(Box::new(metrics.requests.clone()))?;
-        registry.register(Box::new(metrics.request_duration.clone()))?;
-        Ok(metrics)
+        registry.register_with_unit(
+            "vectordb_client_request_duration",
+            "Time from sending a request to its outcome, as the client saw it",
+            Unit::Seconds,
+            metrics.request_duration.clone(),
+        );
+        registry.register(
+            "vectordb_client_requests",
+            "Requests the client finished, by method and outcome (ok, error, timeout)",
+            metrics.requests.clone(),
+        );
+        metrics
     }
 }
 
-fn counter_vec(
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntCounterVec, obsim::deps::prometheus::Error> {
-    IntCounterVec::new(Opts::new(name, help), labels)
-}
-
-fn histogram(
-    name: &str,
-    help: &str,
-    label: &str,
-) -> Result<HistogramVec, obsim::deps::prometheus::Error> {
-    HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(DURATION_BUCKETS_SECONDS.to_vec()),
-        &[label],
-    )
+/// A family of duration histograms, every series with the same buckets.
+fn durations<L: Clone + std::hash::Hash + Eq>() -> HistogramFamily<L> {
+    Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS_SECONDS))
 }
 
 /// What each counter means in obsim's ground truth, summed over every node

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use obsim::deps::futures::lock::Mutex as AsyncMutex;
@@ -13,6 +14,7 @@ use obsim::deps::futures::FutureExt;
 use obsim::deps::madsim::time::Instant;
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::opentelemetry::KeyValue;
+use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::harness::{InjectedPanic, StorageError};
@@ -51,8 +53,11 @@ struct Node {
 }
 
 pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
-    let metrics = Metrics::register(&context.registry, &config)
-        .unwrap_or_else(|error| panic!("{}: metrics registration failed: {error}", context.name));
+    // This incarnation's own registry, as a new process would build it: a
+    // restart starts every metric from zero.
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry, &config);
+    context.serve_metrics(obsim::adapters::prometheus_client(Arc::new(registry)));
     recover(&context.storage, &metrics);
     let node = Arc::new(Node {
         storage: context.storage,
@@ -68,7 +73,7 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
                 // Counted in the same poll as the network counts it received.
                 node.metrics
                     .requests_received
-                    .with_label_values(&[request.op.method()])
+                    .get_or_create(&[("method", request.op.method())])
                     .inc();
                 obsim::deps::madsim::task::spawn(handle(node.clone(), request, from));
             }
@@ -114,11 +119,11 @@ async fn respond(node: Arc<Node>, request: VectorRequest, from: SocketAddr, span
     let status = if result.is_ok() { "ok" } else { "error" };
     node.metrics
         .requests
-        .with_label_values(&[method, status])
+        .get_or_create(&[("method", method), ("status", status)])
         .inc();
     node.metrics
         .request_duration
-        .with_label_values(&[method])
+        .get_or_create(&[("method", method)])
         .observe(started.elapsed().as_secs_f64());
     if let Err(error) = &result {
         span.set_status(Status::error(error.clone()));
@@ -242,7 +247,10 @@ fn isolate_panic(
         "a panic with a non-text payload".to_string()
     };
     let method = request.op.method();
-    node.metrics.panics.with_label_values(&[method]).inc();
+    node.metrics
+        .panics
+        .get_or_create(&[("method", method)])
+        .inc();
     if let Some(entries) = collection.entries.take() {
         node.tier
             .lock()
@@ -281,7 +289,7 @@ impl Node {
         collection.entries = Some(entries);
         self.metrics.collection_loads.inc();
         self.metrics.hot_collections.inc();
-        self.metrics.vectors.add(added as i64);
+        self.metrics.vectors.inc_by(added as i64);
         self.metrics.vectors_indexed.inc_by(added as u64);
         self.collection_size(id, added);
         let mut tier = self.tier.lock().expect("tier lock");
@@ -316,22 +324,27 @@ impl Node {
     }
 
     /// The metrics of one eviction of `size` vectors.
-    fn evicted(&self, size: usize, reason: &str) {
+    fn evicted(&self, size: usize, reason: &'static str) {
         let planted = reason == "panic" && self.config.has(Bug::GaugeNotDecrementedOnPanic);
         if !planted {
             self.metrics.hot_collections.dec();
         }
         self.metrics
             .collection_evictions
-            .with_label_values(&[reason])
+            .get_or_create(&[("reason", reason)])
             .inc();
-        self.metrics.vectors.sub(size as i64);
+        self.metrics.vectors.dec_by(size as i64);
         if self.config.has(Bug::CounterResetFromLiveState) {
             // The planted bug: the "total" is resynchronized with what is
-            // live now, and falls by the vectors just evicted.
+            // live now, and falls by the vectors just evicted. A
+            // prometheus-client `Counter` has no `reset` or `set`, so the
+            // resync goes through the escape hatch whose docs say the caller
+            // must keep the value monotonic: its inner atomic.
             let live = self.metrics.vectors.get().max(0) as u64;
-            self.metrics.vectors_indexed.reset();
-            self.metrics.vectors_indexed.inc_by(live);
+            self.metrics
+                .vectors_indexed
+                .inner()
+                .store(live, Ordering::Relaxed);
         }
     }
 
@@ -339,8 +352,9 @@ impl Node {
     /// series of its own that stays after the collection leaves the hot tier.
     fn collection_size(&self, id: u64, size: usize) {
         if let Some(gauge) = &self.metrics.vectors_by_collection {
-            let label = collection_key(id);
-            gauge.with_label_values(&[label.as_str()]).set(size as i64);
+            gauge
+                .get_or_create(&[("collection", collection_key(id))])
+                .set(size as i64);
         }
     }
 }
@@ -364,7 +378,7 @@ async fn storage_write(node: &Node, id: u64, value: Vec<u8>) -> Result<(), Stora
         // The planted bug: counted as a success before the write is tried.
         node.metrics
             .storage_operations
-            .with_label_values(&["write", "ok"])
+            .get_or_create(&[("operation", "write"), ("status", "ok")])
             .inc();
     }
     let started = Instant::now();
@@ -403,7 +417,7 @@ fn storage_span(operation: &'static str, id: u64) -> Span {
 
 fn record_storage(
     node: &Node,
-    operation: &str,
+    operation: &'static str,
     span: &Span,
     started: Instant,
     error: Option<&StorageError>,
@@ -411,7 +425,7 @@ fn record_storage(
     let status = if error.is_some() { "error" } else { "ok" };
     node.metrics
         .storage_operations
-        .with_label_values(&[operation, status])
+        .get_or_create(&[("operation", operation), ("status", status)])
         .inc();
     record_storage_time(node, operation, span, started, error);
 }
@@ -419,7 +433,7 @@ fn record_storage(
 /// The duration and the span status of one storage operation.
 fn record_storage_time(
     node: &Node,
-    operation: &str,
+    operation: &'static str,
     span: &Span,
     started: Instant,
     error: Option<&StorageError>,
@@ -433,7 +447,7 @@ fn record_storage_time(
     };
     node.metrics
         .storage_duration
-        .with_label_values(&[operation])
+        .get_or_create(&[("operation", operation)])
         .observe(observed);
     let Some(error) = error else { return };
     if node.config.has(Bug::SpanLeftOkOnFailure) {
