@@ -107,3 +107,218 @@ impl MetricsHandler for OpenTelemetryMetrics {
         self.registry.render()
     }
 }
+
+/// The `metrics` crate's macros (`counter!`, `gauge!`, `histogram!`) routed
+/// to one `metrics-exporter-prometheus` recorder per node incarnation, never
+/// the global recorder.
+///
+/// madsim runs every node on the thread that runs the seed, so a thread-local
+/// recorder alone cannot tell nodes apart. This one is installed for the
+/// whole run (as the thread's local recorder, by [`System::run_scope`]) and
+/// routes each registration to the recorder of the simulated node it happens
+/// on (madsim's current node). Build one per run, in the system's factory:
+///
+/// ```ignore
+/// struct MyService { metrics: MetricsRecorders }
+/// impl System for MyService {
+///     fn run_scope(&self, run: &mut dyn FnMut()) { self.metrics.scope(run) }
+///     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+///         node.serve_metrics(self.metrics.for_this_node());
+///         // ... metrics::counter!("requests_total").increment(1) anywhere on the node
+///     }
+///     // drive: client.serve_metrics(self.metrics.for_this_node())
+/// }
+/// ```
+///
+/// Histograms need bucket bounds ([`MetricsRecorders::with_buckets`]):
+/// without them the exporter renders summaries, whose quantile windows run
+/// on `quanta`'s clock, which reads the CPU's time-stamp counter rather than
+/// simulated time, so they would differ from run to run. A metric recorded
+/// on a node before that node called [`MetricsRecorders::for_this_node`]
+/// would be lost: it panics instead, naming the metric, and the run fails
+/// with its seed.
+///
+/// [`System::run_scope`]: crate::System::run_scope
+#[derive(Clone)]
+pub struct MetricsRecorders {
+    inner: Arc<RecordersInner>,
+}
+
+struct RecordersInner {
+    buckets: Vec<f64>,
+    /// The current incarnation's recorder of each simulated node.
+    by_node:
+        std::sync::Mutex<std::collections::BTreeMap<madsim::task::NodeId, Arc<ExporterRecorder>>>,
+}
+
+type ExporterRecorder = metrics_exporter_prometheus::PrometheusRecorder;
+
+impl std::fmt::Debug for MetricsRecorders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsRecorders")
+            .field("buckets", &self.inner.buckets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsRecorders {
+    fn default() -> Self {
+        MetricsRecorders::with_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0])
+    }
+}
+
+impl MetricsRecorders {
+    /// Recorders whose histograms have these upper bounds (default: 1 ms to
+    /// 5 s, for durations in seconds). Build them outside the simulation, in
+    /// the system's factory: see below.
+    pub fn with_buckets(buckets: &[f64]) -> MetricsRecorders {
+        // Every exporter recorder builds a `quanta::Clock`, and the first one
+        // in a process calibrates the CPU's time-stamp counter against the
+        // monotonic clock in a loop that waits for that clock to move. Inside
+        // a simulation it never moves within one poll (madsim's clock is
+        // simulated), so the loop spins forever. The calibration is kept
+        // process-wide: doing it here, where time is real, makes every later
+        // clock, in any run, skip it. It touches no metric value.
+        let _ = quanta::Clock::new();
+        MetricsRecorders {
+            inner: Arc::new(RecordersInner {
+                buckets: buckets.to_vec(),
+                by_node: Default::default(),
+            }),
+        }
+    }
+
+    /// Runs `run` with these recorders as the thread's `metrics` recorder:
+    /// the body of [`System::run_scope`](crate::System::run_scope).
+    pub fn scope(&self, run: &mut dyn FnMut()) {
+        metrics::with_local_recorder(self, run)
+    }
+
+    /// A fresh recorder for the node incarnation this is called on, and its
+    /// `/metrics` handler for [`NodeContext::serve_metrics`](crate::NodeContext::serve_metrics)
+    /// (or the client's). Call it as `serve` (or `drive`) starts: from then
+    /// on, the `metrics` macros on this node record into it.
+    pub fn for_this_node(&self) -> impl MetricsHandler {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&self.inner.buckets)
+            // Only an empty list is refused, and the default has bounds.
+            .expect("histogram buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let node = current_node();
+        self.inner
+            .by_node
+            .lock()
+            .expect("recorders lock")
+            .insert(node, Arc::new(recorder));
+        move || MetricsResponse {
+            content_type: obsim_harness::PROMETHEUS_TEXT_CONTENT_TYPE.into(),
+            body: handle.render(),
+        }
+    }
+
+    fn recorder(&self, what: &str, key: &metrics::Key) -> Arc<ExporterRecorder> {
+        let node = current_node();
+        let found = self
+            .inner
+            .by_node
+            .lock()
+            .expect("recorders lock")
+            .get(&node)
+            .cloned();
+        found.unwrap_or_else(|| {
+            panic!(
+                "obsim: the {what} `{}` was recorded on simulated node {node:?} before it called \
+                 MetricsRecorders::for_this_node(): its values would be lost",
+                key.name()
+            )
+        })
+    }
+}
+
+/// madsim's id of the node whose task is running.
+fn current_node() -> madsim::task::NodeId {
+    madsim::plugin::node()
+}
+
+impl metrics::Recorder for MetricsRecorders {
+    fn describe_counter(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        let node = self
+            .inner
+            .by_node
+            .lock()
+            .expect("recorders lock")
+            .get(&current_node())
+            .cloned();
+        if let Some(recorder) = node {
+            recorder.describe_counter(key, unit, description);
+        }
+    }
+
+    fn describe_gauge(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        let node = self
+            .inner
+            .by_node
+            .lock()
+            .expect("recorders lock")
+            .get(&current_node())
+            .cloned();
+        if let Some(recorder) = node {
+            recorder.describe_gauge(key, unit, description);
+        }
+    }
+
+    fn describe_histogram(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        let node = self
+            .inner
+            .by_node
+            .lock()
+            .expect("recorders lock")
+            .get(&current_node())
+            .cloned();
+        if let Some(recorder) = node {
+            recorder.describe_histogram(key, unit, description);
+        }
+    }
+
+    fn register_counter(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Counter {
+        self.recorder("counter", key)
+            .register_counter(key, metadata)
+    }
+
+    fn register_gauge(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Gauge {
+        self.recorder("gauge", key).register_gauge(key, metadata)
+    }
+
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.recorder("histogram", key)
+            .register_histogram(key, metadata)
+    }
+}

@@ -237,6 +237,8 @@ pub use suite::{load_scenario, NoSettings, Suite, SuiteFile};
 pub mod deps {
     pub use futures;
     pub use madsim;
+    /// For [`crate::adapters::MetricsRecorders`].
+    pub use metrics;
     pub use opentelemetry;
     pub use opentelemetry_sdk;
     pub use prometheus;

@@ -137,9 +137,21 @@ impl Sim {
         let runtime =
             madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         let system = (self.factory)();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            runtime.block_on(simulate(world.clone(), self.config.clone(), system))
-        }));
+        let mut outcome = None;
+        let scope = system.clone();
+        scope.run_scope(&mut || {
+            outcome = Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                runtime.block_on(simulate(world.clone(), self.config.clone(), system.clone()))
+            })));
+        });
+        // A scope that never ran the simulation is the system's bug; say so
+        // as a failed run rather than report an empty one.
+        let outcome = outcome.unwrap_or_else(|| {
+            Err(
+                Box::new("the system's run_scope did not call run: nothing was simulated")
+                    as Box<dyn std::any::Any + Send>,
+            )
+        });
         // Read everything before the runtime drops: dropping it drops every
         // task still alive, closing their spans, and that teardown is not
         // part of the run.
@@ -199,7 +211,10 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         .incarnations()
         .into_iter()
         .map(|incarnation| {
-            let last = incarnation.metrics.render();
+            let last = incarnation
+                .final_render
+                .clone()
+                .unwrap_or_else(|| incarnation.metrics.render());
             IncarnationRecord {
                 node: server_name(incarnation.node),
                 number: incarnation.number,

@@ -31,6 +31,14 @@ pub trait System: Send + Sync + 'static {
     fn contract(&self) -> Contract {
         Contract::default()
     }
+
+    /// Wraps the whole run, on the thread that runs it: for what a library
+    /// can only scope per thread, such as the `metrics` crate's local
+    /// recorder (`obsim::adapters::MetricsRecorders` does this). It must
+    /// call `run` exactly once. Default: just `run()`.
+    fn run_scope(&self, run: &mut dyn FnMut()) {
+        run()
+    }
 }
 
 /// What one incarnation of one server node is given.

@@ -16,7 +16,7 @@ use obsim_scenario::Fate;
 
 use super::capture::NodeNames;
 use super::clock::Clock;
-use super::endpoint::MetricsSlot;
+use super::endpoint::{MetricsResponse, MetricsSlot};
 use super::ledger::Ledger;
 use super::storage::Storage;
 use crate::run::{server_name, Config, MessageCounts, Scrape};
@@ -33,6 +33,10 @@ pub(crate) struct Incarnation {
     /// Its metrics endpoint, kept by the harness after the node loses it in
     /// a crash: its final values are ground truth for what it counted.
     pub metrics: MetricsSlot,
+    /// What the endpoint answered the instant the incarnation crashed: its
+    /// final values, read then, so that nothing done after the crash (by a
+    /// handler the next incarnation shares, say) counts as this one's.
+    pub final_render: Option<MetricsResponse>,
 }
 
 /// A node's request, from inside the run, to be killed now (a crash during a
@@ -156,6 +160,7 @@ impl World {
             started_at: self.clock.elapsed(),
             ended_at: None,
             metrics: MetricsSlot::new(Arc::new(registry.clone())),
+            final_render: None,
             registry,
         };
         incarnations.push(incarnation.clone());
@@ -200,6 +205,9 @@ impl World {
         let mut incarnations = self.incarnations.lock().expect("incarnations lock");
         if let Some(last) = incarnations.iter_mut().rev().find(|i| i.node == node) {
             last.ended_at.get_or_insert(now);
+            if last.final_render.is_none() {
+                last.final_render = Some(last.metrics.render());
+            }
         }
         self.ledger.node_down(&server_name(node));
     }

@@ -1,0 +1,143 @@
+//! A service on the `metrics` crate's macros, with `metrics-exporter-prometheus`,
+//! under obsim through `obsim::adapters::MetricsRecorders`: one recorder per
+//! node incarnation although madsim runs every node on one thread, every
+//! check on what the exporter renders, and a counter kept across restarts in
+//! a process-wide recorder is caught.
+
+use std::time::Duration;
+
+use obsim::adapters::MetricsRecorders;
+use obsim::deps::futures::future::BoxFuture;
+use obsim::deps::{madsim, metrics};
+use obsim::faults::{Effect, Fault};
+use obsim::{Check, ClientContext, Contract, NodeContext, Sim, System};
+
+#[derive(Clone)]
+struct Ping(u64);
+#[derive(Clone)]
+struct Pong;
+const PING: u64 = 1;
+const PONG: u64 = 2;
+
+struct Service {
+    metrics: MetricsRecorders,
+    /// The bug: each node keeps the recorder of its first incarnation, as a
+    /// service that builds its recorder once per process-wide static would;
+    /// after a restart the new process starts from the old counts.
+    recorder_survives_restart: bool,
+    first: std::sync::Mutex<std::collections::BTreeMap<usize, ()>>,
+}
+
+impl System for Service {
+    fn run_scope(&self, run: &mut dyn FnMut()) {
+        self.metrics.scope(run)
+    }
+
+    fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+        let first_boot = self.first.lock().unwrap().insert(node.index, ()).is_none();
+        if first_boot || !self.recorder_survives_restart {
+            node.serve_metrics(self.metrics.for_this_node());
+        }
+        Box::pin(async move {
+            metrics::describe_counter!("pings_total", "Pings answered, by parity.");
+            metrics::describe_histogram!("ping_handling_seconds", "Time to handle a ping.");
+            while let Ok((Ping(n), from)) = node.network.recv::<Ping>(PING).await {
+                let started = madsim::time::Instant::now();
+                madsim::time::sleep(Duration::from_millis(2)).await;
+                let parity = if n % 2 == 0 { "even" } else { "odd" };
+                metrics::counter!("pings_total", "parity" => parity).increment(1);
+                metrics::histogram!("ping_handling_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                let _ = node.network.send(from, PONG, Pong).await;
+            }
+        })
+    }
+
+    fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
+        client.serve_metrics(self.metrics.for_this_node());
+        Box::pin(async move {
+            metrics::describe_counter!("ping_client_calls_total", "Calls made, by outcome.");
+            for n in 0..client.workload.invocations {
+                let server = client.servers[n as usize % client.servers.len()];
+                let call = async {
+                    client.network.send(server, PING, Ping(n)).await?;
+                    client.network.recv::<Pong>(PONG).await
+                };
+                let reply = madsim::time::timeout(Duration::from_millis(200), call).await;
+                let outcome = if matches!(reply, Ok(Ok(_))) {
+                    "ok"
+                } else {
+                    "timeout"
+                };
+                metrics::counter!("ping_client_calls_total", "outcome" => outcome).increment(1);
+                client.record_outcome(outcome);
+                madsim::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    }
+
+    fn contract(&self) -> Contract {
+        Contract::new()
+            .accurate(r#"final(pings_total) == messages.received{message="ping"}"#)
+            .accurate("final(ping_client_calls_total) == outcomes.total")
+    }
+}
+
+fn sim(recorder_survives_restart: bool) -> Sim {
+    let workload = obsim::Workload {
+        invocations: 300,
+        concurrency: 1,
+        ..Default::default()
+    };
+    Sim::builder("metrics-crate")
+        .servers(2)
+        .workload(workload)
+        .duration(Duration::from_secs(3))
+        .fault(
+            Fault::new(Effect::NodeCrash {
+                restart_after: Some(Duration::from_millis(300)),
+            })
+            .on_node(1)
+            .at(Duration::from_secs(1)),
+        )
+        .artifacts_dir(None)
+        .build(move || Service {
+            metrics: MetricsRecorders::default(),
+            recorder_survives_restart,
+            first: Default::default(),
+        })
+        .unwrap()
+}
+
+#[test]
+fn metrics_macros_reach_one_recorder_per_node_incarnation_and_pass_every_check() {
+    let sweep = sim(false).sweep(&[0, 1, 2, 3]);
+    sweep.assert_passed();
+    let run = sweep.verdicts[0].run.as_ref().unwrap();
+    // Each node counted only its own pings: server-0 the even ones.
+    let server_0 = &run.incarnations[0];
+    assert_eq!(server_0.node, "server-0");
+    assert!(server_0
+        .final_exposition
+        .contains("pings_total{parity=\"even\"}"));
+    assert!(!server_0.final_exposition.contains("parity=\"odd\""));
+    let client = run.incarnations.last().unwrap();
+    assert!(client
+        .final_exposition
+        .contains("ping_client_calls_total{outcome=\"ok\"}"));
+    assert!(!client.final_exposition.contains("pings_total"));
+}
+
+#[test]
+fn a_recorder_that_outlives_its_incarnation_is_caught_by_metric_accuracy() {
+    let failure = sim(true)
+        .check_seed(0)
+        .failure
+        .expect("counts carried across a restart cannot pass");
+    let message = failure.to_string();
+    assert!(
+        failure.checks().contains(&Check::MetricAccuracy),
+        "{message}"
+    );
+    assert!(message.contains("final(pings_total)"), "{message}");
+}
