@@ -217,20 +217,22 @@ impl MetricsRecorders {
         }
     }
 
+    /// The current incarnation's recorder of the node this runs on, if it
+    /// has one yet.
+    fn current(&self) -> Option<Arc<ExporterRecorder>> {
+        let by_node = self.inner.by_node.lock().expect("recorders lock");
+        by_node.get(&current_node()).cloned()
+    }
+
+    /// As [`MetricsRecorders::current`], for a registration: without a
+    /// recorder its values would be lost, so it panics, naming the metric.
     fn recorder(&self, what: &str, key: &metrics::Key) -> Arc<ExporterRecorder> {
-        let node = current_node();
-        let found = self
-            .inner
-            .by_node
-            .lock()
-            .expect("recorders lock")
-            .get(&node)
-            .cloned();
-        found.unwrap_or_else(|| {
+        self.current().unwrap_or_else(|| {
             panic!(
-                "obsim: the {what} `{}` was recorded on simulated node {node:?} before it called \
+                "obsim: the {what} `{}` was recorded on simulated node {:?} before it called \
                  MetricsRecorders::for_this_node(): its values would be lost",
-                key.name()
+                key.name(),
+                current_node()
             )
         })
     }
@@ -242,20 +244,15 @@ fn current_node() -> madsim::task::NodeId {
 }
 
 impl metrics::Recorder for MetricsRecorders {
+    // A description before the node has a recorder describes nothing yet:
+    // it is dropped, as the exporter drops one for a metric never recorded.
     fn describe_counter(
         &self,
         key: metrics::KeyName,
         unit: Option<metrics::Unit>,
         description: metrics::SharedString,
     ) {
-        let node = self
-            .inner
-            .by_node
-            .lock()
-            .expect("recorders lock")
-            .get(&current_node())
-            .cloned();
-        if let Some(recorder) = node {
+        if let Some(recorder) = self.current() {
             recorder.describe_counter(key, unit, description);
         }
     }
@@ -266,14 +263,7 @@ impl metrics::Recorder for MetricsRecorders {
         unit: Option<metrics::Unit>,
         description: metrics::SharedString,
     ) {
-        let node = self
-            .inner
-            .by_node
-            .lock()
-            .expect("recorders lock")
-            .get(&current_node())
-            .cloned();
-        if let Some(recorder) = node {
+        if let Some(recorder) = self.current() {
             recorder.describe_gauge(key, unit, description);
         }
     }
@@ -284,14 +274,7 @@ impl metrics::Recorder for MetricsRecorders {
         unit: Option<metrics::Unit>,
         description: metrics::SharedString,
     ) {
-        let node = self
-            .inner
-            .by_node
-            .lock()
-            .expect("recorders lock")
-            .get(&current_node())
-            .cloned();
-        if let Some(recorder) = node {
+        if let Some(recorder) = self.current() {
             recorder.describe_histogram(key, unit, description);
         }
     }

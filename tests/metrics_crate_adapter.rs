@@ -9,15 +9,11 @@ use std::time::Duration;
 use obsim::adapters::MetricsRecorders;
 use obsim::deps::futures::future::BoxFuture;
 use obsim::deps::{madsim, metrics};
-use obsim::faults::{Effect, Fault};
 use obsim::{Check, ClientContext, Contract, NodeContext, Sim, System};
 
-#[derive(Clone)]
-struct Ping(u64);
-#[derive(Clone)]
-struct Pong;
-const PING: u64 = 1;
-const PONG: u64 = 2;
+mod support;
+
+use support::{Ping, Pong, PING, PONG};
 
 struct Service {
     metrics: MetricsRecorders,
@@ -57,22 +53,11 @@ impl System for Service {
         client.serve_metrics(self.metrics.for_this_node());
         Box::pin(async move {
             metrics::describe_counter!("ping_client_calls_total", "Calls made, by outcome.");
-            for n in 0..client.workload.invocations {
-                let server = client.servers[n as usize % client.servers.len()];
-                let call = async {
-                    client.network.send(server, PING, Ping(n)).await?;
-                    client.network.recv::<Pong>(PONG).await
-                };
-                let reply = madsim::time::timeout(Duration::from_millis(200), call).await;
-                let outcome = if matches!(reply, Ok(Ok(_))) {
-                    "ok"
-                } else {
-                    "timeout"
-                };
-                metrics::counter!("ping_client_calls_total", "outcome" => outcome).increment(1);
-                client.record_outcome(outcome);
-                madsim::time::sleep(Duration::from_millis(5)).await;
-            }
+            support::drive_pings(&client, |outcome| {
+                metrics::counter!("ping_client_calls_total", "outcome" => outcome.to_string())
+                    .increment(1)
+            })
+            .await
         })
     }
 
@@ -84,29 +69,11 @@ impl System for Service {
 }
 
 fn sim(recorder_survives_restart: bool) -> Sim {
-    let workload = obsim::Workload {
-        invocations: 300,
-        concurrency: 1,
-        ..Default::default()
-    };
-    Sim::builder("metrics-crate")
-        .servers(2)
-        .workload(workload)
-        .duration(Duration::from_secs(3))
-        .fault(
-            Fault::new(Effect::NodeCrash {
-                restart_after: Some(Duration::from_millis(300)),
-            })
-            .on_node(1)
-            .at(Duration::from_secs(1)),
-        )
-        .artifacts_dir(None)
-        .build(move || Service {
-            metrics: MetricsRecorders::default(),
-            recorder_survives_restart,
-            first: Default::default(),
-        })
-        .unwrap()
+    support::crash_restart_sim("metrics-crate", move || Service {
+        metrics: MetricsRecorders::default(),
+        recorder_survives_restart,
+        first: Default::default(),
+    })
 }
 
 #[test]

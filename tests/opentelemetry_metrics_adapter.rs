@@ -11,15 +11,11 @@ use obsim::adapters::OpenTelemetryMetrics;
 use obsim::deps::futures::future::BoxFuture;
 use obsim::deps::madsim;
 use obsim::deps::opentelemetry::KeyValue;
-use obsim::faults::{Effect, Fault};
 use obsim::{Check, ClientContext, Contract, NodeContext, Sim, System};
 
-#[derive(Clone)]
-struct Ping(u64);
-#[derive(Clone)]
-struct Pong;
-const PING: u64 = 1;
-const PONG: u64 = 2;
+mod support;
+
+use support::{Ping, Pong, PING, PONG};
 
 struct Service {
     /// The bug: `counter.add(pings_so_far)` where `add(1)` belongs, as when
@@ -65,22 +61,7 @@ impl System for Service {
     }
 
     fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            for n in 0..client.workload.invocations {
-                let server = client.servers[n as usize % client.servers.len()];
-                let call = async {
-                    client.network.send(server, PING, Ping(n)).await?;
-                    client.network.recv::<Pong>(PONG).await
-                };
-                let reply = madsim::time::timeout(Duration::from_millis(200), call).await;
-                client.record_outcome(if matches!(reply, Ok(Ok(_))) {
-                    "ok"
-                } else {
-                    "timeout"
-                });
-                madsim::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        Box::pin(async move { support::drive_pings(&client, |_| {}).await })
     }
 
     fn contract(&self) -> Contract {
@@ -91,25 +72,9 @@ impl System for Service {
 }
 
 fn sim(adds_running_total: bool) -> Sim {
-    let workload = obsim::Workload {
-        invocations: 300,
-        concurrency: 1,
-        ..Default::default()
-    };
-    Sim::builder("opentelemetry-metrics")
-        .servers(2)
-        .workload(workload)
-        .duration(Duration::from_secs(3))
-        .fault(
-            Fault::new(Effect::NodeCrash {
-                restart_after: Some(Duration::from_millis(300)),
-            })
-            .on_node(1)
-            .at(Duration::from_secs(1)),
-        )
-        .artifacts_dir(None)
-        .build(move || Service { adds_running_total })
-        .unwrap()
+    support::crash_restart_sim("opentelemetry-metrics", move || Service {
+        adds_running_total,
+    })
 }
 
 #[test]

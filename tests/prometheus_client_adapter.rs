@@ -15,15 +15,11 @@ use obsim::deps::prometheus_client::metrics::family::Family;
 use obsim::deps::prometheus_client::metrics::gauge::Gauge;
 use obsim::deps::prometheus_client::metrics::histogram::Histogram;
 use obsim::deps::prometheus_client::registry::{Registry, Unit};
-use obsim::faults::{Effect, Fault};
 use obsim::{Check, ClientContext, Contract, NodeContext, Sim, System};
 
-#[derive(Clone)]
-struct Ping(u64);
-#[derive(Clone)]
-struct Pong;
-const PING: u64 = 1;
-const PONG: u64 = 2;
+mod support;
+
+use support::{Ping, Pong, PING, PONG};
 
 type Labels = Vec<(String, String)>;
 
@@ -72,22 +68,7 @@ impl System for Service {
     }
 
     fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            for n in 0..client.workload.invocations {
-                let server = client.servers[n as usize % client.servers.len()];
-                let call = async {
-                    client.network.send(server, PING, Ping(n)).await?;
-                    client.network.recv::<Pong>(PONG).await
-                };
-                let reply = madsim::time::timeout(Duration::from_millis(200), call).await;
-                client.record_outcome(if matches!(reply, Ok(Ok(_))) {
-                    "ok"
-                } else {
-                    "timeout"
-                });
-                madsim::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        Box::pin(async move { support::drive_pings(&client, |_| {}).await })
     }
 
     fn contract(&self) -> Contract {
@@ -98,25 +79,7 @@ impl System for Service {
 }
 
 fn sim(label_by_request: bool) -> Sim {
-    let workload = obsim::Workload {
-        invocations: 300,
-        concurrency: 1,
-        ..Default::default()
-    };
-    Sim::builder("prometheus-client")
-        .servers(2)
-        .workload(workload)
-        .duration(Duration::from_secs(3))
-        .fault(
-            Fault::new(Effect::NodeCrash {
-                restart_after: Some(Duration::from_millis(300)),
-            })
-            .on_node(1)
-            .at(Duration::from_secs(1)),
-        )
-        .artifacts_dir(None)
-        .build(move || Service { label_by_request })
-        .unwrap()
+    support::crash_restart_sim("prometheus-client", move || Service { label_by_request })
 }
 
 #[test]
