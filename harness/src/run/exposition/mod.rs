@@ -55,6 +55,14 @@
 //! Everything else (gauges, histogram `_bucket`/`_sum`/`_count`, summaries,
 //! labels sorted by name) has the same shape in both formats.
 
+mod canonical;
+mod openmetrics;
+mod prometheus_text;
+
+pub use canonical::canonical;
+use openmetrics::{openmetrics_value, parse_openmetrics};
+use prometheus_text::{parse_prometheus_text, prometheus_text_value};
+
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -372,155 +380,6 @@ pub fn parse_as(text: &str, content_type: &str) -> Result<Exposition, ParseError
     }
 }
 
-fn parse_prometheus_text(text: &str) -> Result<Exposition, ParseError> {
-    let mut exposition = Exposition::default();
-    for (index, line) in text.lines().enumerate() {
-        let fail = |message: String| ParseError {
-            line: index + 1,
-            format: Format::PrometheusText,
-            message,
-        };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix('#') {
-            parse_comment(&mut exposition, comment.trim_start()).map_err(fail)?;
-            continue;
-        }
-        let sample = parse_sample(line, Format::PrometheusText).map_err(fail)?;
-        family_for_sample(&mut exposition, &sample.name)
-            .samples
-            .push(sample);
-    }
-    Ok(exposition)
-}
-
-/// OpenMetrics 1.0 text, as strictly as Prometheus reads it.
-fn parse_openmetrics(text: &str) -> Result<Exposition, ParseError> {
-    let mut exposition = Exposition {
-        families: Vec::new(),
-        format: Format::OpenMetrics,
-    };
-    let mut eof_at: Option<usize> = None;
-    let mut last = 0;
-    for (index, line) in text.lines().enumerate() {
-        last = index + 1;
-        let fail = |message: String| ParseError {
-            line: index + 1,
-            format: Format::OpenMetrics,
-            message,
-        };
-        if let Some(eof) = eof_at {
-            return Err(fail(format!(
-                "text after `# EOF` (line {eof}): `# EOF` ends an OpenMetrics exposition and \
-                 nothing may follow it, so Prometheus rejects the whole scrape (\"unexpected \
-                 data after # EOF\"). Two registries each encoded with `# EOF` do this; \
-                 encode all but the last without it"
-            )));
-        }
-        if line == EOF_LINE {
-            eof_at = Some(index + 1);
-            continue;
-        }
-        if line.trim().is_empty() {
-            return Err(fail(
-                "blank line: OpenMetrics text has none, and Prometheus rejects the scrape".into(),
-            ));
-        }
-        if line.starts_with('#') {
-            parse_metadata(&mut exposition, line).map_err(fail)?;
-            continue;
-        }
-        let sample = parse_sample(line, Format::OpenMetrics).map_err(fail)?;
-        add_openmetrics_sample(&mut exposition, sample);
-    }
-    if eof_at.is_none() {
-        return Err(ParseError {
-            line: last + 1,
-            format: Format::OpenMetrics,
-            message: format!(
-                "no `# EOF` line: OpenMetrics text must end with `# EOF`, or Prometheus rejects \
-                 the scrape (\"data does not end with # EOF\"); the text ended after line {last}"
-            ),
-        });
-    }
-    for family in &mut exposition.families {
-        family.name = match family.kind {
-            MetricKind::Counter => format!("{}_total", family.declared_name),
-            MetricKind::Info => format!("{}_info", family.declared_name),
-            _ => family.declared_name.clone(),
-        };
-    }
-    Ok(exposition)
-}
-
-fn parse_comment(exposition: &mut Exposition, comment: &str) -> Result<(), String> {
-    let mut words = comment.splitn(3, ' ');
-    let keyword = words.next().unwrap_or("");
-    if keyword != "HELP" && keyword != "TYPE" {
-        return Ok(()); // a plain comment
-    }
-    let name = words
-        .next()
-        .filter(|name| is_metric_name(name))
-        .ok_or_else(|| format!("`# {keyword}` needs a valid metric name"))?;
-    let rest = words.next().unwrap_or("");
-    let family = family_named(exposition, name);
-    if keyword == "HELP" {
-        family.help = Some(unescape_help(rest));
-    } else {
-        family.kind = MetricKind::parse(rest.trim())
-            .ok_or_else(|| format!("unknown metric type {rest:?} for {name}"))?;
-    }
-    Ok(())
-}
-
-/// An OpenMetrics `# HELP`, `# TYPE` or `# UNIT` line; any other comment is
-/// an error, as it is to Prometheus.
-fn parse_metadata(exposition: &mut Exposition, line: &str) -> Result<(), String> {
-    let mut words = line.strip_prefix("# ").unwrap_or("").splitn(3, ' ');
-    let keyword = words.next().unwrap_or("");
-    if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
-        return Err(format!(
-            "comment {line:?}: OpenMetrics has no free comments, only `# HELP`, `# TYPE`, \
-             `# UNIT` and the final `# EOF`, and Prometheus rejects the scrape on any other"
-        ));
-    }
-    let name = words
-        .next()
-        .filter(|name| is_metric_name(name))
-        .ok_or_else(|| format!("`# {keyword}` needs a valid metric name"))?;
-    let rest = words.next().unwrap_or("");
-    let family = family_named(exposition, name);
-    match keyword {
-        "HELP" => family.help = Some(unescape_openmetrics(rest)),
-        "TYPE" => {
-            family.kind = MetricKind::parse_openmetrics(rest).ok_or_else(|| {
-                format!(
-                    "unknown OpenMetrics metric type {rest:?} for {name}: the types are \
-                     counter, gauge, histogram, gaugehistogram, summary, info, stateset \
-                     and unknown"
-                )
-            })?;
-        }
-        _ => {
-            let suffixed = name
-                .strip_suffix(rest)
-                .is_some_and(|base| base.len() > 1 && base.ends_with('_'));
-            if !rest.is_empty() && !suffixed {
-                return Err(format!(
-                    "`# UNIT {name} {rest}`: a family with a unit must be named after it, \
-                     ending in `_{rest}` (e.g. `{name}_{rest}`), or Prometheus rejects the \
-                     scrape (\"unit not a suffix of metric\")"
-                ));
-            }
-            family.unit = (!rest.is_empty()).then(|| rest.to_string());
-        }
-    }
-    Ok(())
-}
-
 /// The family declared (or first seen) under `name`, created untyped if new.
 fn family_named<'a>(exposition: &'a mut Exposition, name: &str) -> &'a mut Family {
     let position = exposition
@@ -558,34 +417,6 @@ fn family_for_sample<'a>(exposition: &'a mut Exposition, sample: &str) -> &'a mu
     family_named(exposition, parent.as_deref().unwrap_or(sample))
 }
 
-/// Files an OpenMetrics sample under the latest family whose type gives its
-/// name (`foo_total` under counter `foo`), `_created` samples apart. A sample
-/// named exactly after a family joins it whatever the type, so the lint can
-/// name a counter sample without `_total`; one no family claims is an
-/// `unknown` family of its own.
-fn add_openmetrics_sample(exposition: &mut Exposition, sample: Sample) {
-    let found = exposition
-        .families
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(index, family)| {
-            let suffix = sample.name.strip_prefix(family.declared_name.as_str())?;
-            if suffix == "_created" && family.kind.has_created() {
-                return Some((index, true));
-            }
-            let named = suffix.is_empty() || family.kind.openmetrics_suffixes().contains(&suffix);
-            named.then_some((index, false))
-        });
-    match found {
-        Some((index, true)) => exposition.families[index].created.push(sample),
-        Some((index, false)) => exposition.families[index].samples.push(sample),
-        None => family_named(exposition, &sample.name.clone())
-            .samples
-            .push(sample),
-    }
-}
-
 fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
     let name_end = line
         .find(|c: char| c == '{' || c.is_whitespace())
@@ -611,85 +442,6 @@ fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
         labels,
         value,
     })
-}
-
-/// `value [timestamp]` of a 0.0.4 sample; the timestamp is integer ms.
-fn prometheus_text_value(name: &str, rest: &str) -> Result<f64, String> {
-    let mut fields = rest.split_whitespace();
-    let value_text = fields
-        .next()
-        .ok_or_else(|| format!("sample {name} has no value"))?;
-    let value = parse_value(value_text)
-        .ok_or_else(|| format!("sample {name} has an invalid value {value_text:?}"))?;
-    if let Some(timestamp) = fields.next() {
-        timestamp
-            .parse::<i64>()
-            .map_err(|_| format!("sample {name} has an invalid timestamp {timestamp:?}"))?;
-    }
-    if fields.next().is_some() {
-        return Err(format!("sample {name} has trailing text"));
-    }
-    Ok(value)
-}
-
-/// `value [timestamp] [# {labels} value [timestamp]]` of an OpenMetrics
-/// sample: timestamps are seconds (a float), and the exemplar after `#` is
-/// checked and dropped.
-fn openmetrics_value(name: &str, rest: &str) -> Result<f64, String> {
-    let (point, exemplar) = match rest.split_once('#') {
-        Some((point, exemplar)) => (point, Some(exemplar)),
-        None => (rest, None),
-    };
-    let mut fields = point.split_whitespace();
-    let value_text = fields
-        .next()
-        .ok_or_else(|| format!("sample {name} has no value"))?;
-    let value = parse_value(value_text)
-        .ok_or_else(|| format!("sample {name} has an invalid value {value_text:?}"))?;
-    if let Some(timestamp) = fields.next() {
-        parse_timestamp(timestamp).ok_or_else(|| {
-            format!(
-                "sample {name} has an invalid timestamp {timestamp:?}: OpenMetrics timestamps \
-                 are seconds since the epoch, e.g. `1700000000.125`"
-            )
-        })?;
-    }
-    if fields.next().is_some() {
-        return Err(format!("sample {name} has trailing text"));
-    }
-    if let Some(exemplar) = exemplar {
-        check_exemplar(exemplar)
-            .map_err(|problem| format!("sample {name} has an invalid exemplar: {problem}"))?;
-    }
-    Ok(value)
-}
-
-/// ` {labels} value [timestamp]`, the text after an exemplar's `#`.
-fn check_exemplar(text: &str) -> Result<(), String> {
-    let shape = "an exemplar is ` # {label=\"value\"} value [timestamp]`";
-    let body = text
-        .strip_prefix(' ')
-        .and_then(|text| text.strip_prefix('{'))
-        .ok_or_else(|| shape.to_string())?;
-    let (_labels, rest) = parse_labels(body)?;
-    let mut fields = rest.split_whitespace();
-    let value = fields.next().ok_or_else(|| shape.to_string())?;
-    parse_value(value).ok_or_else(|| format!("invalid exemplar value {value:?}"))?;
-    if let Some(timestamp) = fields.next() {
-        parse_timestamp(timestamp)
-            .ok_or_else(|| format!("invalid exemplar timestamp {timestamp:?}"))?;
-    }
-    if fields.next().is_some() {
-        return Err(format!("trailing text; {shape}"));
-    }
-    Ok(())
-}
-
-/// An OpenMetrics timestamp: finite seconds.
-fn parse_timestamp(text: &str) -> Option<f64> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|seconds| seconds.is_finite())
 }
 
 type Labels = Vec<(String, String)>;
@@ -748,32 +500,6 @@ fn parse_value(text: &str) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         _ => text.parse().ok(),
     }
-}
-
-fn unescape_help(text: &str) -> String {
-    text.replace("\\n", "\n").replace("\\\\", "\\")
-}
-
-/// OpenMetrics HELP escapes `\\`, `\n` and `\"`; any other backslash stays.
-fn unescape_openmetrics(text: &str) -> String {
-    let mut unescaped = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            unescaped.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => unescaped.push('\n'),
-            Some(c @ ('\\' | '"')) => unescaped.push(c),
-            Some(other) => {
-                unescaped.push('\\');
-                unescaped.push(other);
-            }
-            None => unescaped.push('\\'),
-        }
-    }
-    unescaped
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
@@ -892,117 +618,6 @@ stray{path="a\"b\\c\nd"} NaN 1700000000000
         assert_eq!(
             exposition.family("ops_total").unwrap().samples[0].value,
             7.0
-        );
-    }
-}
-
-/// The text with each family's series in one fixed order, for comparing two
-/// runs and for reports. Some libraries keep a family's series in a hash map
-/// (`prometheus-client` does), so two renders of the same values can list
-/// them in different orders; a byte-for-byte comparison would call that a
-/// determinism failure. Within each run of sample lines, lines are sorted by
-/// their labels without `le` and `quantile`, stably, so a histogram's
-/// buckets keep the order the library wrote them in and a text already in
-/// label order (the `prometheus` crate's) comes back unchanged. Comments
-/// and `# EOF` stay where they are. Values are untouched.
-pub fn canonical(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run: Vec<&str> = Vec::new();
-    let flush = |run: &mut Vec<&str>, out: &mut String| {
-        run.sort_by_key(|line| series_key(line));
-        for line in run.drain(..) {
-            out.push_str(line);
-            out.push('\n');
-        }
-    };
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            flush(&mut run, &mut out);
-            out.push_str(line);
-            out.push('\n');
-        } else {
-            run.push(line);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-/// A sample line's label pairs, `le` and `quantile` left out, as written.
-fn series_key(line: &str) -> Vec<String> {
-    let Some(open) = line.find('{') else {
-        return Vec::new();
-    };
-    let mut pairs = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut escaped = false;
-    for c in line[open + 1..].chars() {
-        match c {
-            _ if escaped => {
-                escaped = false;
-                current.push(c);
-            }
-            '\\' if quoted => {
-                escaped = true;
-                current.push(c);
-            }
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ',' | '}' if !quoted => {
-                pairs.push(std::mem::take(&mut current));
-                if c == '}' {
-                    break;
-                }
-            }
-            _ => current.push(c),
-        }
-    }
-    pairs.retain(|pair| {
-        let name = pair.split('=').next().unwrap_or("").trim();
-        !pair.trim().is_empty() && name != "le" && name != "quantile"
-    });
-    pairs
-}
-
-#[cfg(test)]
-mod canonical_tests {
-    use super::canonical;
-
-    #[test]
-    fn series_written_in_any_order_read_the_same() {
-        let one = "# TYPE r counter\nr_total{m=\"b\"} 2\nr_total{m=\"a\"} 1\n# EOF\n";
-        let two = "# TYPE r counter\nr_total{m=\"a\"} 1\nr_total{m=\"b\"} 2\n# EOF\n";
-        assert_eq!(canonical(one), canonical(two));
-        assert_eq!(canonical(one), two);
-    }
-
-    #[test]
-    fn buckets_keep_their_order_and_sorted_text_is_unchanged() {
-        let text = "# TYPE d histogram\n\
-            d_bucket{op=\"get\",le=\"0.005\"} 1\n\
-            d_bucket{op=\"get\",le=\"+Inf\"} 2\n\
-            d_sum{op=\"get\"} 0.2\n\
-            d_count{op=\"get\"} 2\n\
-            d_bucket{op=\"put\",le=\"0.005\"} 0\n\
-            d_bucket{op=\"put\",le=\"+Inf\"} 1\n\
-            d_sum{op=\"put\"} 0.1\n\
-            d_count{op=\"put\"} 1\n";
-        assert_eq!(canonical(text), text);
-        // The same series, the put group first, as a hash map might write.
-        let lines: Vec<&str> = text.lines().collect();
-        let swapped = [&lines[..1], &lines[5..], &lines[1..5]].concat().join("\n") + "\n";
-        assert_eq!(canonical(&swapped), text);
-    }
-
-    #[test]
-    fn quoted_commas_and_braces_do_not_split_labels() {
-        let text = "x{a=\"1,}\",b=\"2\"} 1\nx{a=\"0\",b=\"\\\"\"} 1\n";
-        assert_eq!(
-            canonical(text),
-            "x{a=\"0\",b=\"\\\"\"} 1\nx{a=\"1,}\",b=\"2\"} 1\n"
         );
     }
 }
