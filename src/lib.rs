@@ -249,6 +249,10 @@ pub mod deps {
     pub use rand;
     pub use rand_chacha;
     pub use serde;
+    /// The `AsyncRead`/`AsyncWrite` traits (and their `*Ext` methods) that
+    /// `madsim::net::TcpStream` implements: services on madsim sockets need
+    /// this exact copy.
+    pub use tokio;
     pub use tracing;
     pub use tracing_opentelemetry;
 }

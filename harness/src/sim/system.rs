@@ -164,6 +164,13 @@ impl ClientContext {
     /// Records an invocation's outcome (`ok`, `error`, `timeout`, ...) through
     /// the harness's own channel: ground truth, not a metric.
     pub fn record_outcome(&self, outcome: &str) {
-        self.world.record_outcome(outcome);
+        self.world.record_outcome(outcome, 1);
+    }
+
+    /// Records `count` of an outcome at once, for ground truth that is an
+    /// amount rather than one event: the bytes a request carried, say, which
+    /// a `_bytes` histogram's sum must match. Read as `outcomes.<outcome>`.
+    pub fn record_outcomes(&self, outcome: &str, count: u64) {
+        self.world.record_outcome(outcome, count);
     }
 }

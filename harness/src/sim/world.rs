@@ -216,9 +216,9 @@ impl World {
         self.incarnations.lock().expect("incarnations lock").clone()
     }
 
-    pub(crate) fn record_outcome(&self, outcome: &str) {
+    pub(crate) fn record_outcome(&self, outcome: &str, count: u64) {
         let mut outcomes = self.outcomes.lock().expect("outcomes lock");
-        *outcomes.entry(outcome.to_string()).or_default() += 1;
+        *outcomes.entry(outcome.to_string()).or_default() += count;
     }
 
     pub(crate) fn outcomes(&self) -> BTreeMap<String, u64> {
