@@ -15,6 +15,8 @@ use std::time::Duration;
 /// - `at` and `duration` (a scenario file's `for`) are its window in
 ///   simulated time since the run started. `duration` None means until the
 ///   run ends. Point events (a crash) happen at `at`.
+/// - `transport` is the traffic a delay or a loss acts on: obsim's typed
+///   messages (the default) or madsim's sockets; see [`Transport`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub effect: Effect,
@@ -23,6 +25,45 @@ pub struct Fault {
     pub probability: Option<f64>,
     pub at: Duration,
     pub duration: Option<Duration>,
+    pub transport: Transport,
+}
+
+/// The traffic a `network_delay` or `packet_loss` acts on. A partition needs
+/// no choice: it cuts both, node by node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// obsim's typed messages (`Network::send`): decided per message and per
+    /// sending node, each one logged and counted (`messages.lost`).
+    #[default]
+    Messages,
+    /// madsim's own sockets (`madsim::net::TcpStream`, `UdpSocket`), through
+    /// madsim's `NetSim`. Its latency and loss rate are network-wide, so such
+    /// a fault takes no `node`; it is logged once as its window opens. TCP
+    /// turns a lost packet into a retransmission, so loss shows as delay.
+    Sockets,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Messages => "messages",
+            Transport::Sockets => "sockets",
+        }
+    }
+}
+
+impl FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "messages" => Ok(Transport::Messages),
+            "sockets" => Ok(Transport::Sockets),
+            other => Err(format!(
+                "unknown transport {other:?}: expected \"messages\" (obsim's typed messages, the default) or \"sockets\" (madsim's TCP and UDP sockets)"
+            )),
+        }
+    }
 }
 
 /// What a fault does, with the parameters only that kind has.
@@ -97,7 +138,14 @@ impl Fault {
             probability: None,
             at: Duration::ZERO,
             duration: None,
+            transport: Transport::Messages,
         }
+    }
+
+    /// Acts on madsim's sockets instead of obsim's typed messages.
+    pub fn on_sockets(mut self) -> Fault {
+        self.transport = Transport::Sockets;
+        self
     }
 
     pub fn on_node(mut self, node: usize) -> Fault {
@@ -293,6 +341,9 @@ impl fmt::Display for Fault {
         }
         if let Some(duration) = self.duration {
             write!(f, " for={duration:?}")?;
+        }
+        if self.transport != Transport::Messages {
+            write!(f, " transport={}", self.transport.as_str())?;
         }
         match &self.effect {
             Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Effect, Fault, FaultKind, FaultPlan};
+use crate::{Effect, Fault, FaultKind, FaultPlan, Transport};
 
 /// The ChaCha stream of one component in one run.
 ///
@@ -101,6 +101,7 @@ impl Injector {
             rng: component_stream(self.seed, &format!("network/{endpoint}")),
             rules: self.rules(|fault| {
                 (fault.node.is_none() || fault.node == node)
+                    && fault.transport == Transport::Messages
                     && matches!(
                         fault.effect,
                         Effect::NetworkDelay { .. }

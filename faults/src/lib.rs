@@ -18,10 +18,13 @@ mod log;
 mod plan;
 pub mod swarm;
 
-pub use fault::{Effect, Fault, FaultKind, Partition};
+pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
 pub use injector::{
     component_stream, HandlerPanics, Injector, NetworkFaults, SendDecision, StorageDecision,
     StorageFaults, TornCrash,
 };
 pub use log::{FaultEvent, FaultLog};
-pub use plan::{FaultPlan, Lifecycle, LifecycleEvent, PartitionWindow, PlanError, Topology};
+pub use plan::{
+    FaultPlan, Lifecycle, LifecycleEvent, PartitionWindow, PlanError, SocketCondition,
+    SocketWindow, Topology,
+};

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Effect, Fault, FaultKind, Partition};
+use crate::{Effect, Fault, FaultKind, Partition, Transport};
 
 /// The faults of one run. Build it with [`FaultPlan::new`], which validates
 /// every fault against the topology and the run's end, so a plan that exists
@@ -50,6 +50,26 @@ pub struct PartitionWindow {
     pub partition: Partition,
     pub at: Duration,
     pub heal_after: Option<Duration>,
+}
+
+/// A delay or a loss on madsim's sockets, as the supervisor applies it to
+/// madsim's network-wide `NetSim` config for its window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SocketWindow {
+    /// The fault's index in the plan.
+    pub index: usize,
+    pub condition: SocketCondition,
+    pub at: Duration,
+    /// None: until the run ends.
+    pub duration: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SocketCondition {
+    /// Added to every packet's latency, drawn by madsim from `min..max`.
+    Latency { min: Duration, max: Duration },
+    /// The chance each packet fails; TCP sends it again after a backoff.
+    Loss { rate: f64 },
 }
 
 /// Why a fault cannot be honoured. `index` is the fault's position in the plan
@@ -131,6 +151,35 @@ impl FaultPlan {
         windows.sort_by_key(|window| window.at);
         windows
     }
+
+    /// Delays and losses on madsim's sockets, in the order they start; ties
+    /// keep plan order.
+    pub fn socket_windows(&self) -> Vec<SocketWindow> {
+        let mut windows: Vec<SocketWindow> = self
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, fault)| fault.transport == Transport::Sockets)
+            .filter_map(|(index, fault)| {
+                let condition = match fault.effect {
+                    Effect::NetworkDelay { min, max } => SocketCondition::Latency { min, max },
+                    // Validation makes a socket loss carry its rate.
+                    Effect::PacketLoss => SocketCondition::Loss {
+                        rate: fault.probability?,
+                    },
+                    _ => return None,
+                };
+                Some(SocketWindow {
+                    index,
+                    condition,
+                    at: fault.at,
+                    duration: fault.duration,
+                })
+            })
+            .collect();
+        windows.sort_by_key(|window| window.at);
+        windows
+    }
 }
 
 type FieldProblem = (&'static str, String);
@@ -173,6 +222,7 @@ fn validate(fault: &Fault, topology: &Topology) -> Result<(), FieldProblem> {
     check_node(fault, kind, &shape, topology)?;
     check_operation(fault, kind, &shape)?;
     check_schedule(fault, kind, &shape, topology)?;
+    check_transport(fault, kind)?;
     match &fault.effect {
         Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {
             check_range(*min, *max)
@@ -278,6 +328,60 @@ fn check_schedule(
     }
 }
 
+/// A socket fault is what madsim's `NetSim` can do: a network-wide latency
+/// for every packet, or a network-wide loss rate.
+fn check_transport(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
+    if fault.transport == Transport::Messages {
+        return Ok(());
+    }
+    match fault.effect {
+        Effect::NetworkDelay { .. } | Effect::PacketLoss => {}
+        Effect::NetworkPartition(_) => {
+            return Err((
+                "transport",
+                format!(
+                    "a {kind} cuts madsim's sockets and obsim's messages alike: remove `transport`"
+                ),
+            ))
+        }
+        _ => {
+            return Err((
+                "transport",
+                format!(
+                    "`transport` does not apply to {kind}: only to network_delay and packet_loss"
+                ),
+            ))
+        }
+    }
+    if fault.node.is_some() {
+        return Err((
+            "node",
+            format!(
+                "{kind} on sockets is network-wide (madsim's NetSim has one latency and one loss \
+                 rate for every link): remove `node`, or isolate a node with a network_partition"
+            ),
+        ));
+    }
+    match (fault.effect.clone(), fault.probability) {
+        (Effect::NetworkDelay { .. }, Some(_)) => Err((
+            "probability",
+            "network_delay on sockets delays every packet (NetSim has no per-packet chance): remove `probability`".into(),
+        )),
+        (Effect::PacketLoss, None) => Err((
+            "probability",
+            "packet_loss on sockets needs `probability`: NetSim's loss rate per packet, e.g. 0.05".into(),
+        )),
+        (Effect::PacketLoss, Some(rate)) if rate <= 0.0 || rate >= 1.0 => Err((
+            "probability",
+            format!(
+                "{rate} is not a loss rate madsim can run: expected more than 0 and less than 1 \
+                 (at 1 no packet ever arrives and TCP retries forever: use a network_partition)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_range(min: Duration, max: Duration) -> Result<(), FieldProblem> {
     if min > max {
         return Err(("min", format!("{min:?} is above max {max:?}")));
@@ -362,6 +466,58 @@ mod tests {
 
     fn field_of(fault: Fault) -> &'static str {
         FaultPlan::new(vec![fault], &topology()).unwrap_err().field
+    }
+
+    #[test]
+    fn socket_faults_are_what_netsim_can_do_and_nothing_else() {
+        let delay = || {
+            Fault::new(Effect::NetworkDelay {
+                min: Duration::from_millis(5),
+                max: Duration::from_millis(9),
+            })
+        };
+        let loss = || Fault::new(Effect::PacketLoss).on_sockets();
+        assert_eq!(field_of(delay().on_sockets().on_node(0)), "node");
+        assert_eq!(
+            field_of(delay().on_sockets().with_probability(0.5)),
+            "probability"
+        );
+        assert_eq!(field_of(loss()), "probability");
+        assert_eq!(field_of(loss().with_probability(1.0)), "probability");
+        assert_eq!(
+            field_of(Fault::new(Effect::DiskFull).on_sockets()),
+            "transport"
+        );
+        let partition = Partition {
+            from: vec!["client".into()],
+            to: Vec::new(),
+            one_way: false,
+        };
+        assert_eq!(
+            field_of(Fault::new(Effect::NetworkPartition(partition)).on_sockets()),
+            "transport"
+        );
+        // The positive space: both kinds, network-wide, as NetSim runs them.
+        let plan = FaultPlan::new(
+            vec![
+                loss().with_probability(0.1).at(Duration::from_secs(2)),
+                delay()
+                    .on_sockets()
+                    .at(Duration::from_secs(1))
+                    .lasting(Duration::from_secs(1)),
+                delay(),
+            ],
+            &topology(),
+        )
+        .expect("valid socket faults");
+        let windows = plan.socket_windows();
+        assert_eq!(
+            windows.len(),
+            2,
+            "the messages delay is not a socket window"
+        );
+        assert_eq!(windows[0].index, 1);
+        assert_eq!(windows[1].condition, SocketCondition::Loss { rate: 0.1 });
     }
 
     #[test]

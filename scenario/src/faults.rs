@@ -6,7 +6,9 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use obsim_faults::{Effect, Fault, FaultKind, FaultPlan, Partition, PlanError, Topology};
+use obsim_faults::{
+    Effect, Fault, FaultKind, FaultPlan, Partition, PlanError, Topology, Transport,
+};
 use toml::Spanned;
 
 use crate::error::{Reporter, ScenarioError};
@@ -68,6 +70,7 @@ fn span_of(raw: &RawFault, field: &str, problem: &str) -> Option<Range<usize>> {
         "min" => span(&raw.min).or_else(|| span(&raw.latency)),
         "max" => span(&raw.max).or_else(|| span(&raw.latency)),
         "restart_after" => span(&raw.restart_after),
+        "transport" => span(&raw.transport),
         "from" => side_span(&raw.from, problem),
         "to" => side_span(&raw.to, problem),
         _ => None,
@@ -134,6 +137,17 @@ impl Entry<'_> {
                 .map(|probability| probability.get_ref().0),
             at: duration_of(&self.raw.at).unwrap_or(Duration::ZERO),
             duration: duration_of(&self.raw.length),
+            transport: self.transport()?,
+        })
+    }
+
+    fn transport(&self) -> Built<Transport> {
+        let Some(transport) = &self.raw.transport else {
+            return Ok(Transport::Messages);
+        };
+        transport.get_ref().parse().map_err(|problem| {
+            self.report
+                .value(transport, self.field("transport"), problem)
         })
     }
 

@@ -110,6 +110,7 @@ pub(crate) struct RawFault {
     pub from: Names,
     pub to: Names,
     pub one_way: Option<Spanned<bool>>,
+    pub transport: Option<Spanned<String>>,
 }
 
 /// A probability as written: a float, or the integers 0 and 1 (any integer

@@ -775,6 +775,53 @@ fn kind_specific_fields_only_go_with_their_kinds() {
 }
 
 #[test]
+fn socket_faults_name_the_field_netsim_cannot_honour() {
+    let fault =
+        |kind: &str, fields: &str| format!("{HEAD}[[faults]]\nkind = \"{kind}\"\n{fields}\n");
+    let unknown = fault("packet_loss", "transport = \"tcp\"");
+    assert_error(
+        &unknown,
+        5,
+        13,
+        "faults[0].transport",
+        "expected \"messages\" (obsim's typed messages, the default) or \"sockets\"",
+    );
+    let aimed = fault(
+        "packet_loss",
+        "transport = \"sockets\"\nprobability = 0.1\nnode = 0",
+    );
+    assert_error(&aimed, 7, 8, "faults[0].node", "network-wide");
+    let no_rate = fault("packet_loss", "transport = \"sockets\"");
+    assert_error(
+        &no_rate,
+        4,
+        8,
+        "faults[0].probability",
+        "NetSim's loss rate",
+    );
+    let partition = fault(
+        "network_partition",
+        "at = \"1s\"\nfrom = [\"client\"]\ntransport = \"sockets\"",
+    );
+    assert_error(
+        &partition,
+        7,
+        13,
+        "faults[0].transport",
+        "cuts madsim's sockets and obsim's messages alike",
+    );
+    let fine = fault(
+        "network_delay",
+        "transport = \"sockets\"\nlatency = \"20ms\"",
+    );
+    let scenario = parse(&fine);
+    assert_eq!(
+        scenario.faults[0].transport,
+        obsim_faults::Transport::Sockets
+    );
+}
+
+#[test]
 fn partitions_name_known_nodes() {
     let partition = |fields: &str| {
         format!("{HEAD}[[faults]]\nkind = \"network_partition\"\nat = \"1s\"\n{fields}\n")

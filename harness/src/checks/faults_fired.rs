@@ -1,4 +1,4 @@
-use obsim_faults::{Fault, FaultEvent};
+use obsim_faults::{Fault, FaultEvent, Transport};
 
 use super::{Check, Violation};
 use crate::run::{server_name, Run};
@@ -47,6 +47,13 @@ pub fn faults_fired(run: &Run) -> Vec<Violation> {
 /// `server-1:app -> ...`).
 fn fired(fault: &Fault, event: &FaultEvent) -> bool {
     if event.kind != fault.kind() {
+        return false;
+    }
+    // A socket delay or loss is logged once, network-wide, with the
+    // transport as its target; a message fault is logged per message, at
+    // its sender. Neither counts as the other's firing.
+    let on_sockets = event.target == Transport::Sockets.as_str();
+    if on_sockets != (fault.transport == Transport::Sockets) {
         return false;
     }
     let Some(node) = fault.node else {

@@ -12,8 +12,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use madsim::runtime::Handle;
 use madsim::task::{JoinHandle, NodeId};
-use obsim_faults::{FaultKind, Lifecycle, LifecycleEvent, PartitionWindow};
+use obsim_faults::{
+    FaultKind, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition, SocketWindow, Transport,
+};
 
+use super::sockets::{self, SocketFaults, CLOG_LAG};
 use super::world::{CrashRequest, World};
 use crate::run::server_name;
 
@@ -30,16 +33,21 @@ pub(crate) struct Supervisor {
     /// already down is skipped: only the crash that took a node down restarts
     /// it, so overlapping crash windows never restart a node twice.
     down: Rc<RefCell<BTreeSet<usize>>>,
+    /// Partitions, delays and losses as madsim's sockets get them.
+    sockets: Rc<RefCell<SocketFaults>>,
 }
 
 impl Supervisor {
+    /// Must run inside the simulation, once every node is built.
     pub(crate) fn new(handle: Handle, world: Arc<World>, nodes: Vec<NodeId>) -> Supervisor {
+        let names = world.node_names.lock().expect("node names lock").clone();
         Supervisor {
             handle,
             world,
             nodes,
             restarts: Rc::default(),
             down: Rc::default(),
+            sockets: Rc::new(RefCell::new(SocketFaults::new(&names))),
         }
     }
 
@@ -121,14 +129,62 @@ impl Supervisor {
                 partition.to.join(",")
             }
         );
+        let links = self.sockets.borrow().link_count(partition);
         self.world.set_partition(id, Some(partition.clone()));
-        self.log(FaultKind::NetworkPartition, &target, String::new());
+        // A partition shorter than the lag never reaches the sockets.
+        let clogs = window
+            .heal_after
+            .is_none_or(|heal_after| heal_after > CLOG_LAG);
+        let detail = if clogs {
+            format!("sockets: {links} links clogged from +{CLOG_LAG:?}")
+        } else {
+            format!("sockets: untouched, the partition is shorter than {CLOG_LAG:?}")
+        };
+        self.log(FaultKind::NetworkPartition, &target, detail);
+        if clogs {
+            madsim::time::sleep(CLOG_LAG).await;
+            let socket_side = Some(partition.clone());
+            self.sockets.borrow_mut().set_partition(id, socket_side);
+        }
         let Some(heal_after) = window.heal_after else {
             return;
         };
-        madsim::time::sleep(heal_after).await;
+        madsim::time::sleep(heal_after.saturating_sub(if clogs {
+            CLOG_LAG
+        } else {
+            Duration::ZERO
+        }))
+        .await;
         self.world.set_partition(id, None);
-        self.log(FaultKind::NetworkHeal, &target, String::new());
+        self.sockets.borrow_mut().set_partition(id, None);
+        let detail = if clogs {
+            format!("sockets: {links} links unclogged")
+        } else {
+            String::new()
+        };
+        self.log(FaultKind::NetworkHeal, &target, detail);
+    }
+
+    /// Applies a socket delay or loss to madsim's network for its window.
+    async fn socket_window(self, window: SocketWindow) {
+        self.sleep_until(window.at).await;
+        let kind = match window.condition {
+            SocketCondition::Latency { .. } => FaultKind::NetworkDelay,
+            SocketCondition::Loss { .. } => FaultKind::PacketLoss,
+        };
+        let until = window.duration.map(|length| window.at + length);
+        let detail = sockets::describe(&window.condition, until);
+        self.sockets
+            .borrow_mut()
+            .set_condition(window.index, Some(window.condition));
+        // Network-wide, so the target is the transport itself; that is also
+        // how `faults_fired` tells a socket fault's firing from a message's.
+        self.log(kind, Transport::Sockets.as_str(), detail);
+        let Some(length) = window.duration else {
+            return;
+        };
+        madsim::time::sleep(length).await;
+        self.sockets.borrow_mut().set_condition(window.index, None);
     }
 
     /// Kills each node that asks, at the moment it asks: a crash during a
@@ -164,6 +220,11 @@ pub(crate) async fn supervise(supervisor: Supervisor) {
         partitions.map(|(id, window)| {
             madsim::task::spawn_local(supervisor.clone().partition(id, window))
         }),
+    );
+    let socket_windows = supervisor.world.plan.socket_windows().into_iter();
+    tasks.extend(
+        socket_windows
+            .map(|window| madsim::task::spawn_local(supervisor.clone().socket_window(window))),
     );
     futures::future::join_all(tasks).await;
 }

@@ -12,6 +12,7 @@ mod lifecycle;
 mod network;
 mod scraper;
 mod simulation;
+mod sockets;
 mod storage;
 mod system;
 mod world;
