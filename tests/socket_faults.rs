@@ -153,7 +153,7 @@ fn a_partition_from_a_scenario_stops_tcp_bytes_until_it_heals() {
     assert!(before >= 30, "only {before} echoes before the partition");
     let last = echoes.last().unwrap();
     assert!(last.round_trip.is_none() && last.sent_at >= Duration::from_secs(1));
-    let cut = Duration::from_secs(1) + Duration::from_micros(100);
+    let cut = Duration::from_secs(1) + Duration::from_millis(1);
     let heal = Duration::from_secs(2);
     let read_while_cut = served
         .iter()
@@ -170,7 +170,7 @@ fn a_partition_from_a_scenario_stops_tcp_bytes_until_it_heals() {
     );
     assert_eq!(
         fault_details(&run, FaultKind::NetworkPartition),
-        ["[client] <-> [server-0] sockets: 2 links clogged from +100µs"]
+        ["[client] <-> [server-0] sockets: 2 links clogged from +1ms"]
     );
     assert_eq!(
         fault_details(&run, FaultKind::NetworkHeal),
@@ -196,7 +196,7 @@ fn a_one_way_partition_clogs_only_its_direction() {
     assert_eq!(inside, 0, "a reply crossed the cut direction");
     assert_eq!(
         fault_details(&run, FaultKind::NetworkPartition),
-        ["[server-0] -> [client] sockets: 1 links clogged from +100µs"]
+        ["[server-0] -> [client] sockets: 1 links clogged from +1ms"]
     );
 }
 

@@ -131,14 +131,19 @@ impl Supervisor {
         );
         let links = self.sockets.borrow().link_count(partition);
         self.world.set_partition(id, Some(partition.clone()));
-        // A partition shorter than the lag never reaches the sockets.
+        // The clog waits one lag and the heal at least one more (madsim's
+        // shortest sleep), so a partition shorter than two never reaches the
+        // sockets, and the heal is never late.
         let clogs = window
             .heal_after
-            .is_none_or(|heal_after| heal_after > CLOG_LAG);
+            .is_none_or(|heal_after| heal_after >= 2 * CLOG_LAG);
         let detail = if clogs {
             format!("sockets: {links} links clogged from +{CLOG_LAG:?}")
         } else {
-            format!("sockets: untouched, the partition is shorter than {CLOG_LAG:?}")
+            format!(
+                "sockets: untouched, the partition is shorter than {:?}",
+                2 * CLOG_LAG
+            )
         };
         self.log(FaultKind::NetworkPartition, &target, detail);
         if clogs {
@@ -149,12 +154,7 @@ impl Supervisor {
         let Some(heal_after) = window.heal_after else {
             return;
         };
-        madsim::time::sleep(heal_after.saturating_sub(if clogs {
-            CLOG_LAG
-        } else {
-            Duration::ZERO
-        }))
-        .await;
+        self.sleep_until(window.at + heal_after).await;
         self.world.set_partition(id, None);
         self.sockets.borrow_mut().set_partition(id, None);
         let detail = if clogs {

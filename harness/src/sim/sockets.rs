@@ -29,11 +29,12 @@ use obsim_faults::{Partition, SocketCondition};
 /// typed message against its partitions, then madsim waits up to 4 µs (its
 /// `rand_delay`, twice for a duplicated message) before it tests the link.
 /// A clog inside that gap would drop a message obsim already counted as
-/// sent and not cut. 100 µs is far past the gap and far below anything a
-/// socket's timeout could tell apart. The heal needs no lag: a message
-/// checked before it was cut by obsim, and one checked after meets an
-/// unclogged link.
-pub(crate) const CLOG_LAG: Duration = Duration::from_micros(100);
+/// sent and not cut. It is 1 ms because that is madsim's shortest sleep (a
+/// shorter one sleeps 1 ms anyway); it is far past the gap and below
+/// madsim's own latency of 1-10 ms per packet. The heal needs no lag: a
+/// message checked before it was cut by obsim, and one checked after meets
+/// an unclogged link.
+pub(crate) const CLOG_LAG: Duration = Duration::from_millis(1);
 
 /// The socket side of the run's network faults. Single-threaded, owned by
 /// the supervisor.
