@@ -48,6 +48,9 @@ pub enum Quantity {
     /// `outcomes.<status>`: client outcomes with that status; None is
     /// `outcomes.total`, every outcome.
     Outcomes(Option<String>),
+    /// `amounts.<name>`: a running total the client recorded with
+    /// `ClientContext::record_amount` (bytes sent, late replies, ...).
+    Amounts(String),
     /// `spans{name, kind, status}`: exported spans.
     Spans(Selector),
     /// `spans.roots{name, kind, status}`: exported spans with no parent: the
@@ -209,7 +212,7 @@ impl fmt::Display for ExpectationError {
 impl std::error::Error for ExpectationError {}
 
 const QUANTITY_FORMS: &str =
-    "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, \
+    "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, amounts.<name>, \
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
 final(<metric>{labels}), max(<metric>{labels})";
@@ -354,6 +357,11 @@ impl Parser<'_> {
         match name.as_str() {
             "faults" => self.fault_kind().map(Quantity::Faults),
             "outcomes" => self.outcome(),
+            "amounts" => {
+                let choices = "a name the client records with record_amount";
+                let (_, word) = self.dotted("an amount", choices)?;
+                Ok(Quantity::Amounts(word))
+            }
             "spans" => self.spans(),
             "scrapes" => self.scrapes(),
             "messages" => self.messages(),
@@ -623,6 +631,7 @@ impl fmt::Display for Quantity {
             Quantity::Faults(kind) => write!(f, "faults.{kind}"),
             Quantity::Outcomes(None) => f.write_str("outcomes.total"),
             Quantity::Outcomes(Some(status)) => write!(f, "outcomes.{status}"),
+            Quantity::Amounts(name) => write!(f, "amounts.{name}"),
             Quantity::Spans(selector) => write!(f, "spans{selector}"),
             Quantity::SpanRoots(selector) => write!(f, "spans.roots{selector}"),
             Quantity::SpanOrphans(selector) => write!(f, "spans.orphaned{selector}"),
@@ -711,6 +720,10 @@ mod tests {
             Quantity::Faults(FaultKind::NodeRestart)
         );
         assert_eq!(quantity("outcomes.total"), Quantity::Outcomes(None));
+        assert_eq!(
+            quantity("amounts.request_bytes"),
+            Quantity::Amounts("request_bytes".into())
+        );
         assert_eq!(
             quantity("outcomes.timeout"),
             Quantity::Outcomes(Some("timeout".into()))

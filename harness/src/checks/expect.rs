@@ -100,6 +100,21 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
         Quantity::Outcomes(Some(status)) => {
             Ok(run.outcomes.get(status).copied().unwrap_or(0) as f64)
         }
+        Quantity::Amounts(name) => match run.amounts.get(name) {
+            Some(amount) => Ok(*amount as f64),
+            None => Err(format!(
+                "amounts.{name} was never recorded by the client ({}): \
+                 ClientContext::record_amount({name:?}, 0) declares one that may stay zero",
+                if run.amounts.is_empty() {
+                    "it recorded no amounts".to_string()
+                } else {
+                    format!(
+                        "it recorded {}",
+                        run.amounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            )),
+        },
         Quantity::Spans(selector) => count(spans(run, selector).count()),
         Quantity::SpanRoots(selector) => count(
             spans(run, selector)
@@ -319,5 +334,23 @@ mod tests {
         assert!(same_label_value("quantile", "0.50", "0.5"));
         assert!(!same_label_value("le", "5.0", "0.5"));
         assert!(!same_label_value("status", "1.0", "1"));
+    }
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+    use crate::checks::lint::tests::run_with_finals;
+
+    #[test]
+    fn an_amount_reads_its_total_and_an_unrecorded_one_is_an_error_not_zero() {
+        let mut run = run_with_finals(&[]);
+        run.amounts.insert("request_bytes".into(), 4096);
+        let recorded = Quantity::Amounts("request_bytes".into());
+        assert_eq!(quantity_value(&run, &recorded), Ok(4096.0));
+        let typo = Quantity::Amounts("request_byts".into());
+        let error = quantity_value(&run, &typo).unwrap_err();
+        assert!(error.contains("never recorded"), "{error}");
+        assert!(error.contains("it recorded request_bytes"), "{error}");
     }
 }

@@ -584,6 +584,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             outcomes: BTreeMap::new(),
+            amounts: BTreeMap::new(),
             messages: BTreeMap::new(),
             storage_ops: Vec::new(),
             recovered: BTreeMap::new(),

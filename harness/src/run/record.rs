@@ -33,6 +33,9 @@ pub struct Run {
     pub incarnations: Vec<IncarnationRecord>,
     /// Invocation outcomes as the client recorded them: ground truth.
     pub outcomes: BTreeMap<String, u64>,
+    /// Running totals the client recorded (`ClientContext::record_amount`):
+    /// ground truth that is not one call's outcome, such as bytes sent.
+    pub amounts: BTreeMap<String, u64>,
     /// Messages by type, as the network saw them: ground truth.
     pub messages: BTreeMap<String, MessageCounts>,
     /// Every storage operation that completed, in completion order: ground
@@ -103,6 +106,11 @@ impl Run {
             self.outcomes
                 .iter()
                 .map(|(outcome, n)| format!("outcome {outcome}={n}")),
+        );
+        lines.extend(
+            self.amounts
+                .iter()
+                .map(|(name, n)| format!("amount {name}={n}")),
         );
         lines.extend(
             self.messages

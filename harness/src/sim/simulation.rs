@@ -186,6 +186,7 @@ impl Sim {
             faults_dropped: world.faults.dropped(),
             incarnations: incarnation_records(&world),
             outcomes: world.outcomes(),
+            amounts: world.amounts(),
             messages: world.messages(),
             storage_ops: world.ledger.storage_ops(),
             recovered: world.ledger.recovered(),

@@ -163,14 +163,22 @@ impl ClientContext {
 
     /// Records an invocation's outcome (`ok`, `error`, `timeout`, ...) through
     /// the harness's own channel: ground truth, not a metric.
+    ///
+    /// One call is one outcome: the request-span checks compare the number
+    /// of request spans with `outcomes.total`. Anything else the client
+    /// knows goes in [`ClientContext::record_amount`].
     pub fn record_outcome(&self, outcome: &str) {
-        self.world.record_outcome(outcome, 1);
+        self.world.record_outcome(outcome);
     }
 
-    /// Records `count` of an outcome at once, for ground truth that is an
-    /// amount rather than one event: the bytes a request carried, say, which
-    /// a `_bytes` histogram's sum must match. Read as `outcomes.<outcome>`.
-    pub fn record_outcomes(&self, outcome: &str, count: u64) {
-        self.world.record_outcome(outcome, count);
+    /// Adds `amount` to the client's running total `name`: ground truth that
+    /// is not one call's outcome, such as the bytes a request carried (which
+    /// a `_bytes` histogram's sum must match), a late reply to a call that
+    /// already timed out, or a session it abandoned. Read in expectations
+    /// and contract rules as `amounts.<name>`. Naming an amount the client
+    /// never recorded is an error, not a zero, so a typo cannot pass: record
+    /// `0` up front for one that may stay zero.
+    pub fn record_amount(&self, name: &str, amount: u64) {
+        self.world.record_amount(name, amount);
     }
 }

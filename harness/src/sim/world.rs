@@ -76,6 +76,7 @@ pub(crate) struct World {
     messages: Mutex<BTreeMap<String, MessageCounts>>,
     incarnations: Mutex<Vec<Incarnation>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
+    amounts: Mutex<BTreeMap<String, u64>>,
     scrapes: Mutex<Vec<Scrape>>,
     /// One fault stream per sending endpoint, kept across restarts so that a
     /// reboot continues its stream instead of replaying it.
@@ -132,6 +133,7 @@ impl World {
             messages: Mutex::new(BTreeMap::new()),
             incarnations: Mutex::new(Vec::new()),
             outcomes: Mutex::new(BTreeMap::new()),
+            amounts: Mutex::new(BTreeMap::new()),
             scrapes: Mutex::new(Vec::new()),
             network_faults: Mutex::new(BTreeMap::new()),
             messages_sent: AtomicU64::new(0),
@@ -216,9 +218,21 @@ impl World {
         self.incarnations.lock().expect("incarnations lock").clone()
     }
 
-    pub(crate) fn record_outcome(&self, outcome: &str, count: u64) {
+    pub(crate) fn record_outcome(&self, outcome: &str) {
         let mut outcomes = self.outcomes.lock().expect("outcomes lock");
-        *outcomes.entry(outcome.to_string()).or_default() += count;
+        *outcomes.entry(outcome.to_string()).or_default() += 1;
+    }
+
+    pub(crate) fn record_amount(&self, name: &str, amount: u64) {
+        let mut amounts = self.amounts.lock().expect("amounts lock");
+        let total = amounts.entry(name.to_string()).or_default();
+        // Saturating: an amount past u64 is a client bug, and a wrapped
+        // total would read as a small, plausible number.
+        *total = total.saturating_add(amount);
+    }
+
+    pub(crate) fn amounts(&self) -> BTreeMap<String, u64> {
+        self.amounts.lock().expect("amounts lock").clone()
     }
 
     pub(crate) fn outcomes(&self) -> BTreeMap<String, u64> {

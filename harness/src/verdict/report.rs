@@ -18,6 +18,10 @@ impl Run {
             let _ = writeln!(out, "  {fault}");
         }
         section(&mut out, "invocations by outcome", &self.outcomes);
+        // Only when the client kept any: a report without them reads as before.
+        if !self.amounts.is_empty() {
+            section(&mut out, "amounts recorded by the client", &self.amounts);
+        }
         section(&mut out, "faults injected by kind", &self.fault_counts());
         let _ = writeln!(
             out,
