@@ -7,14 +7,16 @@
 //! generic RPC ones (`rpc.system`, `rpc.method`) for MCP, which is JSON-RPC.
 //! The session id is an attribute, never a metric label.
 
+use std::future::Future;
 use std::net::SocketAddr;
 
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::tracing::field::Empty;
 use obsim::deps::tracing::{info_span, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
+use obsim::SpanFutureExt;
 
-use crate::jsonrpc::{Method, RpcError, PROTOCOL_VERSION};
+use crate::jsonrpc::{Method, Request, RpcError, PROTOCOL_VERSION};
 
 /// The span name the conventions give a request.
 pub(crate) fn span_name(method: Method, tool: Option<&str>) -> String {
@@ -76,6 +78,23 @@ pub(crate) fn server_span(
     );
     record_tool(&span, tool);
     span
+}
+
+/// Runs `work` for `request` from `client` under the request's server
+/// span, which joins the caller's trace (its context in `params._meta`):
+/// the proxy and the upstream serve each request this way.
+pub(crate) async fn in_server_span<W, F>(request: Request, client: SocketAddr, work: W)
+where
+    W: FnOnce(Request, Span) -> F,
+    F: Future<Output = ()>,
+{
+    let span = server_span(request.method, request.tool(), &request.id_text(), client);
+    // Before the span is first entered: OpenTelemetry fixes the parent
+    // then. A crash cuts this work off; `in_span` ends the span in error
+    // then.
+    request.trace_headers().set_parent_of(&span);
+    let work = work(request, span.clone());
+    work.in_span(span).await;
 }
 
 fn record_tool(span: &Span, tool: Option<&str>) {

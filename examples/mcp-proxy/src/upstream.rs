@@ -17,13 +17,13 @@ use obsim::deps::madsim::net::{TcpListener, TcpStream};
 use obsim::deps::madsim::time::{Instant, TimeHandle};
 use obsim::deps::opentelemetry::KeyValue;
 use obsim::deps::tracing::Span;
-use obsim::{NodeContext, SpanFutureExt};
+use obsim::NodeContext;
 use serde_json::{json, Value};
 
 use crate::jsonrpc::{code, parse_request, response_line, split, LineWriter, Method, Request};
 use crate::jsonrpc::{RpcError, PROTOCOL_VERSION};
 use crate::metrics::UpstreamMetrics;
-use crate::spans::{fail, server_span};
+use crate::spans::{fail, in_server_span};
 use crate::McpProxyConfig;
 
 /// The upstream's tools: what the workload's operations may name.
@@ -113,24 +113,10 @@ async fn request_task(
     let started = Instant::now();
     match parse_request(&line) {
         Ok(request) => {
-            let span = server_span(
-                request.method,
-                request.tool(),
-                &request.id_text(),
-                conn.peer,
-            );
-            // Before the span is first entered: OpenTelemetry fixes the
-            // parent then. A crash cuts this work off; `in_span` ends the
-            // span in error then.
-            request.trace_headers().set_parent_of(&span);
-            let work = handle(
-                upstream.clone(),
-                conn.clone(),
-                request,
-                started,
-                span.clone(),
-            );
-            work.in_span(span).await;
+            in_server_span(request, conn.peer, |request, span| {
+                handle(upstream.clone(), conn.clone(), request, started, span)
+            })
+            .await;
         }
         Err(not_a_request) => {
             let error = RpcError {
