@@ -33,7 +33,8 @@ use obsim_faults::{Partition, SocketCondition};
 /// shorter one sleeps 1 ms anyway); it is far past the gap and below
 /// madsim's own latency of 1-10 ms per packet. The heal needs no lag: a
 /// message checked before it was cut by obsim, and one checked after meets
-/// an unclogged link.
+/// an unclogged link. One case it cannot cover: a sender paused (a
+/// `node_pause`) inside the gap resumes later and may meet the clog.
 pub(crate) const CLOG_LAG: Duration = Duration::from_millis(1);
 
 /// The socket side of the run's network faults. Single-threaded, owned by
