@@ -94,6 +94,72 @@ for = "500ms"
 }
 
 #[test]
+fn a_fault_entry_is_judged_by_its_own_firings_not_by_another_of_its_kind() {
+    // Two packet_loss entries on the same messages: the second fires all
+    // the time, the first never can. Matching by kind alone passed this.
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "A loss that can never fire beside one that does."
+every_fault_fires = true
+[workload]
+invocations = 100
+[run]
+duration = "3s"
+[[faults]]
+kind = "packet_loss"
+probability = 0
+[[faults]]
+kind = "packet_loss"
+probability = 0.05
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains("[faults_fired] fault #0 `packet_loss probability=0.000`: never fired"),
+        "{message}"
+    );
+    assert!(!message.contains("fault #1"), "{message}");
+}
+
+#[test]
+fn fault_counts_do_not_stop_at_the_fault_logs_capacity() {
+    let scenario = parse(
+        r#"
+name = "inline"
+description = "More losses than the log keeps."
+expect = [
+  "faults.packet_loss == messages.lost",
+  "faults.packet_loss <= 10",
+]
+[workload]
+invocations = 200
+[run]
+duration = "3s"
+[[faults]]
+kind = "packet_loss"
+probability = 0.2
+"#,
+    );
+    // The log keeps 10 events; the count must still cover every loss.
+    let sim = obsim_fixtures::suite()
+        .builder(&scenario, REPLAY)
+        .fault_log_capacity(10)
+        .build(|| obsim_fixtures::ActorSystem::new(obsim_fixtures::ActorConfig::default()))
+        .unwrap();
+    let message = sim.check_seed(0).failure.expect("seed 0 fails").to_string();
+    // Only the claim that the count stops at the cap fails.
+    assert!(
+        message.contains("[expectation] `faults.packet_loss <= 10`: does not hold"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("`faults.packet_loss == messages.lost`"),
+        "{message}"
+    );
+}
+
+#[test]
 fn swarm_failure_lists_the_faults_the_seed_drew() {
     let failure = failure_of(
         r#"

@@ -144,6 +144,27 @@ pub struct StorageDecision {
     pub failure: Option<FaultKind>,
     /// The node dies after the data write and before the commit.
     pub crash: Option<TornCrash>,
+    /// The faults that took effect on this operation.
+    pub fired: Fired,
+}
+
+/// The faults that hit one opportunity, by plan index and kind, for the
+/// per-entry firing count. A component counts each kind where it takes
+/// effect: a message lost is not also duplicated, and a partition's cut
+/// preempts both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fired(pub Vec<(usize, FaultKind)>);
+
+impl Fired {
+    /// The plan indices of the faults of `kind` that hit.
+    pub fn of(&self, kind: FaultKind) -> Vec<usize> {
+        let of_kind = self.0.iter().filter(|(_, fired)| *fired == kind);
+        of_kind.map(|(index, _)| *index).collect()
+    }
+
+    fn push(&mut self, index: usize, kind: FaultKind) {
+        self.0.push((index, kind));
+    }
 }
 
 /// A crash during a transaction: restart after this long, or never.
@@ -191,15 +212,18 @@ impl StorageFaults {
                     let extra = draw_between(rng, min, max);
                     if hit {
                         *decision.latency.get_or_insert(Duration::ZERO) += extra;
+                        decision.fired.push(*index, fault.kind());
                     }
                 }
                 Effect::StorageReadFailure if hit && !write => {
                     decision
                         .failure
                         .get_or_insert(FaultKind::StorageReadFailure);
+                    decision.fired.push(*index, fault.kind());
                 }
                 Effect::StorageWriteFailure | Effect::DiskFull if hit && write => {
                     decision.failure.get_or_insert(fault.kind());
+                    decision.fired.push(*index, fault.kind());
                 }
                 Effect::CrashDuringTransaction { restart_after } if hit && write => {
                     torn.get_or_insert((*index, restart_after));
@@ -213,6 +237,9 @@ impl StorageFaults {
         if let Some((index, restart_after)) = torn.filter(|_| decision.failure.is_none()) {
             if !self.fired[index].swap(true, Ordering::Relaxed) {
                 decision.crash = Some(TornCrash { restart_after });
+                decision
+                    .fired
+                    .push(index, FaultKind::CrashDuringTransaction);
             }
         }
         decision
@@ -225,6 +252,8 @@ pub struct SendDecision {
     pub delay: Option<Duration>,
     pub lost: bool,
     pub duplicated: bool,
+    /// The faults that hit this message.
+    pub fired: Fired,
 }
 
 /// Seeded network fault decisions for one sending endpoint.
@@ -239,7 +268,7 @@ impl NetworkFaults {
     /// faults that fire add up, as queues along one path would.
     pub fn send(&mut self, now: Duration) -> SendDecision {
         let mut decision = SendDecision::default();
-        for (_, fault) in &self.rules {
+        for (index, fault) in &self.rules {
             let hit = fires(&mut self.rng, fault, now);
             match fault.effect {
                 Effect::NetworkDelay { min, max } => {
@@ -251,6 +280,9 @@ impl NetworkFaults {
                 Effect::PacketLoss => decision.lost |= hit,
                 Effect::MessageDuplication => decision.duplicated |= hit,
                 _ => {}
+            }
+            if hit {
+                decision.fired.push(*index, fault.kind());
             }
         }
         decision
@@ -265,15 +297,16 @@ pub struct HandlerPanics {
 }
 
 impl HandlerPanics {
-    /// Whether the handler of `operation` invoked at `now` panics.
-    pub fn panics(&mut self, now: Duration, operation: &str) -> bool {
-        let mut any = false;
-        for (_, fault) in &self.rules {
-            if fault.aims_at_operation(operation) {
-                any |= fires(&mut self.rng, fault, now);
+    /// The plan index of every fault that makes the handler of `operation`
+    /// invoked at `now` panic; empty when it does not.
+    pub fn panics(&mut self, now: Duration, operation: &str) -> Vec<usize> {
+        let mut fired = Vec::new();
+        for (index, fault) in &self.rules {
+            if fault.aims_at_operation(operation) && fires(&mut self.rng, fault, now) {
+                fired.push(*index);
             }
         }
-        any
+        fired
     }
 }
 
@@ -375,7 +408,7 @@ mod tests {
     fn handler_panics_only_hit_their_operation() {
         let fault = Fault::new(Effect::HandlerPanic).on_operation("increment");
         let mut actor = Injector::new(1, plan(vec![fault])).handler(0);
-        assert!(actor.panics(SECOND, "increment"));
-        assert!(!actor.panics(SECOND, "get"));
+        assert_eq!(actor.panics(SECOND, "increment"), [0]);
+        assert!(actor.panics(SECOND, "get").is_empty());
     }
 }

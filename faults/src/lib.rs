@@ -20,7 +20,7 @@ pub mod swarm;
 
 pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
 pub use injector::{
-    component_stream, HandlerPanics, Injector, NetworkFaults, SendDecision, StorageDecision,
+    component_stream, Fired, HandlerPanics, Injector, NetworkFaults, SendDecision, StorageDecision,
     StorageFaults, TornCrash,
 };
 pub use log::{FaultEvent, FaultLog};

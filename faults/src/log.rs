@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +47,11 @@ struct LogInner {
     events: Vec<FaultEvent>,
     capacity: usize,
     dropped: u64,
+    /// Every event by kind, kept or dropped: the cap bounds what is stored,
+    /// never what is counted.
+    by_kind: BTreeMap<FaultKind, u64>,
+    /// Firings by plan entry (its index in the plan).
+    by_entry: BTreeMap<usize, u64>,
 }
 
 impl FaultLog {
@@ -55,12 +61,15 @@ impl FaultLog {
                 events: Vec::new(),
                 capacity,
                 dropped: 0,
+                by_kind: BTreeMap::new(),
+                by_entry: BTreeMap::new(),
             })),
         }
     }
 
     pub fn record(&self, event: FaultEvent) {
         let mut inner = self.inner.lock().expect("fault log lock poisoned");
+        *inner.by_kind.entry(event.kind).or_default() += 1;
         if inner.events.len() < inner.capacity {
             inner.events.push(event);
         } else {
@@ -79,5 +88,27 @@ impl FaultLog {
     /// Events that did not fit under the capacity.
     pub fn dropped(&self) -> u64 {
         self.inner.lock().expect("fault log lock poisoned").dropped
+    }
+
+    /// Counts one firing of each plan entry in `entries` (plan indices): an
+    /// opportunity, inside the entry's own window and aim, where it took
+    /// effect.
+    pub fn fired(&self, entries: &[usize]) {
+        let mut inner = self.inner.lock().expect("fault log lock poisoned");
+        for entry in entries {
+            *inner.by_entry.entry(*entry).or_default() += 1;
+        }
+    }
+
+    /// Every event recorded, by kind, including those past the capacity.
+    pub fn counts_by_kind(&self) -> BTreeMap<FaultKind, u64> {
+        let inner = self.inner.lock().expect("fault log lock poisoned");
+        inner.by_kind.clone()
+    }
+
+    /// Firings by plan entry index; an entry that never fired is absent.
+    pub fn counts_by_entry(&self) -> BTreeMap<usize, u64> {
+        let inner = self.inner.lock().expect("fault log lock poisoned");
+        inner.by_entry.clone()
     }
 }

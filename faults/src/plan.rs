@@ -33,6 +33,8 @@ impl Topology {
 /// A node lifecycle event as the harness's supervisor schedules it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LifecycleEvent {
+    /// The fault's index in the plan.
+    pub index: usize,
     pub node: usize,
     pub at: Duration,
     pub action: Lifecycle,
@@ -47,6 +49,8 @@ pub enum Lifecycle {
 /// A partition as the harness's supervisor schedules it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartitionWindow {
+    /// The fault's index in the plan.
+    pub index: usize,
     pub partition: Partition,
     pub at: Duration,
     pub heal_after: Option<Duration>,
@@ -115,7 +119,8 @@ impl FaultPlan {
         let mut events: Vec<LifecycleEvent> = self
             .faults
             .iter()
-            .filter_map(|fault| {
+            .enumerate()
+            .filter_map(|(index, fault)| {
                 let action = match fault.effect {
                     Effect::NodeCrash { restart_after } => Lifecycle::Crash { restart_after },
                     Effect::NodePause => Lifecycle::Pause {
@@ -124,6 +129,7 @@ impl FaultPlan {
                     _ => return None,
                 };
                 Some(LifecycleEvent {
+                    index,
                     node: fault.node?,
                     at: fault.at,
                     action,
@@ -139,8 +145,10 @@ impl FaultPlan {
         let mut windows: Vec<PartitionWindow> = self
             .faults
             .iter()
-            .filter_map(|fault| match &fault.effect {
+            .enumerate()
+            .filter_map(|(index, fault)| match &fault.effect {
                 Effect::NetworkPartition(partition) => Some(PartitionWindow {
+                    index,
                     partition: partition.clone(),
                     at: fault.at,
                     heal_after: fault.duration,

@@ -95,7 +95,8 @@ fn sum(
 pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
     let count = |n: usize| Ok(n as f64);
     match quantity {
-        Quantity::Faults(kind) => count(run.faults.iter().filter(|f| f.kind == *kind).count()),
+        // The counts, not the log: the log stops keeping events at its cap.
+        Quantity::Faults(kind) => Ok(run.fault_counts.get(kind).copied().unwrap_or(0) as f64),
         Quantity::Outcomes(None) => Ok(run.outcomes.values().sum::<u64>() as f64),
         Quantity::Outcomes(Some(status)) => {
             Ok(run.outcomes.get(status).copied().unwrap_or(0) as f64)

@@ -1,5 +1,3 @@
-use obsim_faults::{Fault, FaultEvent, Transport};
-
 use super::{Check, Violation};
 use crate::run::{server_name, Run};
 
@@ -8,14 +6,18 @@ use crate::run::{server_name, Run};
 /// and a run that passes without it passes vacuously. A swarm draw is random,
 /// so one drawn fault that finds no traffic is not a failure; a draw of which
 /// nothing fired is.
+///
+/// Each entry is judged by its own firings, counted where it took effect:
+/// inside its own window, on its own node and operation. Another entry of
+/// the same kind firing does not count for it.
 pub fn faults_fired(run: &Run) -> Vec<Violation> {
-    let fired_any = |fault: &Fault| run.faults.iter().any(|event| fired(fault, event));
-    let (fixed, drawn) = run.plan.split_at(run.fixed_faults.min(run.plan.len()));
+    let fired = |index: usize| run.fired_by_entry.get(&index).copied().unwrap_or(0) > 0;
+    let fixed_count = run.fixed_faults.min(run.plan.len());
     let ended = run.ended_at.as_secs_f64();
-    let mut violations: Vec<Violation> = fixed
+    let mut violations: Vec<Violation> = run.plan[..fixed_count]
         .iter()
         .enumerate()
-        .filter(|(_, fault)| !fired_any(fault))
+        .filter(|(index, _)| !fired(*index))
         .map(|(index, fault)| Violation {
             check: Check::FaultsFired,
             subject: format!("fault #{index} `{fault}`"),
@@ -27,7 +29,8 @@ pub fn faults_fired(run: &Run) -> Vec<Violation> {
             ),
         })
         .collect();
-    if !drawn.is_empty() && !drawn.iter().any(fired_any) {
+    let drawn = fixed_count..run.plan.len();
+    if !drawn.is_empty() && !drawn.clone().any(fired) {
         violations.push(Violation {
             check: Check::FaultsFired,
             subject: "swarm draw".into(),
@@ -40,28 +43,4 @@ pub fn faults_fired(run: &Run) -> Vec<Violation> {
         });
     }
     violations
-}
-
-/// Whether `event` is one of `fault`'s firings: the same kind, on its node if
-/// it is aimed at one. Targets start with the node name (`server-1`,
-/// `server-1:app -> ...`).
-fn fired(fault: &Fault, event: &FaultEvent) -> bool {
-    if event.kind != fault.kind() {
-        return false;
-    }
-    // A socket delay or loss is logged once, network-wide, with the
-    // transport as its target; a message fault is logged per message, at
-    // its sender. Neither counts as the other's firing.
-    let on_sockets = event.target == Transport::Sockets.as_str();
-    if on_sockets != (fault.transport == Transport::Sockets) {
-        return false;
-    }
-    let Some(node) = fault.node else {
-        return true;
-    };
-    let name = server_name(node);
-    event
-        .target
-        .strip_prefix(&name)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']))
 }

@@ -570,6 +570,8 @@ pub(crate) mod tests {
             scrapes: Vec::new(),
             faults: Vec::new(),
             faults_dropped: 0,
+            fault_counts: BTreeMap::new(),
+            fired_by_entry: BTreeMap::new(),
             incarnations: finals
                 .iter()
                 .enumerate()

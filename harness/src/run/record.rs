@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use obsim_faults::{Fault, FaultEvent};
+use obsim_faults::{Fault, FaultEvent, FaultKind};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::exposition::{Exposition, ParseError};
@@ -30,6 +30,13 @@ pub struct Run {
     pub faults: Vec<FaultEvent>,
     /// Fault events past the log's capacity: counted, not kept.
     pub faults_dropped: u64,
+    /// Every fault event by kind, past the log's capacity too: what
+    /// `faults.<kind>` reads.
+    pub fault_counts: BTreeMap<FaultKind, u64>,
+    /// Firings by plan entry (index into `plan`): opportunities inside the
+    /// entry's own window, node and operation where it took effect. An
+    /// entry that never fired is absent.
+    pub fired_by_entry: BTreeMap<usize, u64>,
     pub incarnations: Vec<IncarnationRecord>,
     /// Invocation outcomes as the client recorded them: ground truth.
     pub outcomes: BTreeMap<String, u64>,
@@ -102,6 +109,16 @@ impl Run {
         }
         lines.extend(self.faults.iter().map(|fault| format!("fault {fault}")));
         lines.push(format!("faults_dropped {}", self.faults_dropped));
+        lines.extend(
+            self.fault_counts
+                .iter()
+                .map(|(kind, n)| format!("faults {kind}={n}")),
+        );
+        lines.extend(
+            self.fired_by_entry
+                .iter()
+                .map(|(entry, n)| format!("fired #{entry}={n}")),
+        );
         lines.extend(
             self.outcomes
                 .iter()

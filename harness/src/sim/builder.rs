@@ -146,6 +146,15 @@ impl Builder {
         self
     }
 
+    /// Fault events the log keeps for reports and artifacts (default
+    /// 100,000). Past it, events are counted (`faults.<kind>` and
+    /// `faults_fired` read the counts) but not stored, so a runaway scenario
+    /// cannot exhaust memory.
+    pub fn fault_log_capacity(mut self, capacity: usize) -> Self {
+        self.fault_log_capacity = capacity;
+        self
+    }
+
     /// The command that replays one seed, printed after `OBSIM_SEED=<seed>`
     /// in every failure (default `cargo test`). Name the test binary and the
     /// test, e.g. `cargo test --test skeleton -- --exact my_test`.

@@ -73,14 +73,23 @@ impl Supervisor {
 
     /// Kills `node` now and, with a delay, schedules its restart. Skipped if
     /// the node is already down.
-    fn crash(&self, node: usize, kind: FaultKind, restart_after: Option<Duration>) {
+    /// `index` is the plan entry of a scheduled crash, counted as fired if
+    /// the node was up; a crash during a transaction was counted where it
+    /// was decided, in storage.
+    fn crash(
+        &self,
+        node: usize,
+        kind: FaultKind,
+        restart_after: Option<Duration>,
+        index: Option<usize>,
+    ) {
         if !self.down.borrow_mut().insert(node) {
             return;
         }
         let name = server_name(node);
         self.world.end_incarnation(node);
-        if kind == FaultKind::NodeCrash {
-            self.log(kind, &name, String::new());
+        if let Some(index) = index {
+            self.world.log_firing(kind, &name, String::new(), &[index]);
         }
         self.handle.kill(self.nodes[node]);
         let Some(delay) = restart_after else {
@@ -100,14 +109,18 @@ impl Supervisor {
         self.sleep_until(event.at).await;
         match event.action {
             Lifecycle::Crash { restart_after } => {
-                self.crash(event.node, FaultKind::NodeCrash, restart_after);
+                let index = Some(event.index);
+                self.crash(event.node, FaultKind::NodeCrash, restart_after, index);
             }
             Lifecycle::Pause { resume_after } => {
                 if self.down.borrow().contains(&event.node) {
                     return;
                 }
                 let (name, id) = (server_name(event.node), self.nodes[event.node]);
-                self.log(FaultKind::NodePause, &name, format!("for={resume_after:?}"));
+                let detail = format!("for={resume_after:?}");
+                let fired = [event.index];
+                self.world
+                    .log_firing(FaultKind::NodePause, &name, detail, &fired);
                 self.handle.pause(id);
                 madsim::time::sleep(resume_after).await;
                 self.log(FaultKind::NodeResume, &name, String::new());
@@ -145,7 +158,9 @@ impl Supervisor {
                 2 * CLOG_LAG
             )
         };
-        self.log(FaultKind::NetworkPartition, &target, detail);
+        let fired = [window.index];
+        self.world
+            .log_firing(FaultKind::NetworkPartition, &target, detail, &fired);
         if clogs {
             madsim::time::sleep(CLOG_LAG).await;
             let socket_side = Some(partition.clone());
@@ -179,7 +194,9 @@ impl Supervisor {
             .set_condition(window.index, Some(window.condition));
         // Network-wide, so the target is the transport itself; that is also
         // how `faults_fired` tells a socket fault's firing from a message's.
-        self.log(kind, Transport::Sockets.as_str(), detail);
+        let fired = [window.index];
+        self.world
+            .log_firing(kind, Transport::Sockets.as_str(), detail, &fired);
         let Some(length) = window.duration else {
             return;
         };
@@ -198,7 +215,7 @@ impl Supervisor {
             restart_after,
         }) = inbox.next().await
         {
-            self.crash(node, FaultKind::CrashDuringTransaction, restart_after);
+            self.crash(node, FaultKind::CrashDuringTransaction, restart_after, None);
         }
     }
 }

@@ -70,11 +70,8 @@ impl Network {
         let now = self.world.clock.elapsed();
         let decision = self.faults.lock().expect("network faults lock").send(now);
         if let Some(delay) = decision.delay {
-            self.log(
-                FaultKind::NetworkDelay,
-                dst,
-                format!("{kind} delay={delay:?}"),
-            );
+            let detail = format!("{kind} delay={delay:?}");
+            self.log(FaultKind::NetworkDelay, dst, detail, &decision);
             madsim::time::sleep(delay).await;
         }
         if self.world.is_cut(&self.node, &node_name(dst.ip())) {
@@ -93,12 +90,13 @@ impl Network {
         decision: &SendDecision,
     ) -> io::Result<()> {
         if decision.lost {
-            self.log(FaultKind::PacketLoss, dst, kind.to_string());
+            self.log(FaultKind::PacketLoss, dst, kind.to_string(), decision);
             self.world.count_message(kind, Fate::Lost);
             return Ok(());
         }
         if decision.duplicated {
-            self.log(FaultKind::MessageDuplication, dst, kind.to_string());
+            let duplication = FaultKind::MessageDuplication;
+            self.log(duplication, dst, kind.to_string(), decision);
             self.world.count_message(kind, Fate::Duplicated);
             let copy = Box::new(message.clone());
             self.endpoint.send_to_raw(dst, tag, copy).await?;
@@ -106,9 +104,12 @@ impl Network {
         self.endpoint.send_to_raw(dst, tag, Box::new(message)).await
     }
 
-    fn log(&self, kind: FaultKind, dst: SocketAddr, detail: String) {
+    /// Logs a fault of `kind` taking effect on a message, counting the
+    /// plan entries of that kind that hit it.
+    fn log(&self, kind: FaultKind, dst: SocketAddr, detail: String, decision: &SendDecision) {
         let target = format!("{} -> {dst}", self.name);
-        self.world.log_fault(kind, &target, detail);
+        let fired = decision.fired.of(kind);
+        self.world.log_firing(kind, &target, detail, &fired);
     }
 
     /// Receives the next message under `tag`. A message of another type is an

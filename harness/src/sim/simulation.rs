@@ -184,6 +184,8 @@ impl Sim {
             scrapes: world.scrapes(),
             faults: world.faults.events(),
             faults_dropped: world.faults.dropped(),
+            fault_counts: world.faults.counts_by_kind(),
+            fired_by_entry: world.faults.counts_by_entry(),
             incarnations: incarnation_records(&world),
             outcomes: world.outcomes(),
             amounts: world.amounts(),

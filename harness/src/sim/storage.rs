@@ -164,7 +164,8 @@ impl Storage {
         }
         if let Some(crash) = decision.crash {
             self.disk().torn.insert(key.to_string(), value);
-            self.log(FaultKind::CrashDuringTransaction, format!("key={key}"));
+            let kind = FaultKind::CrashDuringTransaction;
+            self.log(kind, format!("key={key}"), &decision.fired.of(kind));
             let request = CrashRequest {
                 node: self.inner.node,
                 restart_after: crash.restart_after,
@@ -202,18 +203,20 @@ impl Storage {
     /// Waits out the service time and logs what the decision injected.
     async fn serve(&self, base: Duration, decision: &StorageDecision, key: &str) {
         if let Some(extra) = decision.latency {
-            self.log(
-                FaultKind::StorageLatency,
-                format!("key={key} extra={extra:?}"),
-            );
+            let kind = FaultKind::StorageLatency;
+            let fired = decision.fired.of(kind);
+            self.log(kind, format!("key={key} extra={extra:?}"), &fired);
         }
         madsim::time::sleep(base + decision.latency.unwrap_or_default()).await;
         if let Some(kind) = decision.failure {
-            self.log(kind, format!("key={key}"));
+            self.log(kind, format!("key={key}"), &decision.fired.of(kind));
         }
     }
 
-    fn log(&self, kind: FaultKind, detail: String) {
+    /// Logs what took effect and counts the firing of the plan entries
+    /// behind it.
+    fn log(&self, kind: FaultKind, detail: String, fired: &[usize]) {
+        self.inner.log.fired(fired);
         self.inner.log.record(FaultEvent {
             at: self.inner.clock.elapsed(),
             kind,

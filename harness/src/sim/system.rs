@@ -117,12 +117,12 @@ impl HandlerFaults {
     /// operation); `key` only goes into the fault log and the payload.
     pub fn before_handle(&self, operation: &str, key: &str) {
         let now = self.world.clock.elapsed();
-        let fires = self
+        let fired = self
             .faults
             .lock()
             .expect("handler faults lock")
             .panics(now, operation);
-        if !fires {
+        if fired.is_empty() {
             return;
         }
         let payload = InjectedPanic {
@@ -130,10 +130,11 @@ impl HandlerFaults {
             operation: operation.to_string(),
             key: key.to_string(),
         };
-        self.world.log_fault(
+        self.world.log_firing(
             FaultKind::HandlerPanic,
             &payload.node,
             format!("operation={operation} key={key}"),
+            &fired,
         );
         std::panic::resume_unwind(Box::new(payload));
     }

@@ -142,6 +142,21 @@ impl World {
         })
     }
 
+    /// Logs plan entries `fired` taking effect, and counts each one's firing:
+    /// `faults_fired` judges every entry by its own count.
+    pub(crate) fn log_firing(
+        &self,
+        kind: FaultKind,
+        target: &str,
+        detail: String,
+        fired: &[usize],
+    ) {
+        self.faults.fired(fired);
+        self.log_fault(kind, target, detail);
+    }
+
+    /// Logs an event that is no plan entry's firing: the second half of one
+    /// (a restart, a resume, a heal).
     pub(crate) fn log_fault(&self, kind: FaultKind, target: &str, detail: String) {
         self.faults.record(FaultEvent {
             at: self.clock.elapsed(),

@@ -75,13 +75,10 @@ impl Run {
         out
     }
 
-    /// Injected faults by kind name.
+    /// Injected faults by kind name, past the log's capacity too.
     pub fn fault_counts(&self) -> BTreeMap<String, u64> {
-        let mut counts = BTreeMap::new();
-        for fault in &self.faults {
-            *counts.entry(fault.kind.to_string()).or_default() += 1;
-        }
-        counts
+        let counts = self.fault_counts.iter();
+        counts.map(|(kind, n)| (kind.to_string(), *n)).collect()
     }
 
     /// Exported spans by `name kind status`.
