@@ -9,6 +9,7 @@
 //! term        := NUMBER | quantity
 //! ```
 
+use crate::decimal::{Decimal, DIGITS_MAX};
 use std::fmt;
 
 use obsim_faults::FaultKind;
@@ -36,7 +37,8 @@ pub enum Sign {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Term {
-    Number(f64),
+    /// A literal, exact: `0.1` is one tenth, not the f64 nearest it.
+    Number(Decimal),
     Quantity(Quantity),
 }
 
@@ -183,6 +185,23 @@ impl Comparison {
 
     /// Whether `left OP right`. Exact on floats: the quantities are counts,
     /// and a NaN makes every comparison but `!=` fail.
+    /// Whether the comparison holds for `left` against `right` ordered as
+    /// `ordering`; None (incomparable, a NaN) never holds.
+    pub fn holds_for(self, ordering: Option<std::cmp::Ordering>) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let Some(ordering) = ordering else {
+            return self == Comparison::Ne;
+        };
+        match self {
+            Comparison::Eq => ordering == Equal,
+            Comparison::Ne => ordering != Equal,
+            Comparison::Ge => ordering != Less,
+            Comparison::Le => ordering != Greater,
+            Comparison::Gt => ordering == Greater,
+            Comparison::Lt => ordering == Less,
+        }
+    }
+
     pub fn holds(self, left: f64, right: f64) -> bool {
         match self {
             Comparison::Eq => left == right,
@@ -338,17 +357,22 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Parsed<f64> {
+    fn number(&mut self) -> Parsed<Decimal> {
         let start = self.pos;
         self.take_while(|_, c| c.is_ascii_digit());
         if self.eat(".") && self.take_while(|_, c| c.is_ascii_digit()).is_empty() {
             return Err(self.error("expected a digit after the decimal point"));
         }
         let text = &self.text[start..self.pos];
-        match text.parse::<f64>() {
-            Ok(value) if value.is_finite() => Ok(value),
-            _ => Err(self.error_at(start, format!("{text} is not a finite number"))),
-        }
+        Decimal::parse(text).ok_or_else(|| {
+            self.error_at(
+                start,
+                format!(
+                    "{text} has more than {DIGITS_MAX} significant digits: numbers compare exactly, \
+                     and that is as many as obsim holds"
+                ),
+            )
+        })
     }
 
     fn quantity(&mut self) -> Parsed<Quantity> {
@@ -652,8 +676,7 @@ impl fmt::Display for Quantity {
 impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // f64's Display is the shortest text that reads back the same
-            // value, and never uses an exponent, so it parses again.
+            // Exact, with no exponent, so it parses again to the same value.
             Term::Number(value) => write!(f, "{value}"),
             Term::Quantity(quantity) => write!(f, "{quantity}"),
         }
@@ -808,8 +831,8 @@ mod tests {
                     Sign::Plus,
                     Term::Quantity(Quantity::Faults(FaultKind::NodeCrash))
                 ),
-                (Sign::Plus, Term::Number(1.0)),
-                (Sign::Minus, Term::Number(0.5)),
+                (Sign::Plus, Term::Number(Decimal::from_u64(1))),
+                (Sign::Minus, Term::Number(Decimal::parse("0.5").unwrap())),
             ]
         );
         assert_eq!(
@@ -883,8 +906,13 @@ mod tests {
     }
 
     #[test]
-    fn huge_numbers_are_rejected_not_infinite() {
+    fn huge_numbers_are_rejected_not_rounded() {
         let text = format!("{} > 0", "9".repeat(400));
-        assert!(error(&text).message.contains("not a finite number"));
+        assert!(error(&text)
+            .message
+            .contains("more than 38 significant digits"));
+        // 38 digits, the most that compares exactly, are fine.
+        let text = format!("outcomes.ok < 0.{}", "1".repeat(37));
+        assert_eq!(parse(&text).to_string(), text);
     }
 }

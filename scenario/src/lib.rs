@@ -10,6 +10,7 @@
 //! into a run and evaluates its [`Expectation`]s.
 
 pub mod de;
+mod decimal;
 mod duration;
 mod error;
 mod expect;
@@ -18,6 +19,7 @@ mod raw;
 mod scenario;
 mod system;
 
+pub use decimal::Decimal;
 pub use duration::parse_duration;
 pub use error::ScenarioError;
 pub use expect::{

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use obsim_scenario::{
-    Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
+    Decimal, Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 
 use super::{Check, Violation};
@@ -51,7 +51,7 @@ pub(crate) fn check_as(run: &Run, expectation: &Expectation, absent: Absent) -> 
     let mut values = BTreeMap::new();
     let left = sum(run, &expectation.left, absent, &mut values)?;
     let right = sum(run, &expectation.right, absent, &mut values)?;
-    if expectation.comparison.holds(left, right) {
+    if expectation.comparison.holds_for(left.compare(right)) {
         return Ok(());
     }
     let read: Vec<String> = values
@@ -65,30 +65,99 @@ pub(crate) fn check_as(run: &Run, expectation: &Expectation, absent: Absent) -> 
     ))
 }
 
+/// A side's value: exact while every term is a count or a literal, so that
+/// integers compare as integers; a float once a metric's value is in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    Exact(Decimal),
+    Float(f64),
+}
+
+impl Value {
+    fn as_f64(self) -> f64 {
+        match self {
+            Value::Exact(exact) => exact.to_f64(),
+            Value::Float(value) => value,
+        }
+    }
+
+    fn plus(self, other: Value) -> Value {
+        if let (Value::Exact(a), Value::Exact(b)) = (self, other) {
+            if let Some(sum) = a.checked_add(b) {
+                return Value::Exact(sum);
+            }
+        }
+        // An exact sum past 38 digits, or a metric's float: f64 from here.
+        Value::Float(self.as_f64() + other.as_f64())
+    }
+
+    fn negated(self) -> Value {
+        match self {
+            Value::Exact(exact) => Value::Exact(exact.negated()),
+            Value::Float(value) => Value::Float(-value),
+        }
+    }
+
+    fn compare(self, other: Value) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Value::Exact(a), Value::Exact(b)) => a.checked_cmp(b),
+            _ => self.as_f64().partial_cmp(&other.as_f64()),
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Exact(exact) => write!(f, "{exact}"),
+            // An empty f64 sum is -0.0, which would print as "-0".
+            Value::Float(value) => write!(f, "{}", value + 0.0),
+        }
+    }
+}
+
 fn sum(
     run: &Run,
     sum: &Sum,
     absent: Absent,
-    values: &mut BTreeMap<String, f64>,
-) -> Result<f64, String> {
-    let mut total = 0.0;
+    values: &mut BTreeMap<String, Value>,
+) -> Result<Value, String> {
+    let mut total = Value::Exact(Decimal::from_u64(0));
     for (sign, term) in &sum.terms {
         let value = match term {
-            Term::Number(number) => *number,
+            Term::Number(number) => Value::Exact(*number),
             Term::Quantity(Quantity::Final(metric)) if absent == Absent::Zero => {
-                let value = exported_final_sum(run, metric)?.unwrap_or(0.0);
+                let value = Value::Float(exported_final_sum(run, metric)?.unwrap_or(0.0));
                 values.insert(format!("final({metric})"), value);
                 value
             }
             Term::Quantity(quantity) => {
-                let value = quantity_value(run, quantity)?;
+                let value = exact_value(run, quantity)?;
                 values.insert(quantity.to_string(), value);
                 value
             }
         };
-        total += if *sign == Sign::Minus { -value } else { value };
+        total = total.plus(if *sign == Sign::Minus {
+            value.negated()
+        } else {
+            value
+        });
     }
     Ok(total)
+}
+
+/// One quantity's value: counts are exact, a metric's value is a float.
+fn exact_value(run: &Run, quantity: &Quantity) -> Result<Value, String> {
+    let value = quantity_value(run, quantity)?;
+    Ok(match quantity {
+        Quantity::Final(_) | Quantity::Max(_) => Value::Float(value),
+        // Every other quantity counts something, in u64, exactly as f64
+        // holds it below 2^53; past that, the float is still what it is.
+        _ if value.fract() == 0.0 && value >= 0.0 && value < 2f64.powi(53) => {
+            Value::Exact(Decimal::from_u64(value as u64))
+        }
+        _ => Value::Float(value),
+    })
 }
 
 /// The value of one quantity in `run`.
@@ -339,7 +408,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod amount_tests {
+mod value_tests {
     use super::*;
     use crate::checks::lint::tests::run_with_finals;
 
@@ -353,5 +422,25 @@ mod amount_tests {
         let error = quantity_value(&run, &typo).unwrap_err();
         assert!(error.contains("never recorded"), "{error}");
         assert!(error.contains("it recorded request_bytes"), "{error}");
+    }
+
+    #[test]
+    fn counts_and_literals_compare_exactly_not_as_rounded_floats() {
+        let mut run = run_with_finals(&[]);
+        run.outcomes.insert("ok".into(), 1000);
+        let holds = |text: &str| {
+            let expectation = obsim_scenario::parse_expectation(text).unwrap();
+            check(&run, &expectation).is_ok()
+        };
+        assert!(!holds("outcomes.total == 1000.000000000000000000001"));
+        assert!(holds("outcomes.total < 1000.000000000000000000001"));
+        assert!(holds("outcomes.total == 1000"));
+        assert!(holds("outcomes.ok - 999.9 == 0.1"));
+        let error = {
+            let expectation =
+                obsim_scenario::parse_expectation("outcomes.total == 1000.5").unwrap();
+            check(&run, &expectation).unwrap_err()
+        };
+        assert!(error.contains("1000 == 1000.5 is false"), "{error}");
     }
 }
