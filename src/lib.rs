@@ -172,6 +172,7 @@
 //!
 //!     fn contract(&self) -> Contract {
 //!         Contract::new()
+//!             .outcomes(["ok", "error", "timeout"])
 //!             .accurate(r#"final(pings_total) == messages.received{message="ping"}"#)
 //!             .request_span("ping")
 //!     }

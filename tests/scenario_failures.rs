@@ -232,3 +232,68 @@ restart_after = "500ms"
         "{message}"
     );
 }
+
+/// The expectations that used to read 0 and pass, each now an error that
+/// names what can never match: at load time where the file alone says so,
+/// at evaluation where only the run can.
+#[test]
+fn expectations_that_could_only_read_zero_are_errors_not_passes() {
+    let file = |expect: &str| {
+        format!(
+            "name = \"inline\"\ndescription = \"A claim about nothing.\"\nexpect = ['{expect}']\n\
+             [workload]\ninvocations = 50\n[run]\nduration = \"2s\"\n"
+        )
+    };
+    let at_load = [
+        (r#"spans{kind="sevrer"} == 0"#, "`kind` is never \"sevrer\""),
+        (
+            r#"scrapes{node="server-99"} == 0"#,
+            "node \"server-99\" is not in this topology",
+        ),
+        (
+            r#"storage.ok{operation="write"} == 0"#,
+            "`operation` is never \"write\"",
+        ),
+    ];
+    for (expect, needle) in at_load {
+        let error = Scenario::parse(
+            Path::new("inline.toml"),
+            &file(expect),
+            &Check::invariant_names(),
+        )
+        .expect_err(expect)
+        .to_string();
+        assert!(error.contains(needle), "{expect}: {error}");
+    }
+    let at_evaluation = [
+        (
+            r#"final(storage_operations_total{oeration="put"}) == 0"#,
+            "no sample of `storage_operations_total` in this run has a label `oeration`",
+        ),
+        (
+            "outcomes.bananas == 0",
+            "outcomes.bananas was never recorded in this run and the contract does not declare it",
+        ),
+        (
+            r#"spans{name="actor.cal"} == 0"#,
+            "no span named \"actor.cal\" in this run",
+        ),
+        (
+            r#"messages.sent{message="invok"} == 0"#,
+            "no message type \"invok\" in this run",
+        ),
+    ];
+    for (expect, needle) in at_evaluation {
+        let message = failure_of(&file(expect)).to_string();
+        assert!(message.contains(needle), "{expect}: {message}");
+        assert!(
+            message.contains("cannot be evaluated"),
+            "{expect}: {message}"
+        );
+    }
+    // A declared status the run never recorded reads 0, as it should.
+    let sim = obsim_fixtures::suite()
+        .sim(&parse(&file("outcomes.timeout == 0")), REPLAY)
+        .unwrap();
+    assert!(sim.check_seed(0).failure.is_none());
+}

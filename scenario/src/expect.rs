@@ -82,6 +82,44 @@ pub enum Quantity {
     Max(MetricSelector),
 }
 
+impl Expectation {
+    /// Every node a selector of it names, with the nodes that could match
+    /// there: storage lives on servers only; scrapes and expositions come
+    /// from the servers and the client.
+    pub fn named_nodes(&self) -> Vec<(&str, NodeScope)> {
+        let terms = self.left.terms.iter().chain(&self.right.terms);
+        let quantities = terms.filter_map(|(_, term)| match term {
+            Term::Quantity(quantity) => Some(quantity),
+            Term::Number(_) => None,
+        });
+        let mut named = Vec::new();
+        for quantity in quantities {
+            let (selector, scope) = match quantity {
+                Quantity::Scrapes(selector) | Quantity::ScrapeRecoveries(selector) => {
+                    (selector, NodeScope::Scraped)
+                }
+                Quantity::Storage { selector, .. } => (selector, NodeScope::Servers),
+                Quantity::Final(metric) | Quantity::Max(metric) => {
+                    (&metric.selector, NodeScope::Scraped)
+                }
+                _ => continue,
+            };
+            let nodes = selector.labels.iter().filter(|(key, _)| key == "node");
+            named.extend(nodes.map(|(_, node)| (node.as_str(), scope)));
+        }
+        named
+    }
+}
+
+/// Where a selector's `node` can match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeScope {
+    /// `server-<n>` only.
+    Servers,
+    /// The servers and `client`: every node that serves metrics.
+    Scraped,
+}
+
 /// Label matchers, in the order written. Empty matches everything.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Selector {
@@ -235,6 +273,20 @@ const QUANTITY_FORMS: &str =
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
 final(<metric>{labels}), max(<metric>{labels})";
+
+/// The values a key of the harness's own selectors can take; None for the
+/// ones that name what the run produces (span and message names, nodes,
+/// which the scenario checks against its topology).
+fn fixed_values(key: &str) -> Option<&'static [&'static str]> {
+    match key {
+        // OpenTelemetry's span kinds and status codes, as reports write them.
+        "kind" => Some(&["client", "server", "internal", "producer", "consumer"]),
+        "status" => Some(&["unset", "ok", "error"]),
+        "up" => Some(&["0", "1"]),
+        "operation" => Some(&["get", "put"]),
+        _ => None,
+    }
+}
 
 const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
 const SCRAPE_KEYS: &[&str] = &["node", "up"];
@@ -456,7 +508,7 @@ impl Parser<'_> {
     fn scrapes(&mut self) -> Parsed<Quantity> {
         if !self.rest().starts_with('.') {
             let selector = self.optional_selector(Some(SCRAPE_KEYS))?;
-            return self.check_up(selector).map(Quantity::Scrapes);
+            return Ok(Quantity::Scrapes(selector));
         }
         let (start, word) = self.dotted("a scrape count", "recovered")?;
         if word != "recovered" {
@@ -467,20 +519,6 @@ impl Parser<'_> {
         }
         self.optional_selector(Some(RECOVERY_KEYS))
             .map(Quantity::ScrapeRecoveries)
-    }
-
-    /// `up` is Prometheus's 0/1 gauge; any other value could never match.
-    fn check_up(&self, selector: Selector) -> Parsed<Selector> {
-        match selector
-            .labels
-            .iter()
-            .find(|(key, value)| key == "up" && value != "0" && value != "1")
-        {
-            Some((_, value)) => Err(self.error(format!(
-                "up=\"{value}\" never matches: expected up=\"0\" or up=\"1\""
-            ))),
-            None => Ok(selector),
-        }
     }
 
     fn messages(&mut self) -> Parsed<Quantity> {
@@ -560,7 +598,21 @@ impl Parser<'_> {
                 ));
             }
             self.expect("=", &format!("after `{key}`"))?;
+            let value_at = self.pos;
             let value = self.label_value()?;
+            // Only the harness's own selectors have fixed values: in a
+            // metric's selector, `status` is whatever the service wrote.
+            if let Some(values) = keys.and(fixed_values(&key)) {
+                if !values.contains(&value.as_str()) {
+                    return Err(self.error_at(
+                        value_at,
+                        format!(
+                            "`{key}` is never {value:?}, so this selects nothing: expected one of {}",
+                            values.join(", ")
+                        ),
+                    ));
+                }
+            }
             labels.push((key, value));
             self.skip_space();
             if self.eat("}") {
@@ -885,7 +937,26 @@ mod tests {
                 18,
                 "expected one of node",
             ),
-            ("scrapes{up=\"2\"} > 0", 15, "up=\"0\" or up=\"1\""),
+            (
+                "scrapes{up=\"2\"} > 0",
+                11,
+                "`up` is never \"2\", so this selects nothing: expected one of 0, 1",
+            ),
+            (
+                "spans{kind=\"sevrer\"} == 0",
+                11,
+                "expected one of client, server, internal",
+            ),
+            (
+                "spans{status=\"failed\"} == 0",
+                13,
+                "expected one of unset, ok, error",
+            ),
+            (
+                "storage.ok{operation=\"write\"} == 0",
+                21,
+                "expected one of get, put",
+            ),
             ("scrapes.fresh > 0", 8, "scrapes.recovered"),
             ("spans{name=\"a\", name=\"b\"} > 0", 16, "selected twice"),
             ("spans{name=a} > 0", 11, "double-quoted"),

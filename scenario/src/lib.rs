@@ -23,8 +23,8 @@ pub use decimal::Decimal;
 pub use duration::parse_duration;
 pub use error::ScenarioError;
 pub use expect::{
-    parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, Quantity,
-    Selector, Sign, StorageResult, Sum, Term,
+    parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, NodeScope,
+    Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 pub use scenario::{discover, RunSpec, Scenario, SeedSpec, WorkloadSpec};
 

@@ -7,7 +7,7 @@ use obsim_faults::{Fault, FaultKind, Topology};
 use toml::Spanned;
 
 use crate::error::{Reporter, ScenarioError};
-use crate::expect::{parse_expectation, Expectation};
+use crate::expect::{parse_expectation, Expectation, NodeScope};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
 
 /// The default bound on distinct values per label (`[lint] label_values_max`).
@@ -210,7 +210,7 @@ impl Builder<'_> {
             run_end: run.duration,
         };
         let (faults, swarm) = self.faults(&topology)?;
-        let expectations = self.expectations()?;
+        let expectations = self.expectations(servers as usize)?;
         let every_fault_fires = self.every_fault_fires(swarm.is_some(), &faults, &expectations)?;
         Ok(Scenario {
             path: self.report.path.to_path_buf(),
@@ -515,20 +515,50 @@ impl Builder<'_> {
         Ok(kinds)
     }
 
-    fn expectations(&self) -> Loaded<Vec<Expectation>> {
+    fn expectations(&self, servers: usize) -> Loaded<Vec<Expectation>> {
         let Some(list) = &self.raw.expect else {
             return Ok(Vec::new());
         };
         list.iter()
             .enumerate()
             .map(|(index, text)| {
-                parse_expectation(text.get_ref()).map_err(|error| {
+                let expectation = parse_expectation(text.get_ref()).map_err(|error| {
                     let offset = self.offset_in_string(text, error.offset);
                     self.report
                         .at(offset, format!("expect[{index}]"), error.message)
-                })
+                })?;
+                self.check_nodes(&expectation, servers, text, index)?;
+                Ok(expectation)
             })
             .collect()
+    }
+
+    /// A node the topology does not have selects nothing: an error, not a 0.
+    fn check_nodes(
+        &self,
+        expectation: &Expectation,
+        servers: usize,
+        text: &Spanned<String>,
+        index: usize,
+    ) -> Loaded<()> {
+        for (node, scope) in expectation.named_nodes() {
+            let mut known: Vec<String> = (0..servers).map(|i| format!("server-{i}")).collect();
+            if scope == NodeScope::Scraped {
+                known.push("client".into());
+            }
+            if known.iter().any(|name| name == node) {
+                continue;
+            }
+            let quoted = format!("\"{node}\"");
+            let offset = text.get_ref().find(&quoted).unwrap_or(0);
+            let offset = self.offset_in_string(text, offset);
+            let message = format!(
+                "node {node:?} is not in this topology, so this selects nothing: expected one of {}",
+                known.join(", ")
+            );
+            return Err(self.report.at(offset, format!("expect[{index}]"), message));
+        }
+        Ok(())
     }
 
     /// The file offset of byte `offset` inside a string value. Exact when the

@@ -1054,3 +1054,27 @@ fn unknown_keys_read_the_same_with_deny_unknown_fields() {
         "t.toml:4:1: `system.alpah`: unknown setting of the system under test: expected one of alpha, zeta"
     );
 }
+
+#[test]
+fn a_node_the_topology_lacks_is_an_error_not_a_zero() {
+    let text =
+        format!("{HEAD}expect = ['scrapes{{node=\"server-99\"}} == 0']\n[topology]\nservers = 2\n");
+    assert_error(
+        &text,
+        3,
+        25,
+        "expect[0]",
+        "node \"server-99\" is not in this topology, so this selects nothing: expected one of server-0, server-1, client",
+    );
+    // Storage lives on servers only: the client has none.
+    let storage = format!("{HEAD}expect = ['storage.ok{{node=\"client\"}} == 0']\n");
+    assert_error(
+        &storage,
+        3,
+        28,
+        "expect[0]",
+        "expected one of server-0, server-1, server-2",
+    );
+    let fine = format!("{HEAD}expect = ['final(x_total{{node=\"client\"}}) >= 0']\n");
+    assert_eq!(parse(&fine).expectations.len(), 1);
+}

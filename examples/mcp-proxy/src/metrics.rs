@@ -406,6 +406,8 @@ pub fn contract() -> Contract {
         .iter()
         .fold(Contract::new(), |contract, rule| contract.accurate(rule));
     contract
+        // One per request; everything else the client knows is an amount.
+        .outcomes([ledger::OK, ledger::ERROR, ledger::TIMEOUT])
         .request_span("mcp.request")
         .unchecked(
             "mcp_upstream_requests_total",

@@ -246,6 +246,8 @@ pub fn contract() -> Contract {
         .iter()
         .fold(Contract::new(), |contract, rule| contract.accurate(rule));
     contract
+        // What a request can end in, as the client records it.
+        .outcomes(["ok", "error", "timeout"])
         .unchecked(
             "vectordb_collection_evictions_total",
             "evictions have no harness-side record; gauge_consistency balances it against \

@@ -22,7 +22,7 @@ pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) ->
     let finals = parsed_finals(run);
     let mut violations: Vec<Violation> = rules
         .iter()
-        .filter_map(|rule| rule_violation(run, &finals, rule))
+        .filter_map(|rule| rule_violation(run, contract, &finals, rule))
         .collect();
     if !rules.is_empty() {
         violations.extend(uncovered(&finals, contract, rules));
@@ -45,8 +45,13 @@ fn parsed_finals(run: &Run) -> Finals {
         .collect()
 }
 
-fn rule_violation(run: &Run, finals: &Finals, rule: &Expectation) -> Option<Violation> {
-    let message = check_as(run, rule, Absent::Zero).err()?;
+fn rule_violation(
+    run: &Run,
+    contract: &Contract,
+    finals: &Finals,
+    rule: &Expectation,
+) -> Option<Violation> {
+    let message = check_as(run, contract, rule, Absent::Zero).err()?;
     let metrics = final_metrics(rule);
     let subject = metrics.first().map_or_else(
         || format!("`{}`", rule.text),

@@ -11,15 +11,19 @@ use obsim_scenario::{
 
 use super::{Check, Violation};
 use crate::run::exposition::Exposition;
-use crate::run::{Run, SpanRecord};
+use crate::run::{Contract, Run, SpanRecord};
 
 /// One violation per expectation that does not hold (or cannot be
 /// evaluated), with the value of every quantity it read.
-pub fn expectations(run: &Run, expectations: &[Expectation]) -> Vec<Violation> {
+pub fn expectations(
+    run: &Run,
+    contract: &Contract,
+    expectations: &[Expectation],
+) -> Vec<Violation> {
     expectations
         .iter()
         .filter_map(|expectation| {
-            let message = check(run, expectation).err()?;
+            let message = check(run, contract, expectation).err()?;
             Some(Violation {
                 check: Check::Expectation,
                 subject: format!("`{}`", expectation.text),
@@ -33,8 +37,12 @@ pub fn expectations(run: &Run, expectations: &[Expectation]) -> Vec<Violation> {
 
 /// Ok when `expectation` holds in `run`; otherwise what it read and why it
 /// does not hold.
-pub(crate) fn check(run: &Run, expectation: &Expectation) -> Result<(), String> {
-    check_as(run, expectation, Absent::Error)
+pub(crate) fn check(
+    run: &Run,
+    contract: &Contract,
+    expectation: &Expectation,
+) -> Result<(), String> {
+    check_as(run, contract, expectation, Absent::Error)
 }
 
 /// What a `final(...)` of a metric no node exported means.
@@ -47,10 +55,15 @@ pub(crate) enum Absent {
     Zero,
 }
 
-pub(crate) fn check_as(run: &Run, expectation: &Expectation, absent: Absent) -> Result<(), String> {
+pub(crate) fn check_as(
+    run: &Run,
+    contract: &Contract,
+    expectation: &Expectation,
+    absent: Absent,
+) -> Result<(), String> {
     let mut values = BTreeMap::new();
-    let left = sum(run, &expectation.left, absent, &mut values)?;
-    let right = sum(run, &expectation.right, absent, &mut values)?;
+    let left = sum(run, contract, &expectation.left, absent, &mut values)?;
+    let right = sum(run, contract, &expectation.right, absent, &mut values)?;
     if expectation.comparison.holds_for(left.compare(right)) {
         return Ok(());
     }
@@ -118,6 +131,7 @@ impl std::fmt::Display for Value {
 
 fn sum(
     run: &Run,
+    contract: &Contract,
     sum: &Sum,
     absent: Absent,
     values: &mut BTreeMap<String, Value>,
@@ -132,7 +146,7 @@ fn sum(
                 value
             }
             Term::Quantity(quantity) => {
-                let value = exact_value(run, quantity)?;
+                let value = exact_value(run, contract, quantity)?;
                 values.insert(quantity.to_string(), value);
                 value
             }
@@ -147,8 +161,8 @@ fn sum(
 }
 
 /// One quantity's value: counts are exact, a metric's value is a float.
-fn exact_value(run: &Run, quantity: &Quantity) -> Result<Value, String> {
-    let value = quantity_value(run, quantity)?;
+fn exact_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<Value, String> {
+    let value = quantity_value(run, contract, quantity)?;
     Ok(match quantity {
         Quantity::Final(_) | Quantity::Max(_) => Value::Float(value),
         // Every other quantity counts something, in u64, exactly as f64
@@ -160,9 +174,12 @@ fn exact_value(run: &Run, quantity: &Quantity) -> Result<Value, String> {
     })
 }
 
-/// The value of one quantity in `run`.
-pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
+/// The value of one quantity in `run`. A selector that names what the run
+/// never produced (a status, a span or message name, a label) is an error
+/// that names it, not a 0 that passes.
+pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<f64, String> {
     let count = |n: usize| Ok(n as f64);
+    produced(run, contract, quantity)?;
     match quantity {
         // The counts, not the log: the log stops keeping events at its cap.
         Quantity::Faults(kind) => Ok(run.fault_counts.get(kind).copied().unwrap_or(0) as f64),
@@ -233,6 +250,108 @@ pub fn quantity_value(run: &Run, quantity: &Quantity) -> Result<f64, String> {
         Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),
+    }
+}
+
+/// Ok when every name `quantity` selects by is one the run produced (or,
+/// for an outcome, one the contract declares); otherwise what it named and
+/// what the run has instead.
+fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), String> {
+    match quantity {
+        Quantity::Outcomes(Some(status)) => {
+            let declared = contract.outcomes.iter().any(|known| known == status);
+            if declared || run.outcomes.contains_key(status) {
+                return Ok(());
+            }
+            Err(format!(
+                "cannot be evaluated: outcomes.{status} was never recorded in this run and the \
+                 contract does not declare it, so it can only read 0: recorded here: {}. Declare \
+                 every status the client can record with Contract::outcomes([..])",
+                listed(run.outcomes.keys())
+            ))
+        }
+        Quantity::Spans(selector)
+        | Quantity::SpanRoots(selector)
+        | Quantity::SpanOrphans(selector) => {
+            let names = run.spans.iter().map(|span| &span.name);
+            known_value(selector, "name", "span named", names.collect())
+        }
+        Quantity::Messages { selector, .. } => known_value(
+            selector,
+            "message",
+            "message type",
+            run.messages.keys().collect(),
+        ),
+        Quantity::Final(metric) | Quantity::Max(metric) => known_labels(run, metric),
+        _ => Ok(()),
+    }
+}
+
+/// Ok unless `selector` asks for a `key` value outside `known`.
+fn known_value(
+    selector: &Selector,
+    key: &str,
+    what: &str,
+    known: BTreeSet<&String>,
+) -> Result<(), String> {
+    let Some((_, wanted)) = selector.labels.iter().find(|(label, _)| label == key) else {
+        return Ok(());
+    };
+    if known.contains(wanted) {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot be evaluated: no {what} {wanted:?} in this run, so it selects nothing: \
+         the run has {}",
+        listed(known)
+    ))
+}
+
+/// Ok unless `metric`'s selector names a label no sample of it carries in
+/// any exposition of the run (`node` and `incarnation` say where a sample
+/// came from and are always there). A metric the run never exported is for
+/// the caller to judge: a labelled counter that never counted is absent.
+fn known_labels(run: &Run, metric: &MetricSelector) -> Result<(), String> {
+    let finals: Vec<Exposition> = run
+        .incarnations
+        .iter()
+        .filter_map(|incarnation| incarnation.final_parsed().ok())
+        .collect();
+    let scraped = run
+        .scrapes
+        .iter()
+        .filter_map(|scrape| scrape.exposition.as_ref());
+    let mut exported = false;
+    let mut labels: BTreeSet<&str> = BTreeSet::new();
+    for exposition in finals.iter().chain(scraped) {
+        let samples = exposition.samples().map(|(_, sample)| sample);
+        for sample in samples.filter(|sample| sample.name == metric.metric) {
+            exported = true;
+            labels.extend(sample.labels.iter().map(|(name, _)| name.as_str()));
+        }
+    }
+    let wanted = metric.selector.labels.iter().map(|(name, _)| name.as_str());
+    let missing = wanted
+        .filter(|name| !matches!(*name, "node" | "incarnation"))
+        .find(|name| !labels.contains(name));
+    match missing {
+        Some(name) if exported => Err(format!(
+            "cannot be evaluated: no sample of `{}` in this run has a label `{name}`, so it \
+             selects nothing: its labels are {}",
+            metric.metric,
+            listed(labels)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// At most ten names, sorted, for a message; `none` when there are none.
+fn listed<T: std::fmt::Display>(names: impl IntoIterator<Item = T>) -> String {
+    let names: Vec<String> = names.into_iter().map(|name| name.to_string()).collect();
+    match names.len() {
+        0 => "none".into(),
+        1..=10 => names.join(", "),
+        more => format!("{}, and {} more", names[..10].join(", "), more - 10),
     }
 }
 
@@ -417,9 +536,10 @@ mod value_tests {
         let mut run = run_with_finals(&[]);
         run.amounts.insert("request_bytes".into(), 4096);
         let recorded = Quantity::Amounts("request_bytes".into());
-        assert_eq!(quantity_value(&run, &recorded), Ok(4096.0));
+        let contract = Contract::new();
+        assert_eq!(quantity_value(&run, &contract, &recorded), Ok(4096.0));
         let typo = Quantity::Amounts("request_byts".into());
-        let error = quantity_value(&run, &typo).unwrap_err();
+        let error = quantity_value(&run, &contract, &typo).unwrap_err();
         assert!(error.contains("never recorded"), "{error}");
         assert!(error.contains("it recorded request_bytes"), "{error}");
     }
@@ -430,7 +550,7 @@ mod value_tests {
         run.outcomes.insert("ok".into(), 1000);
         let holds = |text: &str| {
             let expectation = obsim_scenario::parse_expectation(text).unwrap();
-            check(&run, &expectation).is_ok()
+            check(&run, &Contract::new(), &expectation).is_ok()
         };
         assert!(!holds("outcomes.total == 1000.000000000000000000001"));
         assert!(holds("outcomes.total < 1000.000000000000000000001"));
@@ -439,7 +559,7 @@ mod value_tests {
         let error = {
             let expectation =
                 obsim_scenario::parse_expectation("outcomes.total == 1000.5").unwrap();
-            check(&run, &expectation).unwrap_err()
+            check(&run, &Contract::new(), &expectation).unwrap_err()
         };
         assert!(error.contains("1000 == 1000.5 is false"), "{error}");
     }

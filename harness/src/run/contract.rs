@@ -22,6 +22,8 @@ pub struct Contract {
     pub(crate) storage_span_operation: Option<String>,
     /// The system's words for the harness's `get` and `put`.
     pub(crate) storage_words: Option<(String, String)>,
+    /// Every status the client may record with `record_outcome`.
+    pub(crate) outcomes: Vec<String>,
 }
 
 /// A gauge that must equal one counter minus another within an incarnation.
@@ -43,6 +45,17 @@ pub struct StorageTiming {
 impl Contract {
     pub fn new() -> Contract {
         Contract::default()
+    }
+
+    /// Every status the client may record with `ClientContext::record_outcome`
+    /// (`ok`, `error`, `timeout`, ...). `outcomes.<status>` of a declared
+    /// status the client never recorded is 0; of any other it is an error,
+    /// so that a typo such as `outcomes.timout == 0` cannot pass. Default:
+    /// none declared, so only statuses recorded in the run can be read.
+    pub fn outcomes<'a>(mut self, statuses: impl IntoIterator<Item = &'a str>) -> Self {
+        self.outcomes
+            .extend(statuses.into_iter().map(str::to_string));
+        self
     }
 
     /// A ground-truth rule in the scenario expectation language, such as

@@ -68,6 +68,7 @@ impl Sim {
         let mut violations = check_run(&first, config, self.contract(), self.rules());
         violations.extend(crate::checks::expect::expectations(
             &first,
+            self.contract(),
             &config.expectations,
         ));
         match self.run(seed) {
