@@ -83,13 +83,7 @@ impl Suite {
             let factory = factory.clone();
             builder
                 .build(move || factory(config.clone()))
-                .map_err(|error| ScenarioError {
-                    path: scenario.path.clone(),
-                    line: None,
-                    column: None,
-                    field: Some(error.field),
-                    message: error.problem,
-                })
+                .map_err(|error| scenario.error_at_field(&error.field, error.problem))
         }));
         self
     }

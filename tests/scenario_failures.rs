@@ -297,3 +297,22 @@ fn expectations_that_could_only_read_zero_are_errors_not_passes() {
         .unwrap();
     assert!(sim.check_seed(0).failure.is_none());
 }
+
+#[test]
+fn a_workload_operation_the_system_does_not_serve_is_an_error_at_its_line() {
+    let text = "name = \"inline\"\ndescription = \"Calls nobody serves.\"\n[workload]\n\
+                operations = { get = 1, launch_missiles = 1 }\n";
+    let error = obsim_fixtures::suite()
+        .sim(&parse(text), REPLAY)
+        .err()
+        .expect("an operation the actors do not serve is refused")
+        .to_string();
+    assert!(error.starts_with("inline.toml:4:25: "), "{error}");
+    assert!(
+        error.contains(
+            "`workload.operations.launch_missiles`: the system does not serve \"launch_missiles\": \
+             every call of it would fail. Expected one of get, increment"
+        ),
+        "{error}"
+    );
+}

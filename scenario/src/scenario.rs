@@ -145,6 +145,21 @@ impl Scenario {
     pub fn system_config<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
         crate::system::system_config(&self.path, &self.source)
     }
+
+    /// An error about this file's field at dotted `field`
+    /// (`workload.operations.launch`), at that field's line and column when
+    /// the file writes it, else at the file.
+    pub fn error_at_field(&self, field: &str, message: String) -> ScenarioError {
+        let place = crate::error::key_span(&self.source, field)
+            .map(|span| crate::error::line_column(&self.source, span.start));
+        ScenarioError {
+            path: self.path.clone(),
+            line: place.map(|(line, _)| line),
+            column: place.map(|(_, column)| column),
+            field: Some(field.to_string()),
+            message,
+        }
+    }
 }
 
 /// Every `*.toml` under `dir`, in sub-folders too, sorted. Symlinked folders

@@ -408,6 +408,8 @@ pub fn contract() -> Contract {
     contract
         // One per request; everything else the client knows is an amount.
         .outcomes([ledger::OK, ledger::ERROR, ledger::TIMEOUT])
+        // The workload's operations are the upstream's tools.
+        .operations(crate::upstream::TOOLS)
         .request_span("mcp.request")
         .unchecked(
             "mcp_upstream_requests_total",

@@ -248,6 +248,7 @@ pub fn contract() -> Contract {
     contract
         // What a request can end in, as the client records it.
         .outcomes(["ok", "error", "timeout"])
+        .operations(["insert", "search"])
         .unchecked(
             "vectordb_collection_evictions_total",
             "evictions have no harness-side record; gauge_consistency balances it against \

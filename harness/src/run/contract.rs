@@ -24,6 +24,8 @@ pub struct Contract {
     pub(crate) storage_words: Option<(String, String)>,
     /// Every status the client may record with `record_outcome`.
     pub(crate) outcomes: Vec<String>,
+    /// The workload operations the system serves; empty: not declared.
+    pub(crate) operations: Vec<String>,
 }
 
 /// A gauge that must equal one counter minus another within an incarnation.
@@ -56,6 +58,38 @@ impl Contract {
         self.outcomes
             .extend(statuses.into_iter().map(str::to_string));
         self
+    }
+
+    /// The workload operations the system serves (`get`, `increment`, ...).
+    /// A scenario whose `[workload] operations` names another is an error
+    /// at load, at that line: every call of it would fail, and the run would
+    /// blame the telemetry. Default: none declared, nothing checked.
+    pub fn operations<'a>(mut self, operations: impl IntoIterator<Item = &'a str>) -> Self {
+        self.operations
+            .extend(operations.into_iter().map(str::to_string));
+        self
+    }
+
+    /// Ok unless `workload` names an operation this contract does not serve.
+    pub(crate) fn check_operations(&self, workload: &super::Workload) -> Result<(), ConfigError> {
+        if self.operations.is_empty() {
+            return Ok(());
+        }
+        let unknown = workload
+            .operations
+            .iter()
+            .find(|(name, _)| !self.operations.contains(name));
+        match unknown {
+            Some((name, _)) => Err(ConfigError {
+                field: format!("workload.operations.{name}"),
+                problem: format!(
+                    "the system does not serve {name:?}: every call of it would fail. Expected \
+                     one of {}",
+                    self.operations.join(", ")
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// A ground-truth rule in the scenario expectation language, such as

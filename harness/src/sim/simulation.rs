@@ -90,8 +90,10 @@ impl Builder {
     {
         let contract = factory().contract();
         let rules = contract.rules()?;
+        let config = self.config()?;
+        contract.check_operations(&config.workload)?;
         Ok(Sim {
-            config: self.config()?,
+            config,
             factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
             contract: Arc::new(contract),
             rules: Arc::new(rules),

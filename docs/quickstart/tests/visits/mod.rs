@@ -68,6 +68,7 @@ impl System for Visits {
         Contract::new()
             // What `visit` can return.
             .outcomes(["ok", "error", "timeout"])
+            .operations(["visit"])
             .accurate(r#"final(visits_total) == messages.sent{message="visit_reply"}"#)
             .accurate(r#"final(visits_total{status="error"}) == storage.failed"#)
             .accurate(r#"final(visit_storage_operations_total{operation="get",status="ok"}) == storage.ok{operation="get"}"#)

@@ -24,7 +24,7 @@ use obsim::ClientContext;
 use crate::metrics::{ledger, ClientMetrics};
 use crate::system::{check_topology, PROXY_INDEX};
 use crate::McpProxyConfig;
-use plan::{check_operations, plan, SessionPlan};
+use plan::{plan, SessionPlan};
 use session::run_session;
 
 struct Driver {
@@ -46,7 +46,6 @@ impl Driver {
 
 pub(crate) async fn drive(mut client: ClientContext, config: Arc<McpProxyConfig>) {
     check_topology(client.servers.len());
-    check_operations(&client.workload);
     for amount in ledger::AMOUNTS {
         client.record_amount(amount, 0);
     }

@@ -4,10 +4,9 @@
 use std::collections::VecDeque;
 
 use obsim::deps::rand::Rng;
-use obsim::{ClientContext, Workload};
+use obsim::ClientContext;
 
 use crate::system::{ARGUMENT_BYTES_MIN, OVERSIZE_BYTES_MAX};
-use crate::upstream::TOOLS;
 use crate::McpProxyConfig;
 
 /// One planned `tools/call`.
@@ -57,16 +56,4 @@ pub(super) fn plan(client: &mut ClientContext, config: &McpProxyConfig) -> VecDe
         });
     }
     sessions
-}
-
-/// Panics, failing the run with its seed, if an operation names no tool.
-pub(super) fn check_operations(workload: &Workload) {
-    for (operation, weight) in &workload.operations {
-        assert!(
-            *weight == 0 || TOOLS.contains(&operation.as_str()),
-            "obsim-example-mcp-proxy: workload operation {operation:?} is not a tool of the \
-             upstream: the operations are tool names, one of {}",
-            TOOLS.join(", ")
-        );
-    }
 }
