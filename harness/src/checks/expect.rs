@@ -141,6 +141,9 @@ fn sum(
         let value = match term {
             Term::Number(number) => Value::Exact(*number),
             Term::Quantity(Quantity::Final(metric)) if absent == Absent::Zero => {
+                // A contract rule must hold when nothing happened, so an
+                // unseen label value reads 0; an unknown label name cannot.
+                known_labels(run, metric, false)?;
                 let value = Value::Float(exported_final_sum(run, metric)?.unwrap_or(0.0));
                 values.insert(format!("final({metric})"), value);
                 value
@@ -282,7 +285,7 @@ fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), S
             "message type",
             run.messages.keys().collect(),
         ),
-        Quantity::Final(metric) | Quantity::Max(metric) => known_labels(run, metric),
+        Quantity::Final(metric) | Quantity::Max(metric) => known_labels(run, metric, true),
         _ => Ok(()),
     }
 }
@@ -309,9 +312,10 @@ fn known_value(
 
 /// Ok unless `metric`'s selector names a label no sample of it carries in
 /// any exposition of the run (`node` and `incarnation` say where a sample
-/// came from and are always there). A metric the run never exported is for
-/// the caller to judge: a labelled counter that never counted is absent.
-fn known_labels(run: &Run, metric: &MetricSelector) -> Result<(), String> {
+/// came from and are always there), or, with `values`, a label value none
+/// carries. A metric the run never exported is for the caller to judge: a
+/// labelled counter that never counted is absent.
+fn known_labels(run: &Run, metric: &MetricSelector, values: bool) -> Result<(), String> {
     let finals: Vec<Exposition> = run
         .incarnations
         .iter()
@@ -322,27 +326,43 @@ fn known_labels(run: &Run, metric: &MetricSelector) -> Result<(), String> {
         .iter()
         .filter_map(|scrape| scrape.exposition.as_ref());
     let mut exported = false;
-    let mut labels: BTreeSet<&str> = BTreeSet::new();
+    let mut labels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for exposition in finals.iter().chain(scraped) {
         let samples = exposition.samples().map(|(_, sample)| sample);
         for sample in samples.filter(|sample| sample.name == metric.metric) {
             exported = true;
-            labels.extend(sample.labels.iter().map(|(name, _)| name.as_str()));
+            for (name, value) in &sample.labels {
+                labels.entry(name).or_default().insert(value);
+            }
         }
     }
-    let wanted = metric.selector.labels.iter().map(|(name, _)| name.as_str());
-    let missing = wanted
-        .filter(|name| !matches!(*name, "node" | "incarnation"))
-        .find(|name| !labels.contains(name));
-    match missing {
-        Some(name) if exported => Err(format!(
-            "cannot be evaluated: no sample of `{}` in this run has a label `{name}`, so it \
-             selects nothing: its labels are {}",
-            metric.metric,
-            listed(labels)
-        )),
-        _ => Ok(()),
+    if !exported {
+        return Ok(());
     }
+    let wanted = metric.selector.labels.iter();
+    for (name, value) in wanted.filter(|(name, _)| !matches!(name.as_str(), "node" | "incarnation"))
+    {
+        let Some(seen) = labels.get(name.as_str()) else {
+            return Err(format!(
+                "cannot be evaluated: no sample of `{}` in this run has a label `{name}`, so it \
+                 selects nothing: its labels are {}",
+                metric.metric,
+                listed(labels.keys())
+            ));
+        };
+        // `le` and `quantile` match by number, whatever the text.
+        let numeric = matches!(name.as_str(), "le" | "quantile");
+        if values && !numeric && !seen.contains(value.as_str()) {
+            return Err(format!(
+                "cannot be evaluated: no sample of `{}` in this run has {name}={value:?}, so it \
+                 selects nothing: its values are {}. A series that may stay at zero should be \
+                 created at zero when the service starts (Prometheus: avoid missing metrics)",
+                metric.metric,
+                listed(seen)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// At most ten names, sorted, for a message; `none` when there are none.
