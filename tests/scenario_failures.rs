@@ -271,6 +271,10 @@ fn expectations_that_could_only_read_zero_are_errors_not_passes() {
             "no sample of `storage_operations_total` in this run has a label `oeration`",
         ),
         (
+            r#"final(storage_operations_total{status="eror"}) == 0"#,
+            "no sample of `storage_operations_total` in this run has status=\"eror\"",
+        ),
+        (
             "outcomes.bananas == 0",
             "outcomes.bananas was never recorded in this run and the contract does not declare it",
         ),
