@@ -410,6 +410,18 @@ pub fn contract() -> Contract {
         .outcomes([ledger::OK, ledger::ERROR, ledger::TIMEOUT])
         // The workload's operations are the upstream's tools.
         .operations(crate::upstream::TOOLS)
+        .unchecked("mcp_proxy_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
+        .unchecked("mcp_upstream_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
+        .unchecked("mcp_client_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
+        .unchecked(
+            "mcp_proxy_request_size_bytes",
+            "its _sum and _count are tied to the client's amounts by accuracy rules; a single \
+             request's size has no harness-side record to place in a bucket",
+        )
+        .unchecked(
+            "mcp_proxy_response_size_bytes",
+            "as mcp_proxy_request_size_bytes",
+        )
         .request_span("mcp.request")
         .unchecked(
             "mcp_upstream_requests_total",

@@ -249,6 +249,8 @@ pub fn contract() -> Contract {
         // What a request can end in, as the client records it.
         .outcomes(["ok", "error", "timeout"])
         .operations(["insert", "search"])
+        .unchecked("vectordb_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
+        .unchecked("vectordb_client_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
         .unchecked(
             "vectordb_collection_evictions_total",
             "evictions have no harness-side record; gauge_consistency balances it against \

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Violation};
-use crate::run::exposition::Exposition;
+use crate::run::exposition::{Exposition, MetricKind};
 use crate::run::{Contract, Run, StorageTiming};
 
 /// Seconds of each completed operation, by (node, incarnation, operation).
@@ -35,7 +35,51 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
             violations.extend(check_incarnation(&exposition, timing, &timed, place));
         }
     }
+    violations.extend(unplaced(run, contract));
     violations
+}
+
+/// Every histogram the run exported that no placement check reads and the
+/// contract does not list as unchecked: its buckets are tested by nothing,
+/// so a unit mistake in it would pass. Only for a system whose contract ties
+/// anything to ground truth; one that promises nothing is not held to it.
+fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
+    if contract.accuracy.is_empty() && contract.storage_timings.is_empty() {
+        return Vec::new();
+    }
+    let placed = contract
+        .storage_timings
+        .iter()
+        .map(|timing| timing.histogram.as_str());
+    let listed = contract.unchecked.iter().map(|(name, _)| name.as_str());
+    let covered: BTreeSet<&str> = placed.chain(listed).collect();
+    let mut exported: BTreeMap<String, String> = BTreeMap::new();
+    for incarnation in &run.incarnations {
+        let Ok(exposition) = incarnation.final_parsed() else {
+            continue; // the lint reports it
+        };
+        for family in &exposition.families {
+            if family.kind == MetricKind::Histogram && !covered.contains(family.name.as_str()) {
+                exported
+                    .entry(family.name.clone())
+                    .or_insert_with(|| incarnation.node.clone());
+            }
+        }
+    }
+    exported
+        .into_iter()
+        .map(|(name, node)| Violation {
+            check: Check::HistogramCorrectness,
+            subject: format!("`{name}`"),
+            node: Some(node),
+            at: None,
+            message:
+                "is a histogram whose buckets nothing checks against ground truth, so a \
+                      unit mistake in it would pass. Tie it to the harness's timings with \
+                      `Contract::storage_timing`, or list it with `Contract::unchecked` and say why"
+                    .into(),
+        })
+        .collect()
 }
 
 fn check_incarnation(
@@ -185,4 +229,32 @@ fn table(series: &Series, truth: &[f64]) -> String {
         })
         .collect();
     rows.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::lint::tests::run_with_finals;
+
+    const HISTOGRAM: &str = "# HELP request_duration_seconds Time to serve a request.
+# TYPE request_duration_seconds histogram
+request_duration_seconds_bucket{le=\"0.1\"} 1
+request_duration_seconds_bucket{le=\"+Inf\"} 1
+request_duration_seconds_sum 0.05
+request_duration_seconds_count 1
+";
+
+    #[test]
+    fn a_histogram_no_check_places_is_reported_until_the_contract_says_why() {
+        let run = run_with_finals(&[HISTOGRAM]);
+        let promising = Contract::new().accurate("outcomes.total == 0");
+        let violations = unplaced(&run, &promising);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].subject, "`request_duration_seconds`");
+        assert!(violations[0].message.contains("buckets nothing checks"));
+        let listed = promising.unchecked("request_duration_seconds", "no request timings");
+        assert!(unplaced(&run, &listed).is_empty());
+        // A system that promises nothing is not held to it.
+        assert!(unplaced(&run, &Contract::new()).is_empty());
+    }
 }

@@ -100,10 +100,11 @@ impl Contract {
         self
     }
 
-    /// A counter with no ground truth, and why: it is then not reported as
-    /// uncovered.
-    pub fn unchecked(mut self, counter: &str, why: &str) -> Self {
-        self.unchecked.push((counter.to_string(), why.to_string()));
+    /// A counter or histogram with no ground truth, and why: it is then not
+    /// reported as uncovered (a counter with no accuracy rule, a histogram
+    /// with no placement check).
+    pub fn unchecked(mut self, metric: &str, why: &str) -> Self {
+        self.unchecked.push((metric.to_string(), why.to_string()));
         self
     }
 
