@@ -240,15 +240,9 @@ impl Comparison {
         }
     }
 
+    /// `holds_for` on two floats; a NaN holds only for `!=`.
     pub fn holds(self, left: f64, right: f64) -> bool {
-        match self {
-            Comparison::Eq => left == right,
-            Comparison::Ne => left != right,
-            Comparison::Ge => left >= right,
-            Comparison::Le => left <= right,
-            Comparison::Gt => left > right,
-            Comparison::Lt => left < right,
-        }
+        self.holds_for(left.partial_cmp(&right))
     }
 }
 

@@ -192,8 +192,7 @@ impl Supervisor {
         self.sockets
             .borrow_mut()
             .set_condition(window.index, Some(window.condition));
-        // Network-wide, so the target is the transport itself; that is also
-        // how `faults_fired` tells a socket fault's firing from a message's.
+        // Network-wide, so the target is the transport itself.
         let fired = [window.index];
         self.world
             .log_firing(kind, Transport::Sockets.as_str(), detail, &fired);
