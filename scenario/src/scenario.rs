@@ -148,10 +148,13 @@ impl Scenario {
 
     /// An error about this file's field at dotted `field`
     /// (`workload.operations.launch`), at that field's line and column when
-    /// the file writes it, else at the file.
-    pub fn error_at_field(&self, field: &str, message: String) -> ScenarioError {
+    /// the file writes it, else at the file, saying the value is the default.
+    pub fn error_at_field(&self, field: &str, mut message: String) -> ScenarioError {
         let place = crate::error::key_span(&self.source, field)
             .map(|span| crate::error::line_column(&self.source, span.start));
+        if place.is_none() {
+            message.push_str(" (the file does not set it: this is obsim's default)");
+        }
         ScenarioError {
             path: self.path.clone(),
             line: place.map(|(line, _)| line),

@@ -408,6 +408,8 @@ pub fn contract() -> Contract {
     contract
         // One per request; everything else the client knows is an amount.
         .outcomes([ledger::OK, ledger::ERROR, ledger::TIMEOUT])
+        // server-0 is the proxy and server-1 the upstream.
+        .servers(2..=2)
         // The workload's operations are the upstream's tools.
         .operations(crate::upstream::TOOLS)
         .unchecked("mcp_proxy_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")

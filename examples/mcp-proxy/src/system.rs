@@ -297,7 +297,8 @@ const TOPOLOGY: &str = "the MCP proxy runs on exactly 2 servers: server-0 is the
 server-1 the upstream MCP server (set `[topology] servers = 2`)";
 
 /// Panics, failing the run with its seed, unless the topology is the
-/// proxy's own.
+/// proxy's own. The contract's `servers(2..=2)` refuses any other at load,
+/// so this holds in every run; it stays as the assertion it rests on.
 pub(crate) fn check_topology(servers: usize) {
     assert!(
         servers == 2,

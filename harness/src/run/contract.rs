@@ -26,6 +26,8 @@ pub struct Contract {
     pub(crate) outcomes: Vec<String>,
     /// The workload operations the system serves; empty: not declared.
     pub(crate) operations: Vec<String>,
+    /// The server counts the system runs on; None: any.
+    pub(crate) servers: Option<std::ops::RangeInclusive<usize>>,
 }
 
 /// A gauge that must equal one counter minus another within an incarnation.
@@ -68,6 +70,32 @@ impl Contract {
         self.operations
             .extend(operations.into_iter().map(str::to_string));
         self
+    }
+
+    /// The server counts the system can run on, e.g. `2..=2` for a proxy and
+    /// its upstream. A scenario with another `[topology] servers` is an
+    /// error at that line. Default: any count.
+    pub fn servers(mut self, servers: std::ops::RangeInclusive<usize>) -> Self {
+        self.servers = Some(servers);
+        self
+    }
+
+    /// Ok unless `servers` is outside the counts this contract runs on.
+    pub(crate) fn check_servers(&self, servers: usize) -> Result<(), ConfigError> {
+        match &self.servers {
+            Some(range) if !range.contains(&servers) => Err(ConfigError {
+                field: "topology.servers".into(),
+                problem: format!(
+                    "the system runs on {} servers, not {servers}",
+                    if range.start() == range.end() {
+                        range.start().to_string()
+                    } else {
+                        format!("{} to {}", range.start(), range.end())
+                    }
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Ok unless `workload` names an operation this contract does not serve.

@@ -91,6 +91,7 @@ impl Builder {
         let contract = factory().contract();
         let rules = contract.rules()?;
         let config = self.config()?;
+        contract.check_servers(config.servers)?;
         contract.check_operations(&config.workload)?;
         Ok(Sim {
             config,
