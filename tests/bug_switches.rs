@@ -235,6 +235,25 @@ fn counter_name_without_total_is_caught_by_exposition_lint_and_promtool() {
 }
 
 #[test]
+fn a_gauge_of_stored_state_that_restarts_at_zero_is_caught_by_gauge_consistency() {
+    let test = "a_gauge_of_stored_state_that_restarts_at_zero_is_caught_by_gauge_consistency";
+    // The skeleton restarts server-1 at 3.5 s, with actors already saved.
+    let failure = failure_with(Bug::PersistedGaugeRestartsAtZero, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[gauge_consistency] actors_persisted on server-1 at "),
+        "{message}"
+    );
+    assert!(message.contains("server-1 incarnation 1"), "{message}");
+    assert!(
+        message.contains("but the node's storage held "),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::GaugeConsistency], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
 fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
     for bug in Bug::ALL {
         assert_eq!(bug.as_str().parse::<Bug>(), Ok(bug));

@@ -385,6 +385,7 @@ mod tests {
             content_type: String::new(),
             exposition: parse(text).ok(),
             error: None,
+            stored_keys: None,
         }
     }
 

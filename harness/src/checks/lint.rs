@@ -581,6 +581,7 @@ pub(crate) mod tests {
                     started_at: Duration::ZERO,
                     ended_at: None,
                     final_exposition: text.to_string(),
+                    stored_keys: None,
                     // Empty: the format is detected, as for a plain text.
                     final_content_type: String::new(),
                 })

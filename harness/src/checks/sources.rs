@@ -15,6 +15,9 @@ pub(crate) struct Source<'a> {
     /// When it was scraped; None for a final exposition, read after the run.
     pub at: Option<Duration>,
     pub exposition: Result<Cow<'a, Exposition>, ParseError>,
+    /// Keys the node's storage held when this was rendered; None for the
+    /// client.
+    pub stored_keys: Option<u64>,
 }
 
 impl Source<'_> {
@@ -47,6 +50,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
                 incarnation: scrape.incarnation,
                 at: Some(scrape.at),
                 exposition: Ok(Cow::Borrowed(exposition)),
+                stored_keys: scrape.stored_keys,
             };
             Some((scrape.at, source))
         })
@@ -57,6 +61,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             incarnation: Some(record.number),
             at: None,
             exposition: record.final_parsed().map(Cow::Owned),
+            stored_keys: record.stored_keys,
         };
         (record.ended_at.unwrap_or(run.ended_at), source)
     }));

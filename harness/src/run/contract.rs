@@ -26,6 +26,8 @@ pub struct Contract {
     pub(crate) outcomes: Vec<String>,
     /// The workload operations the system serves; empty: not declared.
     pub(crate) operations: Vec<String>,
+    /// Gauges that must equal the keys their node's storage holds.
+    pub(crate) stored_keys: Vec<String>,
     /// The server counts the system runs on; None: any.
     pub(crate) servers: Option<std::ops::RangeInclusive<usize>>,
 }
@@ -133,6 +135,16 @@ impl Contract {
     /// with no placement check).
     pub fn unchecked(mut self, metric: &str, why: &str) -> Self {
         self.unchecked.push((metric.to_string(), why.to_string()));
+        self
+    }
+
+    /// A gauge that counts the keys its node keeps in storage (summed over
+    /// its series). At every scrape and every final exposition of a server
+    /// incarnation it must equal what the storage held committed at that
+    /// instant: a gauge that restarts at zero while the disk still holds
+    /// the data fails at the new incarnation's first scrape.
+    pub fn stored_keys(mut self, gauge: &str) -> Self {
+        self.stored_keys.push(gauge.to_string());
         self
     }
 

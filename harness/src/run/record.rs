@@ -68,6 +68,9 @@ pub struct IncarnationRecord {
     /// The content type its metrics endpoint served the final exposition
     /// with: it says which format the text is in.
     pub final_content_type: String,
+    /// Keys its node's storage held committed when the final exposition was
+    /// read (the crash, or the end of the run); None for the client.
+    pub stored_keys: Option<u64>,
 }
 
 impl IncarnationRecord {
@@ -94,13 +97,14 @@ impl Run {
         ));
         for scrape in &self.scrapes {
             lines.push(format!(
-                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?}",
+                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?} stored_keys={:?}",
                 scrape.node,
                 scrape.at,
                 scrape.ended_at,
                 scrape.up,
                 scrape.incarnation,
-                scrape.error
+                scrape.error,
+                scrape.stored_keys
             ));
             // In a fixed series order: the same values must match even when
             // the library writes its series in hash-map order.
@@ -142,8 +146,12 @@ impl Run {
         );
         for incarnation in &self.incarnations {
             lines.push(format!(
-                "incarnation {}#{} {:?}..{:?}",
-                incarnation.node, incarnation.number, incarnation.started_at, incarnation.ended_at
+                "incarnation {}#{} {:?}..{:?} stored_keys={:?}",
+                incarnation.node,
+                incarnation.number,
+                incarnation.started_at,
+                incarnation.ended_at,
+                incarnation.stored_keys
             ));
             let text = super::exposition::canonical(&incarnation.final_exposition);
             lines.extend(text.lines().map(|line| format!("  {line}")));

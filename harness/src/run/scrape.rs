@@ -25,4 +25,8 @@ pub struct Scrape {
     pub content_type: String,
     pub exposition: Option<Exposition>,
     pub error: Option<String>,
+    /// Keys the answering node's storage held committed at the instant it
+    /// rendered this exposition: ground truth for `Contract::stored_keys`.
+    /// None for the client and for a failed scrape.
+    pub stored_keys: Option<u64>,
 }

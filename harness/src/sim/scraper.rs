@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::endpoint::MetricsSlot;
 use super::network::Network;
+use super::storage::Storage;
 use super::world::World;
 use crate::run::{exposition, Scrape};
 
@@ -24,12 +25,23 @@ pub(crate) struct ScrapeResponse {
     incarnation: u32,
     body: String,
     content_type: String,
+    stored_keys: Option<u64>,
 }
 
 /// Serves one incarnation's metrics endpoint on its metrics port: each
 /// scrape renders whatever handler the system installed (its registry by
 /// default), as the service's own `/metrics` would.
-pub(crate) async fn serve_metrics(network: Network, metrics: MetricsSlot, incarnation: u32) {
+///
+/// `storage` is the node's disk, None for the client: what it holds at the
+/// instant of the render is the ground truth a gauge of stored state must
+/// show in this scrape. Render and count happen in one poll, so no write
+/// lands between them.
+pub(crate) async fn serve_metrics(
+    network: Network,
+    metrics: MetricsSlot,
+    incarnation: u32,
+    storage: Option<Storage>,
+) {
     loop {
         let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
             continue;
@@ -39,6 +51,7 @@ pub(crate) async fn serve_metrics(network: Network, metrics: MetricsSlot, incarn
             incarnation,
             body: rendered.body,
             content_type: rendered.content_type,
+            stored_keys: storage.as_ref().map(Storage::len),
         };
         // A lost reply is the scraper's timeout to see, not ours to retry.
         let _ = network.send(from, request.reply_tag, response).await;
@@ -117,6 +130,7 @@ impl Outcome {
                 content_type: String::new(),
                 exposition: None,
                 error: Some(error),
+                stored_keys: None,
             },
             Outcome::Answered(response) => {
                 let parsed = exposition::parse_as(&response.body, &response.content_type);
@@ -130,6 +144,7 @@ impl Outcome {
                     exposition: parsed.ok(),
                     body: response.body,
                     content_type: response.content_type,
+                    stored_keys: response.stored_keys,
                 }
             }
         }

@@ -221,6 +221,10 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
                 .final_render
                 .clone()
                 .unwrap_or_else(|| incarnation.metrics.render());
+            // A live incarnation's final is read now, with its disk as it is.
+            let stored_keys = incarnation
+                .final_stored_keys
+                .unwrap_or_else(|| world.storages[incarnation.node].len());
             IncarnationRecord {
                 node: server_name(incarnation.node),
                 number: incarnation.number,
@@ -228,6 +232,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
                 ended_at: incarnation.ended_at,
                 final_exposition: last.body,
                 final_content_type: last.content_type,
+                stored_keys: Some(stored_keys),
             }
         })
         .collect();
@@ -239,6 +244,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         ended_at: None,
         final_exposition: last.body,
         final_content_type: last.content_type,
+        stored_keys: None,
     });
     records
 }
@@ -345,6 +351,7 @@ async fn run_incarnation(
         metrics,
         incarnation.metrics.clone(),
         incarnation.number,
+        Some(world.storages[index].clone()),
     ));
     let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
     world.server_bound(index);
@@ -379,7 +386,7 @@ fn boot_client(handle: &Handle, world: &Arc<World>) -> NodeHandle {
     client.spawn(async move {
         let addr = SocketAddr::new(CLIENT_IP.into(), METRICS_PORT);
         let metrics = bind(&world_metrics, None, "client:metrics".into(), addr).await;
-        serve_metrics(metrics, world_metrics.client_metrics.clone(), 0).await;
+        serve_metrics(metrics, world_metrics.client_metrics.clone(), 0, None).await;
     });
     client
 }

@@ -102,6 +102,19 @@ impl Storage {
         }
     }
 
+    /// How many keys the disk holds committed now. A metadata read a
+    /// service makes at boot (to set a gauge of what it stores, say): it
+    /// takes no time and no fault, and is no operation in the ledger. It is
+    /// also the harness's ground truth for `Contract::stored_keys`.
+    pub fn len(&self) -> u64 {
+        self.disk().committed.len() as u64
+    }
+
+    /// Whether the disk holds no committed key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Reads `key` after the read latency and any injected latency.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let started_at = self.inner.clock.elapsed();

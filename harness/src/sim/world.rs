@@ -37,6 +37,8 @@ pub(crate) struct Incarnation {
     /// final values, read then, so that nothing done after the crash (by a
     /// handler the next incarnation shares, say) counts as this one's.
     pub final_render: Option<MetricsResponse>,
+    /// Keys its storage held at that same instant.
+    pub final_stored_keys: Option<u64>,
 }
 
 /// A node's request, from inside the run, to be killed now (a crash during a
@@ -178,6 +180,7 @@ impl World {
             ended_at: None,
             metrics: MetricsSlot::new(Arc::new(registry.clone())),
             final_render: None,
+            final_stored_keys: None,
             registry,
         };
         incarnations.push(incarnation.clone());
@@ -224,6 +227,7 @@ impl World {
             last.ended_at.get_or_insert(now);
             if last.final_render.is_none() {
                 last.final_render = Some(last.metrics.render());
+                last.final_stored_keys = Some(self.storages[node].len());
             }
         }
         self.ledger.node_down(&server_name(node));
