@@ -277,7 +277,7 @@ fn fixed_values(key: &str) -> Option<&'static [&'static str]> {
         "kind" => Some(&["client", "server", "internal", "producer", "consumer"]),
         "status" => Some(&["unset", "ok", "error"]),
         "up" => Some(&["0", "1"]),
-        "operation" => Some(&["get", "put"]),
+        "operation" => Some(&["get", "put", "delete"]),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ pub struct StorageOp {
     pub node: String,
     /// The incarnation of `node` the result was returned to.
     pub incarnation: u32,
-    /// `get` or `put`.
+    /// `get`, `put` or `delete`.
     pub operation: &'static str,
     /// Simulated time since the run started.
     pub started_at: Duration,

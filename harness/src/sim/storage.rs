@@ -38,8 +38,9 @@ struct Inner {
 #[derive(Default)]
 struct Disk {
     committed: BTreeMap<String, Vec<u8>>,
-    /// Written but never committed: what a crash during a transaction leaves.
-    torn: BTreeMap<String, Vec<u8>>,
+    /// Written but never committed: what a crash during a transaction
+    /// leaves. None is a delete.
+    torn: BTreeMap<String, Option<Vec<u8>>>,
 }
 
 /// A storage operation that failed.
@@ -162,12 +163,25 @@ impl Storage {
     /// never commits it, and never returns: the node is killed first.
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
         let started_at = self.inner.clock.elapsed();
-        let result = self.write(key, value).await;
+        let result = self.write(key, Some(value)).await;
         self.record("put", started_at, result.as_ref().err());
         result
     }
 
-    async fn write(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+    /// Deletes `key` (a missing key is no error), as a write: the write
+    /// latency, and the faults aimed at writes (`operation = "put"`): a
+    /// failure leaves the key, a crash during the transaction leaves the
+    /// delete uncommitted for recovery to roll back. Recorded in the ledger
+    /// as operation `delete`.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let started_at = self.inner.clock.elapsed();
+        let result = self.write(key, None).await;
+        self.record("delete", started_at, result.as_ref().err());
+        result
+    }
+
+    /// Writes `value`, or deletes with None.
+    async fn write(&self, key: &str, value: Option<Vec<u8>>) -> Result<(), StorageError> {
         let decision = self.decide(true);
         self.serve(self.inner.latency.write, &decision, key).await;
         match decision.failure {
@@ -189,7 +203,10 @@ impl Storage {
         }
         let mut disk = self.disk();
         disk.torn.remove(key);
-        disk.committed.insert(key.to_string(), value);
+        match value {
+            Some(value) => disk.committed.insert(key.to_string(), value),
+            None => disk.committed.remove(key),
+        };
         Ok(())
     }
 
