@@ -9,6 +9,7 @@ use obsim_scenario::{
     Decimal, Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 
+use super::selects::{known_labels, produced};
 use super::{Check, Violation};
 use crate::run::exposition::Exposition;
 use crate::run::{Contract, Run, SpanRecord};
@@ -253,125 +254,6 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
         Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),
-    }
-}
-
-/// Ok when every name `quantity` selects by is one the run produced (or,
-/// for an outcome, one the contract declares); otherwise what it named and
-/// what the run has instead.
-fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), String> {
-    match quantity {
-        Quantity::Outcomes(Some(status)) => {
-            let declared = contract.outcomes.iter().any(|known| known == status);
-            if declared || run.outcomes.contains_key(status) {
-                return Ok(());
-            }
-            Err(format!(
-                "cannot be evaluated: outcomes.{status} was never recorded in this run and the \
-                 contract does not declare it, so it can only read 0: recorded here: {}. Declare \
-                 every status the client can record with Contract::outcomes([..])",
-                listed(run.outcomes.keys())
-            ))
-        }
-        Quantity::Spans(selector)
-        | Quantity::SpanRoots(selector)
-        | Quantity::SpanOrphans(selector) => {
-            let names = run.spans.iter().map(|span| &span.name);
-            known_value(selector, "name", "span named", names.collect())
-        }
-        Quantity::Messages { selector, .. } => known_value(
-            selector,
-            "message",
-            "message type",
-            run.messages.keys().collect(),
-        ),
-        Quantity::Final(metric) | Quantity::Max(metric) => known_labels(run, metric, true),
-        _ => Ok(()),
-    }
-}
-
-/// Ok unless `selector` asks for a `key` value outside `known`.
-fn known_value(
-    selector: &Selector,
-    key: &str,
-    what: &str,
-    known: BTreeSet<&String>,
-) -> Result<(), String> {
-    let Some((_, wanted)) = selector.labels.iter().find(|(label, _)| label == key) else {
-        return Ok(());
-    };
-    if known.contains(wanted) {
-        return Ok(());
-    }
-    Err(format!(
-        "cannot be evaluated: no {what} {wanted:?} in this run, so it selects nothing: \
-         the run has {}",
-        listed(known)
-    ))
-}
-
-/// Ok unless `metric`'s selector names a label no sample of it carries in
-/// any exposition of the run (`node` and `incarnation` say where a sample
-/// came from and are always there), or, with `values`, a label value none
-/// carries. A metric the run never exported is for the caller to judge: a
-/// labelled counter that never counted is absent.
-fn known_labels(run: &Run, metric: &MetricSelector, values: bool) -> Result<(), String> {
-    let finals: Vec<Exposition> = run
-        .incarnations
-        .iter()
-        .filter_map(|incarnation| incarnation.final_parsed().ok())
-        .collect();
-    let scraped = run
-        .scrapes
-        .iter()
-        .filter_map(|scrape| scrape.exposition.as_ref());
-    let mut exported = false;
-    let mut labels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for exposition in finals.iter().chain(scraped) {
-        let samples = exposition.samples().map(|(_, sample)| sample);
-        for sample in samples.filter(|sample| sample.name == metric.metric) {
-            exported = true;
-            for (name, value) in &sample.labels {
-                labels.entry(name).or_default().insert(value);
-            }
-        }
-    }
-    if !exported {
-        return Ok(());
-    }
-    let wanted = metric.selector.labels.iter();
-    for (name, value) in wanted.filter(|(name, _)| !matches!(name.as_str(), "node" | "incarnation"))
-    {
-        let Some(seen) = labels.get(name.as_str()) else {
-            return Err(format!(
-                "cannot be evaluated: no sample of `{}` in this run has a label `{name}`, so it \
-                 selects nothing: its labels are {}",
-                metric.metric,
-                listed(labels.keys())
-            ));
-        };
-        // `le` and `quantile` match by number, whatever the text.
-        let numeric = matches!(name.as_str(), "le" | "quantile");
-        if values && !numeric && !seen.contains(value.as_str()) {
-            return Err(format!(
-                "cannot be evaluated: no sample of `{}` in this run has {name}={value:?}, so it \
-                 selects nothing: its values are {}. A series that may stay at zero should be \
-                 created at zero when the service starts (Prometheus: avoid missing metrics)",
-                metric.metric,
-                listed(seen)
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// At most ten names, sorted, for a message; `none` when there are none.
-fn listed<T: std::fmt::Display>(names: impl IntoIterator<Item = T>) -> String {
-    let names: Vec<String> = names.into_iter().map(|name| name.to_string()).collect();
-    match names.len() {
-        0 => "none".into(),
-        1..=10 => names.join(", "),
-        more => format!("{}, and {} more", names[..10].join(", "), more - 10),
     }
 }
 

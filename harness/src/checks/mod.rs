@@ -14,6 +14,7 @@ mod gauges;
 mod histograms;
 pub(crate) mod lint;
 mod monotonicity;
+mod selects;
 mod sources;
 mod status;
 mod timing;
