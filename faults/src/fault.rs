@@ -8,8 +8,12 @@ use std::time::Duration;
 /// stays data-driven: a new kind is one [`Effect`] variant plus the component
 /// that honours it.
 /// - `node` aims it at one server (index from 0); None means every node.
+/// - `dependency` aims a dependency fault at one named external dependency
+///   (`s3`, `llm`), as the system names it at its dependency boundary; None
+///   means every dependency. Other kinds take none.
 /// - `operation` aims it at one operation at its boundary: `get` or `put` for
-///   storage latency, a workload operation for a handler panic.
+///   storage latency, a workload operation for a handler panic, the
+///   dependency's own operation (`put`, `complete`) for a dependency fault.
 /// - `probability` is the chance it fires at each opportunity (each write,
 ///   each message, each invocation). None means every opportunity.
 /// - `at` and `duration` (a scenario file's `for`) are its window in
@@ -21,6 +25,7 @@ use std::time::Duration;
 pub struct Fault {
     pub effect: Effect,
     pub node: Option<usize>,
+    pub dependency: Option<String>,
     pub operation: Option<String>,
     pub probability: Option<f64>,
     pub at: Duration,
@@ -101,6 +106,12 @@ pub enum Effect {
     NetworkPartition(Partition),
     /// A sent message is delivered twice.
     MessageDuplication,
+    /// A call to an external dependency fails: its boundary returns an error
+    /// without calling the dependency.
+    DependencyFailure,
+    /// A call to an external dependency takes this much longer, drawn from
+    /// `min..=max` (equal for a fixed latency).
+    DependencyLatency { min: Duration, max: Duration },
 }
 
 /// The two sides of a partition, by node name (`server-0`, `client`,
@@ -134,6 +145,7 @@ impl Fault {
         Fault {
             effect,
             node: None,
+            dependency: None,
             operation: None,
             probability: None,
             at: Duration::ZERO,
@@ -150,6 +162,11 @@ impl Fault {
 
     pub fn on_node(mut self, node: usize) -> Fault {
         self.node = Some(node);
+        self
+    }
+
+    pub fn on_dependency(mut self, dependency: &str) -> Fault {
+        self.dependency = Some(dependency.to_string());
         self
     }
 
@@ -187,6 +204,11 @@ impl Fault {
         self.node.is_none_or(|target| target == node)
     }
 
+    /// Whether this fault is aimed at `dependency` (or at every dependency).
+    pub fn aims_at_dependency(&self, dependency: &str) -> bool {
+        self.dependency.as_deref().is_none_or(|d| d == dependency)
+    }
+
     /// Whether this fault is aimed at `operation` (or at every operation).
     pub fn aims_at_operation(&self, operation: &str) -> bool {
         self.operation.as_deref().is_none_or(|o| o == operation)
@@ -213,6 +235,8 @@ impl Effect {
             Effect::PacketLoss => FaultKind::PacketLoss,
             Effect::NetworkPartition(_) => FaultKind::NetworkPartition,
             Effect::MessageDuplication => FaultKind::MessageDuplication,
+            Effect::DependencyFailure => FaultKind::DependencyFailure,
+            Effect::DependencyLatency { .. } => FaultKind::DependencyLatency,
         }
     }
 }
@@ -238,10 +262,14 @@ pub enum FaultKind {
     NetworkPartition,
     NetworkHeal,
     MessageDuplication,
+    DependencyFailure,
+    DependencyLatency,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 15] = [
+    /// New kinds go at the end: the order is the catalogue's, and the swarm
+    /// draws in it, so inserting one would change every seed's draw.
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::StorageWriteFailure,
         FaultKind::StorageReadFailure,
         FaultKind::StorageLatency,
@@ -257,6 +285,8 @@ impl FaultKind {
         FaultKind::NetworkPartition,
         FaultKind::NetworkHeal,
         FaultKind::MessageDuplication,
+        FaultKind::DependencyFailure,
+        FaultKind::DependencyLatency,
     ];
 
     /// The stable snake_case name used in logs, reports and scenario files.
@@ -277,7 +307,18 @@ impl FaultKind {
             FaultKind::NetworkPartition => "network_partition",
             FaultKind::NetworkHeal => "network_heal",
             FaultKind::MessageDuplication => "message_duplication",
+            FaultKind::DependencyFailure => "dependency_failure",
+            FaultKind::DependencyLatency => "dependency_latency",
         }
+    }
+
+    /// Whether this kind acts at the boundary of a named external dependency,
+    /// and so is the only kind that takes a `dependency`.
+    pub fn is_dependency(self) -> bool {
+        matches!(
+            self,
+            FaultKind::DependencyFailure | FaultKind::DependencyLatency
+        )
     }
 
     /// Whether a scenario can ask for this kind, rather than it only being
@@ -330,6 +371,9 @@ impl fmt::Display for Fault {
         if let Some(node) = self.node {
             write!(f, " node={node}")?;
         }
+        if let Some(dependency) = &self.dependency {
+            write!(f, " dependency={dependency}")?;
+        }
         if let Some(operation) = &self.operation {
             write!(f, " operation={operation}")?;
         }
@@ -346,9 +390,9 @@ impl fmt::Display for Fault {
             write!(f, " transport={}", self.transport.as_str())?;
         }
         match &self.effect {
-            Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {
-                write!(f, " min={min:?} max={max:?}")
-            }
+            Effect::StorageLatency { min, max }
+            | Effect::NetworkDelay { min, max }
+            | Effect::DependencyLatency { min, max } => write!(f, " min={min:?} max={max:?}"),
             Effect::CrashDuringTransaction { restart_after }
             | Effect::NodeCrash { restart_after } => match restart_after {
                 Some(delay) => write!(f, " restart_after={delay:?}"),
@@ -405,6 +449,27 @@ mod tests {
         assert!(error.contains("storage_write_failure"), "{error}");
         assert!(error.contains("message_duplication"), "{error}");
         assert!(!error.contains("node_restart"), "{error}");
+    }
+
+    #[test]
+    fn dependency_kinds_are_requestable_and_shown_with_their_target() {
+        for name in ["dependency_failure", "dependency_latency"] {
+            let kind: FaultKind = name.parse().unwrap();
+            assert!(kind.requestable() && kind.is_dependency(), "{kind}");
+        }
+        let latency = Fault::new(Effect::DependencyLatency {
+            min: Duration::from_millis(5),
+            max: Duration::from_millis(9),
+        })
+        .on_node(0)
+        .on_dependency("llm")
+        .on_operation("complete");
+        assert_eq!(
+            latency.to_string(),
+            "dependency_latency node=0 dependency=llm operation=complete min=5ms max=9ms"
+        );
+        assert!(latency.aims_at_dependency("llm") && !latency.aims_at_dependency("s3"));
+        assert!(Fault::new(Effect::DependencyFailure).aims_at_dependency("s3"));
     }
 
     #[test]

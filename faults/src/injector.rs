@@ -92,6 +92,24 @@ impl Injector {
         }
     }
 
+    /// Decisions for the calls server node `node` makes to the external
+    /// dependency the system names `dependency`, on stream
+    /// `dependency/<node>/<dependency>`: one per dependency, so that calls to
+    /// one never shift which calls to another fail.
+    pub fn dependency(&self, node: usize, dependency: &str) -> DependencyFaults {
+        DependencyFaults {
+            rng: component_stream(self.seed, &format!("dependency/{node}/{dependency}")),
+            rules: self.rules(|fault| {
+                fault.aims_at_node(node)
+                    && fault.aims_at_dependency(dependency)
+                    && matches!(
+                        fault.effect,
+                        Effect::DependencyFailure | Effect::DependencyLatency { .. }
+                    )
+            }),
+        }
+    }
+
     /// Network decisions for messages sent from `endpoint` on server node
     /// `node` (None for the client and scraper, which only faults aimed at
     /// every node hit). Partitions are a schedule, not a draw: the harness
@@ -289,6 +307,55 @@ impl NetworkFaults {
     }
 }
 
+/// What happens to one call to an external dependency.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DependencyDecision {
+    /// Extra time the call takes, from latency faults.
+    pub latency: Option<Duration>,
+    /// The boundary returns an error without calling the dependency.
+    pub failure: bool,
+    /// The faults that took effect on this call.
+    pub fired: Fired,
+}
+
+/// Seeded fault decisions for one node's calls to one external dependency.
+#[derive(Clone, Debug)]
+pub struct DependencyFaults {
+    rng: ChaCha8Rng,
+    rules: Rules,
+}
+
+impl DependencyFaults {
+    /// Decides a call to the dependency's `operation` (as the system names
+    /// it) at simulated time `now`. Several latency faults that fire add up.
+    pub fn decide(&mut self, now: Duration, operation: &str) -> DependencyDecision {
+        let mut decision = DependencyDecision::default();
+        for (index, fault) in &self.rules {
+            if !fault.aims_at_operation(operation) {
+                continue;
+            }
+            let hit = fires(&mut self.rng, fault, now);
+            match fault.effect {
+                Effect::DependencyLatency { min, max } => {
+                    // Drawn whether or not it hits, so a miss does not shift
+                    // the draws of later calls.
+                    let extra = draw_between(&mut self.rng, min, max);
+                    if hit {
+                        *decision.latency.get_or_insert(Duration::ZERO) += extra;
+                        decision.fired.push(*index, fault.kind());
+                    }
+                }
+                Effect::DependencyFailure if hit => {
+                    decision.failure = true;
+                    decision.fired.push(*index, fault.kind());
+                }
+                _ => {}
+            }
+        }
+        decision
+    }
+}
+
 /// Seeded request handler fault decisions for one node.
 #[derive(Clone, Debug)]
 pub struct HandlerPanics {
@@ -402,6 +469,78 @@ mod tests {
         assert!(injector.network(Some(0), "server-0:app").send(SECOND).lost);
         assert!(!injector.network(Some(1), "server-1:app").send(SECOND).lost);
         assert!(!injector.network(None, "client").send(SECOND).lost);
+    }
+
+    #[test]
+    fn dependency_failure_fails_every_call_in_its_window_only() {
+        let fault = Fault::new(Effect::DependencyFailure)
+            .with_probability(1.0)
+            .at(SECOND)
+            .lasting(SECOND);
+        let mut llm = Injector::new(1, plan(vec![fault])).dependency(0, "llm");
+        assert_eq!(
+            llm.decide(SECOND / 2, "complete"),
+            DependencyDecision::default()
+        );
+        for _ in 0..100 {
+            let decision = llm.decide(SECOND, "complete");
+            assert!(decision.failure && decision.latency.is_none());
+            assert_eq!(decision.fired.of(FaultKind::DependencyFailure), [0]);
+        }
+        assert_eq!(
+            llm.decide(2 * SECOND, "complete"),
+            DependencyDecision::default()
+        );
+    }
+
+    #[test]
+    fn dependency_faults_hit_their_dependency_node_and_operation_only() {
+        let failure = Fault::new(Effect::DependencyFailure)
+            .on_dependency("s3")
+            .on_operation("put");
+        let latency = Fault::new(Effect::DependencyLatency {
+            min: Duration::from_millis(5),
+            max: Duration::from_millis(9),
+        })
+        .on_node(1);
+        let injector = Injector::new(1, plan(vec![failure, latency]));
+        let mut s3 = injector.dependency(0, "s3");
+        assert!(s3.decide(SECOND, "put").failure);
+        assert!(!s3.decide(SECOND, "get").failure);
+        assert!(!injector.dependency(0, "llm").decide(SECOND, "put").failure);
+        assert_eq!(
+            injector
+                .dependency(0, "llm")
+                .decide(SECOND, "complete")
+                .latency,
+            None
+        );
+        let slow = injector.dependency(1, "llm").decide(SECOND, "complete");
+        let extra = slow.latency.expect("probability 1 always slows");
+        assert!((Duration::from_millis(5)..=Duration::from_millis(9)).contains(&extra));
+        assert_eq!(slow.fired.of(FaultKind::DependencyLatency), [1]);
+    }
+
+    #[test]
+    fn same_seed_gives_the_same_dependency_decisions() {
+        let faults = || {
+            plan(vec![
+                Fault::new(Effect::DependencyFailure).with_probability(0.3),
+                Fault::new(Effect::DependencyLatency {
+                    min: Duration::from_millis(1),
+                    max: Duration::from_millis(50),
+                })
+                .with_probability(0.5),
+            ])
+        };
+        let decisions = |seed| {
+            let mut llm = Injector::new(seed, faults()).dependency(0, "llm");
+            (0..200)
+                .map(|_| llm.decide(SECOND, "complete"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(decisions(7), decisions(7));
+        assert_ne!(decisions(7), decisions(8));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! This crate knows nothing about madsim, tracing or metrics. It holds
 //! - [`Fault`]: one fault a scenario asks for (an [`Effect`] plus its node,
-//!   operation, probability and window), and its [`FaultKind`];
+//!   dependency, operation, probability and window), and its [`FaultKind`];
 //! - [`FaultPlan`]: the faults of one run, validated against the [`Topology`];
 //! - [`Injector`]: the seeded decisions, one ChaCha stream per component, so an
 //!   extra I/O call in one component never shifts the fault decisions of another;
@@ -10,7 +10,8 @@
 //! - [`FaultLog`]: what was actually injected, with simulated time and target.
 //!
 //! The harness honours each fault at the component boundary where it happens in
-//! real life (storage, node lifecycle, request handler, network).
+//! real life (storage, node lifecycle, request handler, network, the calls to
+//! an external dependency).
 
 mod fault;
 mod injector;
@@ -20,8 +21,8 @@ pub mod swarm;
 
 pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
 pub use injector::{
-    component_stream, Fired, HandlerPanics, Injector, NetworkFaults, SendDecision, StorageDecision,
-    StorageFaults, TornCrash,
+    component_stream, DependencyDecision, DependencyFaults, Fired, HandlerPanics, Injector,
+    NetworkFaults, SendDecision, StorageDecision, StorageFaults, TornCrash,
 };
 pub use log::{FaultEvent, FaultLog};
 pub use plan::{

@@ -200,8 +200,19 @@ struct Shape {
     needs_duration: bool,
     /// Needs `node`.
     needs_node: bool,
-    /// Operations it may aim at; empty means `operation` does not apply.
-    operations: Vec<String>,
+    /// Operations it may aim at.
+    operations: Operations,
+}
+
+/// The operations a kind's boundary has.
+enum Operations {
+    /// `operation` does not apply.
+    None,
+    /// Only these.
+    OneOf(Vec<String>),
+    /// Any name: a dependency's operations are named by the system when it
+    /// calls it, so the plan cannot know them.
+    Any,
 }
 
 fn shape(effect: &Effect, topology: &Topology) -> Shape {
@@ -212,9 +223,10 @@ fn shape(effect: &Effect, topology: &Topology) -> Shape {
         _ => (false, false, false),
     };
     let operations = match effect {
-        Effect::StorageLatency { .. } => vec!["get".to_string(), "put".to_string()],
-        Effect::HandlerPanic => topology.operations.clone(),
-        _ => Vec::new(),
+        Effect::StorageLatency { .. } => Operations::OneOf(vec!["get".into(), "put".into()]),
+        Effect::HandlerPanic => Operations::OneOf(topology.operations.clone()),
+        Effect::DependencyFailure | Effect::DependencyLatency { .. } => Operations::Any,
+        _ => Operations::None,
     };
     Shape {
         scheduled,
@@ -228,13 +240,14 @@ fn validate(fault: &Fault, topology: &Topology) -> Result<(), FieldProblem> {
     let kind = fault.kind();
     let shape = shape(&fault.effect, topology);
     check_node(fault, kind, &shape, topology)?;
+    check_dependency(fault, kind)?;
     check_operation(fault, kind, &shape)?;
     check_schedule(fault, kind, &shape, topology)?;
     check_transport(fault, kind)?;
     match &fault.effect {
-        Effect::StorageLatency { min, max } | Effect::NetworkDelay { min, max } => {
-            check_range(*min, *max)
-        }
+        Effect::StorageLatency { min, max }
+        | Effect::NetworkDelay { min, max }
+        | Effect::DependencyLatency { min, max } => check_range(*min, *max),
         Effect::NodeCrash { restart_after } | Effect::CrashDuringTransaction { restart_after } => {
             check_restart(fault, *restart_after, topology)
         }
@@ -267,26 +280,57 @@ fn check_node(
     }
 }
 
+/// Only a dependency kind takes a `dependency`; without one it hits every
+/// dependency, so a name, when given, must be one.
+fn check_dependency(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
+    let Some(dependency) = &fault.dependency else {
+        return Ok(());
+    };
+    if !kind.is_dependency() {
+        let kinds: Vec<&str> = FaultKind::ALL
+            .into_iter()
+            .filter(|kind| kind.is_dependency())
+            .map(FaultKind::as_str)
+            .collect();
+        return Err((
+            "dependency",
+            format!(
+                "`dependency` does not apply to {kind}: only to {}",
+                kinds.join(" and ")
+            ),
+        ));
+    }
+    if dependency.is_empty() {
+        return Err((
+            "dependency",
+            "expected the name the system calls the dependency by, e.g. \"llm\"".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_operation(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldProblem> {
     let Some(operation) = &fault.operation else {
         return Ok(());
     };
-    if shape.operations.is_empty() {
-        return Err((
+    match &shape.operations {
+        Operations::None => Err((
             "operation",
             format!("{kind} cannot be aimed at an operation: remove `operation`"),
-        ));
-    }
-    if !shape.operations.contains(operation) {
-        return Err((
+        )),
+        Operations::OneOf(known) if !known.contains(operation) => Err((
             "operation",
             format!(
                 "unknown operation {operation:?} for {kind}: expected one of {}",
-                shape.operations.join(", ")
+                known.join(", ")
             ),
-        ));
+        )),
+        Operations::Any if operation.is_empty() => Err((
+            "operation",
+            format!("expected the name of the dependency's operation {kind} hits, e.g. \"put\""),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn check_schedule(
@@ -587,6 +631,43 @@ mod tests {
         })
         .on_operation("put");
         assert!(FaultPlan::new(vec![latency], &topology()).is_ok());
+    }
+
+    #[test]
+    fn dependency_faults_take_any_operation_and_only_they_take_a_dependency() {
+        let latency = |min, max| {
+            Fault::new(Effect::DependencyLatency {
+                min: Duration::from_millis(min),
+                max: Duration::from_millis(max),
+            })
+        };
+        let ok = vec![
+            Fault::new(Effect::DependencyFailure)
+                .on_dependency("llm")
+                .on_operation("complete"),
+            // Without a dependency it hits every one.
+            latency(5, 9).on_node(2).on_operation("put"),
+        ];
+        assert!(FaultPlan::new(ok, &topology()).is_ok());
+        let error = FaultPlan::new(
+            vec![Fault::new(Effect::StorageWriteFailure).on_dependency("s3")],
+            &topology(),
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "dependency");
+        assert!(
+            error
+                .problem
+                .contains("only to dependency_failure and dependency_latency"),
+            "{error}"
+        );
+        let unnamed = Fault::new(Effect::DependencyFailure).on_dependency("");
+        assert_eq!(field_of(unnamed), "dependency");
+        let no_operation = Fault::new(Effect::DependencyFailure).on_operation("");
+        assert_eq!(field_of(no_operation), "operation");
+        assert_eq!(field_of(latency(9, 5)), "min");
+        assert_eq!(field_of(latency(0, 0)), "max");
+        assert_eq!(field_of(latency(5, 9).on_sockets()), "transport");
     }
 
     #[test]

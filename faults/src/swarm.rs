@@ -14,12 +14,22 @@ use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology};
 /// while a typical seed still combines several kinds.
 const KIND_CHANCE: f64 = 0.5;
 
-/// Draws the faults of one seed from `kinds` (the requestable kinds to draw
-/// from), on the seed's `swarm` stream. Every drawn fault is valid for
-/// `topology`, and at least one kind is always drawn.
+/// Whether the swarm can draw `kind`: a kind a scenario can ask for whose
+/// target the swarm knows. A dependency fault is aimed at the dependencies
+/// the system names when it calls them, which no topology lists, so a
+/// scenario asks for one in `[[faults]]` instead.
+pub fn drawable(kind: FaultKind) -> bool {
+    kind.requestable() && !kind.is_dependency()
+}
+
+/// Draws the faults of one seed from `kinds` (those of them that are
+/// [`drawable`]), on the seed's `swarm` stream. Every drawn fault is valid
+/// for `topology`, and at least one kind is always drawn.
 pub fn draw(seed: u64, topology: &Topology, kinds: &[FaultKind]) -> Vec<Fault> {
     let mut rng = component_stream(seed, "swarm");
-    let kinds: Vec<FaultKind> = kinds.iter().copied().filter(|k| k.requestable()).collect();
+    // Filtered before any draw, so that `FaultKind::ALL` gaining a kind the
+    // swarm cannot draw leaves every seed's draw as it was.
+    let kinds: Vec<FaultKind> = kinds.iter().copied().filter(|k| drawable(*k)).collect();
     if kinds.is_empty() {
         return Vec::new();
     }
@@ -107,9 +117,13 @@ fn draw_one(rng: &mut ChaCha8Rng, topology: &Topology, kind: FaultKind) -> Fault
         FaultKind::MessageDuplication => {
             Fault::new(Effect::MessageDuplication).with_probability(probability(rng, 0.01, 0.1))
         }
-        // Not requestable: filtered out above.
-        FaultKind::NodeRestart | FaultKind::NodeResume | FaultKind::NetworkHeal => {
-            unreachable!("only requestable kinds are drawn")
+        // Not drawable: filtered out above.
+        FaultKind::NodeRestart
+        | FaultKind::NodeResume
+        | FaultKind::NetworkHeal
+        | FaultKind::DependencyFailure
+        | FaultKind::DependencyLatency => {
+            unreachable!("only drawable kinds are drawn")
         }
     };
     fault
@@ -139,6 +153,21 @@ mod tests {
                 panic!("seed {seed} drew an invalid plan: {error}\n{faults:#?}");
             }
         }
+    }
+
+    #[test]
+    fn dependency_kinds_are_never_drawn_and_shift_no_draw() {
+        let before_dependencies: Vec<FaultKind> = FaultKind::ALL
+            .into_iter()
+            .filter(|kind| !kind.is_dependency())
+            .collect();
+        for seed in 0..200 {
+            let faults = draw(seed, &topology(), &FaultKind::ALL);
+            assert!(faults.iter().all(|fault| !fault.kind().is_dependency()));
+            assert_eq!(faults, draw(seed, &topology(), &before_dependencies));
+        }
+        let only = [FaultKind::DependencyFailure, FaultKind::DependencyLatency];
+        assert!(draw(0, &topology(), &only).is_empty());
     }
 
     #[test]

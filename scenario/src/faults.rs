@@ -63,6 +63,7 @@ fn plan_error(
 fn span_of(raw: &RawFault, field: &str, problem: &str) -> Option<Range<usize>> {
     match field {
         "node" => span(&raw.node),
+        "dependency" => span(&raw.dependency),
         "operation" => span(&raw.operation),
         "probability" => span(&raw.probability),
         "at" => span(&raw.at),
@@ -88,6 +89,14 @@ fn side_span(side: &Names, problem: &str) -> Option<Range<usize>> {
 
 fn span<T>(value: &Option<Spanned<T>>) -> Option<Range<usize>> {
     value.as_ref().map(Spanned::span)
+}
+
+/// `a`, `a and b`, `a, b and c`: a list in a sentence.
+fn and_list(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
+    }
 }
 
 /// One entry being converted, with what its errors need.
@@ -125,6 +134,11 @@ impl Entry<'_> {
         Ok(Fault {
             effect,
             node,
+            dependency: self
+                .raw
+                .dependency
+                .as_ref()
+                .map(|dependency| dependency.get_ref().clone()),
             operation: self
                 .raw
                 .operation
@@ -171,13 +185,16 @@ impl Entry<'_> {
     /// Rejects a kind-specific field given to a kind it does not apply to.
     fn check_specific_fields(&self, kind: FaultKind) -> Built<()> {
         use FaultKind::{
-            CrashDuringTransaction, NetworkDelay, NetworkPartition, NodeCrash, StorageLatency,
+            CrashDuringTransaction, DependencyFailure, DependencyLatency, NetworkDelay,
+            NetworkPartition, NodeCrash, StorageLatency,
         };
         let raw = self.raw;
-        let latency: &[FaultKind] = &[StorageLatency, NetworkDelay];
+        let latency: &[FaultKind] = &[StorageLatency, NetworkDelay, DependencyLatency];
         let crash: &[FaultKind] = &[NodeCrash, CrashDuringTransaction];
         let partition: &[FaultKind] = &[NetworkPartition];
+        let dependency: &[FaultKind] = &[DependencyFailure, DependencyLatency];
         let fields = [
+            ("dependency", span(&raw.dependency), dependency),
             ("min", span(&raw.min), latency),
             ("max", span(&raw.max), latency),
             ("latency", span(&raw.latency), latency),
@@ -192,7 +209,7 @@ impl Entry<'_> {
                 let kinds: Vec<&str> = applies_to.iter().map(|kind| kind.as_str()).collect();
                 let message = format!(
                     "`{name}` does not apply to {kind}: only to {}",
-                    kinds.join(" and ")
+                    and_list(&kinds)
                 );
                 return Err(self.report.span(&span, self.field(name), message));
             }
@@ -217,6 +234,11 @@ impl Entry<'_> {
             FaultKind::NetworkDelay => {
                 let (min, max) = self.range(kind)?;
                 Effect::NetworkDelay { min, max }
+            }
+            FaultKind::DependencyFailure => Effect::DependencyFailure,
+            FaultKind::DependencyLatency => {
+                let (min, max) = self.range(kind)?;
+                Effect::DependencyLatency { min, max }
             }
             FaultKind::CrashDuringTransaction => Effect::CrashDuringTransaction { restart_after },
             FaultKind::NodeCrash => Effect::NodeCrash { restart_after },

@@ -98,6 +98,7 @@ pub(crate) struct RawSeeds {
 pub(crate) struct RawFault {
     pub kind: Spanned<String>,
     pub node: Int,
+    pub dependency: Option<Spanned<String>>,
     pub operation: Option<Spanned<String>>,
     pub probability: Option<Spanned<Probability>>,
     pub at: Dur,

@@ -3,7 +3,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use obsim_faults::{Fault, FaultKind, Topology};
+use obsim_faults::{swarm, Fault, FaultKind, Topology};
 use toml::Spanned;
 
 use crate::error::{Reporter, ScenarioError};
@@ -501,16 +501,15 @@ impl Builder<'_> {
     }
 
     fn swarm_kinds(&self) -> Loaded<Vec<FaultKind>> {
-        let all = || {
-            FaultKind::ALL
-                .into_iter()
-                .filter(|kind| kind.requestable())
-                .collect()
-        };
+        let all: Vec<FaultKind> = FaultKind::ALL
+            .into_iter()
+            .filter(|kind| swarm::drawable(*kind))
+            .collect();
+        let names: Vec<&str> = all.iter().map(|kind| kind.as_str()).collect();
+        let names = names.join(", ");
         let Some(list) = &self.raw.swarm_kinds else {
-            return Ok(all());
+            return Ok(all);
         };
-        let names = FaultKind::requestable_names().join(", ");
         if list.get_ref().is_empty() {
             let message = format!("expected at least one kind, from {names}; leave `swarm_kinds` out to draw from all of them");
             return Err(self.report.value(list, "swarm_kinds", message));
@@ -518,11 +517,8 @@ impl Builder<'_> {
         let mut kinds: Vec<FaultKind> = Vec::new();
         for (index, name) in list.get_ref().iter().enumerate() {
             let field = format!("swarm_kinds[{index}]");
-            let kind = match name.get_ref().parse::<FaultKind>() {
-                Ok(kind) if kind.requestable() => kind,
-                Ok(kind) => return Err(self.report.value(name, field, format!("{kind} is only logged, as the end of another fault: expected one of {names}"))),
-                Err(problem) => return Err(self.report.value(name, field, problem)),
-            };
+            let kind = drawable_kind(name.get_ref(), &names)
+                .map_err(|problem| self.report.value(name, field.clone(), problem))?;
             if kinds.contains(&kind) {
                 return Err(self
                     .report
@@ -613,5 +609,25 @@ impl Builder<'_> {
             return Err(self.report.value(value, "every_fault_fires", message));
         }
         Ok(fires)
+    }
+}
+
+/// The kind a `swarm_kinds` entry names, or why the swarm cannot draw it;
+/// `names` lists the kinds it can.
+fn drawable_kind(name: &str, names: &str) -> Result<FaultKind, String> {
+    match name.parse::<FaultKind>() {
+        Ok(kind) if swarm::drawable(kind) => Ok(kind),
+        Ok(kind) if kind.is_dependency() => Err(format!(
+            "the swarm cannot draw {kind}: it is aimed at a dependency the system names when it \
+             calls it, which the swarm cannot know; ask for it in [[faults]] with swarm = false, \
+             or draw from {names}"
+        )),
+        Ok(kind) => Err(format!(
+            "{kind} is only logged, as the end of another fault: expected one of {names}"
+        )),
+        // Not the parser's own message: that one lists kinds the swarm cannot draw.
+        Err(_) => Err(format!(
+            "unknown fault kind {name:?}: expected one of {names}"
+        )),
     }
 }

@@ -187,6 +187,13 @@ probability = 0
 
 [[faults]]
 kind = "storage_read_failure"
+
+[[faults]]
+kind = "dependency_failure"
+node = 2
+dependency = "llm"
+operation = "complete"
+probability = 0.3
 "#;
 
 #[test]
@@ -289,6 +296,11 @@ fn full_faults() -> Vec<Fault> {
         Fault::new(Effect::PacketLoss).with_probability(0.05),
         Fault::new(Effect::MessageDuplication).with_probability(0.0),
         Fault::new(Effect::StorageReadFailure),
+        Fault::new(Effect::DependencyFailure)
+            .on_node(2)
+            .on_dependency("llm")
+            .on_operation("complete")
+            .with_probability(0.3),
     ]
 }
 
@@ -358,13 +370,13 @@ fn a_required_system_setting_missing_names_it() {
 }
 
 #[test]
-fn swarm_draws_from_every_requestable_kind_or_the_listed_ones() {
+fn swarm_draws_from_every_drawable_kind_or_the_listed_ones() {
     let all = parse(&format!("{HEAD}swarm = true\nevery_fault_fires = false\n"));
-    let requestable: Vec<FaultKind> = FaultKind::ALL
+    let drawable: Vec<FaultKind> = FaultKind::ALL
         .into_iter()
-        .filter(|k| k.requestable())
+        .filter(|k| k.requestable() && !k.is_dependency())
         .collect();
-    assert_eq!(all.swarm, Some(requestable));
+    assert_eq!(all.swarm, Some(drawable));
     assert!(!all.every_fault_fires && all.faults.is_empty());
     let some = parse(&format!(
         "{HEAD}swarm = true\nswarm_kinds = [\"packet_loss\", \"node_pause\"]\n"
@@ -775,6 +787,88 @@ fn kind_specific_fields_only_go_with_their_kinds() {
 }
 
 #[test]
+fn dependency_faults_parse_into_their_fault() {
+    let text = format!(
+        r#"{HEAD}
+[[faults]]
+kind = "dependency_failure"
+dependency = "llm"
+operation = "complete"
+node = 0
+probability = 0.3
+at = "1s"
+for = "2s"
+
+[[faults]]
+kind = "dependency_latency"
+min = "5ms"
+max = "50ms"
+
+[[faults]]
+kind = "dependency_latency"
+dependency = "s3"
+operation = "put"
+latency = "20ms"
+"#
+    );
+    let expected = vec![
+        Fault::new(Effect::DependencyFailure)
+            .on_dependency("llm")
+            .on_operation("complete")
+            .on_node(0)
+            .with_probability(0.3)
+            .at(secs(1))
+            .lasting(secs(2)),
+        // Without `dependency`, every dependency.
+        Fault::new(Effect::DependencyLatency {
+            min: ms(5),
+            max: ms(50),
+        }),
+        Fault::new(Effect::DependencyLatency {
+            min: ms(20),
+            max: ms(20),
+        })
+        .on_dependency("s3")
+        .on_operation("put"),
+    ];
+    assert_eq!(parse(&text).faults, expected);
+}
+
+#[test]
+fn dependency_only_goes_with_dependency_kinds() {
+    let fault =
+        |kind: &str, fields: &str| format!("{HEAD}[[faults]]\nkind = \"{kind}\"\n{fields}\n");
+    let storage = fault("storage_write_failure", "dependency = \"s3\"");
+    assert_error(
+        &storage,
+        5,
+        14,
+        "faults[0].dependency",
+        "`dependency` does not apply to storage_write_failure: only to dependency_failure and dependency_latency",
+    );
+    let unnamed = fault("dependency_failure", "node = 1\ndependency = \"\"");
+    assert_error(&unnamed, 6, 14, "faults[0].dependency", "expected the name");
+    let no_latency = fault("dependency_latency", "dependency = \"llm\"");
+    assert_error(
+        &no_latency,
+        4,
+        8,
+        "faults[0].min",
+        "dependency_latency needs `min` and `max` (a range to draw from) or `latency`",
+    );
+    let latency = fault("dependency_failure", "latency = \"1ms\"");
+    assert_error(
+        &latency,
+        5,
+        11,
+        "faults[0].latency",
+        "only to storage_latency, network_delay and dependency_latency",
+    );
+    let inverted = fault("dependency_latency", "min = \"9ms\"\nmax = \"1ms\"");
+    assert_error(&inverted, 5, 7, "faults[0].min", "above max");
+}
+
+#[test]
 fn socket_faults_name_the_field_netsim_cannot_honour() {
     let fault =
         |kind: &str, fields: &str| format!("{HEAD}[[faults]]\nkind = \"{kind}\"\n{fields}\n");
@@ -876,6 +970,15 @@ fn swarm_and_fixed_faults_do_not_mix() {
     );
     let twice = format!("{HEAD}swarm = true\nswarm_kinds = [\"disk_full\", \"disk_full\"]\n");
     assert_error(&twice, 4, 29, "swarm_kinds[1]", "listed twice");
+    let dependency = format!("{HEAD}swarm = true\nswarm_kinds = [\"dependency_latency\"]\n");
+    assert_error(
+        &dependency,
+        4,
+        16,
+        "swarm_kinds[0]",
+        "the swarm cannot draw dependency_latency",
+    );
+    assert!(!error(&unknown).message.contains("dependency_failure"));
 }
 
 #[test]

@@ -42,6 +42,8 @@ fn sample() -> String {
         "one_way = true\nat = \"2s\"\nfor = \"1s\"\n",
         "\n[[faults]]\nkind = \"storage_latency\"\noperation = \"put\"\nlatency = \"3ms\"\n",
         "\n[[faults]]\nkind = \"node_pause\"\nnode = 2\nat = \"4s\"\nfor = \"500ms\"\n",
+        "\n[[faults]]\nkind = \"dependency_latency\"\ndependency = \"llm\"\n",
+        "operation = \"complete\"\nmin = \"1ms\"\nmax = \"9ms\"\n",
     ));
     text
 }
@@ -74,7 +76,7 @@ fn the_readme_examples_load() {
     assert_eq!(example.faults.len(), 3);
     assert_eq!(example.expectations.len(), 4);
     let sample = Scenario::parse(Path::new("sample.toml"), &sample(), CHECKS).unwrap();
-    assert_eq!(sample.faults.len(), 6);
+    assert_eq!(sample.faults.len(), 7);
 }
 
 /// A line a mutation may put in place of another: often a real key with a
@@ -86,6 +88,7 @@ fn line() -> impl Strategy<Value = String> {
         "description",
         "kind",
         "node",
+        "dependency",
         "probability",
         "at",
         "for",

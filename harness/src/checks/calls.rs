@@ -1,0 +1,133 @@
+//! `requests.<status>`, `calls.<outcome>` and `attempts.<outcome>`: counts
+//! of what obsim's network carried, read from the run's ledger of calls
+//! and requests, and what their selectors may name.
+
+use std::collections::BTreeSet;
+
+use obsim_scenario::{Quantity, Selector};
+
+use super::expect::matches;
+use crate::run::{Contract, Run, NETWORK_ERROR, TIMEOUT};
+
+/// The count `quantity` reads, if it is one of these three.
+pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
+    let counted = match quantity {
+        Quantity::Requests { status, selector } => run
+            .requests
+            .iter()
+            .filter(|request| {
+                let answered = request.status.as_deref();
+                let wanted = match status.as_str() {
+                    "total" => true,
+                    "unanswered" => answered.is_none(),
+                    status => answered == Some(status),
+                };
+                wanted
+                    && matches(selector, |key| match key {
+                        "node" => Some(request.node.clone()),
+                        "method" => Some(request.method.clone()),
+                        "operation" => Some(request.operation.clone()),
+                        _ => None,
+                    })
+            })
+            .count(),
+        Quantity::Calls { outcome, selector } => run
+            .calls
+            .iter()
+            .filter(|call| {
+                (outcome == "total" || call.outcome.as_deref() == Some(outcome.as_str()))
+                    && matches(selector, |key| match key {
+                        "node" => Some(call.node.clone()),
+                        "operation" => Some(call.operation.clone()),
+                        _ => None,
+                    })
+            })
+            .count(),
+        Quantity::Attempts { outcome, selector } => run
+            .calls
+            .iter()
+            .flat_map(|call| call.attempts.iter().map(move |attempt| (call, attempt)))
+            .filter(|(call, attempt)| {
+                (outcome == "total" || attempt.outcome.as_deref() == Some(outcome.as_str()))
+                    && matches(selector, |key| match key {
+                        "node" => Some(call.node.clone()),
+                        "operation" => Some(call.operation.clone()),
+                        "method" => Some(attempt.method.clone()),
+                        _ => None,
+                    })
+            })
+            .count(),
+        _ => return None,
+    };
+    Some(counted as u64)
+}
+
+/// Ok unless `quantity` names a status, outcome, method or operation that
+/// nothing in this run could produce.
+pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), String> {
+    match quantity {
+        Quantity::Requests { status, selector } => {
+            let seen = run.requests.iter().filter_map(|r| r.status.clone());
+            let always = ["total", "unanswered", "ok", "error"];
+            known("requests", "status", status, seen, &always)?;
+            let methods = run.requests.iter().map(|r| r.method.clone());
+            let operations = run.requests.iter().map(|r| r.operation.clone());
+            label("requests", selector, "method", methods.collect())?;
+            label("requests", selector, "operation", operations.collect())
+        }
+        Quantity::Calls { outcome, selector } => {
+            let seen = run.calls.iter().filter_map(|c| c.outcome.clone());
+            let declared = contract.outcomes.iter().cloned();
+            known("calls", "outcome", outcome, seen.chain(declared), &["total"])?;
+            let operations = run.calls.iter().map(|c| c.operation.clone());
+            label("calls", selector, "operation", operations.collect())
+        }
+        Quantity::Attempts { outcome, selector } => {
+            let attempts = run.calls.iter().flat_map(|c| &c.attempts);
+            let seen = attempts.clone().filter_map(|a| a.outcome.clone());
+            let always = ["total", "ok", "error", TIMEOUT, NETWORK_ERROR];
+            known("attempts", "outcome", outcome, seen, &always)?;
+            let operations = run.calls.iter().map(|c| c.operation.clone());
+            label("attempts", selector, "operation", operations.collect())?;
+            let methods = attempts.map(|a| a.method.clone());
+            label("attempts", selector, "method", methods.collect())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Ok when `word` was seen in the run or is one of `always`.
+fn known(
+    head: &str,
+    what: &str,
+    word: &str,
+    seen: impl Iterator<Item = String>,
+    always: &[&str],
+) -> Result<(), String> {
+    let mut names: BTreeSet<String> = seen.collect();
+    names.extend(always.iter().map(|name| name.to_string()));
+    if names.contains(word) {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot be evaluated: no {head} in this run had {what} {word:?}, so {head}.{word} can \
+         only read 0: the run has {}",
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Ok unless `selector` asks for a `key` value none of `values` has.
+fn label(head: &str, selector: &Selector, key: &str, values: BTreeSet<String>) -> Result<(), String> {
+    let Some((_, wanted)) = selector.labels.iter().find(|(label, _)| label == key) else {
+        return Ok(());
+    };
+    if values.contains(wanted) {
+        return Ok(());
+    }
+    let had: Vec<String> = values.into_iter().take(10).collect();
+    Err(format!(
+        "cannot be evaluated: no {head} in this run had {key}={wanted:?}, so it selects \
+         nothing: the run has {}",
+        if had.is_empty() { "none".to_string() } else { had.join(", ") }
+    ))
+}
