@@ -12,8 +12,13 @@ fn failure_with(bug: Bug, seed: u64, test: &str) -> Failure {
 
 /// The failure `bug` causes on `seed` of the scenario `builder` describes.
 fn failure_in(builder: Builder, bug: Bug, seed: u64, test: &str) -> Failure {
+    failure_of(builder, ActorConfig::default().with_bug(bug), seed, test)
+}
+
+/// The failure the system `config` describes causes on `seed`.
+fn failure_of(builder: Builder, config: ActorConfig, seed: u64, test: &str) -> Failure {
+    let bug = config.bugs.iter().next().copied().expect("a bug planted");
     let replay = format!("cargo test --test bug_switches -- --exact {test}");
-    let config = ActorConfig::default().with_bug(bug);
     let sim = builder
         .replay_command(&replay)
         // Failures here are expected: leave no artifacts behind.
@@ -250,6 +255,62 @@ fn a_gauge_of_stored_state_that_restarts_at_zero_is_caught_by_gauge_consistency(
         "{message}"
     );
     assert_eq!(failure.checks(), [Check::GaugeConsistency], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_request_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
+    let test = "a_request_histogram_in_milliseconds_is_caught_by_histogram_correctness";
+    let failure = failure_with(Bug::RequestMillisecondsAsSeconds, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains(
+            "[histogram_correctness] actors_invocation_duration_seconds{operation=\"increment\"} \
+             on server-1: in the final exposition of incarnation 0: bucket le=0.005 holds 0, but \
+             189 of the 190 requests answered the harness timed took at most 0.005s"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("1000x too much, milliseconds recorded as seconds?"),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::HistogramCorrectness], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity() {
+    let test = "a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity";
+    // Lost requests time out and are retried; each retry's server work
+    // must sit under the retry's own client span.
+    let lossy =
+        obsim_fixtures::skeleton().fault(Fault::new(Effect::PacketLoss).with_probability(0.1));
+    let config = ActorConfig {
+        max_attempts: 3,
+        request_timeout: std::time::Duration::from_millis(200),
+        ..ActorConfig::default()
+    };
+    let failure = failure_of(
+        lossy,
+        config.with_bug(Bug::RetryReusesFirstContext),
+        1,
+        test,
+    );
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[trace_integrity] span `ActorService/Invoke` on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("which sent attempt 0 of the same call, not under span"),
+        "{message}"
+    );
+    assert!(
+        message.contains("a retry reused an earlier attempt's"),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::TraceIntegrity], "{message}");
     assert_replay_line(&message, 1, test);
 }
 

@@ -37,14 +37,16 @@ pub use checks::lint::promtool_available;
 pub use checks::{Check, Violation};
 pub use obsim_faults as faults;
 pub use run::{
-    Balance, Config, ConfigError, Contract, IncarnationRecord, MessageCounts, OpenSpan, Run,
-    Scrape, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus, StorageLatency,
-    StorageOp, StorageTiming, Workload,
+    AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
+    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanLifecycle,
+    SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing, TimingSource,
+    Workload,
 };
 pub use sim::{
-    Builder, ClientContext, HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network,
-    NodeContext, RunError, Sim, Storage, StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT,
-    OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
+    Builder, Call, CallError, ClientContext, HandlerFaults, InjectedPanic, MetricsHandler,
+    MetricsResponse, Network, NodeContext, ReplyStatus, Request, Responder, RunError, Sim, Storage,
+    StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
+    PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,

@@ -75,6 +75,17 @@ pub enum Quantity {
         result: StorageResult,
         selector: Selector,
     },
+    /// `requests.<status>{node, method, operation}`: requests the servers
+    /// accepted through obsim's network (`total`), answered with that
+    /// status (`ok`, `error`, or the reply type's own word), or never
+    /// answered (`unanswered`).
+    Requests { status: String, selector: Selector },
+    /// `calls.<outcome>{node, operation}`: calls made with `Network::call`,
+    /// by the outcome their caller finished them with (`total`: all).
+    Calls { outcome: String, selector: Selector },
+    /// `attempts.<outcome>{node, operation, method}`: the attempts of those
+    /// calls, by the reply's status, `timeout` or `network_error`.
+    Attempts { outcome: String, selector: Selector },
     /// `final(metric{labels})`: summed over every incarnation's final
     /// exposition.
     Final(MetricSelector),
@@ -98,7 +109,12 @@ impl Expectation {
                 Quantity::Scrapes(selector) | Quantity::ScrapeRecoveries(selector) => {
                     (selector, NodeScope::Scraped)
                 }
-                Quantity::Storage { selector, .. } => (selector, NodeScope::Servers),
+                Quantity::Storage { selector, .. } | Quantity::Requests { selector, .. } => {
+                    (selector, NodeScope::Servers)
+                }
+                Quantity::Calls { selector, .. } | Quantity::Attempts { selector, .. } => {
+                    (selector, NodeScope::Scraped)
+                }
                 Quantity::Final(metric) | Quantity::Max(metric) => {
                     (&metric.selector, NodeScope::Scraped)
                 }
@@ -266,12 +282,18 @@ const QUANTITY_FORMS: &str =
     "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, amounts.<name>, \
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
-final(<metric>{labels}), max(<metric>{labels})";
+requests.<status|total|unanswered>{node, method, operation}, calls.<outcome|total>{node, operation}, \
+attempts.<outcome|total>{node, operation, method}, final(<metric>{labels}), max(<metric>{labels})";
 
-/// The values a key of the harness's own selectors can take; None for the
-/// ones that name what the run produces (span and message names, nodes,
-/// which the scenario checks against its topology).
-fn fixed_values(key: &str) -> Option<&'static [&'static str]> {
+/// The values a key of the harness's own selector `keys` can take; None for
+/// the ones that name what the run produces (span and message names, nodes,
+/// which the scenario checks against its topology, workload operations).
+fn fixed_values(keys: &[&str], key: &str) -> Option<&'static [&'static str]> {
+    // Only storage's `operation` is the harness's own word; a request's or
+    // a call's is the workload's, checked against the run.
+    if key == "operation" && !std::ptr::eq(keys, STORAGE_KEYS) {
+        return None;
+    }
     match key {
         // OpenTelemetry's span kinds and status codes, as reports write them.
         "kind" => Some(&["client", "server", "internal", "producer", "consumer"]),
@@ -288,6 +310,9 @@ const RECOVERY_KEYS: &[&str] = &["node"];
 const MESSAGE_KEYS: &[&str] = &["message"];
 const STORAGE_KEYS: &[&str] = &["operation", "node"];
 const RECOVERED_KEYS: &[&str] = &["node"];
+const REQUEST_KEYS: &[&str] = &["node", "method", "operation"];
+const CALL_KEYS: &[&str] = &["node", "operation"];
+const ATTEMPT_KEYS: &[&str] = &["node", "operation", "method"];
 
 /// Parses one expectation.
 pub fn parse_expectation(text: &str) -> Result<Expectation, ExpectationError> {
@@ -436,6 +461,22 @@ impl Parser<'_> {
             "scrapes" => self.scrapes(),
             "messages" => self.messages(),
             "storage" => self.storage(),
+            "requests" => {
+                let status = self.status("a request status", "total, unanswered, ok, error")?;
+                let selector = self.optional_selector(Some(REQUEST_KEYS))?;
+                Ok(Quantity::Requests { status, selector })
+            }
+            "calls" => {
+                let outcome = self.status("a call outcome", "total, ok, error, timeout")?;
+                let selector = self.optional_selector(Some(CALL_KEYS))?;
+                Ok(Quantity::Calls { outcome, selector })
+            }
+            "attempts" => {
+                let choices = "total, ok, error, timeout, network_error";
+                let outcome = self.status("an attempt outcome", choices)?;
+                let selector = self.optional_selector(Some(ATTEMPT_KEYS))?;
+                Ok(Quantity::Attempts { outcome, selector })
+            }
             "final" => self.metric("final").map(Quantity::Final),
             "max" => self.metric("max").map(Quantity::Max),
             _ => Err(self.error_at(
@@ -471,6 +512,12 @@ impl Parser<'_> {
                     format!("unknown fault kind `{word}`: expected one of {choices}"),
                 )
             })
+    }
+
+    /// `.word`: a status the run names; the evaluation rejects one it never
+    /// saw, since only the run knows the system's words.
+    fn status(&mut self, what: &str, choices: &str) -> Parsed<String> {
+        self.dotted(what, choices).map(|(_, word)| word)
     }
 
     fn outcome(&mut self) -> Parsed<Quantity> {
@@ -596,7 +643,7 @@ impl Parser<'_> {
             let value = self.label_value()?;
             // Only the harness's own selectors have fixed values: in a
             // metric's selector, `status` is whatever the service wrote.
-            if let Some(values) = keys.and(fixed_values(&key)) {
+            if let Some(values) = keys.and_then(|keys| fixed_values(keys, &key)) {
                 if !values.contains(&value.as_str()) {
                     return Err(self.error_at(
                         value_at,
@@ -713,6 +760,9 @@ impl fmt::Display for Quantity {
             Quantity::Storage { result, selector } => {
                 write!(f, "storage.{}{selector}", result.as_str())
             }
+            Quantity::Requests { status, selector } => write!(f, "requests.{status}{selector}"),
+            Quantity::Calls { outcome, selector } => write!(f, "calls.{outcome}{selector}"),
+            Quantity::Attempts { outcome, selector } => write!(f, "attempts.{outcome}{selector}"),
             Quantity::Final(metric) => write!(f, "final({metric})"),
             Quantity::Max(metric) => write!(f, "max({metric})"),
         }

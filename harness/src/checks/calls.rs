@@ -78,7 +78,13 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
         Quantity::Calls { outcome, selector } => {
             let seen = run.calls.iter().filter_map(|c| c.outcome.clone());
             let declared = contract.outcomes.iter().cloned();
-            known("calls", "outcome", outcome, seen.chain(declared), &["total"])?;
+            known(
+                "calls",
+                "outcome",
+                outcome,
+                seen.chain(declared),
+                &["total"],
+            )?;
             let operations = run.calls.iter().map(|c| c.operation.clone());
             label("calls", selector, "operation", operations.collect())
         }
@@ -117,7 +123,12 @@ fn known(
 }
 
 /// Ok unless `selector` asks for a `key` value none of `values` has.
-fn label(head: &str, selector: &Selector, key: &str, values: BTreeSet<String>) -> Result<(), String> {
+fn label(
+    head: &str,
+    selector: &Selector,
+    key: &str,
+    values: BTreeSet<String>,
+) -> Result<(), String> {
     let Some((_, wanted)) = selector.labels.iter().find(|(label, _)| label == key) else {
         return Ok(());
     };
@@ -128,6 +139,10 @@ fn label(head: &str, selector: &Selector, key: &str, values: BTreeSet<String>) -
     Err(format!(
         "cannot be evaluated: no {head} in this run had {key}={wanted:?}, so it selects \
          nothing: the run has {}",
-        if had.is_empty() { "none".to_string() } else { had.join(", ") }
+        if had.is_empty() {
+            "none".to_string()
+        } else {
+            had.join(", ")
+        }
     ))
 }

@@ -252,6 +252,9 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
             .map(|(_, counts)| counts.count(*fate))
             .sum::<u64>() as f64),
         Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
+        Quantity::Requests { .. } | Quantity::Calls { .. } | Quantity::Attempts { .. } => {
+            Ok(super::calls::count(run, quantity).unwrap_or(0) as f64)
+        }
         Quantity::Final(metric) => final_sum(run, metric),
         Quantity::Max(metric) => scraped_max(run, metric),
     }
@@ -297,7 +300,7 @@ fn spans<'a>(run: &'a Run, selector: &'a Selector) -> impl Iterator<Item = &'a S
 }
 
 /// Whether every label of `selector` equals what `value_of` gives for it.
-fn matches(selector: &Selector, value_of: impl Fn(&str) -> Option<String>) -> bool {
+pub(super) fn matches(selector: &Selector, value_of: impl Fn(&str) -> Option<String>) -> bool {
     selector
         .labels
         .iter()

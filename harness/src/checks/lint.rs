@@ -591,6 +591,8 @@ pub(crate) mod tests {
             messages: BTreeMap::new(),
             storage_ops: Vec::new(),
             recovered: BTreeMap::new(),
+            calls: Vec::new(),
+            requests: Vec::new(),
             plan: Vec::new(),
             fixed_faults: 0,
         }

@@ -6,6 +6,8 @@
 // `run` layer only, never the simulation or the verdict.
 
 mod accuracy;
+mod attempts;
+mod calls;
 mod completion;
 mod determinism;
 pub(crate) mod expect;
@@ -59,6 +61,7 @@ pub fn check_run(
     }
     if on(Check::TraceIntegrity) {
         violations.extend(traces::trace_integrity(run, contract));
+        violations.extend(attempts::attempt_parentage(run));
     }
     if on(Check::ExpositionLint) {
         violations.extend(lint::exposition_lint(run, config.label_values_max));

@@ -1,36 +1,27 @@
 //! Histogram placement. Simulated time is exact, so the harness knows to the
-//! nanosecond how long each storage operation took. Each incarnation's final
-//! histogram must hold exactly those durations, bucket by bucket: a unit
-//! mistake (milliseconds observed into a `_seconds` histogram) moves every
-//! observation up by a factor of a thousand and fails here.
+//! nanosecond how long each storage operation, each request it carried and
+//! each call took. Each incarnation's final histogram must hold exactly those
+//! durations, bucket by bucket: a unit mistake (milliseconds observed into a
+//! `_seconds` histogram) moves every observation up by a factor of a
+//! thousand and fails here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Violation};
 use crate::run::exposition::{Exposition, MetricKind};
-use crate::run::{Contract, Run, StorageTiming};
+use crate::run::{Contract, Run, Timing, TimingSource};
 
-/// Seconds of each completed operation, by (node, incarnation, operation).
+/// Seconds of each timed thing, by (node, incarnation, label value).
 type Timed = BTreeMap<(String, u32, String), Vec<f64>>;
 
 pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
-    let mut timed: Timed = BTreeMap::new();
-    for op in &run.storage_ops {
-        timed
-            .entry((
-                op.node.clone(),
-                op.incarnation,
-                contract.storage_word(op.operation).to_string(),
-            ))
-            .or_default()
-            .push(op.duration().as_secs_f64());
-    }
     let mut violations = Vec::new();
-    for incarnation in run.incarnations.iter().filter(|i| i.node != "client") {
-        let Ok(exposition) = incarnation.final_parsed() else {
-            continue; // the lint reports it
-        };
-        for timing in &contract.storage_timings {
+    for timing in &contract.timings {
+        let timed = timed(run, contract, &timing.source);
+        for incarnation in &run.incarnations {
+            let Ok(exposition) = incarnation.final_parsed() else {
+                continue; // the lint reports it
+            };
             let place = (incarnation.node.as_str(), incarnation.number);
             violations.extend(check_incarnation(&exposition, timing, &timed, place));
         }
@@ -39,16 +30,61 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
     violations
 }
 
+/// The durations `source` times, from the run's ledger.
+fn timed(run: &Run, contract: &Contract, source: &TimingSource) -> Timed {
+    let mut timed: Timed = BTreeMap::new();
+    let mut add = |node: &str, incarnation: u32, key: &str, seconds: f64| {
+        let key = (node.to_string(), incarnation, key.to_string());
+        timed.entry(key).or_default().push(seconds);
+    };
+    match source {
+        TimingSource::Storage => {
+            for op in &run.storage_ops {
+                let word = contract.storage_word(op.operation);
+                add(&op.node, op.incarnation, word, op.duration().as_secs_f64());
+            }
+        }
+        TimingSource::Requests | TimingSource::RequestsByMethod => {
+            for request in &run.requests {
+                let Some(duration) = request.duration() else {
+                    continue;
+                };
+                let key = if *source == TimingSource::Requests {
+                    &request.operation
+                } else {
+                    &request.method
+                };
+                add(
+                    &request.node,
+                    request.incarnation,
+                    key,
+                    duration.as_secs_f64(),
+                );
+            }
+        }
+        TimingSource::Calls => {
+            for call in &run.calls {
+                let Some(duration) = call.duration() else {
+                    continue;
+                };
+                let seconds = duration.as_secs_f64();
+                add(&call.node, call.incarnation, &call.operation, seconds);
+            }
+        }
+    }
+    timed
+}
+
 /// Every histogram the run exported that no placement check reads and the
 /// contract does not list as unchecked: its buckets are tested by nothing,
 /// so a unit mistake in it would pass. Only for a system whose contract ties
 /// anything to ground truth; one that promises nothing is not held to it.
 fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
-    if contract.accuracy.is_empty() && contract.storage_timings.is_empty() {
+    if contract.accuracy.is_empty() && contract.timings.is_empty() {
         return Vec::new();
     }
     let placed = contract
-        .storage_timings
+        .timings
         .iter()
         .map(|timing| timing.histogram.as_str());
     let listed = contract.unchecked.iter().map(|(name, _)| name.as_str());
@@ -76,7 +112,7 @@ fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
             message:
                 "is a histogram whose buckets nothing checks against ground truth, so a \
                       unit mistake in it would pass. Tie it to the harness's timings with \
-                      `Contract::storage_timing`, or list it with `Contract::unchecked` and say why"
+                      `Contract::storage_timing`, `request_timing` or `call_timing`, or list it with `Contract::unchecked` and say why"
                     .into(),
         })
         .collect()
@@ -84,7 +120,7 @@ fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
 
 fn check_incarnation(
     exposition: &Exposition,
-    timing: &StorageTiming,
+    timing: &Timing,
     timed: &Timed,
     (node, number): (&str, u32),
 ) -> Vec<Violation> {
@@ -101,13 +137,10 @@ fn check_incarnation(
             let key = (node.to_string(), number, operation.clone());
             let truth = timed.get(&key).map_or(&[][..], Vec::as_slice);
             let series = exported.get(&operation);
-            let problem = compare(truth, series)?;
+            let problem = compare(truth, series, timing.source.describe())?;
             Some(Violation {
                 check: Check::HistogramCorrectness,
-                subject: format!(
-                    "{}{{{}={operation:?}}}",
-                    timing.histogram, timing.operation_label
-                ),
+                subject: format!("{}{{{}={operation:?}}}", timing.histogram, timing.label),
                 node: Some(node.to_string()),
                 at: None,
                 message: format!("in the final exposition of incarnation {number}: {problem}"),
@@ -124,16 +157,13 @@ struct Series {
     sum: f64,
 }
 
-fn buckets_by_operation(
-    exposition: &Exposition,
-    timing: &StorageTiming,
-) -> BTreeMap<String, Series> {
+fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<String, Series> {
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
     let Some(family) = exposition.family(&timing.histogram) else {
         return series;
     };
     for sample in &family.samples {
-        let Some(operation) = sample.label(&timing.operation_label) else {
+        let Some(operation) = sample.label(&timing.label) else {
             continue;
         };
         let entry = series.entry(operation.to_string()).or_default();
@@ -159,11 +189,11 @@ fn buckets_by_operation(
 }
 
 /// Why the exported series does not hold exactly `truth`; None if it does.
-fn compare(truth: &[f64], series: Option<&Series>) -> Option<String> {
+fn compare(truth: &[f64], series: Option<&Series>, what: &str) -> Option<String> {
     let Some(series) = series else {
         return (!truth.is_empty()).then(|| {
             format!(
-                "the harness completed {} operations, but no such series was exported",
+                "the harness timed {} {what}, but no such series was exported",
                 truth.len()
             )
         });
@@ -173,7 +203,7 @@ fn compare(truth: &[f64], series: Option<&Series>) -> Option<String> {
         let expected = truth.iter().filter(|&&seconds| seconds <= bound).count() as f64;
         if count != expected {
             return Some(format!(
-                "bucket le={bound} holds {count}, but {expected} of the {} operations the \
+                "bucket le={bound} holds {count}, but {expected} of the {} {what} the \
                  harness timed took at most {bound}s (exported sum {}s, true sum {total}s{}). \
                  Buckets by bound: {}",
                 truth.len(),
@@ -185,7 +215,7 @@ fn compare(truth: &[f64], series: Option<&Series>) -> Option<String> {
     }
     if series.count != truth.len() as f64 {
         return Some(format!(
-            "_count is {}, but the harness completed {} operations",
+            "_count is {}, but the harness timed {} {what}",
             series.count,
             truth.len()
         ));
@@ -193,7 +223,7 @@ fn compare(truth: &[f64], series: Option<&Series>) -> Option<String> {
     let tolerance = 1e-9 * total.abs().max(1.0);
     ((series.sum - total).abs() > tolerance).then(|| {
         format!(
-            "_sum is {}s, but the operations took {total}s in all{}",
+            "_sum is {}s, but the {what} took {total}s in all{}",
             series.sum,
             unit_hint(series.sum, total)
         )

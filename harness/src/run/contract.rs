@@ -17,7 +17,7 @@ pub struct Contract {
     pub(crate) unchecked: Vec<(String, String)>,
     pub(crate) non_negative: Vec<String>,
     pub(crate) balances: Vec<Balance>,
-    pub(crate) storage_timings: Vec<StorageTiming>,
+    pub(crate) timings: Vec<Timing>,
     pub(crate) request_span: Option<String>,
     pub(crate) storage_span_operation: Option<String>,
     /// The system's words for the harness's `get` and `put`.
@@ -40,12 +40,39 @@ pub struct Balance {
     pub down: String,
 }
 
-/// A histogram that times the harness's storage operations, with the label
-/// that names the operation (`get`, `put`).
+/// A histogram that times what the harness recorded, with the label that
+/// tells its series apart (`operation`, `method`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StorageTiming {
+pub struct Timing {
     pub histogram: String,
-    pub operation_label: String,
+    pub label: String,
+    pub source: TimingSource,
+}
+
+/// Which of the harness's records a [`Timing`] histogram observes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimingSource {
+    /// Storage operations, by operation (`get`, `put`, `delete`, or the
+    /// system's words for them).
+    Storage,
+    /// Requests a server answered, receipt to reply, by the workload
+    /// operation of the call.
+    Requests,
+    /// The same, by the method the caller named.
+    RequestsByMethod,
+    /// Calls a node finished, first attempt to outcome, by operation.
+    Calls,
+}
+
+impl TimingSource {
+    /// What it times, for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            TimingSource::Storage => "storage operations",
+            TimingSource::Requests | TimingSource::RequestsByMethod => "requests answered",
+            TimingSource::Calls => "calls finished",
+        }
+    }
 }
 
 impl Contract {
@@ -168,10 +195,38 @@ impl Contract {
     /// `histogram` observes each storage operation's duration in seconds,
     /// labelled with the operation in `operation_label` (`get`, `put`, or the
     /// words of [`Contract::storage_operation_names`]).
-    pub fn storage_timing(mut self, histogram: &str, operation_label: &str) -> Self {
-        self.storage_timings.push(StorageTiming {
+    pub fn storage_timing(self, histogram: &str, operation_label: &str) -> Self {
+        self.timing(histogram, operation_label, TimingSource::Storage)
+    }
+
+    /// `histogram` observes, in seconds, each request a server answered
+    /// through [`Network::accept`](crate::Network::accept): from its receipt
+    /// to its reply, labelled in `operation_label` with the workload
+    /// operation of the call. Each incarnation's final buckets, count and
+    /// sum must hold exactly those durations.
+    pub fn request_timing(self, histogram: &str, operation_label: &str) -> Self {
+        self.timing(histogram, operation_label, TimingSource::Requests)
+    }
+
+    /// As [`Contract::request_timing`], labelled with the method the caller
+    /// named instead (`method_label`).
+    pub fn request_timing_by_method(self, histogram: &str, method_label: &str) -> Self {
+        self.timing(histogram, method_label, TimingSource::RequestsByMethod)
+    }
+
+    /// `histogram` observes, in seconds, each call a node finished (made with
+    /// [`Network::call`](crate::Network::call)): from the call's start to its
+    /// [`finish`](crate::Call::finish), every attempt and backoff included,
+    /// labelled in `operation_label` with the call's operation.
+    pub fn call_timing(self, histogram: &str, operation_label: &str) -> Self {
+        self.timing(histogram, operation_label, TimingSource::Calls)
+    }
+
+    fn timing(mut self, histogram: &str, label: &str, source: TimingSource) -> Self {
+        self.timings.push(Timing {
             histogram: histogram.to_string(),
-            operation_label: operation_label.to_string(),
+            label: label.to_string(),
+            source,
         });
         self
     }

@@ -7,6 +7,7 @@ use obsim_faults::{Fault, FaultEvent, FaultKind};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::exposition::{Exposition, ParseError};
+use super::requests::{CallRecord, RequestRecord};
 use super::scrape::Scrape;
 use super::spans::{SpanLifecycle, SpanRecord};
 use super::truth::{MessageCounts, StorageOp};
@@ -50,6 +51,13 @@ pub struct Run {
     pub storage_ops: Vec<StorageOp>,
     /// Torn transactions recovery rolled back, by node: ground truth.
     pub recovered: BTreeMap<String, u64>,
+    /// Every call made with `Network::call`, with its attempts, by id:
+    /// ground truth for call counters and call duration histograms.
+    pub calls: Vec<CallRecord>,
+    /// Every request a server accepted, in receipt order: ground truth for
+    /// request counters, request duration histograms and which span served
+    /// which attempt.
+    pub requests: Vec<RequestRecord>,
     /// The faults this seed ran with: the fixed ones, then any swarm draw.
     pub plan: Vec<Fault>,
     /// How many of `plan` are fixed; the rest the swarm drew for this seed.
@@ -143,6 +151,12 @@ impl Run {
             self.recovered
                 .iter()
                 .map(|(node, n)| format!("recovered {node}={n}")),
+        );
+        lines.extend(self.calls.iter().map(|call| format!("call {call:?}")));
+        lines.extend(
+            self.requests
+                .iter()
+                .map(|request| format!("request {request:?}")),
         );
         for incarnation in &self.incarnations {
             lines.push(format!(

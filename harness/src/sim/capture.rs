@@ -296,3 +296,21 @@ fn sorted<'a>(
     pairs.sort();
     pairs
 }
+
+/// The span current on this task now, by the ids it is exported with; None
+/// outside any span. The ledger keeps it with each operation, so that a
+/// check can tell which span covered which operation.
+pub(crate) fn current_span() -> Option<crate::run::SpanRef> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::Span::current();
+    if span.is_none() {
+        return None;
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| crate::run::SpanRef {
+        trace_id: span_context.trace_id().to_string(),
+        span_id: span_context.span_id().to_string(),
+    })
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::run::StorageOp;
+use crate::run::{AttemptRecord, CallRecord, RequestRecord, SpanRef, StorageOp};
 
 /// Shared by the world, every storage and the span capture of one run.
 #[derive(Debug, Default)]
@@ -15,6 +15,10 @@ pub(crate) struct Ledger {
     storage_ops: Mutex<Vec<StorageOp>>,
     /// Torn transactions rolled back by recovery, per node.
     recovered: Mutex<BTreeMap<String, u64>>,
+    /// Every call, indexed by its id.
+    calls: Mutex<Vec<CallRecord>>,
+    /// Every request received, in receipt order.
+    requests: Mutex<Vec<RequestRecord>>,
 }
 
 impl Ledger {
@@ -50,6 +54,68 @@ impl Ledger {
 
     pub(crate) fn recovered(&self) -> BTreeMap<String, u64> {
         self.recovered.lock().expect("ledger lock").clone()
+    }
+
+    /// Starts a call's record and returns its id.
+    pub(crate) fn begin_call(&self, mut call: CallRecord) -> u64 {
+        let mut calls = self.calls.lock().expect("ledger lock");
+        let id = calls.len() as u64;
+        call.id = id;
+        calls.push(call);
+        id
+    }
+
+    pub(crate) fn end_call(&self, id: u64, at: std::time::Duration, outcome: &str) {
+        if let Some(call) = self.calls.lock().expect("ledger lock").get_mut(id as usize) {
+            call.ended_at = Some(at);
+            call.outcome = Some(outcome.to_string());
+        }
+    }
+
+    pub(crate) fn begin_attempt(&self, id: u64, attempt: AttemptRecord) {
+        if let Some(call) = self.calls.lock().expect("ledger lock").get_mut(id as usize) {
+            call.attempts.push(attempt);
+        }
+    }
+
+    pub(crate) fn end_attempt(&self, id: u64, number: u32, at: std::time::Duration, outcome: &str) {
+        let mut calls = self.calls.lock().expect("ledger lock");
+        let Some(call) = calls.get_mut(id as usize) else {
+            return;
+        };
+        if let Some(attempt) = call.attempts.iter_mut().find(|a| a.number == number) {
+            attempt.ended_at = Some(at);
+            attempt.outcome = Some(outcome.to_string());
+        }
+    }
+
+    /// Records a request's receipt and returns its index, for its reply.
+    pub(crate) fn record_request(&self, request: RequestRecord) -> usize {
+        let mut requests = self.requests.lock().expect("ledger lock");
+        requests.push(request);
+        requests.len() - 1
+    }
+
+    pub(crate) fn record_reply(
+        &self,
+        index: usize,
+        at: std::time::Duration,
+        status: String,
+        span: Option<SpanRef>,
+    ) {
+        if let Some(request) = self.requests.lock().expect("ledger lock").get_mut(index) {
+            request.replied_at = Some(at);
+            request.status = Some(status);
+            request.span = span;
+        }
+    }
+
+    pub(crate) fn calls(&self) -> Vec<CallRecord> {
+        self.calls.lock().expect("ledger lock").clone()
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
+        self.requests.lock().expect("ledger lock").clone()
     }
 
     fn live_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u32>> {

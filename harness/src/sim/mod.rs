@@ -10,6 +10,7 @@ mod endpoint;
 mod ledger;
 mod lifecycle;
 mod network;
+mod rpc;
 mod scraper;
 mod simulation;
 mod sockets;
@@ -21,7 +22,8 @@ pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT};
 pub use endpoint::{
     MetricsHandler, MetricsResponse, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
 };
-pub use network::Network;
+pub use network::{Network, RESERVED_TAGS_START};
+pub use rpc::{Call, CallError, ReplyStatus, Request, Responder};
 pub use simulation::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError};
 pub use system::{ClientContext, HandlerFaults, InjectedPanic, NodeContext, System};

@@ -19,11 +19,13 @@ use super::world::{node_name, World};
 pub struct Network {
     endpoint: Endpoint,
     faults: Arc<Mutex<NetworkFaults>>,
-    world: Arc<World>,
+    pub(super) world: Arc<World>,
     /// The endpoint's name, e.g. `server-0:app`, for the fault log.
     name: String,
     /// The node it lives on, e.g. `server-0`, for partitions.
-    node: String,
+    pub(super) node: String,
+    /// The next reply tag's number, for `Network::call`.
+    pub(super) next_reply: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Network {
@@ -43,6 +45,7 @@ impl Network {
             world,
             name,
             node: node_name(addr.ip()),
+            next_reply: Arc::default(),
         })
     }
 
@@ -56,16 +59,30 @@ impl Network {
     /// an injected delay holds this sender, as a slow link would hold its
     /// queue; a lost message or one cut by a partition vanishes without an
     /// error, as a datagram would; a duplicated one arrives twice.
+    ///
+    /// Tags from [`RESERVED_TAGS_START`] up are obsim's own (requests and
+    /// replies of [`Network::call`]); sending under one is an error.
     pub async fn send<M: Any + Clone + Send + Sync>(
         &self,
         dst: SocketAddr,
         tag: u64,
         message: M,
     ) -> io::Result<()> {
+        reject_reserved(tag)?;
+        self.send_as(dst, tag, message, message_name::<M>()).await
+    }
+
+    /// [`Network::send`] under any tag, counted as a message named `kind`.
+    pub(crate) async fn send_as<M: Any + Clone + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+        kind: String,
+    ) -> io::Result<()> {
         if !self.world.take_message_budget() {
             return Err(io::Error::other("obsim: the run's message limit is spent"));
         }
-        let kind = message_name::<M>();
         self.world.count_message(&kind, Fate::Sent);
         let now = self.world.clock.elapsed();
         let decision = self.faults.lock().expect("network faults lock").send(now);
@@ -116,11 +133,21 @@ impl Network {
     /// error, not a panic: two components disagreeing on a tag is a bug to
     /// report.
     pub async fn recv<M: Any>(&self, tag: u64) -> io::Result<(M, SocketAddr)> {
+        reject_reserved(tag)?;
+        self.recv_as(tag, |message: &M| message_name_of(message))
+            .await
+    }
+
+    /// [`Network::recv`] under any tag, counted under the name `kind` gives.
+    pub(crate) async fn recv_as<M: Any>(
+        &self,
+        tag: u64,
+        kind: impl Fn(&M) -> String,
+    ) -> io::Result<(M, SocketAddr)> {
         let (payload, from) = self.endpoint.recv_from_raw(tag).await?;
         match payload.downcast::<M>() {
             Ok(message) => {
-                self.world
-                    .count_message(&message_name::<M>(), Fate::Received);
+                self.world.count_message(&kind(&message), Fate::Received);
                 Ok((*message, from))
             }
             Err(_) => Err(io::Error::new(
@@ -134,10 +161,27 @@ impl Network {
     }
 }
 
+/// Tags from here up carry obsim's own requests and replies.
+pub const RESERVED_TAGS_START: u64 = 1 << 63;
+
+fn reject_reserved(tag: u64) -> io::Result<()> {
+    if tag >= RESERVED_TAGS_START {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("tag {tag} is reserved for obsim's requests and replies (tags from 2^63 up)"),
+        ));
+    }
+    Ok(())
+}
+
+fn message_name_of<M>(_: &M) -> String {
+    message_name::<M>()
+}
+
 /// A message type's name in snake case, without its module path: `Invoke`
 /// is `invoke`, `ScrapeResponse` is `scrape_response`. Reports and scenario
 /// expectations use it.
-fn message_name<M>() -> String {
+pub(crate) fn message_name<M>() -> String {
     let full = std::any::type_name::<M>();
     let short = full.split('<').next().unwrap_or(full);
     let short = short.rsplit("::").next().unwrap_or(short);

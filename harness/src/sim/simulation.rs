@@ -195,6 +195,8 @@ impl Sim {
             messages: world.messages(),
             storage_ops: world.ledger.storage_ops(),
             recovered: world.ledger.recovered(),
+            calls: world.ledger.calls(),
+            requests: world.ledger.requests(),
             plan: world.plan.faults().to_vec(),
             fixed_faults: self.config.faults.faults().len(),
         })
