@@ -314,6 +314,81 @@ fn a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity() {
     assert_replay_line(&message, 1, test);
 }
 
+/// The skeleton with `describe` calls, whose model provider fails one call
+/// in five.
+fn describing() -> Builder {
+    let workload = Workload {
+        operations: vec![
+            ("get".into(), 1),
+            ("increment".into(), 2),
+            ("describe".into(), 2),
+        ],
+        ..obsim_fixtures::skeleton_workload()
+    };
+    let failing = Fault::new(Effect::DependencyFailure)
+        .on_dependency("llm")
+        .with_probability(0.2);
+    obsim_fixtures::skeleton().workload(workload).fault(failing)
+}
+
+#[test]
+fn a_dependency_failure_counted_as_success_is_caught_by_metric_accuracy() {
+    let test = "a_dependency_failure_counted_as_success_is_caught_by_metric_accuracy";
+    let failure = failure_in(
+        describing(),
+        Bug::DependencyFailureCountedAsSuccess,
+        1,
+        test,
+    );
+    let message = message_of(&failure);
+    assert!(
+        message.contains(
+            "[metric_accuracy] `llm_calls_total`: disagrees with the harness's ground truth: \
+             `final(llm_calls_total{status=\"ok\"}) == dependencies.ok{dependency=\"llm\"}`"
+        ),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::MetricAccuracy], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_storage_span_that_closes_before_its_write_commits_is_caught_by_span_completion() {
+    let test = "a_storage_span_that_closes_before_its_write_commits_is_caught_by_span_completion";
+    let failure = failure_with(Bug::StorageSpanClosesBeforeCommit, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] storage put on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("under `actor.invoke`: its own span `put actors` had already closed at "),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::SpanCompletion], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_dependency_call_with_no_span_on_one_code_path_is_caught_by_span_completion() {
+    let test = "a_dependency_call_with_no_span_on_one_code_path_is_caught_by_span_completion";
+    let failure = failure_in(describing(), Bug::NoSpanOnColdDescribe, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] dependency llm chat on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "directly under span `actor.invoke`, with no span of its own: this code path has \
+             no span for it"
+        ),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::SpanCompletion], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
 #[test]
 fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
     for bug in Bug::ALL {

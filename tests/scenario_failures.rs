@@ -286,6 +286,26 @@ fn expectations_that_could_only_read_zero_are_errors_not_passes() {
             r#"messages.sent{message="invok"} == 0"#,
             "no message type \"invok\" in this run",
         ),
+        (
+            r#"requests.ok{method="Invok"} == 0"#,
+            "no requests in this run had method=\"Invok\"",
+        ),
+        (
+            "requests.teapot == 0",
+            "no requests in this run had status \"teapot\"",
+        ),
+        (
+            "calls.timout == 0",
+            "no calls in this run had outcome \"timout\"",
+        ),
+        (
+            r#"attempts.total{operation="launch"} == 0"#,
+            "no attempts in this run had operation=\"launch\"",
+        ),
+        (
+            r#"dependencies.failed{dependency="s4"} == 0"#,
+            "no dependency calls in this run had dependency=\"s4\"",
+        ),
     ];
     for (expect, needle) in at_evaluation {
         let message = failure_of(&file(expect)).to_string();
@@ -315,8 +335,38 @@ fn a_workload_operation_the_system_does_not_serve_is_an_error_at_its_line() {
     assert!(
         error.contains(
             "`workload.operations.launch_missiles`: the system does not serve \"launch_missiles\": \
-             every call of it would fail. Expected one of get, increment"
+             every call of it would fail. Expected one of get, increment, describe"
         ),
         "{error}"
     );
+}
+
+#[test]
+fn a_fault_aimed_at_a_dependency_the_system_never_calls_is_an_error_at_its_line() {
+    let text = "name = \"inline\"\ndescription = \"A provider nobody calls.\"\n\
+                [[faults]]\nkind = \"dependency_failure\"\ndependency = \"s3\"\n";
+    let error = obsim_fixtures::suite()
+        .sim(&parse(text), REPLAY)
+        .err()
+        .expect("a dependency the actors never call is refused")
+        .to_string();
+    assert!(error.starts_with("inline.toml:5:1: "), "{error}");
+    assert!(
+        error.contains(
+            "`faults[0].dependency`: the system calls no dependency \"s3\": this fault could \
+             never fire. It declares llm"
+        ),
+        "{error}"
+    );
+    let text = text.replace("\"s3\"", "\"llm\"\noperation = \"embed\"");
+    let error = obsim_fixtures::suite()
+        .sim(&parse(&text), REPLAY)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("`faults[0].operation`: the system calls no dependency operation \"embed\""),
+        "{error}"
+    );
+    assert!(error.contains("Expected one of chat"), "{error}");
 }

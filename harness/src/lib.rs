@@ -43,10 +43,10 @@ pub use run::{
     Workload,
 };
 pub use sim::{
-    Builder, Call, CallError, ClientContext, HandlerFaults, InjectedPanic, MetricsHandler,
-    MetricsResponse, Network, NodeContext, ReplyStatus, Request, Responder, RunError, Sim, Storage,
-    StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
-    PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START,
+    Builder, Call, CallError, ClientContext, Dependency, DependencyError, HandlerFaults,
+    InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext, ReplyStatus, Request,
+    Responder, RunError, Sim, Storage, StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT,
+    OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,

@@ -86,6 +86,12 @@ pub enum Quantity {
     /// `attempts.<outcome>{node, operation, method}`: the attempts of those
     /// calls, by the reply's status, `timeout` or `network_error`.
     Attempts { outcome: String, selector: Selector },
+    /// `dependencies.<ok|failed|total>{dependency, operation, node}`: calls
+    /// through a dependency boundary that completed, by result.
+    Dependencies {
+        result: StorageResult,
+        selector: Selector,
+    },
     /// `final(metric{labels})`: summed over every incarnation's final
     /// exposition.
     Final(MetricSelector),
@@ -109,9 +115,9 @@ impl Expectation {
                 Quantity::Scrapes(selector) | Quantity::ScrapeRecoveries(selector) => {
                     (selector, NodeScope::Scraped)
                 }
-                Quantity::Storage { selector, .. } | Quantity::Requests { selector, .. } => {
-                    (selector, NodeScope::Servers)
-                }
+                Quantity::Storage { selector, .. }
+                | Quantity::Requests { selector, .. }
+                | Quantity::Dependencies { selector, .. } => (selector, NodeScope::Servers),
                 Quantity::Calls { selector, .. } | Quantity::Attempts { selector, .. } => {
                     (selector, NodeScope::Scraped)
                 }
@@ -283,7 +289,8 @@ const QUANTITY_FORMS: &str =
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
 requests.<status|total|unanswered>{node, method, operation}, calls.<outcome|total>{node, operation}, \
-attempts.<outcome|total>{node, operation, method}, final(<metric>{labels}), max(<metric>{labels})";
+attempts.<outcome|total>{node, operation, method}, \
+dependencies.<ok|failed|total>{dependency, operation, node}, final(<metric>{labels}), max(<metric>{labels})";
 
 /// The values a key of the harness's own selector `keys` can take; None for
 /// the ones that name what the run produces (span and message names, nodes,
@@ -313,6 +320,7 @@ const RECOVERED_KEYS: &[&str] = &["node"];
 const REQUEST_KEYS: &[&str] = &["node", "method", "operation"];
 const CALL_KEYS: &[&str] = &["node", "operation"];
 const ATTEMPT_KEYS: &[&str] = &["node", "operation", "method"];
+const DEPENDENCY_KEYS: &[&str] = &["dependency", "operation", "node"];
 
 /// Parses one expectation.
 pub fn parse_expectation(text: &str) -> Result<Expectation, ExpectationError> {
@@ -476,6 +484,22 @@ impl Parser<'_> {
                 let outcome = self.status("an attempt outcome", choices)?;
                 let selector = self.optional_selector(Some(ATTEMPT_KEYS))?;
                 Ok(Quantity::Attempts { outcome, selector })
+            }
+            "dependencies" => {
+                let (start, word) = self.dotted("a dependency call result", "ok, failed, total")?;
+                let result = match word.as_str() {
+                    "ok" => StorageResult::Ok,
+                    "failed" => StorageResult::Failed,
+                    "total" => StorageResult::Total,
+                    _ => {
+                        let message = format!(
+                            "unknown dependency call result `{word}`: expected ok, failed or total"
+                        );
+                        return Err(self.error_at(start, message));
+                    }
+                };
+                let selector = self.optional_selector(Some(DEPENDENCY_KEYS))?;
+                Ok(Quantity::Dependencies { result, selector })
             }
             "final" => self.metric("final").map(Quantity::Final),
             "max" => self.metric("max").map(Quantity::Max),
@@ -763,6 +787,9 @@ impl fmt::Display for Quantity {
             Quantity::Requests { status, selector } => write!(f, "requests.{status}{selector}"),
             Quantity::Calls { outcome, selector } => write!(f, "calls.{outcome}{selector}"),
             Quantity::Attempts { outcome, selector } => write!(f, "attempts.{outcome}{selector}"),
+            Quantity::Dependencies { result, selector } => {
+                write!(f, "dependencies.{}{selector}", result.as_str())
+            }
             Quantity::Final(metric) => write!(f, "final({metric})"),
             Quantity::Max(metric) => write!(f, "max({metric})"),
         }

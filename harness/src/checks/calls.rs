@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use obsim_scenario::{Quantity, Selector};
+use obsim_scenario::{Quantity, Selector, StorageResult};
 
 use super::expect::matches;
 use crate::run::{Contract, Run, NETWORK_ERROR, TIMEOUT};
@@ -57,6 +57,24 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                     })
             })
             .count(),
+        Quantity::Dependencies { result, selector } => run
+            .dependency_calls
+            .iter()
+            .filter(|call| {
+                let wanted = match result {
+                    StorageResult::Ok => call.failure.is_none(),
+                    StorageResult::Failed => call.failure.is_some(),
+                    _ => true,
+                };
+                wanted
+                    && matches(selector, |key| match key {
+                        "node" => Some(call.node.clone()),
+                        "dependency" => Some(call.dependency.clone()),
+                        "operation" => Some(call.operation.clone()),
+                        _ => None,
+                    })
+            })
+            .count(),
         _ => return None,
     };
     Some(counted as u64)
@@ -97,6 +115,18 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             label("attempts", selector, "operation", operations.collect())?;
             let methods = attempts.map(|a| a.method.clone());
             label("attempts", selector, "method", methods.collect())
+        }
+        Quantity::Dependencies { selector, .. } => {
+            // Declared or called: a dependency the run never called may
+            // still be a declared one that must read 0.
+            let declared = contract.dependencies.iter();
+            let called = run.dependency_calls.iter();
+            let names = declared.clone().map(|(name, _)| name.clone());
+            let names = names.chain(called.clone().map(|c| c.dependency.clone()));
+            label("dependency calls", selector, "dependency", names.collect())?;
+            let ops = declared.flat_map(|(_, ops)| ops.iter().cloned());
+            let ops = ops.chain(called.map(|c| c.operation.clone()));
+            label("dependency calls", selector, "operation", ops.collect())
         }
         _ => Ok(()),
     }

@@ -252,7 +252,10 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
             .map(|(_, counts)| counts.count(*fate))
             .sum::<u64>() as f64),
         Quantity::Storage { result, selector } => Ok(storage_count(run, *result, selector) as f64),
-        Quantity::Requests { .. } | Quantity::Calls { .. } | Quantity::Attempts { .. } => {
+        Quantity::Requests { .. }
+        | Quantity::Calls { .. }
+        | Quantity::Attempts { .. }
+        | Quantity::Dependencies { .. } => {
             Ok(super::calls::count(run, quantity).unwrap_or(0) as f64)
         }
         Quantity::Final(metric) => final_sum(run, metric),

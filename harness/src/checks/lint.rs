@@ -593,6 +593,7 @@ pub(crate) mod tests {
             recovered: BTreeMap::new(),
             calls: Vec::new(),
             requests: Vec::new(),
+            dependency_calls: Vec::new(),
             plan: Vec::new(),
             fixed_faults: 0,
         }

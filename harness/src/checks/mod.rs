@@ -9,6 +9,7 @@ mod accuracy;
 mod attempts;
 mod calls;
 mod completion;
+mod coverage;
 mod determinism;
 pub(crate) mod expect;
 mod faults_fired;
@@ -58,6 +59,7 @@ pub fn check_run(
     if on(Check::SpanCompletion) {
         violations.extend(span_completion(run));
         violations.extend(status::span_status(run, contract));
+        violations.extend(coverage::span_coverage(run, contract));
     }
     if on(Check::TraceIntegrity) {
         violations.extend(traces::trace_integrity(run, contract));

@@ -39,9 +39,10 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             run.messages.keys().collect(),
         ),
         Quantity::Final(metric) | Quantity::Max(metric) => known_labels(run, metric, true),
-        Quantity::Requests { .. } | Quantity::Calls { .. } | Quantity::Attempts { .. } => {
-            super::calls::produced(run, contract, quantity)
-        }
+        Quantity::Requests { .. }
+        | Quantity::Calls { .. }
+        | Quantity::Attempts { .. }
+        | Quantity::Dependencies { .. } => super::calls::produced(run, contract, quantity),
         _ => Ok(()),
     }
 }

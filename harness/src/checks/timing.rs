@@ -62,6 +62,16 @@ fn timed(run: &Run, contract: &Contract, source: &TimingSource) -> Timed {
                 );
             }
         }
+        TimingSource::Dependency(name) => {
+            for call in run
+                .dependency_calls
+                .iter()
+                .filter(|c| &c.dependency == name)
+            {
+                let seconds = call.duration().as_secs_f64();
+                add(&call.node, call.incarnation, &call.operation, seconds);
+            }
+        }
         TimingSource::Calls => {
             for call in &run.calls {
                 let Some(duration) = call.duration() else {
@@ -109,11 +119,11 @@ fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
             subject: format!("`{name}`"),
             node: Some(node),
             at: None,
-            message:
-                "is a histogram whose buckets nothing checks against ground truth, so a \
+            message: "is a histogram whose buckets nothing checks against ground truth, so a \
                       unit mistake in it would pass. Tie it to the harness's timings with \
-                      `Contract::storage_timing`, `request_timing` or `call_timing`, or list it with `Contract::unchecked` and say why"
-                    .into(),
+                      `Contract::storage_timing`, `request_timing`, `call_timing` or \
+                      `dependency_timing`, or list it with `Contract::unchecked` and say why"
+                .into(),
         })
         .collect()
 }

@@ -28,6 +28,11 @@ pub struct Contract {
     pub(crate) operations: Vec<String>,
     /// Gauges that must equal the keys their node's storage holds.
     pub(crate) stored_keys: Vec<String>,
+    /// The dependencies the system calls through `NodeContext::dependency`,
+    /// with their operations.
+    pub(crate) dependencies: Vec<(String, Vec<String>)>,
+    /// The attribute a dependency call's span names its operation in.
+    pub(crate) dependency_span_operation: Option<String>,
     /// The server counts the system runs on; None: any.
     pub(crate) servers: Option<std::ops::RangeInclusive<usize>>,
 }
@@ -62,6 +67,8 @@ pub enum TimingSource {
     RequestsByMethod,
     /// Calls a node finished, first attempt to outcome, by operation.
     Calls,
+    /// Calls through this dependency's boundary, by operation.
+    Dependency(String),
 }
 
 impl TimingSource {
@@ -71,6 +78,7 @@ impl TimingSource {
             TimingSource::Storage => "storage operations",
             TimingSource::Requests | TimingSource::RequestsByMethod => "requests answered",
             TimingSource::Calls => "calls finished",
+            TimingSource::Dependency(_) => "dependency calls",
         }
     }
 }
@@ -220,6 +228,101 @@ impl Contract {
     /// labelled in `operation_label` with the call's operation.
     pub fn call_timing(self, histogram: &str, operation_label: &str) -> Self {
         self.timing(histogram, operation_label, TimingSource::Calls)
+    }
+
+    /// `histogram` observes, in seconds, each call through dependency
+    /// `dependency`'s boundary ([`NodeContext::dependency`](crate::NodeContext::dependency)),
+    /// injected latency included, labelled with the operation in
+    /// `operation_label`.
+    pub fn dependency_timing(
+        self,
+        dependency: &str,
+        histogram: &str,
+        operation_label: &str,
+    ) -> Self {
+        let source = TimingSource::Dependency(dependency.to_string());
+        self.timing(histogram, operation_label, source)
+    }
+
+    /// A dependency the system calls through
+    /// [`NodeContext::dependency`](crate::NodeContext::dependency), and its
+    /// operations. A scenario fault aimed at another dependency or operation
+    /// is an error at its line, and `dependencies.<result>{dependency=..}`
+    /// may name only these. Default: none.
+    pub fn dependency<'a>(
+        mut self,
+        name: &str,
+        operations: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let operations = operations.into_iter().map(str::to_string).collect();
+        self.dependencies.push((name.to_string(), operations));
+        self
+    }
+
+    /// Each dependency call has exactly one span of its own, current as the
+    /// call starts, carrying the call's operation in `operation_attribute`;
+    /// it covers the call and ends in error exactly when the call fails.
+    pub fn dependency_spans(mut self, operation_attribute: &str) -> Self {
+        self.dependency_span_operation = Some(operation_attribute.to_string());
+        self
+    }
+
+    /// Ok unless a fault of `plan` aims at a dependency, or an operation of
+    /// one, that this contract does not declare: it could never fire.
+    pub(crate) fn check_dependency_faults(
+        &self,
+        plan: &[obsim_faults::Fault],
+    ) -> Result<(), ConfigError> {
+        for (index, fault) in plan.iter().enumerate() {
+            if !fault.kind().is_dependency() {
+                continue;
+            }
+            let declared: Vec<&(String, Vec<String>)> = match &fault.dependency {
+                Some(name) => self
+                    .dependencies
+                    .iter()
+                    .filter(|(d, _)| d == name)
+                    .collect(),
+                None => self.dependencies.iter().collect(),
+            };
+            if declared.is_empty() {
+                let names: Vec<&str> = self.dependencies.iter().map(|(d, _)| d.as_str()).collect();
+                return Err(ConfigError {
+                    field: format!("faults[{index}].dependency"),
+                    problem: format!(
+                        "the system calls no dependency {}: this fault could never fire. It \
+                         declares {}",
+                        fault
+                            .dependency
+                            .as_deref()
+                            .map_or("at all".to_string(), |d| format!("{d:?}")),
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                });
+            }
+            if let Some(operation) = &fault.operation {
+                let known = declared.iter().any(|(_, ops)| ops.contains(operation));
+                if !known {
+                    let ops: Vec<&str> = declared
+                        .iter()
+                        .flat_map(|(_, ops)| ops.iter().map(String::as_str))
+                        .collect();
+                    return Err(ConfigError {
+                        field: format!("faults[{index}].operation"),
+                        problem: format!(
+                            "the system calls no dependency operation {operation:?} there: this \
+                             fault could never fire. Expected one of {}",
+                            ops.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn timing(mut self, histogram: &str, label: &str, source: TimingSource) -> Self {

@@ -24,4 +24,4 @@ pub use record::{IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
 pub use spans::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
-pub use truth::{MessageCounts, StorageOp};
+pub use truth::{DependencyCall, MessageCounts, StorageOp};

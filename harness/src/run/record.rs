@@ -10,7 +10,7 @@ use super::exposition::{Exposition, ParseError};
 use super::requests::{CallRecord, RequestRecord};
 use super::scrape::Scrape;
 use super::spans::{SpanLifecycle, SpanRecord};
-use super::truth::{MessageCounts, StorageOp};
+use super::truth::{DependencyCall, MessageCounts, StorageOp};
 
 /// Everything one seed's run captured. A run is a pure function of its seed,
 /// so two `Run`s of one seed must be equal, line for line.
@@ -58,6 +58,9 @@ pub struct Run {
     /// request counters, request duration histograms and which span served
     /// which attempt.
     pub requests: Vec<RequestRecord>,
+    /// Every dependency call that completed, in completion order: ground
+    /// truth for dependency counters, histograms and spans.
+    pub dependency_calls: Vec<DependencyCall>,
     /// The faults this seed ran with: the fixed ones, then any swarm draw.
     pub plan: Vec<Fault>,
     /// How many of `plan` are fixed; the rest the swarm drew for this seed.
@@ -153,6 +156,11 @@ impl Run {
                 .map(|(node, n)| format!("recovered {node}={n}")),
         );
         lines.extend(self.calls.iter().map(|call| format!("call {call:?}")));
+        lines.extend(
+            self.dependency_calls
+                .iter()
+                .map(|call| format!("dependency {call:?}")),
+        );
         lines.extend(
             self.requests
                 .iter()

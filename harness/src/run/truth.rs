@@ -22,6 +22,9 @@ pub struct StorageOp {
     pub ended_at: Duration,
     /// What failed it, None when it succeeded.
     pub failure: Option<String>,
+    /// The span current as the operation started: its own span, if the
+    /// system traced it.
+    pub span: Option<super::SpanRef>,
 }
 
 impl StorageOp {
@@ -67,5 +70,34 @@ impl MessageCounts {
             Fate::Cut => &mut self.cut,
             Fate::Duplicated => &mut self.duplicated,
         }
+    }
+}
+
+/// One call a server made through a dependency boundary
+/// (`NodeContext::dependency`): an object store, a model provider, a file
+/// hand-off. A call cut off by a crash never completes and is not here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DependencyCall {
+    /// `server-<n>`.
+    pub node: String,
+    pub incarnation: u32,
+    /// The dependency's name, as the system gave it (`s3`, `llm`).
+    pub dependency: String,
+    /// Its operation (`put`, `complete`).
+    pub operation: String,
+    /// Simulated time since the run started.
+    pub started_at: Duration,
+    pub ended_at: Duration,
+    /// What failed it (an injected fault, or the call's own error), None
+    /// when it succeeded.
+    pub failure: Option<String>,
+    /// The span current as the call started: the call's own span, if the
+    /// system traced it.
+    pub span: Option<super::SpanRef>,
+}
+
+impl DependencyCall {
+    pub fn duration(&self) -> Duration {
+        self.ended_at.saturating_sub(self.started_at)
     }
 }

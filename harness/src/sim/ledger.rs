@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::run::{AttemptRecord, CallRecord, RequestRecord, SpanRef, StorageOp};
+use crate::run::{AttemptRecord, CallRecord, DependencyCall, RequestRecord, SpanRef, StorageOp};
 
 /// Shared by the world, every storage and the span capture of one run.
 #[derive(Debug, Default)]
@@ -19,6 +19,8 @@ pub(crate) struct Ledger {
     calls: Mutex<Vec<CallRecord>>,
     /// Every request received, in receipt order.
     requests: Mutex<Vec<RequestRecord>>,
+    /// Every completed dependency call, in completion order.
+    dependency_calls: Mutex<Vec<DependencyCall>>,
 }
 
 impl Ledger {
@@ -108,6 +110,17 @@ impl Ledger {
             request.status = Some(status);
             request.span = span;
         }
+    }
+
+    pub(crate) fn record_dependency(&self, call: DependencyCall) {
+        self.dependency_calls
+            .lock()
+            .expect("ledger lock")
+            .push(call);
+    }
+
+    pub(crate) fn dependency_calls(&self) -> Vec<DependencyCall> {
+        self.dependency_calls.lock().expect("ledger lock").clone()
     }
 
     pub(crate) fn calls(&self) -> Vec<CallRecord> {

@@ -6,6 +6,7 @@
 mod builder;
 mod capture;
 mod clock;
+mod dependency;
 mod endpoint;
 mod ledger;
 mod lifecycle;
@@ -19,6 +20,7 @@ mod system;
 mod world;
 
 pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT};
+pub use dependency::{Dependency, DependencyError};
 pub use endpoint::{
     MetricsHandler, MetricsResponse, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
 };

@@ -93,6 +93,7 @@ impl Builder {
         let config = self.config()?;
         contract.check_servers(config.servers)?;
         contract.check_operations(&config.workload)?;
+        contract.check_dependency_faults(config.faults.faults())?;
         Ok(Sim {
             config,
             factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
@@ -197,6 +198,7 @@ impl Sim {
             recovered: world.ledger.recovered(),
             calls: world.ledger.calls(),
             requests: world.ledger.requests(),
+            dependency_calls: world.ledger.dependency_calls(),
             plan: world.plan.faults().to_vec(),
             fixed_faults: self.config.faults.faults().len(),
         })

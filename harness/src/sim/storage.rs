@@ -6,10 +6,11 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use obsim_faults::{FaultEvent, FaultKind, FaultLog, StorageDecision, StorageFaults};
 
+use super::capture::current_span;
 use super::clock::Clock;
 use super::ledger::Ledger;
 use super::world::CrashRequest;
-use crate::run::{server_name, StorageLatency, StorageOp};
+use crate::run::{server_name, SpanRef, StorageLatency, StorageOp};
 
 /// A node's simulated key-value store. It is durable: the data survives the
 /// node's crashes, like a disk. Faults are decided at this boundary, from the
@@ -118,9 +119,9 @@ impl Storage {
 
     /// Reads `key` after the read latency and any injected latency.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let started_at = self.inner.clock.elapsed();
+        let started = (self.inner.clock.elapsed(), current_span());
         let result = self.read(key).await;
-        self.record("get", started_at, result.as_ref().err());
+        self.record("get", started, result.as_ref().err());
         result
     }
 
@@ -142,7 +143,7 @@ impl Storage {
     fn record(
         &self,
         operation: &'static str,
-        started_at: std::time::Duration,
+        (started_at, span): (Duration, Option<SpanRef>),
         error: Option<&StorageError>,
     ) {
         let node = server_name(self.inner.node);
@@ -154,6 +155,7 @@ impl Storage {
             started_at,
             ended_at: self.inner.clock.elapsed(),
             failure: error.map(ToString::to_string),
+            span,
         });
     }
 
@@ -162,9 +164,9 @@ impl Storage {
     /// with a lost fsync. A crash during the transaction writes the data,
     /// never commits it, and never returns: the node is killed first.
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        let started_at = self.inner.clock.elapsed();
+        let started = (self.inner.clock.elapsed(), current_span());
         let result = self.write(key, Some(value)).await;
-        self.record("put", started_at, result.as_ref().err());
+        self.record("put", started, result.as_ref().err());
         result
     }
 
@@ -174,9 +176,9 @@ impl Storage {
     /// delete uncommitted for recovery to roll back. Recorded in the ledger
     /// as operation `delete`.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        let started_at = self.inner.clock.elapsed();
+        let started = (self.inner.clock.elapsed(), current_span());
         let result = self.write(key, None).await;
-        self.record("delete", started_at, result.as_ref().err());
+        self.record("delete", started, result.as_ref().err());
         result
     }
 

@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 use obsim_faults::{FaultKind, HandlerPanics};
 use rand_chacha::ChaCha8Rng;
 
+use super::dependency::Dependency;
 use super::endpoint::{MetricsHandler, MetricsSlot};
 use super::network::Network;
 use super::storage::Storage;
@@ -75,6 +76,22 @@ impl NodeContext {
     /// handler installed later replaces is never scraped again.
     pub fn serve_metrics(&self, handler: impl MetricsHandler) {
         self.metrics.set(Arc::new(handler));
+    }
+
+    /// The fault point around dependency `name` (`s3`, `llm`): wrap each
+    /// call to it in [`Dependency::call`]. Scenario faults of kind
+    /// `dependency_failure` and `dependency_latency` aimed at `name` take
+    /// effect there, and every call is recorded as ground truth. Declare
+    /// the name with [`Contract::dependency`], so that a scenario aiming at
+    /// a name the system never calls is an error.
+    pub fn dependency(&self, name: &str) -> Dependency {
+        let world = &self.faults.world;
+        Dependency {
+            node: self.index,
+            name: name.to_string(),
+            faults: world.dependency_faults(self.index, name),
+            world: world.clone(),
+        }
     }
 }
 

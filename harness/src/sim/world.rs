@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use obsim_faults::{
-    FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Injector, NetworkFaults, Partition,
+    DependencyFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Injector,
+    NetworkFaults, Partition,
 };
 use obsim_scenario::Fate;
 
@@ -49,6 +50,9 @@ pub(crate) struct CrashRequest {
     pub restart_after: Option<Duration>,
 }
 
+/// One (server, dependency) fault stream, shared by its incarnations.
+type SharedDependencyFaults = Arc<Mutex<DependencyFaults>>;
+
 pub(crate) struct World {
     pub seed: u64,
     pub clock: Clock,
@@ -83,6 +87,8 @@ pub(crate) struct World {
     /// One fault stream per sending endpoint, kept across restarts so that a
     /// reboot continues its stream instead of replaying it.
     network_faults: Mutex<BTreeMap<String, Arc<Mutex<NetworkFaults>>>>,
+    /// One fault stream per (server, dependency), kept across restarts.
+    dependency_faults: Mutex<BTreeMap<(usize, String), SharedDependencyFaults>>,
     messages_sent: AtomicU64,
     message_limit: u64,
     message_limit_hit: AtomicBool,
@@ -138,6 +144,7 @@ impl World {
             amounts: Mutex::new(BTreeMap::new()),
             scrapes: Mutex::new(Vec::new()),
             network_faults: Mutex::new(BTreeMap::new()),
+            dependency_faults: Mutex::new(BTreeMap::new()),
             messages_sent: AtomicU64::new(0),
             message_limit: config.message_limit,
             message_limit_hit: AtomicBool::new(false),
@@ -275,6 +282,21 @@ impl World {
         streams
             .entry(endpoint.to_string())
             .or_insert_with(|| Arc::new(Mutex::new(self.injector.network(node, endpoint))))
+            .clone()
+    }
+
+    pub(crate) fn dependency_faults(
+        &self,
+        node: usize,
+        dependency: &str,
+    ) -> Arc<Mutex<DependencyFaults>> {
+        let mut streams = self
+            .dependency_faults
+            .lock()
+            .expect("dependency faults lock");
+        streams
+            .entry((node, dependency.to_string()))
+            .or_insert_with(|| Arc::new(Mutex::new(self.injector.dependency(node, dependency))))
             .clone()
     }
 

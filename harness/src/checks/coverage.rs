@@ -1,0 +1,259 @@
+//! Every operation has its span, covering it. The ledger keeps, with each
+//! storage operation, dependency call and answered request, the span that
+//! was current as it ran. That span must be the operation's own (a storage
+//! span naming the operation, a dependency span naming it, a server span),
+//! used by no other operation, open from before the operation started until
+//! after it ended, and for dependency calls and requests, in error exactly
+//! when the operation failed. A code path that forgets its span, or a span
+//! that closes before its write commits, fails here with the operation's
+//! node and time.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Check, Violation};
+use crate::run::{Contract, Run, SpanRecord, SpanRef, SpanStatus};
+
+/// How many uncovered operations of one kind are described before the rest
+/// are counted.
+const LISTED_MAX: usize = 5;
+
+/// One operation from the ledger, as this check needs it.
+struct Op<'a> {
+    /// `storage put`, `dependency llm complete`, `request Invoke`.
+    what: String,
+    node: &'a str,
+    started: Duration,
+    ended: Duration,
+    /// Some(failed) when the span's status must say so; None: not judged.
+    failed: Option<bool>,
+    span: Option<&'a SpanRef>,
+}
+
+/// Exported spans by (trace, span id), and their children by (trace,
+/// parent id).
+struct Spans<'a> {
+    by_id: BTreeMap<(&'a str, &'a str), &'a SpanRecord>,
+    children: BTreeMap<(&'a str, &'a str), Vec<&'a SpanRecord>>,
+}
+
+impl<'a> Spans<'a> {
+    fn new(run: &'a Run) -> Spans<'a> {
+        let mut spans = Spans {
+            by_id: BTreeMap::new(),
+            children: BTreeMap::new(),
+        };
+        for span in &run.spans {
+            let trace = span.trace_id.as_str();
+            spans.by_id.insert((trace, span.span_id.as_str()), span);
+            if let Some(parent) = &span.parent_span_id {
+                let siblings = spans.children.entry((trace, parent.as_str()));
+                siblings.or_default().push(span);
+            }
+        }
+        spans
+    }
+}
+
+pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
+    let spans = Spans::new(run);
+    let mut violations = Vec::new();
+    if let Some(attribute) = &contract.storage_span_operation {
+        let ops = run.storage_ops.iter().map(|op| {
+            let word = contract.storage_word(op.operation);
+            let own = move |span: &SpanRecord| span.attribute(attribute) == Some(word);
+            let op = Op {
+                what: format!("storage {word}"),
+                node: &op.node,
+                started: op.started_at,
+                ended: op.ended_at,
+                // span_status already matches storage spans to failures.
+                failed: None,
+                span: op.span.as_ref(),
+            };
+            (op, own)
+        });
+        violations.extend(judge(&spans, ops));
+    }
+    if let Some(attribute) = &contract.dependency_span_operation {
+        let ops = run.dependency_calls.iter().map(|call| {
+            let operation = call.operation.as_str();
+            let own = move |span: &SpanRecord| span.attribute(attribute) == Some(operation);
+            let op = Op {
+                what: format!("dependency {} {operation}", call.dependency),
+                node: &call.node,
+                started: call.started_at,
+                ended: call.ended_at,
+                failed: Some(call.failure.is_some()),
+                span: call.span.as_ref(),
+            };
+            (op, own)
+        });
+        violations.extend(judge(&spans, ops));
+    }
+    if contract.request_span.is_some() {
+        let answered = run.requests.iter().filter_map(|request| {
+            let replied = request.replied_at?;
+            let failed = match request.status.as_deref() {
+                Some("ok") => Some(false),
+                Some("error") => Some(true),
+                _ => None,
+            };
+            let op = Op {
+                what: format!("request {} ({})", request.method, request.operation),
+                node: &request.node,
+                started: request.received_at,
+                ended: replied,
+                failed,
+                span: request.span.as_ref(),
+            };
+            Some((op, |span: &SpanRecord| span.kind == "server"))
+        });
+        violations.extend(judge(&spans, answered));
+    }
+    violations
+}
+
+/// The violations of one kind of operation, at most [`LISTED_MAX`] described.
+fn judge<'a, F: Fn(&SpanRecord) -> bool>(
+    spans: &Spans<'a>,
+    ops: impl Iterator<Item = (Op<'a>, F)>,
+) -> Vec<Violation> {
+    let mut claimed: BTreeMap<&SpanRef, Duration> = BTreeMap::new();
+    let mut violations = Vec::new();
+    let mut found = 0usize;
+    let mut first_what = String::new();
+    for (op, own) in ops {
+        let Some(problem) = problem(spans, &mut claimed, &op, &own) else {
+            continue;
+        };
+        found += 1;
+        if found == 1 {
+            first_what = op.what.clone();
+        }
+        if found <= LISTED_MAX {
+            violations.push(Violation {
+                check: Check::SpanCompletion,
+                subject: op.what.clone(),
+                node: Some(op.node.to_string()),
+                at: Some(op.started),
+                message: problem,
+            });
+        }
+    }
+    if found > LISTED_MAX {
+        violations.push(Violation {
+            check: Check::SpanCompletion,
+            subject: first_what,
+            node: None,
+            at: None,
+            message: format!(
+                "and {} more operations like these without a span that covers them",
+                found - LISTED_MAX
+            ),
+        });
+    }
+    violations
+}
+
+/// What is wrong with `op`'s span; None if it is its own, alone, covers it
+/// and says how it went.
+fn problem<'a>(
+    spans: &Spans<'a>,
+    claimed: &mut BTreeMap<&'a SpanRef, Duration>,
+    op: &Op<'a>,
+    own: &impl Fn(&SpanRecord) -> bool,
+) -> Option<String> {
+    let interval = format!(
+        "from {:.6}s to {:.6}s",
+        op.started.as_secs_f64(),
+        op.ended.as_secs_f64()
+    );
+    let Some(current) = op.span else {
+        return Some(format!(
+            "ran {interval} outside any span: this code path has no span for it"
+        ));
+    };
+    let key = (current.trace_id.as_str(), current.span_id.as_str());
+    // A span never exported is span_completion's to report.
+    let span = spans.by_id.get(&key)?;
+    if !own(span) {
+        return Some(not_own(spans, span, op, own, &interval));
+    }
+    if let Some(other) = claimed.insert(current, op.started) {
+        return Some(format!(
+            "ran {interval} inside span `{}`, which already stood for another operation (at \
+             {:.6}s): each operation needs a span of its own",
+            span.name,
+            other.as_secs_f64()
+        ));
+    }
+    let (start, end) = (seconds(span.start_ns), seconds(span.end_ns));
+    if span.end_ns < op.ended.as_nanos() as i64 {
+        return Some(format!(
+            "ran {interval}, but its span `{}` closed at {end:.6}s, before the operation \
+             finished: the span times less than the work",
+            span.name
+        ));
+    }
+    if span.start_ns > op.started.as_nanos() as i64 {
+        return Some(format!(
+            "ran {interval}, but its span `{}` only started at {start:.6}s",
+            span.name
+        ));
+    }
+    // A crash that cut the span off after the operation ended (a reply held
+    // by a delay, say) rightly ends it in error: span_status judges that.
+    if span.origin.cancelled {
+        return None;
+    }
+    let in_error = matches!(span.status, SpanStatus::Error(_));
+    match op.failed {
+        Some(true) if !in_error => Some(format!(
+            "failed ({interval}), but its span `{}` ended with status {}",
+            span.name,
+            span.status.code()
+        )),
+        Some(false) if in_error => Some(format!(
+            "succeeded ({interval}), but its span `{}` ended in error",
+            span.name
+        )),
+        _ => None,
+    }
+}
+
+/// Why a span that is not the operation's own was current: the operation's
+/// span closed before it ran, or there was none.
+fn not_own(
+    spans: &Spans<'_>,
+    current: &SpanRecord,
+    op: &Op<'_>,
+    own: &impl Fn(&SpanRecord) -> bool,
+    interval: &str,
+) -> String {
+    let started = op.started.as_nanos() as i64;
+    let key = (current.trace_id.as_str(), current.span_id.as_str());
+    let children = spans.children.get(&key).map_or(&[][..], Vec::as_slice);
+    let closed_early = children
+        .iter()
+        .find(|span| own(span) && span.start_ns <= started && span.end_ns <= started);
+    match closed_early {
+        Some(early) => format!(
+            "ran {interval} under `{}`: its own span `{}` had already closed at {:.6}s, before \
+             the operation ran (created and ended around building the work, not around \
+             awaiting it)",
+            current.name,
+            early.name,
+            seconds(early.end_ns)
+        ),
+        None => format!(
+            "ran {interval} directly under span `{}`, with no span of its own: this code path \
+             has no span for it",
+            current.name
+        ),
+    }
+}
+
+fn seconds(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
