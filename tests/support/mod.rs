@@ -9,30 +9,31 @@ use obsim::deps::madsim;
 use obsim::faults::{Effect, Fault};
 use obsim::{ClientContext, Sim, System};
 
-/// A ping, numbered by the client.
+/// A ping, numbered by the client, sent as a request on obsim's network.
 #[derive(Clone)]
 pub struct Ping(pub u64);
 #[derive(Clone)]
 pub struct Pong;
-pub const PING: u64 = 1;
-pub const PONG: u64 = 2;
+
+impl obsim::harness::ReplyStatus for Pong {
+    fn status(&self) -> String {
+        "ok".into()
+    }
+}
 
 /// Pings the servers in turn, one at a time, each within 200 ms, records
 /// every outcome (`ok` or `timeout`) and hands it to `counted` too.
 pub async fn drive_pings(client: &ClientContext, counted: impl Fn(&str)) {
     for n in 0..client.workload.invocations {
         let server = client.servers[n as usize % client.servers.len()];
-        let call = async {
-            client.network.send(server, PING, Ping(n)).await?;
-            client.network.recv::<Pong>(PONG).await
-        };
-        let reply = madsim::time::timeout(Duration::from_millis(200), call).await;
-        let outcome = if matches!(reply, Ok(Ok(_))) {
-            "ok"
-        } else {
-            "timeout"
-        };
+        let mut call = client.network.call("ping");
+        let timeout = Duration::from_millis(200);
+        let reply = call
+            .attempt::<Ping, Pong>(server, "Ping", Ping(n), timeout)
+            .await;
+        let outcome = if reply.is_ok() { "ok" } else { "timeout" };
         counted(outcome);
+        call.finish(outcome);
         client.record_outcome(outcome);
         madsim::time::sleep(Duration::from_millis(5)).await;
     }

@@ -412,9 +412,9 @@ pub fn contract() -> Contract {
         .servers(2..=2)
         // The workload's operations are the upstream's tools.
         .operations(crate::upstream::TOOLS)
-        .unchecked("mcp_proxy_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
-        .unchecked("mcp_upstream_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
-        .unchecked("mcp_client_request_duration_seconds", "obsim records no per-request timings yet (only storage's), so nothing can place its buckets")
+        .unchecked("mcp_proxy_request_duration_seconds", "JSON-RPC over madsim TCP: obsim records request timings only on its own network (Network::call and accept), so nothing can place its buckets")
+        .unchecked("mcp_upstream_request_duration_seconds", "JSON-RPC over madsim TCP: obsim records request timings only on its own network (Network::call and accept), so nothing can place its buckets")
+        .unchecked("mcp_client_request_duration_seconds", "JSON-RPC over madsim TCP: obsim records request timings only on its own network (Network::call and accept), so nothing can place its buckets")
         .unchecked(
             "mcp_proxy_request_size_bytes",
             "its _sum and _count are tied to the client's amounts by accuracy rules; a single \

@@ -17,7 +17,7 @@ type Timed = BTreeMap<(String, u32, String), Vec<f64>>;
 pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
     let mut violations = Vec::new();
     for timing in &contract.timings {
-        let timed = timed(run, contract, &timing.source);
+        let timed = timed(run, contract, &timing.source, &timing.label);
         for incarnation in &run.incarnations {
             let Ok(exposition) = incarnation.final_parsed() else {
                 continue; // the lint reports it
@@ -31,9 +31,11 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
 }
 
 /// The durations `source` times, from the run's ledger.
-fn timed(run: &Run, contract: &Contract, source: &TimingSource) -> Timed {
+fn timed(run: &Run, contract: &Contract, source: &TimingSource, label: &str) -> Timed {
     let mut timed: Timed = BTreeMap::new();
     let mut add = |node: &str, incarnation: u32, key: &str, seconds: f64| {
+        // An unlabelled histogram (label "") holds every one in one series.
+        let key = if label.is_empty() { "" } else { key };
         let key = (node.to_string(), incarnation, key.to_string());
         timed.entry(key).or_default().push(seconds);
     };
@@ -173,8 +175,13 @@ fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<St
         return series;
     };
     for sample in &family.samples {
-        let Some(operation) = sample.label(&timing.label) else {
-            continue;
+        let operation = if timing.label.is_empty() {
+            ""
+        } else {
+            match sample.label(&timing.label) {
+                Some(operation) => operation,
+                None => continue,
+            }
         };
         let entry = series.entry(operation.to_string()).or_default();
         let suffix = &sample.name[timing.histogram.len()..];

@@ -211,7 +211,9 @@ impl Contract {
     /// through [`Network::accept`](crate::Network::accept): from its receipt
     /// to its reply, labelled in `operation_label` with the workload
     /// operation of the call. Each incarnation's final buckets, count and
-    /// sum must hold exactly those durations.
+    /// sum must hold exactly those durations. An empty label (`""`) says
+    /// the histogram has none: one series holds every request of the node
+    /// (the same for every timing below).
     pub fn request_timing(self, histogram: &str, operation_label: &str) -> Self {
         self.timing(histogram, operation_label, TimingSource::Requests)
     }
