@@ -287,10 +287,10 @@ impl std::error::Error for ExpectationError {}
 const QUANTITY_FORMS: &str =
     "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, amounts.<name>, \
 spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
-messages.<fate>{message}, storage.<ok|failed|total>{operation, node}, storage.recovered{node}, \
-requests.<status|total|unanswered>{node, method, operation}, calls.<outcome|total>{node, operation}, \
-attempts.<outcome|total>{node, operation, method}, \
-dependencies.<ok|failed|total>{dependency, operation, node}, final(<metric>{labels}), max(<metric>{labels})";
+messages.<fate>{message}, storage.<ok|failed|total>{operation, node, incarnation}, storage.recovered{node}, \
+requests.<status|total|unanswered>{node, incarnation, method, operation}, calls.<outcome|total>{node, incarnation, operation}, \
+attempts.<outcome|total>{node, incarnation, operation, method}, \
+dependencies.<ok|failed|total>{dependency, operation, node, incarnation}, final(<metric>{labels}), max(<metric>{labels})";
 
 /// The values a key of the harness's own selector `keys` can take; None for
 /// the ones that name what the run produces (span and message names, nodes,
@@ -315,12 +315,12 @@ const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
 const SCRAPE_KEYS: &[&str] = &["node", "up"];
 const RECOVERY_KEYS: &[&str] = &["node"];
 const MESSAGE_KEYS: &[&str] = &["message"];
-const STORAGE_KEYS: &[&str] = &["operation", "node"];
+const STORAGE_KEYS: &[&str] = &["operation", "node", "incarnation"];
 const RECOVERED_KEYS: &[&str] = &["node"];
-const REQUEST_KEYS: &[&str] = &["node", "method", "operation"];
-const CALL_KEYS: &[&str] = &["node", "operation"];
-const ATTEMPT_KEYS: &[&str] = &["node", "operation", "method"];
-const DEPENDENCY_KEYS: &[&str] = &["dependency", "operation", "node"];
+const REQUEST_KEYS: &[&str] = &["node", "incarnation", "method", "operation"];
+const CALL_KEYS: &[&str] = &["node", "incarnation", "operation"];
+const ATTEMPT_KEYS: &[&str] = &["node", "incarnation", "operation", "method"];
+const DEPENDENCY_KEYS: &[&str] = &["dependency", "operation", "node", "incarnation"];
 
 /// Parses one expectation.
 pub fn parse_expectation(text: &str) -> Result<Expectation, ExpectationError> {

@@ -25,6 +25,7 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 wanted
                     && matches(selector, |key| match key {
                         "node" => Some(request.node.clone()),
+                        "incarnation" => Some(request.incarnation.to_string()),
                         "method" => Some(request.method.clone()),
                         "operation" => Some(request.operation.clone()),
                         _ => None,
@@ -38,6 +39,7 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 (outcome == "total" || call.outcome.as_deref() == Some(outcome.as_str()))
                     && matches(selector, |key| match key {
                         "node" => Some(call.node.clone()),
+                        "incarnation" => Some(call.incarnation.to_string()),
                         "operation" => Some(call.operation.clone()),
                         _ => None,
                     })
@@ -51,6 +53,7 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 (outcome == "total" || attempt.outcome.as_deref() == Some(outcome.as_str()))
                     && matches(selector, |key| match key {
                         "node" => Some(call.node.clone()),
+                        "incarnation" => Some(call.incarnation.to_string()),
                         "operation" => Some(call.operation.clone()),
                         "method" => Some(attempt.method.clone()),
                         _ => None,
@@ -69,6 +72,7 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 wanted
                     && matches(selector, |key| match key {
                         "node" => Some(call.node.clone()),
+                        "incarnation" => Some(call.incarnation.to_string()),
                         "dependency" => Some(call.dependency.clone()),
                         "operation" => Some(call.operation.clone()),
                         _ => None,

@@ -283,6 +283,7 @@ fn storage_count(run: &Run, result: StorageResult, selector: &Selector) -> u64 {
         .filter(|op| {
             matches(selector, |key| match key {
                 "node" => Some(op.node.clone()),
+                "incarnation" => Some(op.incarnation.to_string()),
                 "operation" => Some(op.operation.to_string()),
                 _ => None,
             })

@@ -13,6 +13,16 @@ use crate::run::{Contract, Run};
 /// for an outcome, one the contract declares); otherwise what it named and
 /// what the run has instead.
 pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), String> {
+    if let Some(selector) = ground_truth_selector(quantity) {
+        let numbers = run.incarnations.iter().map(|i| i.number.to_string());
+        let numbers: BTreeSet<String> = numbers.collect();
+        known_value(
+            selector,
+            "incarnation",
+            "incarnation",
+            numbers.iter().collect(),
+        )?;
+    }
     match quantity {
         Quantity::Outcomes(Some(status)) => {
             let declared = contract.outcomes.iter().any(|known| known == status);
@@ -44,6 +54,18 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
         | Quantity::Attempts { .. }
         | Quantity::Dependencies { .. } => super::calls::produced(run, contract, quantity),
         _ => Ok(()),
+    }
+}
+
+/// The selector of a ground-truth quantity that may name an incarnation.
+fn ground_truth_selector(quantity: &Quantity) -> Option<&Selector> {
+    match quantity {
+        Quantity::Storage { selector, .. }
+        | Quantity::Requests { selector, .. }
+        | Quantity::Calls { selector, .. }
+        | Quantity::Attempts { selector, .. }
+        | Quantity::Dependencies { selector, .. } => Some(selector),
+        _ => None,
     }
 }
 
