@@ -232,11 +232,16 @@ fn not_own(
     interval: &str,
 ) -> String {
     let started = op.started.as_nanos() as i64;
+    let ended = op.ended.as_nanos() as i64;
     let key = (current.trace_id.as_str(), current.span_id.as_str());
     let children = spans.children.get(&key).map_or(&[][..], Vec::as_slice);
     let closed_early = children
         .iter()
-        .find(|span| own(span) && span.start_ns <= started && span.end_ns <= started);
+        // Closed by the time the operation began, and before it ended: a
+        // span still open at its end merely was not entered around it.
+        .find(|span| {
+            own(span) && span.start_ns <= started && span.end_ns <= started && span.end_ns < ended
+        });
     match closed_early {
         Some(early) => format!(
             "ran {interval} under `{}`: its own span `{}` had already closed at {:.6}s, before \
