@@ -27,9 +27,10 @@ pub enum Bug {
     /// A failed storage operation's span records the error as an event but
     /// leaves its status OK. Caught by span completion.
     SpanLeftOkOnFailure,
-    /// The server span runs its work with `tracing::Instrument::instrument`
-    /// instead of `obsim::SpanFutureExt::in_span`, so a request a crash cuts
-    /// off ends its span without error. Caught by span completion.
+    /// The server span, opened as the request is accepted, gets no
+    /// `obsim::CancelGuard` (its work runs under plain
+    /// `tracing::Instrument::instrument`), so a request a crash cuts off
+    /// ends its span without error. Caught by span completion.
     ServerSpanNotCancelledOnCrash,
     /// Whenever a collection is evicted, `vectordb_vectors_indexed_total` is
     /// resynchronized with the live hot tier: prometheus-client's `Counter`
@@ -43,10 +44,15 @@ pub enum Bug {
     /// without a bound, one series per collection ever loaded. Caught by
     /// exposition lint.
     CollectionIdLabel,
+    /// `vectordb_stored_collections` starts at 0 in every incarnation
+    /// instead of at what storage holds, so after a restart it counts only
+    /// the collections stored since. Caught by gauge consistency (stored
+    /// state).
+    StoredGaugeRestartsAtZero,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 9] = [
         Bug::MillisecondsAsSeconds,
         Bug::CounterBeforeWrite,
         Bug::GaugeNotDecrementedOnPanic,
@@ -55,6 +61,7 @@ impl Bug {
         Bug::ServerSpanNotCancelledOnCrash,
         Bug::CounterResetFromLiveState,
         Bug::CollectionIdLabel,
+        Bug::StoredGaugeRestartsAtZero,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +74,7 @@ impl Bug {
             Bug::ServerSpanNotCancelledOnCrash => "server_span_not_cancelled_on_crash",
             Bug::CounterResetFromLiveState => "counter_reset_from_live_state",
             Bug::CollectionIdLabel => "collection_id_label",
+            Bug::StoredGaugeRestartsAtZero => "stored_gauge_restarts_at_zero",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The client: issues the workload's requests with bounded concurrency, each
-//! under its own trace, with a timeout; counts them in its own
-//! prometheus-client registry, served as the client's `/metrics`, and records
-//! every outcome as obsim's ground truth.
+//! under its own trace, as one call over obsim's request/response
+//! (`Network::call`, `Call::attempt` with a timeout, `Call::finish`); counts
+//! them in its own prometheus-client registry, served as the client's
+//! `/metrics`, and records every outcome as obsim's ground truth.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,12 +16,11 @@ use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::rand::Rng;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
+use obsim::harness::Call as CallRecord;
 use obsim::{ClientContext, TraceHeaders};
 
 use crate::metrics::ClientMetrics;
-use crate::protocol::{
-    collection_key, Answer, Op, VectorReply, VectorRequest, REPLY_TAG_BASE, REQUEST_TAG,
-};
+use crate::protocol::{collection_key, Answer, Op, VectorReply, VectorRequest};
 use crate::vectors::{Vector, DIMENSION};
 use crate::{Bug, VectorDbConfig};
 
@@ -75,7 +75,11 @@ async fn work(
             return;
         };
         let started = Instant::now();
-        let outcome = request(&client, &config, &call).await;
+        // obsim's record of the call starts on the same poll as its clock,
+        // and ends on the same poll as the duration is observed: the
+        // histogram must hold exactly the durations obsim timed.
+        let mut record = client.network.call(&call.operation);
+        let outcome = request(&client, &config, &call, &mut record).await;
         let method = ("method", call.operation.clone());
         metrics
             .requests
@@ -85,6 +89,7 @@ async fn work(
             .request_duration
             .get_or_create(&[method])
             .observe(started.elapsed().as_secs_f64());
+        record.finish(outcome);
         client.record_outcome(outcome);
         madsim::time::sleep(client.workload.think_time).await;
     }
@@ -101,13 +106,18 @@ enum Outcome {
 
 /// One request: a `vectordb.request` span that roots its trace, around the
 /// RPC's client span whose context travels in the message.
-async fn request(client: &ClientContext, config: &VectorDbConfig, call: &Call) -> &'static str {
+async fn request(
+    client: &ClientContext,
+    config: &VectorDbConfig,
+    call: &Call,
+    record: &mut CallRecord,
+) -> &'static str {
     let root = info_span!(
         "vectordb.request",
         vectordb.operation = %call.operation,
         vectordb.collection = %collection_key(call.collection),
     );
-    let outcome = exchange(client, config, call)
+    let outcome = exchange(client, config, call, record)
         .instrument(root.clone())
         .await;
     let (name, error) = match outcome {
@@ -121,7 +131,14 @@ async fn request(client: &ClientContext, config: &VectorDbConfig, call: &Call) -
     name
 }
 
-async fn exchange(client: &ClientContext, config: &VectorDbConfig, call: &Call) -> Outcome {
+/// The request's one attempt, under the RPC's client span: the attempt is
+/// made inside it, and its trace context travels in the request.
+async fn exchange(
+    client: &ClientContext,
+    config: &VectorDbConfig,
+    call: &Call,
+    record: &mut CallRecord,
+) -> Outcome {
     let op = match call.operation.as_str() {
         "insert" => Op::Insert {
             id: call.number,
@@ -139,33 +156,31 @@ async fn exchange(client: &ClientContext, config: &VectorDbConfig, call: &Call) 
     };
     let server = client.servers[(call.collection % client.servers.len() as u64) as usize];
     let span = client_span(&op, server, call.collection);
-    let reply_tag = REPLY_TAG_BASE + call.number;
-    let drop_context = config.has(Bug::TraceContextDroppedOnSearch) && op.method() == "search";
-    let roundtrip = async {
-        let headers = if drop_context {
-            // The planted bug: the fast path for reads forgets the context.
-            TraceHeaders::default()
-        } else {
-            TraceHeaders::of(&Span::current())
-        };
-        let message = VectorRequest {
-            collection: call.collection,
-            op,
-            reply_tag,
-            headers,
-        };
-        client.network.send(server, REQUEST_TAG, message).await?;
-        client.network.recv::<VectorReply>(reply_tag).await
+    let method = op.rpc_method();
+    let headers = if config.has(Bug::TraceContextDroppedOnSearch) && op.method() == "search" {
+        // The planted bug: the fast path for reads forgets the context.
+        TraceHeaders::default()
+    } else {
+        // The attempt's own span, whose child the server span becomes.
+        TraceHeaders::of(&span)
     };
-    let reply =
-        madsim::time::timeout(config.request_timeout, roundtrip.instrument(span.clone())).await;
+    let message = VectorRequest {
+        collection: call.collection,
+        op,
+        headers,
+    };
+    let reply = record
+        .attempt::<VectorRequest, VectorReply>(server, method, message, config.request_timeout)
+        .instrument(span.clone())
+        .await;
     let outcome = match reply {
-        Ok(Ok((VectorReply { result: Ok(answer) }, _))) => match answer {
+        Ok(VectorReply { result: Ok(answer) }) => match answer {
             Answer::Inserted { .. } | Answer::Found { .. } => Outcome::Ok,
         },
-        Ok(Ok((VectorReply { result: Err(error) }, _))) => Outcome::Error(error),
-        Ok(Err(error)) => Outcome::Timeout(format!("network: {error}")),
-        Err(_) => Outcome::Timeout(format!("no reply within {:?}", config.request_timeout)),
+        Ok(VectorReply { result: Err(error) }) => Outcome::Error(error),
+        // No reply within the timeout, or the network refused the send:
+        // `no reply within 1s`, `network: ...`.
+        Err(error) => Outcome::Timeout(error.to_string()),
     };
     match &outcome {
         Outcome::Ok => {}

@@ -14,9 +14,19 @@
 //!   vector (a storage `write` of the collection with the vector appended) and
 //!   `search` returns the ids of the `top_k` nearest vectors to a query, by
 //!   brute force over the hot copy.
-//! - **The client** sends each request over the simulated network with the
-//!   W3C trace context of its client span, with a timeout, bounded
-//!   concurrency, and records every outcome as ground truth.
+//! - **Request/response is obsim's** (`obsim::harness::Network::call`,
+//!   `Call::attempt`, `Call::finish`; `Network::accept`, `Responder::reply`),
+//!   so obsim records every call, attempt and request with exact times, the
+//!   reply's status and the span at each end: the ground truth its request
+//!   and call counters, duration histograms and server spans are checked
+//!   against.
+//! - **The client** makes each request one call of one attempt, sent under
+//!   the RPC's client span with that span's W3C trace context in the request
+//!   body, with a timeout and bounded concurrency, and records every outcome
+//!   as ground truth.
+//! - **The server** accepts each request and, in that same poll, starts its
+//!   duration clock and opens its server span (with an `obsim::CancelGuard`),
+//!   then handles it on a task of its own and replies inside that span.
 //! - **Telemetry:** see [`metrics`] for the metrics and the contract that
 //!   ties them to obsim's ground truth; spans are `vectordb.request` (the
 //!   client's root), `VectorService/Insert` and `VectorService/Search`

@@ -1,16 +1,14 @@
-//! The messages between the client and a server. obsim's network carries
-//! Rust values; the trace context travels in them as a real RPC would carry
-//! it in headers.
+//! The messages between the client and a server. They travel as obsim's
+//! request/response: the client sends each request with `Call::attempt`,
+//! the server takes it with `Network::accept` and answers through its
+//! `Responder`, and obsim matches the reply to its attempt. obsim's network
+//! carries Rust values; the trace context travels in the request as a real
+//! RPC would carry it in headers.
 
+use obsim::harness::ReplyStatus;
 use obsim::TraceHeaders;
 
 use crate::vectors::Vector;
-
-/// Requests go to a server's app endpoint under this tag.
-pub(crate) const REQUEST_TAG: u64 = 1;
-/// The reply to request number `n` comes back under `REPLY_TAG_BASE + n`, so
-/// a late reply to a request that timed out is never taken for another's.
-pub(crate) const REPLY_TAG_BASE: u64 = 1 << 32;
 
 /// One request; obsim counts it as message `vector_request`. Clone: the
 /// network may deliver a message twice.
@@ -18,7 +16,6 @@ pub(crate) const REPLY_TAG_BASE: u64 = 1 << 32;
 pub(crate) struct VectorRequest {
     pub collection: u64,
     pub op: Op,
-    pub reply_tag: u64,
     pub headers: TraceHeaders,
 }
 
@@ -38,12 +35,28 @@ impl Op {
             Op::Search { .. } => "search",
         }
     }
+
+    /// The RPC method it is sent as (`rpc.method` on its spans), the method
+    /// obsim's records of requests and attempts name.
+    pub fn rpc_method(&self) -> &'static str {
+        match self {
+            Op::Insert { .. } => "Insert",
+            Op::Search { .. } => "Search",
+        }
+    }
 }
 
 /// The answer to one request; obsim counts it as message `vector_reply`.
 #[derive(Clone, Debug)]
 pub(crate) struct VectorReply {
     pub result: Result<Answer, String>,
+}
+
+impl ReplyStatus for VectorReply {
+    /// `ok` or `error`, as `vectordb_requests_total{status}` counts it.
+    fn status(&self) -> String {
+        self.result.status()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

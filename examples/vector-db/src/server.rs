@@ -1,9 +1,10 @@
-//! A server node: receives requests, keeps a hot tier of collections loaded
-//! from durable storage, inserts and searches, and replies.
+//! A server node: accepts requests over obsim's request/response
+//! (`Network::accept`, answered through the request's `Responder`), keeps a
+//! hot tier of collections loaded from durable storage, inserts and
+//! searches, and replies.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,11 @@ use obsim::deps::opentelemetry::KeyValue;
 use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
-use obsim::harness::{InjectedPanic, StorageError};
-use obsim::{HandlerFaults, NodeContext, SpanFutureExt, Storage};
+use obsim::harness::{InjectedPanic, Request, Responder, StorageError};
+use obsim::{CancelGuard, HandlerFaults, NodeContext, SpanFutureExt, Storage};
 
 use crate::metrics::Metrics;
-use crate::protocol::{collection_key, Answer, Op, VectorReply, VectorRequest, REQUEST_TAG};
+use crate::protocol::{collection_key, Answer, Op, VectorReply, VectorRequest};
 use crate::vectors::{decode, encode, nearest, Entry, Vector};
 use crate::{Bug, VectorDbConfig};
 
@@ -59,6 +60,11 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
     let metrics = Metrics::register(&mut registry, &config);
     context.serve_metrics(obsim::adapters::prometheus_client(Arc::new(registry)));
     recover(&context.storage, &metrics);
+    // What the disk holds outlives the process: count it back in at boot,
+    // once recovery has rolled back any torn write.
+    if !config.has(Bug::StoredGaugeRestartsAtZero) {
+        metrics.stored_collections.set(context.storage.len() as i64);
+    }
     let node = Arc::new(Node {
         storage: context.storage,
         network: context.network,
@@ -68,14 +74,34 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
         tier: Mutex::new(Tier::default()),
     });
     loop {
-        match node.network.recv::<VectorRequest>(REQUEST_TAG).await {
-            Ok((request, from)) => {
+        match node.network.accept::<VectorRequest>().await {
+            Ok(request) => {
+                // The request's time starts as it is taken off the network,
+                // on the poll obsim records its receipt, not when its task
+                // is first polled.
+                let received = Instant::now();
                 // Counted in the same poll as the network counts it received.
                 node.metrics
                     .requests_received
-                    .get_or_create(&[("method", request.op.method())])
+                    .get_or_create(&[("method", request.body.op.method())])
                     .inc();
-                obsim::deps::madsim::task::spawn(handle(node.clone(), request, from));
+                // The server span opens as the request is taken too, so that
+                // it covers the whole of it, the wait for a task included.
+                let span = server_span(&request.body);
+                let guard = if node.config.has(Bug::ServerSpanNotCancelledOnCrash) {
+                    // The planted bug: nothing ends the span in error if a
+                    // crash drops the request's task.
+                    None
+                } else {
+                    Some(CancelGuard::new(&span))
+                };
+                let received = Received {
+                    request,
+                    received,
+                    span,
+                    guard,
+                };
+                obsim::deps::madsim::task::spawn(handle(node.clone(), received));
             }
             // The endpoint is gone: the node is going down.
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return,
@@ -94,49 +120,71 @@ fn recover(storage: &Storage, metrics: &Metrics) {
     metrics.recovered.inc_by(rolled_back as u64);
 }
 
+/// A request as the accept loop took it, with its clock and span started.
+struct Received {
+    request: Request<VectorRequest>,
+    received: Instant,
+    span: Span,
+    /// Ends the span in error if a crash drops the request's task, even
+    /// before its first poll. None only with
+    /// [`Bug::ServerSpanNotCancelledOnCrash`].
+    guard: Option<CancelGuard>,
+}
+
 /// One request under its server span, which joins the client's trace. The
 /// span covers the reply's send too: a crash while the reply is held by a
 /// network delay still ends it in error.
-async fn handle(node: Arc<Node>, request: VectorRequest, from: SocketAddr) {
-    let span = server_span(&request);
-    // Before the span is first entered: OpenTelemetry fixes the parent then.
-    request.headers.set_parent_of(&span);
-    let planted = node.config.has(Bug::ServerSpanNotCancelledOnCrash);
-    let work = respond(node, request, from, span.clone());
-    if planted {
-        // The planted bug: a crash drops this future and the span ends as
-        // if the request had succeeded.
-        work.instrument(span).await
-    } else {
-        work.in_span(span).await
+async fn handle(node: Arc<Node>, received: Received) {
+    let Received {
+        request,
+        received,
+        span,
+        guard,
+    } = received;
+    let (request, responder) = request.into_parts();
+    respond(&node, request, responder, received, &span)
+        .instrument(span.clone())
+        .await;
+    if let Some(guard) = guard {
+        guard.disarm();
     }
 }
 
-async fn respond(node: Arc<Node>, request: VectorRequest, from: SocketAddr, span: Span) {
+/// Runs the request and replies, inside its server span: obsim takes the
+/// span current at the reply for the request's.
+async fn respond(
+    node: &Node,
+    request: VectorRequest,
+    responder: Responder,
+    received: Instant,
+    span: &Span,
+) {
     let method = request.op.method();
-    let started = Instant::now();
-    let result = execute(&node, &request).await;
+    let result = execute(node, &request).await;
     let status = if result.is_ok() { "ok" } else { "error" };
     node.metrics
         .requests
         .get_or_create(&[("method", method), ("status", status)])
         .inc();
+    // Observed on the poll the reply is sent from: from accept to reply,
+    // exactly the duration obsim records for the request.
     node.metrics
         .request_duration
         .get_or_create(&[("method", method)])
-        .observe(started.elapsed().as_secs_f64());
+        .observe(received.elapsed().as_secs_f64());
     if let Err(error) = &result {
         span.set_status(Status::error(error.clone()));
     }
-    // The network counts the reply sent on this same poll, before any delay:
-    // the request counter and the reply never disagree across a crash.
-    let reply = VectorReply { result };
-    let _ = node.network.send(from, request.reply_tag, reply).await;
+    // obsim records the reply, and the network counts it sent, on this same
+    // poll, before any delay: the request counter and the reply never
+    // disagree across a crash.
+    let _ = responder.reply(VectorReply { result }).await;
 }
 
+/// The server span of one request, continuing the caller's trace.
 fn server_span(request: &VectorRequest) -> Span {
     let collection = collection_key(request.collection);
-    match &request.op {
+    let span = match &request.op {
         Op::Insert { .. } => info_span!(
             "VectorService/Insert",
             otel.kind = "server",
@@ -154,7 +202,10 @@ fn server_span(request: &VectorRequest) -> Span {
             vectordb.collection = %collection,
             vectordb.top_k = *k as i64,
         ),
-    }
+    };
+    // Before the span is first entered: OpenTelemetry fixes the parent then.
+    request.headers.set_parent_of(&span);
+    span
 }
 
 /// Runs the request's handler on its collection, behind `catch_unwind`: a
@@ -220,6 +271,13 @@ async fn insert(
     storage_write(node, id, encode(&next))
         .await
         .map_err(|error| format!("vector {vector_id} not stored: {error}"))?;
+    // A stored collection holds at least one vector (every write appends
+    // one), so an empty hot copy means storage had no key for it: this write
+    // created it. Counted in the same poll as the commit, so no scrape sees
+    // the disk and the gauge disagree.
+    if entries.is_empty() {
+        node.metrics.stored_collections.inc();
+    }
     *entries = next;
     node.metrics.vectors.inc();
     node.metrics.vectors_indexed.inc();

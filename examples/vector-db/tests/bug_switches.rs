@@ -183,8 +183,9 @@ fn failed_write_span_left_ok_is_caught_by_span_completion() {
 }
 
 #[test]
-fn server_span_without_in_span_is_caught_by_span_completion_when_a_crash_cuts_it_off() {
-    let test = "server_span_without_in_span_is_caught_by_span_completion_when_a_crash_cuts_it_off";
+fn server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off() {
+    let test =
+        "server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off";
     let crash = scenario().fault(
         Fault::new(Effect::NodeCrash {
             restart_after: Some(Duration::from_millis(500)),
@@ -266,6 +267,32 @@ fn collection_id_used_as_a_label_is_caught_by_exposition_lint() {
     );
     assert!(message.contains("(bound 100)"), "{message}");
     assert_only(&failure, Check::ExpositionLint, seed, test);
+}
+
+#[test]
+fn stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency() {
+    let test = "stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency";
+    // server-1 restarts with collections already stored; its new incarnation
+    // counts only the collections stored since.
+    let restart = scenario().fault(
+        Fault::new(Effect::NodeCrash {
+            restart_after: Some(Duration::from_millis(300)),
+        })
+        .on_node(1)
+        .at(Duration::from_millis(500)),
+    );
+    let (seed, failure) = first_failure(restart, Bug::StoredGaugeRestartsAtZero, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[gauge_consistency] vectordb_stored_collections on server-1 at "),
+        "{message}"
+    );
+    assert!(message.contains("server-1 incarnation 1"), "{message}");
+    assert!(
+        message.contains("but the node's storage held "),
+        "{message}"
+    );
+    assert_only(&failure, Check::GaugeConsistency, seed, test);
 }
 
 #[test]

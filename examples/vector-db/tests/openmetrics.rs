@@ -38,7 +38,7 @@ fn sim() -> Sim {
         .expect("a valid scenario")
 }
 
-const SERVER_FAMILIES: [(&str, &str, Option<&str>); 10] = [
+const SERVER_FAMILIES: [(&str, &str, Option<&str>); 11] = [
     (
         "vectordb_requests_received_total",
         "vectordb_requests_received",
@@ -63,6 +63,11 @@ const SERVER_FAMILIES: [(&str, &str, Option<&str>); 10] = [
     (
         "vectordb_storage_recovered_transactions_total",
         "vectordb_storage_recovered_transactions",
+        None,
+    ),
+    (
+        "vectordb_stored_collections",
+        "vectordb_stored_collections",
         None,
     ),
     ("vectordb_hot_collections", "vectordb_hot_collections", None),
