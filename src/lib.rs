@@ -200,7 +200,7 @@
 //! |---|---|---|
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
 //! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's `[seeds] count` under `cargo test`, 100 in a [`Suite::cli`] binary |
-//! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go | `<target dir>/obsim/failures/<package>` |
+//! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go; set but empty is an error | `<target dir>/obsim/failures/<package>` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //!

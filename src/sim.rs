@@ -23,6 +23,8 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
         .drain(scenario.run.drain)
         .scrape(scenario.run.scrape_interval, scenario.run.scrape_timeout)
         .message_limit(scenario.run.message_limit)
+        .span_limit(scenario.run.span_limit)
+        .scrape_limit(scenario.run.scrape_limit)
         // The loader accepts only the harness's own check names.
         .checks(
             scenario

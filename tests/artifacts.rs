@@ -69,7 +69,7 @@ fn failed() -> &'static Failed {
 /// it; a failed test leaves it, to be read.
 struct Cleanup;
 
-const TESTS: usize = 3;
+const TESTS: usize = 5;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -220,4 +220,61 @@ fn rewriting_replaces_a_stale_folder_and_io_errors_are_reported_not_raised() {
         note.starts_with(&format!("not written under {}: ", blocked.display())),
         "{note}"
     );
+}
+
+#[test]
+fn a_symlink_planted_under_the_artifacts_folder_is_never_followed() {
+    let failed = failed();
+    let _cleanup = Cleanup;
+    let root = failed.root.join("planted");
+    let outside = failed.root.join("outside");
+    fs::create_dir_all(&root).expect("root");
+    fs::create_dir_all(&outside).expect("outside");
+    // `<root>/skeleton` links out of the artifacts folder.
+    std::os::unix::fs::symlink(&outside, root.join("skeleton")).expect("symlink");
+    let config = failed.sim.config();
+    let error =
+        write_failure(&root, config, failed.failure(), Some(failed.run())).expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("is a symbolic link: refusing to follow it"),
+        "{error}"
+    );
+    let written: Vec<_> = fs::read_dir(&outside).expect("outside").collect();
+    assert!(written.is_empty(), "wrote through the link: {written:?}");
+}
+
+#[test]
+fn a_seed_folder_obsim_did_not_write_is_never_deleted() {
+    let failed = failed();
+    let _cleanup = Cleanup;
+    let root = failed.root.join("foreign");
+    let theirs = root.join("skeleton").join(SEED.to_string());
+    fs::create_dir_all(&theirs).expect("their folder");
+    fs::write(theirs.join("notes.txt"), "someone's work").expect("their file");
+    let config = failed.sim.config();
+    let error =
+        write_failure(&root, config, failed.failure(), Some(failed.run())).expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("was not written by obsim (it has no .obsim-artifacts file)"),
+        "{error}"
+    );
+    assert_eq!(read(&theirs, "notes.txt"), "someone's work");
+    // No staging folder is left behind either.
+    let left: Vec<String> = fs::read_dir(root.join("skeleton"))
+        .expect("scenario folder")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(left, [SEED.to_string()]);
+    // Its own folders carry the marker that lets obsim replace them.
+    assert!(failed.folder().join(".obsim-artifacts").is_file());
 }

@@ -83,7 +83,7 @@ fn sim(recorder_survives_restart: bool) -> Sim {
 fn metrics_macros_reach_one_recorder_per_node_incarnation_and_pass_every_check() {
     let sweep = sim(false).sweep(&[0, 1, 2, 3]);
     sweep.assert_passed();
-    let run = sweep.verdicts[0].run.as_ref().unwrap();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
     // Each node counted only its own pings: server-0 the even ones.
     let server_0 = &run.incarnations[0];
     assert_eq!(server_0.node, "server-0");

@@ -84,7 +84,7 @@ fn sim(adds_running_total: bool) -> Sim {
 fn an_opentelemetry_metrics_service_passes_every_check_through_the_prometheus_exporter() {
     let sweep = sim(false).sweep(&[0, 1, 2, 3]);
     sweep.assert_passed();
-    let run = sweep.verdicts[0].run.as_ref().unwrap();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
     // server-1 crashed: its first incarnation's finals were still read.
     let crashed = run
         .incarnations

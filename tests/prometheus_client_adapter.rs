@@ -89,7 +89,7 @@ fn sim(label_by_request: bool) -> Sim {
 fn a_prometheus_client_service_passes_every_check_on_its_openmetrics_text() {
     let sweep = sim(false).sweep(&[0, 1, 2, 3]);
     sweep.assert_passed();
-    let run = sweep.verdicts[0].run.as_ref().unwrap();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
     let final_text = &run.incarnations[0].final_exposition;
     assert!(final_text.ends_with("# EOF\n"), "{final_text}");
     assert!(final_text.contains("# TYPE pings counter"), "{final_text}");

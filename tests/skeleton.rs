@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use obsim::faults::FaultKind;
-use obsim::harness::{seeds_from_env, Run, SpanStatus};
+use obsim::harness::{seeds_from_env, Run, SpanStatus, SweepOptions, Verdict};
 use obsim_fixtures::ActorConfig;
 
 /// Seeds the skeleton sweeps when neither `OBSIM_SEED` nor `OBSIM_SEEDS`
@@ -53,18 +53,23 @@ fn assert_faults_fired(run: &Run) {
 #[test]
 fn skeleton_keeps_every_invariant_across_the_seed_sweep() {
     let seeds = seeds_from_env(SEEDS_DEFAULT).unwrap_or_else(|error| panic!("{error}"));
-    let sweep = sim("skeleton_keeps_every_invariant_across_the_seed_sweep").sweep(&seeds);
+    // Each run is looked at as its seed finishes: a sweep keeps no runs.
+    let each = |verdict: &Verdict| {
+        if let Some(run) = verdict.run.as_ref().filter(|_| verdict.failure.is_none()) {
+            assert_faults_fired(run);
+            assert_eq!(
+                run.outcomes.values().sum::<u64>(),
+                1_000,
+                "seed {}",
+                run.seed
+            );
+        }
+    };
+    let sim = sim("skeleton_keeps_every_invariant_across_the_seed_sweep");
+    let count = seeds.len() as u64;
+    let sweep = sim.sweep_with(seeds, SweepOptions::default(), &each);
     sweep.assert_passed();
-    for verdict in &sweep.verdicts {
-        let run = verdict.run.as_ref().expect("a passing seed has a run");
-        assert_faults_fired(run);
-        assert_eq!(
-            run.outcomes.values().sum::<u64>(),
-            1_000,
-            "seed {}",
-            run.seed
-        );
-    }
+    assert_eq!(sweep.seeds_run, count);
 }
 
 #[test]

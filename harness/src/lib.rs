@@ -43,12 +43,13 @@ pub use run::{
     Workload,
 };
 pub use sim::{
-    Builder, Call, CallError, ClientContext, Dependency, DependencyError, HandlerFaults,
-    InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext, ReplyStatus, Request,
-    Responder, RunError, Sim, Storage, StorageError, System, APP_PORT, LABEL_VALUES_MAX_DEFAULT,
-    OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START,
+    Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,
+    HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext,
+    ReplyStatus, Request, Responder, RunError, Sim, Storage, StorageError, System, APP_PORT,
+    LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
+    RESERVED_TAGS_START, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,
-    Failure, Problem, SeedsError, Sweep, Verdict,
+    Failure, Problem, SeedsError, Sweep, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT,
 };

@@ -30,11 +30,33 @@ impl fmt::Display for ScenarioError {
                 write!(f, ":{column}")?;
             }
         }
+        // Keys and values come from the file: a control character in one
+        // must not reach the terminal (an escape sequence could rewrite
+        // what the person reads), so each is shown escaped.
         if let Some(field) = &self.field {
-            write!(f, ": `{field}`")?;
+            write!(f, ": `{}`", escape_controls(field))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", escape_controls(&self.message))
     }
+}
+
+/// `text` with every control character but a line break escaped as Rust
+/// would write it (`\u{1b}`).
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let escaped = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(escaped)
 }
 
 impl std::error::Error for ScenarioError {}

@@ -78,6 +78,8 @@ pub(crate) struct RawRun {
     pub scrape_interval: Dur,
     pub scrape_timeout: Dur,
     pub message_limit: Int,
+    pub span_limit: Int,
+    pub scrape_limit: Int,
 }
 
 #[derive(Deserialize, Default)]

@@ -64,6 +64,10 @@ pub struct RunSpec {
     pub scrape_interval: Duration,
     pub scrape_timeout: Duration,
     pub message_limit: u64,
+    /// Spans a run may capture before it is stopped.
+    pub span_limit: u64,
+    /// Scrapes a run may take before it is stopped.
+    pub scrape_limit: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +97,9 @@ impl Default for RunSpec {
             scrape_interval: Duration::from_secs(1),
             scrape_timeout: Duration::from_millis(500),
             message_limit: 1_000_000,
+            // The harness's SPAN_LIMIT_DEFAULT and SCRAPE_LIMIT_DEFAULT.
+            span_limit: 2_000_000,
+            scrape_limit: 100_000,
         }
     }
 }
@@ -152,7 +159,9 @@ impl Scenario {
     pub fn error_at_field(&self, field: &str, mut message: String) -> ScenarioError {
         let place = crate::error::key_span(&self.source, field)
             .map(|span| crate::error::line_column(&self.source, span.start));
-        if place.is_none() {
+        // An environment variable (`OBSIM_...`) is no key of the file.
+        let from_environment = field.starts_with("OBSIM_");
+        if place.is_none() && !from_environment {
             message.push_str(" (the file does not set it: this is obsim's default)");
         }
         ScenarioError {
@@ -364,6 +373,18 @@ impl Builder<'_> {
                 "run.message_limit",
                 &raw.message_limit,
                 1_000_000,
+                1..=i64::MAX,
+            )? as u64,
+            span_limit: self.int(
+                "run.span_limit",
+                &raw.span_limit,
+                defaults.span_limit as i64,
+                1..=i64::MAX,
+            )? as u64,
+            scrape_limit: self.int(
+                "run.scrape_limit",
+                &raw.scrape_limit,
+                defaults.scrape_limit as i64,
                 1..=i64::MAX,
             )? as u64,
         };

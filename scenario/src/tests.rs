@@ -222,6 +222,8 @@ fn every_field_round_trips() {
         scrape_interval: secs(2),
         scrape_timeout: ms(1500),
         message_limit: 5000,
+        span_limit: 2_000_000,
+        scrape_limit: 100_000,
     };
     assert_eq!(scenario.run, run);
     assert_eq!(
@@ -1180,4 +1182,12 @@ fn a_node_the_topology_lacks_is_an_error_not_a_zero() {
     );
     let fine = format!("{HEAD}expect = ['final(x_total{{node=\"client\"}}) >= 0']\n");
     assert_eq!(parse(&fine).expectations.len(), 1);
+}
+
+#[test]
+fn control_characters_from_a_file_reach_no_terminal_unescaped() {
+    let text = "name = \"x\"\ndescription = \"y\"\n[run]\n\"dura\u{1b}[2Jtion\" = \"1s\"\n";
+    let shown = error(text).to_string();
+    assert!(!shown.contains('\u{1b}'), "raw escape in: {shown:?}");
+    assert!(shown.contains("dura\\u{1b}[2Jtion"), "{shown}");
 }

@@ -468,12 +468,18 @@ fn promtool_input(text: &str) -> Option<(Cow<'_, str>, Format)> {
 
 /// The problems promtool printed, sorted and deduplicated; none if it passed.
 fn run_promtool(path: &Path, text: &str) -> std::io::Result<BTreeSet<String>> {
-    let mut child = Command::new(path)
+    let mut command = Command::new(path);
+    command
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        .stderr(Stdio::piped());
+    // Its own process group: a Ctrl-C at the terminal stops the sweep
+    // cleanly, and must not kill promtool under a seed still finishing
+    // (that would read as a lint failure of that seed).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn()?;
     let stdin = child.stdin.take();
     // Write from another thread: a promtool that answers before reading all
     // of its input must not deadlock us on a full pipe.

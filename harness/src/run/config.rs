@@ -80,6 +80,10 @@ pub struct Config {
     pub storage_latency: StorageLatency,
     /// Messages a run may send in all: the run's step bound.
     pub message_limit: u64,
+    /// Spans a run may open in all: the bound on captured spans.
+    pub span_limit: u64,
+    /// Scrapes a run may take in all: the bound on captured scrapes.
+    pub scrape_limit: u64,
     pub fault_log_capacity: usize,
     /// The invariant checks to run.
     pub checks: BTreeSet<Check>,

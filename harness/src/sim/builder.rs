@@ -22,6 +22,8 @@ pub struct Builder {
     scrape_timeout: Duration,
     storage_latency: StorageLatency,
     message_limit: u64,
+    span_limit: u64,
+    scrape_limit: u64,
     fault_log_capacity: usize,
     checks: BTreeSet<Check>,
     every_fault_fires: bool,
@@ -30,7 +32,15 @@ pub struct Builder {
     label_values_max: usize,
     scenario_source: Option<String>,
     artifacts_dir: Option<std::path::PathBuf>,
+    /// Why `$OBSIM_ARTIFACTS_DIR` cannot be used, reported by `build`
+    /// unless the caller names a folder itself.
+    artifacts_env_error: Option<String>,
 }
+
+/// Spans one run may capture unless the scenario says otherwise.
+pub const SPAN_LIMIT_DEFAULT: u64 = 2_000_000;
+/// Scrapes one run may take unless the scenario says otherwise.
+pub const SCRAPE_LIMIT_DEFAULT: u64 = 100_000;
 
 /// Distinct values per label per metric before a label counts as unbounded.
 pub const LABEL_VALUES_MAX_DEFAULT: usize = 100;
@@ -50,6 +60,8 @@ impl Builder {
             scrape_timeout: Duration::from_millis(500),
             storage_latency: StorageLatency::default(),
             message_limit: 1_000_000,
+            span_limit: SPAN_LIMIT_DEFAULT,
+            scrape_limit: SCRAPE_LIMIT_DEFAULT,
             fault_log_capacity: 100_000,
             checks: Check::INVARIANTS.into_iter().collect(),
             every_fault_fires: true,
@@ -57,7 +69,8 @@ impl Builder {
             replay_command: "cargo test".into(),
             label_values_max: LABEL_VALUES_MAX_DEFAULT,
             scenario_source: None,
-            artifacts_dir: default_dir(),
+            artifacts_dir: default_dir(env_dir()).unwrap_or_default(),
+            artifacts_env_error: default_dir(env_dir()).err(),
         }
     }
 
@@ -140,9 +153,24 @@ impl Builder {
         self
     }
 
-    /// Messages a run may send before it fails (default 1,000,000).
+    /// Messages a run may send (default 1,000,000). The run stops, failed,
+    /// the moment it asks for one more.
     pub fn message_limit(mut self, limit: u64) -> Self {
         self.message_limit = limit;
+        self
+    }
+
+    /// Spans a run may capture (default [`SPAN_LIMIT_DEFAULT`]): the bound
+    /// on what span capture holds. The run stops, failed, at the next one.
+    pub fn span_limit(mut self, limit: u64) -> Self {
+        self.span_limit = limit;
+        self
+    }
+
+    /// Scrapes a run may take (default [`SCRAPE_LIMIT_DEFAULT`]). The run
+    /// stops, failed, at the next one.
+    pub fn scrape_limit(mut self, limit: u64) -> Self {
+        self.scrape_limit = limit;
         self
     }
 
@@ -181,6 +209,7 @@ impl Builder {
     /// else `<target dir>/obsim/failures/<package>`); None turns them off.
     pub fn artifacts_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.artifacts_dir = dir;
+        self.artifacts_env_error = None;
         self
     }
 
@@ -189,6 +218,9 @@ impl Builder {
             field: field.into(),
             problem,
         };
+        if let Some(problem) = self.artifacts_env_error {
+            return Err(error("OBSIM_ARTIFACTS_DIR", problem));
+        }
         if self.servers == 0 || self.servers > 200 {
             return Err(error(
                 "servers",
@@ -214,6 +246,24 @@ impl Builder {
                 ),
             ));
         }
+        // Every node is scraped once an interval for the whole run: a bound
+        // below that would stop every seed at the same instant.
+        let intervals = (self.duration + self.drain).as_nanos() / self.scrape_interval.as_nanos();
+        let scrapes = intervals.saturating_mul(self.servers as u128 + 1);
+        if scrapes > u128::from(self.scrape_limit) {
+            return Err(error(
+                "run.scrape_limit",
+                format!(
+                    "{} is below the {scrapes} scrapes the run takes ({} nodes every {:?} for \
+                     {:?} and the {:?} drain): expected at least {scrapes}",
+                    self.scrape_limit,
+                    self.servers + 1,
+                    self.scrape_interval,
+                    self.duration,
+                    self.drain
+                ),
+            ));
+        }
         let topology = topology(self.servers, &self.workload, self.duration);
         let faults = FaultPlan::new(self.faults, &topology)
             .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;
@@ -230,6 +280,8 @@ impl Builder {
             scrape_timeout: self.scrape_timeout,
             storage_latency: self.storage_latency,
             message_limit: self.message_limit,
+            span_limit: self.span_limit,
+            scrape_limit: self.scrape_limit,
             fault_log_capacity: self.fault_log_capacity,
             checks: self.checks,
             every_fault_fires: self.every_fault_fires,
@@ -247,10 +299,29 @@ impl Builder {
 /// package cargo runs, when it names one), where the
 /// target dir is `$CARGO_TARGET_DIR` or the `target` folder beside the
 /// nearest `Cargo.lock` above the working directory.
-fn default_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("OBSIM_ARTIFACTS_DIR") {
-        return Some(PathBuf::from(dir));
+/// An empty `$OBSIM_ARTIFACTS_DIR` is an error: it would write into
+/// whatever folder the command runs in.
+fn default_dir(env: Option<std::ffi::OsString>) -> Result<Option<PathBuf>, String> {
+    if let Some(dir) = env {
+        if dir.is_empty() {
+            return Err(
+                "is set but empty: it would write failure artifacts into the current \
+                        folder. Unset it for the default (<target>/obsim/failures/<package>), or \
+                        name a folder"
+                    .into(),
+            );
+        }
+        return Ok(Some(PathBuf::from(dir)));
     }
+    Ok(default_target_dir())
+}
+
+fn env_dir() -> Option<std::ffi::OsString> {
+    std::env::var_os("OBSIM_ARTIFACTS_DIR")
+}
+
+/// `<target dir>/obsim/failures/<package>`.
+fn default_target_dir() -> Option<PathBuf> {
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -324,6 +395,21 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "obsim config `fault #0.node`: node index 2 is past the topology: expected 0..2"
+        );
+    }
+}
+
+#[cfg(test)]
+mod artifacts_dir_tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_artifacts_dir_variable_is_an_error_not_the_current_folder() {
+        let error = default_dir(Some("".into())).expect_err("empty is refused");
+        assert!(error.contains("is set but empty"), "{error}");
+        assert_eq!(
+            default_dir(Some("/tmp/x".into())),
+            Ok(Some(PathBuf::from("/tmp/x")))
         );
     }
 }

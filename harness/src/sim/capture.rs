@@ -21,6 +21,7 @@ use tracing_subscriber::Layer;
 
 use super::clock::Clock;
 use super::ledger::Ledger;
+use super::limits::{Bound, Limits};
 use crate::run::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
@@ -54,11 +55,17 @@ struct OriginTagger {
     nodes: NodeNames,
     ledger: Arc<Ledger>,
     origins: Origins,
+    /// Every span opened counts against the run's span bound.
+    limits: Arc<Limits>,
+    clock: Clock,
 }
 
 impl SpanProcessor for OriginTagger {
     fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {
         use opentelemetry::trace::Span as _;
+        // Past the bound the run is stopping; the span is still tagged, so
+        // that what was captured stays consistent.
+        let _ = self.limits.take(Bound::Spans, self.clock.elapsed());
         let node = current_node_name(&self.nodes);
         let origin = SpanOrigin {
             incarnation: self.ledger.live(&node),
@@ -179,6 +186,7 @@ impl Capture {
         nodes: NodeNames,
         clock: Clock,
         ledger: Arc<Ledger>,
+        limits: Arc<Limits>,
     ) -> (Capture, impl tracing::Subscriber + Send + Sync) {
         let exporter = InMemorySpanExporter::default();
         let origins = Origins::default();
@@ -189,6 +197,8 @@ impl Capture {
                 nodes: nodes.clone(),
                 ledger,
                 origins: origins.clone(),
+                limits,
+                clock: clock.clone(),
             })
             .with_simple_exporter(exporter.clone())
             .with_id_generator(SeededIds(Mutex::new(ids)))

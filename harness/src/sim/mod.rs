@@ -10,6 +10,7 @@ mod dependency;
 mod endpoint;
 mod ledger;
 mod lifecycle;
+mod limits;
 mod network;
 mod rpc;
 mod scraper;
@@ -19,11 +20,12 @@ mod storage;
 mod system;
 mod world;
 
-pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT};
+pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT};
 pub use dependency::{Dependency, DependencyError};
 pub use endpoint::{
     MetricsHandler, MetricsResponse, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
 };
+pub use limits::{Bound, Crossed};
 pub use network::{Network, RESERVED_TAGS_START};
 pub use rpc::{Call, CallError, ReplyStatus, Request, Responder};
 pub use simulation::{RunError, Sim, APP_PORT};

@@ -15,6 +15,7 @@ use obsim_faults::component_stream;
 use super::builder::Builder;
 use super::capture::Capture;
 use super::lifecycle::{supervise, Supervisor};
+use super::limits::{Crossed, Limits};
 use super::network::Network;
 use super::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
 use super::system::{ClientContext, HandlerFaults, NodeContext, System};
@@ -52,8 +53,9 @@ pub enum RunError {
         limit: Duration,
         phase: &'static str,
     },
-    /// The run sent more messages than its bound allows.
-    MessageLimit { limit: u64 },
+    /// The run crossed one of its bounds (messages, spans, scrapes) and was
+    /// stopped the moment it did.
+    Bound(Crossed),
     /// Something in the simulation panicked.
     Panicked { message: String },
     /// The seed's fault plan (a swarm draw) is not valid: an obsim bug.
@@ -67,9 +69,7 @@ impl fmt::Display for RunError {
                 f,
                 "the run exceeded its simulated time limit of {limit:?} during the {phase} phase"
             ),
-            RunError::MessageLimit { limit } => {
-                write!(f, "the run sent more than its limit of {limit} messages")
-            }
+            RunError::Bound(crossed) => write!(f, "{crossed}"),
             RunError::Panicked { message } => write!(f, "the simulation panicked: {message}"),
             RunError::InvalidPlan { message } => {
                 write!(f, "the seed's fault plan is not valid: {message}")
@@ -129,13 +129,19 @@ impl Sim {
             .map_err(|error| RunError::InvalidPlan {
                 message: error.to_string(),
             })?;
-        let world = World::new(seed, &self.config, plan);
+        let config = &self.config;
+        let (limits, crossed) =
+            Limits::new(config.message_limit, config.span_limit, config.scrape_limit);
+        let mut crossed = Some(crossed);
+        let limits = Arc::new(limits);
+        let world = World::new(seed, config, plan, limits.clone());
         let (capture, subscriber) = Capture::new(
             &self.config.scenario,
             component_stream(seed, "otel-ids"),
             world.node_names.clone(),
             world.clock.clone(),
             world.ledger.clone(),
+            limits,
         );
         let _subscriber = tracing::subscriber::set_default(subscriber);
         let runtime =
@@ -145,7 +151,13 @@ impl Sim {
         let scope = system.clone();
         scope.run_scope(&mut || {
             outcome = Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
-                runtime.block_on(simulate(world.clone(), self.config.clone(), system.clone()))
+                let run = simulate(world.clone(), self.config.clone(), system.clone());
+                // run_scope calls this once; a second call finds no signal
+                // and runs unbounded by it (the bounds still refuse more).
+                match crossed.take() {
+                    Some(crossed) => runtime.block_on(stop_at_bound(run, crossed, &world)),
+                    None => runtime.block_on(run),
+                }
             })));
         });
         // A scope that never ran the simulation is the system's bug; say so
@@ -175,8 +187,9 @@ impl Sim {
                 })
             }
         };
-        if let Some(limit) = world.message_limit_hit() {
-            return Err(RunError::MessageLimit { limit });
+        // A bound crossed in the run's last poll, after the body finished.
+        if let Some(crossed) = world.limits.crossed() {
+            return Err(RunError::Bound(crossed));
         }
         Ok(Run {
             scenario: self.config.scenario.clone(),
@@ -251,6 +264,26 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         stored_keys: None,
     });
     records
+}
+
+/// `run`, stopped the moment a bound is crossed.
+async fn stop_at_bound(
+    run: impl std::future::Future<Output = Result<Duration, RunError>>,
+    crossed: futures::channel::oneshot::Receiver<()>,
+    world: &World,
+) -> Result<Duration, RunError> {
+    let run = std::pin::pin!(run);
+    match futures::future::select(run, crossed).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(_) => match world.limits.crossed() {
+            Some(crossed) => Err(RunError::Bound(crossed)),
+            // The signal's sender was dropped without a crossing: only at
+            // the end of a run, whose body then decides.
+            None => Err(RunError::Panicked {
+                message: "obsim: the bound signal closed with no bound crossed".into(),
+            }),
+        },
+    }
 }
 
 /// The run itself, inside the simulation. Returns when it ended.

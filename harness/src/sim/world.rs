@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use super::capture::NodeNames;
 use super::clock::Clock;
 use super::endpoint::{MetricsResponse, MetricsSlot};
 use super::ledger::Ledger;
+use super::limits::{Bound, Limits};
 use super::storage::Storage;
 use crate::run::{server_name, Config, MessageCounts, Scrape};
 
@@ -89,13 +89,17 @@ pub(crate) struct World {
     network_faults: Mutex<BTreeMap<String, Arc<Mutex<NetworkFaults>>>>,
     /// One fault stream per (server, dependency), kept across restarts.
     dependency_faults: Mutex<BTreeMap<(usize, String), SharedDependencyFaults>>,
-    messages_sent: AtomicU64,
-    message_limit: u64,
-    message_limit_hit: AtomicBool,
+    /// The run's bounds: crossing one stops the run.
+    pub limits: Arc<Limits>,
 }
 
 impl World {
-    pub(crate) fn new(seed: u64, config: &Config, plan: FaultPlan) -> Arc<World> {
+    pub(crate) fn new(
+        seed: u64,
+        config: &Config,
+        plan: FaultPlan,
+        limits: Arc<Limits>,
+    ) -> Arc<World> {
         let clock = Clock::default();
         let faults = FaultLog::new(config.fault_log_capacity);
         let injector = Injector::new(seed, plan.clone());
@@ -145,9 +149,7 @@ impl World {
             scrapes: Mutex::new(Vec::new()),
             network_faults: Mutex::new(BTreeMap::new()),
             dependency_faults: Mutex::new(BTreeMap::new()),
-            messages_sent: AtomicU64::new(0),
-            message_limit: config.message_limit,
-            message_limit_hit: AtomicBool::new(false),
+            limits,
         })
     }
 
@@ -265,8 +267,12 @@ impl World {
         self.outcomes.lock().expect("outcomes lock").clone()
     }
 
+    /// Keeps `scrape`, unless the run's scrape bound is crossed: then the
+    /// run stops, and the scrape is not kept.
     pub(crate) fn record_scrape(&self, scrape: Scrape) {
-        self.scrapes.lock().expect("scrapes lock").push(scrape);
+        if self.limits.take(Bound::Scrapes, self.clock.elapsed()) {
+            self.scrapes.lock().expect("scrapes lock").push(scrape);
+        }
     }
 
     pub(crate) fn scrapes(&self) -> Vec<Scrape> {
@@ -333,20 +339,10 @@ impl World {
         self.messages.lock().expect("messages lock").clone()
     }
 
-    /// Counts one message against the run's bound; false once it is spent.
+    /// Counts one message against the run's bound; false once it is
+    /// crossed, which stops the run.
     pub(crate) fn take_message_budget(&self) -> bool {
-        let sent = self.messages_sent.fetch_add(1, Ordering::Relaxed);
-        let within = sent < self.message_limit;
-        if !within {
-            self.message_limit_hit.store(true, Ordering::Relaxed);
-        }
-        within
-    }
-
-    pub(crate) fn message_limit_hit(&self) -> Option<u64> {
-        self.message_limit_hit
-            .load(Ordering::Relaxed)
-            .then_some(self.message_limit)
+        self.limits.take(Bound::Messages, self.clock.elapsed())
     }
 }
 

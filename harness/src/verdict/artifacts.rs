@@ -115,7 +115,7 @@ pub fn write_failure(
 ) -> io::Result<PathBuf> {
     let target = seed_dir(dir, &failure.scenario, failure.seed)?;
     let parent = target.parent().unwrap_or(dir);
-    fs::create_dir_all(parent)?;
+    create_dirs_within(dir, parent)?;
     let staging = parent.join(staging_name(failure.seed));
     // report.txt words the failure as its message will, folder included.
     let failure = Failure {
@@ -131,6 +131,85 @@ pub fn write_failure(
     written.map(|()| target)
 }
 
+/// The file that marks a seed folder as obsim's own: only a folder that
+/// holds it is ever replaced.
+pub const MARKER: &str = ".obsim-artifacts";
+
+/// Creates the folders from `root` down to `folder`, one by one, refusing
+/// to go through a symbolic link or a file: a link planted under the
+/// artifacts folder must not send the artifacts (or a later replacement)
+/// anywhere else. `root` itself is the caller's choice and may be a link.
+fn create_dirs_within(root: &Path, folder: &Path) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    let Ok(below) = folder.strip_prefix(root) else {
+        return Err(refuse(folder, "is not inside the artifacts folder"));
+    };
+    let mut path = root.to_path_buf();
+    for part in below.components() {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(refuse(
+                    &path,
+                    "is a symbolic link: refusing to follow it out of the artifacts folder",
+                ));
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(refuse(&path, "is a file, not a folder")),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                match fs::create_dir(&path) {
+                    Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(error)
+                    }
+                    // Created, or created by another writer just now: the
+                    // next part checks it is a folder and not a link.
+                    _ => {}
+                }
+                if fs::symlink_metadata(&path)?.file_type().is_symlink() {
+                    return Err(refuse(
+                        &path,
+                        "became a symbolic link while obsim created it",
+                    ));
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+fn refuse(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} {why}", path.display()),
+    )
+}
+
+/// Removes a seed folder obsim wrote before (it holds [`MARKER`]); nothing
+/// there is fine; anything else there is an error and is left alone.
+fn remove_own(target: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(target) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+        Ok(meta) if meta.file_type().is_symlink() => Err(refuse(
+            target,
+            "is a symbolic link obsim did not make: refusing to replace it",
+        )),
+        Ok(meta) if meta.is_dir() && is_marked(target) => remove_any(target),
+        Ok(_) => Err(refuse(
+            target,
+            &format!(
+                "was not written by obsim (it has no {MARKER} file): refusing to delete it. Move \
+                 it away, or point OBSIM_ARTIFACTS_DIR elsewhere"
+            ),
+        )),
+    }
+}
+
+fn is_marked(folder: &Path) -> bool {
+    fs::symlink_metadata(folder.join(MARKER)).is_ok_and(|meta| meta.is_file())
+}
+
 /// Replaces `target` with `staging`. Another writer of the same scenario
 /// and seed (two tests failing alike) can move its folder in between the
 /// removal and the rename, so that pair is retried: the last writer wins.
@@ -138,7 +217,9 @@ fn move_into_place(staging: &Path, target: &Path) -> io::Result<()> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match remove_any(target).and_then(|()| fs::rename(staging, target)) {
+        match remove_own(target).and_then(|()| fs::rename(staging, target)) {
+            // Not ours: retrying cannot help.
+            Err(error) if error.kind() == io::ErrorKind::InvalidInput => return Err(error),
             Err(_) if attempts < 4 => continue,
             result => return result,
         }
@@ -174,6 +255,11 @@ fn write_files(
     run: Option<&Run>,
 ) -> io::Result<()> {
     fs::create_dir(folder)?;
+    fs::write(
+        folder.join(MARKER),
+        "Written by obsim: a failed seed's artifacts. obsim replaces this folder when the seed \
+         fails again.\n",
+    )?;
     let spans = run.map_or(&[][..], |run| &run.otel_spans);
     // One resource per node (`service.instance.id`), as each node's own
     // process would export it.

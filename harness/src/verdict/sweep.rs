@@ -1,72 +1,223 @@
-//! Many seeds: check each, in parallel, and collect the verdicts in seed order.
+//! Many seeds: check each, in parallel, in memory that does not grow with
+//! the seed count. Each verdict is handed to the caller as it completes and
+//! then dropped; the sweep keeps counts, the first seed's verdict (what a
+//! snapshot reports) and a bounded number of failures in full.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::check_seed::Verdict;
 use super::failure::Failure;
 use crate::sim::Sim;
 
-impl Sim {
-    /// Checks every seed, on as many threads as the machine has cores. Each
-    /// run owns its runtime and subscriber, so runs in parallel share nothing;
-    /// verdicts come back in seed order whatever order they finished in.
-    pub fn sweep(&self, seeds: &[u64]) -> Sweep {
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(seeds.len())
-            .max(1);
-        let next = AtomicUsize::new(0);
-        let verdicts = Mutex::new(BTreeMap::new());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let verdict = self.check_seed(seed);
-                        verdicts
-                            .lock()
-                            .expect("verdicts lock")
-                            .insert(seed, verdict);
-                    }
-                });
-            }
-        });
-        Sweep {
-            scenario: self.config().scenario.clone(),
-            verdicts: verdicts
-                .into_inner()
-                .expect("verdicts lock")
-                .into_values()
-                .collect(),
+/// Failures a sweep keeps in full by default; the rest are counted.
+pub const FAILURES_KEPT_DEFAULT: usize = 10;
+
+/// How to run a sweep. `SweepOptions::default()` runs on every core, keeps
+/// [`FAILURES_KEPT_DEFAULT`] failures in full and cannot be stopped.
+#[derive(Clone, Copy)]
+pub struct SweepOptions<'a> {
+    /// Seeds checked at once (threads); 0 means one per core.
+    pub jobs: usize,
+    /// Failures kept in full: the lowest-numbered seeds that failed, so the
+    /// same sweep keeps the same ones whatever order the threads finished
+    /// in. The rest are counted in [`Sweep::failures_dropped`].
+    pub failures_kept: usize,
+    /// Set it (from a Ctrl-C handler, say) to stop taking new seeds: seeds
+    /// already running finish, and the sweep returns what it has.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl Default for SweepOptions<'_> {
+    fn default() -> Self {
+        SweepOptions {
+            jobs: 0,
+            failures_kept: FAILURES_KEPT_DEFAULT,
+            stop: None,
         }
     }
 }
 
-/// Verdicts of a seed sweep, in seed order.
-#[derive(Clone, Debug)]
+/// What a sweep learned, in memory that does not grow with its seeds.
+#[derive(Clone, Debug, Default)]
 pub struct Sweep {
     pub scenario: String,
-    pub verdicts: Vec<Verdict>,
+    /// Seeds checked to the end.
+    pub seeds_run: u64,
+    pub passed: u64,
+    /// Seeds that failed, kept in full or not.
+    pub failed: u64,
+    /// Simulated time of every run that completed, summed.
+    pub simulated: Duration,
+    /// The verdict of the first seed the sweep was given, with its run:
+    /// the one a snapshot reports. None if that seed never ran (a stop).
+    pub first: Option<Verdict>,
+    /// The lowest-numbered failures, at most `failures_kept`, in seed order.
+    pub kept: Vec<Failure>,
+    /// Failures counted but not kept.
+    pub failures_dropped: u64,
+    /// Whether a stop cut the sweep short.
+    pub stopped: bool,
+}
+
+impl Sim {
+    /// Checks every seed on every core and keeps a summary; see
+    /// [`Sim::sweep_with`].
+    pub fn sweep(&self, seeds: &[u64]) -> Sweep {
+        self.sweep_with(seeds.iter().copied(), SweepOptions::default(), &|_| {})
+    }
+
+    /// Checks `seeds` on `options.jobs` threads. `on_verdict` sees each
+    /// verdict, run included, the moment its seed is done (in completion
+    /// order, from the worker's thread); the sweep then drops the run. Each
+    /// run owns its runtime and subscriber, so runs in parallel share
+    /// nothing, and each seed's verdict is the same whatever the threads.
+    pub fn sweep_with<I>(
+        &self,
+        seeds: I,
+        options: SweepOptions<'_>,
+        on_verdict: &(dyn Fn(&Verdict) + Sync),
+    ) -> Sweep
+    where
+        I: IntoIterator<Item = u64>,
+        I::IntoIter: Send,
+    {
+        let jobs = if options.jobs == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            options.jobs
+        };
+        let seeds = Mutex::new(seeds.into_iter().enumerate());
+        let tally = Mutex::new(Tally::default());
+        let stopped = || {
+            options
+                .stop
+                .is_some_and(|stop| stop.load(Ordering::Relaxed))
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| loop {
+                    if stopped() {
+                        return;
+                    }
+                    let Some((index, seed)) = seeds.lock().expect("seeds lock").next() else {
+                        return;
+                    };
+                    let verdict = self.check_seed(seed);
+                    on_verdict(&verdict);
+                    let mut tally = tally.lock().expect("tally lock");
+                    tally.add(index, verdict, options.failures_kept);
+                });
+            }
+        });
+        let tally = tally.into_inner().expect("tally lock");
+        let mut sweep = tally.sweep;
+        sweep.scenario = self.config().scenario.clone();
+        sweep.kept = tally.kept.into_values().collect();
+        sweep.stopped = stopped();
+        sweep
+    }
+}
+
+/// A sweep in progress.
+#[derive(Default)]
+struct Tally {
+    sweep: Sweep,
+    kept: BTreeMap<u64, Failure>,
+}
+
+impl Tally {
+    fn add(&mut self, index: usize, mut verdict: Verdict, kept_max: usize) {
+        let sweep = &mut self.sweep;
+        sweep.seeds_run += 1;
+        if let Some(run) = &verdict.run {
+            sweep.simulated += run.ended_at;
+        }
+        match verdict.failure.take() {
+            None => sweep.passed += 1,
+            Some(failure) => {
+                sweep.failed += 1;
+                // The first seed keeps its failure, with its run.
+                if index == 0 {
+                    verdict.failure = Some(failure.clone());
+                }
+                self.kept.insert(failure.seed, failure);
+                if self.kept.len() > kept_max {
+                    self.kept.pop_last();
+                    sweep.failures_dropped += 1;
+                }
+            }
+        }
+        if index == 0 {
+            sweep.first = Some(verdict);
+        }
+    }
 }
 
 impl Sweep {
+    /// The failures kept in full, in seed order.
     pub fn failures(&self) -> impl Iterator<Item = &Failure> {
-        self.verdicts
-            .iter()
-            .filter_map(|verdict| verdict.failure.as_ref())
+        self.kept.iter()
     }
 
-    /// Panics with every failure's message, for use in tests.
+    /// Panics with every kept failure's message, for use in tests.
     #[track_caller]
     pub fn assert_passed(&self) {
+        if self.failed == 0 {
+            return;
+        }
         let failures: Vec<String> = self.failures().map(ToString::to_string).collect();
-        assert!(
-            failures.is_empty(),
-            "{} of {} seeds failed\n\n{}",
-            failures.len(),
-            self.verdicts.len(),
+        let dropped = if self.failures_dropped > 0 {
+            format!(
+                "\n\n(and {} more failing seeds not kept)",
+                self.failures_dropped
+            )
+        } else {
+            String::new()
+        };
+        panic!(
+            "{} of {} seeds failed\n\n{}{dropped}",
+            self.failed,
+            self.seeds_run,
             failures.join("\n\n")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::failure::Problem;
+
+    fn failing(seed: u64) -> Verdict {
+        Verdict {
+            seed,
+            run: None,
+            failure: Some(Failure {
+                scenario: "s".into(),
+                seed,
+                problem: Problem::Violations(Vec::new()),
+                swarm_draw: Vec::new(),
+                artifacts: None,
+                replay: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_sweep_keeps_the_lowest_failing_seeds_whatever_order_they_finish_in() {
+        let mut tally = Tally::default();
+        for (index, seed) in [(3, 9), (1, 4), (2, 7), (0, 2)] {
+            tally.add(index, failing(seed), 2);
+        }
+        let kept: Vec<u64> = tally.kept.keys().copied().collect();
+        assert_eq!(kept, [2, 4]);
+        assert_eq!(tally.sweep.failed, 4);
+        assert_eq!(tally.sweep.failures_dropped, 2);
+        let first = tally.sweep.first.expect("the first seed's verdict");
+        assert_eq!(first.seed, 2);
+        assert!(first.failure.is_some());
     }
 }
