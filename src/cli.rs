@@ -1,107 +1,483 @@
 //! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
-//! `cargo run --release --bin <yours>`. One summary line per file, every
-//! failure in full, exit code 1 if any seed failed and 2 on bad input.
+//! `cargo run --release --bin <yours>`, on clap: `run [files]` (also what
+//! runs with no subcommand) and `list`. Each failure in full as its seed
+//! finishes, one summary line per file, or one JSON or JUnit document;
+//! exit code 0 if every seed passed, 1 if any failed, 2 on bad input and
+//! 130 when Ctrl-C stopped the sweep.
+//!
+//! [`Suite::run_command`] is the same command as a function of its
+//! arguments and output streams, without the progress bar and the Ctrl-C
+//! handler that `cli` adds.
 
+mod args;
+mod report;
+mod seeds;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use clap::Parser;
-use obsim_harness::{seeds_from_env_at, Sweep};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use obsim_harness::{Sim, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT};
 use obsim_scenario::Scenario;
 
+use self::args::{Cli, Command, Format, RunArgs, Shard};
+use self::report::FileReport;
+use self::seeds::{shard_len, shard_seeds, SeedPlan};
 use crate::suite::{Suite, SuiteFile};
-use crate::CLI_SEEDS_DEFAULT;
 
-/// Sweeps scenario files over many seeds, each seed run twice, with every
-/// check on.
-#[derive(Parser, Debug)]
-#[command(after_help = crate::ENV_HELP)]
-struct Args {
-    /// Run exactly this seed (wins over OBSIM_SEED and OBSIM_SEEDS).
-    #[arg(long, conflicts_with = "seeds")]
-    seed: Option<u64>,
-    /// Sweep this many seeds from each file's `[seeds] start`, 1 to 1000000
-    /// (wins over OBSIM_SEEDS) [default: OBSIM_SEEDS, else 100].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    seeds: Option<u64>,
-    /// List the scenario files and exit.
-    #[arg(long)]
-    list: bool,
-    /// Scenario files to run [default: every file under the suite's folder].
-    files: Vec<PathBuf>,
-}
+/// Every seed passed (or `list`, `--help`).
+const EXIT_PASSED: i32 = 0;
+/// A seed failed.
+const EXIT_FAILED: i32 = 1;
+/// Bad flags, files or environment: nothing ran.
+const EXIT_BAD_INPUT: i32 = 2;
+/// Ctrl-C (or the caller's stop) cut the sweep short: 128 + SIGINT, as a
+/// shell reports a process the signal ended.
+const EXIT_INTERRUPTED: i32 = 130;
 
 impl Suite {
     /// Runs the command line and exits with its code. Call it from the `main`
-    /// of a binary: `fn main() { my_suite().cli() }`.
+    /// of a binary: `fn main() { my_suite().cli() }`. `--help` lists the
+    /// flags.
+    ///
+    /// On top of [`Suite::run_command`]: a progress bar on stderr when it is
+    /// a terminal, and a Ctrl-C handler (installed once per process) that
+    /// lets the seeds in flight finish, then prints the summary so far and
+    /// exits with 130; a second Ctrl-C exits at once.
     pub fn cli(self) -> ! {
-        let args = Args::parse();
-        let code = match self.run_cli(&args) {
-            Ok(0) => 0,
-            Ok(_) => 1,
-            Err(error) => {
-                eprintln!("obsim: {error}");
-                2
-            }
+        let mut out = io::stdout();
+        let mut err = io::stderr();
+        if let Err(error) = ctrl_c::install() {
+            let _ = writeln!(
+                err,
+                "obsim: Ctrl-C will end the sweep without its summary: {error}"
+            );
+        }
+        let session = Session {
+            stop: &ctrl_c::STOP,
+            progress: true,
+            terminal_colors: true,
         };
+        let code = self.command(std::env::args_os(), &mut out, &mut err, session);
+        let _ = out.flush();
         std::process::exit(code)
     }
 
-    /// Returns how many seeds failed, or why nothing could run.
-    fn run_cli(&self, args: &Args) -> Result<usize, String> {
-        crate::suite::refuse_retired_variables()?;
-        let files = if args.files.is_empty() {
-            self.files()?
-        } else {
-            args.files
-                .iter()
-                .map(|path| SuiteFile {
-                    name: path.display().to_string(),
-                    path: path.clone(),
-                })
-                .collect()
+    /// Runs the sweep command on `args` (the program's name first, as
+    /// `std::env::args_os()` gives them), writing what it prints to `out`
+    /// and `err`, and returns its exit code: 0 if every seed passed, 1 if
+    /// any failed, 2 on bad input (nothing ran), 130 if stopped. No progress
+    /// bar, no signal handler: [`Suite::cli`] adds those.
+    ///
+    /// ```no_run
+    /// # let suite = obsim::Suite::new("scenarios");
+    /// let mut json = Vec::new();
+    /// let code = suite.run_command(
+    ///     ["sweep", "run", "--seeds", "1000", "--format", "json"],
+    ///     &mut json,
+    ///     &mut std::io::stderr(),
+    /// );
+    /// ```
+    pub fn run_command<I, T>(
+        &self,
+        args: I,
+        out: &mut (dyn Write + Send),
+        err: &mut (dyn Write + Send),
+    ) -> i32
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        self.run_command_until(args, out, err, &AtomicBool::new(false))
+    }
+
+    /// [`Suite::run_command`] that stops once `stop` is set (from a signal
+    /// handler of your own, say): the seeds in flight finish, no other seed
+    /// or file starts, the summary so far is printed (`stopped` in JSON and
+    /// JUnit) and the code is 130.
+    pub fn run_command_until<I, T>(
+        &self,
+        args: I,
+        out: &mut (dyn Write + Send),
+        err: &mut (dyn Write + Send),
+        stop: &AtomicBool,
+    ) -> i32
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let session = Session {
+            stop,
+            progress: false,
+            terminal_colors: false,
         };
-        if args.list {
-            for file in &files {
-                println!("{}", file.path.display());
+        self.command(args, out, err, session)
+    }
+
+    fn command<I, T>(
+        &self,
+        args: I,
+        out: &mut (dyn Write + Send),
+        err: &mut (dyn Write + Send),
+        session: Session<'_>,
+    ) -> i32
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = match Cli::try_parse_from(args) {
+            Ok(cli) => cli,
+            Err(error) => {
+                // `--help` goes to stdout with code 0; a bad flag to stderr
+                // with code 2, clap's own usage-error code.
+                let (stream, to_stderr): (&mut dyn Write, bool) = if error.use_stderr() {
+                    (err, true)
+                } else {
+                    (out, false)
+                };
+                let colors = session.terminal_colors
+                    && if to_stderr {
+                        io::stderr().is_terminal()
+                    } else {
+                        io::stdout().is_terminal()
+                    };
+                let rendered = error.render();
+                let text = if colors {
+                    rendered.ansi().to_string()
+                } else {
+                    rendered.to_string()
+                };
+                let _ = stream.write_all(text.as_bytes());
+                return error.exit_code();
             }
-            return Ok(0);
+        };
+        let result = crate::suite::refuse_retired_variables().and_then(|()| match cli.command {
+            Some(Command::List(list)) => self.list(&list.files, out),
+            Some(Command::Run(run)) => self.run(&run, out, err, session),
+            None if cli.list => self.list(&cli.run.files, out),
+            None => self.run(&cli.run, out, err, session),
+        });
+        match result {
+            Ok(code) => code,
+            Err(error) => {
+                let _ = writeln!(err, "obsim: {error}");
+                EXIT_BAD_INPUT
+            }
         }
+    }
+
+    /// The files named, or else every file under the suite's folder.
+    fn selected_files(&self, files: &[PathBuf]) -> Result<Vec<SuiteFile>, String> {
+        if files.is_empty() {
+            return self.files();
+        }
+        Ok(files
+            .iter()
+            .map(|path| SuiteFile {
+                name: path.display().to_string(),
+                path: path.clone(),
+            })
+            .collect())
+    }
+
+    fn list(&self, files: &[PathBuf], out: &mut dyn Write) -> Result<i32, String> {
+        for file in self.selected_files(files)? {
+            writeln!(out, "{}", file.path.display()).map_err(|error| error.to_string())?;
+        }
+        Ok(EXIT_PASSED)
+    }
+
+    fn run(
+        &self,
+        args: &RunArgs,
+        out: &mut (dyn Write + Send),
+        err: &mut dyn Write,
+        session: Session<'_>,
+    ) -> Result<i32, String> {
+        let plan = SeedPlan::resolve(args.seed, args.seeds)?;
+        let shard = args.shard.unwrap_or(Shard::ALL);
+        let jobs = match args.jobs {
+            Some(jobs) => usize::from(jobs),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         let replay_base = replay_base();
-        let mut failed = 0;
-        for file in &files {
+        // Every file is loaded before the first seed runs: a mistake in the
+        // last file is said now, not an hour into the sweep.
+        let mut sweeps = Vec::new();
+        for file in self.selected_files(&args.files)? {
             let replay = format!("{replay_base} -- {}", file.path.display());
             let (scenario, sim) = self
                 .load(&file.path, &replay)
                 .map_err(|error| error.to_string())?;
-            let seeds = seeds(&scenario, args)?;
+            let (start, count) = plan.sequence(scenario.seeds.start);
+            sweeps.push(FileSweep {
+                seeds: shard_len(count, shard),
+                file,
+                scenario,
+                sim,
+                start,
+                count,
+            });
+        }
+        let human = args.format == Format::Human;
+        let progress = Progress::new(
+            session.progress,
+            sweeps.iter().map(|sweep| sweep.seeds).sum(),
+        );
+        let out = Mutex::new(out);
+        let mut reports = Vec::new();
+        let mut stopped = false;
+        for (index, planned) in sweeps.iter().enumerate() {
+            if session.stop.load(Ordering::Relaxed) {
+                stopped = true;
+                let note = format!(
+                    "obsim: interrupted: the {} file(s) from {} on did not run",
+                    sweeps.len() - index,
+                    planned.file.path.display()
+                );
+                if human {
+                    progress.print(&out, &note);
+                } else {
+                    let _ = writeln!(err, "{note}");
+                }
+                break;
+            }
+            progress.start(&planned.scenario.name);
+            // Failures of seeds that were in flight when the stop came.
+            let failed_after_stop = AtomicU64::new(0);
+            let on_verdict = |verdict: &Verdict| {
+                if let Some(failure) = &verdict.failure {
+                    progress.failed.fetch_add(1, Ordering::Relaxed);
+                    if session.stop.load(Ordering::Relaxed) {
+                        failed_after_stop.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if human {
+                        progress.print(&out, &format!("\n{failure}"));
+                    }
+                }
+                progress.seed_done(session.stop);
+            };
+            let options = SweepOptions {
+                jobs: jobs
+                    .min(usize::try_from(planned.seeds).unwrap_or(usize::MAX))
+                    .max(1),
+                failures_kept: FAILURES_KEPT_DEFAULT,
+                stop: Some(session.stop),
+            };
             // Real time, measured outside every run: it reports how long the
             // sweep took here and never enters a simulation.
             let started = Instant::now();
-            let sweep = sim.sweep(&seeds);
-            for failure in sweep.failures() {
-                println!("\n{failure}");
-            }
-            println!(
-                "{}",
-                summary_line(&scenario, &sweep, started.elapsed().as_secs_f64())
+            let seeds = shard_seeds(planned.start, planned.count, shard);
+            let sweep = planned.sim.sweep_with(seeds, options, &on_verdict);
+            let mut report = FileReport::new(
+                planned.file.path.display().to_string(),
+                planned.seeds,
+                sweep,
+                started.elapsed(),
             );
-            failed += sweep.failures().count();
+            stopped = report.stopped;
+            if human {
+                progress.print(&out, &report.summary_line());
+                // Printed already, and not needed again.
+                report.failures.clear();
+            }
+            if stopped {
+                let note = interrupted_note(
+                    &report,
+                    sweeps.len() - index - 1,
+                    failed_after_stop.load(Ordering::Relaxed),
+                );
+                if human {
+                    progress.print(&out, &note);
+                } else {
+                    let _ = writeln!(err, "{note}");
+                }
+            }
+            reports.push(report);
+            if stopped {
+                break;
+            }
         }
-        println!("\nobsim: {failed} failing seed(s) in all");
-        Ok(failed)
+        progress.finish();
+        let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let failed: u64 = reports.iter().map(|report| report.failed).sum();
+        let written = match args.format {
+            Format::Human => writeln!(out, "\nobsim: {failed} failing seed(s) in all"),
+            Format::Json => report::write_json(out, &reports, stopped),
+            Format::Junit => report::write_junit(out, &reports),
+        };
+        written
+            .and_then(|()| out.flush())
+            .map_err(|error| format!("cannot write the report: {error}"))?;
+        Ok(if stopped {
+            EXIT_INTERRUPTED
+        } else if failed > 0 {
+            EXIT_FAILED
+        } else {
+            EXIT_PASSED
+        })
     }
 }
 
-fn seeds(scenario: &Scenario, args: &Args) -> Result<Vec<u64>, String> {
-    let start = scenario.seeds.start;
-    Ok(match (args.seed, args.seeds) {
-        (Some(seed), _) => vec![seed],
-        (None, Some(count)) => (start..start.saturating_add(count)).collect(),
-        (None, None) => {
-            seeds_from_env_at(start, CLI_SEEDS_DEFAULT).map_err(|error| error.to_string())?
+/// How the command runs: what stops it, and what it may draw on the
+/// process's own terminal.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    stop: &'a AtomicBool,
+    /// A progress bar on stderr, if it is a terminal.
+    progress: bool,
+    /// Colors in `--help` and clap's errors, on a terminal.
+    terminal_colors: bool,
+}
+
+/// One file, loaded, with its share of seeds.
+struct FileSweep {
+    file: SuiteFile,
+    scenario: Scenario,
+    sim: Sim,
+    /// The file's whole seed sequence, `start..start + count`.
+    start: u64,
+    count: u64,
+    /// Of those, the seeds this shard runs.
+    seeds: u64,
+}
+
+/// What a person reads after the summary line of the file a stop cut short.
+fn interrupted_note(report: &FileReport, files_left: usize, failed_after_stop: u64) -> String {
+    let mut note = format!(
+        "obsim: interrupted: {} of {} seed(s) of {} ran; the summary counts those",
+        report.seeds_run, report.seeds_planned, report.file
+    );
+    if files_left > 0 {
+        note.push_str(&format!(
+            ", and the {files_left} file(s) after it did not run"
+        ));
+    }
+    if failed_after_stop > 0 {
+        // The terminal sends Ctrl-C to the whole process group, so a
+        // process a check runs (promtool) may have died of it mid-seed.
+        note.push_str(&format!(
+            "\nobsim: {failed_after_stop} of the failing seeds finished after Ctrl-C, which also reaches the processes a check runs (promtool): replay them before trusting them"
+        ));
+    }
+    note
+}
+
+/// The progress bar of `--format human` and the others: seeds done of all
+/// files' seeds, seeds per second, failures so far and the time left, on
+/// stderr, only when it is a terminal (so piped output stays clean).
+struct Progress {
+    bar: Option<ProgressBar>,
+    failed: AtomicU64,
+}
+
+impl Progress {
+    fn new(show: bool, total: u64) -> Progress {
+        let bar = show
+            .then(|| {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                let style = ProgressStyle::with_template(
+                    "{prefix:.bold} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}, ETA {eta}",
+                )
+                .expect("a valid progress template")
+                .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_message("0 failed");
+                bar
+            })
+            .filter(|bar| !bar.is_hidden());
+        ctrl_c::notes_above(bar.clone());
+        Progress {
+            bar,
+            failed: AtomicU64::new(0),
         }
-    })
+    }
+
+    fn start(&self, scenario: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(scenario.to_string());
+        }
+    }
+
+    fn seed_done(&self, stop: &AtomicBool) {
+        let Some(bar) = &self.bar else { return };
+        let failed = self.failed.load(Ordering::Relaxed);
+        if stop.load(Ordering::Relaxed) {
+            bar.set_message(format!(
+                "{failed} failed, stopping: finishing the seeds in flight"
+            ));
+        } else {
+            bar.set_message(format!("{failed} failed"));
+        }
+        bar.inc(1);
+    }
+
+    /// Writes a line (or lines) of output with the bar out of its way.
+    fn print(&self, out: &Mutex<&mut (dyn Write + Send)>, text: &str) {
+        let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut write = || {
+            // Output that cannot be written (a closed pipe) does not stop
+            // the sweep; the final write reports the error.
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn finish(&self) {
+        ctrl_c::notes_above(None);
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The Ctrl-C handler of [`Suite::cli`]: the first Ctrl-C sets [`STOP`],
+/// which the sweep reads between seeds; the second exits at once.
+mod ctrl_c {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    use indicatif::ProgressBar;
+
+    use super::EXIT_INTERRUPTED;
+
+    pub(super) static STOP: AtomicBool = AtomicBool::new(false);
+    /// The bar on screen, if any, so the handler's note goes above it.
+    static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+
+    /// Installs the handler, once per process; a second call returns the
+    /// first one's result. Fails if the program has a handler of its own.
+    pub(super) fn install() -> Result<(), String> {
+        INSTALLED
+            .get_or_init(|| ctrlc::set_handler(on_ctrl_c).map_err(|error| error.to_string()))
+            .clone()
+    }
+
+    pub(super) fn notes_above(bar: Option<ProgressBar>) {
+        *BAR.lock().unwrap_or_else(PoisonError::into_inner) = bar;
+    }
+
+    fn on_ctrl_c() {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        let note = "obsim: stopping: the seeds in flight finish, then the summary so far (Ctrl-C again quits now)";
+        let bar = BAR.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        match bar {
+            Some(bar) => bar.println(note),
+            None => eprintln!("\n{note}"),
+        }
+    }
 }
 
 /// `cargo run --release -p <package> --bin <this binary>`: what replays a
@@ -140,23 +516,6 @@ fn replay_base_for(exe: Option<&Path>, package: Option<&str>) -> String {
         command.push_str(&format!(" {kind} {}", stem.to_string_lossy()));
     }
     command
-}
-
-fn summary_line(scenario: &Scenario, sweep: &Sweep, wall_seconds: f64) -> String {
-    let failed = sweep.failures().count();
-    let simulated: f64 = sweep
-        .verdicts
-        .iter()
-        .filter_map(|verdict| verdict.run.as_ref())
-        .map(|run| run.ended_at.as_secs_f64())
-        .sum();
-    format!(
-        "{:<4} {:<26} {} seed(s), each run twice: {} passed, {failed} failed; {simulated:.0}s simulated in {wall_seconds:.1}s wall",
-        if failed == 0 { "ok" } else { "FAIL" },
-        scenario.name,
-        sweep.verdicts.len(),
-        sweep.verdicts.len() - failed,
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,149 @@
+//! The command line of [`Suite::cli`](crate::Suite::cli), on clap: `run`
+//! (the default when no subcommand is given, so `cargo run --release --
+//! <file>` keeps working) and `list`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Sweeps scenario files over many seeds, each seed run twice, with every
+/// check on. With no subcommand, runs as `run`.
+#[derive(Parser, Debug)]
+#[command(after_help = crate::ENV_HELP, args_conflicts_with_subcommands = true)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// List the scenario files and exit (the same as `list`).
+    #[arg(long, hide = true)]
+    pub list: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Command {
+    /// Sweep the scenario files (what runs when no subcommand is given).
+    #[command(after_help = crate::ENV_HELP)]
+    Run(RunArgs),
+    /// Print each scenario file's path, one per line, and exit.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub(super) struct RunArgs {
+    /// Run exactly this seed (wins over OBSIM_SEED and OBSIM_SEEDS)
+    /// [default: OBSIM_SEED, else a sweep of --seeds].
+    #[arg(long, value_name = "N", conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Sweep this many seeds from each file's `[seeds] start`, 1 to 1000000
+    /// (wins over OBSIM_SEED and OBSIM_SEEDS) [default: OBSIM_SEEDS, else
+    /// 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub seeds: Option<u64>,
+    /// Seeds checked at once, one thread each, 1 to 1024 [default: one per
+    /// core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Run shard K of N: of each file's seeds, the ones at positions i
+    /// (counting from 0) with i % N == K-1, so shards 1/N to N/N together
+    /// run every seed exactly once [default: 1/1, every seed].
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
+    pub format: Format,
+    /// Scenario files to run [default: every file under the suite's folder].
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ListArgs {
+    /// Scenario files to list [default: every file under the suite's folder].
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+/// The `--format` of the output on stdout.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(super) enum Format {
+    /// Each failure in full as its seed finishes, a summary line per file,
+    /// and a progress bar on stderr when it is a terminal.
+    #[default]
+    Human,
+    /// One JSON document, with every file's counts and kept failures.
+    Json,
+    /// JUnit XML: a testsuite per file, a testcase per kept failing seed and
+    /// one for the passing seeds.
+    Junit,
+}
+
+/// `--shard K/N`: the K-th of N shards, K counted from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// 1/1: every seed.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+const SHARD_EXPECTED: &str =
+    "expected K/N with 1 <= K <= N, e.g. --shard 1/4 (shards count from 1)";
+
+/// Parses `K/N`; the errors say what was expected, and clap names the flag.
+pub(crate) fn parse_shard(text: &str) -> Result<Shard, String> {
+    let number = |part: &str| part.trim().parse::<u64>().ok();
+    let Some((index, count)) = text.split_once('/') else {
+        return Err(SHARD_EXPECTED.to_string());
+    };
+    let (Some(index), Some(count)) = (number(index), number(count)) else {
+        return Err(SHARD_EXPECTED.to_string());
+    };
+    if count == 0 {
+        return Err(format!("there is no shard of 0 shards: {SHARD_EXPECTED}"));
+    }
+    if index == 0 || index > count {
+        return Err(format!(
+            "shard {index} of {count} does not exist: {SHARD_EXPECTED}"
+        ));
+    }
+    Ok(Shard { index, count })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_shard_is_k_of_n_counted_from_one() {
+        assert_eq!(parse_shard("2/3"), Ok(Shard { index: 2, count: 3 }));
+        assert_eq!(parse_shard("1/1"), Ok(Shard::ALL));
+        for bad in ["0/2", "3/2", "1/0", "0/0", "2", "a/b", "1/2/3", "-1/2", ""] {
+            let error = parse_shard(bad).expect_err(bad);
+            assert!(
+                error.contains("expected K/N with 1 <= K <= N"),
+                "{bad}: {error}"
+            );
+        }
+        assert!(parse_shard("3/2")
+            .unwrap_err()
+            .contains("shard 3 of 2 does not exist"));
+    }
+}

@@ -1,0 +1,344 @@
+//! What a sweep of one file leaves for the output, and the three outputs:
+//! a person's summary line, JSON and JUnit XML. Each holds the counts and
+//! the failures the sweep kept, never a run.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use obsim_harness::{Failure, Sweep};
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::Writer;
+use serde::Serialize;
+
+/// One file's sweep, done or stopped.
+pub(super) struct FileReport {
+    /// The path as given or found, for a person to rerun.
+    pub file: String,
+    pub scenario: String,
+    /// Seeds this file's sweep (this shard of it) was to run.
+    pub seeds_planned: u64,
+    pub seeds_run: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub failures_dropped: u64,
+    pub simulated: Duration,
+    pub wall: Duration,
+    pub stopped: bool,
+    /// The lowest-numbered failures, in seed order.
+    pub failures: Vec<Failure>,
+}
+
+impl FileReport {
+    pub fn new(file: String, seeds_planned: u64, sweep: Sweep, wall: Duration) -> FileReport {
+        FileReport {
+            file,
+            scenario: sweep.scenario,
+            seeds_planned,
+            seeds_run: sweep.seeds_run,
+            passed: sweep.passed,
+            failed: sweep.failed,
+            failures_dropped: sweep.failures_dropped,
+            simulated: sweep.simulated,
+            wall,
+            stopped: sweep.stopped,
+            // `sweep.first` and its run are dropped here.
+            failures: sweep.kept,
+        }
+    }
+
+    /// `ok   <name> N seed(s), each run twice: P passed, F failed; Xs
+    /// simulated in Ys wall`.
+    pub fn summary_line(&self) -> String {
+        let failed = self.failed;
+        let simulated = self.simulated.as_secs_f64();
+        let wall_seconds = self.wall.as_secs_f64();
+        format!(
+            "{:<4} {:<26} {} seed(s), each run twice: {} passed, {failed} failed; {simulated:.0}s simulated in {wall_seconds:.1}s wall",
+            if failed == 0 { "ok" } else { "FAIL" },
+            self.scenario,
+            self.seeds_run,
+            self.passed,
+        )
+    }
+}
+
+/// `--format json`: the whole document, keys in this order.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    /// Failing seeds in all files, kept or not.
+    failed: u64,
+    /// Whether Ctrl-C cut the sweep short (the files after the stopped one
+    /// are not listed).
+    stopped: bool,
+    scenarios: Vec<JsonScenario<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonScenario<'a> {
+    file: &'a str,
+    scenario: &'a str,
+    seeds_planned: u64,
+    seeds_run: u64,
+    passed: u64,
+    failed: u64,
+    failures_dropped: u64,
+    simulated_seconds: f64,
+    wall_seconds: f64,
+    stopped: bool,
+    failures: Vec<JsonFailure<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFailure<'a> {
+    seed: u64,
+    /// The checks that fired, by name; empty when the run did not complete.
+    checks: Vec<&'static str>,
+    /// The failure in full, as `--format human` prints it.
+    message: String,
+    /// The command that replays the seed.
+    replay: &'a str,
+}
+
+pub(super) fn write_json(
+    out: &mut dyn Write,
+    reports: &[FileReport],
+    stopped: bool,
+) -> io::Result<()> {
+    let document = JsonReport {
+        failed: reports.iter().map(|report| report.failed).sum(),
+        stopped,
+        scenarios: reports
+            .iter()
+            .map(|report| JsonScenario {
+                file: &report.file,
+                scenario: &report.scenario,
+                seeds_planned: report.seeds_planned,
+                seeds_run: report.seeds_run,
+                passed: report.passed,
+                failed: report.failed,
+                failures_dropped: report.failures_dropped,
+                simulated_seconds: report.simulated.as_secs_f64(),
+                wall_seconds: report.wall.as_secs_f64(),
+                stopped: report.stopped,
+                failures: report
+                    .failures
+                    .iter()
+                    .map(|failure| JsonFailure {
+                        seed: failure.seed,
+                        checks: failure
+                            .checks()
+                            .into_iter()
+                            .map(|check| check.as_str())
+                            .collect(),
+                        message: failure.to_string(),
+                        replay: &failure.replay,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
+
+/// `--format junit`: a `<testsuite>` per file; in it a `<testcase>` per kept
+/// failing seed, one for the failing seeds not kept, and one for all the
+/// passing seeds (never one per passing seed: a million-seed sweep writes a
+/// handful of cases). Each suite's properties say what a test report has no
+/// place for: the file, the counts, and `stopped` (true when Ctrl-C cut it).
+pub(super) fn write_junit(out: &mut dyn Write, reports: &[FileReport]) -> io::Result<()> {
+    let mut xml = Writer::new_with_indent(&mut *out, b' ', 2);
+    xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let cases = |report: &FileReport| {
+        report.failures.len() as u64
+            + u64::from(report.failures_dropped > 0)
+            + u64::from(report.passed > 0)
+    };
+    let failures =
+        |report: &FileReport| report.failures.len() as u64 + u64::from(report.failures_dropped > 0);
+    let tests: u64 = reports.iter().map(cases).sum();
+    let failed: u64 = reports.iter().map(failures).sum();
+    let wall: f64 = reports.iter().map(|report| report.wall.as_secs_f64()).sum();
+    xml.create_element("testsuites")
+        .with_attributes([
+            ("name", "obsim"),
+            ("tests", &tests.to_string()),
+            ("failures", &failed.to_string()),
+            ("errors", "0"),
+            ("time", &format!("{wall:.3}")),
+        ])
+        .write_inner_content(|xml| {
+            for report in reports {
+                write_testsuite(xml, report, cases(report), failures(report))?;
+            }
+            Ok(())
+        })?;
+    drop(xml);
+    writeln!(out)
+}
+
+fn write_testsuite<W: Write>(
+    xml: &mut Writer<W>,
+    report: &FileReport,
+    tests: u64,
+    failures: u64,
+) -> io::Result<()> {
+    let name = text(&report.scenario);
+    xml.create_element("testsuite")
+        .with_attributes([
+            ("name", &*name),
+            ("tests", &tests.to_string()),
+            ("failures", &failures.to_string()),
+            ("errors", "0"),
+            ("skipped", "0"),
+            ("time", &format!("{:.3}", report.wall.as_secs_f64())),
+        ])
+        .write_inner_content(|xml| {
+            xml.create_element("properties").write_inner_content(|xml| {
+                let properties = [
+                    ("file", text(&report.file).into_owned()),
+                    ("seeds_planned", report.seeds_planned.to_string()),
+                    ("seeds_run", report.seeds_run.to_string()),
+                    ("passed", report.passed.to_string()),
+                    ("failed", report.failed.to_string()),
+                    ("failures_dropped", report.failures_dropped.to_string()),
+                    ("simulated_seconds", format!("{:.3}", report.simulated.as_secs_f64())),
+                    ("stopped", report.stopped.to_string()),
+                ];
+                for (property, value) in &properties {
+                    xml.create_element("property")
+                        .with_attributes([("name", *property), ("value", value.as_str())])
+                        .write_empty()?;
+                }
+                Ok(())
+            })?;
+            for failure in &report.failures {
+                let message = text(&failure.to_string()).into_owned();
+                let first_line = message.lines().next().unwrap_or_default();
+                let checks: Vec<&str> = failure.checks().into_iter().map(|check| check.as_str()).collect();
+                let kind = if checks.is_empty() {
+                    "run".to_string()
+                } else {
+                    checks.join(",")
+                };
+                xml.create_element("testcase")
+                    .with_attributes([
+                        ("name", &*format!("seed {}", failure.seed)),
+                        ("classname", &*name),
+                    ])
+                    .write_inner_content(|xml| {
+                        xml.create_element("failure")
+                            .with_attributes([("message", first_line), ("type", kind.as_str())])
+                            .write_text_content(BytesText::new(&message))?;
+                        Ok(())
+                    })?;
+            }
+            if report.failures_dropped > 0 {
+                let dropped = report.failures_dropped;
+                let message = format!(
+                    "{dropped} more failing seed(s), counted but not kept in full; rerun with fewer seeds or --shard to see them"
+                );
+                xml.create_element("testcase")
+                    .with_attributes([
+                        ("name", &*format!("{dropped} more failing seed(s)")),
+                        ("classname", &*name),
+                    ])
+                    .write_inner_content(|xml| {
+                        xml.create_element("failure")
+                            .with_attributes([("message", message.as_str()), ("type", "not_kept")])
+                            .write_text_content(BytesText::new(&message))?;
+                        Ok(())
+                    })?;
+            }
+            if report.passed > 0 {
+                xml.create_element("testcase")
+                    .with_attributes([
+                        ("name", &*format!("{} seeds passed", report.passed)),
+                        ("classname", &*name),
+                    ])
+                    .write_empty()?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// `text` as XML 1.0 may hold it: the characters it forbids even as
+/// references (control characters but tab, newline and carriage return;
+/// U+FFFE and U+FFFF) are written out as `\u{..}`. quick-xml then escapes
+/// `&`, `<`, `>`, `"` and `'`.
+pub(super) fn text(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    };
+    if !text.contains(forbidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut clean = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if forbidden(c) {
+            clean.push_str(&c.escape_unicode().to_string());
+        } else {
+            clean.push(c);
+        }
+    }
+    Cow::Owned(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(failures_dropped: u64) -> FileReport {
+        FileReport {
+            file: "a&b/<x>.toml".into(),
+            scenario: "s\"'".into(),
+            seeds_planned: 5,
+            seeds_run: 5,
+            passed: 3,
+            failed: 2 + failures_dropped,
+            failures_dropped,
+            simulated: Duration::from_secs(7),
+            wall: Duration::from_millis(1500),
+            stopped: false,
+            failures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn forbidden_characters_are_spelled_out_and_the_rest_kept() {
+        assert_eq!(text("a\tb\nc"), "a\tb\nc");
+        assert_eq!(text("esc\u{1b}[0m bell\u{7}"), "esc\\u{1b}[0m bell\\u{7}");
+        assert!(matches!(text("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn markup_in_names_and_paths_is_escaped() {
+        let mut out = Vec::new();
+        write_junit(&mut out, &[report(4)]).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(
+            xml.contains(r#"<testsuite name="s&quot;&apos;" tests="2" failures="1""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"value="a&amp;b/&lt;x&gt;.toml""#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="3 seeds passed" classname="s&quot;&apos;"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase name="4 more failing seed(s)""#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn the_summary_line_keeps_its_format() {
+        let line = report(0).summary_line();
+        assert_eq!(
+            line,
+            "FAIL s\"'                        5 seed(s), each run twice: 3 passed, 2 failed; 7s simulated in 1.5s wall"
+        );
+    }
+}

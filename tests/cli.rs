@@ -1,0 +1,573 @@
+//! The sweep command, `Suite::cli`, through `Suite::run_command`: the same
+//! parsing, sweep and output, with stdout and stderr in memory. Each test
+//! runs a few seeds of a short scenario of the reference system.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use obsim::Suite;
+use obsim_fixtures::ActorSystem;
+use quick_xml::events::Event;
+use serde_json::Value;
+
+/// A folder of scenario files, removed when dropped.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(test: &str) -> Folder {
+        let dir = std::env::temp_dir().join(format!("obsim-cli-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Folder(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write scenario");
+        path
+    }
+
+    fn suite(&self) -> Suite {
+        Suite::new(&self.0)
+            .system(ActorSystem::new)
+            .artifacts_dir(None)
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A short run that passes.
+const PASSES: &str = r#"
+name = "tiny"
+description = "A short run with write failures."
+[workload]
+invocations = 20
+[run]
+duration = "1s"
+[[faults]]
+kind = "storage_write_failure"
+probability = 0.2
+"#;
+
+/// A short run whose every seed fails, on an expectation that cannot hold
+/// and reads `<` and `"` back in its message.
+const FAILS: &str = r#"
+name = "always-fails"
+description = "Claims a negative count of errors."
+expect = ['final(actor_client_calls_total) < 0']
+[seeds]
+start = 40
+[workload]
+invocations = 20
+[run]
+duration = "1s"
+"#;
+
+/// What one command printed, and its exit code.
+struct Output {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn run(suite: &Suite, args: &[&str]) -> Output {
+    run_until(suite, args, &AtomicBool::new(false))
+}
+
+fn run_until(suite: &Suite, args: &[&str], stop: &AtomicBool) -> Output {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("obsim").chain(args.iter().copied());
+    let code = suite.run_command_until(argv, &mut out, &mut err, stop);
+    Output {
+        code,
+        out: String::from_utf8(out).expect("utf-8 stdout"),
+        err: String::from_utf8(err).expect("utf-8 stderr"),
+    }
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(&output.out).unwrap_or_else(|error| {
+        panic!("stdout is not one JSON document ({error}):\n{}", output.out)
+    })
+}
+
+/// The seeds of the failures in a JSON report's only scenario.
+fn failing_seeds(report: &Value) -> Vec<u64> {
+    report["scenarios"][0]["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|failure| failure["seed"].as_u64().expect("seed"))
+        .collect()
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("a utf-8 temp path")
+}
+
+#[test]
+fn shards_one_and_two_of_two_run_exactly_the_seeds_of_the_unsharded_sweep() {
+    let folder = Folder::new("shards");
+    let file = folder.file("fails.toml", FAILS);
+    let suite = folder.suite();
+    let sweep = |shard: Option<&str>| {
+        let mut args = vec!["run", "--seeds", "5", "--jobs", "2", "--format", "json"];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        args.push(path_arg(&file));
+        let output = run(&suite, &args);
+        assert_eq!(output.code, 1, "every seed fails: {}", output.err);
+        json(&output)
+    };
+    // Every seed fails, and five failures are all kept: the failures list
+    // exactly the seeds each sweep ran.
+    let all = sweep(None);
+    assert_eq!(failing_seeds(&all), [40, 41, 42, 43, 44]);
+    let first = sweep(Some("1/2"));
+    let second = sweep(Some("2/2"));
+    assert_eq!(failing_seeds(&first), [40, 42, 44]);
+    assert_eq!(failing_seeds(&second), [41, 43]);
+    let mut union = failing_seeds(&first);
+    union.extend(failing_seeds(&second));
+    union.sort_unstable();
+    assert_eq!(union, failing_seeds(&all), "no seed missed, none run twice");
+    for (report, planned) in [(&all, 5), (&first, 3), (&second, 2)] {
+        let scenario = &report["scenarios"][0];
+        assert_eq!(scenario["seeds_planned"], planned);
+        assert_eq!(scenario["seeds_run"], planned);
+        assert_eq!(scenario["failed"], planned);
+    }
+}
+
+#[test]
+fn a_shard_or_job_count_that_cannot_be_is_refused_with_what_was_expected() {
+    let folder = Folder::new("bad-flags");
+    let file = folder.file("tiny.toml", PASSES);
+    let suite = folder.suite();
+    let file = path_arg(&file);
+    for (args, says) in [
+        (vec!["--shard", "0/2", file], "shard 0 of 2 does not exist"),
+        (
+            vec!["run", "--shard", "3/2", file],
+            "shard 3 of 2 does not exist",
+        ),
+        (
+            vec!["run", "--shard", "2", file],
+            "expected K/N with 1 <= K <= N",
+        ),
+        (vec!["--jobs", "0", file], "0 is not in 1..=1024"),
+        (
+            vec!["run", "--jobs", "1025", file],
+            "1025 is not in 1..=1024",
+        ),
+        (
+            vec!["run", "--format", "xml", file],
+            "possible values: human, json, junit",
+        ),
+        (
+            vec!["run", "--seed", "1", "--seeds", "2", file],
+            "cannot be used with",
+        ),
+    ] {
+        let output = run(&suite, &args);
+        assert_eq!(output.code, 2, "{args:?}");
+        assert!(output.out.is_empty(), "{args:?}: {}", output.out);
+        assert!(output.err.contains(says), "{args:?}: {}", output.err);
+        let flag = args
+            .iter()
+            .find(|arg| arg.starts_with("--"))
+            .expect("a flag");
+        assert!(
+            output.err.contains(flag),
+            "{args:?} names {flag}: {}",
+            output.err
+        );
+    }
+    let missing = run(&suite, &["run", "--format", "json", "nope.toml"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.out.is_empty(), "{}", missing.out);
+    assert!(missing.err.starts_with("obsim: "), "{}", missing.err);
+}
+
+#[test]
+fn json_is_one_document_with_every_field() {
+    let folder = Folder::new("json");
+    let file = folder.file("tiny.toml", PASSES);
+    let output = run(
+        &folder.suite(),
+        &[
+            "run",
+            "--seeds",
+            "2",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+            path_arg(&file),
+        ],
+    );
+    assert_eq!(output.code, 0, "{}", output.err);
+    let report = json(&output);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["stopped"], false);
+    let scenario = &report["scenarios"][0];
+    let keys: Vec<&str> = scenario
+        .as_object()
+        .expect("a scenario object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "file",
+        "scenario",
+        "seeds_planned",
+        "seeds_run",
+        "passed",
+        "failed",
+        "failures_dropped",
+        "simulated_seconds",
+        "wall_seconds",
+        "stopped",
+        "failures",
+    ];
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    assert_eq!(scenario["file"], path_arg(&file));
+    assert_eq!(scenario["scenario"], "tiny");
+    assert_eq!(scenario["seeds_run"], 2);
+    assert_eq!(scenario["passed"], 2);
+    assert!(scenario["simulated_seconds"].as_f64().expect("a number") > 0.0);
+    assert_eq!(scenario["failures"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn json_failures_carry_their_seed_checks_message_and_replay() {
+    let folder = Folder::new("json-failure");
+    let file = folder.file("fails.toml", FAILS);
+    let output = run(
+        &folder.suite(),
+        &["--seed", "7", "--format", "json", path_arg(&file)],
+    );
+    assert_eq!(output.code, 1, "{}", output.err);
+    let report = json(&output);
+    assert_eq!(report["failed"], 1);
+    let failure = &report["scenarios"][0]["failures"][0];
+    assert_eq!(failure["seed"], 7);
+    assert_eq!(failure["checks"], serde_json::json!(["expectation"]));
+    let message = failure["message"].as_str().expect("message");
+    let replay = failure["replay"].as_str().expect("replay");
+    assert!(replay.starts_with("OBSIM_SEED=7 cargo run"), "{replay}");
+    assert!(
+        replay.ends_with(&format!(" -- {}", file.display())),
+        "{replay}"
+    );
+    assert!(message.ends_with(&format!("replay: {replay}")), "{message}");
+}
+
+/// Every element and its attributes and text, unescaped, from a reader that
+/// fails on a tag closed out of order, a bad entity or a stray `<`.
+#[derive(Debug)]
+struct Element {
+    name: String,
+    attributes: Vec<(String, String)>,
+    text: String,
+}
+
+impl Element {
+    fn get(&self, attribute: &str) -> &str {
+        self.attributes
+            .iter()
+            .find(|(name, _)| name == attribute)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("<{}> has no {attribute}", self.name))
+    }
+}
+
+fn parse_xml(xml: &str) -> Vec<Element> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut elements: Vec<Element> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    // Text comes in pieces around each entity reference.
+    let mut raw_text = String::new();
+    loop {
+        let event = reader
+            .read_event()
+            .unwrap_or_else(|error| panic!("not well-formed: {error}\n{xml}"));
+        match event {
+            Event::Start(ref tag) | Event::Empty(ref tag) => {
+                let attributes = tag
+                    .attributes()
+                    .map(|attribute| {
+                        let attribute = attribute.expect("a well-formed attribute");
+                        let value = attribute.unescape_value().expect("a known entity");
+                        let name = String::from_utf8(attribute.key.as_ref().to_vec()).unwrap();
+                        (name, value.into_owned())
+                    })
+                    .collect();
+                let name = String::from_utf8(tag.name().as_ref().to_vec()).unwrap();
+                elements.push(Element {
+                    name,
+                    attributes,
+                    text: String::new(),
+                });
+                if matches!(event, Event::Start(_)) {
+                    open.push(elements.len() - 1);
+                }
+                raw_text.clear();
+            }
+            Event::Text(text) => raw_text.push_str(&text.decode().unwrap()),
+            Event::GeneralRef(reference) => {
+                raw_text.push_str(&format!("&{};", reference.decode().unwrap()));
+            }
+            Event::End(_) => {
+                let index = open.pop().expect("an end tag closes an open one");
+                let text = quick_xml::escape::unescape(&raw_text).expect("known entities");
+                if !text.trim().is_empty() {
+                    elements[index].text = text.into_owned();
+                }
+                raw_text.clear();
+            }
+            Event::Eof => break,
+            Event::Decl(_) => {}
+            other => panic!("unexpected XML: {other:?}"),
+        }
+    }
+    assert!(open.is_empty(), "unclosed elements at the end:\n{xml}");
+    elements
+}
+
+#[test]
+fn junit_is_well_formed_with_a_case_per_failing_seed_and_one_for_the_passes() {
+    let folder = Folder::new("junit");
+    // A bug in the reference system: its storage counter moves before the
+    // write commits, so a failed write is counted as a success.
+    let buggy = format!(
+        "{}[system]\nbugs = [\"counter_before_write\"]\n",
+        PASSES
+            .replace("\"tiny\"", "\"buggy\"")
+            .replace("invocations = 20", "invocations = 60")
+    );
+    let file = folder.file("buggy.toml", &buggy);
+    let output = run(
+        &folder.suite(),
+        &["run", "--seeds", "3", "--format", "junit", path_arg(&file)],
+    );
+    assert_eq!(
+        output.code, 1,
+        "the bug is caught: {}{}",
+        output.out, output.err
+    );
+    assert!(output
+        .out
+        .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+    let elements = parse_xml(&output.out);
+    let suites: Vec<&Element> = elements.iter().filter(|e| e.name == "testsuite").collect();
+    assert_eq!(suites.len(), 1);
+    assert_eq!(suites[0].get("name"), "buggy");
+    let cases: Vec<&Element> = elements.iter().filter(|e| e.name == "testcase").collect();
+    let failures: Vec<&Element> = elements.iter().filter(|e| e.name == "failure").collect();
+    assert!(!failures.is_empty(), "{}", output.out);
+    assert_eq!(suites[0].get("tests"), cases.len().to_string());
+    assert_eq!(suites[0].get("failures"), failures.len().to_string());
+    for failure in &failures {
+        let message = failure.get("message");
+        assert!(
+            message.starts_with("obsim: scenario `buggy` seed "),
+            "{message}"
+        );
+        assert!(failure.text.starts_with(message), "{}", failure.text);
+        assert!(
+            failure.text.contains("\nreplay: OBSIM_SEED="),
+            "{}",
+            failure.text
+        );
+    }
+    let passed = 3 - failures.len();
+    if passed > 0 {
+        assert!(
+            cases
+                .iter()
+                .any(|case| case.get("name") == format!("{passed} seeds passed")),
+            "{}",
+            output.out
+        );
+    }
+    for case in &cases {
+        assert_eq!(case.get("classname"), "buggy");
+    }
+}
+
+#[test]
+fn junit_escapes_markup_in_messages_and_paths() {
+    let folder = Folder::new("escape&<\"'>");
+    let file = folder.file("fails.toml", FAILS);
+    let output = run(
+        &folder.suite(),
+        &["--seed", "0", "--format", "junit", path_arg(&file)],
+    );
+    assert_eq!(output.code, 1, "{}", output.err);
+    let elements = parse_xml(&output.out);
+    let failure = elements
+        .iter()
+        .find(|element| element.name == "failure")
+        .expect("a failure");
+    // Read back unescaped: `<` from the expectation, `&`, `<`, `"`, `'`
+    // and `>` from the path in the replay line.
+    assert!(
+        failure
+            .text
+            .contains("`final(actor_client_calls_total) < 0`"),
+        "{}",
+        failure.text
+    );
+    assert!(failure.text.contains("escape&<\"'>"), "{}", failure.text);
+    let file_property = elements
+        .iter()
+        .find(|element| element.name == "property" && element.get("name") == "file")
+        .expect("the file property");
+    assert_eq!(file_property.get("value"), path_arg(&file));
+    // And escaped in the document itself.
+    assert!(
+        output.out.contains("escape&amp;&lt;&quot;&apos;&gt;"),
+        "{}",
+        output.out
+    );
+}
+
+#[test]
+fn human_output_prints_each_failure_then_the_summary_lines() {
+    let folder = Folder::new("human");
+    let fails = folder.file("fails.toml", FAILS);
+    let passes = folder.file("tiny.toml", PASSES);
+    let output = run(
+        &folder.suite(),
+        &[
+            "--seeds",
+            "2",
+            "--jobs",
+            "1",
+            path_arg(&fails),
+            path_arg(&passes),
+        ],
+    );
+    assert_eq!(output.code, 1, "{}", output.err);
+    let out = &output.out;
+    let first = out
+        .find("obsim: scenario `always-fails` seed 40 ")
+        .expect(out);
+    let second = out
+        .find("obsim: scenario `always-fails` seed 41 ")
+        .expect(out);
+    let summary = out.find("FAIL always-fails ").expect(out);
+    assert!(first < second && second < summary, "{out}");
+    assert!(
+        out.contains("seed(s), each run twice: 0 passed, 2 failed; "),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let ok = lines
+        .iter()
+        .find(|line| line.starts_with("ok   tiny "))
+        .expect(out);
+    assert!(
+        ok.contains(" 2 seed(s), each run twice: 2 passed, 0 failed; "),
+        "{ok}"
+    );
+    assert!(ok.ends_with("s wall"), "{ok}");
+    assert_eq!(lines.last(), Some(&"obsim: 2 failing seed(s) in all"));
+    assert!(output.err.is_empty(), "{}", output.err);
+}
+
+#[test]
+fn no_subcommand_runs_as_run_and_list_lists() {
+    let folder = Folder::new("compat");
+    let file = folder.file("tiny.toml", PASSES);
+    let suite = folder.suite();
+    let summary = |output: &Output| {
+        assert_eq!(output.code, 0, "{}", output.err);
+        // Everything but the wall time.
+        output
+            .out
+            .split(" in ")
+            .next()
+            .expect("a summary")
+            .to_string()
+    };
+    let bare = run(&suite, &["--seeds", "1", path_arg(&file)]);
+    let explicit = run(&suite, &["run", "--seeds", "1", path_arg(&file)]);
+    assert!(bare.out.starts_with("ok   tiny "), "{}", bare.out);
+    assert_eq!(summary(&bare), summary(&explicit));
+
+    let listed = run(&suite, &["list"]);
+    assert_eq!((listed.code, listed.out.trim()), (0, path_arg(&file)));
+    let flag = run(&suite, &["--list"]);
+    assert_eq!((flag.code, &flag.out), (0, &listed.out));
+    let named = run(&suite, &["list", "a.toml", "b.toml"]);
+    assert_eq!(named.out, "a.toml\nb.toml\n");
+}
+
+#[test]
+fn a_stopped_sweep_prints_what_it_has_says_so_and_exits_130() {
+    let folder = Folder::new("stopped");
+    let file = folder.file("tiny.toml", PASSES);
+    let suite = folder.suite();
+    let stop = AtomicBool::new(true);
+    let human = run_until(&suite, &["--seeds", "3", path_arg(&file)], &stop);
+    assert_eq!(human.code, 130);
+    assert!(human.out.contains("obsim: interrupted"), "{}", human.out);
+    assert!(
+        human.out.ends_with("obsim: 0 failing seed(s) in all\n"),
+        "{}",
+        human.out
+    );
+
+    let json_output = run_until(
+        &suite,
+        &["--format", "json", "--seeds", "3", path_arg(&file)],
+        &stop,
+    );
+    assert_eq!(json_output.code, 130);
+    assert_eq!(json(&json_output)["stopped"], true);
+    assert!(
+        json_output.err.contains("obsim: interrupted"),
+        "{}",
+        json_output.err
+    );
+}
+
+#[test]
+fn help_documents_every_default_and_the_environment() {
+    let folder = Folder::new("help");
+    let suite = folder.suite();
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let help = run(&suite, args);
+        assert_eq!(help.code, 0);
+        for says in [
+            "[default: OBSIM_SEEDS, else 100]",
+            "[default: one per core]",
+            "[default: 1/1, every seed]",
+            "[default: human]",
+            "[default: every file under the suite's folder]",
+            "OBSIM_SEED=<n>",
+        ] {
+            assert!(
+                help.out.contains(says),
+                "{args:?} lacks {says:?}:\n{}",
+                help.out
+            );
+        }
+    }
+    let help = run(&suite, &["--help"]);
+    assert!(help.out.contains("list"), "{}", help.out);
+    assert!(
+        !help.out.contains("--list"),
+        "--list stays hidden:\n{}",
+        help.out
+    );
+}
