@@ -35,6 +35,8 @@ pub(crate) struct Supervisor {
     down: Rc<RefCell<BTreeSet<usize>>>,
     /// Partitions, delays and losses as madsim's sockets get them.
     sockets: Rc<RefCell<SocketFaults>>,
+    /// The task that serves crash requests until the run ends.
+    crash_task: Rc<RefCell<Option<JoinHandle<()>>>>,
 }
 
 impl Supervisor {
@@ -48,6 +50,17 @@ impl Supervisor {
             restarts: Rc::default(),
             down: Rc::default(),
             sockets: Rc::new(RefCell::new(SocketFaults::new(&names))),
+            crash_task: Rc::default(),
+        }
+    }
+
+    /// Ends the crash-request task as the run ends. It lives on the main
+    /// node, which is never killed, and it holds the runtime's handle: left
+    /// waiting, it would keep the whole runtime, world and capture of the
+    /// run alive after the run, a leak per seed.
+    pub(crate) fn stop(&self) {
+        if let Some(task) = self.crash_task.borrow_mut().take() {
+            task.abort();
         }
     }
 
@@ -222,8 +235,9 @@ impl Supervisor {
 /// Runs the plan's schedule; returns when every scheduled event (not every
 /// restart: see [`Supervisor::restarts_done`]) has happened.
 pub(crate) async fn supervise(supervisor: Supervisor) {
-    // Detached: requests can come until the run ends.
-    madsim::task::spawn_local(supervisor.clone().crash_requests());
+    // Requests can come until the run ends; `Supervisor::stop` ends it.
+    let crash_task = madsim::task::spawn_local(supervisor.clone().crash_requests());
+    *supervisor.crash_task.borrow_mut() = Some(crash_task);
     let mut tasks: Vec<JoinHandle<()>> = supervisor
         .world
         .plan

@@ -177,6 +177,7 @@ impl Sim {
             .map(|data| SpanRecord::from_data(data, capture.origin(data), &world.clock))
             .collect();
         let lifecycle = capture.lifecycle();
+        release_tasks(&runtime, &world);
         drop(runtime);
         let ended_at = match outcome {
             Ok(Ok(ended_at)) => ended_at,
@@ -216,6 +217,34 @@ impl Sim {
             fixed_faults: self.config.faults.faults().len(),
         })
     }
+}
+
+/// Kills every node the run made, which drops every task still pending on
+/// it. madsim's runtime does not drop pending tasks when it is dropped, so
+/// without this each run would leak its tasks, and through them its world,
+/// its spans and its system: a sweep's memory would grow with every seed.
+/// Called after everything is read: what the teardown closes is not part of
+/// the run.
+fn release_tasks(runtime: &madsim::runtime::Runtime, world: &World) {
+    let nodes: Vec<NodeId> = world
+        .node_names
+        .lock()
+        .expect("node names lock")
+        .keys()
+        .copied()
+        .collect();
+    // A panic in a task's drop is the system's, and the run is over: it
+    // must not turn a finished run into a failure.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(async move {
+            let handle = Handle::current();
+            for node in nodes {
+                handle.kill(node);
+            }
+            // The executor drops a killed node's tasks as it next runs.
+            madsim::time::sleep(Duration::from_millis(1)).await;
+        })
+    }));
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -266,6 +295,15 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
     records
 }
 
+/// Stops the supervisor's crash-request task when dropped.
+struct StopOnDrop(Supervisor);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 /// `run`, stopped the moment a bound is crossed.
 async fn stop_at_bound(
     run: impl std::future::Future<Output = Result<Duration, RunError>>,
@@ -306,6 +344,8 @@ async fn simulate(
     let phase = Cell::new("workload");
     let body = async {
         let supervisor = Supervisor::new(handle.clone(), world.clone(), server_nodes);
+        // However the body ends (done, timed out, stopped at a bound).
+        let _stop = StopOnDrop(supervisor.clone());
         let schedule = madsim::task::spawn_local(supervise(supervisor.clone()));
         let drive = client.spawn(drive_client(
             world.clone(),
