@@ -18,6 +18,7 @@ mod simulation;
 mod sockets;
 mod storage;
 mod system;
+mod teardown;
 mod world;
 
 pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT};

@@ -19,6 +19,7 @@ use super::limits::{Crossed, Limits};
 use super::network::Network;
 use super::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
 use super::system::{ClientContext, HandlerFaults, NodeContext, System};
+use super::teardown::{release_tasks, stop_at_bound, StopOnDrop};
 use super::world::{server_ip, World, CLIENT_IP, SCRAPER_IP};
 use crate::run::{server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanRecord};
 use obsim_scenario::Expectation;
@@ -219,34 +220,6 @@ impl Sim {
     }
 }
 
-/// Kills every node the run made, which drops every task still pending on
-/// it. madsim's runtime does not drop pending tasks when it is dropped, so
-/// without this each run would leak its tasks, and through them its world,
-/// its spans and its system: a sweep's memory would grow with every seed.
-/// Called after everything is read: what the teardown closes is not part of
-/// the run.
-fn release_tasks(runtime: &madsim::runtime::Runtime, world: &World) {
-    let nodes: Vec<NodeId> = world
-        .node_names
-        .lock()
-        .expect("node names lock")
-        .keys()
-        .copied()
-        .collect();
-    // A panic in a task's drop is the system's, and the run is over: it
-    // must not turn a finished run into a failure.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(async move {
-            let handle = Handle::current();
-            for node in nodes {
-                handle.kill(node);
-            }
-            // The executor drops a killed node's tasks as it next runs.
-            madsim::time::sleep(Duration::from_millis(1)).await;
-        })
-    }));
-}
-
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         text.to_string()
@@ -293,35 +266,6 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         stored_keys: None,
     });
     records
-}
-
-/// Stops the supervisor's crash-request task when dropped.
-struct StopOnDrop(Supervisor);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
-/// `run`, stopped the moment a bound is crossed.
-async fn stop_at_bound(
-    run: impl std::future::Future<Output = Result<Duration, RunError>>,
-    crossed: futures::channel::oneshot::Receiver<()>,
-    world: &World,
-) -> Result<Duration, RunError> {
-    let run = std::pin::pin!(run);
-    match futures::future::select(run, crossed).await {
-        futures::future::Either::Left((result, _)) => result,
-        futures::future::Either::Right(_) => match world.limits.crossed() {
-            Some(crossed) => Err(RunError::Bound(crossed)),
-            // The signal's sender was dropped without a crossing: only at
-            // the end of a run, whose body then decides.
-            None => Err(RunError::Panicked {
-                message: "obsim: the bound signal closed with no bound crossed".into(),
-            }),
-        },
-    }
 }
 
 /// The run itself, inside the simulation. Returns when it ended.
