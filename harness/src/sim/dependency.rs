@@ -98,7 +98,7 @@ impl Dependency {
         };
         let node = server_name(self.node);
         self.world.ledger.record_dependency(DependencyCall {
-            incarnation: self.world.ledger.live(&node).unwrap_or(u32::MAX),
+            incarnation: self.world.ledger.incarnation_of(&node),
             node,
             dependency: self.name.clone(),
             operation: operation.to_string(),

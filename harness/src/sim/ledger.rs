@@ -37,6 +37,12 @@ impl Ledger {
         self.live_map().get(node).copied()
     }
 
+    /// The incarnation an operation of `node` finishing now belongs to;
+    /// `u32::MAX` while the node is down (no incarnation had it).
+    pub(crate) fn incarnation_of(&self, node: &str) -> u32 {
+        self.live(node).unwrap_or(u32::MAX)
+    }
+
     pub(crate) fn record_storage(&self, op: StorageOp) {
         self.storage_ops.lock().expect("ledger lock").push(op);
     }

@@ -86,7 +86,7 @@ impl Network {
         let id = world.ledger.begin_call(CallRecord {
             id: 0,
             node: self.node.clone(),
-            incarnation: world.ledger.live(&self.node).unwrap_or(u32::MAX),
+            incarnation: world.ledger.incarnation_of(&self.node),
             operation: operation.to_string(),
             started_at: world.clock.elapsed(),
             ended_at: None,
@@ -111,7 +111,7 @@ impl Network {
         let world = &self.world;
         let record = world.ledger.record_request(RequestRecord {
             node: self.node.clone(),
-            incarnation: world.ledger.live(&self.node).unwrap_or(u32::MAX),
+            incarnation: world.ledger.incarnation_of(&self.node),
             method: envelope.method.clone(),
             operation: envelope.operation.clone(),
             call: envelope.call,

@@ -147,7 +147,7 @@ impl Storage {
         error: Option<&StorageError>,
     ) {
         let node = server_name(self.inner.node);
-        let incarnation = self.inner.ledger.live(&node).unwrap_or(u32::MAX);
+        let incarnation = self.inner.ledger.incarnation_of(&node);
         self.inner.ledger.record_storage(StorageOp {
             node,
             incarnation,
