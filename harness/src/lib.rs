@@ -33,8 +33,8 @@ pub mod expect {
     pub use crate::checks::expect::*;
 }
 
-pub use checks::lint::promtool_available;
-pub use checks::{Check, Violation};
+pub use checks::promtool::promtool_available;
+pub use checks::{Check, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
 pub use run::{
     AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,

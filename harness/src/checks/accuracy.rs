@@ -33,9 +33,9 @@ pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) ->
 
 /// Each incarnation's final exposition by (node, incarnation). One that does
 /// not parse is left out here: the lint and the rules report it.
-type Finals = BTreeMap<(String, u32), Exposition>;
+type Finals<'a> = BTreeMap<(String, u32), &'a Exposition>;
 
-fn parsed_finals(run: &Run) -> Finals {
+fn parsed_finals(run: &Run) -> Finals<'_> {
     run.incarnations
         .iter()
         .filter_map(|incarnation| {
@@ -48,7 +48,7 @@ fn parsed_finals(run: &Run) -> Finals {
 fn rule_violation(
     run: &Run,
     contract: &Contract,
-    finals: &Finals,
+    finals: &Finals<'_>,
     rule: &Expectation,
 ) -> Option<Violation> {
     let message = check_as(run, contract, rule, Absent::Zero).err()?;
@@ -75,7 +75,7 @@ fn rule_violation(
 }
 
 /// `\n    final(x) by incarnation: server-0#0 = 3, server-1#0 = 4`.
-fn per_incarnation(finals: &Finals, metric: &MetricSelector) -> String {
+fn per_incarnation(finals: &Finals<'_>, metric: &MetricSelector) -> String {
     let parts: Vec<String> = finals
         .iter()
         .filter_map(|((node, number), exposition)| {
@@ -93,7 +93,7 @@ fn per_incarnation(finals: &Finals, metric: &MetricSelector) -> String {
     )
 }
 
-fn uncovered(finals: &Finals, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
+fn uncovered(finals: &Finals<'_>, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
     let covered: BTreeSet<&str> = rules
         .iter()
         .flat_map(final_metrics)
@@ -123,7 +123,7 @@ fn uncovered(finals: &Finals, contract: &Contract, rules: &[Expectation]) -> Vec
         .collect()
 }
 
-fn invented(run: &Run, finals: &Finals) -> Vec<Violation> {
+fn invented(run: &Run, finals: &Finals<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
     for scrape in &run.scrapes {

@@ -390,7 +390,7 @@ fn exported_final_sum(run: &Run, metric: &MetricSelector) -> Result<Option<f64>,
             )
         })?;
         sums.extend(exposition_sum(
-            &exposition,
+            exposition,
             metric,
             &incarnation.node,
             Some(incarnation.number),

@@ -17,6 +17,7 @@ mod gauges;
 mod histograms;
 pub(crate) mod lint;
 mod monotonicity;
+pub(crate) mod promtool;
 mod selects;
 mod sources;
 mod status;
@@ -30,6 +31,7 @@ pub use completion::span_completion;
 pub use determinism::seed_determinism;
 pub use faults_fired::faults_fired;
 pub use monotonicity::counter_monotonicity;
+pub use promtool::{PromtoolMemo, PROMTOOL_SHAPES_MAX};
 pub use violation::Violation;
 
 /// The checks a config enables that read one run (determinism reads two, so
@@ -40,6 +42,18 @@ pub fn check_run(
     config: &Config,
     contract: &Contract,
     rules: &[obsim_scenario::Expectation],
+) -> Vec<Violation> {
+    check_run_with(run, config, contract, rules, &PromtoolMemo::default())
+}
+
+/// [`check_run`] with promtool's verdicts shared through `memo`, as a
+/// sweep's seeds share them: the same violations, far fewer promtool runs.
+pub fn check_run_with(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+    rules: &[obsim_scenario::Expectation],
+    memo: &PromtoolMemo,
 ) -> Vec<Violation> {
     let on = |check: Check| config.checks.contains(&check);
     let mut violations = Vec::new();
@@ -67,7 +81,7 @@ pub fn check_run(
     }
     if on(Check::ExpositionLint) {
         violations.extend(lint::exposition_lint(run, config.label_values_max));
-        violations.extend(lint::promtool_check(run));
+        violations.extend(promtool::promtool_check(run, memo));
     }
     if config.every_fault_fires {
         violations.extend(faults_fired(run));

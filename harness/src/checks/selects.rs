@@ -95,7 +95,7 @@ fn known_value(
 /// carries. A metric the run never exported is for the caller to judge: a
 /// labelled counter that never counted is absent.
 pub(super) fn known_labels(run: &Run, metric: &MetricSelector, values: bool) -> Result<(), String> {
-    let finals: Vec<Exposition> = run
+    let finals: Vec<&Exposition> = run
         .incarnations
         .iter()
         .filter_map(|incarnation| incarnation.final_parsed().ok())
@@ -106,7 +106,7 @@ pub(super) fn known_labels(run: &Run, metric: &MetricSelector, values: bool) -> 
         .filter_map(|scrape| scrape.exposition.as_ref());
     let mut exported = false;
     let mut labels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for exposition in finals.iter().chain(scraped) {
+    for exposition in finals.into_iter().chain(scraped) {
         let samples = exposition.samples().map(|(_, sample)| sample);
         for sample in samples.filter(|sample| sample.name == metric.metric) {
             exported = true;

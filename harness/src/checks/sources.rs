@@ -60,7 +60,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             node: &record.node,
             incarnation: Some(record.number),
             at: None,
-            exposition: record.final_parsed().map(Cow::Owned),
+            exposition: record.final_parsed().map(Cow::Borrowed),
             stored_keys: record.stored_keys,
         };
         (record.ended_at.unwrap_or(run.ended_at), source)

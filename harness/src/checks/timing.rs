@@ -23,7 +23,7 @@ pub fn histogram_placement(run: &Run, contract: &Contract) -> Vec<Violation> {
                 continue; // the lint reports it
             };
             let place = (incarnation.node.as_str(), incarnation.number);
-            violations.extend(check_incarnation(&exposition, timing, &timed, place));
+            violations.extend(check_incarnation(exposition, timing, &timed, place));
         }
     }
     violations.extend(unplaced(run, contract));

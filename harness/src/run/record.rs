@@ -22,8 +22,10 @@ pub struct Run {
     pub ended_at: Duration,
     /// Exported spans, in export order.
     pub spans: Vec<SpanRecord>,
-    /// The same spans as the SDK exported them, for OTLP files: absolute
-    /// simulated timestamps, resource and scope included.
+    /// The same spans as the SDK ended them, for OTLP files: absolute
+    /// simulated timestamps, resource and scope included. Empty in a checked
+    /// run, which keeps only the records above (the SDK's data is larger and
+    /// no check reads it); a failure's artifacts replay the seed to fill it.
     pub otel_spans: Vec<SpanData>,
     /// Spans opened and closed, as tracing saw them.
     pub lifecycle: SpanLifecycle,
@@ -82,12 +84,39 @@ pub struct IncarnationRecord {
     /// Keys its node's storage held committed when the final exposition was
     /// read (the crash, or the end of the run); None for the client.
     pub stored_keys: Option<u64>,
+    /// `final_exposition` parsed, once: several checks read it.
+    pub(crate) parsed: ParsedOnce,
 }
 
 impl IncarnationRecord {
-    /// The final exposition, parsed in the format it was served in.
-    pub fn final_parsed(&self) -> Result<Exposition, ParseError> {
-        super::exposition::parse_as(&self.final_exposition, &self.final_content_type)
+    /// The final exposition, parsed in the format it was served in (parsed
+    /// on the first call, then kept).
+    pub fn final_parsed(&self) -> Result<&Exposition, ParseError> {
+        self.parsed
+            .0
+            .get_or_init(|| {
+                super::exposition::parse_as(&self.final_exposition, &self.final_content_type)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// A parse kept for later reads. It is derived from the text beside it, so
+/// it takes no part in equality: two records are equal when their texts are,
+/// parsed yet or not.
+#[derive(Clone, Default)]
+pub(crate) struct ParsedOnce(std::sync::OnceLock<Result<Exposition, ParseError>>);
+
+impl PartialEq for ParsedOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for ParsedOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParsedOnce")
     }
 }
 

@@ -6,7 +6,7 @@ use super::exposition::Exposition;
 
 // Moved here from sim's scraper: a `Run` holds scrapes, and run may not reach sim.
 /// One scrape of one node: what came back, or that nothing usable did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scrape {
     pub node: String,
     /// Simulated time since the run started, when the scrape was sent.

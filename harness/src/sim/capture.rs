@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, Status, TraceId, TracerProvider as _};
-use opentelemetry_sdk::trace::{
-    IdGenerator, InMemorySpanExporter, SdkTracerProvider, SpanData, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
@@ -44,23 +42,48 @@ impl IdGenerator for SeededIds {
 }
 
 // Keyed by the span id's bytes: `SpanId` is not `Ord`.
-pub(crate) type Origins = Arc<Mutex<BTreeMap<[u8; 8], SpanOrigin>>>;
+type Origins = BTreeMap<[u8; 8], SpanOrigin>;
 
-/// Tags each span with where it started and whether a crash ended it. A
+/// What the run's spans became as the SDK ended them.
+#[derive(Default)]
+struct Exported {
+    /// Every span that ended, in the order it ended.
+    records: Vec<SpanRecord>,
+    /// The same spans as the SDK handed them over, kept only when asked
+    /// ([`Capture::new`]'s `keep_otel`): an artifacts folder's OTLP file
+    /// needs them, a check never does, and they cost more than the records.
+    otel: Option<Vec<SpanData>>,
+    /// Where each span still open started, until it ends.
+    origins: Origins,
+}
+
+/// The run's one span processor: it tags each span with where it started
+/// and whether a crash ended it, and records it as the SDK ends it. A
 /// processor sees the OpenTelemetry span id, which a tracing layer does not.
 /// It reads the ledger, which the harness updates as nodes go down and up,
 /// so "cancelled" is a fact of the lifecycle, not a guess from timestamps.
+///
+/// One processor rather than a tagger plus `InMemorySpanExporter`: the SDK
+/// clones every span's data once per extra processor, and the in-memory
+/// exporter clones each batch again and once more when read. Here each span
+/// is converted as it ends, and its `SpanData` dropped unless kept.
 #[derive(Debug)]
-struct OriginTagger {
+struct CaptureProcessor {
     nodes: NodeNames,
     ledger: Arc<Ledger>,
-    origins: Origins,
+    exported: Arc<Mutex<Exported>>,
     /// Every span opened counts against the run's span bound.
     limits: Arc<Limits>,
     clock: Clock,
 }
 
-impl SpanProcessor for OriginTagger {
+impl std::fmt::Debug for Exported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Exported({} spans)", self.records.len())
+    }
+}
+
+impl SpanProcessor for CaptureProcessor {
     fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {
         use opentelemetry::trace::Span as _;
         // Past the bound the run is stopping; the span is still tagged, so
@@ -73,19 +96,24 @@ impl SpanProcessor for OriginTagger {
             cancelled: false,
         };
         let id = span.span_context().span_id().to_bytes();
-        self.origins
-            .lock()
-            .expect("origins lock")
-            .insert(id, origin);
+        let mut exported = self.exported.lock().expect("capture lock");
+        exported.origins.insert(id, origin);
     }
 
     fn on_end(&self, span: SpanData) {
-        let mut origins = self.origins.lock().expect("origins lock");
-        let Some(origin) = origins.get_mut(&span.span_context.span_id().to_bytes()) else {
-            return;
-        };
+        let mut exported = self.exported.lock().expect("capture lock");
+        // A span that started outside every node has no origin: the default.
+        let mut origin = exported
+            .origins
+            .remove(&span.span_context.span_id().to_bytes())
+            .unwrap_or_default();
         if let (Some(node), Some(incarnation)) = (&origin.node, origin.incarnation) {
             origin.cancelled = self.ledger.live(node) != Some(incarnation);
+        }
+        let record = SpanRecord::from_data(&span, origin, &self.clock);
+        exported.records.push(record);
+        if let Some(otel) = exported.otel.as_mut() {
+            otel.push(span);
         }
     }
 
@@ -171,16 +199,18 @@ fn current_node_name(nodes: &NodeNames) -> String {
 
 /// The capture side of one run: read it after the run to get what was exported.
 pub(crate) struct Capture {
-    provider: SdkTracerProvider,
-    exporter: InMemorySpanExporter,
+    /// Kept so the tracer's provider lives as long as the run.
+    _provider: SdkTracerProvider,
+    exported: Arc<Mutex<Exported>>,
     lifecycle: Arc<Mutex<LifecycleState>>,
-    origins: Origins,
 }
 
 impl Capture {
     /// Builds the run's subscriber. The caller installs it with
-    /// `tracing::subscriber::set_default` around the run.
+    /// `tracing::subscriber::set_default` around the run. With `keep_otel`,
+    /// every span's SDK data is kept too ([`Capture::finish`]).
     pub(crate) fn new(
+        keep_otel: bool,
         service_name: &str,
         ids: ChaCha8Rng,
         nodes: NodeNames,
@@ -188,19 +218,18 @@ impl Capture {
         ledger: Arc<Ledger>,
         limits: Arc<Limits>,
     ) -> (Capture, impl tracing::Subscriber + Send + Sync) {
-        let exporter = InMemorySpanExporter::default();
-        let origins = Origins::default();
+        let exported = Arc::new(Mutex::new(Exported {
+            otel: keep_otel.then(Vec::new),
+            ..Exported::default()
+        }));
         let provider = SdkTracerProvider::builder()
-            // Before the exporter: the origin is tagged by the time a span
-            // is exported.
-            .with_span_processor(OriginTagger {
+            .with_span_processor(CaptureProcessor {
                 nodes: nodes.clone(),
                 ledger,
-                origins: origins.clone(),
+                exported: exported.clone(),
                 limits,
                 clock: clock.clone(),
             })
-            .with_simple_exporter(exporter.clone())
             .with_id_generator(SeededIds(Mutex::new(ids)))
             .with_resource(
                 Resource::builder_empty()
@@ -228,30 +257,25 @@ impl Capture {
             })
             .with(otel);
         let capture = Capture {
-            provider,
-            exporter,
+            _provider: provider,
+            exported,
             lifecycle,
-            origins,
         };
         (capture, subscriber)
     }
 
-    /// Spans exported so far, in export order.
-    pub(crate) fn finished_spans(&self) -> Vec<SpanData> {
-        // The simple processor exports inside `end()`, so flushing is a no-op
-        // kept for the day the processor changes.
-        let _ = self.provider.force_flush();
-        self.exporter.get_finished_spans().unwrap_or_default()
-    }
-
-    /// Where `span` ran; the default (nothing known) for a span that started
-    /// outside every node.
-    pub(crate) fn origin(&self, span: &SpanData) -> SpanOrigin {
-        let origins = self.origins.lock().expect("origins lock");
-        origins
-            .get(&span.span_context.span_id().to_bytes())
-            .cloned()
-            .unwrap_or_default()
+    /// Takes the spans that ended so far, in the order they ended, as
+    /// records and (when kept) as the SDK's data. Spans still open are not
+    /// included: they never ended.
+    pub(crate) fn finish(&self) -> (Vec<SpanRecord>, Vec<SpanData>) {
+        let mut exported = self.exported.lock().expect("capture lock");
+        let records = std::mem::take(&mut exported.records);
+        let otel = exported
+            .otel
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        (records, otel)
     }
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {
@@ -267,14 +291,22 @@ impl Capture {
 // Moved here from run's record: it reads the simulated `Clock`, which belongs to sim.
 impl SpanRecord {
     pub(crate) fn from_data(data: &SpanData, origin: SpanOrigin, clock: &Clock) -> SpanRecord {
+        use opentelemetry::trace::SpanKind;
         let parent = data.parent_span_id;
         SpanRecord {
-            trace_id: data.span_context.trace_id().to_string(),
-            span_id: data.span_context.span_id().to_string(),
+            trace_id: hex(&data.span_context.trace_id().to_bytes()),
+            span_id: hex(&data.span_context.span_id().to_bytes()),
             parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID)
-                .then(|| parent.to_string()),
-            name: data.name.to_string(),
-            kind: format!("{:?}", data.span_kind).to_lowercase(),
+                .then(|| hex(&parent.to_bytes())),
+            name: data.name.as_ref().to_owned(),
+            kind: match data.span_kind {
+                SpanKind::Client => "client",
+                SpanKind::Server => "server",
+                SpanKind::Producer => "producer",
+                SpanKind::Consumer => "consumer",
+                SpanKind::Internal => "internal",
+            }
+            .to_string(),
             origin,
             start_ns: clock.offset_ns(data.start_time),
             end_ns: clock.offset_ns(data.end_time),
@@ -288,7 +320,7 @@ impl SpanRecord {
                 .events
                 .iter()
                 .map(|event| SpanEventRecord {
-                    name: event.name.to_string(),
+                    name: event.name.as_ref().to_owned(),
                     at_ns: clock.offset_ns(event.timestamp),
                     attributes: sorted(event.attributes.iter()),
                 })
@@ -297,11 +329,27 @@ impl SpanRecord {
     }
 }
 
+/// Lowercase hex, as the ids' `Display` writes them (and W3C trace context
+/// carries them), without the formatting machinery: every span has two or
+/// three ids, and this is the capture's hottest line.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)]);
+        text.push(DIGITS[usize::from(byte & 0xf)]);
+    }
+    // Only ASCII digits went in, so this never fails.
+    String::from_utf8(text).unwrap_or_default()
+}
+
 fn sorted<'a>(
     attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>,
 ) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = attributes
-        .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+        // `as_str`, not `to_string`: Key's Display goes through the
+        // formatting machinery, eight times a span.
+        .map(|kv| (kv.key.as_str().to_owned(), kv.value.as_str().into_owned()))
         .collect();
     pairs.sort();
     pairs
@@ -320,7 +368,20 @@ pub(crate) fn current_span() -> Option<crate::run::SpanRef> {
     let context = span.context();
     let span_context = context.span().span_context().clone();
     span_context.is_valid().then(|| crate::run::SpanRef {
-        trace_id: span_context.trace_id().to_string(),
-        span_id: span_context.span_id().to_string(),
+        trace_id: hex(&span_context.trace_id().to_bytes()),
+        span_id: hex(&span_context.span_id().to_bytes()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanId, TraceId};
+
+    #[test]
+    fn hex_writes_ids_as_their_display_does() {
+        let trace = TraceId::from(0x0123_4567_89ab_cdef_0011_2233_4455_6677_u128);
+        let span = SpanId::from(0x00ff_10a0_0000_0001_u64);
+        assert_eq!(super::hex(&trace.to_bytes()), trace.to_string());
+        assert_eq!(super::hex(&span.to_bytes()), span.to_string());
+    }
 }

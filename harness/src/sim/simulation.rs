@@ -124,75 +124,34 @@ impl Sim {
 
     /// Runs one seed to completion on a fresh runtime.
     pub fn run(&self, seed: u64) -> Result<Run, RunError> {
-        let plan = self
-            .config
-            .plan_for(seed)
-            .map_err(|error| RunError::InvalidPlan {
-                message: error.to_string(),
-            })?;
-        let config = &self.config;
-        let (limits, crossed) =
-            Limits::new(config.message_limit, config.span_limit, config.scrape_limit);
-        let mut crossed = Some(crossed);
-        let limits = Arc::new(limits);
-        let world = World::new(seed, config, plan, limits.clone());
-        let (capture, subscriber) = Capture::new(
-            &self.config.scenario,
-            component_stream(seed, "otel-ids"),
-            world.node_names.clone(),
-            world.clock.clone(),
-            world.ledger.clone(),
-            limits,
-        );
-        let _subscriber = tracing::subscriber::set_default(subscriber);
-        let runtime =
-            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-        let system = (self.factory)();
-        let mut outcome = None;
-        let scope = system.clone();
-        scope.run_scope(&mut || {
-            outcome = Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let run = simulate(world.clone(), self.config.clone(), system.clone());
-                // run_scope calls this once; a second call finds no signal
-                // and runs unbounded by it (the bounds still refuse more).
-                match crossed.take() {
-                    Some(crossed) => runtime.block_on(stop_at_bound(run, crossed, &world)),
-                    None => runtime.block_on(run),
-                }
-            })));
-        });
-        // A scope that never ran the simulation is the system's bug; say so
-        // as a failed run rather than report an empty one.
-        let outcome = outcome.unwrap_or_else(|| {
-            Err(
-                Box::new("the system's run_scope did not call run: nothing was simulated")
-                    as Box<dyn std::any::Any + Send>,
-            )
-        });
-        // Read everything before the runtime drops: dropping it drops every
-        // task still alive, closing their spans, and that teardown is not
-        // part of the run.
-        let otel_spans = capture.finished_spans();
-        let spans: Vec<SpanRecord> = otel_spans
-            .iter()
-            .map(|data| SpanRecord::from_data(data, capture.origin(data), &world.clock))
-            .collect();
-        let lifecycle = capture.lifecycle();
-        release_tasks(&runtime, &world);
-        drop(runtime);
-        let ended_at = match outcome {
-            Ok(Ok(ended_at)) => ended_at,
-            Ok(Err(error)) => return Err(error),
-            Err(panic) => {
-                return Err(RunError::Panicked {
-                    message: panic_message(&*panic),
-                })
-            }
-        };
-        // A bound crossed in the run's last poll, after the body finished.
-        if let Some(crossed) = world.limits.crossed() {
-            return Err(RunError::Bound(crossed));
-        }
+        self.run_capturing(seed, Capturing::Checked)
+    }
+
+    /// [`Sim::run`], keeping [`Run::otel_spans`] too: what an artifacts
+    /// folder's OTLP file ([`crate::write_failure`]) is written from. A
+    /// checked run leaves them out, to halve what each span costs in memory.
+    pub fn run_with_otel(&self, seed: u64) -> Result<Run, RunError> {
+        self.run_capturing(seed, Capturing::WithOtel)
+    }
+
+    /// For measurement only: simulates `seed` as [`Sim::run`] does, with the
+    /// same system, workload and faults, but captures no span and scrapes
+    /// nothing, and returns only the simulated time the run took. What this
+    /// costs beside [`Sim::run`] is what capture costs (`obsim bench`).
+    /// Nothing it does can be checked.
+    pub fn run_bare(&self, seed: u64) -> Result<Duration, RunError> {
+        self.simulate_seed(seed, Capturing::Bare)
+            .map(|simulated| simulated.ended_at)
+    }
+
+    fn run_capturing(&self, seed: u64, capturing: Capturing) -> Result<Run, RunError> {
+        let Simulated {
+            world,
+            ended_at,
+            spans,
+            otel_spans,
+            lifecycle,
+        } = self.simulate_seed(seed, capturing)?;
         Ok(Run {
             scenario: self.config.scenario.clone(),
             seed,
@@ -218,6 +177,111 @@ impl Sim {
             fixed_faults: self.config.faults.faults().len(),
         })
     }
+
+    /// One seed on a fresh runtime, with what `capturing` asks for captured.
+    fn simulate_seed(&self, seed: u64, capturing: Capturing) -> Result<Simulated, RunError> {
+        let plan = self
+            .config
+            .plan_for(seed)
+            .map_err(|error| RunError::InvalidPlan {
+                message: error.to_string(),
+            })?;
+        let config = &self.config;
+        let (limits, crossed) =
+            Limits::new(config.message_limit, config.span_limit, config.scrape_limit);
+        let mut crossed = Some(crossed);
+        let limits = Arc::new(limits);
+        let world = World::new(seed, config, plan, limits.clone());
+        let (capture, subscriber) = Capture::new(
+            capturing == Capturing::WithOtel,
+            &self.config.scenario,
+            component_stream(seed, "otel-ids"),
+            world.node_names.clone(),
+            world.clock.clone(),
+            world.ledger.clone(),
+            limits,
+        );
+        // Bare: no subscriber at all, so the system's spans cost what they
+        // cost with tracing off. Still a default for this thread only.
+        let _subscriber = match capturing {
+            Capturing::Bare => {
+                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default())
+            }
+            _ => tracing::subscriber::set_default(subscriber),
+        };
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let system = (self.factory)();
+        let scrape = capturing != Capturing::Bare;
+        let mut outcome = None;
+        let scope = system.clone();
+        scope.run_scope(&mut || {
+            outcome = Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let run = simulate(world.clone(), self.config.clone(), system.clone(), scrape);
+                // run_scope calls this once; a second call finds no signal
+                // and runs unbounded by it (the bounds still refuse more).
+                match crossed.take() {
+                    Some(crossed) => runtime.block_on(stop_at_bound(run, crossed, &world)),
+                    None => runtime.block_on(run),
+                }
+            })));
+        });
+        // A scope that never ran the simulation is the system's bug; say so
+        // as a failed run rather than report an empty one.
+        let outcome = outcome.unwrap_or_else(|| {
+            Err(
+                Box::new("the system's run_scope did not call run: nothing was simulated")
+                    as Box<dyn std::any::Any + Send>,
+            )
+        });
+        // Read everything before the runtime drops: dropping it drops every
+        // task still alive, closing their spans, and that teardown is not
+        // part of the run.
+        let (spans, otel_spans) = capture.finish();
+        let lifecycle = capture.lifecycle();
+        release_tasks(&runtime, &world);
+        drop(runtime);
+        let ended_at = match outcome {
+            Ok(Ok(ended_at)) => ended_at,
+            Ok(Err(error)) => return Err(error),
+            Err(panic) => {
+                return Err(RunError::Panicked {
+                    message: panic_message(&*panic),
+                })
+            }
+        };
+        // A bound crossed in the run's last poll, after the body finished.
+        if let Some(crossed) = world.limits.crossed() {
+            return Err(RunError::Bound(crossed));
+        }
+        Ok(Simulated {
+            world,
+            ended_at,
+            spans,
+            otel_spans,
+            lifecycle,
+        })
+    }
+}
+
+/// What a run captures besides the ground truth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Capturing {
+    /// Spans as records, and every scrape: what the checks read.
+    Checked,
+    /// As `Checked`, and each span's SDK data for an OTLP file.
+    WithOtel,
+    /// No span and no scrape: the bare simulation, for measurement.
+    Bare,
+}
+
+/// A simulated seed, before it becomes a [`Run`].
+struct Simulated {
+    world: Arc<World>,
+    ended_at: Duration,
+    spans: Vec<SpanRecord>,
+    otel_spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    lifecycle: crate::run::SpanLifecycle,
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -252,6 +316,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
                 final_exposition: last.body,
                 final_content_type: last.content_type,
                 stored_keys: Some(stored_keys),
+                parsed: Default::default(),
             }
         })
         .collect();
@@ -264,6 +329,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         final_exposition: last.body,
         final_content_type: last.content_type,
         stored_keys: None,
+        parsed: Default::default(),
     });
     records
 }
@@ -273,6 +339,7 @@ async fn simulate(
     world: Arc<World>,
     config: Config,
     system: Arc<dyn System>,
+    scrape: bool,
 ) -> Result<Duration, RunError> {
     world.clock.start();
     let handle = Handle::current();
@@ -282,7 +349,9 @@ async fn simulate(
     let server_nodes: Vec<NodeId> = (0..config.servers)
         .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
         .collect();
-    boot_scraper(&handle, &world, &config, &servers);
+    if scrape {
+        boot_scraper(&handle, &world, &config, &servers);
+    }
     let client = boot_client(&handle, &world);
 
     let phase = Cell::new("workload");

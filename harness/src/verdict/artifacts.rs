@@ -106,7 +106,12 @@ fn sanitize(part: &str) -> String {
 /// Writes `failure`'s artifacts under `dir` and returns their folder. A
 /// stale folder of the same scenario and seed is replaced as a whole: the
 /// files are written to a staging folder first and moved in at the end, so
-/// a folder never mixes two runs, even if two writers race.
+/// a folder never mixes two runs, even if two writers race. The OTLP file
+/// holds `run`'s [`Run::otel_spans`], which only [`Sim::run_with_otel`]
+/// keeps ([`Sim::check_seed`] replays a failed seed that way).
+///
+/// [`Sim::run_with_otel`]: crate::Sim::run_with_otel
+/// [`Sim::check_seed`]: crate::Sim::check_seed
 pub fn write_failure(
     dir: &Path,
     config: &Config,

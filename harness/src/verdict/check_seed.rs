@@ -2,7 +2,7 @@
 
 use super::artifacts::{self, Artifacts};
 use super::failure::{Failure, Problem};
-use crate::checks::{check_run, seed_determinism, Check};
+use crate::checks::{check_run_with, seed_determinism, Check, PromtoolMemo, Violation};
 use crate::run::Run;
 use crate::sim::Sim;
 
@@ -35,17 +35,51 @@ impl Sim {
     /// comparing the two runs. A failure's artifacts are written, with the
     /// first run, when the config names an artifacts folder.
     pub fn check_seed(&self, seed: u64) -> Verdict {
-        let mut verdict = self.verdict(seed);
+        self.check_seed_with(seed, &PromtoolMemo::default())
+    }
+
+    /// [`Sim::check_seed`], sharing promtool's verdicts through `memo` with
+    /// the other seeds that use it, as a sweep's seeds do.
+    pub fn check_seed_with(&self, seed: u64, memo: &PromtoolMemo) -> Verdict {
+        let mut verdict = self.verdict(seed, memo);
         if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
-            let written =
-                artifacts::write_failure(dir, self.config(), failure, verdict.run.as_ref());
+            let replay = self.otel_replay(verdict.run.as_ref());
+            let run = replay.as_ref().or(verdict.run.as_ref());
+            let written = artifacts::write_failure(dir, self.config(), failure, run);
             failure.artifacts = Some(Artifacts::from_result(dir, written));
         }
         verdict
     }
 
+    /// Every check the config enables that reads one run, and the
+    /// scenario's expectations: what a seed's first run is held to (the
+    /// determinism check, which reads two runs, aside).
+    pub fn check(&self, run: &Run, memo: &PromtoolMemo) -> Vec<Violation> {
+        let config = self.config();
+        let mut violations = check_run_with(run, config, self.contract(), self.rules(), memo);
+        violations.extend(crate::checks::expect::expectations(
+            run,
+            self.contract(),
+            &config.expectations,
+        ));
+        violations
+    }
+
+    /// The failed seed run once more, keeping every span's SDK data for the
+    /// OTLP file. A checked run keeps only span records: the SDK's data costs
+    /// more, and only a failure's artifacts read it, so only a failure pays.
+    /// None when the seed never completed (there is no run to match), or
+    /// when the replay did not capture the spans the checked run did (a
+    /// nondeterministic seed): the files are then written from the checked
+    /// run, whose OTLP file holds no span rather than another run's.
+    fn otel_replay(&self, checked: Option<&Run>) -> Option<Run> {
+        let checked = checked?;
+        let replay = self.run_with_otel(checked.seed).ok()?;
+        (replay.spans == checked.spans).then_some(replay)
+    }
+
     /// [`Sim::check_seed`] without the artifacts: the runs and the checks.
-    fn verdict(&self, seed: u64) -> Verdict {
+    fn verdict(&self, seed: u64, memo: &PromtoolMemo) -> Verdict {
         let fail = |problem| Failure {
             scenario: self.config().scenario.clone(),
             seed,
@@ -65,12 +99,7 @@ impl Sim {
             }
         };
         let config = self.config();
-        let mut violations = check_run(&first, config, self.contract(), self.rules());
-        violations.extend(crate::checks::expect::expectations(
-            &first,
-            self.contract(),
-            &config.expectations,
-        ));
+        let mut violations = self.check(&first, memo);
         match self.run(seed) {
             Ok(second) if config.checks.contains(&Check::SeedDeterminism) => {
                 violations.extend(seed_determinism(&first, &second))

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::check_seed::Verdict;
 use super::failure::Failure;
+use crate::checks::PromtoolMemo;
 use crate::sim::Sim;
 
 /// Failures a sweep keeps in full by default; the rest are counted.
@@ -91,6 +92,9 @@ impl Sim {
         };
         let seeds = Mutex::new(seeds.into_iter().enumerate());
         let tally = Mutex::new(Tally::default());
+        // One memo for the sweep: promtool runs once per shape of final
+        // exposition, not once per seed.
+        let memo = PromtoolMemo::default();
         let stopped = || {
             options
                 .stop
@@ -105,7 +109,7 @@ impl Sim {
                     let Some((index, seed)) = seeds.lock().expect("seeds lock").next() else {
                         return;
                     };
-                    let verdict = self.check_seed(seed);
+                    let verdict = self.check_seed_with(seed, &memo);
                     on_verdict(&verdict);
                     let mut tally = tally.lock().expect("tally lock");
                     tally.add(index, verdict, options.failures_kept);
