@@ -1,6 +1,7 @@
 //! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
 //! `cargo run --release --bin <yours>`, on clap: `run [files]` (also what
-//! runs with no subcommand) and `list`. Each failure in full as its seed
+//! runs with no subcommand), `list`, and `bench` (where a sweep's time goes:
+//! `bench.rs`). Each failure in full as its seed
 //! finishes, one summary line per file, or one JSON or JUnit document;
 //! exit code 0 if every seed passed, 1 if any failed, 2 on bad input and
 //! 130 when Ctrl-C stopped the sweep.
@@ -10,6 +11,7 @@
 //! handler that `cli` adds.
 
 mod args;
+mod bench;
 mod report;
 mod seeds;
 
@@ -158,6 +160,7 @@ impl Suite {
         };
         let result = crate::suite::refuse_retired_variables().and_then(|()| match cli.command {
             Some(Command::List(list)) => self.list(&list.files, out),
+            Some(Command::Bench(bench)) => self.bench(&bench, out),
             Some(Command::Run(run)) => self.run(&run, out, err, session),
             None if cli.list => self.list(&cli.run.files, out),
             None => self.run(&cli.run, out, err, session),

@@ -571,3 +571,32 @@ fn help_documents_every_default_and_the_environment() {
         help.out
     );
 }
+
+#[test]
+fn bench_times_bare_captured_and_checked_runs_of_the_same_seeds_and_prints_tables() {
+    let folder = Folder::new("bench");
+    let file = folder.file("tiny.toml", PASSES);
+    let output = run(
+        &folder.suite(),
+        &["bench", "--seeds", "2", "--jobs", "2", path_arg(&file)],
+    );
+    assert_eq!(output.code, 0, "{}{}", output.out, output.err);
+    let out = &output.out;
+    assert!(out.starts_with("bench tiny: 2 seed(s), bare "), "{out}");
+    assert!(
+        out.contains("| scenario | seeds | bare runs/s | captured runs/s | capture cost |"),
+        "{out}"
+    );
+    let row = out
+        .lines()
+        .find(|line| line.starts_with("| tiny | 2 |"))
+        .unwrap_or_else(|| panic!("no row for tiny:\n{out}"));
+    // Ten columns, each a figure: nothing measured is left blank.
+    assert_eq!(row.split('|').count(), 12, "{row}");
+    assert!(
+        out.contains("| scenario | 1 job(s) | 2 job(s) |"),
+        "the scaling table goes up to --jobs: {out}"
+    );
+    assert!(!out.contains("Measured over failures"), "{out}");
+    assert!(out.contains("Peak RSS of this process: "), "{out}");
+}

@@ -1,6 +1,6 @@
 //! The command line of [`Suite::cli`](crate::Suite::cli), on clap: `run`
 //! (the default when no subcommand is given, so `cargo run --release --
-//! <file>` keeps working) and `list`.
+//! <file>` keeps working), `list` and `bench`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -28,6 +28,26 @@ pub(super) enum Command {
     Run(RunArgs),
     /// Print each scenario file's path, one per line, and exit.
     List(ListArgs),
+    /// Measure where a sweep's time goes: the same seeds simulated bare
+    /// (no span capture, no scrapes, no checks), with capture, checked, and
+    /// as whole seed verdicts on 1 to N cores. Prints Markdown tables.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct BenchArgs {
+    /// Seeds each measurement runs, from each file's `[seeds] start`, 1 to
+    /// 100000.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub seeds: u64,
+    /// The most cores the scaling table tries, 1 to 1024 [default: one per
+    /// core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Scenario files to measure [default: every file under the suite's
+    /// folder].
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
