@@ -2,8 +2,8 @@
 //! service.
 //!
 //! obsim runs a system under test on madsim's deterministic simulator with
-//! injected faults, captures every span (through an in-memory OpenTelemetry
-//! exporter) and every metric (through a private Prometheus registry per node
+//! injected faults, captures every span (from the OpenTelemetry SDK, recorded
+//! in memory as each span ends) and every metric (through a private Prometheus registry per node
 //! incarnation, scraped over the simulated network), and checks that
 //! telemetry against exact ground truth. A run is a pure function of its
 //! seed.

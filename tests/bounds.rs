@@ -70,3 +70,20 @@ fn a_scrape_bound_the_run_cannot_keep_is_refused_before_it_runs() {
         error.problem
     );
 }
+
+#[test]
+fn a_message_bound_below_the_scrape_traffic_is_refused_before_it_runs() {
+    let error = skeleton()
+        .message_limit(50)
+        .build(|| ActorSystem::new(ActorConfig::default()))
+        .err()
+        .expect("refused");
+    assert_eq!(error.field, "run.message_limit");
+    assert!(
+        error
+            .problem
+            .starts_with("50 is below the 72 messages the run's 36 scrapes alone send"),
+        "{}",
+        error.problem
+    );
+}

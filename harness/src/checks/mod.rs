@@ -10,7 +10,7 @@ mod attempts;
 mod calls;
 mod completion;
 mod coverage;
-mod determinism;
+pub(crate) mod determinism;
 pub(crate) mod expect;
 mod faults_fired;
 mod gauges;

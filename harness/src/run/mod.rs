@@ -23,5 +23,6 @@ pub(crate) use node::server_name;
 pub use record::{IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
+pub(crate) use spans::{digest, SpanDigest, SpanDigester};
 pub use spans::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
 pub use truth::{DependencyCall, MessageCounts, StorageOp};

@@ -125,12 +125,24 @@ impl Run {
     /// and status; every scrape with its body; the fault log; outcomes; and
     /// each incarnation's final values. Two runs of a seed must match exactly.
     pub fn fingerprint(&self) -> Vec<String> {
+        self.fingerprint_with(true)
+    }
+
+    /// [`Run::fingerprint`] without the span lines: what the determinism
+    /// check compares of a rerun that folded its spans into a digest.
+    pub(crate) fn fingerprint_without_spans(&self) -> Vec<String> {
+        self.fingerprint_with(false)
+    }
+
+    fn fingerprint_with(&self, spans: bool) -> Vec<String> {
         let mut lines = vec![format!(
             "run {} seed={} ended_at={:?}",
             self.scenario, self.seed, self.ended_at
         )];
         lines.extend(self.plan.iter().map(|fault| format!("plan {fault}")));
-        lines.extend(self.spans.iter().map(span_line));
+        if spans {
+            lines.extend(self.spans.iter().map(span_line));
+        }
         lines.push(format!(
             "lifecycle opened={} closed={} open={:?}",
             self.lifecycle.opened, self.lifecycle.closed, self.lifecycle.open

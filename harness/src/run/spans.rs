@@ -1,10 +1,11 @@
 //! Spans as a run records them: each exported span with where it ran, and
 //! the spans tracing saw opened and closed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An exported span, with times in nanoseconds since the run's start.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct SpanRecord {
     pub trace_id: String,
     pub span_id: String,
@@ -16,12 +17,12 @@ pub struct SpanRecord {
     pub start_ns: i64,
     pub end_ns: i64,
     pub status: SpanStatus,
-    /// Sorted by key.
-    pub attributes: Vec<(String, String)>,
+    /// Sorted by key. Shared: a run holds each distinct key and value once.
+    pub attributes: Vec<(Arc<str>, Arc<str>)>,
     pub events: Vec<SpanEventRecord>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SpanStatus {
     Unset,
     Ok,
@@ -39,25 +40,25 @@ impl SpanStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct SpanEventRecord {
     pub name: String,
     pub at_ns: i64,
-    pub attributes: Vec<(String, String)>,
+    pub attributes: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl SpanRecord {
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
     }
 }
 
 /// Where an exported span ran: the node and incarnation it started on, and
 /// whether it ended only because that incarnation crashed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SpanOrigin {
     pub node: Option<String>,
     pub incarnation: Option<u32>,
@@ -81,4 +82,61 @@ pub struct SpanLifecycle {
     pub opened: u64,
     pub closed: u64,
     pub open: Vec<OpenSpan>,
+}
+
+/// A run's spans folded into their count and a 128-bit hash of every field
+/// of every span, in order: what the determinism check compares when the
+/// second run of a seed keeps no span (it would double a seed's peak
+/// memory). Two runs whose spans differ in anything get different digests,
+/// but for a collision of two 64-bit hashes at once; a difference found is
+/// then shown from a third run kept in full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SpanDigest {
+    spans: u64,
+    hash: [u64; 2],
+}
+
+/// Builds a [`SpanDigest`] one span at a time, as they end.
+pub(crate) struct SpanDigester {
+    spans: u64,
+    hashers: [std::collections::hash_map::DefaultHasher; 2],
+}
+
+impl SpanDigester {
+    pub(crate) fn new() -> SpanDigester {
+        use std::hash::Hasher as _;
+        let mut second = std::collections::hash_map::DefaultHasher::new();
+        // Two different functions of the same spans: the second starts from
+        // another state. `DefaultHasher::new` has fixed keys, so a digest
+        // is the same for the same spans in one process (both runs of a
+        // seed are in one process).
+        second.write_u64(0x9e37_79b9_7f4a_7c15);
+        SpanDigester {
+            spans: 0,
+            hashers: [std::collections::hash_map::DefaultHasher::new(), second],
+        }
+    }
+
+    pub(crate) fn add(&mut self, span: &SpanRecord) {
+        use std::hash::Hash as _;
+        self.spans += 1;
+        for hasher in &mut self.hashers {
+            span.hash(hasher);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> SpanDigest {
+        use std::hash::Hasher as _;
+        SpanDigest {
+            spans: self.spans,
+            hash: [self.hashers[0].finish(), self.hashers[1].finish()],
+        }
+    }
+}
+
+/// The digest of spans a run kept.
+pub(crate) fn digest(spans: &[SpanRecord]) -> SpanDigest {
+    let mut digester = SpanDigester::new();
+    spans.iter().for_each(|span| digester.add(span));
+    digester.finish()
 }

@@ -264,6 +264,20 @@ impl Builder {
                 ),
             ));
         }
+        // Each scrape is a request and a response on obsim's network, which
+        // count against the message bound before the system sends a thing.
+        let scrape_messages = scrapes.saturating_mul(2);
+        if scrape_messages > u128::from(self.message_limit) {
+            return Err(error(
+                "run.message_limit",
+                format!(
+                    "{} is below the {scrape_messages} messages the run's {scrapes} scrapes \
+                     alone send (a request and a response each), before any invocation: \
+                     expected at least {scrape_messages}, and room for the workload's own",
+                    self.message_limit
+                ),
+            ));
+        }
         let topology = topology(self.servers, &self.workload, self.duration);
         let faults = FaultPlan::new(self.faults, &topology)
             .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;

@@ -20,7 +20,10 @@ use tracing_subscriber::Layer;
 use super::clock::Clock;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
-use crate::run::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
+use crate::run::{
+    OpenSpan, SpanDigest, SpanDigester, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord,
+    SpanStatus,
+};
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
 /// generator uses a thread-local RNG seeded once per thread, so a second run
@@ -44,17 +47,32 @@ impl IdGenerator for SeededIds {
 // Keyed by the span id's bytes: `SpanId` is not `Ord`.
 type Origins = BTreeMap<[u8; 8], SpanOrigin>;
 
+/// What a run keeps of each span as it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Its record: what the checks read.
+    Records,
+    /// Its record and the SDK's data, for an OTLP file.
+    RecordsAndOtel,
+    /// Only its share of a digest of all of them: a determinism rerun
+    /// compares the digest, and holds no span.
+    Digest,
+}
+
 /// What the run's spans became as the SDK ended them.
 #[derive(Default)]
 struct Exported {
     /// Every span that ended, in the order it ended.
     records: Vec<SpanRecord>,
+    /// With [`Keep::Digest`], the spans folded instead of kept.
+    digest: Option<SpanDigester>,
     /// The same spans as the SDK handed them over, kept only when asked
     /// ([`Capture::new`]'s `keep_otel`): an artifacts folder's OTLP file
     /// needs them, a check never does, and they cost more than the records.
     otel: Option<Vec<SpanData>>,
     /// Where each span still open started, until it ends.
     origins: Origins,
+    strings: Interner,
 }
 
 /// The run's one span processor: it tags each span with where it started
@@ -110,8 +128,11 @@ impl SpanProcessor for CaptureProcessor {
         if let (Some(node), Some(incarnation)) = (&origin.node, origin.incarnation) {
             origin.cancelled = self.ledger.live(node) != Some(incarnation);
         }
-        let record = SpanRecord::from_data(&span, origin, &self.clock);
-        exported.records.push(record);
+        let record = SpanRecord::from_data(&span, origin, &self.clock, &mut exported.strings);
+        match exported.digest.as_mut() {
+            Some(digest) => digest.add(&record),
+            None => exported.records.push(record),
+        }
         if let Some(otel) = exported.otel.as_mut() {
             otel.push(span);
         }
@@ -207,10 +228,10 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// Builds the run's subscriber. The caller installs it with
-    /// `tracing::subscriber::set_default` around the run. With `keep_otel`,
-    /// every span's SDK data is kept too ([`Capture::finish`]).
+    /// `tracing::subscriber::set_default` around the run. `keep` says what
+    /// of each span is kept ([`Capture::finish`]).
     pub(crate) fn new(
-        keep_otel: bool,
+        keep: Keep,
         service_name: &str,
         ids: ChaCha8Rng,
         nodes: NodeNames,
@@ -219,7 +240,8 @@ impl Capture {
         limits: Arc<Limits>,
     ) -> (Capture, impl tracing::Subscriber + Send + Sync) {
         let exported = Arc::new(Mutex::new(Exported {
-            otel: keep_otel.then(Vec::new),
+            otel: (keep == Keep::RecordsAndOtel).then(Vec::new),
+            digest: (keep == Keep::Digest).then(SpanDigester::new),
             ..Exported::default()
         }));
         let provider = SdkTracerProvider::builder()
@@ -264,10 +286,10 @@ impl Capture {
         (capture, subscriber)
     }
 
-    /// Takes the spans that ended so far, in the order they ended, as
-    /// records and (when kept) as the SDK's data. Spans still open are not
-    /// included: they never ended.
-    pub(crate) fn finish(&self) -> (Vec<SpanRecord>, Vec<SpanData>) {
+    /// Takes the spans that ended so far, in the order they ended: their
+    /// records, the SDK's data when kept, and with [`Keep::Digest`] their
+    /// digest. Spans still open are not included: they never ended.
+    pub(crate) fn finish(&self) -> (Vec<SpanRecord>, Vec<SpanData>, Option<SpanDigest>) {
         let mut exported = self.exported.lock().expect("capture lock");
         let records = std::mem::take(&mut exported.records);
         let otel = exported
@@ -275,7 +297,8 @@ impl Capture {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default();
-        (records, otel)
+        let digest = exported.digest.as_ref().map(SpanDigester::finish);
+        (records, otel, digest)
     }
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {
@@ -290,7 +313,12 @@ impl Capture {
 
 // Moved here from run's record: it reads the simulated `Clock`, which belongs to sim.
 impl SpanRecord {
-    pub(crate) fn from_data(data: &SpanData, origin: SpanOrigin, clock: &Clock) -> SpanRecord {
+    pub(crate) fn from_data(
+        data: &SpanData,
+        origin: SpanOrigin,
+        clock: &Clock,
+        strings: &mut Interner,
+    ) -> SpanRecord {
         use opentelemetry::trace::SpanKind;
         let parent = data.parent_span_id;
         SpanRecord {
@@ -315,14 +343,14 @@ impl SpanRecord {
                 Status::Ok => SpanStatus::Ok,
                 Status::Error { description } => SpanStatus::Error(description.to_string()),
             },
-            attributes: sorted(data.attributes.iter()),
+            attributes: sorted(data.attributes.iter(), strings),
             events: data
                 .events
                 .iter()
                 .map(|event| SpanEventRecord {
                     name: event.name.as_ref().to_owned(),
                     at_ns: clock.offset_ns(event.timestamp),
-                    attributes: sorted(event.attributes.iter()),
+                    attributes: sorted(event.attributes.iter(), strings),
                 })
                 .collect(),
         }
@@ -345,14 +373,44 @@ fn hex(bytes: &[u8]) -> String {
 
 fn sorted<'a>(
     attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>,
-) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = attributes
-        // `as_str`, not `to_string`: Key's Display goes through the
-        // formatting machinery, eight times a span.
-        .map(|kv| (kv.key.as_str().to_owned(), kv.value.as_str().into_owned()))
+    strings: &mut Interner,
+) -> Vec<(Arc<str>, Arc<str>)> {
+    let mut pairs: Vec<(Arc<str>, Arc<str>)> = attributes
+        .map(|kv| {
+            (
+                strings.get(kv.key.as_str()),
+                strings.get(&kv.value.as_str()),
+            )
+        })
         .collect();
     pairs.sort();
     pairs
+}
+
+/// Distinct strings an interner keeps per run. Past it, a string is still
+/// recorded, in an allocation of its own: the interner's memory is bounded
+/// whatever a system puts in its attributes, and the strings spans repeat
+/// most (keys, file paths, module and service names) come first.
+const INTERNED_MAX: usize = 16_384;
+
+/// Attribute keys and values, each distinct one held once per run. A span
+/// carries eight or so attributes, most of them the same text as on every
+/// other span (`code.file.path` and its path, `rpc.system`, ...); shared,
+/// they cost a pointer each instead of an allocation each.
+#[derive(Default)]
+pub(crate) struct Interner(std::collections::BTreeSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        if self.0.len() < INTERNED_MAX {
+            self.0.insert(shared.clone());
+        }
+        shared
+    }
 }
 
 /// The span current on this task now, by the ids it is exported with; None

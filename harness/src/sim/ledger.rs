@@ -56,8 +56,10 @@ impl Ledger {
             .or_default() += transactions;
     }
 
-    pub(crate) fn storage_ops(&self) -> Vec<StorageOp> {
-        self.storage_ops.lock().expect("ledger lock").clone()
+    /// Takes the records: read once, as the run becomes a `Run`, so they
+    /// are moved, not copied (a copy doubled the run's peak memory).
+    pub(crate) fn take_storage_ops(&self) -> Vec<StorageOp> {
+        std::mem::take(&mut *self.storage_ops.lock().expect("ledger lock"))
     }
 
     pub(crate) fn recovered(&self) -> BTreeMap<String, u64> {
@@ -125,16 +127,22 @@ impl Ledger {
             .push(call);
     }
 
-    pub(crate) fn dependency_calls(&self) -> Vec<DependencyCall> {
-        self.dependency_calls.lock().expect("ledger lock").clone()
+    /// Takes the records: read once, as the run becomes a `Run`, so they
+    /// are moved, not copied (a copy doubled the run's peak memory).
+    pub(crate) fn take_dependency_calls(&self) -> Vec<DependencyCall> {
+        std::mem::take(&mut *self.dependency_calls.lock().expect("ledger lock"))
     }
 
-    pub(crate) fn calls(&self) -> Vec<CallRecord> {
-        self.calls.lock().expect("ledger lock").clone()
+    /// Takes the records: read once, as the run becomes a `Run`, so they
+    /// are moved, not copied (a copy doubled the run's peak memory).
+    pub(crate) fn take_calls(&self) -> Vec<CallRecord> {
+        std::mem::take(&mut *self.calls.lock().expect("ledger lock"))
     }
 
-    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.requests.lock().expect("ledger lock").clone()
+    /// Takes the records: read once, as the run becomes a `Run`, so they
+    /// are moved, not copied (a copy doubled the run's peak memory).
+    pub(crate) fn take_requests(&self) -> Vec<RequestRecord> {
+        std::mem::take(&mut *self.requests.lock().expect("ledger lock"))
     }
 
     fn live_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u32>> {

@@ -13,7 +13,7 @@ use madsim::task::NodeId;
 use obsim_faults::component_stream;
 
 use super::builder::Builder;
-use super::capture::Capture;
+use super::capture::{Capture, Keep};
 use super::lifecycle::{supervise, Supervisor};
 use super::limits::{Crossed, Limits};
 use super::network::Network;
@@ -21,7 +21,9 @@ use super::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
 use super::system::{ClientContext, HandlerFaults, NodeContext, System};
 use super::teardown::{release_tasks, stop_at_bound, StopOnDrop};
 use super::world::{server_ip, World, CLIENT_IP, SCRAPER_IP};
-use crate::run::{server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanRecord};
+use crate::run::{
+    server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanDigest, SpanRecord,
+};
 use obsim_scenario::Expectation;
 
 /// How long the client waits for every server to bind before it drives the
@@ -144,22 +146,43 @@ impl Sim {
             .map(|simulated| simulated.ended_at)
     }
 
+    /// [`Sim::run`] again for the determinism check: the run without its
+    /// spans (`spans` is empty), and the digest of the spans it folded as
+    /// they ended. The first run of the seed is held meanwhile; keeping the
+    /// second's spans too would double the seed's peak memory.
+    pub(crate) fn run_for_determinism(&self, seed: u64) -> Result<(Run, SpanDigest), RunError> {
+        let (run, digest) = self.run_keeping(seed, Capturing::Digest)?;
+        Ok((run, digest.expect("a digest run folds its spans")))
+    }
+
     fn run_capturing(&self, seed: u64, capturing: Capturing) -> Result<Run, RunError> {
+        self.run_keeping(seed, capturing).map(|(run, _)| run)
+    }
+
+    fn run_keeping(
+        &self,
+        seed: u64,
+        capturing: Capturing,
+    ) -> Result<(Run, Option<SpanDigest>), RunError> {
         let Simulated {
             world,
             ended_at,
-            spans,
+            mut spans,
             otel_spans,
             lifecycle,
+            span_digest,
         } = self.simulate_seed(seed, capturing)?;
-        Ok(Run {
+        // Records grow by doubling; the slack would be held as long as the
+        // run, while the seed's second run is simulated.
+        spans.shrink_to_fit();
+        let run = Run {
             scenario: self.config.scenario.clone(),
             seed,
             ended_at,
             spans,
             otel_spans,
             lifecycle,
-            scrapes: world.scrapes(),
+            scrapes: shrunk(world.take_scrapes()),
             faults: world.faults.events(),
             faults_dropped: world.faults.dropped(),
             fault_counts: world.faults.counts_by_kind(),
@@ -168,14 +191,15 @@ impl Sim {
             outcomes: world.outcomes(),
             amounts: world.amounts(),
             messages: world.messages(),
-            storage_ops: world.ledger.storage_ops(),
+            storage_ops: shrunk(world.ledger.take_storage_ops()),
             recovered: world.ledger.recovered(),
-            calls: world.ledger.calls(),
-            requests: world.ledger.requests(),
-            dependency_calls: world.ledger.dependency_calls(),
+            calls: shrunk(world.ledger.take_calls()),
+            requests: shrunk(world.ledger.take_requests()),
+            dependency_calls: shrunk(world.ledger.take_dependency_calls()),
             plan: world.plan.faults().to_vec(),
             fixed_faults: self.config.faults.faults().len(),
-        })
+        };
+        Ok((run, span_digest))
     }
 
     /// One seed on a fresh runtime, with what `capturing` asks for captured.
@@ -192,8 +216,13 @@ impl Sim {
         let mut crossed = Some(crossed);
         let limits = Arc::new(limits);
         let world = World::new(seed, config, plan, limits.clone());
+        let keep = match capturing {
+            Capturing::WithOtel => Keep::RecordsAndOtel,
+            Capturing::Digest => Keep::Digest,
+            Capturing::Checked | Capturing::Bare => Keep::Records,
+        };
         let (capture, subscriber) = Capture::new(
-            capturing == Capturing::WithOtel,
+            keep,
             &self.config.scenario,
             component_stream(seed, "otel-ids"),
             world.node_names.clone(),
@@ -237,7 +266,7 @@ impl Sim {
         // Read everything before the runtime drops: dropping it drops every
         // task still alive, closing their spans, and that teardown is not
         // part of the run.
-        let (spans, otel_spans) = capture.finish();
+        let (spans, otel_spans, span_digest) = capture.finish();
         let lifecycle = capture.lifecycle();
         release_tasks(&runtime, &world);
         drop(runtime);
@@ -260,6 +289,7 @@ impl Sim {
             spans,
             otel_spans,
             lifecycle,
+            span_digest,
         })
     }
 }
@@ -271,6 +301,8 @@ enum Capturing {
     Checked,
     /// As `Checked`, and each span's SDK data for an OTLP file.
     WithOtel,
+    /// As `Checked`, but spans folded into a digest, not kept.
+    Digest,
     /// No span and no scrape: the bare simulation, for measurement.
     Bare,
 }
@@ -282,6 +314,13 @@ struct Simulated {
     spans: Vec<SpanRecord>,
     otel_spans: Vec<opentelemetry_sdk::trace::SpanData>,
     lifecycle: crate::run::SpanLifecycle,
+    span_digest: Option<SpanDigest>,
+}
+
+/// `records` without the slack their growth left.
+fn shrunk<T>(mut records: Vec<T>) -> Vec<T> {
+    records.shrink_to_fit();
+    records
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -275,8 +275,9 @@ impl World {
         }
     }
 
-    pub(crate) fn scrapes(&self) -> Vec<Scrape> {
-        self.scrapes.lock().expect("scrapes lock").clone()
+    /// Takes the scrapes, as the run becomes a `Run`: moved, not copied.
+    pub(crate) fn take_scrapes(&self) -> Vec<Scrape> {
+        std::mem::take(&mut *self.scrapes.lock().expect("scrapes lock"))
     }
 
     pub(crate) fn network_faults(

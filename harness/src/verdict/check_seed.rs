@@ -2,9 +2,10 @@
 
 use super::artifacts::{self, Artifacts};
 use super::failure::{Failure, Problem};
+use crate::checks::determinism::{self, Divergence};
 use crate::checks::{check_run_with, seed_determinism, Check, PromtoolMemo, Violation};
 use crate::run::Run;
-use crate::sim::Sim;
+use crate::sim::{RunError, Sim};
 
 /// The result of one seed: its first run (if it completed) and any failure.
 #[derive(Clone, Debug)]
@@ -65,6 +66,22 @@ impl Sim {
         violations
     }
 
+    /// Two runs of a seed differed: a third, kept in full, shows where. The
+    /// second run folded its spans into a digest to keep the seed's memory
+    /// flat, so there is nothing of it to show but the fact.
+    fn show_divergence(
+        &self,
+        first: &Run,
+        divergence: Divergence,
+    ) -> Result<Vec<Violation>, RunError> {
+        let third = self.run(first.seed)?;
+        let shown = seed_determinism(first, &third);
+        if shown.is_empty() {
+            return Ok(vec![determinism::intermittent(first, divergence)]);
+        }
+        Ok(shown)
+    }
+
     /// The failed seed run once more, keeping every span's SDK data for the
     /// OTLP file. A checked run keeps only span records: the SDK's data costs
     /// more, and only a failure's artifacts read it, so only a failure pays.
@@ -100,11 +117,19 @@ impl Sim {
         };
         let config = self.config();
         let mut violations = self.check(&first, memo);
-        match self.run(seed) {
-            Ok(second) if config.checks.contains(&Check::SeedDeterminism) => {
-                violations.extend(seed_determinism(&first, &second))
+        let second = self.run_for_determinism(seed).and_then(|(second, digest)| {
+            let diverged = determinism::same_as_first(&first, &second, digest);
+            // Before any third run: a seed holds at most two runs at once.
+            drop(second);
+            match diverged {
+                Some(divergence) if config.checks.contains(&Check::SeedDeterminism) => {
+                    self.show_divergence(&first, divergence)
+                }
+                _ => Ok(Vec::new()),
             }
-            Ok(_) => {}
+        });
+        match second {
+            Ok(found) => violations.extend(found),
             Err(error) => {
                 return Verdict {
                     seed,
