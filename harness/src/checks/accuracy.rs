@@ -15,7 +15,7 @@ use obsim_scenario::{Expectation, MetricSelector};
 
 use super::expect::{check_as, exposition_sum, Absent};
 use super::{Check, Violation};
-use crate::run::exposition::{Exposition, MetricKind};
+use crate::run::exposition::{Exposition, MetricKind, Sample};
 use crate::run::{final_metrics, final_selectors, Contract, Run};
 
 pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
@@ -126,19 +126,24 @@ fn uncovered(finals: &Finals<'_>, contract: &Contract, rules: &[Expectation]) ->
 fn invented(run: &Run, finals: &Finals<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
+    // Each final's values once, not once per scrape of its incarnation.
+    let final_values: BTreeMap<(&str, u32), Cumulative<'_>> = finals
+        .iter()
+        .map(|((node, number), last)| ((node.as_str(), *number), cumulative_values(last)))
+        .collect();
     for scrape in &run.scrapes {
         let (Some(exposition), Some(number)) = (&scrape.exposition, scrape.incarnation) else {
             continue;
         };
-        let Some(last) = finals.get(&(scrape.node.clone(), number)) else {
+        let Some(final_values) = final_values.get(&(scrape.node.as_str(), number)) else {
             continue;
         };
-        let final_values = cumulative_values(last);
-        for (series, value) in cumulative_values(exposition) {
-            let ended_with = final_values.get(&series).copied();
+        for (key, (value, sample)) in cumulative_values(exposition) {
+            let ended_with = final_values.get(&key).map(|(end, _)| *end);
             if ended_with.is_some_and(|end| value <= end) {
                 continue;
             }
+            let series = sample.series();
             if !reported.insert((scrape.node.clone(), series.clone())) {
                 continue;
             }
@@ -160,11 +165,18 @@ fn invented(run: &Run, finals: &Finals<'_>) -> Vec<Violation> {
     violations
 }
 
-/// Counter and histogram samples by series.
-fn cumulative_values(exposition: &Exposition) -> BTreeMap<String, f64> {
+/// Counter and histogram samples by series: keyed by name and labels as
+/// the exposition holds them (a key that allocates, for every sample of
+/// every scrape, cost more than the check), with the sample to name it.
+type Cumulative<'a> = BTreeMap<(&'a str, &'a [(String, String)]), (f64, &'a Sample)>;
+
+fn cumulative_values(exposition: &Exposition) -> Cumulative<'_> {
     exposition
         .samples()
         .filter(|(kind, sample)| kind.is_cumulative() && sample.label("quantile").is_none())
-        .map(|(_, sample)| (sample.series(), sample.value))
+        .map(|(_, sample)| {
+            let key = (sample.name.as_str(), sample.labels.as_slice());
+            (key, (sample.value, sample))
+        })
         .collect()
 }

@@ -28,8 +28,13 @@ struct Seen {
     at: Duration,
 }
 
+/// A series by its name and labels, borrowed from the scrape: every sample
+/// of every scrape is looked up, and a key that allocates would cost more
+/// than the check. Its text is built only for a violation.
+type SeriesKey<'a> = (&'a str, &'a [(String, String)]);
+
 fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Violation>) {
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut seen: BTreeMap<SeriesKey<'_>, Seen> = BTreeMap::new();
     let mut previous: Option<&Scrape> = None;
     for scrape in scrapes {
         if let Some(before) = previous.filter(|before| before.incarnation != scrape.incarnation) {
@@ -58,11 +63,11 @@ fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Viol
             if !kind.is_cumulative() || sample.label("quantile").is_some() {
                 continue;
             }
-            let series = sample.series();
+            let series: SeriesKey<'_> = (&sample.name, &sample.labels);
             if let Some(last) = seen.get(&series).filter(|last| sample.value < last.value) {
                 violations.push(Violation {
                     check: Check::CounterMonotonicity,
-                    subject: series.clone(),
+                    subject: sample.series(),
                     node: Some(scrape.node.clone()),
                     at: Some(scrape.at),
                     message: format!(

@@ -21,14 +21,14 @@ pub const PROMTOOL_SHAPES_MAX: usize = 512;
 /// What promtool said of each shape of exposition text a sweep has seen.
 ///
 /// Starting promtool costs more than checking a seed: most of a sweep's time
-/// went to it. Its `check metrics` reads names, types, HELP and labels, and
-/// never a sample's value, so two texts that differ only in values (every
-/// seed's final exposition of one system) get the same verdict. The shape of
-/// a text is the text with each sample's value and timestamp cut off; the
-/// first text of each shape is the one promtool reads. That a value is a
-/// valid number is not left unchecked: obsim's own parser reads every value
-/// of every exposition, and the exposition lint reports one that does not
-/// parse.
+/// went to it. Its `check metrics` lint reads metric names, types, HELP,
+/// units and label names, never a label's or a sample's value, so two texts
+/// that differ only in values get the same verdict. The shape of a text
+/// ([`shape`]) keeps what the lint reads; the first text of each shape is
+/// the one promtool reads. That values are well formed is not left
+/// unchecked: obsim's own parser reads every value of every exposition, and
+/// the exposition lint reports one that does not parse and bounds each
+/// label's values.
 ///
 /// Shared by a sweep's threads; one seed's check gets a fresh one.
 #[derive(Debug, Default)]
@@ -67,25 +67,76 @@ impl PromtoolMemo {
     }
 }
 
-/// `text` with every sample line cut after its name and labels: what
-/// promtool's lint reads of it. A Prometheus text 0.0.4 sample line is
-/// `name[{labels}] value [timestamp]`; label values are quoted and may hold
-/// spaces or a `}`, but the value and timestamp hold neither, so the labels
-/// end at the line's last `}`, and a line without labels at its first blank.
+/// What promtool's lint reads of `text`: every comment line (HELP, TYPE,
+/// UNIT), and of each sample line its name and label names, in order. Label
+/// values, sample values and timestamps are cut, and a line that repeats the
+/// one before (a histogram's buckets, a label's other values) is kept once.
+/// So every seed's final text of one system has the same few shapes, however
+/// its counts and label values went.
 fn shape(text: &str) -> String {
-    let mut shape = String::with_capacity(text.len());
+    let mut shape = String::with_capacity(text.len() / 2);
+    let mut previous = String::new();
     for line in text.lines() {
         let kept = if line.starts_with('#') {
-            line
-        } else if let Some(end) = line.rfind('}') {
-            &line[..=end]
+            line.to_string()
         } else {
-            line.split([' ', '\t']).next().unwrap_or(line)
+            sample_shape(line)
         };
-        shape.push_str(kept);
-        shape.push('\n');
+        if kept != previous {
+            shape.push_str(&kept);
+            shape.push('\n');
+            previous = kept;
+        }
     }
     shape
+}
+
+/// `name{a,b}` of a sample line `name{a="x",b="y"} value [timestamp]`, or
+/// `name` when it has no labels. A line that does not scan (promtool would
+/// say why) is kept whole, so it gets a shape, and a verdict, of its own.
+fn sample_shape(line: &str) -> String {
+    let Some(open) = line.find('{') else {
+        return line.split([' ', '\t']).next().unwrap_or(line).to_string();
+    };
+    let mut shape = line[..=open].to_string();
+    let mut rest = &line[open + 1..];
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        if rest.starts_with('}') {
+            shape.push('}');
+            return shape;
+        }
+        let (Some(equals), false) = (rest.find('='), rest.is_empty()) else {
+            return line.to_string();
+        };
+        let name = rest[..equals].trim();
+        let Some(after) = rest[equals + 1..].trim_start().strip_prefix('"') else {
+            return line.to_string();
+        };
+        let Some(end) = closing_quote(after) else {
+            return line.to_string();
+        };
+        if !shape.ends_with('{') {
+            shape.push(',');
+        }
+        shape.push_str(name);
+        rest = &after[end + 1..];
+    }
+}
+
+/// Where the quoted label value that `text` starts inside ends: the first
+/// `"` not escaped by a backslash.
+fn closing_quote(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (index, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(index),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `promtool check metrics` on each distinct final exposition of the run.
@@ -399,13 +450,20 @@ mod tests {
     }
 
     #[test]
-    fn shape_keeps_names_and_labels_and_drops_values() {
+    fn shape_keeps_names_and_label_names_and_drops_values() {
         let text = "# HELP a_total A.\n# TYPE a_total counter\n\
-                    a_total{op=\"get } now\"} 12 1700000000\nb 3.5\nc\t7\n";
+                    a_total{op=\"get } \\\" now\",code=\"2\"} 12 1700000000\n\
+                    a_total{op=\"put\",code=\"5\"} 3\nb 3.5\nc\t7\n";
         assert_eq!(
             shape(text),
-            "# HELP a_total A.\n# TYPE a_total counter\na_total{op=\"get } now\"}\nb\nc\n"
+            "# HELP a_total A.\n# TYPE a_total counter\na_total{op,code}\nb\nc\n"
         );
+        // A line that does not scan keeps its whole text.
+        assert_eq!(
+            sample_shape("a{op=\"unterminated} 1"),
+            "a{op=\"unterminated} 1"
+        );
+        assert_eq!(sample_shape("a{} 1"), "a{}");
     }
 
     #[test]

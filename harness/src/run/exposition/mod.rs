@@ -216,15 +216,24 @@ pub struct Sample {
 impl Sample {
     /// `name{a="1",b="2"}`: a stable key for the series, used in messages.
     pub fn series(&self) -> String {
+        use std::fmt::Write as _;
         if self.labels.is_empty() {
             return self.name.clone();
         }
-        let labels: Vec<String> = self
-            .labels
-            .iter()
-            .map(|(name, value)| format!("{name}={value:?}"))
-            .collect();
-        format!("{}{{{}}}", self.name, labels.join(","))
+        // One buffer, not a string per label joined: checks call this for
+        // every sample of every scrape.
+        let mut series = String::with_capacity(self.name.len() + 24 * self.labels.len());
+        series.push_str(&self.name);
+        series.push('{');
+        for (index, (name, value)) in self.labels.iter().enumerate() {
+            if index > 0 {
+                series.push(',');
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(series, "{name}={value:?}");
+        }
+        series.push('}');
+        series
     }
 
     pub fn label(&self, name: &str) -> Option<&str> {
