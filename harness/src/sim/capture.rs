@@ -152,7 +152,15 @@ struct LifecycleState {
     opened: u64,
     closed: u64,
     /// Keyed by open order, so the report lists leaks in the order they began.
-    open: BTreeMap<u64, OpenSpan>,
+    open: BTreeMap<u64, Opened>,
+}
+
+/// A span still open, as cheaply as it can be kept: nearly every span
+/// closes, so its name and node are made text only if it never does.
+struct Opened {
+    name: &'static str,
+    node: Option<madsim::task::NodeId>,
+    at: Duration,
 }
 
 /// Which simulated node a madsim node id is, so leaks name the node.
@@ -164,7 +172,6 @@ pub(crate) type NodeNames = Arc<Mutex<BTreeMap<madsim::task::NodeId, String>>>;
 #[derive(Clone)]
 struct LifecycleLayer {
     state: Arc<Mutex<LifecycleState>>,
-    nodes: NodeNames,
     clock: Clock,
 }
 
@@ -177,16 +184,19 @@ where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-        let node = current_node_name(&self.nodes);
+        // Spans are created inside simulated tasks; outside one there is no node.
+        let node = madsim::runtime::Handle::try_current()
+            .is_ok()
+            .then(madsim::plugin::node);
         let mut state = self.state.lock().expect("lifecycle lock poisoned");
         let seq = state.opened;
         state.opened += 1;
         state.open.insert(
             seq,
-            OpenSpan {
-                name: attrs.metadata().name().to_string(),
+            Opened {
+                name: attrs.metadata().name(),
                 node,
-                opened_at: self.clock.elapsed(),
+                at: self.clock.elapsed(),
             },
         );
         if let Some(span) = ctx.span(id) {
@@ -207,10 +217,18 @@ where
 
 fn current_node_name(nodes: &NodeNames) -> String {
     // Spans are created inside simulated tasks; outside one there is no node.
-    if madsim::runtime::Handle::try_current().is_err() {
+    let node = madsim::runtime::Handle::try_current()
+        .is_ok()
+        .then(madsim::plugin::node);
+    node_name(nodes, node)
+}
+
+/// The name of a madsim node (None: outside the simulation); a node the
+/// harness never named is madsim's main node, where the supervisor runs.
+fn node_name(nodes: &NodeNames, node: Option<madsim::task::NodeId>) -> String {
+    let Some(id) = node else {
         return "<outside the simulation>".into();
-    }
-    let id = madsim::plugin::node();
+    };
     let names = nodes.lock().expect("node names lock poisoned");
     names
         .get(&id)
@@ -222,6 +240,8 @@ fn current_node_name(nodes: &NodeNames) -> String {
 pub(crate) struct Capture {
     /// Kept so the tracer's provider lives as long as the run.
     _provider: SdkTracerProvider,
+    /// To name the node of a span still open.
+    nodes: NodeNames,
     exported: Arc<Mutex<Exported>>,
     lifecycle: Arc<Mutex<LifecycleState>>,
 }
@@ -274,12 +294,12 @@ impl Capture {
             }))
             .with(LifecycleLayer {
                 state: lifecycle.clone(),
-                nodes,
                 clock,
             })
             .with(otel);
         let capture = Capture {
             _provider: provider,
+            nodes,
             exported,
             lifecycle,
         };
@@ -303,10 +323,15 @@ impl Capture {
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {
         let state = self.lifecycle.lock().expect("lifecycle lock poisoned");
+        let open = state.open.values().map(|opened| OpenSpan {
+            name: opened.name.to_string(),
+            node: node_name(&self.nodes, opened.node),
+            opened_at: opened.at,
+        });
         SpanLifecycle {
             opened: state.opened,
             closed: state.closed,
-            open: state.open.values().cloned().collect(),
+            open: open.collect(),
         }
     }
 }
