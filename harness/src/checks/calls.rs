@@ -87,19 +87,22 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
 /// Ok unless `quantity` names a status, outcome, method or operation that
 /// nothing in this run could produce.
 pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> Result<(), String> {
+    // Names are borrowed from the run, and a label's values collected only
+    // when the selector asks for that label: every expectation and rule
+    // evaluation comes through here.
     match quantity {
         Quantity::Requests { status, selector } => {
-            let seen = run.requests.iter().filter_map(|r| r.status.clone());
+            let seen = run.requests.iter().filter_map(|r| r.status.as_deref());
             let always = ["total", "unanswered", "ok", "error"];
             known("requests", "status", status, seen, &always)?;
-            let methods = run.requests.iter().map(|r| r.method.clone());
-            let operations = run.requests.iter().map(|r| r.operation.clone());
-            label("requests", selector, "method", methods.collect())?;
-            label("requests", selector, "operation", operations.collect())
+            let methods = || run.requests.iter().map(|r| r.method.as_str());
+            let operations = || run.requests.iter().map(|r| r.operation.as_str());
+            label("requests", selector, "method", methods)?;
+            label("requests", selector, "operation", operations)
         }
         Quantity::Calls { outcome, selector } => {
-            let seen = run.calls.iter().filter_map(|c| c.outcome.clone());
-            let declared = contract.outcomes.iter().cloned();
+            let seen = run.calls.iter().filter_map(|c| c.outcome.as_deref());
+            let declared = contract.outcomes.iter().map(String::as_str);
             known(
                 "calls",
                 "outcome",
@@ -107,45 +110,49 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
                 seen.chain(declared),
                 &["total"],
             )?;
-            let operations = run.calls.iter().map(|c| c.operation.clone());
-            label("calls", selector, "operation", operations.collect())
+            let operations = || run.calls.iter().map(|c| c.operation.as_str());
+            label("calls", selector, "operation", operations)
         }
         Quantity::Attempts { outcome, selector } => {
-            let attempts = run.calls.iter().flat_map(|c| &c.attempts);
-            let seen = attempts.clone().filter_map(|a| a.outcome.clone());
+            let attempts = || run.calls.iter().flat_map(|c| &c.attempts);
+            let seen = attempts().filter_map(|a| a.outcome.as_deref());
             let always = ["total", "ok", "error", TIMEOUT, NETWORK_ERROR];
             known("attempts", "outcome", outcome, seen, &always)?;
-            let operations = run.calls.iter().map(|c| c.operation.clone());
-            label("attempts", selector, "operation", operations.collect())?;
-            let methods = attempts.map(|a| a.method.clone());
-            label("attempts", selector, "method", methods.collect())
+            let operations = || run.calls.iter().map(|c| c.operation.as_str());
+            label("attempts", selector, "operation", operations)?;
+            let methods = || attempts().map(|a| a.method.as_str());
+            label("attempts", selector, "method", methods)
         }
         Quantity::Dependencies { selector, .. } => {
             // Declared or called: a dependency the run never called may
             // still be a declared one that must read 0.
-            let declared = contract.dependencies.iter();
-            let called = run.dependency_calls.iter();
-            let names = declared.clone().map(|(name, _)| name.clone());
-            let names = names.chain(called.clone().map(|c| c.dependency.clone()));
-            label("dependency calls", selector, "dependency", names.collect())?;
-            let ops = declared.flat_map(|(_, ops)| ops.iter().cloned());
-            let ops = ops.chain(called.map(|c| c.operation.clone()));
-            label("dependency calls", selector, "operation", ops.collect())
+            let declared = || contract.dependencies.iter();
+            let called = || run.dependency_calls.iter();
+            let names = || {
+                let declared = declared().map(|(name, _)| name.as_str());
+                declared.chain(called().map(|c| c.dependency.as_str()))
+            };
+            label("dependency calls", selector, "dependency", names)?;
+            let ops = || {
+                let declared = declared().flat_map(|(_, ops)| ops.iter().map(String::as_str));
+                declared.chain(called().map(|c| c.operation.as_str()))
+            };
+            label("dependency calls", selector, "operation", ops)
         }
         _ => Ok(()),
     }
 }
 
 /// Ok when `word` was seen in the run or is one of `always`.
-fn known(
+fn known<'a>(
     head: &str,
     what: &str,
     word: &str,
-    seen: impl Iterator<Item = String>,
-    always: &[&str],
+    seen: impl Iterator<Item = &'a str>,
+    always: &[&'a str],
 ) -> Result<(), String> {
-    let mut names: BTreeSet<String> = seen.collect();
-    names.extend(always.iter().map(|name| name.to_string()));
+    let mut names: BTreeSet<&str> = seen.collect();
+    names.extend(always.iter().copied());
     if names.contains(word) {
         return Ok(());
     }
@@ -157,19 +164,20 @@ fn known(
 }
 
 /// Ok unless `selector` asks for a `key` value none of `values` has.
-fn label(
+fn label<'a, I: Iterator<Item = &'a str>>(
     head: &str,
     selector: &Selector,
     key: &str,
-    values: BTreeSet<String>,
+    values: impl Fn() -> I,
 ) -> Result<(), String> {
     let Some((_, wanted)) = selector.labels.iter().find(|(label, _)| label == key) else {
         return Ok(());
     };
-    if values.contains(wanted) {
+    let values: BTreeSet<&str> = values().collect();
+    if values.contains(wanted.as_str()) {
         return Ok(());
     }
-    let had: Vec<String> = values.into_iter().take(10).collect();
+    let had: Vec<&str> = values.into_iter().take(10).collect();
     Err(format!(
         "cannot be evaluated: no {head} in this run had {key}={wanted:?}, so it selects \
          nothing: the run has {}",

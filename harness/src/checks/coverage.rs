@@ -18,10 +18,33 @@ use crate::run::{Contract, Run, SpanRecord, SpanRef, SpanStatus};
 /// are counted.
 const LISTED_MAX: usize = 5;
 
+/// What an operation is, worded only for a violation: every operation of
+/// a run is judged, and few are reported.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    /// `storage put`.
+    Storage(&'a str),
+    /// `dependency llm complete`.
+    Dependency(&'a str, &'a str),
+    /// `request Invoke (get)`.
+    Request(&'a str, &'a str),
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Storage(word) => write!(f, "storage {word}"),
+            What::Dependency(dependency, operation) => {
+                write!(f, "dependency {dependency} {operation}")
+            }
+            What::Request(method, operation) => write!(f, "request {method} ({operation})"),
+        }
+    }
+}
+
 /// One operation from the ledger, as this check needs it.
 struct Op<'a> {
-    /// `storage put`, `dependency llm complete`, `request Invoke`.
-    what: String,
+    what: What<'a>,
     node: &'a str,
     started: Duration,
     ended: Duration,
@@ -63,7 +86,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
             let word = contract.storage_word(op.operation);
             let own = move |span: &SpanRecord| span.attribute(attribute) == Some(word);
             let op = Op {
-                what: format!("storage {word}"),
+                what: What::Storage(word),
                 node: &op.node,
                 started: op.started_at,
                 ended: op.ended_at,
@@ -80,7 +103,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
             let operation = call.operation.as_str();
             let own = move |span: &SpanRecord| span.attribute(attribute) == Some(operation);
             let op = Op {
-                what: format!("dependency {} {operation}", call.dependency),
+                what: What::Dependency(&call.dependency, operation),
                 node: &call.node,
                 started: call.started_at,
                 ended: call.ended_at,
@@ -100,7 +123,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
                 _ => None,
             };
             let op = Op {
-                what: format!("request {} ({})", request.method, request.operation),
+                what: What::Request(&request.method, &request.operation),
                 node: &request.node,
                 started: request.received_at,
                 ended: replied,
@@ -129,12 +152,12 @@ fn judge<'a, F: Fn(&SpanRecord) -> bool>(
         };
         found += 1;
         if found == 1 {
-            first_what = op.what.clone();
+            first_what = op.what.to_string();
         }
         if found <= LISTED_MAX {
             violations.push(Violation {
                 check: Check::SpanCompletion,
-                subject: op.what.clone(),
+                subject: op.what.to_string(),
                 node: Some(op.node.to_string()),
                 at: Some(op.started),
                 message: problem,
