@@ -422,8 +422,18 @@ const INTERNED_MAX: usize = 16_384;
 /// carries eight or so attributes, most of them the same text as on every
 /// other span (`code.file.path` and its path, `rpc.system`, ...); shared,
 /// they cost a pointer each instead of an allocation each.
+///
+/// A hash set, not a B-tree: the strings share long prefixes (file paths,
+/// `code.`), which made every ordered lookup a run of long comparisons. It
+/// is only ever looked up, never iterated, so its order cannot reach a
+/// report; the hasher has fixed keys all the same.
 #[derive(Default)]
-pub(crate) struct Interner(std::collections::BTreeSet<Arc<str>>);
+pub(crate) struct Interner(
+    std::collections::HashSet<
+        Arc<str>,
+        std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+    >,
+);
 
 impl Interner {
     fn get(&mut self, text: &str) -> Arc<str> {
