@@ -16,6 +16,7 @@ mod rpc;
 mod scraper;
 mod simulation;
 mod sockets;
+mod span_record;
 mod storage;
 mod system;
 mod teardown;
