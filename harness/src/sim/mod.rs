@@ -3,6 +3,7 @@
 //! in, and the [`Builder`]. It produces a `Run` (the `run` layer) and knows
 //! nothing of the checks or the verdict.
 
+mod boot;
 mod builder;
 mod capture;
 mod clock;
