@@ -171,7 +171,7 @@ fn traces_parse_back_as_an_otlp_request_with_every_span() {
     let mut ran: Vec<(String, String)> = run
         .spans
         .iter()
-        .map(|span| (span.trace_id.clone(), span.span_id.clone()))
+        .map(|span| (span.trace_id.to_string(), span.span_id.to_string()))
         .collect();
     read_back.sort();
     ran.sort();

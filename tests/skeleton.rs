@@ -85,11 +85,7 @@ fn client_call_and_its_server_work_form_one_trace() {
     let run = sim("client_call_and_its_server_work_form_one_trace")
         .run(0)
         .unwrap_or_else(|error| panic!("seed 0: {error}"));
-    let by_id: BTreeMap<&str, _> = run
-        .spans
-        .iter()
-        .map(|span| (span.span_id.as_str(), span))
-        .collect();
+    let by_id: BTreeMap<_, _> = run.spans.iter().map(|span| (span.span_id, span)).collect();
     let server_spans: Vec<_> = run
         .spans
         .iter()
@@ -99,12 +95,11 @@ fn client_call_and_its_server_work_form_one_trace() {
     for server in server_spans {
         let parent = server
             .parent_span_id
-            .as_deref()
             .expect("a server span has a remote parent");
         // A server span whose client span was cut off by a timeout still
         // has it exported: the client span always ends.
         let client = by_id
-            .get(parent)
+            .get(&parent)
             .unwrap_or_else(|| panic!("server span {} has no exported parent", server.span_id));
         assert_eq!(client.kind, "client");
         assert_eq!(client.trace_id, server.trace_id);

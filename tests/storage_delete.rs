@@ -47,7 +47,7 @@ fn run(fault: Option<Fault>) -> Run {
 
 fn deletes(run: &Run) -> Vec<(bool, String)> {
     let ops = run.storage_ops.iter().filter(|op| op.operation == "delete");
-    ops.map(|op| (op.failure.is_none(), op.node.clone()))
+    ops.map(|op| (op.failure.is_none(), op.node.to_string()))
         .collect()
 }
 

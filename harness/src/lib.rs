@@ -38,9 +38,9 @@ pub use checks::{Check, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
 pub use run::{
     AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
-    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanLifecycle,
+    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanId, SpanLifecycle,
     SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing, TimingSource,
-    Workload,
+    TraceId, Workload,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::{Check, Violation};
-use crate::run::{Run, SpanRecord, SpanRef};
+use crate::run::{Run, SpanId, SpanRecord, SpanRef, TraceId};
 
 /// How many misplaced attempts are described before the rest are counted.
 const LISTED_MAX: usize = 5;
@@ -18,10 +18,10 @@ const LISTED_MAX: usize = 5;
 const DEPTH_MAX: usize = 256;
 
 pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
-    let spans: BTreeMap<(&str, &str), &SpanRecord> = run
+    let spans: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
         .spans
         .iter()
-        .map(|span| ((span.trace_id.as_str(), span.span_id.as_str()), span))
+        .map(|span| ((span.trace_id, span.span_id), span))
         .collect();
     // Which attempt each client span sent, to name a wrong one.
     let mut senders: BTreeMap<&SpanRef, (u64, u32)> = BTreeMap::new();
@@ -53,14 +53,14 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
         if misplaced > LISTED_MAX {
             continue;
         }
-        let server_span = spans.get(&(reply_span.trace_id.as_str(), reply_span.span_id.as_str()));
+        let server_span = spans.get(&(reply_span.trace_id, reply_span.span_id));
         violations.push(Violation {
             check: Check::TraceIntegrity,
             subject: server_span.map_or_else(
                 || format!("span {}", reply_span.span_id),
                 |span| format!("span `{}`", span.name),
             ),
-            node: Some(request.node.clone()),
+            node: Some(request.node.to_string()),
             at: Some(request.received_at),
             message: format!(
                 "served attempt {} of call {} ({} {} from {}), but {problem}",
@@ -86,7 +86,7 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
 /// Why the span that replied is not under the span that sent the attempt;
 /// None when it is.
 fn misplacement(
-    spans: &BTreeMap<(&str, &str), &SpanRecord>,
+    spans: &BTreeMap<(TraceId, SpanId), &SpanRecord>,
     senders: &BTreeMap<&SpanRef, (u64, u32)>,
     reply_span: &SpanRef,
     sent_by: &SpanRef,
@@ -99,15 +99,15 @@ fn misplacement(
             reply_span.trace_id, sent_by.trace_id
         ));
     }
-    let trace = reply_span.trace_id.as_str();
-    let mut current = reply_span.span_id.as_str();
+    let trace = reply_span.trace_id;
+    let mut current = reply_span.span_id;
     for _ in 0..DEPTH_MAX {
         if current == sent_by.span_id {
             return None;
         }
         let candidate = SpanRef {
-            trace_id: trace.to_string(),
-            span_id: current.to_string(),
+            trace_id: trace,
+            span_id: current,
         };
         if let Some((other_call, other_attempt)) = senders.get(&candidate) {
             let whose = if *other_call == call {
@@ -124,7 +124,7 @@ fn misplacement(
         }
         let parent = spans
             .get(&(trace, current))
-            .and_then(|span| span.parent_span_id.as_deref());
+            .and_then(|span| span.parent_span_id);
         match parent {
             Some(parent) => current = parent,
             None => break,

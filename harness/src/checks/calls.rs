@@ -24,10 +24,10 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 };
                 wanted
                     && matches(selector, |key| match key {
-                        "node" => Some(request.node.clone()),
+                        "node" => Some(request.node.to_string()),
                         "incarnation" => Some(request.incarnation.to_string()),
-                        "method" => Some(request.method.clone()),
-                        "operation" => Some(request.operation.clone()),
+                        "method" => Some(request.method.to_string()),
+                        "operation" => Some(request.operation.to_string()),
                         _ => None,
                     })
             })
@@ -38,9 +38,9 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
             .filter(|call| {
                 (outcome == "total" || call.outcome.as_deref() == Some(outcome.as_str()))
                     && matches(selector, |key| match key {
-                        "node" => Some(call.node.clone()),
+                        "node" => Some(call.node.to_string()),
                         "incarnation" => Some(call.incarnation.to_string()),
-                        "operation" => Some(call.operation.clone()),
+                        "operation" => Some(call.operation.to_string()),
                         _ => None,
                     })
             })
@@ -52,10 +52,10 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
             .filter(|(call, attempt)| {
                 (outcome == "total" || attempt.outcome.as_deref() == Some(outcome.as_str()))
                     && matches(selector, |key| match key {
-                        "node" => Some(call.node.clone()),
+                        "node" => Some(call.node.to_string()),
                         "incarnation" => Some(call.incarnation.to_string()),
-                        "operation" => Some(call.operation.clone()),
-                        "method" => Some(attempt.method.clone()),
+                        "operation" => Some(call.operation.to_string()),
+                        "method" => Some(attempt.method.to_string()),
                         _ => None,
                     })
             })
@@ -71,10 +71,10 @@ pub(super) fn count(run: &Run, quantity: &Quantity) -> Option<u64> {
                 };
                 wanted
                     && matches(selector, |key| match key {
-                        "node" => Some(call.node.clone()),
+                        "node" => Some(call.node.to_string()),
                         "incarnation" => Some(call.incarnation.to_string()),
                         "dependency" => Some(call.dependency.clone()),
-                        "operation" => Some(call.operation.clone()),
+                        "operation" => Some(call.operation.to_string()),
                         _ => None,
                     })
             })
@@ -95,8 +95,8 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             let seen = run.requests.iter().filter_map(|r| r.status.as_deref());
             let always = ["total", "unanswered", "ok", "error"];
             known("requests", "status", status, seen, &always)?;
-            let methods = || run.requests.iter().map(|r| r.method.as_str());
-            let operations = || run.requests.iter().map(|r| r.operation.as_str());
+            let methods = || run.requests.iter().map(|r| &*r.method);
+            let operations = || run.requests.iter().map(|r| &*r.operation);
             label("requests", selector, "method", methods)?;
             label("requests", selector, "operation", operations)
         }
@@ -110,7 +110,7 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
                 seen.chain(declared),
                 &["total"],
             )?;
-            let operations = || run.calls.iter().map(|c| c.operation.as_str());
+            let operations = || run.calls.iter().map(|c| &*c.operation);
             label("calls", selector, "operation", operations)
         }
         Quantity::Attempts { outcome, selector } => {
@@ -118,9 +118,9 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             let seen = attempts().filter_map(|a| a.outcome.as_deref());
             let always = ["total", "ok", "error", TIMEOUT, NETWORK_ERROR];
             known("attempts", "outcome", outcome, seen, &always)?;
-            let operations = || run.calls.iter().map(|c| c.operation.as_str());
+            let operations = || run.calls.iter().map(|c| &*c.operation);
             label("attempts", selector, "operation", operations)?;
-            let methods = || attempts().map(|a| a.method.as_str());
+            let methods = || attempts().map(|a| &*a.method);
             label("attempts", selector, "method", methods)
         }
         Quantity::Dependencies { selector, .. } => {
@@ -135,7 +135,7 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             label("dependency calls", selector, "dependency", names)?;
             let ops = || {
                 let declared = declared().flat_map(|(_, ops)| ops.iter().map(String::as_str));
-                declared.chain(called().map(|c| c.operation.as_str()))
+                declared.chain(called().map(|c| &*c.operation))
             };
             label("dependency calls", selector, "operation", ops)
         }

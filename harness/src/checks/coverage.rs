@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Check, Violation};
-use crate::run::{Contract, Run, SpanRecord, SpanRef, SpanStatus};
+use crate::run::{Contract, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId};
 
 /// How many uncovered operations of one kind are described before the rest
 /// are counted.
@@ -56,8 +56,8 @@ struct Op<'a> {
 /// Exported spans by (trace, span id), and their children by (trace,
 /// parent id).
 struct Spans<'a> {
-    by_id: BTreeMap<(&'a str, &'a str), &'a SpanRecord>,
-    children: BTreeMap<(&'a str, &'a str), Vec<&'a SpanRecord>>,
+    by_id: BTreeMap<(TraceId, SpanId), &'a SpanRecord>,
+    children: BTreeMap<(TraceId, SpanId), Vec<&'a SpanRecord>>,
 }
 
 impl<'a> Spans<'a> {
@@ -67,10 +67,10 @@ impl<'a> Spans<'a> {
             children: BTreeMap::new(),
         };
         for span in &run.spans {
-            let trace = span.trace_id.as_str();
-            spans.by_id.insert((trace, span.span_id.as_str()), span);
+            let trace = span.trace_id;
+            spans.by_id.insert((trace, span.span_id), span);
             if let Some(parent) = &span.parent_span_id {
-                let siblings = spans.children.entry((trace, parent.as_str()));
+                let siblings = spans.children.entry((trace, *parent));
                 siblings.or_default().push(span);
             }
         }
@@ -197,7 +197,7 @@ fn problem<'a>(
             "ran {interval} outside any span: this code path has no span for it"
         ));
     };
-    let key = (current.trace_id.as_str(), current.span_id.as_str());
+    let key = (current.trace_id, current.span_id);
     // A span never exported is span_completion's to report.
     let span = spans.by_id.get(&key)?;
     if !own(span) {
@@ -256,7 +256,7 @@ fn not_own(
 ) -> String {
     let started = op.started.as_nanos() as i64;
     let ended = op.ended.as_nanos() as i64;
-    let key = (current.trace_id.as_str(), current.span_id.as_str());
+    let key = (current.trace_id, current.span_id);
     let children = spans.children.get(&key).map_or(&[][..], Vec::as_slice);
     let closed_early = children
         .iter()

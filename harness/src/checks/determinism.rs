@@ -151,8 +151,8 @@ mod tests {
 
     fn span(name: &str) -> SpanRecord {
         SpanRecord {
-            trace_id: "01".repeat(16),
-            span_id: "02".repeat(8),
+            trace_id: crate::run::TraceId(0x0101_0101_0101_0101_0101_0101_0101_0101),
+            span_id: crate::run::SpanId(0x0202_0202_0202_0202),
             parent_span_id: None,
             name: name.into(),
             kind: "internal".into(),

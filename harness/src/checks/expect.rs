@@ -213,17 +213,16 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
                 .count(),
         ),
         Quantity::SpanOrphans(selector) => {
-            let exported: BTreeSet<(&str, &str)> = run
+            let exported: BTreeSet<(crate::run::TraceId, crate::run::SpanId)> = run
                 .spans
                 .iter()
-                .map(|span| (span.trace_id.as_str(), span.span_id.as_str()))
+                .map(|span| (span.trace_id, span.span_id))
                 .collect();
             count(
                 spans(run, selector)
                     .filter(|span| {
-                        span.parent_span_id.as_deref().is_some_and(|parent| {
-                            !exported.contains(&(span.trace_id.as_str(), parent))
-                        })
+                        span.parent_span_id
+                            .is_some_and(|parent| !exported.contains(&(span.trace_id, parent)))
                     })
                     .count(),
             )
@@ -282,7 +281,7 @@ fn storage_count(run: &Run, result: StorageResult, selector: &Selector) -> u64 {
         })
         .filter(|op| {
             matches(selector, |key| match key {
-                "node" => Some(op.node.clone()),
+                "node" => Some(op.node.to_string()),
                 "incarnation" => Some(op.incarnation.to_string()),
                 "operation" => Some(op.operation.to_string()),
                 _ => None,

@@ -50,7 +50,7 @@ fn storage_status(run: &Run, contract: &Contract, attribute: &str) -> Vec<Violat
     let mut failures: BTreeMap<OpKey, (usize, Option<&str>)> = BTreeMap::new();
     for op in &run.storage_ops {
         let key = (
-            op.node.clone(),
+            op.node.to_string(),
             contract.storage_word(op.operation).to_string(),
             op.started_at.as_nanos() as i64,
             op.ended_at.as_nanos() as i64,

@@ -6,29 +6,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Check, Violation};
-use crate::run::{Contract, Run, SpanRecord};
+use crate::run::{Contract, Run, SpanId, SpanRecord, TraceId};
 
 /// How many offending spans of one kind a violation lists before it counts.
 const SPANS_LISTED_MAX: usize = 5;
 
 pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
-    let exported: BTreeSet<(&str, &str)> = run
+    let exported: BTreeSet<(TraceId, SpanId)> = run
         .spans
         .iter()
-        .map(|span| (span.trace_id.as_str(), span.span_id.as_str()))
+        .map(|span| (span.trace_id, span.span_id))
         .collect();
     let mut violations = Vec::new();
     violations.extend(listed(
         run.spans.iter().filter(|span| {
             span.parent_span_id
-                .as_deref()
-                .is_some_and(|parent| !exported.contains(&(span.trace_id.as_str(), parent)))
+                .is_some_and(|parent| !exported.contains(&(span.trace_id, parent)))
         }),
         |span| {
             format!(
                 "names parent {} in trace {}, and no such span was exported in that trace: \
                  the trace has a hole (a parent that never ended, or a context from elsewhere)",
-                span.parent_span_id.as_deref().unwrap_or("?"),
+                span.parent_span_id
+                    .map_or("?".to_string(), |id| id.to_string()),
                 span.trace_id
             )
         },
@@ -119,13 +119,13 @@ fn requests(run: &Run, name: &str) -> Vec<Violation> {
             ),
         });
     }
-    let mut per_trace: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_trace: BTreeMap<TraceId, usize> = BTreeMap::new();
     for span in &request_spans {
-        *per_trace.entry(&span.trace_id).or_default() += 1;
+        *per_trace.entry(span.trace_id).or_default() += 1;
     }
     violations.extend(listed(
         request_spans.iter().copied().filter(|span| {
-            span.parent_span_id.is_some() || per_trace.get(span.trace_id.as_str()) > Some(&1)
+            span.parent_span_id.is_some() || per_trace.get(&span.trace_id) > Some(&1)
         }),
         |span| {
             format!(
@@ -143,11 +143,11 @@ mod tests {
     use crate::checks::lint::tests::run_with_finals;
     use crate::run::SpanStatus;
 
-    fn span(trace: &str, id: &str, parent: Option<&str>, name: &str, kind: &str) -> SpanRecord {
+    fn span(trace: u128, id: u64, parent: Option<u64>, name: &str, kind: &str) -> SpanRecord {
         SpanRecord {
-            trace_id: trace.into(),
-            span_id: id.into(),
-            parent_span_id: parent.map(Into::into),
+            trace_id: TraceId(trace),
+            span_id: SpanId(id),
+            parent_span_id: parent.map(SpanId),
             name: name.into(),
             kind: kind.into(),
             origin: Default::default(),
@@ -159,17 +159,13 @@ mod tests {
         }
     }
 
-    fn request(trace: &str, root: &str) -> Vec<SpanRecord> {
+    /// A request's root span `root`, its client span `root + 1` and the
+    /// server span `root + 2` under that.
+    fn request(trace: u128, root: u64) -> Vec<SpanRecord> {
         vec![
             span(trace, root, None, "request", "internal"),
-            span(trace, &format!("{root}c"), Some(root), "invoke", "client"),
-            span(
-                trace,
-                &format!("{root}s"),
-                Some(&format!("{root}c")),
-                "invoke",
-                "server",
-            ),
+            span(trace, root + 1, Some(root), "invoke", "client"),
+            span(trace, root + 2, Some(root + 1), "invoke", "server"),
         ]
     }
 
@@ -182,15 +178,15 @@ mod tests {
 
     #[test]
     fn connected_request_traces_pass() {
-        let spans = [request("t1", "a"), request("t2", "b")].concat();
+        let spans = [request(1, 0xa0), request(2, 0xb0)].concat();
         let contract = Contract::new().request_span("request");
         assert_eq!(trace_integrity(&run(spans, 2), &contract), Vec::new());
     }
 
     #[test]
     fn a_parent_missing_from_the_trace_is_a_hole() {
-        let mut spans = request("t1", "a");
-        spans[2].trace_id = "t9".into();
+        let mut spans = request(1, 0xa0);
+        spans[2].trace_id = TraceId(9);
         let violations = trace_integrity(&run(spans, 1), &Contract::new());
         assert_eq!(violations.len(), 1, "{violations:?}");
         assert!(violations[0].message.contains("the trace has a hole"));
@@ -198,7 +194,7 @@ mod tests {
 
     #[test]
     fn two_requests_in_one_trace_are_reported() {
-        let spans = [request("t1", "a"), request("t1", "b")].concat();
+        let spans = [request(1, 0xa0), request(1, 0xb0)].concat();
         let contract = Contract::new().request_span("request");
         let violations = trace_integrity(&run(spans, 2), &contract);
         assert!(

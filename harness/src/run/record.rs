@@ -238,7 +238,8 @@ fn span_line(span: &SpanRecord) -> String {
         "span {} {} parent={} {:?} kind={} origin={:?} {}..{} status={:?} attrs=[{}] events=[{}]",
         span.trace_id,
         span.span_id,
-        span.parent_span_id.as_deref().unwrap_or("-"),
+        span.parent_span_id
+            .map_or("-".to_string(), |id| id.to_string()),
         span.name,
         span.kind,
         span.origin,

@@ -3,14 +3,15 @@
 //! which span handled which attempt. `Network::call` and `Network::accept`
 //! record them; the system's telemetry never does.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The span that was current at an instant, by its exported ids: which span
 /// sent an attempt, which span replied to a request.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SpanRef {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: super::TraceId,
+    pub span_id: super::SpanId,
 }
 
 /// One request a server received, from the moment the system accepted it
@@ -19,12 +20,12 @@ pub struct SpanRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {
     /// `server-<n>`.
-    pub node: String,
+    pub node: Arc<str>,
     pub incarnation: u32,
     /// The method the caller named (`Invoke`, `tools/call`).
-    pub method: String,
+    pub method: Arc<str>,
     /// The workload operation of the call it belongs to (`get`).
-    pub operation: String,
+    pub operation: Arc<str>,
     /// The call and attempt that sent it; a duplicated message is received
     /// twice, so two records can share them.
     pub call: u64,
@@ -33,7 +34,7 @@ pub struct RequestRecord {
     pub received_at: Duration,
     pub replied_at: Option<Duration>,
     /// What the reply said (`ok`, `error`, or the reply type's own word).
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
     /// The span current when the reply was sent: the server work for it.
     pub span: Option<SpanRef>,
 }
@@ -52,15 +53,15 @@ pub struct CallRecord {
     /// Unique in the run; requests name it.
     pub id: u64,
     /// The calling node (`client`, or a server calling another).
-    pub node: String,
+    pub node: Arc<str>,
     pub incarnation: u32,
     /// The workload operation (`get`, `increment`).
-    pub operation: String,
+    pub operation: Arc<str>,
     pub started_at: Duration,
     /// None if the call was never finished (a crash dropped it).
     pub ended_at: Option<Duration>,
     /// What the caller said it came to (`ok`, `error`, `timeout`).
-    pub outcome: Option<String>,
+    pub outcome: Option<Arc<str>>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -76,15 +77,15 @@ impl CallRecord {
 pub struct AttemptRecord {
     /// 0 for the first attempt.
     pub number: u32,
-    pub method: String,
+    pub method: Arc<str>,
     /// The node it was sent to.
-    pub server: String,
+    pub server: Arc<str>,
     pub started_at: Duration,
     /// None if the attempt never ended (a crash dropped it).
     pub ended_at: Option<Duration>,
     /// The reply's status, or `timeout` or `network_error`; None if it
     /// never ended.
-    pub outcome: Option<String>,
+    pub outcome: Option<Arc<str>>,
     /// The span current when the attempt was sent: the server work it
     /// reached must be under it.
     pub span: Option<SpanRef>,

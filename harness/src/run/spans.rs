@@ -7,9 +7,9 @@ use std::time::Duration;
 /// An exported span, with times in nanoseconds since the run's start.
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub struct SpanRecord {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
+    pub trace_id: super::TraceId,
+    pub span_id: super::SpanId,
+    pub parent_span_id: Option<super::SpanId>,
     pub name: String,
     pub kind: String,
     /// The node and incarnation it started on, and whether a crash ended it.

@@ -2,6 +2,7 @@
 //! channel (the storage it simulates, the node lifecycle it drives), never
 //! through the system's metrics. Checks compare the telemetry with it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use obsim_scenario::Fate;
@@ -12,7 +13,7 @@ use obsim_scenario::Fate;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageOp {
     /// `server-<n>`.
-    pub node: String,
+    pub node: Arc<str>,
     /// The incarnation of `node` the result was returned to.
     pub incarnation: u32,
     /// `get`, `put` or `delete`.
@@ -21,7 +22,7 @@ pub struct StorageOp {
     pub started_at: Duration,
     pub ended_at: Duration,
     /// What failed it, None when it succeeded.
-    pub failure: Option<String>,
+    pub failure: Option<Arc<str>>,
     /// The span current as the operation started: its own span, if the
     /// system traced it.
     pub span: Option<super::SpanRef>,

@@ -18,9 +18,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::clock::Clock;
+use super::interner::Interner;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
-use super::span_record::{hex, Interner};
 use crate::run::{OpenSpan, SpanDigest, SpanDigester, SpanLifecycle, SpanOrigin, SpanRecord};
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
@@ -347,7 +347,7 @@ pub(crate) fn current_span() -> Option<crate::run::SpanRef> {
     let context = span.context();
     let span_context = context.span().span_context().clone();
     span_context.is_valid().then(|| crate::run::SpanRef {
-        trace_id: hex(&span_context.trace_id().to_bytes()),
-        span_id: hex(&span_context.span_id().to_bytes()),
+        trace_id: span_context.trace_id().into(),
+        span_id: span_context.span_id().into(),
     })
 }

@@ -3,7 +3,9 @@
 //! through the system's metrics. Checks compare the telemetry with it.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use super::interner::Interner;
 
 use crate::run::{AttemptRecord, CallRecord, DependencyCall, RequestRecord, SpanRef, StorageOp};
 
@@ -21,9 +23,16 @@ pub(crate) struct Ledger {
     requests: Mutex<Vec<RequestRecord>>,
     /// Every completed dependency call, in completion order.
     dependency_calls: Mutex<Vec<DependencyCall>>,
+    /// Node names, methods, operations and outcomes, held once each.
+    strings: Mutex<Interner>,
 }
 
 impl Ledger {
+    /// The run's one copy of `text`, for the records above.
+    pub(crate) fn intern(&self, text: &str) -> Arc<str> {
+        self.strings.lock().expect("ledger lock").get(text)
+    }
+
     pub(crate) fn node_up(&self, node: &str, incarnation: u32) {
         self.live_map().insert(node.to_string(), incarnation);
     }
@@ -76,26 +85,31 @@ impl Ledger {
     }
 
     pub(crate) fn end_call(&self, id: u64, at: std::time::Duration, outcome: &str) {
+        let outcome = self.intern(outcome);
         if let Some(call) = self.calls.lock().expect("ledger lock").get_mut(id as usize) {
             call.ended_at = Some(at);
-            call.outcome = Some(outcome.to_string());
+            call.outcome = Some(outcome);
         }
     }
 
     pub(crate) fn begin_attempt(&self, id: u64, attempt: AttemptRecord) {
         if let Some(call) = self.calls.lock().expect("ledger lock").get_mut(id as usize) {
+            // Most calls make one attempt: a plain push would reserve four,
+            // which was the largest single share of a run's memory.
+            call.attempts.reserve_exact(1);
             call.attempts.push(attempt);
         }
     }
 
     pub(crate) fn end_attempt(&self, id: u64, number: u32, at: std::time::Duration, outcome: &str) {
+        let outcome = self.intern(outcome);
         let mut calls = self.calls.lock().expect("ledger lock");
         let Some(call) = calls.get_mut(id as usize) else {
             return;
         };
         if let Some(attempt) = call.attempts.iter_mut().find(|a| a.number == number) {
             attempt.ended_at = Some(at);
-            attempt.outcome = Some(outcome.to_string());
+            attempt.outcome = Some(outcome);
         }
     }
 
@@ -110,9 +124,10 @@ impl Ledger {
         &self,
         index: usize,
         at: std::time::Duration,
-        status: String,
+        status: &str,
         span: Option<SpanRef>,
     ) {
+        let status = self.intern(status);
         if let Some(request) = self.requests.lock().expect("ledger lock").get_mut(index) {
             request.replied_at = Some(at);
             request.status = Some(status);

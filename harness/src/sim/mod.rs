@@ -9,6 +9,7 @@ mod capture;
 mod clock;
 mod dependency;
 mod endpoint;
+mod interner;
 mod ledger;
 mod lifecycle;
 mod limits;

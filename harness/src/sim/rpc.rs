@@ -10,6 +10,7 @@ use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture::current_span;
@@ -58,8 +59,8 @@ impl std::error::Error for CallError {}
 struct Envelope<Req> {
     call: u64,
     attempt: u32,
-    method: String,
-    operation: String,
+    method: Arc<str>,
+    operation: Arc<str>,
     reply_tag: u64,
     body: Req,
 }
@@ -73,7 +74,7 @@ struct ReplyEnvelope<R>(R);
 pub struct Call {
     network: Network,
     id: u64,
-    operation: String,
+    operation: Arc<str>,
     attempts: u32,
 }
 
@@ -85,9 +86,9 @@ impl Network {
         let world = &self.world;
         let id = world.ledger.begin_call(CallRecord {
             id: 0,
-            node: self.node.clone(),
+            node: world.ledger.intern(&self.node),
             incarnation: world.ledger.incarnation_of(&self.node),
-            operation: operation.to_string(),
+            operation: world.ledger.intern(operation),
             started_at: world.clock.elapsed(),
             ended_at: None,
             outcome: None,
@@ -96,7 +97,7 @@ impl Network {
         Call {
             network: self.clone(),
             id,
-            operation: operation.to_string(),
+            operation: world.ledger.intern(operation),
             attempts: 0,
         }
     }
@@ -110,7 +111,7 @@ impl Network {
         let (envelope, from) = self.recv_as(REQUEST_TAG, kind).await?;
         let world = &self.world;
         let record = world.ledger.record_request(RequestRecord {
-            node: self.node.clone(),
+            node: world.ledger.intern(&self.node),
             incarnation: world.ledger.incarnation_of(&self.node),
             method: envelope.method.clone(),
             operation: envelope.operation.clone(),
@@ -166,8 +167,8 @@ impl Call {
             self.id,
             AttemptRecord {
                 number,
-                method: method.to_string(),
-                server: super::world::node_name(dst.ip()),
+                method: world.ledger.intern(method),
+                server: world.ledger.intern(&super::world::node_name(dst.ip())),
                 started_at: world.clock.elapsed(),
                 ended_at: None,
                 outcome: None,
@@ -177,7 +178,7 @@ impl Call {
         let envelope = Envelope {
             call: self.id,
             attempt: number,
-            method: method.to_string(),
+            method: world.ledger.intern(method),
             operation: self.operation.clone(),
             reply_tag,
             body: request,
@@ -222,8 +223,8 @@ impl Call {
 /// One request a server received: its body, and how to answer it.
 pub struct Request<Req> {
     pub body: Req,
-    method: String,
-    operation: String,
+    method: Arc<str>,
+    operation: Arc<str>,
     responder: Responder,
 }
 
@@ -271,7 +272,7 @@ impl Responder {
         world.ledger.record_reply(
             self.record,
             world.clock.elapsed(),
-            reply.status(),
+            &reply.status(),
             current_span(),
         );
         let kind = message_name::<R>();

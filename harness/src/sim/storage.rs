@@ -149,12 +149,12 @@ impl Storage {
         let node = server_name(self.inner.node);
         let incarnation = self.inner.ledger.incarnation_of(&node);
         self.inner.ledger.record_storage(StorageOp {
-            node,
+            node: self.inner.ledger.intern(&node),
             incarnation,
             operation,
             started_at,
             ended_at: self.inner.clock.elapsed(),
-            failure: error.map(ToString::to_string),
+            failure: error.map(|error| self.inner.ledger.intern(&error.to_string())),
             span,
         });
     }

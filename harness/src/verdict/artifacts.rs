@@ -268,16 +268,16 @@ fn write_files(
     let spans = run.map_or(&[][..], |run| &run.otel_spans);
     // One resource per node (`service.instance.id`), as each node's own
     // process would export it.
-    let nodes: BTreeMap<String, String> = run
+    let nodes: BTreeMap<crate::run::SpanId, String> = run
         .map(|run| {
             run.spans
                 .iter()
-                .filter_map(|span| Some((span.span_id.clone(), span.origin.node.clone()?)))
+                .filter_map(|span| Some((span.span_id, span.origin.node.clone()?)))
                 .collect()
         })
         .unwrap_or_default();
     let json = otlp_json(spans, &failure.scenario, |span| {
-        nodes.get(&span.span_context.span_id().to_string()).cloned()
+        nodes.get(&span.span_context.span_id().into()).cloned()
     })?;
     fs::write(folder.join("traces.otlp.json"), json + "\n")?;
     fs::write(folder.join("scrapes.txt"), or_no_run(run, scrapes_text))?;
