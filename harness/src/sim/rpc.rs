@@ -84,11 +84,12 @@ impl Network {
     /// with [`Call::finish`].
     pub fn call(&self, operation: &str) -> Call {
         let world = &self.world;
+        let operation = world.ledger.intern(operation);
         let id = world.ledger.begin_call(CallRecord {
             id: 0,
             node: world.ledger.intern(&self.node),
             incarnation: world.ledger.incarnation_of(&self.node),
-            operation: world.ledger.intern(operation),
+            operation: operation.clone(),
             started_at: world.clock.elapsed(),
             ended_at: None,
             outcome: None,
@@ -97,7 +98,7 @@ impl Network {
         Call {
             network: self.clone(),
             id,
-            operation: world.ledger.intern(operation),
+            operation,
             attempts: 0,
         }
     }
@@ -163,11 +164,12 @@ impl Call {
         // earlier attempt is never taken for this one.
         let reply_tag = REQUEST_TAG + 1 + serial % (u64::MAX - REQUEST_TAG - 1);
         let world = &network.world;
+        let method = world.ledger.intern(method);
         world.ledger.begin_attempt(
             self.id,
             AttemptRecord {
                 number,
-                method: world.ledger.intern(method),
+                method: method.clone(),
                 server: world.ledger.intern(&super::world::node_name(dst.ip())),
                 started_at: world.clock.elapsed(),
                 ended_at: None,
@@ -178,7 +180,7 @@ impl Call {
         let envelope = Envelope {
             call: self.id,
             attempt: number,
-            method: world.ledger.intern(method),
+            method,
             operation: self.operation.clone(),
             reply_tag,
             body: request,
