@@ -45,5 +45,14 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
     for expectation in &scenario.expectations {
         builder = builder.expect(expectation.clone());
     }
+    for file in &scenario.alerts.rule_files {
+        builder = builder.alert_rules(file.clone());
+    }
+    if let Some(interval) = scenario.alerts.evaluation_interval {
+        builder = builder.evaluation_interval(interval);
+    }
+    for claim in &scenario.alert_expectations {
+        builder = builder.expect_alert(claim.clone());
+    }
     builder
 }

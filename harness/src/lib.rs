@@ -37,10 +37,10 @@ pub use checks::promtool::promtool_available;
 pub use checks::{Check, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
 pub use run::{
-    AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
+    Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
     MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanId, SpanLifecycle,
     SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing, TimingSource,
-    TraceId, Workload,
+    TraceId, Workload, SCRAPE_JOB_DEFAULT,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,

@@ -236,6 +236,49 @@ fn shifted(t_ms: i64, offset: &Option<Offset>) -> i64 {
     }
 }
 
+/// Whether the series `labels` is one `selector` selects: its name and
+/// every matcher (a missing label is the empty string, as in Prometheus).
+pub fn selects_series(selector: &VectorSelector, labels: &Labels) -> bool {
+    let named = selector
+        .name
+        .as_deref()
+        .is_none_or(|name| labels.get(METRIC_NAME).map(String::as_str) == Some(name));
+    named && selects(&selector.matchers, labels)
+}
+
+/// Every series selector in `expr`, range selectors' included, in order.
+pub fn selectors(expr: &Expr) -> Vec<&VectorSelector> {
+    let mut found = Vec::new();
+    collect_selectors(expr, &mut found);
+    found
+}
+
+fn collect_selectors<'e>(expr: &'e Expr, found: &mut Vec<&'e VectorSelector>) {
+    match expr {
+        Expr::VectorSelector(selector) => found.push(selector),
+        Expr::MatrixSelector(matrix) => found.push(&matrix.vs),
+        Expr::Paren(paren) => collect_selectors(&paren.expr, found),
+        Expr::Unary(unary) => collect_selectors(&unary.expr, found),
+        Expr::Aggregate(aggregate) => {
+            if let Some(param) = &aggregate.param {
+                collect_selectors(param, found);
+            }
+            collect_selectors(&aggregate.expr, found);
+        }
+        Expr::Binary(binary) => {
+            collect_selectors(&binary.lhs, found);
+            collect_selectors(&binary.rhs, found);
+        }
+        Expr::Call(call) => call
+            .args
+            .args
+            .iter()
+            .for_each(|arg| collect_selectors(arg, found)),
+        Expr::Subquery(subquery) => collect_selectors(&subquery.expr, found),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
 /// Whether `labels` satisfy the selector's matchers (a missing label is the
 /// empty string, as in Prometheus).
 pub(crate) fn selects(matchers: &Matchers, labels: &Labels) -> bool {

@@ -23,7 +23,7 @@ pub const AGGREGATIONS: &[&str] = &[
 pub const RULES_MAX: usize = 1_000;
 
 /// One loaded rule file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RuleFile {
     /// The path it was loaded from, as given.
     pub path: String,
@@ -33,7 +33,7 @@ pub struct RuleFile {
 }
 
 /// A rule group: rules evaluated in order at each of its instants.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Group {
     pub name: String,
     /// Its own evaluation interval; None: the global one.
@@ -42,7 +42,7 @@ pub struct Group {
 }
 
 /// One alerting or recording rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub kind: RuleKind,
     pub expr: Expr,

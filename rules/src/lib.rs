@@ -53,13 +53,15 @@ mod series;
 mod template;
 
 pub use engine::{evaluate, AlertHistory, AlertState, RuleFailure, Schedule, Timeline, ALERT_NAME};
-pub use eval::{Element, EvalError, Evaluator, Range, Value, LOOKBACK_MS};
+pub use eval::{
+    selectors, selects_series, Element, EvalError, Evaluator, Range, Value, LOOKBACK_MS,
+};
 pub use file::{
     duration, in_subset, load, parse, Group, Rule, RuleFile, RuleKind, RulesError, AGGREGATIONS,
     RULES_MAX,
 };
 pub use functions::FUNCTIONS;
-pub use promql_parser::parser::Expr;
+pub use promql_parser::parser::{parse as parse_promql, Expr, VectorSelector};
 pub use series::{
     escape_label_value, format_series, is_stale, labels, stale_nan, Labels, Sample, Series,
     SeriesStore, StoreError, METRIC_NAME, SAMPLES_MAX_DEFAULT, STALE_NAN_BITS,

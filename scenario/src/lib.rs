@@ -9,6 +9,7 @@
 //! The crate knows nothing about running: the harness turns a [`Scenario`]
 //! into a run and evaluates its [`Expectation`]s.
 
+pub mod alerts;
 pub mod de;
 mod decimal;
 mod duration;
@@ -19,6 +20,7 @@ mod raw;
 mod scenario;
 mod system;
 
+pub use alerts::{AlertClaim, AlertExpectation, AlertSelector, Tolerance};
 pub use decimal::Decimal;
 pub use duration::parse_duration;
 pub use error::ScenarioError;
@@ -26,7 +28,7 @@ pub use expect::{
     parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, NodeScope,
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
-pub use scenario::{discover, RunSpec, Scenario, SeedSpec, WorkloadSpec};
+pub use scenario::{discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec};
 
 #[cfg(test)]
 mod tests;

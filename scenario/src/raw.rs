@@ -45,6 +45,8 @@ pub(crate) struct RawScenario {
     pub seeds: RawSeeds,
     #[serde(default)]
     pub lint: RawLint,
+    #[serde(default)]
+    pub alerts: RawAlerts,
     /// Read by the system under test into its own type; here only checked
     /// to be a table.
     #[serde(default)]
@@ -86,6 +88,13 @@ pub(crate) struct RawRun {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLint {
     pub label_values_max: Int,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub rule_files: Names,
+    pub evaluation_interval: Dur,
 }
 
 #[derive(Deserialize, Default)]

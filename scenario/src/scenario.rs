@@ -6,6 +6,7 @@ use std::time::Duration;
 use obsim_faults::{swarm, Fault, FaultKind, Topology};
 use toml::Spanned;
 
+use crate::alerts::{is_alert_claim, parse_alert_claim, AlertExpectation};
 use crate::error::{Reporter, ScenarioError};
 use crate::expect::{parse_expectation, Expectation, NodeScope};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
@@ -41,6 +42,21 @@ pub struct Scenario {
     /// `[lint] label_values_max`: distinct values one label of one metric
     /// may take across a run (default 100).
     pub label_values_max: usize,
+    /// `[alerts]`: rule files and how often they are evaluated.
+    pub alerts: AlertsSpec,
+    /// The `expect` entries that are claims about alerts (`alert ... fires`).
+    pub alert_expectations: Vec<AlertExpectation>,
+}
+
+/// The `[alerts]` table, its rule files loaded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertsSpec {
+    /// `rule_files`: Prometheus rule files, paths relative to the scenario
+    /// file, loaded and checked. The system's own (from its contract) are
+    /// evaluated too, before these.
+    pub rule_files: Vec<obsim_rules::RuleFile>,
+    /// `evaluation_interval` (default: the scrape interval).
+    pub evaluation_interval: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +254,16 @@ impl Builder<'_> {
         };
         let (faults, swarm) = self.faults(&topology)?;
         let expectations = self.expectations(servers as usize)?;
+        let alert_expectations = self.alert_expectations(&faults)?;
+        let alerts = self.alerts()?;
+        if !alert_expectations.is_empty() && self.raw.checks.is_some() {
+            let listed = checks.iter().any(|name| name == "alert_correctness");
+            if !listed {
+                let message = "the `alert ...` expectations need alert rules evaluated: \
+                               list \"alert_correctness\" in `checks`, or leave `checks` out";
+                return Err(self.report.at(0, "checks", message));
+            }
+        }
         let every_fault_fires = self.every_fault_fires(swarm.is_some(), &faults, &expectations)?;
         Ok(Scenario {
             path: self.report.path.to_path_buf(),
@@ -254,6 +280,8 @@ impl Builder<'_> {
             expectations,
             source: self.report.text.to_string(),
             label_values_max,
+            alerts,
+            alert_expectations,
         })
     }
 
@@ -556,6 +584,7 @@ impl Builder<'_> {
         };
         list.iter()
             .enumerate()
+            .filter(|(_, text)| !is_alert_claim(text.get_ref()))
             .map(|(index, text)| {
                 let expectation = parse_expectation(text.get_ref()).map_err(|error| {
                     let offset = self.offset_in_string(text, error.offset);
@@ -566,6 +595,59 @@ impl Builder<'_> {
                 Ok(expectation)
             })
             .collect()
+    }
+
+    /// The `expect` entries that claim something about alerts.
+    fn alert_expectations(&self, faults: &[Fault]) -> Loaded<Vec<AlertExpectation>> {
+        let Some(list) = &self.raw.expect else {
+            return Ok(Vec::new());
+        };
+        let mut claims = Vec::new();
+        for (index, text) in list.iter().enumerate() {
+            if !is_alert_claim(text.get_ref()) {
+                continue;
+            }
+            let field = format!("expect[{index}]");
+            let claim = parse_alert_claim(text.get_ref()).map_err(|error| {
+                let offset = self.offset_in_string(text, error.offset);
+                self.report.at(offset, field.clone(), error.message)
+            })?;
+            if let Some(fault) = claim.claim.fault() {
+                if fault >= faults.len() {
+                    let message = format!(
+                        "faults[{fault}] is not an entry of this file, which has {} `[[faults]]`: \
+                         the claim could never be checked",
+                        faults.len()
+                    );
+                    return Err(self.report.value(text, field, message));
+                }
+            }
+            claims.push(claim);
+        }
+        Ok(claims)
+    }
+
+    /// `[alerts]`: each rule file loaded relative to the scenario file.
+    fn alerts(&self) -> Loaded<AlertsSpec> {
+        let raw = &self.raw.alerts;
+        self.positive("alerts.evaluation_interval", &raw.evaluation_interval)?;
+        let mut rule_files = Vec::new();
+        let base = self.report.path.parent().unwrap_or(Path::new("."));
+        for (index, path) in raw.rule_files.iter().flat_map(|l| l.get_ref()).enumerate() {
+            let field = format!("alerts.rule_files[{index}]");
+            let full = base.join(path.get_ref());
+            let text = std::fs::read_to_string(&full).map_err(|error| {
+                let message = format!("cannot read {}: {error}", full.display());
+                self.report.value(path, field.clone(), message)
+            })?;
+            let file = obsim_rules::parse(&full.display().to_string(), &text)
+                .map_err(|error| self.report.value(path, field.clone(), error.to_string()))?;
+            rule_files.push(file);
+        }
+        Ok(AlertsSpec {
+            rule_files,
+            evaluation_interval: duration_of(&raw.evaluation_interval),
+        })
     }
 
     /// A node the topology does not have selects nothing: an error, not a 0.

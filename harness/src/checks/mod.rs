@@ -6,6 +6,7 @@
 // `run` layer only, never the simulation or the verdict.
 
 mod accuracy;
+pub mod alerts;
 mod attempts;
 mod calls;
 mod completion;
@@ -82,6 +83,9 @@ pub fn check_run_with(
     if on(Check::ExpositionLint) {
         violations.extend(lint::exposition_lint(run, config.label_values_max));
         violations.extend(promtool::promtool_check(run, memo));
+    }
+    if on(Check::AlertCorrectness) {
+        violations.extend(alerts::alert_correctness(run, config, contract, rules));
     }
     if config.every_fault_fires {
         violations.extend(faults_fired(run));

@@ -25,6 +25,9 @@ pub enum Check {
     /// Prometheus naming, HELP, label cardinality, and `promtool check metrics`.
     ExpositionLint,
     SeedDeterminism,
+    /// The system's alert rules fire over what was scraped when, and only
+    /// when, they fire over ground truth.
+    AlertCorrectness,
     /// Every fault of the plan fired: the run really tested what it claims.
     FaultsFired,
     /// A scenario's own expectation held.
@@ -33,7 +36,7 @@ pub enum Check {
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 8] = [
+    pub const INVARIANTS: [Check; 9] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -42,9 +45,10 @@ impl Check {
         Check::TraceIntegrity,
         Check::ExpositionLint,
         Check::SeedDeterminism,
+        Check::AlertCorrectness,
     ];
 
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -53,6 +57,7 @@ impl Check {
         Check::TraceIntegrity,
         Check::ExpositionLint,
         Check::SeedDeterminism,
+        Check::AlertCorrectness,
         Check::FaultsFired,
         Check::Expectation,
     ];
@@ -67,6 +72,7 @@ impl Check {
             Check::TraceIntegrity => "trace_integrity",
             Check::ExpositionLint => "exposition_lint",
             Check::SeedDeterminism => "seed_determinism",
+            Check::AlertCorrectness => "alert_correctness",
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",
         }

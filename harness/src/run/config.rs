@@ -101,6 +101,118 @@ pub struct Config {
     /// Where failure artifacts go: `<dir>/<scenario>/<seed>/`. None writes
     /// nothing.
     pub artifacts_dir: Option<std::path::PathBuf>,
+    /// The alerting and recording rules each run is evaluated with.
+    pub alerts: Alerts,
+}
+
+/// Prometheus rules and how they are evaluated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Alerts {
+    /// The system's rule files (from its contract), then the scenario's.
+    pub rule_files: Vec<obsim_rules::RuleFile>,
+    /// How often rules are evaluated; None: at the scrape interval.
+    pub evaluation_interval: Option<std::time::Duration>,
+    /// Claims about the alerts of every run (`alert X fires during ...`).
+    pub expectations: Vec<obsim_scenario::AlertExpectation>,
+}
+
+impl Alerts {
+    /// Ok unless two rule groups share a name: promtool's
+    /// `group_eval_order`, which a failure's test file needs, names groups
+    /// by name alone.
+    pub(crate) fn check_group_names(&self) -> Result<(), ConfigError> {
+        let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+        for file in &self.rule_files {
+            for group in &file.groups {
+                if let Some(other) = seen.insert(&group.name, &file.path) {
+                    return Err(ConfigError {
+                        field: format!("alert rules {:?}", file.path),
+                        problem: format!(
+                            "rule group {:?} is also a group of {other:?}: give each group a \
+                             name of its own",
+                            group.name
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ok unless a claim about alerts could never be checked: the check
+    /// that evaluates rules is off, no rule defines the alert, the fault
+    /// window it reads never closes, or its series is not a selector.
+    pub(crate) fn check_expectations(
+        &self,
+        checks: &BTreeSet<Check>,
+        faults: &[obsim_faults::Fault],
+    ) -> Result<(), ConfigError> {
+        use obsim_scenario::AlertClaim;
+        let error = |claim: &obsim_scenario::AlertExpectation, problem: String| ConfigError {
+            field: format!("alert expectation `{}`", claim.text),
+            problem,
+        };
+        let alerts: BTreeSet<&str> = self
+            .rule_files
+            .iter()
+            .flat_map(|file| file.groups.iter().flat_map(|group| &group.rules))
+            .filter(|rule| rule.is_alert())
+            .map(|rule| rule.name())
+            .collect();
+        for claim in &self.expectations {
+            if !checks.contains(&Check::AlertCorrectness) {
+                return Err(error(
+                    claim,
+                    "needs the alert_correctness check, which evaluates the rules".into(),
+                ));
+            }
+            if let Some(alert) = claim.claim.alert() {
+                if !alerts.contains(alert.name.as_str()) {
+                    let known: Vec<&str> = alerts.iter().copied().collect();
+                    return Err(error(
+                        claim,
+                        format!(
+                            "no alerting rule is named {:?}, so it could never fire. The rules \
+                             define {}",
+                            alert.name,
+                            if known.is_empty() {
+                                "no alert".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+            if let AlertClaim::Resolves { fault, .. } = &claim.claim {
+                let closes = faults.get(*fault).and_then(fault_window_end);
+                if closes.is_none() {
+                    return Err(error(
+                        claim,
+                        format!(
+                            "faults[{fault}]'s window never closes (it has no `for` or \
+                             `restart_after`), so nothing can resolve after it"
+                        ),
+                    ));
+                }
+            }
+            if let AlertClaim::Slo { series, .. } = &claim.claim {
+                let parsed = promql_series(series);
+                if let Err(problem) = parsed {
+                    return Err(error(claim, problem));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every group name, in evaluation order.
+    pub fn group_names(&self) -> Vec<String> {
+        self.rule_files
+            .iter()
+            .flat_map(|file| file.groups.iter().map(|group| group.name.clone()))
+            .collect()
+    }
 }
 
 impl Config {
@@ -117,6 +229,31 @@ impl Config {
         let mut faults = self.faults.faults().to_vec();
         faults.extend(swarm::draw(seed, &self.topology(), kinds));
         FaultPlan::new(faults, &self.topology())
+    }
+}
+
+/// When a fault's window closes: after its `for`, or when a crashed node
+/// restarts. None: it stays open to the run's end.
+pub fn fault_window_end(fault: &obsim_faults::Fault) -> Option<std::time::Duration> {
+    if let Some(duration) = fault.duration {
+        return Some(fault.at + duration);
+    }
+    match fault.effect {
+        obsim_faults::Effect::NodeCrash {
+            restart_after: Some(after),
+        } => Some(fault.at + after),
+        _ => None,
+    }
+}
+
+/// A claim's series selector, parsed: a plain vector selector, nothing else.
+pub fn promql_series(text: &str) -> Result<obsim_rules::VectorSelector, String> {
+    match obsim_rules::parse_promql(text) {
+        Ok(obsim_rules::Expr::VectorSelector(selector)) => Ok(selector),
+        Ok(_) => Err(format!(
+            "`{text}` is not a series selector such as `name{{label=\"value\"}}`"
+        )),
+        Err(problem) => Err(format!("`{text}` does not parse as PromQL: {problem}")),
     }
 }
 

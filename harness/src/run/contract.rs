@@ -35,7 +35,15 @@ pub struct Contract {
     pub(crate) dependency_span_operation: Option<String>,
     /// The server counts the system runs on; None: any.
     pub(crate) servers: Option<std::ops::RangeInclusive<usize>>,
+    /// Prometheus rule files the system ships: (name, text).
+    pub(crate) alert_rules: Vec<(String, String)>,
+    /// The `job` label its targets are scraped under.
+    pub(crate) scrape_job: Option<String>,
 }
+
+/// The `job` label obsim's scraper gives every target unless the contract
+/// names the system's own ([`Contract::scrape_job`]).
+pub const SCRAPE_JOB_DEFAULT: &str = "obsim";
 
 /// A gauge that must equal one counter minus another within an incarnation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,6 +377,44 @@ impl Contract {
             (Some((_, put)), "put") => put,
             _ => operation,
         }
+    }
+
+    /// A Prometheus rule file the system ships (alerting and recording
+    /// rules, SLO rules as Sloth or Pyrra generate them), by a name for
+    /// messages and artifacts (`alerts.yml`) and its text, usually
+    /// `include_str!`. Every run evaluates its rules twice, over what the
+    /// scraper saw and over ground truth, and `alert_correctness` compares
+    /// the alerts. A file that does not load is an error when the
+    /// simulation is built, naming its line. Default: none.
+    pub fn alert_rules(mut self, name: &str, text: &str) -> Self {
+        self.alert_rules.push((name.to_string(), text.to_string()));
+        self
+    }
+
+    /// The `job` label the scraper gives the system's targets, as its rules
+    /// select them (`job="actors"`). `instance` is the node's name.
+    /// Default: [`SCRAPE_JOB_DEFAULT`].
+    pub fn scrape_job(mut self, job: &str) -> Self {
+        self.scrape_job = Some(job.to_string());
+        self
+    }
+
+    /// The job label in effect.
+    pub(crate) fn job(&self) -> &str {
+        self.scrape_job.as_deref().unwrap_or(SCRAPE_JOB_DEFAULT)
+    }
+
+    /// The rule files the system ships, loaded.
+    pub(crate) fn alert_rule_files(&self) -> Result<Vec<obsim_rules::RuleFile>, ConfigError> {
+        self.alert_rules
+            .iter()
+            .map(|(name, text)| {
+                obsim_rules::parse(name, text).map_err(|error| ConfigError {
+                    field: format!("contract alert rules {name:?}"),
+                    problem: error.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Parses the accuracy rules: a rule that does not parse is a bug in the

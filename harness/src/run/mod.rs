@@ -17,9 +17,11 @@ mod truth;
 
 pub use check::Check;
 pub(crate) use config::topology;
-pub use config::{Config, ConfigError, StorageLatency, Workload};
+pub use config::{
+    fault_window_end, promql_series, Alerts, Config, ConfigError, StorageLatency, Workload,
+};
 pub(crate) use contract::{final_metrics, final_selectors};
-pub use contract::{Balance, Contract, Timing, TimingSource};
+pub use contract::{Balance, Contract, Timing, TimingSource, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub(crate) use node::server_name;
 pub use record::{IncarnationRecord, Run};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use obsim_faults::{Fault, FaultKind, FaultPlan};
 use obsim_scenario::Expectation;
 
-use crate::run::{topology, Check, Config, ConfigError, StorageLatency, Workload};
+use crate::run::{topology, Alerts, Check, Config, ConfigError, StorageLatency, Workload};
 
 /// Builds a [`Config`]; every setting has a documented default.
 #[derive(Clone, Debug)]
@@ -32,6 +32,7 @@ pub struct Builder {
     label_values_max: usize,
     scenario_source: Option<String>,
     artifacts_dir: Option<std::path::PathBuf>,
+    alerts: Alerts,
     /// Why `$OBSIM_ARTIFACTS_DIR` cannot be used, reported by `build`
     /// unless the caller names a folder itself.
     artifacts_env_error: Option<String>,
@@ -71,6 +72,7 @@ impl Builder {
             scenario_source: None,
             artifacts_dir: default_dir(env_dir()).unwrap_or_default(),
             artifacts_env_error: default_dir(env_dir()).err(),
+            alerts: Alerts::default(),
         }
     }
 
@@ -213,6 +215,26 @@ impl Builder {
         self
     }
 
+    /// Adds a Prometheus rule file, loaded with `obsim_rules::load`, to
+    /// the rules the system's contract ships (default: none beyond those).
+    pub fn alert_rules(mut self, file: obsim_rules::RuleFile) -> Self {
+        self.alerts.rule_files.push(file);
+        self
+    }
+
+    /// Adds a claim about every run's alerts (default: none). Its alert
+    /// must be defined by a rule file, or `build` fails.
+    pub fn expect_alert(mut self, claim: obsim_scenario::AlertExpectation) -> Self {
+        self.alerts.expectations.push(claim);
+        self
+    }
+
+    /// How often rules are evaluated (default: at the scrape interval).
+    pub fn evaluation_interval(mut self, interval: Duration) -> Self {
+        self.alerts.evaluation_interval = Some(interval);
+        self
+    }
+
     pub(crate) fn config(self) -> Result<Config, ConfigError> {
         let error = |field: &str, problem: String| ConfigError {
             field: field.into(),
@@ -278,6 +300,12 @@ impl Builder {
                 ),
             ));
         }
+        if self.alerts.evaluation_interval.is_some_and(|i| i.is_zero()) {
+            return Err(error(
+                "evaluation_interval",
+                "0: expected a duration > 0".into(),
+            ));
+        }
         let topology = topology(self.servers, &self.workload, self.duration);
         let faults = FaultPlan::new(self.faults, &topology)
             .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;
@@ -304,6 +332,7 @@ impl Builder {
             label_values_max: self.label_values_max,
             scenario_source: self.scenario_source,
             artifacts_dir: self.artifacts_dir,
+            alerts: self.alerts,
         })
     }
 }

@@ -87,7 +87,16 @@ impl Builder {
     {
         let contract = factory().contract();
         let rules = contract.rules()?;
-        let config = self.config()?;
+        let shipped = contract.alert_rule_files()?;
+        let mut config = self.config()?;
+        // The system's own rules first: they are evaluated first at each
+        // instant, as they would be listed first in Prometheus's config.
+        let scenario_files = std::mem::take(&mut config.alerts.rule_files);
+        config.alerts.rule_files = shipped.into_iter().chain(scenario_files).collect();
+        config.alerts.check_group_names()?;
+        config
+            .alerts
+            .check_expectations(&config.checks, config.faults.faults())?;
         contract.check_servers(config.servers)?;
         contract.check_operations(&config.workload)?;
         contract.check_dependency_faults(config.faults.faults())?;

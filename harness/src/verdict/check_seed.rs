@@ -66,6 +66,16 @@ impl Sim {
         violations
     }
 
+    /// The system's alert rules evaluated over `run`, over what was scraped
+    /// and over ground truth: what `alert_correctness` compares and what
+    /// alert expectations read. None when there are no rules.
+    pub fn alert_timelines(
+        &self,
+        run: &Run,
+    ) -> Option<Result<crate::checks::alerts::Timelines, String>> {
+        crate::checks::alerts::timelines(run, self.config(), self.contract(), self.rules())
+    }
+
     /// Two runs of a seed differed: a third, kept in full, shows where. The
     /// second run folded its spans into a digest to keep the seed's memory
     /// flat, so there is nothing of it to show but the fact.

@@ -1,0 +1,149 @@
+//! Ground-truth quantities as events in time: which node incarnation each
+//! counted thing happened on, and when. Only the quantities the ledger
+//! places in time and on a node have events; the others (outcomes,
+//! messages, faults, amounts, spans) cannot make a series.
+
+use obsim_scenario::{Quantity, StorageResult};
+
+use crate::checks::expect::matches;
+use crate::run::Run;
+
+/// One counted thing: on which node incarnation, at which instant (ms).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Event {
+    pub node: String,
+    pub incarnation: u32,
+    pub t_ms: i64,
+}
+
+fn event(node: &str, incarnation: u32, at: std::time::Duration) -> Event {
+    Event {
+        node: node.to_string(),
+        incarnation,
+        t_ms: at.as_millis() as i64,
+    }
+}
+
+/// The events `quantity` counts; None when the ledger cannot place them.
+/// A total counts at the start (a request received, a call begun), a
+/// result at the end (a reply sent, a call finished), as counters count.
+pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
+    let events = match quantity {
+        Quantity::Storage { result, selector } => {
+            if *result == StorageResult::Recovered {
+                return None;
+            }
+            run.storage_ops
+                .iter()
+                .filter(|op| match result {
+                    StorageResult::Ok => op.failure.is_none(),
+                    StorageResult::Failed => op.failure.is_some(),
+                    _ => true,
+                })
+                .filter(|op| {
+                    matches(selector, |key| match key {
+                        "node" => Some(op.node.to_string()),
+                        "incarnation" => Some(op.incarnation.to_string()),
+                        "operation" => Some(op.operation.to_string()),
+                        _ => None,
+                    })
+                })
+                .map(|op| event(&op.node, op.incarnation, op.ended_at))
+                .collect()
+        }
+        Quantity::Requests { status, selector } => {
+            if status == "unanswered" {
+                return None;
+            }
+            run.requests
+                .iter()
+                .filter(|request| {
+                    matches(selector, |key| match key {
+                        "node" => Some(request.node.to_string()),
+                        "incarnation" => Some(request.incarnation.to_string()),
+                        "method" => Some(request.method.to_string()),
+                        "operation" => Some(request.operation.to_string()),
+                        _ => None,
+                    })
+                })
+                .filter_map(|request| {
+                    let at = match status.as_str() {
+                        "total" => request.received_at,
+                        status if request.status.as_deref() == Some(status) => request.replied_at?,
+                        _ => return None,
+                    };
+                    Some(event(&request.node, request.incarnation, at))
+                })
+                .collect()
+        }
+        Quantity::Calls { outcome, selector } => run
+            .calls
+            .iter()
+            .filter(|call| {
+                matches(selector, |key| match key {
+                    "node" => Some(call.node.to_string()),
+                    "incarnation" => Some(call.incarnation.to_string()),
+                    "operation" => Some(call.operation.to_string()),
+                    _ => None,
+                })
+            })
+            .filter_map(|call| {
+                let at = match outcome.as_str() {
+                    "total" => call.started_at,
+                    outcome if call.outcome.as_deref() == Some(outcome) => call.ended_at?,
+                    _ => return None,
+                };
+                Some(event(&call.node, call.incarnation, at))
+            })
+            .collect(),
+        Quantity::Attempts { outcome, selector } => run
+            .calls
+            .iter()
+            .flat_map(|call| call.attempts.iter().map(move |attempt| (call, attempt)))
+            .filter(|(call, attempt)| {
+                matches(selector, |key| match key {
+                    "node" => Some(call.node.to_string()),
+                    "incarnation" => Some(call.incarnation.to_string()),
+                    "operation" => Some(call.operation.to_string()),
+                    "method" => Some(attempt.method.to_string()),
+                    _ => None,
+                })
+            })
+            .filter_map(|(call, attempt)| {
+                let at = match outcome.as_str() {
+                    "total" => attempt.started_at,
+                    outcome if attempt.outcome.as_deref() == Some(outcome) => attempt.ended_at?,
+                    _ => return None,
+                };
+                Some(event(&call.node, call.incarnation, at))
+            })
+            .collect(),
+        Quantity::Dependencies { result, selector } => run
+            .dependency_calls
+            .iter()
+            .filter(|call| match result {
+                StorageResult::Ok => call.failure.is_none(),
+                StorageResult::Failed => call.failure.is_some(),
+                _ => true,
+            })
+            .filter(|call| {
+                matches(selector, |key| match key {
+                    "node" => Some(call.node.clone()),
+                    "incarnation" => Some(call.incarnation.to_string()),
+                    "dependency" => Some(call.dependency.clone()),
+                    "operation" => Some(call.operation.clone()),
+                    _ => None,
+                })
+            })
+            .map(|call| {
+                let at = match result {
+                    StorageResult::Ok | StorageResult::Failed => call.ended_at,
+                    _ => call.started_at,
+                };
+                event(&call.node, call.incarnation, at)
+            })
+            .collect(),
+        _ => return None,
+    };
+    Some(events)
+}

@@ -1,0 +1,85 @@
+//! The series production Prometheus would hold: every up scrape's samples
+//! at the scrape's start time, `up` for every scrape, and staleness markers
+//! where Prometheus writes them (a series a scrape no longer has, every
+//! series of a target whose scrape failed).
+
+use std::collections::BTreeMap;
+
+use obsim_rules::{Labels, SeriesStore, StoreError, METRIC_NAME};
+
+use crate::run::{Run, Scrape};
+
+/// Builds the scraped series of `run`, every target labelled with `job` and
+/// its node as `instance`.
+pub(super) fn scraped_series(
+    run: &Run,
+    job: &str,
+    samples_max: usize,
+) -> Result<SeriesStore, StoreError> {
+    let mut store = SeriesStore::new(samples_max);
+    // Each target's series in its previous scrape: what goes stale next.
+    let mut previous: BTreeMap<&str, Vec<Labels>> = BTreeMap::new();
+    for scrape in in_time_order(run) {
+        let t_ms = millis(scrape);
+        let mut up = target(job, &scrape.node);
+        up.insert(METRIC_NAME.into(), "up".into());
+        store.push(&up, t_ms, if scrape.up { 1.0 } else { 0.0 })?;
+        let mut now = Vec::new();
+        if let Some(exposition) = scrape.exposition.as_ref().filter(|_| scrape.up) {
+            for (_, sample) in exposition.samples() {
+                let labels = series(job, &scrape.node, &sample.name, &sample.labels);
+                // A series twice in one exposition: Prometheus keeps the
+                // first and reports the duplicate; the lint reports it here.
+                if now.contains(&labels) {
+                    continue;
+                }
+                store.push(&labels, t_ms, sample.value)?;
+                now.push(labels);
+            }
+        }
+        let before = previous.entry(&scrape.node).or_default();
+        for gone in before.iter().filter(|labels| !now.contains(labels)) {
+            store.mark_stale(gone, t_ms)?;
+        }
+        *before = now;
+    }
+    Ok(store)
+}
+
+/// Scrapes by start time; the run's record order among equal times.
+pub(super) fn in_time_order(run: &Run) -> Vec<&Scrape> {
+    let mut scrapes: Vec<&Scrape> = run.scrapes.iter().collect();
+    scrapes.sort_by_key(|scrape| scrape.at);
+    scrapes
+}
+
+pub(super) fn millis(scrape: &Scrape) -> i64 {
+    scrape.at.as_millis() as i64
+}
+
+/// A target's labels: `job` and `instance`.
+pub(super) fn target(job: &str, node: &str) -> Labels {
+    let mut labels = Labels::new();
+    labels.insert("job".into(), job.into());
+    labels.insert("instance".into(), node.into());
+    labels
+}
+
+/// A sample's series as Prometheus stores it: its name and labels, then the
+/// target's. A label of the sample's own that clashes with `job` or
+/// `instance` is kept as `exported_job` (`honor_labels: false`).
+pub(super) fn series(job: &str, node: &str, name: &str, own: &[(String, String)]) -> Labels {
+    let mut labels = target(job, node);
+    labels.insert(METRIC_NAME.into(), name.into());
+    for (key, value) in own {
+        if value.is_empty() {
+            continue;
+        }
+        let key = match key.as_str() {
+            "job" | "instance" => format!("exported_{key}"),
+            _ => key.clone(),
+        };
+        labels.insert(key, value.clone());
+    }
+    labels
+}

@@ -1,0 +1,424 @@
+//! The series a perfectly instrumented system would have shown a perfect
+//! scraper, at the instants obsim's scraper scraped: synthesized from the
+//! ledger, never from the system's telemetry.
+//!
+//! - `up` is 1 while the node has a live incarnation, 0 while it is down.
+//! - A counter series comes from the contract's accuracy rules:
+//!   `final(m{labels}) == <ledger quantities>` makes `m{labels}` on each
+//!   node that exports `m`, counting that node incarnation's events up to
+//!   the instant, from zero at each start. Of a metric's rules, those with
+//!   the most labels are used (`{status}` over none), so that the series
+//!   partition the metric rather than overlap.
+//! - A histogram comes from a timing contract: each node incarnation's
+//!   timed operations that ended by the instant, in the buckets the system
+//!   exports. Where the system's buckets stop below what really happened,
+//!   truth adds bounds (doubling) until every observation has a finite one,
+//!   so that a quantile the system's buckets cannot see is still seen.
+//! - While a node is down its series go stale, as they would in Prometheus.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use obsim_rules::{Labels, SeriesStore, StoreError, METRIC_NAME};
+use obsim_scenario::{Comparison, Expectation, Quantity, Sign, Term};
+
+use super::events::{events, Event};
+use super::scraped::{in_time_order, millis, series, target};
+use crate::run::{Contract, Run, Timing, TimingSource};
+
+/// Bounds truth may add above a histogram's largest finite one.
+const EXTRA_BOUNDS_MAX: usize = 64;
+
+/// One counter series truth synthesizes: its name and labels, and the
+/// signed events each node incarnation counts.
+struct Counter {
+    name: String,
+    labels: Vec<(String, String)>,
+    /// By (node, incarnation): event instants added, and subtracted.
+    events: BTreeMap<(String, u32), (Vec<i64>, Vec<i64>)>,
+}
+
+pub(super) fn truth_series(
+    run: &Run,
+    contract: &Contract,
+    rules: &[Expectation],
+    job: &str,
+    samples_max: usize,
+) -> Result<SeriesStore, StoreError> {
+    let exporters = exporters(run);
+    let counters = counters(run, rules);
+    let histograms: Vec<Histogram> = contract
+        .timings
+        .iter()
+        .filter_map(|timing| Histogram::new(run, contract, timing))
+        .collect();
+    let mut store = SeriesStore::new(samples_max);
+    let mut shown: BTreeMap<&str, BTreeSet<Labels>> = BTreeMap::new();
+    let mut cursors: BTreeMap<(usize, String, u32, String), Cursor> = BTreeMap::new();
+    for scrape in in_time_order(run) {
+        let (node, t_ms) = (scrape.node.as_str(), millis(scrape));
+        let alive = incarnation_at(run, node, t_ms);
+        let mut up = target(job, node);
+        up.insert(METRIC_NAME.into(), "up".into());
+        store.push(&up, t_ms, if alive.is_some() { 1.0 } else { 0.0 })?;
+        let shown = shown.entry(node).or_default();
+        let Some(incarnation) = alive else {
+            for labels in shown.iter() {
+                store.mark_stale(labels, t_ms)?;
+            }
+            continue;
+        };
+        let exported = |name: &str| exporters.contains(&(name.to_string(), node.to_string()));
+        for counter in counters.iter().filter(|c| exported(&c.name)) {
+            let labels = series(job, node, &counter.name, &counter.labels);
+            let key = (node.to_string(), incarnation);
+            let value = counter.events.get(&key).map_or(0.0, |(plus, minus)| {
+                let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= t_ms) as f64;
+                upto(plus) - upto(minus)
+            });
+            store.push(&labels, t_ms, value)?;
+            shown.insert(labels);
+        }
+        for (at, histogram) in histograms.iter().enumerate() {
+            if !exported(&format!("{}_bucket", histogram.name)) {
+                continue;
+            }
+            for value in histogram.label_values(node) {
+                let key = (at, node.to_string(), incarnation, value.clone());
+                let cursor = cursors.entry(key).or_insert_with(|| Cursor::new(histogram));
+                cursor.advance(
+                    histogram.observations(node, incarnation, &value),
+                    &histogram.bounds,
+                    t_ms,
+                );
+                for (labels, sample) in histogram.samples(job, node, &value, cursor) {
+                    store.push(&labels, t_ms, sample)?;
+                    shown.insert(labels);
+                }
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// The incarnation of `node` alive at `t_ms`, if any.
+fn incarnation_at(run: &Run, node: &str, t_ms: i64) -> Option<u32> {
+    run.incarnations
+        .iter()
+        .filter(|life| life.node == node)
+        .find(|life| {
+            let started = life.started_at.as_millis() as i64 <= t_ms;
+            let not_ended = life
+                .ended_at
+                .is_none_or(|end| t_ms < end.as_millis() as i64);
+            started && not_ended
+        })
+        .map(|life| life.number)
+}
+
+/// (sample name, node) for every sample any final exposition of the node
+/// holds: a node gets truth series only of what it exports.
+fn exporters(run: &Run) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for life in &run.incarnations {
+        let Ok(exposition) = life.final_parsed() else {
+            continue;
+        };
+        for (_, sample) in exposition.samples() {
+            found.insert((sample.name.clone(), life.node.clone()));
+        }
+    }
+    found
+}
+
+/// The counter series the accuracy rules define, the most-labelled rules of
+/// each metric, the first rule of each label set.
+fn counters(run: &Run, rules: &[Expectation]) -> Vec<Counter> {
+    let mut by_metric: BTreeMap<String, Vec<Counter>> = BTreeMap::new();
+    for rule in rules {
+        let Some(counter) = counter(run, rule) else {
+            continue;
+        };
+        let chosen = by_metric.entry(counter.name.clone()).or_default();
+        let keys = |c: &Counter| c.labels.len();
+        match chosen.first().map(keys) {
+            Some(have) if have > keys(&counter) => {}
+            Some(have) if have < keys(&counter) => *chosen = vec![counter],
+            _ if chosen.iter().any(|c| c.labels == counter.labels) => {}
+            _ => chosen.push(counter),
+        }
+    }
+    by_metric.into_values().flatten().collect()
+}
+
+/// `final(m{labels}) == q1 ± q2 ...` as a series, when every `q` has
+/// events and the selector names only real labels.
+fn counter(run: &Run, rule: &Expectation) -> Option<Counter> {
+    if rule.comparison != Comparison::Eq {
+        return None;
+    }
+    let single_final = |terms: &[(Sign, Term)]| match terms {
+        [(Sign::Plus, Term::Quantity(Quantity::Final(metric)))] => Some(metric.clone()),
+        _ => None,
+    };
+    let (metric, other) = match single_final(&rule.left.terms) {
+        Some(metric) => (metric, &rule.right.terms),
+        None => (single_final(&rule.right.terms)?, &rule.left.terms),
+    };
+    let pseudo = |key: &str| key == "node" || key == "incarnation";
+    if metric.selector.labels.iter().any(|(key, _)| pseudo(key)) {
+        return None;
+    }
+    let mut counted: BTreeMap<(String, u32), (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    for (sign, term) in other {
+        let Term::Quantity(quantity) = term else {
+            return None;
+        };
+        for Event {
+            node,
+            incarnation,
+            t_ms,
+        } in events(run, quantity)?
+        {
+            let (plus, minus) = counted.entry((node, incarnation)).or_default();
+            match sign {
+                Sign::Plus => plus.push(t_ms),
+                Sign::Minus => minus.push(t_ms),
+            }
+        }
+    }
+    for (plus, minus) in counted.values_mut() {
+        plus.sort_unstable();
+        minus.sort_unstable();
+    }
+    let mut labels = metric.selector.labels.clone();
+    labels.sort();
+    Some(Counter {
+        name: metric.metric.clone(),
+        labels,
+        events: counted,
+    })
+}
+
+/// A timed histogram's truth: its bounds and each node incarnation's
+/// observations by label value.
+struct Histogram {
+    name: String,
+    label: String,
+    /// Finite bounds as the system writes them, then any truth added.
+    bounds: Vec<(f64, String)>,
+    /// By (node, incarnation, label value): (end instant, seconds), by end.
+    observed: BTreeMap<(String, u32, String), Vec<(i64, f64)>>,
+}
+
+impl Histogram {
+    fn new(run: &Run, contract: &Contract, timing: &Timing) -> Option<Histogram> {
+        let mut bounds = exported_bounds(run, &timing.histogram)?;
+        let mut observed: BTreeMap<(String, u32, String), Vec<(i64, f64)>> = BTreeMap::new();
+        let mut observe =
+            |node: &str, incarnation: u32, label: &str, end: std::time::Duration, seconds: f64| {
+                let key = (node.to_string(), incarnation, label.to_string());
+                observed
+                    .entry(key)
+                    .or_default()
+                    .push((end.as_millis() as i64, seconds));
+            };
+        match &timing.source {
+            TimingSource::Storage => {
+                for op in &run.storage_ops {
+                    let word = contract.storage_word(op.operation);
+                    observe(
+                        &op.node,
+                        op.incarnation,
+                        word,
+                        op.ended_at,
+                        op.duration().as_secs_f64(),
+                    );
+                }
+            }
+            TimingSource::Requests | TimingSource::RequestsByMethod => {
+                for request in &run.requests {
+                    let (Some(end), Some(took)) = (request.replied_at, request.duration()) else {
+                        continue;
+                    };
+                    let label = match timing.source {
+                        TimingSource::Requests => &request.operation,
+                        _ => &request.method,
+                    };
+                    observe(
+                        &request.node,
+                        request.incarnation,
+                        label,
+                        end,
+                        took.as_secs_f64(),
+                    );
+                }
+            }
+            TimingSource::Calls => {
+                for call in &run.calls {
+                    let (Some(end), Some(took)) = (call.ended_at, call.duration()) else {
+                        continue;
+                    };
+                    observe(
+                        &call.node,
+                        call.incarnation,
+                        &call.operation,
+                        end,
+                        took.as_secs_f64(),
+                    );
+                }
+            }
+            TimingSource::Dependency(dependency) => {
+                for call in run
+                    .dependency_calls
+                    .iter()
+                    .filter(|c| &c.dependency == dependency)
+                {
+                    let took = call.duration().as_secs_f64();
+                    observe(
+                        &call.node,
+                        call.incarnation,
+                        &call.operation,
+                        call.ended_at,
+                        took,
+                    );
+                }
+            }
+        }
+        for times in observed.values_mut() {
+            times.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        }
+        let slowest = observed
+            .values()
+            .flatten()
+            .map(|(_, s)| *s)
+            .fold(0.0, f64::max);
+        while bounds.len() < EXTRA_BOUNDS_MAX + 1 {
+            let Some(&(last, _)) = bounds.last() else {
+                break;
+            };
+            if last >= slowest || last <= 0.0 {
+                break;
+            }
+            bounds.push((last * 2.0, format!("{}", last * 2.0)));
+        }
+        Some(Histogram {
+            name: timing.histogram.clone(),
+            label: timing.label.clone(),
+            bounds,
+            observed,
+        })
+    }
+
+    /// Every label value `node` observed in the run, in any incarnation: a
+    /// perfect registry exports them from the start, at zero.
+    fn label_values(&self, node: &str) -> BTreeSet<String> {
+        self.observed
+            .keys()
+            .filter(|(n, _, _)| n == node)
+            .map(|(_, _, value)| value.clone())
+            .collect()
+    }
+
+    fn observations(&self, node: &str, incarnation: u32, value: &str) -> &[(i64, f64)] {
+        let key = (node.to_string(), incarnation, value.to_string());
+        self.observed.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The `_bucket`, `_sum` and `_count` samples of one series.
+    fn samples(&self, job: &str, node: &str, value: &str, cursor: &Cursor) -> Vec<(Labels, f64)> {
+        let own = |extra: Option<(&str, &str)>| {
+            let mut labels: Vec<(String, String)> = Vec::new();
+            if !self.label.is_empty() {
+                labels.push((self.label.clone(), value.to_string()));
+            }
+            if let Some((key, value)) = extra {
+                labels.push((key.to_string(), value.to_string()));
+            }
+            labels
+        };
+        let mut out = Vec::with_capacity(self.bounds.len() + 3);
+        let bucket = format!("{}_bucket", self.name);
+        for ((_, text), count) in self.bounds.iter().zip(&cursor.buckets) {
+            out.push((series(job, node, &bucket, &own(Some(("le", text)))), *count));
+        }
+        out.push((
+            series(job, node, &bucket, &own(Some(("le", "+Inf")))),
+            cursor.count,
+        ));
+        out.push((
+            series(job, node, &format!("{}_sum", self.name), &own(None)),
+            cursor.sum,
+        ));
+        out.push((
+            series(job, node, &format!("{}_count", self.name), &own(None)),
+            cursor.count,
+        ));
+        out
+    }
+}
+
+/// The finite bucket bounds the system exports for `histogram`, by value,
+/// with the text it writes them in. None: it never exported a bucket.
+fn exported_bounds(run: &Run, histogram: &str) -> Option<Vec<(f64, String)>> {
+    let bucket = format!("{histogram}_bucket");
+    let mut bounds: BTreeMap<u64, (f64, String)> = BTreeMap::new();
+    for life in &run.incarnations {
+        let Ok(exposition) = life.final_parsed() else {
+            continue;
+        };
+        for (_, sample) in exposition.samples().filter(|(_, s)| s.name == bucket) {
+            let Some(text) = sample.label("le") else {
+                continue;
+            };
+            let Ok(bound) = text.parse::<f64>() else {
+                continue;
+            };
+            if bound.is_finite() {
+                bounds
+                    .entry(bound.to_bits())
+                    .or_insert((bound, text.to_string()));
+            }
+        }
+    }
+    let mut bounds: Vec<(f64, String)> = bounds.into_values().collect();
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (!bounds.is_empty()).then_some(bounds)
+}
+
+/// One histogram series' running state: how many observations it has
+/// taken in, and their buckets, count and sum.
+struct Cursor {
+    taken: usize,
+    buckets: Vec<f64>,
+    count: f64,
+    sum: f64,
+}
+
+impl Cursor {
+    fn new(histogram: &Histogram) -> Cursor {
+        Cursor {
+            taken: 0,
+            buckets: vec![0.0; histogram.bounds.len()],
+            count: 0.0,
+            sum: 0.0,
+        }
+    }
+
+    /// Takes in the observations that ended by `t_ms`, placing each in
+    /// every bucket whose bound it does not exceed.
+    fn advance(&mut self, observations: &[(i64, f64)], bounds: &[(f64, String)], t_ms: i64) {
+        while let Some(&(end, seconds)) = observations.get(self.taken) {
+            if end > t_ms {
+                break;
+            }
+            self.taken += 1;
+            self.count += 1.0;
+            self.sum += seconds;
+            for (bucket, (bound, _)) in self.buckets.iter_mut().zip(bounds) {
+                if seconds <= *bound {
+                    *bucket += 1.0;
+                }
+            }
+        }
+    }
+}
