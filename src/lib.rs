@@ -216,6 +216,7 @@ mod test_main;
 
 pub use obsim_faults as faults;
 pub use obsim_harness as harness;
+pub use obsim_harness::rules;
 pub use obsim_scenario as scenario;
 
 pub use obsim_harness::{

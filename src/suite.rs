@@ -218,7 +218,12 @@ impl Suite {
                 .as_ref()
                 .and_then(|verdict| verdict.run.as_ref())
                 .ok_or("obsim: a passing seed has no run (an obsim bug)")?;
-            crate::snapshot::assert_report(&self.snapshot_dir(), file, &run.report());
+            let mut report = run.report();
+            if let Some(alerts) = sim.alerts_report(run) {
+                report.push('\n');
+                report.push_str(&alerts);
+            }
+            crate::snapshot::assert_report(&self.snapshot_dir(), file, &report);
         }
         Ok(sweep)
     }

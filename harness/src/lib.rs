@@ -36,6 +36,7 @@ pub mod expect {
 pub use checks::promtool::promtool_available;
 pub use checks::{Check, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
+pub use obsim_rules as rules;
 pub use run::{
     Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
     MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanId, SpanLifecycle,

@@ -118,6 +118,18 @@ pub fn write_failure(
     failure: &Failure,
     run: Option<&Run>,
 ) -> io::Result<PathBuf> {
+    write_failure_with(dir, config, failure, run, &[])
+}
+
+/// [`write_failure`], with `extra` files (paths relative to the seed's
+/// folder) beside the usual ones: the alert files, say.
+pub(crate) fn write_failure_with(
+    dir: &Path,
+    config: &Config,
+    failure: &Failure,
+    run: Option<&Run>,
+    extra: &[(PathBuf, String)],
+) -> io::Result<PathBuf> {
     let target = seed_dir(dir, &failure.scenario, failure.seed)?;
     let parent = target.parent().unwrap_or(dir);
     create_dirs_within(dir, parent)?;
@@ -128,6 +140,7 @@ pub fn write_failure(
         ..failure.clone()
     };
     let written = write_files(&staging, config, &failure, run)
+        .and_then(|()| write_extra(&staging, extra))
         .and_then(|()| move_into_place(&staging, &target));
     if written.is_err() {
         // Best effort: the error that matters is the one being returned.
@@ -288,6 +301,28 @@ fn write_files(
         scenario_text(config, failure, run),
     )?;
     fs::write(folder.join("report.txt"), report_text(failure, run))
+}
+
+/// Files beside the usual ones, in folders of their own within `folder`.
+/// A path that would leave the folder is refused.
+fn write_extra(folder: &Path, extra: &[(PathBuf, String)]) -> io::Result<()> {
+    for (path, contents) in extra {
+        let inside = path
+            .components()
+            .all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("artifact path {} leaves the seed's folder", path.display()),
+            ));
+        }
+        let full = folder.join(path);
+        if let Some(parent) = full.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(full, contents)?;
+    }
+    Ok(())
 }
 
 /// A run's file, or a line saying the seed left no run to read it from.

@@ -46,7 +46,11 @@ impl Sim {
         if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
             let replay = self.otel_replay(verdict.run.as_ref());
             let run = replay.as_ref().or(verdict.run.as_ref());
-            let written = artifacts::write_failure(dir, self.config(), failure, run);
+            let alert_files = run
+                .and_then(|run| super::alert_artifacts::alert_files(self, run))
+                .unwrap_or_default();
+            let written =
+                artifacts::write_failure_with(dir, self.config(), failure, run, &alert_files);
             failure.artifacts = Some(Artifacts::from_result(dir, written));
         }
         verdict

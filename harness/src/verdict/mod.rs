@@ -5,6 +5,7 @@
 //! checks (`checks`) to what it captured (`run`), and words the verdict,
 //! the report and the failure artifacts. Nothing below reads it.
 
+mod alert_artifacts;
 mod artifacts;
 mod check_seed;
 mod failure;

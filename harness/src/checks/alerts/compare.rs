@@ -105,7 +105,7 @@ fn first_stretch(
 }
 
 /// `2m15s`, `45s`, `1.5s`: an instant or span for a person.
-pub(super) fn clock(ms: i64) -> String {
+pub fn clock(ms: i64) -> String {
     let (minutes, rest_ms) = (ms / 60_000, ms % 60_000);
     let seconds = if rest_ms % 1000 == 0 {
         format!("{}s", rest_ms / 1000)

@@ -32,7 +32,8 @@ use obsim_scenario::Expectation;
 
 use super::{Check, Violation};
 use crate::run::{Config, Contract, Run};
-use compare::{clock, disagreements, firing_spans, Side};
+pub use compare::clock;
+use compare::{disagreements, firing_spans, Side};
 
 /// Both timelines of one run, and what they were evaluated over.
 pub struct Timelines {
@@ -59,9 +60,11 @@ pub fn timelines(
     }
     let schedule = schedule(run, config);
     let job = contract.job();
+    let step_ms = config.scrape_interval.as_millis() as i64;
     let build = || -> Result<Timelines, obsim_rules::StoreError> {
-        let mut scraped_series = scraped::scraped_series(run, job, SAMPLES_MAX_DEFAULT)?;
-        let mut truth_series = truth::truth_series(run, contract, rules, job, SAMPLES_MAX_DEFAULT)?;
+        let mut scraped_series = scraped::scraped_series(run, job, step_ms, SAMPLES_MAX_DEFAULT)?;
+        let mut truth_series =
+            truth::truth_series(run, contract, rules, job, step_ms, SAMPLES_MAX_DEFAULT)?;
         let scraped = evaluate(files, &mut scraped_series, schedule)?;
         let truth = evaluate(files, &mut truth_series, schedule)?;
         Ok(Timelines {
@@ -238,6 +241,20 @@ fn tolerance_ms<'c>(config: &'c Config, schedule: &Schedule) -> impl Fn(&str) ->
     move |name| (base + held.get(name).copied().unwrap_or_default()).as_millis() as i64
 }
 
+/// Each alert that fires on one timeline alone beyond its tolerance: its
+/// name, and the first and last instant (ms) of its first such stretch.
+pub fn disagreement_spans(config: &Config, timelines: &Timelines) -> Vec<(String, i64, i64)> {
+    let instants: Vec<i64> = timelines.schedule.instants().collect();
+    let tolerance = tolerance_ms(config, &timelines.schedule);
+    disagreements(&timelines.scraped, &timelines.truth, &instants, tolerance)
+        .into_iter()
+        .map(|found| {
+            let name = found.labels.get(ALERT_NAME).cloned().unwrap_or_default();
+            (name, found.from_ms, found.to_ms)
+        })
+        .collect()
+}
+
 fn disagreeing(run: &Run, config: &Config, timelines: &Timelines) -> Vec<Violation> {
     let instants: Vec<i64> = timelines.schedule.instants().collect();
     let end_ms = run.ended_at.as_millis() as i64;
@@ -278,6 +295,11 @@ fn disagreeing(run: &Run, config: &Config, timelines: &Timelines) -> Vec<Violati
             )
         })
         .collect()
+}
+
+/// An alert's firing spans on `timeline`, for a file or a message.
+pub fn firing_text(timeline: &Timeline, key: &Labels, end_ms: i64) -> String {
+    firing_spans(timeline, key, end_ms)
 }
 
 /// `HighErrorRate{job="actors", severity="page"}`.

@@ -10,17 +10,19 @@ use obsim_rules::{Labels, SeriesStore, StoreError, METRIC_NAME};
 use crate::run::{Run, Scrape};
 
 /// Builds the scraped series of `run`, every target labelled with `job` and
-/// its node as `instance`.
+/// its node as `instance`, each scrape stamped at its scheduled instant on
+/// the `step_ms` grid (see [`millis`]).
 pub(super) fn scraped_series(
     run: &Run,
     job: &str,
+    step_ms: i64,
     samples_max: usize,
 ) -> Result<SeriesStore, StoreError> {
     let mut store = SeriesStore::new(samples_max);
     // Each target's series in its previous scrape: what goes stale next.
     let mut previous: BTreeMap<&str, Vec<Labels>> = BTreeMap::new();
     for scrape in in_time_order(run) {
-        let t_ms = millis(scrape);
+        let t_ms = millis(scrape, step_ms);
         let mut up = target(job, &scrape.node);
         up.insert(METRIC_NAME.into(), "up".into());
         store.push(&up, t_ms, if scrape.up { 1.0 } else { 0.0 })?;
@@ -53,8 +55,16 @@ pub(super) fn in_time_order(run: &Run) -> Vec<&Scrape> {
     scrapes
 }
 
-pub(super) fn millis(scrape: &Scrape) -> i64 {
-    scrape.at.as_millis() as i64
+/// The instant a scrape's samples are stamped with: the scrape interval's
+/// grid point nearest its start. Each target's scrape loop starts a few
+/// milliseconds into the run (as nodes boot), so scrapes run that much off
+/// the grid; stamping them on it loses nothing a rule can tell, and lets a
+/// promtool test file, whose `input_series` can only express a grid, hold
+/// the very samples obsim evaluated.
+pub(super) fn millis(scrape: &Scrape, step_ms: i64) -> i64 {
+    let at = scrape.at.as_millis() as i64;
+    let step = step_ms.max(1);
+    (at + step / 2) / step * step
 }
 
 /// A target's labels: `job` and `instance`.

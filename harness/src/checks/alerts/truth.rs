@@ -42,6 +42,7 @@ pub(super) fn truth_series(
     contract: &Contract,
     rules: &[Expectation],
     job: &str,
+    step_ms: i64,
     samples_max: usize,
 ) -> Result<SeriesStore, StoreError> {
     let exporters = exporters(run);
@@ -55,7 +56,7 @@ pub(super) fn truth_series(
     let mut shown: BTreeMap<&str, BTreeSet<Labels>> = BTreeMap::new();
     let mut cursors: BTreeMap<(usize, String, u32, String), Cursor> = BTreeMap::new();
     for scrape in in_time_order(run) {
-        let (node, t_ms) = (scrape.node.as_str(), millis(scrape));
+        let (node, t_ms) = (scrape.node.as_str(), millis(scrape, step_ms));
         let alive = incarnation_at(run, node, t_ms);
         let mut up = target(job, node);
         up.insert(METRIC_NAME.into(), "up".into());
