@@ -20,6 +20,9 @@ struct FileBench {
     bare: Duration,
     captured: Duration,
     checks: Duration,
+    /// Evaluating the alert rules over both timelines (part of `checks`,
+    /// timed again on its own).
+    alerts: Duration,
     spans: u64,
     /// Seconds simulated by the captured runs.
     simulated: Duration,
@@ -83,6 +86,7 @@ fn bench_file(name: &str, sim: &Sim, seeds: &[u64], jobs_max: usize) -> FileBenc
         bare: Duration::ZERO,
         captured: Duration::ZERO,
         checks: Duration::ZERO,
+        alerts: Duration::ZERO,
         spans: 0,
         simulated: Duration::ZERO,
         run_errors: 0,
@@ -111,6 +115,10 @@ fn bench_file(name: &str, sim: &Sim, seeds: &[u64], jobs_max: usize) -> FileBenc
         let violations = sim.check(&run, &memo);
         bench.checks += started.elapsed();
         bench.failed_seeds += u64::from(!violations.is_empty());
+        let started = Instant::now();
+        let timelines = sim.alert_timelines(&run);
+        bench.alerts += started.elapsed();
+        drop(timelines);
         // Dropping the run is part of what capture costs.
         let started = Instant::now();
         drop(run);
@@ -149,9 +157,9 @@ fn write_tables(
     )?;
     writeln!(
         out,
-        "| scenario | seeds | bare runs/s | captured runs/s | capture cost | checks cost | capture + checks | spans captured/s | seed verdicts/s (2 runs + checks) | promtool runs |"
+        "| scenario | seeds | bare runs/s | captured runs/s | capture cost | checks cost | capture + checks | spans captured/s | seed verdicts/s (2 runs + checks) | promtool runs | alert rules ms/seed (of checks) |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     for bench in benches {
         let verdict_1 = bench
             .verdicts
@@ -159,7 +167,7 @@ fn write_tables(
             .map_or(Duration::ZERO, |(_, took)| *took);
         writeln!(
             out,
-            "| {} | {} | {:.1} | {:.1} | {:.2}× | {:.2}× | {:.2}× | {:.0} | {:.2} | {} |",
+            "| {} | {} | {:.1} | {:.1} | {:.2}× | {:.2}× | {:.2}× | {:.0} | {:.2} | {} | {:.1} |",
             bench.name,
             bench.seeds,
             per_second(bench.seeds, bench.bare),
@@ -170,6 +178,7 @@ fn write_tables(
             per_second(bench.spans, bench.captured),
             per_second(bench.seeds, verdict_1),
             bench.promtool_runs,
+            bench.alerts.as_secs_f64() * 1000.0 / bench.seeds.max(1) as f64,
         )?;
     }
     writeln!(

@@ -61,6 +61,10 @@ const DURATION_BUCKETS_SECONDS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// The database's Prometheus rules: error ratio, p99 search latency, node
+/// down, and a 99.9% availability SLO in Sloth's shape.
+pub const ALERT_RULES: &str = include_str!("../rules/vectordb.yml");
+
 /// One label, bounded: a `&'static str` value.
 pub(crate) type Label = [(&'static str, &'static str); 1];
 /// Two bounded labels.
@@ -120,6 +124,16 @@ impl Metrics {
             let _created = metrics
                 .collection_evictions
                 .get_or_create(&[("reason", reason)]);
+        }
+        // Every request series exists from boot, at zero, for the same
+        // reason: an error series that appears with the first error hides
+        // it from `rate()`, and the SLO's ratio is undefined until then.
+        for method in ["insert", "search"] {
+            for status in ["ok", "error"] {
+                let _created = metrics
+                    .requests
+                    .get_or_create(&[("method", method), ("status", status)]);
+            }
         }
         registry.register(
             "vectordb_collection_evictions",
@@ -306,4 +320,7 @@ pub fn contract() -> Contract {
         .storage_timing("vectordb_storage_operation_duration_seconds", "operation")
         .storage_spans("db.operation.name")
         .request_span("vectordb.request")
+        // Its operators' alerting rules and SLO, evaluated over every run.
+        .scrape_job("vectordb")
+        .alert_rules("examples/vector-db/rules/vectordb.yml", ALERT_RULES)
 }

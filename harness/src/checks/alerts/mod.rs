@@ -156,13 +156,32 @@ fn failures(timelines: &Timelines) -> Vec<Violation> {
         .collect()
 }
 
-/// Selectors that matched no series, scraped or true, at any instant.
+/// Selectors that matched no series, scraped or true, at any instant. A
+/// selector of what a recording rule writes is left out: that rule's own
+/// selectors say whether it could see anything, and a recording that is
+/// empty because its inputs were (a run too short for its window) is not a
+/// typo.
 fn blind_selectors(config: &Config, timelines: &Timelines) -> Vec<Violation> {
     let stores = [&timelines.scraped_series, &timelines.truth_series];
+    let recorded: std::collections::BTreeSet<&str> = config
+        .alerts
+        .rule_files
+        .iter()
+        .flat_map(|file| file.groups.iter().flat_map(|group| &group.rules))
+        .filter(|rule| !rule.is_alert())
+        .map(|rule| rule.name())
+        .collect();
     let mut violations = Vec::new();
     for file in &config.alerts.rule_files {
         for rule in file.groups.iter().flat_map(|group| &group.rules) {
             for selector in selectors(&rule.expr) {
+                if selector
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| recorded.contains(name))
+                {
+                    continue;
+                }
                 let seen = stores.iter().any(|store| {
                     store
                         .named(selector.name.as_deref())
