@@ -591,8 +591,8 @@ fn bench_times_bare_captured_and_checked_runs_of_the_same_seeds_and_prints_table
         .lines()
         .find(|line| line.starts_with("| tiny | 2 |"))
         .unwrap_or_else(|| panic!("no row for tiny:\n{out}"));
-    // Ten columns, each a figure: nothing measured is left blank.
-    assert_eq!(row.split('|').count(), 12, "{row}");
+    // Eleven columns, each a figure: nothing measured is left blank.
+    assert_eq!(row.split('|').count(), 13, "{row}");
     assert!(
         out.contains("| scenario | 1 job(s) | 2 job(s) |"),
         "the scaling table goes up to --jobs: {out}"

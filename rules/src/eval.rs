@@ -45,11 +45,16 @@ pub struct Element {
     pub value: f64,
 }
 
-/// One series of a range vector: its samples in the range, oldest first.
-#[derive(Clone, Debug, PartialEq)]
+/// One series of a range vector: which series, and which of its samples
+/// (by position) the range holds. Read it through
+/// [`Evaluator::range_labels`] and [`Evaluator::range_samples`]; it copies
+/// nothing, so a 30-day window over a whole run costs no more than a 5-minute
+/// one.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Range {
-    pub labels: Labels,
-    pub samples: Vec<Sample>,
+    pub series: usize,
+    pub start: usize,
+    pub end: usize,
 }
 
 /// An expression that cannot be evaluated at this instant, in Prometheus's
@@ -133,26 +138,52 @@ impl<'a> Evaluator<'a> {
     /// a series with none is not in the result.
     pub(crate) fn range(&self, selector: &VectorSelector, t_ms: i64, range_ms: i64) -> Vec<Range> {
         let at = shifted(t_ms, &selector.offset);
-        self.matching(selector)
-            .filter_map(|series| {
-                let samples: Vec<Sample> = series
-                    .window(at - range_ms, at)
-                    .iter()
-                    .filter(|sample| !is_stale(sample.value))
-                    .copied()
-                    .collect();
-                (!samples.is_empty()).then(|| Range {
-                    labels: series.labels.clone(),
-                    samples,
+        let (from, to) = (at - range_ms, at);
+        self.matching_ids(selector)
+            .filter_map(|id| {
+                let samples = &self.store.series()[id].samples;
+                let start = samples.partition_point(|s| s.t_ms < from);
+                let end = samples.partition_point(|s| s.t_ms <= to).max(start);
+                let any = samples[start..end].iter().any(|s| !is_stale(s.value));
+                any.then_some(Range {
+                    series: id,
+                    start,
+                    end,
                 })
             })
             .collect()
+    }
+
+    /// A range's series labels.
+    pub fn range_labels(&self, range: &Range) -> &Labels {
+        &self.store.series()[range.series].labels
+    }
+
+    /// A range's samples, staleness markers left out (copied only when
+    /// the range holds one).
+    pub fn range_samples(&self, range: &Range) -> std::borrow::Cow<'_, [Sample]> {
+        let samples = &self.store.series()[range.series].samples[range.start..range.end];
+        if samples.iter().any(|s| is_stale(s.value)) {
+            let kept = samples.iter().filter(|s| !is_stale(s.value)).copied();
+            std::borrow::Cow::Owned(kept.collect())
+        } else {
+            std::borrow::Cow::Borrowed(samples)
+        }
     }
 
     fn matching<'s>(&'s self, selector: &'s VectorSelector) -> impl Iterator<Item = &'s Series> {
         self.store
             .named(selector.name.as_deref())
             .filter(move |series| selects(&selector.matchers, &series.labels))
+    }
+
+    fn matching_ids<'s>(
+        &'s self,
+        selector: &'s VectorSelector,
+    ) -> impl Iterator<Item = usize> + 's {
+        self.store
+            .named_ids(selector.name.as_deref())
+            .filter(move |&id| selects(&selector.matchers, &self.store.series()[id].labels))
     }
 
     fn aggregate(&self, aggregate: &AggregateExpr, t_ms: i64) -> Result<Value> {

@@ -93,52 +93,56 @@ pub(crate) fn call(evaluator: &Evaluator<'_>, call: &Call, t_ms: i64) -> Result<
     Ok(Value::Vector(match name {
         "rate" | "increase" | "delta" => {
             let range_ms = range_ms();
-            over_ranges(matrix_at(0)?, false, |samples| {
+            over_ranges(evaluator, matrix_at(0)?, false, |samples| {
                 extrapolated_rate(samples, t_ms, range_ms, name != "delta", name == "rate")
             })
         }
-        "irate" | "idelta" => over_ranges(matrix_at(0)?, false, |samples| {
+        "irate" | "idelta" => over_ranges(evaluator, matrix_at(0)?, false, |samples| {
             instant_rate(samples, name == "irate")
         }),
-        "avg_over_time" => over_ranges(matrix_at(0)?, false, |s| {
+        "avg_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |s| {
             Some(incremental_mean(s.iter().map(|s| s.value)))
         }),
-        "min_over_time" => over_ranges(matrix_at(0)?, false, |s| {
+        "min_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |s| {
             Some(
                 s.iter()
                     .map(|s| s.value)
                     .fold(f64::NAN, |a, v| if a.is_nan() || v < a { v } else { a }),
             )
         }),
-        "max_over_time" => over_ranges(matrix_at(0)?, false, |s| {
+        "max_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |s| {
             Some(
                 s.iter()
                     .map(|s| s.value)
                     .fold(f64::NAN, |a, v| if a.is_nan() || v > a { v } else { a }),
             )
         }),
-        "sum_over_time" => over_ranges(matrix_at(0)?, false, |s| {
+        "sum_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |s| {
             Some(kahan_sum(s.iter().map(|s| s.value)))
         }),
-        "count_over_time" => over_ranges(matrix_at(0)?, false, |s| Some(s.len() as f64)),
-        "last_over_time" => over_ranges(matrix_at(0)?, true, |s| s.last().map(|s| s.value)),
-        "present_over_time" => over_ranges(matrix_at(0)?, false, |_| Some(1.0)),
-        "stddev_over_time" | "stdvar_over_time" => over_ranges(matrix_at(0)?, false, |s| {
-            let var = kahan_variance(s.iter().map(|s| s.value));
-            Some(if name == "stddev_over_time" {
-                var.sqrt()
-            } else {
-                var
-            })
+        "count_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |s| Some(s.len() as f64)),
+        "last_over_time" => over_ranges(evaluator, matrix_at(0)?, true, |s| {
+            s.last().map(|s| s.value)
         }),
+        "present_over_time" => over_ranges(evaluator, matrix_at(0)?, false, |_| Some(1.0)),
+        "stddev_over_time" | "stdvar_over_time" => {
+            over_ranges(evaluator, matrix_at(0)?, false, |s| {
+                let var = kahan_variance(s.iter().map(|s| s.value));
+                Some(if name == "stddev_over_time" {
+                    var.sqrt()
+                } else {
+                    var
+                })
+            })
+        }
         "quantile_over_time" => {
             let q = scalar(0)?;
-            over_ranges(matrix_at(1)?, false, |s| {
+            over_ranges(evaluator, matrix_at(1)?, false, |s| {
                 let values: Vec<f64> = s.iter().map(|s| s.value).collect();
                 Some(quantile(q, &values))
             })
         }
-        "changes" | "resets" => over_ranges(matrix_at(0)?, false, |s| {
+        "changes" | "resets" => over_ranges(evaluator, matrix_at(0)?, false, |s| {
             let counted = s.windows(2).filter(|pair| {
                 let (prev, next) = (pair[0].value, pair[1].value);
                 if name == "resets" {
@@ -291,6 +295,7 @@ fn simple(elements: Vec<Element>, f: impl Fn(f64) -> f64) -> Vec<Element> {
 /// One element per range with a value; the name dropped unless `keep_name`
 /// (Prometheus keeps it for `last_over_time` only).
 fn over_ranges(
+    evaluator: &Evaluator<'_>,
     ranges: Vec<Range>,
     keep_name: bool,
     f: impl Fn(&[Sample]) -> Option<f64>,
@@ -298,12 +303,9 @@ fn over_ranges(
     ranges
         .into_iter()
         .filter_map(|range| {
-            let value = f(&range.samples)?;
-            let labels = if keep_name {
-                range.labels
-            } else {
-                drop_name(range.labels)
-            };
+            let value = f(&evaluator.range_samples(&range))?;
+            let labels = evaluator.range_labels(&range).clone();
+            let labels = if keep_name { labels } else { drop_name(labels) };
             Some(Element { labels, value })
         })
         .collect()

@@ -133,35 +133,44 @@ impl SeriesStore {
     /// Appends a staleness marker, if the series exists and is not stale
     /// already. Returns whether it did.
     pub fn mark_stale(&mut self, labels: &Labels, t_ms: i64) -> Result<bool, StoreError> {
-        let Some(&at) = self.index.get(labels) else {
-            return Ok(false);
-        };
-        let last = self.series[at].samples.last().copied();
+        match self.index.get(labels) {
+            Some(&id) => self.mark_stale_at(id, t_ms),
+            None => Ok(false),
+        }
+    }
+
+    /// [`SeriesStore::mark_stale`] by the series' id.
+    pub fn mark_stale_at(&mut self, id: usize, t_ms: i64) -> Result<bool, StoreError> {
+        let last = self.series[id].samples.last().copied();
         if last.is_none_or(|sample| is_stale(sample.value)) {
             return Ok(false);
         }
-        let recorded = self.series[at].recorded;
-        self.push_as(labels, t_ms, stale_nan(), recorded)?;
+        self.push_at(id, t_ms, stale_nan())?;
         Ok(true)
     }
 
-    pub(crate) fn push_as(
-        &mut self,
-        labels: &Labels,
-        t_ms: i64,
-        value: f64,
-        recorded: bool,
-    ) -> Result<(), StoreError> {
+    /// The id of the series `labels`, created (empty) if new. Ids are
+    /// positions in [`SeriesStore::series`]: a caller that writes one series
+    /// at many instants looks it up once.
+    pub fn series_id(&mut self, labels: &Labels) -> usize {
+        self.series_id_as(labels, false)
+    }
+
+    pub(crate) fn series_id_as(&mut self, labels: &Labels, recorded: bool) -> usize {
+        match self.index.get(labels) {
+            Some(&id) => id,
+            None => self.insert(labels.clone(), recorded),
+        }
+    }
+
+    /// Appends a sample to the series with id `id`.
+    pub fn push_at(&mut self, id: usize, t_ms: i64, value: f64) -> Result<(), StoreError> {
         if self.samples >= self.samples_max {
             return Err(StoreError::Full {
                 samples_max: self.samples_max,
             });
         }
-        let at = match self.index.get(labels) {
-            Some(&at) => at,
-            None => self.insert(labels.clone(), recorded),
-        };
-        let series = &mut self.series[at];
+        let series = &mut self.series[id];
         if let Some(last) = series.samples.last() {
             if last.t_ms >= t_ms {
                 return Err(StoreError::OutOfOrder {
@@ -174,6 +183,17 @@ impl SeriesStore {
         series.samples.push(Sample { t_ms, value });
         self.samples += 1;
         Ok(())
+    }
+
+    pub(crate) fn push_as(
+        &mut self,
+        labels: &Labels,
+        t_ms: i64,
+        value: f64,
+        recorded: bool,
+    ) -> Result<(), StoreError> {
+        let id = self.series_id_as(labels, recorded);
+        self.push_at(id, t_ms, value)
     }
 
     fn insert(&mut self, labels: Labels, recorded: bool) -> usize {
@@ -209,6 +229,15 @@ impl SeriesStore {
                     .map(|&at| &self.series[at]),
             ),
             None => Box::new(self.series.iter()),
+        }
+    }
+
+    /// The ids of the series named `name`, or of every series when None, in
+    /// the order first written.
+    pub fn named_ids<'a>(&'a self, name: Option<&str>) -> Box<dyn Iterator<Item = usize> + 'a> {
+        match name {
+            Some(name) => Box::new(self.by_name.get(name).into_iter().flatten().copied()),
+            None => Box::new(0..self.series.len()),
         }
     }
 

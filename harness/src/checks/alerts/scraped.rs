@@ -3,7 +3,7 @@
 //! where Prometheus writes them (a series a scrape no longer has, every
 //! series of a target whose scrape failed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use obsim_rules::{Labels, SeriesStore, StoreError, METRIC_NAME};
 
@@ -19,29 +19,39 @@ pub(super) fn scraped_series(
     samples_max: usize,
 ) -> Result<SeriesStore, StoreError> {
     let mut store = SeriesStore::new(samples_max);
+    // Each sample's series id, by where it came from: built once per series,
+    // not once per sample (a label map per sample cost more than the rules).
+    type Key<'r> = (&'r str, &'r str, &'r [(String, String)]);
+    let mut ids: HashMap<Key<'_>, usize> = HashMap::new();
     // Each target's series in its previous scrape: what goes stale next.
-    let mut previous: BTreeMap<&str, Vec<Labels>> = BTreeMap::new();
+    let mut previous: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     for scrape in in_time_order(run) {
         let t_ms = millis(scrape, step_ms);
         let mut up = target(job, &scrape.node);
         up.insert(METRIC_NAME.into(), "up".into());
         store.push(&up, t_ms, if scrape.up { 1.0 } else { 0.0 })?;
-        let mut now = Vec::new();
+        let mut now = BTreeSet::new();
         if let Some(exposition) = scrape.exposition.as_ref().filter(|_| scrape.up) {
             for (_, sample) in exposition.samples() {
-                let labels = series(job, &scrape.node, &sample.name, &sample.labels);
+                let key = (
+                    scrape.node.as_str(),
+                    sample.name.as_str(),
+                    sample.labels.as_slice(),
+                );
+                let id = *ids.entry(key).or_insert_with(|| {
+                    store.series_id(&series(job, &scrape.node, &sample.name, &sample.labels))
+                });
                 // A series twice in one exposition: Prometheus keeps the
                 // first and reports the duplicate; the lint reports it here.
-                if now.contains(&labels) {
+                if !now.insert(id) {
                     continue;
                 }
-                store.push(&labels, t_ms, sample.value)?;
-                now.push(labels);
+                store.push_at(id, t_ms, sample.value)?;
             }
         }
         let before = previous.entry(&scrape.node).or_default();
-        for gone in before.iter().filter(|labels| !now.contains(labels)) {
-            store.mark_stale(gone, t_ms)?;
+        for &gone in before.difference(&now) {
+            store.mark_stale_at(gone, t_ms)?;
         }
         *before = now;
     }

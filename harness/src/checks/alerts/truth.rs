@@ -53,7 +53,10 @@ pub(super) fn truth_series(
         .filter_map(|timing| Histogram::new(run, contract, timing))
         .collect();
     let mut store = SeriesStore::new(samples_max);
-    let mut shown: BTreeMap<&str, BTreeSet<Labels>> = BTreeMap::new();
+    // Series ids, looked up once per series rather than once per sample.
+    let mut counter_ids: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+    let mut histogram_ids: BTreeMap<(usize, &str, String), Vec<usize>> = BTreeMap::new();
+    let mut shown: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     let mut cursors: BTreeMap<(usize, String, u32, String), Cursor> = BTreeMap::new();
     for scrape in in_time_order(run) {
         let (node, t_ms) = (scrape.node.as_str(), millis(scrape, step_ms));
@@ -63,27 +66,45 @@ pub(super) fn truth_series(
         store.push(&up, t_ms, if alive.is_some() { 1.0 } else { 0.0 })?;
         let shown = shown.entry(node).or_default();
         let Some(incarnation) = alive else {
-            for labels in shown.iter() {
-                store.mark_stale(labels, t_ms)?;
+            for &id in shown.iter() {
+                store.mark_stale_at(id, t_ms)?;
             }
             continue;
         };
-        let exported = |name: &str| exporters.contains(&(name.to_string(), node.to_string()));
-        for counter in counters.iter().filter(|c| exported(&c.name)) {
-            let labels = series(job, node, &counter.name, &counter.labels);
+        let exported = |name: &str| {
+            exporters
+                .get(node)
+                .is_some_and(|names| names.contains(name))
+        };
+        for (at, counter) in counters.iter().enumerate() {
+            if !exported(&counter.name) {
+                continue;
+            }
+            let id = *counter_ids.entry((at, node)).or_insert_with(|| {
+                store.series_id(&series(job, node, &counter.name, &counter.labels))
+            });
             let key = (node.to_string(), incarnation);
             let value = counter.events.get(&key).map_or(0.0, |(plus, minus)| {
                 let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= t_ms) as f64;
                 upto(plus) - upto(minus)
             });
-            store.push(&labels, t_ms, value)?;
-            shown.insert(labels);
+            store.push_at(id, t_ms, value)?;
+            shown.insert(id);
         }
         for (at, histogram) in histograms.iter().enumerate() {
-            if !exported(&format!("{}_bucket", histogram.name)) {
+            if !exported(&histogram.bucket_name) {
                 continue;
             }
             for value in histogram.label_values(node) {
+                let ids = histogram_ids
+                    .entry((at, node, value.clone()))
+                    .or_insert_with(|| {
+                        histogram
+                            .series_labels(job, node, &value)
+                            .iter()
+                            .map(|labels| store.series_id(labels))
+                            .collect()
+                    });
                 let key = (at, node.to_string(), incarnation, value.clone());
                 let cursor = cursors.entry(key).or_insert_with(|| Cursor::new(histogram));
                 cursor.advance(
@@ -91,9 +112,9 @@ pub(super) fn truth_series(
                     &histogram.bounds,
                     t_ms,
                 );
-                for (labels, sample) in histogram.samples(job, node, &value, cursor) {
-                    store.push(&labels, t_ms, sample)?;
-                    shown.insert(labels);
+                for (&id, sample) in ids.iter().zip(cursor.values()) {
+                    store.push_at(id, t_ms, sample)?;
+                    shown.insert(id);
                 }
             }
         }
@@ -116,16 +137,17 @@ fn incarnation_at(run: &Run, node: &str, t_ms: i64) -> Option<u32> {
         .map(|life| life.number)
 }
 
-/// (sample name, node) for every sample any final exposition of the node
-/// holds: a node gets truth series only of what it exports.
-fn exporters(run: &Run) -> BTreeSet<(String, String)> {
-    let mut found = BTreeSet::new();
+/// By node, the name of every sample any of its final expositions holds:
+/// a node gets truth series only of what it exports.
+fn exporters(run: &Run) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut found: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for life in &run.incarnations {
         let Ok(exposition) = life.final_parsed() else {
             continue;
         };
+        let names = found.entry(&life.node).or_default();
         for (_, sample) in exposition.samples() {
-            found.insert((sample.name.clone(), life.node.clone()));
+            names.insert(&sample.name);
         }
     }
     found
@@ -204,6 +226,8 @@ fn counter(run: &Run, rule: &Expectation) -> Option<Counter> {
 /// observations by label value.
 struct Histogram {
     name: String,
+    /// `<name>_bucket`.
+    bucket_name: String,
     label: String,
     /// Finite bounds as the system writes them, then any truth added.
     bounds: Vec<(f64, String)>,
@@ -304,6 +328,7 @@ impl Histogram {
         }
         Some(Histogram {
             name: timing.histogram.clone(),
+            bucket_name: format!("{}_bucket", timing.histogram),
             label: timing.label.clone(),
             bounds,
             observed,
@@ -325,8 +350,9 @@ impl Histogram {
         self.observed.get(&key).map_or(&[], Vec::as_slice)
     }
 
-    /// The `_bucket`, `_sum` and `_count` samples of one series.
-    fn samples(&self, job: &str, node: &str, value: &str, cursor: &Cursor) -> Vec<(Labels, f64)> {
+    /// The labels of one series' `_bucket`s (each bound, then `+Inf`),
+    /// `_sum` and `_count`, in the order [`Cursor::values`] gives values.
+    fn series_labels(&self, job: &str, node: &str, value: &str) -> Vec<Labels> {
         let own = |extra: Option<(&str, &str)>| {
             let mut labels: Vec<(String, String)> = Vec::new();
             if !self.label.is_empty() {
@@ -337,22 +363,19 @@ impl Histogram {
             }
             labels
         };
-        let mut out = Vec::with_capacity(self.bounds.len() + 3);
         let bucket = format!("{}_bucket", self.name);
-        for ((_, text), count) in self.bounds.iter().zip(&cursor.buckets) {
-            out.push((series(job, node, &bucket, &own(Some(("le", text)))), *count));
-        }
-        out.push((
-            series(job, node, &bucket, &own(Some(("le", "+Inf")))),
-            cursor.count,
-        ));
-        out.push((
-            series(job, node, &format!("{}_sum", self.name), &own(None)),
-            cursor.sum,
-        ));
-        out.push((
-            series(job, node, &format!("{}_count", self.name), &own(None)),
-            cursor.count,
+        let mut out: Vec<Labels> = self
+            .bounds
+            .iter()
+            .map(|(_, text)| series(job, node, &bucket, &own(Some(("le", text)))))
+            .collect();
+        out.push(series(job, node, &bucket, &own(Some(("le", "+Inf")))));
+        out.push(series(job, node, &format!("{}_sum", self.name), &own(None)));
+        out.push(series(
+            job,
+            node,
+            &format!("{}_count", self.name),
+            &own(None),
         ));
         out
     }
@@ -403,6 +426,13 @@ impl Cursor {
             count: 0.0,
             sum: 0.0,
         }
+    }
+
+    /// The buckets, `+Inf`, sum and count, as [`Histogram::series_labels`]
+    /// lists their series.
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let tail = [self.count, self.sum, self.count];
+        self.buckets.iter().copied().chain(tail)
     }
 
     /// Takes in the observations that ended by `t_ms`, placing each in
