@@ -1191,3 +1191,83 @@ fn control_characters_from_a_file_reach_no_terminal_unescaped() {
     assert!(!shown.contains('\u{1b}'), "raw escape in: {shown:?}");
     assert!(shown.contains("dura\\u{1b}[2Jtion"), "{shown}");
 }
+
+#[test]
+fn an_alert_claim_about_a_fault_the_file_lacks_is_refused_at_its_index() {
+    let text = format!(
+        "{HEAD}expect = [\"alert X fires during faults[1] within 1m\"]\n\n[[faults]]\nkind = \"packet_loss\"\nprobability = 0.1\n"
+    );
+    assert_error(
+        &text,
+        3,
+        11,
+        "expect[0]",
+        "faults[1] is not an entry of this file",
+    );
+}
+
+#[test]
+fn an_alert_claim_that_does_not_parse_points_inside_its_string() {
+    let text = format!("{HEAD}expect = [\"alert X pages\"]\n");
+    assert_error(&text, 3, 20, "expect[0]", "unknown verb `pages`");
+}
+
+#[test]
+fn alert_claims_are_kept_apart_from_comparisons() {
+    let text = format!("{HEAD}expect = [\"outcomes.total >= 1\", \"alert X never fires\"]\n");
+    let scenario = parse(&text);
+    assert_eq!(scenario.expectations.len(), 1);
+    assert_eq!(scenario.alert_expectations.len(), 1);
+    assert_eq!(scenario.alert_expectations[0].text, "alert X never fires");
+}
+
+#[test]
+fn a_rule_file_that_cannot_be_read_names_the_field_and_the_path() {
+    let text = format!("{HEAD}\n[alerts]\nrule_files = [\"nowhere.yml\"]\n");
+    assert_error(
+        &text,
+        5,
+        15,
+        "alerts.rule_files[0]",
+        "cannot read nowhere.yml",
+    );
+}
+
+#[test]
+fn a_bad_rule_in_a_rule_file_names_the_rule_files_line() {
+    let dir = std::env::temp_dir().join(format!("obsim-scenario-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bad.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rate(x[5m]) >\n",
+    )
+    .unwrap();
+    let text =
+        format!("{HEAD}\n[alerts]\nrule_files = [\"bad.yml\"]\nevaluation_interval = \"15s\"\n");
+    let error = Scenario::parse(&dir.join("t.toml"), &text, CHECKS).unwrap_err();
+    assert_eq!(
+        error.field.as_deref(),
+        Some("alerts.rule_files[0]"),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("bad.yml:4: `groups[0].rules[0].expr`: does not parse"),
+        "{error}"
+    );
+    std::fs::write(
+        dir.join("good.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n",
+    )
+    .unwrap();
+    let scenario = Scenario::parse(
+        &dir.join("t.toml"),
+        &text.replace("bad.yml", "good.yml"),
+        CHECKS,
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.alerts.rule_files.len(), 1);
+    assert_eq!(scenario.alerts.evaluation_interval, Some(secs(15)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
