@@ -2,7 +2,9 @@
 //! scraper, at the instants obsim's scraper scraped: synthesized from the
 //! ledger, never from the system's telemetry.
 //!
-//! - `up` is 1 while the node has a live incarnation, 0 while it is down.
+//! - `up` is 1 while the node has a live incarnation that is not paused, 0
+//!   while it is down or paused (a paused process answers no scrape, and
+//!   serves nothing: for the rules it is down, and truth agrees).
 //! - A counter series comes from the contract's accuracy rules:
 //!   `final(m{labels}) == <ledger quantities>` makes `m{labels}` on each
 //!   node that exports `m`, counting that node incarnation's events up to
@@ -46,6 +48,7 @@ pub(super) fn truth_series(
     samples_max: usize,
 ) -> Result<SeriesStore, StoreError> {
     let exporters = exporters(run);
+    let pauses = pauses(run);
     let counters = counters(run, rules);
     let histograms: Vec<Histogram> = contract
         .timings
@@ -60,7 +63,7 @@ pub(super) fn truth_series(
     let mut cursors: BTreeMap<(usize, String, u32, String), Cursor> = BTreeMap::new();
     for scrape in in_time_order(run) {
         let (node, t_ms) = (scrape.node.as_str(), millis(scrape, step_ms));
-        let alive = incarnation_at(run, node, t_ms);
+        let alive = incarnation_at(run, node, t_ms).filter(|_| !paused_at(&pauses, node, t_ms));
         let mut up = target(job, node);
         up.insert(METRIC_NAME.into(), "up".into());
         store.push(&up, t_ms, if alive.is_some() { 1.0 } else { 0.0 })?;
@@ -120,6 +123,34 @@ pub(super) fn truth_series(
         }
     }
     Ok(store)
+}
+
+/// By node, each pause and resume in the fault log: (instant, paused).
+type Pauses<'r> = BTreeMap<&'r str, Vec<(i64, bool)>>;
+
+fn pauses(run: &Run) -> Pauses<'_> {
+    use obsim_faults::FaultKind;
+    let mut found: Pauses<'_> = BTreeMap::new();
+    for event in &run.faults {
+        let paused = match event.kind {
+            FaultKind::NodePause => true,
+            FaultKind::NodeResume => false,
+            _ => continue,
+        };
+        let at = event.at.as_millis() as i64;
+        found.entry(&event.target).or_default().push((at, paused));
+    }
+    found
+}
+
+/// Whether `node` is paused at `t_ms`: its last pause or resume by then
+/// was a pause.
+fn paused_at(pauses: &Pauses<'_>, node: &str, t_ms: i64) -> bool {
+    let Some(changes) = pauses.get(node) else {
+        return false;
+    };
+    let upto = changes.partition_point(|(at, _)| *at <= t_ms);
+    upto > 0 && changes[upto - 1].1
 }
 
 /// The incarnation of `node` alive at `t_ms`, if any.
