@@ -103,3 +103,71 @@ pub(super) fn series(job: &str, node: &str, name: &str, own: &[(String, String)]
     }
     labels
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use obsim_rules::{is_stale, labels};
+
+    use super::*;
+    use crate::checks::lint::tests::run_with_finals;
+    use crate::run::exposition;
+
+    fn scrape(at_ms: u64, body: Option<&str>) -> Scrape {
+        let parsed = body.map(|text| exposition::parse(text).expect("parses"));
+        Scrape {
+            node: "server-1".into(),
+            at: Duration::from_millis(at_ms),
+            ended_at: Duration::from_millis(at_ms + 3),
+            up: body.is_some(),
+            incarnation: body.map(|_| 0),
+            body: body.unwrap_or_default().to_string(),
+            content_type: String::new(),
+            exposition: parsed,
+            error: body.is_none().then(|| "scrape timed out".to_string()),
+            stored_keys: None,
+        }
+    }
+
+    #[test]
+    fn a_down_scrape_writes_up_zero_and_marks_every_series_stale_on_the_grid() {
+        let mut run = run_with_finals(&[]);
+        let body = "# TYPE requests_total counter\nrequests_total{status=\"ok\"} 3\n";
+        // Scrapes start a few milliseconds off the 1 s grid, as targets boot.
+        run.scrapes = vec![scrape(1_002, Some(body)), scrape(2_002, None)];
+        let store = scraped_series(&run, "svc", 1_000, 1_000).unwrap();
+        let up = labels([("__name__", "up"), ("job", "svc"), ("instance", "server-1")]);
+        let requests = labels([
+            ("__name__", "requests_total"),
+            ("job", "svc"),
+            ("instance", "server-1"),
+            ("status", "ok"),
+        ]);
+        let find = |wanted: &Labels| {
+            store
+                .series()
+                .iter()
+                .find(|series| &series.labels == wanted)
+                .unwrap_or_else(|| panic!("no series {wanted:?}"))
+        };
+        let up = &find(&up).samples;
+        assert_eq!(
+            (up[0].t_ms, up[0].value, up[1].t_ms, up[1].value),
+            (1_000, 1.0, 2_000, 0.0)
+        );
+        let requests = &find(&requests).samples;
+        assert_eq!((requests[0].t_ms, requests[0].value), (1_000, 3.0));
+        assert!(requests[1].t_ms == 2_000 && is_stale(requests[1].value));
+    }
+
+    #[test]
+    fn a_target_label_clashing_with_the_samples_own_is_kept_as_exported() {
+        let labels = series("svc", "server-1", "m", &[("job".into(), "other".into())]);
+        assert_eq!(labels.get("job").map(String::as_str), Some("svc"));
+        assert_eq!(
+            labels.get("exported_job").map(String::as_str),
+            Some("other")
+        );
+    }
+}
