@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use obsim::harness::checks::alerts::Timelines;
 use obsim::harness::Sim;
-use obsim::rules::promtool::{render, AlertTest, ExpectedAlert, PromtoolTest};
-use obsim::rules::{AlertState, SeriesStore, Timeline, ALERT_NAME};
+use obsim::rules::promtool::{expected_alerts, render, AlertTest, PromtoolTest};
+use obsim::rules::{SeriesStore, Timeline};
 
 fn promtool() -> Option<String> {
     let program = std::env::var("OBSIM_PROMTOOL").unwrap_or_else(|_| "promtool".into());
@@ -39,22 +39,10 @@ fn every_instant(sim: &Sim, timelines: &Timelines, timeline: &Timeline) -> Vec<A
     let mut tests = Vec::new();
     for t in timelines.schedule.instants() {
         for name in &names {
-            let exp_alerts = timeline
-                .named(name)
-                .filter(|alert| alert.state_at(t) == AlertState::Firing)
-                .map(|alert| {
-                    let mut labels = alert.labels.clone();
-                    labels.remove(ALERT_NAME);
-                    ExpectedAlert {
-                        exp_labels: labels,
-                        exp_annotations: alert.annotations_at(t).cloned().unwrap_or_default(),
-                    }
-                })
-                .collect();
             tests.push(AlertTest {
                 eval_time: Duration::from_millis(t as u64),
                 alertname: name.clone(),
-                exp_alerts,
+                exp_alerts: expected_alerts(timeline, name, t),
             });
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::{AlertState, Timeline, ALERT_NAME};
 use crate::series::{format_series, is_stale, Labels, SeriesStore};
 
 /// One `alert_rule_test`: the alerts of `alertname` firing at `eval_time`
@@ -26,6 +27,24 @@ pub struct ExpectedAlert {
     pub exp_labels: Labels,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub exp_annotations: BTreeMap<String, String>,
+}
+
+/// The alerts of `alertname` firing on `timeline` at `t_ms`, as an
+/// `alert_rule_test` expects them: labels without `alertname`, annotations
+/// as expanded then.
+pub fn expected_alerts(timeline: &Timeline, alertname: &str, t_ms: i64) -> Vec<ExpectedAlert> {
+    timeline
+        .named(alertname)
+        .filter(|alert| alert.state_at(t_ms) == AlertState::Firing)
+        .map(|alert| {
+            let mut labels = alert.labels.clone();
+            labels.remove(ALERT_NAME);
+            ExpectedAlert {
+                exp_labels: labels,
+                exp_annotations: alert.annotations_at(t_ms).cloned().unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 /// One `promql_expr_test`: what `expr` evaluates to at `eval_time`.

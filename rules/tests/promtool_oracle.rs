@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use obsim_rules::promtool::{render, AlertTest, ExpectedAlert, ExprTest, PromtoolTest};
+use obsim_rules::promtool::{expected_alerts, render, AlertTest, ExprTest, PromtoolTest};
 use obsim_rules::{
-    evaluate, labels, parse, AlertState, Evaluator, Labels, Schedule, SeriesStore, Value,
-    ALERT_NAME, METRIC_NAME,
+    evaluate, labels, parse, Evaluator, Labels, Schedule, SeriesStore, Value, METRIC_NAME,
 };
 
 fn promtool() -> Option<String> {
@@ -328,22 +327,10 @@ fn cross_check(name: &str, store: &SeriesStore, end: Duration, expr_every: usize
     let mut expr_tests = Vec::new();
     for (k, t) in schedule.instants().enumerate() {
         for alertname in &alert_names {
-            let exp_alerts = timeline
-                .named(alertname)
-                .filter(|alert| alert.state_at(t) == AlertState::Firing)
-                .map(|alert| {
-                    let mut labels = alert.labels.clone();
-                    labels.remove(ALERT_NAME);
-                    ExpectedAlert {
-                        exp_labels: labels,
-                        exp_annotations: alert.annotations_at(t).cloned().unwrap_or_default(),
-                    }
-                })
-                .collect();
             alert_tests.push(AlertTest {
                 eval_time: Duration::from_millis(t as u64),
                 alertname: alertname.clone(),
-                exp_alerts,
+                exp_alerts: expected_alerts(&timeline, alertname, t),
             });
         }
         if k % expr_every != 0 {

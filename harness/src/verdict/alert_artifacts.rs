@@ -13,8 +13,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use obsim_rules::promtool::{render, AlertTest, ExpectedAlert, PromtoolTest};
-use obsim_rules::{AlertState, Timeline, ALERT_NAME};
+use obsim_rules::promtool::{expected_alerts, render, AlertTest, PromtoolTest};
 
 use crate::checks::alerts::{alert_name, clock, disagreement_spans, Timelines};
 use crate::run::Run;
@@ -73,7 +72,7 @@ fn promtool_test(sim: &Sim, run: &Run, timelines: &Timelines, rule_files: Vec<St
             alert_tests.push(AlertTest {
                 eval_time: Duration::from_millis(t as u64),
                 alertname: name.clone(),
-                exp_alerts: expected(&timelines.truth, name, t),
+                exp_alerts: expected_alerts(&timelines.truth, name, t),
             });
         }
     }
@@ -106,22 +105,6 @@ fn promtool_test(sim: &Sim, run: &Run, timelines: &Timelines, rule_files: Vec<St
     render(&test).unwrap_or_else(|problem| {
         format!("# obsim could not write a promtool test for this seed: {problem}\n")
     })
-}
-
-/// The alerts of `name` firing at `t` on `timeline`, as promtool lists them.
-fn expected(timeline: &Timeline, name: &str, t: i64) -> Vec<ExpectedAlert> {
-    timeline
-        .named(name)
-        .filter(|alert| alert.state_at(t) == AlertState::Firing)
-        .map(|alert| {
-            let mut labels = alert.labels.clone();
-            labels.remove(ALERT_NAME);
-            ExpectedAlert {
-                exp_labels: labels,
-                exp_annotations: alert.annotations_at(t).cloned().unwrap_or_default(),
-            }
-        })
-        .collect()
 }
 
 impl Sim {
