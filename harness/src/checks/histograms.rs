@@ -386,6 +386,7 @@ mod tests {
             exposition: parse(text).ok(),
             error: None,
             stored_keys: None,
+            rendered_at: None,
         }
     }
 

@@ -29,4 +29,8 @@ pub struct Scrape {
     /// rendered this exposition: ground truth for `Contract::stored_keys`.
     /// None for the client and for a failed scrape.
     pub stored_keys: Option<u64>,
+    /// When the answering node rendered the exposition: the instant its
+    /// values are of (a scrape delayed on the way is rendered late). None
+    /// when nothing came back.
+    pub rendered_at: Option<Duration>,
 }

@@ -23,6 +23,8 @@ pub(crate) struct ScrapeRequest {
 #[derive(Clone)]
 pub(crate) struct ScrapeResponse {
     incarnation: u32,
+    /// When the node rendered it, in simulated time since the run started.
+    rendered_at: Duration,
     body: String,
     content_type: String,
     stored_keys: Option<u64>,
@@ -49,6 +51,7 @@ pub(crate) async fn serve_metrics(
         let rendered = metrics.render();
         let response = ScrapeResponse {
             incarnation,
+            rendered_at: network.world.clock.elapsed(),
             body: rendered.body,
             content_type: rendered.content_type,
             stored_keys: storage.as_ref().map(Storage::len),
@@ -131,6 +134,7 @@ impl Outcome {
                 exposition: None,
                 error: Some(error),
                 stored_keys: None,
+                rendered_at: None,
             },
             Outcome::Answered(response) => {
                 let parsed = exposition::parse_as(&response.body, &response.content_type);
@@ -145,6 +149,7 @@ impl Outcome {
                     body: response.body,
                     content_type: response.content_type,
                     stored_keys: response.stored_keys,
+                    rendered_at: Some(response.rendered_at),
                 }
             }
         }

@@ -8,19 +8,40 @@ use obsim_scenario::{Quantity, StorageResult};
 use crate::checks::expect::matches;
 use crate::run::Run;
 
-/// One counted thing: on which node incarnation, at which instant (ms).
+/// One counted thing: on which node incarnation, at which instant (ms),
+/// and the record's fields a metric may be labelled by (`operation`,
+/// `method`, `dependency`), as the ledger words them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Event {
     pub node: String,
     pub incarnation: u32,
     pub t_ms: i64,
+    pub fields: Vec<(&'static str, String)>,
 }
 
-fn event(node: &str, incarnation: u32, at: std::time::Duration) -> Event {
+fn event(
+    node: &str,
+    incarnation: u32,
+    at: std::time::Duration,
+    fields: Vec<(&'static str, String)>,
+) -> Event {
     Event {
         node: node.to_string(),
         incarnation,
         t_ms: at.as_millis() as i64,
+        fields,
+    }
+}
+
+/// The fields `quantity`'s events carry: what a truth series may be split
+/// by when the real metric has a label of that name.
+pub(super) fn fields_of(quantity: &Quantity) -> &'static [&'static str] {
+    match quantity {
+        Quantity::Storage { .. } => &["operation"],
+        Quantity::Requests { .. } | Quantity::Attempts { .. } => &["method", "operation"],
+        Quantity::Calls { .. } => &["operation"],
+        Quantity::Dependencies { .. } => &["dependency", "operation"],
+        _ => &[],
     }
 }
 
@@ -48,7 +69,10 @@ pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
                         _ => None,
                     })
                 })
-                .map(|op| event(&op.node, op.incarnation, op.ended_at))
+                .map(|op| {
+                    let fields = vec![("operation", op.operation.to_string())];
+                    event(&op.node, op.incarnation, op.ended_at, fields)
+                })
                 .collect()
         }
         Quantity::Requests { status, selector } => {
@@ -72,7 +96,11 @@ pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
                         status if request.status.as_deref() == Some(status) => request.replied_at?,
                         _ => return None,
                     };
-                    Some(event(&request.node, request.incarnation, at))
+                    let fields = vec![
+                        ("method", request.method.to_string()),
+                        ("operation", request.operation.to_string()),
+                    ];
+                    Some(event(&request.node, request.incarnation, at, fields))
                 })
                 .collect()
         }
@@ -93,7 +121,8 @@ pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
                     outcome if call.outcome.as_deref() == Some(outcome) => call.ended_at?,
                     _ => return None,
                 };
-                Some(event(&call.node, call.incarnation, at))
+                let fields = vec![("operation", call.operation.to_string())];
+                Some(event(&call.node, call.incarnation, at, fields))
             })
             .collect(),
         Quantity::Attempts { outcome, selector } => run
@@ -115,7 +144,11 @@ pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
                     outcome if attempt.outcome.as_deref() == Some(outcome) => attempt.ended_at?,
                     _ => return None,
                 };
-                Some(event(&call.node, call.incarnation, at))
+                let fields = vec![
+                    ("method", attempt.method.to_string()),
+                    ("operation", call.operation.to_string()),
+                ];
+                Some(event(&call.node, call.incarnation, at, fields))
             })
             .collect(),
         Quantity::Dependencies { result, selector } => run
@@ -140,7 +173,11 @@ pub(super) fn events(run: &Run, quantity: &Quantity) -> Option<Vec<Event>> {
                     StorageResult::Ok | StorageResult::Failed => call.ended_at,
                     _ => call.started_at,
                 };
-                event(&call.node, call.incarnation, at)
+                let fields = vec![
+                    ("dependency", call.dependency.clone()),
+                    ("operation", call.operation.clone()),
+                ];
+                event(&call.node, call.incarnation, at, fields)
             })
             .collect(),
         _ => return None,

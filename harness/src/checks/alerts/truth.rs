@@ -16,14 +16,17 @@
 //!   exports. Where the system's buckets stop below what really happened,
 //!   truth adds bounds (doubling) until every observation has a finite one,
 //!   so that a quantile the system's buckets cannot see is still seen.
-//! - While a node is down its series go stale, as they would in Prometheus.
+//! - While a node is down its series go stale, as they would in Prometheus;
+//!   so do they at a scrape that failed while the node was up (a lost or
+//!   delayed scrape is the network's doing, and truth compares values, not
+//!   availability: `up` alone says whether the node was there).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use obsim_rules::{Labels, SeriesStore, StoreError, METRIC_NAME};
-use obsim_scenario::{Comparison, Expectation, Quantity, Sign, Term};
+use obsim_scenario::{Comparison, Expectation, MetricSelector, Quantity, Sign, Term};
 
-use super::events::{events, Event};
+use super::events;
 use super::scraped::{in_time_order, millis, series, target};
 use crate::run::{Contract, Run, Timing, TimingSource};
 
@@ -49,7 +52,7 @@ pub(super) fn truth_series(
 ) -> Result<SeriesStore, StoreError> {
     let exporters = exporters(run);
     let pauses = pauses(run);
-    let counters = counters(run, rules);
+    let counters = counters(run, contract, rules);
     let histograms: Vec<Histogram> = contract
         .timings
         .iter()
@@ -63,17 +66,28 @@ pub(super) fn truth_series(
     let mut cursors: BTreeMap<(usize, String, u32, String), Cursor> = BTreeMap::new();
     for scrape in in_time_order(run) {
         let (node, t_ms) = (scrape.node.as_str(), millis(scrape, step_ms));
-        let alive = incarnation_at(run, node, t_ms).filter(|_| !paused_at(&pauses, node, t_ms));
+        // The incarnation that answered this scrape, if one did: it was
+        // there. A scrape sent into a pause is answered at the resume,
+        // within its timeout, and reads the registry then.
+        let answered = scrape.incarnation.filter(|_| scrape.up);
+        let alive = answered.is_some()
+            || (incarnation_at(run, node, t_ms).is_some() && !paused_at(&pauses, node, t_ms));
         let mut up = target(job, node);
         up.insert(METRIC_NAME.into(), "up".into());
-        store.push(&up, t_ms, if alive.is_some() { 1.0 } else { 0.0 })?;
+        store.push(&up, t_ms, if alive { 1.0 } else { 0.0 })?;
         let shown = shown.entry(node).or_default();
-        let Some(incarnation) = alive else {
+        // A scrape that failed has no data on either timeline: truth is
+        // what a perfect registry held, at the instants Prometheus got one.
+        // (A lost scrape is the network's doing, not the instrumentation's;
+        // `up` still says whether the node was there.)
+        let Some(incarnation) = answered else {
             for &id in shown.iter() {
                 store.mark_stale_at(id, t_ms)?;
             }
             continue;
         };
+        // What had happened by the instant the node rendered its answer.
+        let upto_ms = scrape.rendered_at.unwrap_or(scrape.at).as_millis() as i64;
         let exported = |name: &str| {
             exporters
                 .get(node)
@@ -88,7 +102,7 @@ pub(super) fn truth_series(
             });
             let key = (node.to_string(), incarnation);
             let value = counter.events.get(&key).map_or(0.0, |(plus, minus)| {
-                let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= t_ms) as f64;
+                let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= upto_ms) as f64;
                 upto(plus) - upto(minus)
             });
             store.push_at(id, t_ms, value)?;
@@ -113,7 +127,7 @@ pub(super) fn truth_series(
                 cursor.advance(
                     histogram.observations(node, incarnation, &value),
                     &histogram.bounds,
-                    t_ms,
+                    upto_ms,
                 );
                 for (&id, sample) in ids.iter().zip(cursor.values()) {
                     store.push_at(id, t_ms, sample)?;
@@ -184,29 +198,73 @@ fn exporters(run: &Run) -> BTreeMap<&str, BTreeSet<&str>> {
     found
 }
 
-/// The counter series the accuracy rules define, the most-labelled rules of
-/// each metric, the first rule of each label set.
-fn counters(run: &Run, rules: &[Expectation]) -> Vec<Counter> {
-    let mut by_metric: BTreeMap<String, Vec<Counter>> = BTreeMap::new();
+/// The counter series the accuracy rules define: of each metric, the rules
+/// whose selectors name the most labels, the first rule of each selector.
+fn counters(run: &Run, contract: &Contract, rules: &[Expectation]) -> Vec<Counter> {
+    let labelled = metric_labels(run);
+    let mut by_metric: BTreeMap<String, Chosen> = BTreeMap::new();
     for rule in rules {
-        let Some(counter) = counter(run, rule) else {
+        let Some((metric, series)) = counter(run, contract, rule, &labelled) else {
             continue;
         };
-        let chosen = by_metric.entry(counter.name.clone()).or_default();
-        let keys = |c: &Counter| c.labels.len();
-        match chosen.first().map(keys) {
-            Some(have) if have > keys(&counter) => {}
-            Some(have) if have < keys(&counter) => *chosen = vec![counter],
-            _ if chosen.iter().any(|c| c.labels == counter.labels) => {}
-            _ => chosen.push(counter),
+        let keys = metric.selector.labels.len();
+        let mut selector = metric.selector.labels.clone();
+        selector.sort();
+        let chosen = by_metric.entry(metric.metric.clone()).or_default();
+        if chosen.series.is_empty() || keys > chosen.keys {
+            *chosen = Chosen {
+                keys,
+                selectors: vec![selector],
+                series,
+            };
+        } else if keys == chosen.keys && !chosen.selectors.contains(&selector) {
+            chosen.selectors.push(selector);
+            chosen.series.extend(series);
         }
     }
-    by_metric.into_values().flatten().collect()
+    by_metric
+        .into_values()
+        .flat_map(|chosen| chosen.series)
+        .collect()
 }
 
-/// `final(m{labels}) == q1 ± q2 ...` as a series, when every `q` has
-/// events and the selector names only real labels.
-fn counter(run: &Run, rule: &Expectation) -> Option<Counter> {
+/// A metric's rules chosen so far: how many labels their selectors name,
+/// the selectors, and the series they make.
+#[derive(Default)]
+struct Chosen {
+    keys: usize,
+    selectors: Vec<Vec<(String, String)>>,
+    series: Vec<Counter>,
+}
+
+/// By metric name, every label name its samples carry in any final
+/// exposition: what a truth series may be split by.
+fn metric_labels(run: &Run) -> BTreeMap<String, BTreeSet<String>> {
+    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for life in &run.incarnations {
+        let Ok(exposition) = life.final_parsed() else {
+            continue;
+        };
+        for (_, sample) in exposition.samples() {
+            let names = found.entry(sample.name.clone()).or_default();
+            names.extend(sample.labels.iter().map(|(key, _)| key.clone()));
+        }
+    }
+    found
+}
+
+/// `final(m{labels}) == q1 ± q2 ...` as series, when every `q` has events
+/// and the selector names only real labels: one series per value of each
+/// label the real metric has and every `q`'s records carry (`operation`,
+/// `method`), so that truth is as fine-grained as the metric. `rate()`
+/// extrapolates each series on its own, so a sum of coarser series would
+/// not read the same.
+fn counter(
+    run: &Run,
+    contract: &Contract,
+    rule: &Expectation,
+    labelled: &BTreeMap<String, BTreeSet<String>>,
+) -> Option<(MetricSelector, Vec<Counter>)> {
     if rule.comparison != Comparison::Eq {
         return None;
     }
@@ -222,35 +280,80 @@ fn counter(run: &Run, rule: &Expectation) -> Option<Counter> {
     if metric.selector.labels.iter().any(|(key, _)| pseudo(key)) {
         return None;
     }
-    let mut counted: BTreeMap<(String, u32), (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-    for (sign, term) in other {
-        let Term::Quantity(quantity) = term else {
-            return None;
-        };
-        for Event {
-            node,
-            incarnation,
-            t_ms,
-        } in events(run, quantity)?
-        {
-            let (plus, minus) = counted.entry((node, incarnation)).or_default();
+    let quantities: Vec<(Sign, &Quantity)> = other
+        .iter()
+        .map(|(sign, term)| match term {
+            Term::Quantity(quantity) => Some((*sign, quantity)),
+            Term::Number(_) => None,
+        })
+        .collect::<Option<_>>()?;
+    let fixed: BTreeSet<&str> = metric
+        .selector
+        .labels
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let real = labelled.get(&metric.metric);
+    let split: Vec<&'static str> = ["dependency", "method", "operation"]
+        .into_iter()
+        .filter(|label| !fixed.contains(label))
+        .filter(|label| real.is_some_and(|names| names.contains(*label)))
+        .filter(|label| {
+            quantities
+                .iter()
+                .all(|(_, q)| events::fields_of(q).contains(label))
+        })
+        .collect();
+    type Counted = BTreeMap<(String, u32), (Vec<i64>, Vec<i64>)>;
+    let mut by_split: BTreeMap<Vec<(String, String)>, Counted> = BTreeMap::new();
+    for (sign, quantity) in &quantities {
+        for event in events::events(run, quantity)? {
+            let key: Vec<(String, String)> = split
+                .iter()
+                .map(|label| {
+                    let value = event
+                        .fields
+                        .iter()
+                        .find(|(field, _)| field == label)
+                        .map_or("", |(_, value)| value.as_str());
+                    // Storage speaks obsim's words; the metric the system's.
+                    let value = match quantity {
+                        Quantity::Storage { .. } => contract.storage_word(value),
+                        _ => value,
+                    };
+                    (label.to_string(), value.to_string())
+                })
+                .collect();
+            let counted = by_split.entry(key).or_default();
+            let (plus, minus) = counted.entry((event.node, event.incarnation)).or_default();
             match sign {
-                Sign::Plus => plus.push(t_ms),
-                Sign::Minus => minus.push(t_ms),
+                Sign::Plus => plus.push(event.t_ms),
+                Sign::Minus => minus.push(event.t_ms),
             }
         }
     }
-    for (plus, minus) in counted.values_mut() {
-        plus.sort_unstable();
-        minus.sort_unstable();
+    if by_split.is_empty() && split.is_empty() {
+        // Nothing happened: the series still exists, at zero.
+        by_split.insert(Vec::new(), BTreeMap::new());
     }
-    let mut labels = metric.selector.labels.clone();
-    labels.sort();
-    Some(Counter {
-        name: metric.metric.clone(),
-        labels,
-        events: counted,
-    })
+    let series = by_split
+        .into_iter()
+        .map(|(key, mut counted)| {
+            for (plus, minus) in counted.values_mut() {
+                plus.sort_unstable();
+                minus.sort_unstable();
+            }
+            let mut labels = metric.selector.labels.clone();
+            labels.extend(key);
+            labels.sort();
+            Counter {
+                name: metric.metric.clone(),
+                labels,
+                events: counted,
+            }
+        })
+        .collect();
+    Some((metric, series))
 }
 
 /// A timed histogram's truth: its bounds and each node incarnation's
