@@ -10,7 +10,12 @@
 //!   node that exports `m`, counting that node incarnation's events up to
 //!   the instant, from zero at each start. Of a metric's rules, those with
 //!   the most labels are used (`{status}` over none), so that the series
-//!   partition the metric rather than overlap.
+//!   partition the metric rather than overlap; each is split further by
+//!   every label the real metric has that the ledger records (`operation`,
+//!   `method`, `dependency`), since `rate()` extrapolates each series on its
+//!   own and a sum of coarser series would not read the same.
+//! - Values are as of the instant the node rendered each answered scrape;
+//!   where a scrape failed, truth has no data either.
 //! - A histogram comes from a timing contract: each node incarnation's
 //!   timed operations that ended by the instant, in the buckets the system
 //!   exports. Where the system's buckets stop below what really happened,
