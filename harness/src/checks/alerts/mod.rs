@@ -20,6 +20,7 @@ mod compare;
 mod events;
 mod scraped;
 mod truth;
+mod truth_histograms;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
