@@ -21,6 +21,14 @@ use std::time::Duration;
 ///   run ends. Point events (a crash) happen at `at`.
 /// - `transport` is the traffic a delay or a loss acts on: obsim's typed
 ///   messages (the default) or madsim's sockets; see [`Transport`].
+/// - `endpoint` aims a message fault at the messages one endpoint sends, by
+///   the name the system bound it under (`server-0:app`, `client`). None
+///   means every sender the `node` allows.
+/// - `nth` makes the fault one fixed event: it fires exactly once, at the
+///   nth opportunity (1 = the first) its aim matches at or after `at`, with
+///   no draw from the seed. A failing run's probabilistic faults are replayed
+///   as such events (see [`crate::FaultLog::fixed_schedule`]), so that
+///   removing one never moves another.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub effect: Effect,
@@ -31,6 +39,8 @@ pub struct Fault {
     pub at: Duration,
     pub duration: Option<Duration>,
     pub transport: Transport,
+    pub endpoint: Option<String>,
+    pub nth: Option<u64>,
 }
 
 /// The traffic a `network_delay` or `packet_loss` acts on. A partition needs
@@ -151,7 +161,48 @@ impl Fault {
             at: Duration::ZERO,
             duration: None,
             transport: Transport::Messages,
+            endpoint: None,
+            nth: None,
         }
+    }
+
+    /// Aims a message fault at the messages `endpoint` sends.
+    pub fn from_endpoint(mut self, endpoint: &str) -> Fault {
+        self.endpoint = Some(endpoint.to_string());
+        self
+    }
+
+    /// Makes the fault one fixed event: the `nth` opportunity at or after
+    /// `at` (1 = the first).
+    pub fn at_nth(mut self, nth: u64) -> Fault {
+        self.nth = Some(nth);
+        self
+    }
+
+    /// Whether the seed decides when this fault fires or what it does: a
+    /// chance strictly between 0 and 1, or a range to draw a latency from.
+    /// Such a fault is what a fixed schedule replaces by one event per
+    /// firing; any other fault acts the same whatever the draws.
+    pub fn is_drawn(&self) -> bool {
+        // madsim draws a socket fault's packets, per window: the window
+        // replays as itself.
+        if self.nth.is_some() || self.transport == Transport::Sockets {
+            return false;
+        }
+        let chance = self.chance();
+        let ranged = match self.effect {
+            Effect::StorageLatency { min, max }
+            | Effect::NetworkDelay { min, max }
+            | Effect::DependencyLatency { min, max } => min != max,
+            _ => false,
+        };
+        (chance > 0.0 && chance < 1.0) || ranged
+    }
+
+    /// Whether this fault is aimed at the messages of `endpoint` (or of
+    /// every endpoint).
+    pub fn aims_at_endpoint(&self, endpoint: &str) -> bool {
+        self.endpoint.as_deref().is_none_or(|e| e == endpoint)
     }
 
     /// Acts on madsim's sockets instead of obsim's typed messages.
@@ -377,6 +428,9 @@ impl fmt::Display for Fault {
         if let Some(operation) = &self.operation {
             write!(f, " operation={operation}")?;
         }
+        if let Some(endpoint) = &self.endpoint {
+            write!(f, " endpoint={endpoint}")?;
+        }
         if let Some(probability) = self.probability {
             write!(f, " probability={probability:.3}")?;
         }
@@ -385,6 +439,9 @@ impl fmt::Display for Fault {
         }
         if let Some(duration) = self.duration {
             write!(f, " for={duration:?}")?;
+        }
+        if let Some(nth) = self.nth {
+            write!(f, " nth={nth}")?;
         }
         if self.transport != Transport::Messages {
             write!(f, " transport={}", self.transport.as_str())?;

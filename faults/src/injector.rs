@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,9 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
 ///
 /// Every decision draws for every fault that could apply, whether or not the
 /// fault's window is open, so a stream stays aligned with the count of
-/// opportunities: widening a window never shifts later decisions.
+/// opportunities: widening a window never shifts later decisions. A fixed
+/// event (a fault with `nth`) draws nothing, so adding or removing one never
+/// shifts another fault's decisions either.
 #[derive(Clone, Debug)]
 pub struct Injector {
     seed: u64,
@@ -40,8 +43,19 @@ pub struct Injector {
     fired: Arc<Vec<AtomicBool>>,
 }
 
-/// The faults that apply to one component, each with its plan index.
-type Rules = Vec<(usize, Fault)>;
+/// One plan fault as a component applies it.
+#[derive(Clone, Debug)]
+struct Rule {
+    /// Its index in the plan.
+    index: usize,
+    fault: Fault,
+    /// For a fixed event: the opportunities its aim matched at or after
+    /// `at` so far.
+    seen: u64,
+}
+
+/// The faults that apply to one component.
+type Rules = Vec<Rule>;
 
 impl Injector {
     pub fn new(seed: u64, plan: FaultPlan) -> Self {
@@ -67,7 +81,14 @@ impl Injector {
 
     fn rules(&self, keep: impl Fn(&Fault) -> bool) -> Rules {
         let faults = self.plan.faults().iter().cloned().enumerate();
-        faults.filter(|(_, fault)| keep(fault)).collect()
+        faults
+            .filter(|(_, fault)| keep(fault))
+            .map(|(index, fault)| Rule {
+                index,
+                fault,
+                seen: 0,
+            })
+            .collect()
     }
 
     /// Storage decisions for server node `node`: reads on stream
@@ -75,6 +96,7 @@ impl Injector {
     /// extra read never shifts which writes fail.
     pub fn storage(&self, node: usize) -> StorageFaults {
         StorageFaults {
+            node,
             read_rng: component_stream(self.seed, &format!("storage/{node}/get")),
             write_rng: component_stream(self.seed, &format!("storage/{node}/put")),
             rules: self.rules(|fault| {
@@ -89,6 +111,8 @@ impl Injector {
                     )
             }),
             fired: self.fired.clone(),
+            reads: Instant::default(),
+            writes: Instant::default(),
         }
     }
 
@@ -98,6 +122,8 @@ impl Injector {
     /// one never shift which calls to another fail.
     pub fn dependency(&self, node: usize, dependency: &str) -> DependencyFaults {
         DependencyFaults {
+            node,
+            dependency: dependency.to_string(),
             rng: component_stream(self.seed, &format!("dependency/{node}/{dependency}")),
             rules: self.rules(|fault| {
                 fault.aims_at_node(node)
@@ -107,6 +133,7 @@ impl Injector {
                         Effect::DependencyFailure | Effect::DependencyLatency { .. }
                     )
             }),
+            instants: BTreeMap::new(),
         }
     }
 
@@ -116,9 +143,11 @@ impl Injector {
     /// applies them.
     pub fn network(&self, node: Option<usize>, endpoint: &str) -> NetworkFaults {
         NetworkFaults {
+            endpoint: endpoint.to_string(),
             rng: component_stream(self.seed, &format!("network/{endpoint}")),
             rules: self.rules(|fault| {
                 (fault.node.is_none() || fault.node == node)
+                    && fault.aims_at_endpoint(endpoint)
                     && fault.transport == Transport::Messages
                     && matches!(
                         fault.effect,
@@ -127,6 +156,7 @@ impl Injector {
                             | Effect::MessageDuplication
                     )
             }),
+            sends: Instant::default(),
         }
     }
 
@@ -135,22 +165,121 @@ impl Injector {
     /// kept because renaming a stream reshuffles every seed's draws.
     pub fn handler(&self, node: usize) -> HandlerPanics {
         HandlerPanics {
+            node,
             rng: component_stream(self.seed, &format!("actor/{node}")),
             rules: self.rules(|fault| {
                 fault.aims_at_node(node) && matches!(fault.effect, Effect::HandlerPanic)
             }),
+            instants: BTreeMap::new(),
         }
     }
 }
 
-/// Draws once for `fault` and says whether it fires now.
-fn fires(rng: &mut ChaCha8Rng, fault: &Fault, now: Duration) -> bool {
+/// Says whether `rule` fires at an opportunity at simulated time `now`. A
+/// drawn fault draws once whether or not its window is open; a fixed event
+/// draws nothing and fires at its own nth opportunity from `at`.
+fn fires(rng: &mut ChaCha8Rng, rule: &mut Rule, now: Duration) -> bool {
+    if let Some(nth) = rule.fault.nth {
+        if now < rule.fault.at || rule.seen >= nth {
+            return false;
+        }
+        rule.seen += 1;
+        return rule.seen == nth;
+    }
     let draw: f64 = rng.random();
-    fault.active_at(now) && draw < fault.chance()
+    rule.fault.active_at(now) && draw < rule.fault.chance()
 }
 
-fn draw_between(rng: &mut ChaCha8Rng, min: Duration, max: Duration) -> Duration {
+/// A latency fault's extra time: a fixed event's own value, else a draw,
+/// made whether or not the fault hits, so a miss does not shift the draws of
+/// later opportunities.
+fn extra_time(rng: &mut ChaCha8Rng, rule: &Rule, min: Duration, max: Duration) -> Duration {
+    if rule.fault.nth.is_some() {
+        return min;
+    }
     Duration::from_nanos(rng.random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
+}
+
+/// Counts one component's opportunities at one simulated instant, so that a
+/// fixed event can say which of several at the same instant it hit.
+#[derive(Clone, Copy, Debug, Default)]
+struct Instant {
+    at: Duration,
+    count: u64,
+}
+
+impl Instant {
+    /// Counts an opportunity at `now`; returns its 1-based place among the
+    /// opportunities at `now`.
+    fn tick(&mut self, now: Duration) -> u64 {
+        if self.at != now {
+            *self = Instant { at: now, count: 0 };
+        }
+        self.count += 1;
+        self.count
+    }
+}
+
+/// Where a fixed event is aimed: the one component whose opportunities its
+/// `nth` counts.
+#[derive(Clone, Debug, Default)]
+struct Aim {
+    node: Option<usize>,
+    endpoint: Option<String>,
+    dependency: Option<String>,
+    operation: Option<String>,
+}
+
+/// The fixed event that replays one firing of a drawn `fault`: at `at`, the
+/// `nth` opportunity there, with the drawn `latency` if it has one. None for
+/// a fault that acts the same whatever the draws: it replays as itself.
+fn fixed_event(
+    fault: &Fault,
+    at: Duration,
+    nth: u64,
+    latency: Option<Duration>,
+    aim: Aim,
+) -> Option<Fault> {
+    if !fault.is_drawn() {
+        return None;
+    }
+    let fixed = |value: Option<Duration>, min: Duration| value.unwrap_or(min);
+    let effect = match fault.effect.clone() {
+        Effect::StorageLatency { min, .. } => {
+            let value = fixed(latency, min);
+            Effect::StorageLatency {
+                min: value,
+                max: value,
+            }
+        }
+        Effect::NetworkDelay { min, .. } => {
+            let value = fixed(latency, min);
+            Effect::NetworkDelay {
+                min: value,
+                max: value,
+            }
+        }
+        Effect::DependencyLatency { min, .. } => {
+            let value = fixed(latency, min);
+            Effect::DependencyLatency {
+                min: value,
+                max: value,
+            }
+        }
+        other => other,
+    };
+    Some(Fault {
+        effect,
+        node: aim.node,
+        dependency: aim.dependency,
+        operation: aim.operation,
+        probability: None,
+        at,
+        duration: None,
+        transport: Transport::Messages,
+        endpoint: aim.endpoint,
+        nth: Some(nth),
+    })
 }
 
 /// What happens to one storage operation.
@@ -166,22 +295,49 @@ pub struct StorageDecision {
     pub fired: Fired,
 }
 
+/// One plan fault hitting one opportunity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The fault's index in the plan.
+    pub index: usize,
+    pub kind: FaultKind,
+    /// For a fault the seed draws: the fixed event that replays this hit
+    /// without a draw. None for a fault that replays as itself.
+    pub fixed: Option<Fault>,
+}
+
+impl Hit {
+    /// A hit of plan fault `index`, which replays as itself: a scheduled
+    /// fault (a crash, a pause, a partition) or a fixed event.
+    pub fn planned(index: usize, kind: FaultKind) -> Hit {
+        Hit {
+            index,
+            kind,
+            fixed: None,
+        }
+    }
+}
+
 /// The faults that hit one opportunity, by plan index and kind, for the
-/// per-entry firing count. A component counts each kind where it takes
-/// effect: a message lost is not also duplicated, and a partition's cut
-/// preempts both.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fired(pub Vec<(usize, FaultKind)>);
+/// per-entry firing count and the run's fixed schedule. A component counts
+/// each kind where it takes effect: a message lost is not also duplicated,
+/// and a partition's cut preempts both.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fired(pub Vec<Hit>);
 
 impl Fired {
-    /// The plan indices of the faults of `kind` that hit.
-    pub fn of(&self, kind: FaultKind) -> Vec<usize> {
-        let of_kind = self.0.iter().filter(|(_, fired)| *fired == kind);
-        of_kind.map(|(index, _)| *index).collect()
+    /// The hits of faults of `kind`.
+    pub fn of(&self, kind: FaultKind) -> Vec<Hit> {
+        let of_kind = self.0.iter().filter(|hit| hit.kind == kind);
+        of_kind.cloned().collect()
     }
 
-    fn push(&mut self, index: usize, kind: FaultKind) {
-        self.0.push((index, kind));
+    fn push(&mut self, rule: &Rule, fixed: Option<Fault>) {
+        self.0.push(Hit {
+            index: rule.index,
+            kind: rule.fault.kind(),
+            fixed,
+        });
     }
 }
 
@@ -194,10 +350,22 @@ pub struct TornCrash {
 /// Seeded storage fault decisions for one node.
 #[derive(Clone, Debug)]
 pub struct StorageFaults {
+    node: usize,
     read_rng: ChaCha8Rng,
     write_rng: ChaCha8Rng,
     rules: Rules,
     fired: Arc<Vec<AtomicBool>>,
+    reads: Instant,
+    writes: Instant,
+}
+
+/// Whether a storage fault can act on a read (`write` false) or a write.
+fn acts_on(effect: &Effect, write: bool) -> bool {
+    match effect {
+        Effect::StorageLatency { .. } => true,
+        Effect::StorageReadFailure => !write,
+        _ => write,
+    }
 }
 
 impl StorageFaults {
@@ -213,38 +381,57 @@ impl StorageFaults {
 
     fn decide(&mut self, now: Duration, operation: &str) -> StorageDecision {
         let write = operation == "put";
-        let rng = if write {
-            &mut self.write_rng
+        let (rng, instant) = if write {
+            (&mut self.write_rng, &mut self.writes)
         } else {
-            &mut self.read_rng
+            (&mut self.read_rng, &mut self.reads)
+        };
+        let nth = instant.tick(now);
+        let node = self.node;
+        let fixed = |fault: &Fault, latency: Option<Duration>| {
+            let latency_op = matches!(fault.effect, Effect::StorageLatency { .. });
+            let aim = Aim {
+                node: Some(node),
+                // Only latency acts on both; the other kinds say which.
+                operation: latency_op.then(|| operation.to_string()),
+                ..Aim::default()
+            };
+            fixed_event(fault, now, nth, latency, aim)
         };
         let mut decision = StorageDecision::default();
         let mut torn = None;
-        for (index, fault) in &self.rules {
-            if !fault.aims_at_operation(operation) {
+        for rule in &mut self.rules {
+            if !rule.fault.aims_at_operation(operation) {
                 continue;
             }
-            let hit = fires(rng, fault, now);
-            match fault.effect {
+            // A fixed event counts only the opportunities it can act on;
+            // a drawn fault keeps drawing at every one, as it always has,
+            // so that no seed's draws move.
+            if rule.fault.nth.is_some() && !acts_on(&rule.fault.effect, write) {
+                continue;
+            }
+            let hit = fires(rng, rule, now);
+            match rule.fault.effect {
                 Effect::StorageLatency { min, max } => {
-                    let extra = draw_between(rng, min, max);
+                    let extra = extra_time(rng, rule, min, max);
                     if hit {
                         *decision.latency.get_or_insert(Duration::ZERO) += extra;
-                        decision.fired.push(*index, fault.kind());
+                        decision.fired.push(rule, fixed(&rule.fault, Some(extra)));
                     }
                 }
                 Effect::StorageReadFailure if hit && !write => {
                     decision
                         .failure
                         .get_or_insert(FaultKind::StorageReadFailure);
-                    decision.fired.push(*index, fault.kind());
+                    decision.fired.push(rule, fixed(&rule.fault, None));
                 }
                 Effect::StorageWriteFailure | Effect::DiskFull if hit && write => {
-                    decision.failure.get_or_insert(fault.kind());
-                    decision.fired.push(*index, fault.kind());
+                    decision.failure.get_or_insert(rule.fault.kind());
+                    decision.fired.push(rule, fixed(&rule.fault, None));
                 }
                 Effect::CrashDuringTransaction { restart_after } if hit && write => {
-                    torn.get_or_insert((*index, restart_after));
+                    let event = fixed(&rule.fault, None);
+                    torn.get_or_insert((rule.index, restart_after, event));
                 }
                 _ => {}
             }
@@ -252,12 +439,14 @@ impl StorageFaults {
         // A write that fails never reaches the disk, so it cannot be torn;
         // the fault then stays armed for a later write. Otherwise it fires
         // once per plan fault, on whichever node writes first.
-        if let Some((index, restart_after)) = torn.filter(|_| decision.failure.is_none()) {
+        if let Some((index, restart_after, event)) = torn.filter(|_| decision.failure.is_none()) {
             if !self.fired[index].swap(true, Ordering::Relaxed) {
                 decision.crash = Some(TornCrash { restart_after });
-                decision
-                    .fired
-                    .push(index, FaultKind::CrashDuringTransaction);
+                decision.fired.0.push(Hit {
+                    index,
+                    kind: FaultKind::CrashDuringTransaction,
+                    fixed: event,
+                });
             }
         }
         decision
@@ -265,7 +454,7 @@ impl StorageFaults {
 }
 
 /// What happens to one sent message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SendDecision {
     pub delay: Option<Duration>,
     pub lost: bool,
@@ -277,22 +466,31 @@ pub struct SendDecision {
 /// Seeded network fault decisions for one sending endpoint.
 #[derive(Clone, Debug)]
 pub struct NetworkFaults {
+    endpoint: String,
     rng: ChaCha8Rng,
     rules: Rules,
+    sends: Instant,
 }
 
 impl NetworkFaults {
     /// Decides the next message sent at simulated time `now`. Several delay
     /// faults that fire add up, as queues along one path would.
     pub fn send(&mut self, now: Duration) -> SendDecision {
+        let nth = self.sends.tick(now);
+        let aim = || Aim {
+            endpoint: Some(self.endpoint.clone()),
+            ..Aim::default()
+        };
         let mut decision = SendDecision::default();
-        for (index, fault) in &self.rules {
-            let hit = fires(&mut self.rng, fault, now);
-            match fault.effect {
+        for rule in &mut self.rules {
+            let hit = fires(&mut self.rng, rule, now);
+            let mut latency = None;
+            match rule.fault.effect {
                 Effect::NetworkDelay { min, max } => {
-                    let extra = draw_between(&mut self.rng, min, max);
+                    let extra = extra_time(&mut self.rng, rule, min, max);
                     if hit {
                         *decision.delay.get_or_insert(Duration::ZERO) += extra;
+                        latency = Some(extra);
                     }
                 }
                 Effect::PacketLoss => decision.lost |= hit,
@@ -300,7 +498,8 @@ impl NetworkFaults {
                 _ => {}
             }
             if hit {
-                decision.fired.push(*index, fault.kind());
+                let event = fixed_event(&rule.fault, now, nth, latency, aim());
+                decision.fired.push(rule, event);
             }
         }
         decision
@@ -321,33 +520,48 @@ pub struct DependencyDecision {
 /// Seeded fault decisions for one node's calls to one external dependency.
 #[derive(Clone, Debug)]
 pub struct DependencyFaults {
+    node: usize,
+    dependency: String,
     rng: ChaCha8Rng,
     rules: Rules,
+    /// Calls by operation at the current instant.
+    instants: BTreeMap<String, Instant>,
 }
 
 impl DependencyFaults {
     /// Decides a call to the dependency's `operation` (as the system names
     /// it) at simulated time `now`. Several latency faults that fire add up.
     pub fn decide(&mut self, now: Duration, operation: &str) -> DependencyDecision {
+        let nth = self
+            .instants
+            .entry(operation.to_string())
+            .or_default()
+            .tick(now);
+        let aim = || Aim {
+            node: Some(self.node),
+            dependency: Some(self.dependency.clone()),
+            operation: Some(operation.to_string()),
+            ..Aim::default()
+        };
         let mut decision = DependencyDecision::default();
-        for (index, fault) in &self.rules {
-            if !fault.aims_at_operation(operation) {
+        for rule in &mut self.rules {
+            if !rule.fault.aims_at_operation(operation) {
                 continue;
             }
-            let hit = fires(&mut self.rng, fault, now);
-            match fault.effect {
+            let hit = fires(&mut self.rng, rule, now);
+            match rule.fault.effect {
                 Effect::DependencyLatency { min, max } => {
-                    // Drawn whether or not it hits, so a miss does not shift
-                    // the draws of later calls.
-                    let extra = draw_between(&mut self.rng, min, max);
+                    let extra = extra_time(&mut self.rng, rule, min, max);
                     if hit {
                         *decision.latency.get_or_insert(Duration::ZERO) += extra;
-                        decision.fired.push(*index, fault.kind());
+                        let event = fixed_event(&rule.fault, now, nth, Some(extra), aim());
+                        decision.fired.push(rule, event);
                     }
                 }
                 Effect::DependencyFailure if hit => {
                     decision.failure = true;
-                    decision.fired.push(*index, fault.kind());
+                    let event = fixed_event(&rule.fault, now, nth, None, aim());
+                    decision.fired.push(rule, event);
                 }
                 _ => {}
             }
@@ -359,31 +573,49 @@ impl DependencyFaults {
 /// Seeded request handler fault decisions for one node.
 #[derive(Clone, Debug)]
 pub struct HandlerPanics {
+    node: usize,
     rng: ChaCha8Rng,
     rules: Rules,
+    /// Invocations by operation at the current instant.
+    instants: BTreeMap<String, Instant>,
 }
 
 impl HandlerPanics {
-    /// The plan index of every fault that makes the handler of `operation`
-    /// invoked at `now` panic; empty when it does not.
-    pub fn panics(&mut self, now: Duration, operation: &str) -> Vec<usize> {
-        let mut fired = Vec::new();
-        for (index, fault) in &self.rules {
-            if fault.aims_at_operation(operation) && fires(&mut self.rng, fault, now) {
-                fired.push(*index);
+    /// Every fault that makes the handler of `operation` invoked at `now`
+    /// panic; empty when it does not.
+    pub fn panics(&mut self, now: Duration, operation: &str) -> Vec<Hit> {
+        let nth = self
+            .instants
+            .entry(operation.to_string())
+            .or_default()
+            .tick(now);
+        let mut fired = Fired::default();
+        for rule in &mut self.rules {
+            if rule.fault.aims_at_operation(operation) && fires(&mut self.rng, rule, now) {
+                let aim = Aim {
+                    node: Some(self.node),
+                    operation: Some(operation.to_string()),
+                    ..Aim::default()
+                };
+                let event = fixed_event(&rule.fault, now, nth, None, aim);
+                fired.push(rule, event);
             }
         }
-        fired
+        fired.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Topology;
+    use crate::{FaultLog, Topology};
     use rand::RngCore;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    fn indices(fired: &Fired, kind: FaultKind) -> Vec<usize> {
+        fired.of(kind).iter().map(|hit| hit.index).collect()
+    }
 
     fn plan(faults: Vec<Fault>) -> FaultPlan {
         let topology = Topology {
@@ -485,7 +717,7 @@ mod tests {
         for _ in 0..100 {
             let decision = llm.decide(SECOND, "complete");
             assert!(decision.failure && decision.latency.is_none());
-            assert_eq!(decision.fired.of(FaultKind::DependencyFailure), [0]);
+            assert_eq!(indices(&decision.fired, FaultKind::DependencyFailure), [0]);
         }
         assert_eq!(
             llm.decide(2 * SECOND, "complete"),
@@ -518,7 +750,7 @@ mod tests {
         let slow = injector.dependency(1, "llm").decide(SECOND, "complete");
         let extra = slow.latency.expect("probability 1 always slows");
         assert!((Duration::from_millis(5)..=Duration::from_millis(9)).contains(&extra));
-        assert_eq!(slow.fired.of(FaultKind::DependencyLatency), [1]);
+        assert_eq!(indices(&slow.fired, FaultKind::DependencyLatency), [1]);
     }
 
     #[test]
@@ -543,11 +775,92 @@ mod tests {
         assert_ne!(decisions(7), decisions(8));
     }
 
+    /// Runs a fixed sequence of opportunities (several at each instant) on
+    /// every component kind, logs each hit, and returns what each decided.
+    fn opportunities(injector: &Injector, log: &FaultLog) -> Vec<String> {
+        let mut storage = injector.storage(1);
+        let mut network = injector.network(Some(0), "server-0:app");
+        let mut llm = injector.dependency(0, "llm");
+        let mut handler = injector.handler(1);
+        let mut seen = Vec::new();
+        for step in 0..400u64 {
+            let now = Duration::from_millis(step / 3 * 10);
+            let write = storage.write(now);
+            let read = storage.read(now);
+            let send = network.send(now);
+            let call = llm.decide(now, if step % 2 == 0 { "complete" } else { "embed" });
+            let panics = handler.panics(now, "increment");
+            for fired in [&write.fired, &read.fired, &send.fired, &call.fired] {
+                log.fired(&fired.0);
+            }
+            log.fired(&panics);
+            seen.push(format!(
+                "{:?} {:?} {:?} {:?} | {:?} {:?} | {:?} {} {} | {:?} {} | {}",
+                write.latency, write.failure, write.crash, read.failure, read.latency,
+                now, send.delay, send.lost, send.duplicated, call.latency, call.failure,
+                panics.len()
+            ));
+        }
+        seen
+    }
+
+    #[test]
+    fn fixed_schedule_replays_every_drawn_decision_without_a_draw() {
+        let ms = Duration::from_millis;
+        let drawn = vec![
+            Fault::new(Effect::StorageWriteFailure).with_probability(0.2),
+            Fault::new(Effect::StorageLatency { min: ms(1), max: ms(9) }).with_probability(0.5),
+            Fault::new(Effect::StorageReadFailure).on_node(1).with_probability(0.3),
+            Fault::new(Effect::NetworkDelay { min: ms(1), max: ms(4) }),
+            Fault::new(Effect::PacketLoss).with_probability(0.1),
+            Fault::new(Effect::MessageDuplication).with_probability(0.1),
+            Fault::new(Effect::DependencyFailure).with_probability(0.25),
+            Fault::new(Effect::DependencyLatency { min: ms(2), max: ms(3) })
+                .on_operation("embed")
+                .with_probability(0.5),
+            Fault::new(Effect::HandlerPanic).with_probability(0.2),
+            Fault::new(Effect::CrashDuringTransaction { restart_after: None })
+                .with_probability(0.05),
+            // Acts the same whatever the draws: it stays a window.
+            Fault::new(Effect::DiskFull).at(ms(500)).lasting(ms(100)),
+        ];
+        let log = FaultLog::new(10_000);
+        let original = opportunities(&Injector::new(9, plan(drawn.clone())), &log);
+        let schedule = log.fixed_schedule(&drawn).expect("under capacity");
+        assert!(schedule.len() > 100, "{} events", schedule.len());
+        assert!(schedule.iter().all(|fault| !fault.is_drawn()));
+        let replay_log = FaultLog::new(10_000);
+        // Another seed: nothing in the schedule may depend on the draws.
+        let replayed = opportunities(&Injector::new(1234, plan(schedule.clone())), &replay_log);
+        assert_eq!(original, replayed);
+        // Every event fired once, and removing one moves no other.
+        let counts = replay_log.counts_by_entry();
+        let events = schedule.iter().filter(|fault| fault.nth.is_some()).count();
+        assert_eq!(counts.iter().filter(|(index, n)| schedule[**index].nth.is_some() && **n == 1).count(), events);
+        let mut fewer = schedule.clone();
+        let removed = fewer.iter().position(|fault| fault.kind() == FaultKind::PacketLoss).unwrap();
+        fewer.remove(removed);
+        let shrunk = opportunities(&Injector::new(1234, plan(fewer)), &FaultLog::new(10_000));
+        let differing: Vec<usize> = (0..original.len()).filter(|i| original[*i] != shrunk[*i]).collect();
+        assert_eq!(differing.len(), 1, "only the lost message changes: {differing:?}");
+    }
+
+    #[test]
+    fn overflowing_the_log_makes_the_schedule_an_error_not_a_partial_replay() {
+        let fault = Fault::new(Effect::PacketLoss).with_probability(0.5);
+        let log = FaultLog::new(5);
+        opportunities(&Injector::new(3, plan(vec![fault.clone()])), &log);
+        let overflow = log.fixed_schedule(&[fault]).unwrap_err();
+        assert_eq!(overflow.kept, 5);
+        assert!(overflow.to_string().contains("fault log keeps 5"), "{overflow}");
+    }
+
     #[test]
     fn handler_panics_only_hit_their_operation() {
         let fault = Fault::new(Effect::HandlerPanic).on_operation("increment");
         let mut actor = Injector::new(1, plan(vec![fault])).handler(0);
-        assert_eq!(actor.panics(SECOND, "increment"), [0]);
+        let hits = actor.panics(SECOND, "increment");
+        assert_eq!(hits.iter().map(|hit| hit.index).collect::<Vec<_>>(), [0]);
         assert!(actor.panics(SECOND, "get").is_empty());
     }
 }

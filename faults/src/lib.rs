@@ -21,10 +21,10 @@ pub mod swarm;
 
 pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
 pub use injector::{
-    component_stream, DependencyDecision, DependencyFaults, Fired, HandlerPanics, Injector,
+    component_stream, DependencyDecision, DependencyFaults, Fired, HandlerPanics, Hit, Injector,
     NetworkFaults, SendDecision, StorageDecision, StorageFaults, TornCrash,
 };
-pub use log::{FaultEvent, FaultLog};
+pub use log::{FaultEvent, FaultLog, ScheduleOverflow};
 pub use plan::{
     FaultPlan, Lifecycle, LifecycleEvent, PartitionWindow, PlanError, SocketCondition,
     SocketWindow, Topology,

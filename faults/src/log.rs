@@ -3,7 +3,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::FaultKind;
+use crate::{Fault, FaultKind, Hit};
 
 /// One injected fault: when (simulated time since the run started), what, and
 /// where. `detail` carries the drawn value, e.g. the delay.
@@ -52,7 +52,34 @@ struct LogInner {
     by_kind: BTreeMap<FaultKind, u64>,
     /// Firings by plan entry (its index in the plan).
     by_entry: BTreeMap<usize, u64>,
+    /// Each firing of a drawn fault as the fixed event that replays it,
+    /// with its plan index, in firing order; at most `capacity` of them.
+    fixed: Vec<(usize, Fault)>,
+    /// Fixed events past the capacity: the schedule is then incomplete.
+    fixed_dropped: u64,
 }
+
+/// A run fired more drawn faults than its fault log keeps, so its fixed
+/// schedule would miss some: replaying it would not be this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleOverflow {
+    pub kept: usize,
+    pub dropped: u64,
+}
+
+impl fmt::Display for ScheduleOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the run fired {} drawn fault events and the fault log keeps {}: its fixed \
+             schedule would be incomplete (raise the fault log capacity)",
+            self.kept as u64 + self.dropped,
+            self.kept
+        )
+    }
+}
+
+impl std::error::Error for ScheduleOverflow {}
 
 impl FaultLog {
     pub fn new(capacity: usize) -> Self {
@@ -63,6 +90,8 @@ impl FaultLog {
                 dropped: 0,
                 by_kind: BTreeMap::new(),
                 by_entry: BTreeMap::new(),
+                fixed: Vec::new(),
+                fixed_dropped: 0,
             })),
         }
     }
@@ -90,14 +119,48 @@ impl FaultLog {
         self.inner.lock().expect("fault log lock poisoned").dropped
     }
 
-    /// Counts one firing of each plan entry in `entries` (plan indices): an
+    /// Counts one firing of the plan entry of each of `hits`: an
     /// opportunity, inside the entry's own window and aim, where it took
-    /// effect.
-    pub fn fired(&self, entries: &[usize]) {
+    /// effect. A hit of a drawn fault keeps its fixed event for the run's
+    /// [`FaultLog::fixed_schedule`].
+    pub fn fired(&self, hits: &[Hit]) {
         let mut inner = self.inner.lock().expect("fault log lock poisoned");
-        for entry in entries {
-            *inner.by_entry.entry(*entry).or_default() += 1;
+        for hit in hits {
+            *inner.by_entry.entry(hit.index).or_default() += 1;
+            let Some(fixed) = &hit.fixed else { continue };
+            if inner.fixed.len() < inner.capacity {
+                inner.fixed.push((hit.index, fixed.clone()));
+            } else {
+                inner.fixed_dropped += 1;
+            }
         }
+    }
+
+    /// The run's faults as a fixed schedule, for a run whose plan was
+    /// `plan`: each fault the seed draws (a chance below 1, a latency range)
+    /// becomes one fixed event (`nth`) per firing that took effect, in plan
+    /// order and then firing order; every other fault acts the same
+    /// whatever the draws, and stays as it is. Running the schedule on the
+    /// same seed replays the same fault decisions with no draw, and removing
+    /// one of its faults moves no other.
+    pub fn fixed_schedule(&self, plan: &[Fault]) -> Result<Vec<Fault>, ScheduleOverflow> {
+        let inner = self.inner.lock().expect("fault log lock poisoned");
+        if inner.fixed_dropped > 0 {
+            return Err(ScheduleOverflow {
+                kept: inner.fixed.len(),
+                dropped: inner.fixed_dropped,
+            });
+        }
+        let mut schedule = Vec::new();
+        for (index, fault) in plan.iter().enumerate() {
+            if !fault.is_drawn() {
+                schedule.push(fault.clone());
+                continue;
+            }
+            let firings = inner.fixed.iter().filter(|(entry, _)| *entry == index);
+            schedule.extend(firings.map(|(_, event)| event.clone()));
+        }
+        Ok(schedule)
     }
 
     /// Every event recorded, by kind, including those past the capacity.

@@ -244,6 +244,8 @@ fn validate(fault: &Fault, topology: &Topology) -> Result<(), FieldProblem> {
     check_operation(fault, kind, &shape)?;
     check_schedule(fault, kind, &shape, topology)?;
     check_transport(fault, kind)?;
+    check_endpoint(fault, kind)?;
+    check_nth(fault, kind, &shape)?;
     match &fault.effect {
         Effect::StorageLatency { min, max }
         | Effect::NetworkDelay { min, max }
@@ -434,6 +436,112 @@ fn check_transport(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
     }
 }
 
+/// `endpoint` names a sender of obsim's typed messages: only the message
+/// kinds act per sender.
+fn check_endpoint(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
+    let Some(endpoint) = &fault.endpoint else {
+        return Ok(());
+    };
+    let per_message = matches!(
+        fault.effect,
+        Effect::NetworkDelay { .. } | Effect::PacketLoss | Effect::MessageDuplication
+    );
+    if !per_message || fault.transport == Transport::Sockets {
+        return Err((
+            "endpoint",
+            format!(
+                "`endpoint` does not apply to {kind}{}: only to network_delay, packet_loss and \
+                 message_duplication on obsim's messages",
+                if per_message { " on sockets" } else { "" }
+            ),
+        ));
+    }
+    if endpoint.is_empty() {
+        return Err((
+            "endpoint",
+            "expected the name the system bound the sending endpoint under, e.g. \"server-0:app\""
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A fault with `nth` is one event at one opportunity of one component, so
+/// it needs an aim that names a single component and a value that needs no
+/// draw.
+fn check_nth(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldProblem> {
+    let Some(nth) = fault.nth else {
+        return Ok(());
+    };
+    if nth == 0 {
+        return Err(("nth", "opportunities count from 1: expected nth >= 1".into()));
+    }
+    if shape.scheduled {
+        return Err((
+            "nth",
+            format!("{kind} already happens once, at `at`: remove `nth`"),
+        ));
+    }
+    if fault.transport == Transport::Sockets {
+        return Err((
+            "nth",
+            format!("{kind} on sockets is a window over madsim's network, not one event: remove `nth`"),
+        ));
+    }
+    if fault.probability.is_some() {
+        return Err((
+            "probability",
+            format!("a {kind} with `nth` fires exactly once, at that opportunity: remove `probability`"),
+        ));
+    }
+    if fault.duration.is_some() {
+        return Err((
+            "for",
+            format!("a {kind} with `nth` is one event, not a window: remove `for`"),
+        ));
+    }
+    if let Effect::StorageLatency { min, max }
+    | Effect::NetworkDelay { min, max }
+    | Effect::DependencyLatency { min, max } = fault.effect
+    {
+        if min != max {
+            return Err((
+                "min",
+                format!("a {kind} with `nth` takes one fixed latency, not a range: give `latency`"),
+            ));
+        }
+    }
+    check_nth_aim(fault, kind)
+}
+
+/// Each component counts its own opportunities, so a fixed event names the
+/// one component whose count it means.
+fn check_nth_aim(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
+    let message = matches!(
+        fault.effect,
+        Effect::NetworkDelay { .. } | Effect::PacketLoss | Effect::MessageDuplication
+    );
+    if message && fault.endpoint.is_none() {
+        return Err((
+            "endpoint",
+            format!("a {kind} with `nth` needs `endpoint`: the sender whose messages it counts"),
+        ));
+    }
+    if !message && fault.node.is_none() {
+        return Err((
+            "node",
+            format!("a {kind} with `nth` needs `node`: the server whose opportunities it counts"),
+        ));
+    }
+    if kind.is_dependency() && fault.dependency.is_none() {
+        return Err((
+            "dependency",
+            format!("a {kind} with `nth` needs `dependency`: the one whose calls it counts"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_range(min: Duration, max: Duration) -> Result<(), FieldProblem> {
     if min > max {
         return Err(("min", format!("{min:?} is above max {max:?}")));
@@ -570,6 +678,42 @@ mod tests {
         );
         assert_eq!(windows[0].index, 1);
         assert_eq!(windows[1].condition, SocketCondition::Loss { rate: 0.1 });
+    }
+
+    #[test]
+    fn fixed_events_need_one_component_and_no_draw() {
+        let loss = || Fault::new(Effect::PacketLoss).at(Duration::from_secs(2));
+        let write = || Fault::new(Effect::StorageWriteFailure).on_node(1);
+        assert_eq!(field_of(loss().at_nth(1)), "endpoint");
+        assert_eq!(field_of(write().at_nth(0)), "nth");
+        assert_eq!(field_of(Fault::new(Effect::DiskFull).at_nth(1)), "node");
+        assert_eq!(field_of(write().at_nth(1).with_probability(0.5)), "probability");
+        assert_eq!(field_of(write().at_nth(1).lasting(Duration::from_secs(1))), "for");
+        assert_eq!(field_of(crash(0, 1).at_nth(1)), "nth");
+        assert_eq!(
+            field_of(Fault::new(Effect::DependencyFailure).on_node(0).at_nth(1)),
+            "dependency"
+        );
+        let ranged = Fault::new(Effect::StorageLatency {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        });
+        assert_eq!(field_of(ranged.on_node(0).at_nth(1)), "min");
+        assert_eq!(field_of(write().from_endpoint("client")), "endpoint");
+        assert_eq!(field_of(loss().from_endpoint("")), "endpoint");
+        // The positive space: one event per component, as a schedule writes them.
+        let fixed = vec![
+            loss().from_endpoint("server-0:app").at_nth(3),
+            write().at_nth(1),
+            Fault::new(Effect::DependencyFailure)
+                .on_node(2)
+                .on_dependency("llm")
+                .at_nth(2),
+        ];
+        assert!(FaultPlan::new(fixed, &topology()).is_ok());
+        assert!(!loss().from_endpoint("client").at_nth(1).is_drawn());
+        assert!(write().with_probability(0.5).is_drawn());
+        assert!(!write().with_probability(1.0).is_drawn());
     }
 
     #[test]

@@ -72,6 +72,8 @@ fn span_of(raw: &RawFault, field: &str, problem: &str) -> Option<Range<usize>> {
         "max" => span(&raw.max).or_else(|| span(&raw.latency)),
         "restart_after" => span(&raw.restart_after),
         "transport" => span(&raw.transport),
+        "endpoint" => span(&raw.endpoint),
+        "nth" => span(&raw.nth),
         "from" => side_span(&raw.from, problem),
         "to" => side_span(&raw.to, problem),
         _ => None,
@@ -152,6 +154,23 @@ impl Entry<'_> {
             at: duration_of(&self.raw.at).unwrap_or(Duration::ZERO),
             duration: duration_of(&self.raw.length),
             transport: self.transport()?,
+            endpoint: self
+                .raw
+                .endpoint
+                .as_ref()
+                .map(|endpoint| endpoint.get_ref().clone()),
+            nth: self.nth()?,
+        })
+    }
+
+    /// `nth`, when given: 0 is left to the plan, which says why it is wrong.
+    fn nth(&self) -> Built<Option<u64>> {
+        let Some(nth) = &self.raw.nth else {
+            return Ok(None);
+        };
+        u64::try_from(*nth.get_ref()).map(Some).map_err(|_| {
+            let message = "expected the opportunity's place from `at`: an integer >= 1";
+            self.report.value(nth, self.field("nth"), message)
         })
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod expect;
 mod faults;
 mod raw;
+mod rewrite;
 mod scenario;
 mod system;
 
@@ -28,6 +29,7 @@ pub use expect::{
     parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, NodeScope,
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
+pub use rewrite::{duration_text, Rewrite};
 pub use scenario::{discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec};
 
 #[cfg(test)]

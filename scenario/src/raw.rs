@@ -123,6 +123,8 @@ pub(crate) struct RawFault {
     pub to: Names,
     pub one_way: Option<Spanned<bool>>,
     pub transport: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    pub nth: Int,
 }
 
 /// A probability as written: a float, or the integers 0 and 1 (any integer

@@ -1271,3 +1271,125 @@ fn a_bad_rule_in_a_rule_file_names_the_rule_files_line() {
     assert_eq!(scenario.alerts.evaluation_interval, Some(secs(15)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A file with one fault of each shape a schedule writes, and a claim that
+/// names one of them by index.
+const SCHEDULED: &str = r#"name = "t"
+description = "d"
+# Kept as written.
+expect = [
+  "faults.packet_loss >= 1",
+  "alert NodeDown fires during faults[1] within 1m", # and its comment
+]
+swarm = false
+
+[run]
+duration = "10s"
+
+[system]
+retries = 3
+
+[[faults]]
+kind = "packet_loss"
+probability = 0.25
+
+[[faults]]
+kind = "node_crash"
+node = 1
+at = "2s"
+restart_after = "1s"
+"#;
+
+#[test]
+fn a_fixed_schedule_rewrites_into_a_file_that_loads_as_the_same_faults() {
+    let scenario = parse(SCHEDULED);
+    let crash = scenario.faults[1].clone();
+    let faults = vec![
+        Fault::new(Effect::PacketLoss)
+            .from_endpoint("server-0:app")
+            .at(Duration::from_nanos(1_000_000_123))
+            .at_nth(2),
+        Fault::new(Effect::NetworkDelay {
+            min: ms(7),
+            max: ms(7),
+        })
+        .from_endpoint("client")
+        .at(ms(1500))
+        .at_nth(1),
+        Fault::new(Effect::DependencyLatency {
+            min: Duration::from_micros(1500),
+            max: Duration::from_micros(1500),
+        })
+        .on_node(2)
+        .on_dependency("llm")
+        .on_operation("complete")
+        .at(ms(3))
+        .at_nth(1),
+        crash,
+        Fault::new(Effect::NetworkPartition(Partition {
+            from: vec!["client".into()],
+            to: vec!["server-0".into()],
+            one_way: true,
+        }))
+        .at(ms(4000))
+        .lasting(ms(500)),
+        Fault::new(Effect::StorageWriteFailure)
+            .with_probability(0.1)
+            .on_node(0),
+    ];
+    let rewrite = Rewrite {
+        name: "t-seed-7".into(),
+        seed: 7,
+        faults: faults.clone(),
+    };
+    let text = scenario.rewritten(&rewrite).expect("rewritable");
+    let again = parse(&text);
+    assert_eq!(again.faults, faults, "{text}");
+    assert_eq!(again.name, "t-seed-7");
+    assert_eq!((again.seeds.start, again.seeds.count), (7, 1));
+    // The crash moved from faults[1] to faults[3]; the claim follows it.
+    assert_eq!(
+        again.alert_expectations[0].text,
+        "alert NodeDown fires during faults[3] within 1m"
+    );
+    assert!(text.contains("# Kept as written.") && text.contains("# and its comment"), "{text}");
+    assert!(text.contains("retries = 3"), "{text}");
+    assert!(text.contains("at = \"1.000000123s\""), "{text}");
+}
+
+#[test]
+fn a_rewrite_that_drops_a_fault_a_claim_names_is_refused() {
+    let scenario = parse(SCHEDULED);
+    let rewrite = Rewrite {
+        name: "t".into(),
+        seed: 0,
+        faults: vec![scenario.faults[0].clone()],
+    };
+    let error = scenario.rewritten(&rewrite).unwrap_err();
+    assert!(error.contains("names faults[1]"), "{error}");
+}
+
+#[test]
+fn fixed_events_in_a_file_are_checked_like_any_fault() {
+    let text = format!("{HEAD}\n[[faults]]\nkind = \"packet_loss\"\nnth = 1\n");
+    assert_error(&text, 5, 8, "faults[0].endpoint", "needs `endpoint`");
+    let text = format!("{HEAD}\n[[faults]]\nkind = \"disk_full\"\nnode = 0\nnth = -1\n");
+    assert_error(&text, 7, 7, "faults[0].nth", "integer >= 1");
+    let text =
+        format!("{HEAD}\n[[faults]]\nkind = \"disk_full\"\nnode = 0\nendpoint = \"client\"\n");
+    assert_error(&text, 7, 12, "faults[0].endpoint", "does not apply to disk_full");
+}
+
+#[test]
+fn durations_are_written_exactly() {
+    for (nanos, text) in [
+        (2_000_000_000, "2s"),
+        (250_000_000, "250ms"),
+        (1_000_000_123, "1.000000123s"),
+        (1_500, "0.0000015s"),
+    ] {
+        let duration = Duration::from_nanos(nanos);
+        assert_eq!(duration_text(duration), text);
+        assert_eq!(parse_duration(text), Ok(duration));
+    }
+}

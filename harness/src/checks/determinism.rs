@@ -119,6 +119,7 @@ fn identical(a: &Run, b: &Run, with_spans: bool) -> bool {
         dependency_calls,
         plan,
         fixed_faults,
+        fault_schedule,
     } = a;
     *scenario == b.scenario
         && *seed == b.seed
@@ -138,6 +139,7 @@ fn identical(a: &Run, b: &Run, with_spans: bool) -> bool {
         && *recovered == b.recovered
         && *calls == b.calls
         && *requests == b.requests
+        && *fault_schedule == b.fault_schedule
         && *dependency_calls == b.dependency_calls
         && *plan == b.plan
         && *fixed_faults == b.fixed_faults

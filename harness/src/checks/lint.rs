@@ -418,6 +418,7 @@ pub(crate) mod tests {
             dependency_calls: Vec::new(),
             plan: Vec::new(),
             fixed_faults: 0,
+            fault_schedule: Ok(Vec::new()),
         }
     }
 

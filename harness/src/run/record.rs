@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use obsim_faults::{Fault, FaultEvent, FaultKind};
+use obsim_faults::{Fault, FaultEvent, FaultKind, ScheduleOverflow};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::exposition::{Exposition, ParseError};
@@ -67,6 +67,13 @@ pub struct Run {
     pub plan: Vec<Fault>,
     /// How many of `plan` are fixed; the rest the swarm drew for this seed.
     pub fixed_faults: usize,
+    /// The faults this run fired as a fixed schedule: each fault the seed
+    /// drew (a chance below 1, a latency range) as one fixed event per
+    /// firing, every other fault as itself. Run on the same seed, it replays
+    /// this run's fault decisions exactly, and removing one of its faults
+    /// moves no other: what shrinking works on. An error when the run fired
+    /// more drawn faults than its fault log keeps.
+    pub fault_schedule: Result<Vec<Fault>, ScheduleOverflow>,
 }
 
 /// One life of one server node, with its registry's final exposition.

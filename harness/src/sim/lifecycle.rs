@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use madsim::runtime::Handle;
 use madsim::task::{JoinHandle, NodeId};
-use obsim_faults::{
+use obsim_faults::{Hit, 
     FaultKind, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition, SocketWindow, Transport,
 };
 
@@ -102,7 +102,8 @@ impl Supervisor {
         let name = server_name(node);
         self.world.end_incarnation(node);
         if let Some(index) = index {
-            self.world.log_firing(kind, &name, String::new(), &[index]);
+            self.world
+                .log_firing(kind, &name, String::new(), &[Hit::planned(index, kind)]);
         }
         self.handle.kill(self.nodes[node]);
         let Some(delay) = restart_after else {
@@ -131,7 +132,7 @@ impl Supervisor {
                 }
                 let (name, id) = (server_name(event.node), self.nodes[event.node]);
                 let detail = format!("for={resume_after:?}");
-                let fired = [event.index];
+                let fired = [Hit::planned(event.index, FaultKind::NodePause)];
                 self.world
                     .log_firing(FaultKind::NodePause, &name, detail, &fired);
                 self.handle.pause(id);
@@ -171,7 +172,7 @@ impl Supervisor {
                 2 * CLOG_LAG
             )
         };
-        let fired = [window.index];
+        let fired = [Hit::planned(window.index, FaultKind::NetworkPartition)];
         self.world
             .log_firing(FaultKind::NetworkPartition, &target, detail, &fired);
         if clogs {
@@ -206,7 +207,7 @@ impl Supervisor {
             .borrow_mut()
             .set_condition(window.index, Some(window.condition));
         // Network-wide, so the target is the transport itself.
-        let fired = [window.index];
+        let fired = [Hit::planned(window.index, kind)];
         self.world
             .log_firing(kind, Transport::Sockets.as_str(), detail, &fired);
         let Some(length) = window.duration else {

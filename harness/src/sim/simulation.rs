@@ -199,6 +199,7 @@ impl Sim {
             calls: shrunk(world.ledger.take_calls()),
             requests: shrunk(world.ledger.take_requests()),
             dependency_calls: shrunk(world.ledger.take_dependency_calls()),
+            fault_schedule: world.faults.fixed_schedule(world.plan.faults()),
             plan: world.plan.faults().to_vec(),
             fixed_faults: self.config.faults.faults().len(),
         };

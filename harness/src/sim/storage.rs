@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use obsim_faults::{FaultEvent, FaultKind, FaultLog, StorageDecision, StorageFaults};
+use obsim_faults::{FaultEvent, FaultKind, FaultLog, Hit, StorageDecision, StorageFaults};
 
 use super::capture::current_span;
 use super::clock::Clock;
@@ -247,7 +247,7 @@ impl Storage {
 
     /// Logs what took effect and counts the firing of the plan entries
     /// behind it.
-    fn log(&self, kind: FaultKind, detail: String, fired: &[usize]) {
+    fn log(&self, kind: FaultKind, detail: String, fired: &[Hit]) {
         self.inner.log.fired(fired);
         self.inner.log.record(FaultEvent {
             at: self.inner.clock.elapsed(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use obsim_faults::{
+use obsim_faults::{Hit, 
     DependencyFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Injector,
     NetworkFaults, Partition,
 };
@@ -160,7 +160,7 @@ impl World {
         kind: FaultKind,
         target: &str,
         detail: String,
-        fired: &[usize],
+        fired: &[Hit],
     ) {
         self.faults.fired(fired);
         self.log_fault(kind, target, detail);

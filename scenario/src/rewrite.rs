@@ -1,0 +1,194 @@
+//! A scenario file rewritten with other faults, as text a person can read
+//! and obsim can load: how a failing seed's fixed fault schedule, and later a
+//! shrunk one, becomes an ordinary scenario file.
+//!
+//! The rewrite edits the original text with `toml_edit`, so everything else
+//! in it (comments, `[system]`, `expect`, `[alerts]`) stays as written.
+
+use std::time::Duration;
+
+use obsim_faults::{Effect, Fault};
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+
+use crate::Scenario;
+
+/// What a rewrite changes in a scenario file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rewrite {
+    /// `name` of the new file (it names its snapshots).
+    pub name: String,
+    /// The one seed the new file runs (`[seeds] start`, `count = 1`).
+    pub seed: u64,
+    /// Its `[[faults]]`, in order; `swarm` is turned off.
+    pub faults: Vec<Fault>,
+}
+
+impl Scenario {
+    /// This file's text with `rewrite` applied. An `expect` claim that names
+    /// a fault by index (`faults[2]`) is renumbered to where that fault is in
+    /// the new list; when it is no longer there, the claim cannot be kept
+    /// and the rewrite is refused, naming the claim.
+    pub fn rewritten(&self, rewrite: &Rewrite) -> Result<String, String> {
+        let mut document: DocumentMut = self
+            .source
+            .parse()
+            .map_err(|error| format!("{}: cannot be edited: {error}", self.path.display()))?;
+        document["name"] = value(rewrite.name.as_str());
+        document.remove("swarm");
+        document.remove("swarm_kinds");
+        let seeds = document["seeds"].or_insert(toml_edit::table());
+        seeds["start"] = value(rewrite.seed as i64);
+        seeds["count"] = value(1);
+        let moved = self.renumbering(&rewrite.faults);
+        renumber_claims(&mut document, &moved)?;
+        document.remove("faults");
+        if !rewrite.faults.is_empty() {
+            let mut entries = ArrayOfTables::new();
+            for fault in &rewrite.faults {
+                entries.push(fault_table(fault));
+            }
+            document.insert("faults", Item::ArrayOfTables(entries));
+        }
+        Ok(document.to_string())
+    }
+
+    /// For each of this file's faults, its index in `faults`, if it is there
+    /// unchanged. Each new entry answers for one old one at most.
+    fn renumbering(&self, faults: &[Fault]) -> Vec<Option<usize>> {
+        let mut taken = vec![false; faults.len()];
+        self.faults
+            .iter()
+            .map(|old| {
+                let found = (0..faults.len()).find(|&i| !taken[i] && faults[i] == *old)?;
+                taken[found] = true;
+                Some(found)
+            })
+            .collect()
+    }
+}
+
+/// Rewrites `faults[I]` in every `expect` string to its new index.
+fn renumber_claims(document: &mut DocumentMut, moved: &[Option<usize>]) -> Result<(), String> {
+    let Some(claims) = document.get_mut("expect").and_then(Item::as_array_mut) else {
+        return Ok(());
+    };
+    for claim in claims.iter_mut() {
+        let Some(text) = claim.as_str() else { continue };
+        let renumbered = renumber(text, moved)?;
+        if renumbered != text {
+            let decor = claim.decor().clone();
+            *claim = renumbered.into();
+            *claim.decor_mut() = decor;
+        }
+    }
+    Ok(())
+}
+
+fn renumber(text: &str, moved: &[Option<usize>]) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("faults[") {
+        let digits_at = start + "faults[".len();
+        out.push_str(&rest[..digits_at]);
+        rest = &rest[digits_at..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let Ok(old) = rest[..digits].parse::<usize>() else {
+            continue;
+        };
+        match moved.get(old).copied().flatten() {
+            Some(new) => out.push_str(&new.to_string()),
+            None => {
+                return Err(format!(
+                    "the claim {text:?} names faults[{old}], which the new fault list no longer has"
+                ))
+            }
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One `[[faults]]` entry, in the fields a scenario file uses.
+fn fault_table(fault: &Fault) -> Table {
+    let mut table = Table::new();
+    table["kind"] = value(fault.kind().as_str());
+    if let Some(node) = fault.node {
+        table["node"] = value(node as i64);
+    }
+    if let Some(endpoint) = &fault.endpoint {
+        table["endpoint"] = value(endpoint.as_str());
+    }
+    if let Some(dependency) = &fault.dependency {
+        table["dependency"] = value(dependency.as_str());
+    }
+    if let Some(operation) = &fault.operation {
+        table["operation"] = value(operation.as_str());
+    }
+    if let Some(probability) = fault.probability {
+        table["probability"] = value(probability);
+    }
+    if !fault.at.is_zero() {
+        table["at"] = value(duration_text(fault.at));
+    }
+    if let Some(nth) = fault.nth {
+        table["nth"] = value(nth as i64);
+    }
+    if let Some(length) = fault.duration {
+        table["for"] = value(duration_text(length));
+    }
+    if fault.transport != obsim_faults::Transport::Messages {
+        table["transport"] = value(fault.transport.as_str());
+    }
+    effect_fields(&fault.effect, &mut table);
+    table
+}
+
+fn effect_fields(effect: &Effect, table: &mut Table) {
+    match effect {
+        Effect::StorageLatency { min, max }
+        | Effect::NetworkDelay { min, max }
+        | Effect::DependencyLatency { min, max } => {
+            if min == max {
+                table["latency"] = value(duration_text(*min));
+            } else {
+                table["min"] = value(duration_text(*min));
+                table["max"] = value(duration_text(*max));
+            }
+        }
+        Effect::CrashDuringTransaction { restart_after } | Effect::NodeCrash { restart_after } => {
+            if let Some(delay) = restart_after {
+                table["restart_after"] = value(duration_text(*delay));
+            }
+        }
+        Effect::NetworkPartition(partition) => {
+            let names = |list: &[String]| list.iter().map(String::as_str).collect::<Array>();
+            table["from"] = value(names(&partition.from));
+            if !partition.to.is_empty() {
+                table["to"] = value(names(&partition.to));
+            }
+            if partition.one_way {
+                table["one_way"] = value(true);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A duration as a scenario file writes it, exactly: `2s`, `250ms`,
+/// `1.000000123s`.
+pub fn duration_text(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos % 1_000_000_000 == 0 {
+        return format!("{}s", nanos / 1_000_000_000);
+    }
+    if nanos % 1_000_000 == 0 {
+        return format!("{}ms", nanos / 1_000_000);
+    }
+    let fraction = format!("{:09}", nanos % 1_000_000_000);
+    format!(
+        "{}.{}s",
+        nanos / 1_000_000_000,
+        fraction.trim_end_matches('0')
+    )
+}
