@@ -622,6 +622,7 @@ mod tests {
             servers: 2,
             operations: vec!["get".into(), "increment".into()],
             run_end: Duration::from_secs(60),
+            time_limit: Duration::from_secs(600),
         };
         FaultPlan::new(faults, &topology).unwrap()
     }
@@ -796,8 +797,17 @@ mod tests {
             log.fired(&panics);
             seen.push(format!(
                 "{:?} {:?} {:?} {:?} | {:?} {:?} | {:?} {} {} | {:?} {} | {}",
-                write.latency, write.failure, write.crash, read.failure, read.latency,
-                now, send.delay, send.lost, send.duplicated, call.latency, call.failure,
+                write.latency,
+                write.failure,
+                write.crash,
+                read.failure,
+                read.latency,
+                now,
+                send.delay,
+                send.lost,
+                send.duplicated,
+                call.latency,
+                call.failure,
                 panics.len()
             ));
         }
@@ -809,18 +819,32 @@ mod tests {
         let ms = Duration::from_millis;
         let drawn = vec![
             Fault::new(Effect::StorageWriteFailure).with_probability(0.2),
-            Fault::new(Effect::StorageLatency { min: ms(1), max: ms(9) }).with_probability(0.5),
-            Fault::new(Effect::StorageReadFailure).on_node(1).with_probability(0.3),
-            Fault::new(Effect::NetworkDelay { min: ms(1), max: ms(4) }),
+            Fault::new(Effect::StorageLatency {
+                min: ms(1),
+                max: ms(9),
+            })
+            .with_probability(0.5),
+            Fault::new(Effect::StorageReadFailure)
+                .on_node(1)
+                .with_probability(0.3),
+            Fault::new(Effect::NetworkDelay {
+                min: ms(1),
+                max: ms(4),
+            }),
             Fault::new(Effect::PacketLoss).with_probability(0.1),
             Fault::new(Effect::MessageDuplication).with_probability(0.1),
             Fault::new(Effect::DependencyFailure).with_probability(0.25),
-            Fault::new(Effect::DependencyLatency { min: ms(2), max: ms(3) })
-                .on_operation("embed")
-                .with_probability(0.5),
+            Fault::new(Effect::DependencyLatency {
+                min: ms(2),
+                max: ms(3),
+            })
+            .on_operation("embed")
+            .with_probability(0.5),
             Fault::new(Effect::HandlerPanic).with_probability(0.2),
-            Fault::new(Effect::CrashDuringTransaction { restart_after: None })
-                .with_probability(0.05),
+            Fault::new(Effect::CrashDuringTransaction {
+                restart_after: None,
+            })
+            .with_probability(0.05),
             // Acts the same whatever the draws: it stays a window.
             Fault::new(Effect::DiskFull).at(ms(500)).lasting(ms(100)),
         ];
@@ -836,13 +860,28 @@ mod tests {
         // Every event fired once, and removing one moves no other.
         let counts = replay_log.counts_by_entry();
         let events = schedule.iter().filter(|fault| fault.nth.is_some()).count();
-        assert_eq!(counts.iter().filter(|(index, n)| schedule[**index].nth.is_some() && **n == 1).count(), events);
+        assert_eq!(
+            counts
+                .iter()
+                .filter(|(index, n)| schedule[**index].nth.is_some() && **n == 1)
+                .count(),
+            events
+        );
         let mut fewer = schedule.clone();
-        let removed = fewer.iter().position(|fault| fault.kind() == FaultKind::PacketLoss).unwrap();
+        let removed = fewer
+            .iter()
+            .position(|fault| fault.kind() == FaultKind::PacketLoss)
+            .unwrap();
         fewer.remove(removed);
         let shrunk = opportunities(&Injector::new(1234, plan(fewer)), &FaultLog::new(10_000));
-        let differing: Vec<usize> = (0..original.len()).filter(|i| original[*i] != shrunk[*i]).collect();
-        assert_eq!(differing.len(), 1, "only the lost message changes: {differing:?}");
+        let differing: Vec<usize> = (0..original.len())
+            .filter(|i| original[*i] != shrunk[*i])
+            .collect();
+        assert_eq!(
+            differing.len(),
+            1,
+            "only the lost message changes: {differing:?}"
+        );
     }
 
     #[test]
@@ -852,7 +891,10 @@ mod tests {
         opportunities(&Injector::new(3, plan(vec![fault.clone()])), &log);
         let overflow = log.fixed_schedule(&[fault]).unwrap_err();
         assert_eq!(overflow.kept, 5);
-        assert!(overflow.to_string().contains("fault log keeps 5"), "{overflow}");
+        assert!(
+            overflow.to_string().contains("fault log keeps 5"),
+            "{overflow}"
+        );
     }
 
     #[test]

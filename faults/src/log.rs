@@ -140,9 +140,15 @@ impl FaultLog {
     /// `plan`: each fault the seed draws (a chance below 1, a latency range)
     /// becomes one fixed event (`nth`) per firing that took effect, in plan
     /// order and then firing order; every other fault acts the same
-    /// whatever the draws, and stays as it is. Running the schedule on the
-    /// same seed replays the same fault decisions with no draw, and removing
-    /// one of its faults moves no other.
+    /// whatever the draws, and stays as it is.
+    ///
+    /// Running the schedule on the same seed replays the run exactly.
+    /// Removing a fixed event, or any fault decided where it acts (storage,
+    /// messages, handlers, dependencies), moves no other fault's decision.
+    /// A scheduled fault (a crash, a pause, a partition, a socket window)
+    /// stays even if it never fired: the harness runs each as a task of its
+    /// own, and madsim picks among ready tasks with the seed's RNG, so
+    /// removing one reshuffles the run's timing.
     pub fn fixed_schedule(&self, plan: &[Fault]) -> Result<Vec<Fault>, ScheduleOverflow> {
         let inner = self.inner.lock().expect("fault log lock poisoned");
         if inner.fixed_dropped > 0 {

@@ -19,6 +19,10 @@ pub struct Topology {
     pub operations: Vec<String>,
     /// Simulated time by which every scheduled fault must have happened.
     pub run_end: Duration,
+    /// The hard bound on the run's simulated time. Work in flight after
+    /// `run_end` (the drain, the teardown) still meets the faults whose
+    /// window stays open, so a fixed event (`nth`) may be anywhere before it.
+    pub time_limit: Duration,
 }
 
 impl Topology {
@@ -341,7 +345,12 @@ fn check_schedule(
     shape: &Shape,
     topology: &Topology,
 ) -> Result<(), FieldProblem> {
-    let end = topology.run_end;
+    // A fixed event replays a firing, and faults whose window stays open
+    // fire during the drain and teardown too, up to the time limit.
+    let end = match fault.nth {
+        Some(_) => topology.time_limit,
+        None => topology.run_end,
+    };
     if let Some(probability) = fault.probability {
         if shape.scheduled {
             return Err((
@@ -474,7 +483,10 @@ fn check_nth(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldP
         return Ok(());
     };
     if nth == 0 {
-        return Err(("nth", "opportunities count from 1: expected nth >= 1".into()));
+        return Err((
+            "nth",
+            "opportunities count from 1: expected nth >= 1".into(),
+        ));
     }
     if shape.scheduled {
         return Err((
@@ -485,13 +497,17 @@ fn check_nth(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldP
     if fault.transport == Transport::Sockets {
         return Err((
             "nth",
-            format!("{kind} on sockets is a window over madsim's network, not one event: remove `nth`"),
+            format!(
+                "{kind} on sockets is a window over madsim's network, not one event: remove `nth`"
+            ),
         ));
     }
     if fault.probability.is_some() {
         return Err((
             "probability",
-            format!("a {kind} with `nth` fires exactly once, at that opportunity: remove `probability`"),
+            format!(
+                "a {kind} with `nth` fires exactly once, at that opportunity: remove `probability`"
+            ),
         ));
     }
     if fault.duration.is_some() {
@@ -613,6 +629,7 @@ mod tests {
             servers: 3,
             operations: vec!["get".into(), "increment".into()],
             run_end: Duration::from_secs(60),
+            time_limit: Duration::from_secs(65),
         }
     }
 
@@ -687,9 +704,20 @@ mod tests {
         assert_eq!(field_of(loss().at_nth(1)), "endpoint");
         assert_eq!(field_of(write().at_nth(0)), "nth");
         assert_eq!(field_of(Fault::new(Effect::DiskFull).at_nth(1)), "node");
-        assert_eq!(field_of(write().at_nth(1).with_probability(0.5)), "probability");
-        assert_eq!(field_of(write().at_nth(1).lasting(Duration::from_secs(1))), "for");
+        assert_eq!(
+            field_of(write().at_nth(1).with_probability(0.5)),
+            "probability"
+        );
+        assert_eq!(
+            field_of(write().at_nth(1).lasting(Duration::from_secs(1))),
+            "for"
+        );
         assert_eq!(field_of(crash(0, 1).at_nth(1)), "nth");
+        // A fixed event may replay a firing after the run's end, before its time limit.
+        let late = |secs| write().at(Duration::from_secs(secs)).at_nth(1);
+        assert!(FaultPlan::new(vec![late(64)], &topology()).is_ok());
+        assert_eq!(field_of(late(65)), "at");
+        assert_eq!(field_of(write().at(Duration::from_secs(64))), "at");
         assert_eq!(
             field_of(Fault::new(Effect::DependencyFailure).on_node(0).at_nth(1)),
             "dependency"

@@ -139,6 +139,7 @@ mod tests {
             servers: 3,
             operations: vec!["get".into()],
             run_end: Duration::from_secs(10),
+            time_limit: Duration::from_secs(600),
         }
     }
 

@@ -19,7 +19,9 @@ pub struct Rewrite {
     pub name: String,
     /// The one seed the new file runs (`[seeds] start`, `count = 1`).
     pub seed: u64,
-    /// Its `[[faults]]`, in order; `swarm` is turned off.
+    /// Its `[[faults]]`, in order. `swarm` is turned off; a swarm file's
+    /// faults are then not held to firing (`every_fault_fires = false`), as
+    /// its draws were not.
     pub faults: Vec<Fault>,
 }
 
@@ -34,6 +36,11 @@ impl Scenario {
             .parse()
             .map_err(|error| format!("{}: cannot be edited: {error}", self.path.display()))?;
         document["name"] = value(rewrite.name.as_str());
+        if self.swarm.is_some() {
+            // A swarm's draws are never held to firing; written down, they
+            // would be, and a replay would fail where the seed passed.
+            document["every_fault_fires"] = value(false);
+        }
         document.remove("swarm");
         document.remove("swarm_kinds");
         let seeds = document["seeds"].or_insert(toml_edit::table());
@@ -91,7 +98,9 @@ fn renumber(text: &str, moved: &[Option<usize>]) -> Result<String, String> {
         let digits_at = start + "faults[".len();
         out.push_str(&rest[..digits_at]);
         rest = &rest[digits_at..];
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let Ok(old) = rest[..digits].parse::<usize>() else {
             continue;
         };

@@ -251,6 +251,7 @@ impl Builder<'_> {
                 .map(|(name, _)| name.clone())
                 .collect(),
             run_end: run.duration,
+            time_limit: run.time_limit,
         };
         let (faults, swarm) = self.faults(&topology)?;
         let expectations = self.expectations(servers as usize)?;

@@ -1352,7 +1352,10 @@ fn a_fixed_schedule_rewrites_into_a_file_that_loads_as_the_same_faults() {
         again.alert_expectations[0].text,
         "alert NodeDown fires during faults[3] within 1m"
     );
-    assert!(text.contains("# Kept as written.") && text.contains("# and its comment"), "{text}");
+    assert!(
+        text.contains("# Kept as written.") && text.contains("# and its comment"),
+        "{text}"
+    );
     assert!(text.contains("retries = 3"), "{text}");
     assert!(text.contains("at = \"1.000000123s\""), "{text}");
 }
@@ -1377,7 +1380,13 @@ fn fixed_events_in_a_file_are_checked_like_any_fault() {
     assert_error(&text, 7, 7, "faults[0].nth", "integer >= 1");
     let text =
         format!("{HEAD}\n[[faults]]\nkind = \"disk_full\"\nnode = 0\nendpoint = \"client\"\n");
-    assert_error(&text, 7, 12, "faults[0].endpoint", "does not apply to disk_full");
+    assert_error(
+        &text,
+        7,
+        12,
+        "faults[0].endpoint",
+        "does not apply to disk_full",
+    );
 }
 
 #[test]

@@ -218,7 +218,7 @@ impl Alerts {
 impl Config {
     /// What fault plans are validated against.
     pub fn topology(&self) -> Topology {
-        topology(self.servers, &self.workload, self.duration)
+        topology(self.servers, &self.workload, self.duration, self.time_limit)
     }
 
     /// The faults of `seed`: the fixed ones, plus the swarm's draw.
@@ -257,7 +257,12 @@ pub fn promql_series(text: &str) -> Result<obsim_rules::VectorSelector, String> 
     }
 }
 
-pub(crate) fn topology(servers: usize, workload: &Workload, run_end: Duration) -> Topology {
+pub(crate) fn topology(
+    servers: usize,
+    workload: &Workload,
+    run_end: Duration,
+    time_limit: Duration,
+) -> Topology {
     Topology {
         servers,
         operations: workload
@@ -266,6 +271,7 @@ pub(crate) fn topology(servers: usize, workload: &Workload, run_end: Duration) -
             .map(|(name, _)| name.clone())
             .collect(),
         run_end,
+        time_limit,
     }
 }
 

@@ -306,7 +306,7 @@ impl Builder {
                 "0: expected a duration > 0".into(),
             ));
         }
-        let topology = topology(self.servers, &self.workload, self.duration);
+        let topology = topology(self.servers, &self.workload, self.duration, self.time_limit);
         let faults = FaultPlan::new(self.faults, &topology)
             .map_err(|e| error(&format!("fault #{}.{}", e.index, e.field), e.problem))?;
         Ok(Config {

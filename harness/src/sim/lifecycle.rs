@@ -12,8 +12,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use madsim::runtime::Handle;
 use madsim::task::{JoinHandle, NodeId};
-use obsim_faults::{Hit, 
-    FaultKind, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition, SocketWindow, Transport,
+use obsim_faults::{
+    FaultKind, Hit, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition, SocketWindow,
+    Transport,
 };
 
 use super::sockets::{self, SocketFaults, CLOG_LAG};

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use obsim_faults::{Hit, 
-    DependencyFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Injector,
+use obsim_faults::{
+    DependencyFaults, FaultEvent, FaultKind, FaultLog, FaultPlan, HandlerPanics, Hit, Injector,
     NetworkFaults, Partition,
 };
 use obsim_scenario::Fate;
@@ -155,13 +155,7 @@ impl World {
 
     /// Logs plan entries `fired` taking effect, and counts each one's firing:
     /// `faults_fired` judges every entry by its own count.
-    pub(crate) fn log_firing(
-        &self,
-        kind: FaultKind,
-        target: &str,
-        detail: String,
-        fired: &[Hit],
-    ) {
+    pub(crate) fn log_firing(&self, kind: FaultKind, target: &str, detail: String, fired: &[Hit]) {
         self.faults.fired(fired);
         self.log_fault(kind, target, detail);
     }
