@@ -18,6 +18,7 @@
 
 pub mod checks;
 mod run;
+mod shrink;
 mod sim;
 mod verdict;
 
@@ -43,6 +44,7 @@ pub use run::{
     SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing, TimingSource,
     TraceId, Workload, SCRAPE_JOB_DEFAULT,
 };
+pub use shrink::{FaultShrink, ShrinkBudget, ShrinkError, ShrinkStop, ShrinkTarget};
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,
     HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext,

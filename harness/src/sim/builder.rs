@@ -95,6 +95,13 @@ impl Builder {
         self
     }
 
+    /// Replaces every fault added so far with `faults`: how a shrunk fault
+    /// list ([`crate::FaultShrink::minimal`]) runs on its own.
+    pub fn faults(mut self, faults: Vec<Fault>) -> Self {
+        self.faults = faults;
+        self
+    }
+
     /// Swarm testing: each seed also draws its own faults from `kinds`
     /// (default: off).
     pub fn swarm(mut self, kinds: Vec<FaultKind>) -> Self {

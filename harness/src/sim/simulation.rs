@@ -114,6 +114,14 @@ impl Sim {
         Builder::new(scenario)
     }
 
+    /// This sim, with the same system and contract, run by `config`.
+    pub(crate) fn with_config(&self, config: Config) -> Sim {
+        Sim {
+            config,
+            ..self.clone()
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -1,0 +1,139 @@
+//! Shrinking cuts a failing seed's faults down to the few the bug needs,
+//! and the cut-down faults still fail the same check on their own.
+
+use std::time::Duration;
+
+use obsim::harness::faults::FaultKind;
+use obsim::harness::{Check, FaultShrink, ShrinkBudget, ShrinkStop, ShrinkTarget};
+use obsim_fixtures::{ActorConfig, Bug};
+
+const BUDGET: ShrinkBudget = ShrinkBudget {
+    runs_max: 200,
+    wall_max: Duration::from_secs(600),
+};
+
+fn sim(bug: Bug) -> obsim::Sim {
+    let config = ActorConfig::default().with_bug(bug);
+    obsim_fixtures::skeleton_sim(config, "cargo test --test shrink").expect("valid")
+}
+
+/// Shrinks `bug`'s failure on `seed`, and checks the answer on its own: the
+/// minimal faults, run as the plan of a plain sim, fail the same check.
+fn shrink_within(bug: Bug, seed: u64, budget: ShrinkBudget) -> FaultShrink {
+    let shrunk = sim(bug)
+        .shrink_faults(seed, budget)
+        .unwrap_or_else(|error| panic!("{bug} on seed {seed}: {error}"));
+    assert!(
+        shrunk.reproduced,
+        "{bug}: the fixed schedule must reproduce"
+    );
+    let builder = obsim_fixtures::skeleton().faults(shrunk.minimal.clone());
+    let config = ActorConfig::default().with_bug(bug);
+    let alone = builder
+        .replay_command("cargo test --test shrink")
+        .artifacts_dir(None)
+        .build(move || obsim_fixtures::ActorSystem::new(config.clone()))
+        .expect("the minimal faults are a valid plan");
+    let verdict = alone.check_seed(seed);
+    let failure = verdict.failure.expect("the minimal faults still fail");
+    assert!(failure.checks().contains(&shrunk.target.check), "{failure}");
+    assert!(
+        !failure.checks().contains(&Check::FaultsFired),
+        "every minimal fault fires: {failure}"
+    );
+    shrunk
+}
+
+fn shrink(bug: Bug, seed: u64) -> FaultShrink {
+    let shrunk = shrink_within(bug, seed, BUDGET);
+    assert_eq!(shrunk.stopped, None, "{bug}: within {BUDGET:?}");
+    shrunk
+}
+
+fn kinds(shrunk: &FaultShrink) -> Vec<FaultKind> {
+    shrunk.minimal.iter().map(|fault| fault.kind()).collect()
+}
+
+fn report(shrunk: &FaultShrink) -> String {
+    format!(
+        "{}: {} planned, {} in the schedule, {} left after {} runs: {:?}",
+        shrunk.target,
+        shrunk.planned.len(),
+        shrunk.schedule.len(),
+        shrunk.minimal.len(),
+        shrunk.runs,
+        shrunk
+            .minimal
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    )
+}
+
+#[test]
+fn a_counter_bumped_before_a_failing_write_shrinks_to_one_write_failure() {
+    let shrunk = shrink(Bug::CounterBeforeWrite, 1);
+    assert_eq!(shrunk.target.check, Check::MetricAccuracy);
+    assert_eq!(
+        kinds(&shrunk),
+        [FaultKind::StorageWriteFailure],
+        "{}",
+        report(&shrunk)
+    );
+    assert!(shrunk.schedule.len() > 20, "{}", report(&shrunk));
+    eprintln!("{}", report(&shrunk));
+}
+
+#[test]
+fn a_failed_write_span_with_ok_status_shrinks_to_one_write_failure() {
+    let shrunk = shrink(Bug::FailedSpanStatusOk, 1);
+    assert_eq!(shrunk.target.check, Check::SpanCompletion);
+    assert_eq!(
+        kinds(&shrunk),
+        [FaultKind::StorageWriteFailure],
+        "{}",
+        report(&shrunk)
+    );
+    eprintln!("{}", report(&shrunk));
+}
+
+/// The leak needs an invocation in flight on the node when it crashes, and
+/// without the network delays the workload is over by then: the answer
+/// keeps the crash and the delays that stretch the traffic to it. Cutting
+/// further needs the workload and duration shrunk too (not yet done), so a
+/// small budget stops it, with a list that still fails on its own.
+#[test]
+fn a_span_leaked_on_crash_keeps_the_crash_and_halves_the_schedule_in_sixty_runs() {
+    let budget = ShrinkBudget {
+        runs_max: 60,
+        ..BUDGET
+    };
+    let shrunk = shrink_within(Bug::SpanLeakOnCrash, 2, budget);
+    assert_eq!(shrunk.target.check, Check::SpanCompletion);
+    assert_eq!(shrunk.runs, 60, "{}", report(&shrunk));
+    assert_eq!(shrunk.stopped, Some(ShrinkStop::Runs));
+    assert!(
+        kinds(&shrunk).contains(&FaultKind::NodeCrash),
+        "{}",
+        report(&shrunk)
+    );
+    assert!(
+        shrunk.minimal.len() * 2 < shrunk.schedule.len(),
+        "{}",
+        report(&shrunk)
+    );
+}
+
+#[test]
+fn milliseconds_as_seconds_need_no_fault_at_all() {
+    let shrunk = shrink(Bug::MillisecondsAsSeconds, 1);
+    assert_eq!(
+        shrunk.target,
+        ShrinkTarget {
+            check: Check::HistogramCorrectness,
+            subject: shrunk.target.subject.clone()
+        }
+    );
+    assert!(shrunk.minimal.is_empty(), "{}", report(&shrunk));
+    assert_eq!(shrunk.runs, 2, "the schedule, then no fault at all");
+}
