@@ -35,7 +35,8 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
         .every_fault_fires(scenario.every_fault_fires)
         .label_values_max(scenario.label_values_max)
         .replay_command(replay)
-        .scenario_source(&scenario.source);
+        .scenario_source(&scenario.source)
+        .scenario_file(&scenario.path);
     for fault in &scenario.faults {
         builder = builder.fault(fault.clone());
     }

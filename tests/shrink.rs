@@ -137,3 +137,84 @@ fn milliseconds_as_seconds_need_no_fault_at_all() {
     assert!(shrunk.minimal.is_empty(), "{}", report(&shrunk));
     assert_eq!(shrunk.runs, 2, "the schedule, then no fault at all");
 }
+
+/// A scenario file with a planted bug, in a folder of its own.
+const BUGGY: &str = r#"name = "buggy"
+description = "A storage counter that moves before its write commits, under write failures and delays."
+
+[workload]
+invocations = 200
+concurrency = 8
+
+[run]
+duration = "2s"
+
+[seeds]
+count = 1
+
+[system]
+bugs = ["counter_before_write"]
+
+[[faults]]
+kind = "storage_write_failure"
+probability = 0.1
+
+[[faults]]
+kind = "network_delay"
+min = "1ms"
+max = "20ms"
+probability = 0.3
+"#;
+
+#[test]
+fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_its_own() {
+    let folder = std::env::temp_dir().join(format!("obsim-shrink-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("buggy.toml"), BUGGY).unwrap();
+    let artifacts = folder.join("artifacts");
+    let suite = obsim::Suite::new(&folder)
+        .system(obsim_fixtures::ActorSystem::new)
+        .snapshots(folder.join("snapshots"))
+        .artifacts_dir(Some(artifacts.clone()));
+    let files = suite.files().unwrap();
+    let message = suite
+        .run_file(&files[0], "cargo test --test shrink")
+        .unwrap_err();
+    let minimal = artifacts.join("buggy/0/minimal.toml");
+    assert!(
+        message.contains(&format!(
+            "; still fails [metric_accuracy] `storage_operations_total`: {}",
+            minimal.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("shrunk: faults "), "{message}");
+    assert!(message.contains(" -> 1 (the 2 planned, as "), "{message}");
+    assert!(
+        message.contains("invocations 200 -> 200, simulated 2s -> 2s"),
+        "{message}"
+    );
+    assert!(
+        message
+            .trim_end()
+            .ends_with("replay: OBSIM_SEED=0 cargo test --test shrink"),
+        "{message}"
+    );
+    // The minimal file is an ordinary scenario: it loads, names one fault,
+    // and fails the same check when run on its own, with no other.
+    let scenario = obsim::load_scenario(&minimal).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.name, "buggy-seed-0-minimal");
+    assert_eq!(scenario.faults.len(), 1, "{:?}", scenario.faults);
+    assert_eq!((scenario.seeds.start, scenario.seeds.count), (0, 1));
+    let quiet = obsim::Suite::new(&folder)
+        .system(obsim_fixtures::ActorSystem::new)
+        .artifacts_dir(None);
+    let alone = quiet.sim(&scenario, "replay").unwrap();
+    let failure = alone
+        .check_seed(0)
+        .failure
+        .expect("the minimal file still fails");
+    assert_eq!(failure.checks(), [Check::MetricAccuracy], "{failure}");
+    let _ = std::fs::remove_dir_all(&folder);
+}

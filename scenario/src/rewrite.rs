@@ -5,6 +5,7 @@
 //! The rewrite edits the original text with `toml_edit`, so everything else
 //! in it (comments, `[system]`, `expect`, `[alerts]`) stays as written.
 
+use std::path::Path;
 use std::time::Duration;
 
 use obsim_faults::{Effect, Fault};
@@ -46,6 +47,7 @@ impl Scenario {
         let seeds = document["seeds"].or_insert(toml_edit::table());
         seeds["start"] = value(rewrite.seed as i64);
         seeds["count"] = value(1);
+        self.anchor_rule_files(&mut document);
         let moved = self.renumbering(&rewrite.faults);
         renumber_claims(&mut document, &moved)?;
         document.remove("faults");
@@ -57,6 +59,27 @@ impl Scenario {
             document.insert("faults", Item::ArrayOfTables(entries));
         }
         Ok(document.to_string())
+    }
+
+    /// Makes `[alerts] rule_files` absolute: they are relative to this
+    /// file, and the rewritten one is written elsewhere.
+    fn anchor_rule_files(&self, document: &mut DocumentMut) {
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        let Some(files) = document
+            .get_mut("alerts")
+            .and_then(|alerts| alerts.get_mut("rule_files"))
+            .and_then(Item::as_array_mut)
+        else {
+            return;
+        };
+        for file in files.iter_mut() {
+            let Some(relative) = file.as_str() else {
+                continue;
+            };
+            let joined = base.join(relative);
+            let anchored = std::path::absolute(&joined).unwrap_or(joined);
+            *file = anchored.to_string_lossy().as_ref().into();
+        }
     }
 
     /// For each of this file's faults, its index in `faults`, if it is there

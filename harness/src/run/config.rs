@@ -98,6 +98,13 @@ pub struct Config {
     pub label_values_max: usize,
     /// The scenario file's text, written beside a failure's artifacts.
     pub scenario_source: Option<String>,
+    /// The scenario file's path: what a shrunk scenario's rule files are
+    /// found relative to.
+    pub scenario_path: Option<std::path::PathBuf>,
+    /// How far a failing seed is shrunk into `minimal.toml` beside its
+    /// artifacts; None: not at all. Only a scenario file's failures are
+    /// shrunk, and only where artifacts are written.
+    pub shrink: Option<ShrinkBudget>,
     /// Where failure artifacts go: `<dir>/<scenario>/<seed>/`. None writes
     /// nothing.
     pub artifacts_dir: Option<std::path::PathBuf>,
@@ -213,6 +220,26 @@ impl Alerts {
             .flat_map(|file| file.groups.iter().map(|group| group.name.clone()))
             .collect()
     }
+}
+
+/// How far a shrink may go: candidate runs, and real time as a safety net.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShrinkBudget {
+    /// Candidate runs at most.
+    pub runs_max: u32,
+    /// Real time at most. A shrink that this stops depends on the machine's
+    /// speed, so the report says so; `runs_max` is the bound that keeps a
+    /// shrink deterministic.
+    pub wall_max: Duration,
+}
+
+impl ShrinkBudget {
+    /// What a failing seed gets unless `OBSIM_SHRINK` or the builder says
+    /// otherwise: 100 candidate runs, 30 seconds.
+    pub const DEFAULT: ShrinkBudget = ShrinkBudget {
+        runs_max: 100,
+        wall_max: Duration::from_secs(30),
+    };
 }
 
 impl Config {

@@ -18,7 +18,8 @@ mod truth;
 pub use check::Check;
 pub(crate) use config::topology;
 pub use config::{
-    fault_window_end, promql_series, Alerts, Config, ConfigError, StorageLatency, Workload,
+    fault_window_end, promql_series, Alerts, Config, ConfigError, ShrinkBudget, StorageLatency,
+    Workload,
 };
 pub(crate) use contract::{final_metrics, final_selectors};
 pub use contract::{Balance, Contract, Timing, TimingSource, SCRAPE_JOB_DEFAULT};

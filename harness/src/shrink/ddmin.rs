@@ -7,18 +7,9 @@
 //! items makes `fails` false. `fails` is only ever asked about sub-lists, so
 //! what it returns is always a list it said fails (or the whole list).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How far a shrink may go: candidate runs, and real time as a safety net.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShrinkBudget {
-    /// Candidate runs at most.
-    pub runs_max: u32,
-    /// Real time at most. A shrink that this stops depends on the machine's
-    /// speed, so the report says so; `runs_max` is the bound that keeps a
-    /// shrink deterministic.
-    pub wall_max: Duration,
-}
+pub use crate::run::ShrinkBudget;
 
 /// Which bound stopped a shrink before it was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +134,7 @@ fn split<T: Clone>(items: &[T], parts: usize) -> Vec<Vec<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn budget(runs_max: u32) -> Spend {
         Spend::new(ShrinkBudget {

@@ -14,6 +14,7 @@
 //! failure stands either way.
 
 mod ddmin;
+mod minimal;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,6 +23,7 @@ use obsim_faults::{Fault, FaultPlan, ScheduleOverflow};
 
 use ddmin::{ddmin, Spend};
 pub use ddmin::{ShrinkBudget, ShrinkStop};
+pub(crate) use minimal::minimal_file;
 
 use crate::checks::{Check, PromtoolMemo, Violation};
 use crate::sim::{RunError, Sim};

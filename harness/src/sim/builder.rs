@@ -5,7 +5,9 @@ use std::time::Duration;
 use obsim_faults::{Fault, FaultKind, FaultPlan};
 use obsim_scenario::Expectation;
 
-use crate::run::{topology, Alerts, Check, Config, ConfigError, StorageLatency, Workload};
+use crate::run::{
+    topology, Alerts, Check, Config, ConfigError, ShrinkBudget, StorageLatency, Workload,
+};
 
 /// Builds a [`Config`]; every setting has a documented default.
 #[derive(Clone, Debug)]
@@ -31,6 +33,8 @@ pub struct Builder {
     replay_command: String,
     label_values_max: usize,
     scenario_source: Option<String>,
+    scenario_path: Option<PathBuf>,
+    shrink: Result<Option<ShrinkBudget>, String>,
     artifacts_dir: Option<std::path::PathBuf>,
     alerts: Alerts,
     /// Why `$OBSIM_ARTIFACTS_DIR` cannot be used, reported by `build`
@@ -70,6 +74,8 @@ impl Builder {
             replay_command: "cargo test".into(),
             label_values_max: LABEL_VALUES_MAX_DEFAULT,
             scenario_source: None,
+            scenario_path: None,
+            shrink: shrink_from_env(std::env::var("OBSIM_SHRINK").ok().as_deref()),
             artifacts_dir: default_dir(env_dir()).unwrap_or_default(),
             artifacts_env_error: default_dir(env_dir()).err(),
             alerts: Alerts::default(),
@@ -209,6 +215,19 @@ impl Builder {
 
     /// The scenario file's text, kept with a failure's artifacts (default:
     /// none).
+    pub fn scenario_file(mut self, path: &std::path::Path) -> Self {
+        self.scenario_path = Some(path.to_path_buf());
+        self
+    }
+
+    /// How far a failing seed of a scenario file is shrunk into
+    /// `minimal.toml` beside its artifacts; None turns shrinking off
+    /// (default: `$OBSIM_SHRINK`, else [`ShrinkBudget::DEFAULT`]).
+    pub fn shrink(mut self, budget: Option<ShrinkBudget>) -> Self {
+        self.shrink = Ok(budget);
+        self
+    }
+
     pub fn scenario_source(mut self, text: &str) -> Self {
         self.scenario_source = Some(text.to_string());
         self
@@ -250,6 +269,9 @@ impl Builder {
         if let Some(problem) = self.artifacts_env_error {
             return Err(error("OBSIM_ARTIFACTS_DIR", problem));
         }
+        let shrink = self
+            .shrink
+            .map_err(|problem| error("OBSIM_SHRINK", problem))?;
         if self.servers == 0 || self.servers > 200 {
             return Err(error(
                 "servers",
@@ -338,6 +360,8 @@ impl Builder {
             replay_command: self.replay_command,
             label_values_max: self.label_values_max,
             scenario_source: self.scenario_source,
+            scenario_path: self.scenario_path,
+            shrink,
             artifacts_dir: self.artifacts_dir,
             alerts: self.alerts,
         })
@@ -364,6 +388,29 @@ fn default_dir(env: Option<std::ffi::OsString>) -> Result<Option<PathBuf>, Strin
         return Ok(Some(PathBuf::from(dir)));
     }
     Ok(default_target_dir())
+}
+
+/// `$OBSIM_SHRINK`: unset, the default budget; `0` or `off`, no
+/// shrinking; a count, that many candidate runs at most, with ten minutes
+/// of real time as the safety net (the count is the bound asked for).
+fn shrink_from_env(value: Option<&str>) -> Result<Option<ShrinkBudget>, String> {
+    let Some(value) = value else {
+        return Ok(Some(ShrinkBudget::DEFAULT));
+    };
+    match value.trim() {
+        "0" | "off" => Ok(None),
+        count => match count.parse::<u32>() {
+            Ok(runs_max) if runs_max <= 100_000 => Ok(Some(ShrinkBudget {
+                runs_max,
+                wall_max: Duration::from_secs(600),
+            })),
+            _ => Err(format!(
+                "{value:?}: expected 0 or off (no shrinking), or the candidate runs a failing \
+                 seed's shrink may use, 1 to 100000 (unset: {})",
+                ShrinkBudget::DEFAULT.runs_max
+            )),
+        },
+    }
 }
 
 fn env_dir() -> Option<std::ffi::OsString> {

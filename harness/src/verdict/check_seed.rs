@@ -51,6 +51,9 @@ impl Sim {
                 .unwrap_or_default();
             let written =
                 artifacts::write_failure_with(dir, self.config(), failure, run, &alert_files);
+            if let Ok(folder) = &written {
+                failure.shrunk = crate::shrink::minimal_file(self, failure, folder);
+            }
             failure.artifacts = Some(Artifacts::from_result(dir, written));
         }
         verdict
@@ -117,6 +120,7 @@ impl Sim {
             problem,
             swarm_draw: self.swarm_draw(seed),
             artifacts: None,
+            shrunk: None,
             replay: self.replay_command(seed),
         };
         let first = match self.run(seed) {

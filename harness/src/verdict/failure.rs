@@ -24,6 +24,9 @@ pub struct Failure {
     /// Where the failure's artifacts were written, or why they were not;
     /// None when artifacts are off.
     pub artifacts: Option<Artifacts>,
+    /// What shrinking made of the failure (`minimal.toml` beside the
+    /// artifacts), or why it could not; None when it did not run.
+    pub shrunk: Option<String>,
     pub replay: String,
 }
 
@@ -56,6 +59,9 @@ impl fmt::Display for Failure {
         }
         if let Some(artifacts) = &self.artifacts {
             writeln!(f, "artifacts: {artifacts}")?;
+        }
+        if let Some(shrunk) = &self.shrunk {
+            writeln!(f, "shrunk: {shrunk}")?;
         }
         write!(f, "replay: {}", self.replay)
     }

@@ -205,6 +205,7 @@ mod tests {
                 problem: Problem::Violations(Vec::new()),
                 swarm_draw: Vec::new(),
                 artifacts: None,
+                shrunk: None,
                 replay: String::new(),
             }),
         }
