@@ -211,10 +211,10 @@ fn effect_fields(effect: &Effect, table: &mut Table) {
 /// `1.000000123s`.
 pub fn duration_text(duration: Duration) -> String {
     let nanos = duration.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         return format!("{}s", nanos / 1_000_000_000);
     }
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         return format!("{}ms", nanos / 1_000_000);
     }
     let fraction = format!("{:09}", nanos % 1_000_000_000);
