@@ -18,7 +18,6 @@
 
 pub mod checks;
 mod run;
-mod shrink;
 mod sim;
 mod verdict;
 
@@ -40,11 +39,10 @@ pub use obsim_faults as faults;
 pub use obsim_rules as rules;
 pub use run::{
     Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
-    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, SpanEventRecord, SpanId, SpanLifecycle,
-    SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing, TimingSource,
-    TraceId, Workload, SCRAPE_JOB_DEFAULT,
+    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, ShrinkBudget, SpanEventRecord, SpanId,
+    SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing,
+    TimingSource, TraceId, Workload, SCRAPE_JOB_DEFAULT,
 };
-pub use shrink::{FaultShrink, ShrinkBudget, ShrinkError, ShrinkStop, ShrinkTarget};
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,
     HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext,
@@ -54,5 +52,6 @@ pub use sim::{
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,
-    Failure, Problem, SeedsError, Sweep, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT,
+    Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkStop, ShrinkTarget, Sweep,
+    SweepOptions, Verdict, FAILURES_KEPT_DEFAULT,
 };

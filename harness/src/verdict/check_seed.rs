@@ -52,7 +52,7 @@ impl Sim {
             let written =
                 artifacts::write_failure_with(dir, self.config(), failure, run, &alert_files);
             if let Ok(folder) = &written {
-                failure.shrunk = crate::shrink::minimal_file(self, failure, folder);
+                failure.shrunk = super::shrink::minimal_file(self, failure, folder);
             }
             failure.artifacts = Some(Artifacts::from_result(dir, written));
         }

@@ -21,8 +21,9 @@ use std::fmt;
 
 use obsim_faults::{Fault, FaultPlan, ScheduleOverflow};
 
+use crate::run::ShrinkBudget;
+pub use ddmin::ShrinkStop;
 use ddmin::{ddmin, Spend};
-pub use ddmin::{ShrinkBudget, ShrinkStop};
 pub(crate) use minimal::minimal_file;
 
 use crate::checks::{Check, PromtoolMemo, Violation};
