@@ -50,6 +50,7 @@ fn replays_exactly(name: &str, seed: u64) -> usize {
         name: format!("{name}-seed-{seed}"),
         seed,
         faults: schedule.clone(),
+        ..Default::default()
     };
     let text = original
         .rewritten(&rewrite)

@@ -14,7 +14,7 @@ use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 use crate::Scenario;
 
 /// What a rewrite changes in a scenario file.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rewrite {
     /// `name` of the new file (it names its snapshots).
     pub name: String,
@@ -24,6 +24,14 @@ pub struct Rewrite {
     /// faults are then not held to firing (`every_fault_fires = false`), as
     /// its draws were not.
     pub faults: Vec<Fault>,
+    /// `[topology] servers`, when it changes.
+    pub servers: Option<usize>,
+    /// `[workload] invocations`, when it changes.
+    pub invocations: Option<u64>,
+    /// `[workload] concurrency`, when it changes.
+    pub concurrency: Option<usize>,
+    /// `[run] duration`, when it changes.
+    pub duration: Option<Duration>,
 }
 
 impl Scenario {
@@ -44,6 +52,31 @@ impl Scenario {
         }
         document.remove("swarm");
         document.remove("swarm_kinds");
+        let mut set = |table: &str, key: &str, new: Option<toml_edit::Value>| {
+            if let Some(new) = new {
+                document[table].or_insert(toml_edit::table())[key] = Item::Value(new);
+            }
+        };
+        set(
+            "topology",
+            "servers",
+            rewrite.servers.map(|n| (n as i64).into()),
+        );
+        set(
+            "workload",
+            "invocations",
+            rewrite.invocations.map(|n| (n as i64).into()),
+        );
+        set(
+            "workload",
+            "concurrency",
+            rewrite.concurrency.map(|n| (n as i64).into()),
+        );
+        set(
+            "run",
+            "duration",
+            rewrite.duration.map(|d| duration_text(d).into()),
+        );
         let seeds = document["seeds"].or_insert(toml_edit::table());
         seeds["start"] = value(rewrite.seed as i64);
         seeds["count"] = value(1);

@@ -1341,6 +1341,7 @@ fn a_fixed_schedule_rewrites_into_a_file_that_loads_as_the_same_faults() {
         name: "t-seed-7".into(),
         seed: 7,
         faults: faults.clone(),
+        ..Default::default()
     };
     let text = scenario.rewritten(&rewrite).expect("rewritable");
     let again = parse(&text);
@@ -1367,6 +1368,7 @@ fn a_rewrite_that_drops_a_fault_a_claim_names_is_refused() {
         name: "t".into(),
         seed: 0,
         faults: vec![scenario.faults[0].clone()],
+        ..Default::default()
     };
     let error = scenario.rewritten(&rewrite).unwrap_err();
     assert!(error.contains("names faults[1]"), "{error}");

@@ -18,5 +18,5 @@ pub use artifacts::{otlp_json, otlp_request, seed_dir, write_failure, Artifacts}
 pub use check_seed::Verdict;
 pub use failure::{Failure, Problem};
 pub use seeds::{seeds_from_env, seeds_from_env_at, SeedsError};
-pub use shrink::{FaultShrink, ShrinkError, ShrinkStop, ShrinkTarget};
+pub use shrink::{FaultShrink, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget};
 pub use sweep::{Sweep, SweepOptions, FAILURES_KEPT_DEFAULT};

@@ -51,13 +51,17 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
         name: format!("{}-seed-{}-minimal", scenario.name, shrunk.seed),
         seed: shrunk.seed,
         faults: shrunk.minimal.clone(),
+        servers: changed(shrunk.before.servers, shrunk.after.servers),
+        invocations: changed(shrunk.before.invocations, shrunk.after.invocations),
+        concurrency: changed(shrunk.before.concurrency, shrunk.after.concurrency),
+        duration: changed(shrunk.before.duration, shrunk.after.duration),
     };
     let text = match scenario.rewritten(&rewrite) {
         Ok(text) => text,
         Err(problem) => return Some(format!("not possible: {problem}")),
     };
     let file = folder.join("minimal.toml");
-    let sizes = sizes(&scenario, &shrunk);
+    let sizes = sizes(&shrunk);
     let written = header(&shrunk, &sizes) + &text;
     match std::fs::write(&file, written) {
         Ok(()) => Some(format!(
@@ -72,18 +76,27 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
     }
 }
 
-/// Faults, invocations and simulated time, before and after, and what the
-/// shrink spent.
-fn sizes(scenario: &Scenario, shrunk: &FaultShrink) -> String {
-    let duration = duration_text(scenario.run.duration);
-    let invocations = scenario.workload.invocations;
+fn changed<T: PartialEq>(before: T, after: T) -> Option<T> {
+    (before != after).then_some(after)
+}
+
+/// Faults, invocations, simulated time and servers, before and after, and
+/// what the shrink spent.
+fn sizes(shrunk: &FaultShrink) -> String {
+    let (before, after) = (shrunk.before, shrunk.after);
     let mut out = format!(
-        "faults {} -> {} (the {} planned, as {} fixed events), invocations {invocations} -> \
-         {invocations}, simulated {duration} -> {duration}, in {} candidate runs",
+        "faults {} -> {} (the {} planned, as {} fixed events), invocations {} -> {}, \
+         simulated {} -> {}, servers {} -> {}, in {} candidate runs",
         shrunk.schedule.len(),
         shrunk.minimal.len(),
         shrunk.planned.len(),
         shrunk.schedule.len(),
+        before.invocations,
+        after.invocations,
+        duration_text(before.duration),
+        duration_text(after.duration),
+        before.servers,
+        after.servers,
         shrunk.runs
     );
     match shrunk.stopped {

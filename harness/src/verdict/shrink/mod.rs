@@ -1,12 +1,14 @@
-//! Shrinking: a failing seed cut down to the fewest faults that still fail
-//! the same way.
+//! Shrinking: a failing seed cut down to the fewest faults, and then the
+//! smallest workload, duration and cluster ([`ShrinkShape`]), that still
+//! fail the same way.
 //!
 //! A failing run's faults are first written down as a fixed schedule
 //! ([`crate::Run::fault_schedule`]): every fault the seed drew becomes one
 //! fixed event per firing, so that removing one moves no other. Delta
 //! debugging ([`ddmin`]) then removes faults while the run still fails the
 //! same check on the same metric or span ([`ShrinkTarget`]) and fails no check
-//! the original did not. A different failure is no reproduction.
+//! the original did not. A different failure is no reproduction. Then the
+//! run's size is halved, one dimension at a time, while it still fails.
 //!
 //! Deterministic for a given budget of runs, and bounded: [`ShrinkBudget`] caps
 //! the candidate runs and the real time. A shrink that cannot reproduce the
@@ -18,10 +20,11 @@ mod minimal;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use obsim_faults::{Fault, FaultPlan, ScheduleOverflow};
 
-use crate::run::ShrinkBudget;
+use crate::run::{Config, ShrinkBudget};
 pub use ddmin::ShrinkStop;
 use ddmin::{ddmin, Spend};
 pub(crate) use minimal::minimal_file;
@@ -77,6 +80,11 @@ pub struct FaultShrink {
     /// The fewest faults found that still fail the same way; equal to
     /// `schedule` when nothing could be removed.
     pub minimal: Vec<Fault>,
+    /// The run's size as the scenario set it.
+    pub before: ShrinkShape,
+    /// The smallest size found that still fails the same way, with
+    /// `minimal`; equal to `before` when nothing could be cut.
+    pub after: ShrinkShape,
     /// Whether the fixed schedule reproduced the failure at all. When it did
     /// not, `minimal` is the schedule, unshrunk, and the original stands.
     pub reproduced: bool,
@@ -115,9 +123,74 @@ impl fmt::Display for ShrinkError {
 
 impl std::error::Error for ShrinkError {}
 
+/// The size of a run that shrinking cuts besides its faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShrinkShape {
+    pub servers: usize,
+    pub invocations: u64,
+    pub concurrency: usize,
+    /// The run's duration (`run.duration`), before its drain.
+    pub duration: Duration,
+}
+
+impl ShrinkShape {
+    fn of(config: &Config) -> ShrinkShape {
+        ShrinkShape {
+            servers: config.servers,
+            invocations: config.workload.invocations,
+            concurrency: config.workload.concurrency,
+            duration: config.duration,
+        }
+    }
+
+    /// The next smaller shapes to try, one dimension at a time: half the
+    /// invocations, half the concurrency, half the duration, one server
+    /// fewer. A dimension already at its least is not tried.
+    fn smaller(self, scrape_interval: Duration) -> Vec<ShrinkShape> {
+        let mut next = Vec::new();
+        if self.invocations > 1 {
+            let invocations = self.invocations / 2;
+            let concurrency = self.concurrency.min(invocations as usize).max(1);
+            next.push(ShrinkShape {
+                invocations,
+                concurrency,
+                ..self
+            });
+        }
+        if self.concurrency > 1 {
+            next.push(ShrinkShape {
+                concurrency: self.concurrency / 2,
+                ..self
+            });
+        }
+        // A run shorter than two scrapes has too little telemetry to check.
+        if self.duration / 2 >= 2 * scrape_interval {
+            next.push(ShrinkShape {
+                duration: self.duration / 2,
+                ..self
+            });
+        }
+        if self.servers > 1 {
+            next.push(ShrinkShape {
+                servers: self.servers - 1,
+                ..self
+            });
+        }
+        next
+    }
+}
+
+/// One run to try: faults and a shape.
+#[derive(Clone, Debug, PartialEq)]
+struct Candidate {
+    faults: Vec<Fault>,
+    shape: ShrinkShape,
+}
+
 impl Sim {
-    /// Shrinks `seed`'s faults to the fewest that still fail the same check
-    /// on the same subject as its first violation, within `budget`.
+    /// Shrinks `seed`'s failure to the fewest faults, and then the smallest
+    /// workload, duration and cluster, that still fail the same check on
+    /// the same subject as its first violation, within `budget`.
     pub fn shrink_faults(
         &self,
         seed: u64,
@@ -134,67 +207,132 @@ impl Sim {
         let planned = run.plan.clone();
         drop(run);
         let mut spend = Spend::new(budget);
-        let fails = |faults: &[Fault]| self.fails_alike(seed, faults, &target, &failing, &memo);
-        let reproduced = spend.take() && fails(&schedule);
-        let minimal = if reproduced {
-            let minimal = ddmin(schedule.clone(), &mut spend, fails);
-            self.drop_unfired(seed, minimal)
-        } else {
-            schedule.clone()
+        let fails =
+            |candidate: &Candidate| self.fails_alike(seed, candidate, &target, &failing, &memo);
+        let before = ShrinkShape::of(self.config());
+        let whole = Candidate {
+            faults: schedule.clone(),
+            shape: before,
         };
+        let reproduced = spend.take() && fails(&whole);
+        let mut best = whole;
+        if reproduced {
+            let shape = best.shape;
+            let faults = ddmin(schedule.clone(), &mut spend, |faults: &[Fault]| {
+                fails(&Candidate {
+                    faults: faults.to_vec(),
+                    shape,
+                })
+            });
+            best = Candidate { faults, shape };
+            best = self.shrink_shape(best, &mut spend, &fails);
+            best.faults = self.drop_unfired(seed, &best);
+        }
         Ok(FaultShrink {
             seed,
             target,
             planned,
             schedule,
-            minimal,
+            minimal: best.faults,
+            before,
+            after: best.shape,
             reproduced,
             runs: spend.runs,
             stopped: spend.stopped,
         })
     }
 
-    /// Whether `seed` run with exactly `faults` fails `target`, and no check
+    /// Greedily takes the first smaller shape that still fails, until none
+    /// does or the budget is spent.
+    fn shrink_shape(
+        &self,
+        mut best: Candidate,
+        spend: &mut Spend,
+        fails: &impl Fn(&Candidate) -> bool,
+    ) -> Candidate {
+        let scrape_interval = self.config().scrape_interval;
+        'smaller: loop {
+            for shape in best.shape.smaller(scrape_interval) {
+                if !spend.take() {
+                    break 'smaller;
+                }
+                let candidate = Candidate {
+                    faults: self.faults_under(&best.faults, shape),
+                    shape,
+                };
+                if fails(&candidate) {
+                    best = candidate;
+                    continue 'smaller;
+                }
+            }
+            break;
+        }
+        best
+    }
+
+    /// Whether `seed` run as `candidate` fails `target`, and no check
     /// outside `failing`.
     fn fails_alike(
         &self,
         seed: u64,
-        faults: &[Fault],
+        candidate: &Candidate,
         target: &ShrinkTarget,
         failing: &BTreeSet<Check>,
         memo: &PromtoolMemo,
     ) -> bool {
-        let Some(candidate) = self.with_faults(faults) else {
+        let Some(sim) = self.with_candidate(candidate) else {
             return false;
         };
-        let Ok(run) = candidate.run(seed) else {
+        let Ok(run) = sim.run(seed) else {
             return false;
         };
-        let violations = candidate.check(&run, memo);
+        let violations = sim.check(&run, memo);
         violations.iter().any(|v| target.hit_by(v))
             && violations.iter().all(|v| failing.contains(&v.check))
     }
 
-    /// This sim with `faults` as its fixed plan, no swarm, and no demand
-    /// that every fault fire. Removing faults moves the run's timing (fewer
-    /// delays, fewer retries: the workload ends sooner), so a fixed event
-    /// may then find no opportunity at or after its `at`. Such an event
-    /// changes nothing, as it draws nothing, so it is no reason to reject a
-    /// candidate; [`Sim::drop_unfired`] takes it out of the answer. None if
-    /// the plan is not valid (it always is for a schedule).
-    fn with_faults(&self, faults: &[Fault]) -> Option<Sim> {
+    /// The faults of `faults` that a run of `shape` can still honour: a
+    /// smaller cluster or a shorter run has no place for the others.
+    fn faults_under(&self, faults: &[Fault], shape: ShrinkShape) -> Vec<Fault> {
+        let topology = self.config_of(shape).topology();
+        let fits = |fault: &&Fault| FaultPlan::new(vec![(*fault).clone()], &topology).is_ok();
+        faults.iter().filter(fits).cloned().collect()
+    }
+
+    fn config_of(&self, shape: ShrinkShape) -> Config {
         let mut config = self.config().clone();
+        config.servers = shape.servers;
+        config.workload.invocations = shape.invocations;
+        config.workload.concurrency = shape.concurrency;
+        config.duration = shape.duration;
+        config
+    }
+
+    /// This sim run as `candidate`: its faults as the fixed plan, no swarm,
+    /// and no demand that every fault fire. Removing faults moves the run's
+    /// timing (fewer delays, fewer retries: the workload ends sooner), so a
+    /// fixed event may then find no opportunity at or after its `at`. Such
+    /// an event changes nothing, as it draws nothing, so it is no reason to
+    /// reject a candidate; [`Sim::drop_unfired`] takes it out of the answer.
+    /// None if the plan is not valid for the shape.
+    fn with_candidate(&self, candidate: &Candidate) -> Option<Sim> {
+        let mut config = self.config_of(candidate.shape);
         config.swarm = None;
         config.every_fault_fires = false;
-        config.faults = FaultPlan::new(faults.to_vec(), &config.topology()).ok()?;
+        config.faults = FaultPlan::new(candidate.faults.clone(), &config.topology()).ok()?;
         Some(self.with_config(config))
     }
 
-    /// `faults` without the fixed events that never fire when `seed` runs
-    /// with them. Such an event draws nothing and acts on nothing, so the
-    /// run is the same without it: this costs one run and no reproduction.
-    fn drop_unfired(&self, seed: u64, faults: Vec<Fault>) -> Vec<Fault> {
-        let Some(run) = self.with_faults(&faults).and_then(|sim| sim.run(seed).ok()) else {
+    /// `candidate`'s faults without the fixed events that never fire when
+    /// `seed` runs it. Such an event draws nothing and acts on nothing, so
+    /// the run is the same without it: this costs one run and no
+    /// reproduction.
+    fn drop_unfired(&self, seed: u64, candidate: &Candidate) -> Vec<Fault> {
+        let faults = candidate.faults.clone();
+        let Some(run) = self
+            .with_candidate(candidate)
+            .and_then(|sim| sim.run(seed).ok())
+        else {
             return faults;
         };
         let fired = |index: &usize| run.fired_by_entry.contains_key(index);
