@@ -229,3 +229,49 @@ fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_it
     assert_eq!(failure.checks(), [Check::MetricAccuracy], "{failure}");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// The closing-note table: every bug switch that fails on the skeleton,
+/// shrunk with the default budget. A sweep, not a test of the suite:
+/// `cargo test --release --test shrink -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn shrink_table_for_the_skeleton_bug_switches() {
+    let switches = [
+        (Bug::CounterFromLiveActors, 0),
+        (Bug::SpanLeakOnCrash, 2),
+        (Bug::ProcessGlobalRequestId, 3),
+        (Bug::CounterBeforeWrite, 1),
+        (Bug::MillisecondsAsSeconds, 1),
+        (Bug::FailedSpanStatusOk, 1),
+        (Bug::TraceContextDroppedOnGet, 1),
+        (Bug::CounterWithoutTotal, 1),
+        (Bug::PersistedGaugeRestartsAtZero, 1),
+        (Bug::RequestMillisecondsAsSeconds, 1),
+        (Bug::StorageSpanClosesBeforeCommit, 1),
+    ];
+    println!("| bug switch | seed | check | faults | invocations | concurrency | simulated | servers | runs | stopped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (bug, seed) in switches {
+        let started = std::time::Instant::now();
+        match sim(bug).shrink_faults(seed, ShrinkBudget::DEFAULT) {
+            Ok(s) => println!(
+                "| `{bug}` | {seed} | {} | {} -> {} | {} -> {} | {} -> {} | {:?} -> {:?} | {} -> {} | {} | {:?} ({:.1}s) |",
+                s.target.check,
+                s.schedule.len(),
+                s.minimal.len(),
+                s.before.invocations,
+                s.after.invocations,
+                s.before.concurrency,
+                s.after.concurrency,
+                s.before.duration,
+                s.after.duration,
+                s.before.servers,
+                s.after.servers,
+                s.runs,
+                s.stopped,
+                started.elapsed().as_secs_f64()
+            ),
+            Err(error) => println!("| `{bug}` | {seed} | not shrunk: {error} | | | | | | | |"),
+        }
+    }
+}
