@@ -6,7 +6,8 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Effect, Fault, FaultKind, FaultPlan, Transport};
+use crate::hit::{fixed_event, Aim, Instant};
+use crate::{Effect, Fault, FaultKind, FaultPlan, Fired, Hit, Transport};
 
 /// The ChaCha stream of one component in one run.
 ///
@@ -200,88 +201,6 @@ fn extra_time(rng: &mut ChaCha8Rng, rule: &Rule, min: Duration, max: Duration) -
     Duration::from_nanos(rng.random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
 }
 
-/// Counts one component's opportunities at one simulated instant, so that a
-/// fixed event can say which of several at the same instant it hit.
-#[derive(Clone, Copy, Debug, Default)]
-struct Instant {
-    at: Duration,
-    count: u64,
-}
-
-impl Instant {
-    /// Counts an opportunity at `now`; returns its 1-based place among the
-    /// opportunities at `now`.
-    fn tick(&mut self, now: Duration) -> u64 {
-        if self.at != now {
-            *self = Instant { at: now, count: 0 };
-        }
-        self.count += 1;
-        self.count
-    }
-}
-
-/// Where a fixed event is aimed: the one component whose opportunities its
-/// `nth` counts.
-#[derive(Clone, Debug, Default)]
-struct Aim {
-    node: Option<usize>,
-    endpoint: Option<String>,
-    dependency: Option<String>,
-    operation: Option<String>,
-}
-
-/// The fixed event that replays one firing of a drawn `fault`: at `at`, the
-/// `nth` opportunity there, with the drawn `latency` if it has one. None for
-/// a fault that acts the same whatever the draws: it replays as itself.
-fn fixed_event(
-    fault: &Fault,
-    at: Duration,
-    nth: u64,
-    latency: Option<Duration>,
-    aim: Aim,
-) -> Option<Fault> {
-    if !fault.is_drawn() {
-        return None;
-    }
-    let fixed = |value: Option<Duration>, min: Duration| value.unwrap_or(min);
-    let effect = match fault.effect.clone() {
-        Effect::StorageLatency { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::StorageLatency {
-                min: value,
-                max: value,
-            }
-        }
-        Effect::NetworkDelay { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::NetworkDelay {
-                min: value,
-                max: value,
-            }
-        }
-        Effect::DependencyLatency { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::DependencyLatency {
-                min: value,
-                max: value,
-            }
-        }
-        other => other,
-    };
-    Some(Fault {
-        effect,
-        node: aim.node,
-        dependency: aim.dependency,
-        operation: aim.operation,
-        probability: None,
-        at,
-        duration: None,
-        transport: Transport::Messages,
-        endpoint: aim.endpoint,
-        nth: Some(nth),
-    })
-}
-
 /// What happens to one storage operation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageDecision {
@@ -293,52 +212,6 @@ pub struct StorageDecision {
     pub crash: Option<TornCrash>,
     /// The faults that took effect on this operation.
     pub fired: Fired,
-}
-
-/// One plan fault hitting one opportunity.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hit {
-    /// The fault's index in the plan.
-    pub index: usize,
-    pub kind: FaultKind,
-    /// For a fault the seed draws: the fixed event that replays this hit
-    /// without a draw. None for a fault that replays as itself.
-    pub fixed: Option<Fault>,
-}
-
-impl Hit {
-    /// A hit of plan fault `index`, which replays as itself: a scheduled
-    /// fault (a crash, a pause, a partition) or a fixed event.
-    pub fn planned(index: usize, kind: FaultKind) -> Hit {
-        Hit {
-            index,
-            kind,
-            fixed: None,
-        }
-    }
-}
-
-/// The faults that hit one opportunity, by plan index and kind, for the
-/// per-entry firing count and the run's fixed schedule. A component counts
-/// each kind where it takes effect: a message lost is not also duplicated,
-/// and a partition's cut preempts both.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Fired(pub Vec<Hit>);
-
-impl Fired {
-    /// The hits of faults of `kind`.
-    pub fn of(&self, kind: FaultKind) -> Vec<Hit> {
-        let of_kind = self.0.iter().filter(|hit| hit.kind == kind);
-        of_kind.cloned().collect()
-    }
-
-    fn push(&mut self, rule: &Rule, fixed: Option<Fault>) {
-        self.0.push(Hit {
-            index: rule.index,
-            kind: rule.fault.kind(),
-            fixed,
-        });
-    }
 }
 
 /// A crash during a transaction: restart after this long, or never.
@@ -416,18 +289,26 @@ impl StorageFaults {
                     let extra = extra_time(rng, rule, min, max);
                     if hit {
                         *decision.latency.get_or_insert(Duration::ZERO) += extra;
-                        decision.fired.push(rule, fixed(&rule.fault, Some(extra)));
+                        decision.fired.push(
+                            rule.index,
+                            rule.fault.kind(),
+                            fixed(&rule.fault, Some(extra)),
+                        );
                     }
                 }
                 Effect::StorageReadFailure if hit && !write => {
                     decision
                         .failure
                         .get_or_insert(FaultKind::StorageReadFailure);
-                    decision.fired.push(rule, fixed(&rule.fault, None));
+                    decision
+                        .fired
+                        .push(rule.index, rule.fault.kind(), fixed(&rule.fault, None));
                 }
                 Effect::StorageWriteFailure | Effect::DiskFull if hit && write => {
                     decision.failure.get_or_insert(rule.fault.kind());
-                    decision.fired.push(rule, fixed(&rule.fault, None));
+                    decision
+                        .fired
+                        .push(rule.index, rule.fault.kind(), fixed(&rule.fault, None));
                 }
                 Effect::CrashDuringTransaction { restart_after } if hit && write => {
                     let event = fixed(&rule.fault, None);
@@ -499,7 +380,7 @@ impl NetworkFaults {
             }
             if hit {
                 let event = fixed_event(&rule.fault, now, nth, latency, aim());
-                decision.fired.push(rule, event);
+                decision.fired.push(rule.index, rule.fault.kind(), event);
             }
         }
         decision
@@ -555,13 +436,13 @@ impl DependencyFaults {
                     if hit {
                         *decision.latency.get_or_insert(Duration::ZERO) += extra;
                         let event = fixed_event(&rule.fault, now, nth, Some(extra), aim());
-                        decision.fired.push(rule, event);
+                        decision.fired.push(rule.index, rule.fault.kind(), event);
                     }
                 }
                 Effect::DependencyFailure if hit => {
                     decision.failure = true;
                     let event = fixed_event(&rule.fault, now, nth, None, aim());
-                    decision.fired.push(rule, event);
+                    decision.fired.push(rule.index, rule.fault.kind(), event);
                 }
                 _ => {}
             }
@@ -598,7 +479,7 @@ impl HandlerPanics {
                     ..Aim::default()
                 };
                 let event = fixed_event(&rule.fault, now, nth, None, aim);
-                fired.push(rule, event);
+                fired.push(rule.index, rule.fault.kind(), event);
             }
         }
         fired.0

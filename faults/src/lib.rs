@@ -14,15 +14,17 @@
 //! an external dependency).
 
 mod fault;
+mod hit;
 mod injector;
 mod log;
 mod plan;
 pub mod swarm;
 
 pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
+pub use hit::{Fired, Hit};
 pub use injector::{
-    component_stream, DependencyDecision, DependencyFaults, Fired, HandlerPanics, Hit, Injector,
-    NetworkFaults, SendDecision, StorageDecision, StorageFaults, TornCrash,
+    component_stream, DependencyDecision, DependencyFaults, HandlerPanics, Injector, NetworkFaults,
+    SendDecision, StorageDecision, StorageFaults, TornCrash,
 };
 pub use log::{FaultEvent, FaultLog, ScheduleOverflow};
 pub use plan::{
