@@ -190,12 +190,7 @@ impl Fault {
             return false;
         }
         let chance = self.chance();
-        let ranged = match self.effect {
-            Effect::StorageLatency { min, max }
-            | Effect::NetworkDelay { min, max }
-            | Effect::DependencyLatency { min, max } => min != max,
-            _ => false,
-        };
+        let ranged = self.effect.is_ranged();
         (chance > 0.0 && chance < 1.0) || ranged
     }
 
@@ -272,6 +267,35 @@ impl Fault {
 }
 
 impl Effect {
+    /// The range a latency kind draws its extra time from; None for the
+    /// kinds that add no latency.
+    pub fn latency_range(&self) -> Option<(Duration, Duration)> {
+        match *self {
+            Effect::StorageLatency { min, max }
+            | Effect::NetworkDelay { min, max }
+            | Effect::DependencyLatency { min, max } => Some((min, max)),
+            _ => None,
+        }
+    }
+
+    /// Whether a latency kind draws from a range rather than adding one
+    /// fixed latency.
+    pub fn is_ranged(&self) -> bool {
+        self.latency_range().is_some_and(|(min, max)| min != max)
+    }
+
+    /// This effect with its latency fixed at `value`; the kinds that add no
+    /// latency are returned as they are.
+    pub fn with_latency(self, value: Duration) -> Effect {
+        let (min, max) = (value, value);
+        match self {
+            Effect::StorageLatency { .. } => Effect::StorageLatency { min, max },
+            Effect::NetworkDelay { .. } => Effect::NetworkDelay { min, max },
+            Effect::DependencyLatency { .. } => Effect::DependencyLatency { min, max },
+            other => other,
+        }
+    }
+
     pub fn kind(&self) -> FaultKind {
         match self {
             Effect::StorageWriteFailure => FaultKind::StorageWriteFailure,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{Effect, Fault, FaultKind, Transport};
+use crate::{Fault, FaultKind, Transport};
 
 /// Counts one component's opportunities at one simulated instant, so that a
 /// fixed event can say which of several at the same instant it hit.
@@ -48,30 +48,10 @@ pub(crate) fn fixed_event(
     if !fault.is_drawn() {
         return None;
     }
-    let fixed = |value: Option<Duration>, min: Duration| value.unwrap_or(min);
-    let effect = match fault.effect.clone() {
-        Effect::StorageLatency { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::StorageLatency {
-                min: value,
-                max: value,
-            }
-        }
-        Effect::NetworkDelay { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::NetworkDelay {
-                min: value,
-                max: value,
-            }
-        }
-        Effect::DependencyLatency { min, .. } => {
-            let value = fixed(latency, min);
-            Effect::DependencyLatency {
-                min: value,
-                max: value,
-            }
-        }
-        other => other,
+    // A latency kind always hits with the value it drew.
+    let effect = match latency {
+        Some(value) => fault.effect.clone().with_latency(value),
+        None => fault.effect.clone(),
     };
     Some(Fault {
         effect,

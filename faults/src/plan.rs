@@ -516,16 +516,11 @@ fn check_nth(fault: &Fault, kind: FaultKind, shape: &Shape) -> Result<(), FieldP
             format!("a {kind} with `nth` is one event, not a window: remove `for`"),
         ));
     }
-    if let Effect::StorageLatency { min, max }
-    | Effect::NetworkDelay { min, max }
-    | Effect::DependencyLatency { min, max } = fault.effect
-    {
-        if min != max {
-            return Err((
-                "min",
-                format!("a {kind} with `nth` takes one fixed latency, not a range: give `latency`"),
-            ));
-        }
+    if fault.effect.is_ranged() {
+        return Err((
+            "min",
+            format!("a {kind} with `nth` takes one fixed latency, not a range: give `latency`"),
+        ));
     }
     check_nth_aim(fault, kind)
 }

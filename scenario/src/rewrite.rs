@@ -210,17 +210,15 @@ fn fault_table(fault: &Fault) -> Table {
 }
 
 fn effect_fields(effect: &Effect, table: &mut Table) {
-    match effect {
-        Effect::StorageLatency { min, max }
-        | Effect::NetworkDelay { min, max }
-        | Effect::DependencyLatency { min, max } => {
-            if min == max {
-                table["latency"] = value(duration_text(*min));
-            } else {
-                table["min"] = value(duration_text(*min));
-                table["max"] = value(duration_text(*max));
-            }
+    if let Some((min, max)) = effect.latency_range() {
+        if min == max {
+            table["latency"] = value(duration_text(min));
+        } else {
+            table["min"] = value(duration_text(min));
+            table["max"] = value(duration_text(max));
         }
+    }
+    match effect {
         Effect::CrashDuringTransaction { restart_after } | Effect::NodeCrash { restart_after } => {
             if let Some(delay) = restart_after {
                 table["restart_after"] = value(duration_text(*delay));
