@@ -51,10 +51,16 @@ impl Sim {
                 .unwrap_or_default();
             let written =
                 artifacts::write_failure_with(dir, self.config(), failure, run, &alert_files);
-            if let Ok(folder) = &written {
-                failure.shrunk = super::shrink::minimal_file(self, failure, folder);
-            }
+            let folder = written.as_ref().ok().cloned();
             failure.artifacts = Some(Artifacts::from_result(dir, written));
+            if let Some(folder) = folder {
+                failure.shrunk = super::shrink::minimal_file(self, failure, &folder);
+                if failure.shrunk.is_some() {
+                    // Best effort: the files are all there, and the console
+                    // message carries the line whatever happens here.
+                    let _ = artifacts::rewrite_report(&folder, failure, run);
+                }
+            }
         }
         verdict
     }

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-use obsim_faults::{Fault, FaultPlan, ScheduleOverflow};
+use obsim_faults::{Fault, FaultPlan, PlanError, ScheduleOverflow};
 
 use crate::run::{Config, ShrinkBudget};
 pub use ddmin::ShrinkStop;
@@ -30,11 +30,17 @@ use ddmin::{ddmin, Spend};
 pub(crate) use minimal::minimal_file;
 
 use crate::checks::{Check, PromtoolMemo, Violation};
+use crate::run::Run;
 use crate::sim::{RunError, Sim};
 
 /// What a candidate must still fail: the first violation's check and its
 /// subject (the metric series or span), without the ids of one span or
 /// trace: another run of the same bug has other ids.
+///
+/// A seed that fails only `seed_determinism` is aimed at that check, with
+/// the subject [`ShrinkTarget::DIVERGING`]: each candidate then runs twice,
+/// and must diverge anywhere (the first differing line moves as the run
+/// shrinks, and is no part of the bug).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShrinkTarget {
     pub check: Check,
@@ -42,6 +48,9 @@ pub struct ShrinkTarget {
 }
 
 impl ShrinkTarget {
+    /// The subject of a determinism target: the seed's two runs differ.
+    pub const DIVERGING: &'static str = "two runs of the seed";
+
     fn of(violation: &Violation) -> ShrinkTarget {
         ShrinkTarget {
             check: violation.check,
@@ -49,7 +58,21 @@ impl ShrinkTarget {
         }
     }
 
+    fn diverging() -> ShrinkTarget {
+        ShrinkTarget {
+            check: Check::SeedDeterminism,
+            subject: ShrinkTarget::DIVERGING.into(),
+        }
+    }
+
+    fn is_divergence(&self) -> bool {
+        self.check == Check::SeedDeterminism
+    }
+
     fn hit_by(&self, violation: &Violation) -> bool {
+        if self.is_divergence() {
+            return violation.check == Check::SeedDeterminism;
+        }
         violation.check == self.check && without_ids(&violation.subject) == self.subject
     }
 }
@@ -99,9 +122,9 @@ pub struct FaultShrink {
 pub enum ShrinkError {
     /// The seed's run did not complete: there is no run to shrink.
     Run(RunError),
-    /// The seed fails no check on its own run but the determinism check,
-    /// which needs two runs, or `faults_fired`, whose fault is already the
-    /// whole story: nothing to shrink towards.
+    /// The seed fails no check but `faults_fired`, whose fault is already
+    /// the whole story, or none at all, or not the check it was aimed at:
+    /// nothing to shrink towards.
     NoViolation,
     /// The run fired more drawn faults than its fault log keeps.
     Schedule(ScheduleOverflow),
@@ -113,8 +136,8 @@ impl fmt::Display for ShrinkError {
             ShrinkError::Run(error) => write!(f, "the run did not complete: {error}"),
             ShrinkError::NoViolation => write!(
                 f,
-                "the run fails no check that shrinking can aim at (only seed_determinism, \
-                 which compares two runs, or faults_fired, or none)"
+                "the run fails no check that shrinking can aim at (only faults_fired, whose \
+                 unfired fault is the whole story, or none, or not the check asked for)"
             ),
             ShrinkError::Schedule(overflow) => write!(f, "{overflow}"),
         }
@@ -196,12 +219,48 @@ impl Sim {
         seed: u64,
         budget: ShrinkBudget,
     ) -> Result<FaultShrink, ShrinkError> {
+        self.shrink_aimed(seed, None, budget)
+    }
+
+    /// [`Sim::shrink_faults`], aimed at `check`'s first violation rather
+    /// than the run's first: for a seed that fails several checks, when
+    /// the one that matters is not the first reported (an alert that pages
+    /// for nothing, say, behind the counter that made it page).
+    pub fn shrink_check(
+        &self,
+        seed: u64,
+        check: Check,
+        budget: ShrinkBudget,
+    ) -> Result<FaultShrink, ShrinkError> {
+        self.shrink_aimed(seed, Some(check), budget)
+    }
+
+    fn shrink_aimed(
+        &self,
+        seed: u64,
+        aim: Option<Check>,
+        budget: ShrinkBudget,
+    ) -> Result<FaultShrink, ShrinkError> {
         let memo = PromtoolMemo::default();
         let run = self.run(seed).map_err(ShrinkError::Run)?;
-        let violations = self.check(&run, &memo);
+        let mut violations = self.check(&run, &memo);
         // A fault that never fired is its own reproduction: nothing to cut.
-        let first = violations.iter().find(|v| v.check != Check::FaultsFired);
-        let target = ShrinkTarget::of(first.ok_or(ShrinkError::NoViolation)?);
+        let aimed = |v: &&Violation| aim.map_or(v.check != Check::FaultsFired, |c| v.check == c);
+        let first = violations.iter().find(aimed).map(ShrinkTarget::of);
+        let target = match first {
+            Some(target) => target,
+            None if aim.is_some_and(|check| check != Check::SeedDeterminism) => {
+                return Err(ShrinkError::NoViolation);
+            }
+            None => {
+                let diverged = self.diverges(&run).map_err(ShrinkError::Run)?;
+                if diverged.is_empty() {
+                    return Err(ShrinkError::NoViolation);
+                }
+                violations.extend(diverged);
+                ShrinkTarget::diverging()
+            }
+        };
         let failing: BTreeSet<Check> = violations.iter().map(|v| v.check).collect();
         let schedule = run.fault_schedule.clone().map_err(ShrinkError::Schedule)?;
         let planned = run.plan.clone();
@@ -286,9 +345,39 @@ impl Sim {
         let Ok(run) = sim.run(seed) else {
             return false;
         };
-        let violations = sim.check(&run, memo);
+        let mut violations = sim.check(&run, memo);
+        if target.is_divergence() {
+            let Ok(diverged) = sim.diverges(&run) else {
+                return false;
+            };
+            violations.extend(diverged);
+        }
         violations.iter().any(|v| target.hit_by(v))
             && violations.iter().all(|v| failing.contains(&v.check))
+    }
+
+    /// `seed_determinism` between `first` and a second run of its seed,
+    /// when the config checks determinism: empty when they agree.
+    fn diverges(&self, first: &Run) -> Result<Vec<Violation>, RunError> {
+        if !self.config().checks.contains(&Check::SeedDeterminism) {
+            return Ok(Vec::new());
+        }
+        let second = self.run(first.seed)?;
+        Ok(crate::checks::seed_determinism(first, &second))
+    }
+
+    /// The sim that `shrunk` describes: its minimal faults as the fixed
+    /// plan, at its smallest shape, with no swarm. Checking `shrunk.seed`
+    /// on it fails `shrunk.target` again; this is the code-built twin of
+    /// the `minimal.toml` a scenario file's failure gets.
+    pub fn minimal(&self, shrunk: &FaultShrink) -> Result<Sim, PlanError> {
+        let mut config = self.config_of(shrunk.after);
+        // A swarm's faults need not all fire (`every_fault_fires = false` in
+        // a swarm file's minimal.toml too); a plain plan's must.
+        config.every_fault_fires &= config.swarm.is_none();
+        config.swarm = None;
+        config.faults = FaultPlan::new(shrunk.minimal.clone(), &config.topology())?;
+        Ok(self.with_config(config))
     }
 
     /// The faults of `faults` that a run of `shape` can still honour: a
