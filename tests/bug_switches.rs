@@ -2,29 +2,16 @@
 //! bug in the reference system, and the matching check must catch it with a
 //! message that names what broke and the command that replays it.
 
-use obsim::harness::faults::{Effect, Fault};
-use obsim::harness::{Builder, Check, Failure, Problem, Workload};
-use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
+use obsim::harness::{Check, Failure, Problem};
+use obsim_fixtures::Bug;
 
+/// The failure `bug` causes on its case's seed (see
+/// [`obsim_fixtures::bug_case`]), which must be `seed`.
 fn failure_with(bug: Bug, seed: u64, test: &str) -> Failure {
-    failure_in(obsim_fixtures::skeleton(), bug, seed, test)
-}
-
-/// The failure `bug` causes on `seed` of the scenario `builder` describes.
-fn failure_in(builder: Builder, bug: Bug, seed: u64, test: &str) -> Failure {
-    failure_of(builder, ActorConfig::default().with_bug(bug), seed, test)
-}
-
-/// The failure the system `config` describes causes on `seed`.
-fn failure_of(builder: Builder, config: ActorConfig, seed: u64, test: &str) -> Failure {
-    let bug = config.bugs.iter().next().copied().expect("a bug planted");
+    let case = obsim_fixtures::bug_case(bug);
+    assert_eq!(case.seed, seed, "{bug}: the case's seed");
     let replay = format!("cargo test --test bug_switches -- --exact {test}");
-    let sim = builder
-        .replay_command(&replay)
-        // Failures here are expected: leave no artifacts behind.
-        .artifacts_dir(None)
-        .build(move || ActorSystem::new(config.clone()))
-        .expect("valid");
+    let sim = case.sim(&replay).expect("valid");
     let verdict = sim.check_seed(seed);
     verdict
         .failure
@@ -101,9 +88,8 @@ fn process_global_request_id_is_caught_by_seed_determinism() {
 #[test]
 fn gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency() {
     let test = "gauge_not_decremented_on_the_panic_path_is_caught_by_gauge_consistency";
-    let panics =
-        obsim_fixtures::skeleton().fault(Fault::new(Effect::HandlerPanic).with_probability(0.02));
-    let failure = failure_in(panics, Bug::GaugeNotDecrementedOnCrash, 1, test);
+    // One handler in fifty panics.
+    let failure = failure_with(Bug::GaugeNotDecrementedOnCrash, 1, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[gauge_consistency] actors_active on server-"),
@@ -198,11 +184,7 @@ fn trace_context_dropped_on_get_is_caught_by_trace_integrity() {
 fn actor_id_used_as_a_label_is_caught_by_exposition_lint() {
     let test = "actor_id_used_as_a_label_is_caught_by_exposition_lint";
     // More actors than the default bound of 100 distinct label values.
-    let many_actors = obsim_fixtures::skeleton().workload(Workload {
-        keys: 400,
-        ..obsim_fixtures::skeleton_workload()
-    });
-    let failure = failure_in(many_actors, Bug::ActorIdLabel, 1, test);
+    let failure = failure_with(Bug::ActorIdLabel, 1, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[exposition_lint] metric `actors_state_value`"),
@@ -284,19 +266,8 @@ fn a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity() {
     let test = "a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity";
     // Lost requests time out and are retried; each retry's server work
     // must sit under the retry's own client span.
-    let lossy =
-        obsim_fixtures::skeleton().fault(Fault::new(Effect::PacketLoss).with_probability(0.1));
-    let config = ActorConfig {
-        max_attempts: 3,
-        request_timeout: std::time::Duration::from_millis(200),
-        ..ActorConfig::default()
-    };
-    let failure = failure_of(
-        lossy,
-        config.with_bug(Bug::RetryReusesFirstContext),
-        1,
-        test,
-    );
+    // (The case loses one message in ten, with three attempts of 200 ms.)
+    let failure = failure_with(Bug::RetryReusesFirstContext, 1, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[trace_integrity] span `ActorService/Invoke` on server-"),
@@ -314,32 +285,11 @@ fn a_retry_sent_with_the_first_attempts_context_is_caught_by_trace_integrity() {
     assert_replay_line(&message, 1, test);
 }
 
-/// The skeleton with `describe` calls, whose model provider fails one call
-/// in five.
-fn describing() -> Builder {
-    let workload = Workload {
-        operations: vec![
-            ("get".into(), 1),
-            ("increment".into(), 2),
-            ("describe".into(), 2),
-        ],
-        ..obsim_fixtures::skeleton_workload()
-    };
-    let failing = Fault::new(Effect::DependencyFailure)
-        .on_dependency("llm")
-        .with_probability(0.2);
-    obsim_fixtures::skeleton().workload(workload).fault(failing)
-}
-
 #[test]
 fn a_dependency_failure_counted_as_success_is_caught_by_metric_accuracy() {
     let test = "a_dependency_failure_counted_as_success_is_caught_by_metric_accuracy";
-    let failure = failure_in(
-        describing(),
-        Bug::DependencyFailureCountedAsSuccess,
-        1,
-        test,
-    );
+    // (The case's model provider fails one `describe` call in five.)
+    let failure = failure_with(Bug::DependencyFailureCountedAsSuccess, 1, test);
     let message = message_of(&failure);
     assert!(
         message.contains(
@@ -372,7 +322,7 @@ fn a_storage_span_that_closes_before_its_write_commits_is_caught_by_span_complet
 #[test]
 fn a_dependency_call_with_no_span_on_one_code_path_is_caught_by_span_completion() {
     let test = "a_dependency_call_with_no_span_on_one_code_path_is_caught_by_span_completion";
-    let failure = failure_in(describing(), Bug::NoSpanOnColdDescribe, 1, test);
+    let failure = failure_with(Bug::NoSpanOnColdDescribe, 1, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[span_completion] dependency llm chat on server-"),
