@@ -1,53 +1,83 @@
-//! Shrinking cuts a failing seed's faults down to the few the bug needs,
-//! and the cut-down faults still fail the same check on their own.
+//! Shrinking cuts every bug switch's failing seed down to the few faults
+//! and the small workload the bug needs, and the cut-down scenario fails
+//! the same check on its own.
+//!
+//! Each actor-runtime switch has a test here, on its case from
+//! [`obsim_fixtures::bug_case`] (the seed `tests/bug_switches.rs` and
+//! `tests/alert_switches.rs` prove it fails on), with a bound on the
+//! answer's size that says what the bug needs.
 
 use std::time::Duration;
 
 use obsim::harness::faults::FaultKind;
 use obsim::harness::{Check, FaultShrink, ShrinkBudget, ShrinkStop, ShrinkTarget};
-use obsim_fixtures::{ActorConfig, Bug};
+use obsim_fixtures::Bug;
 
 const BUDGET: ShrinkBudget = ShrinkBudget {
     runs_max: 200,
     wall_max: Duration::from_secs(600),
 };
 
-fn sim(bug: Bug) -> obsim::Sim {
-    let config = ActorConfig::default().with_bug(bug);
-    obsim_fixtures::skeleton_sim(config, "cargo test --test shrink").expect("valid")
+const REPLAY: &str = "cargo test --test shrink";
+
+/// Shrinks `bug`'s case with the default run budget, which must suffice.
+fn proven(bug: Bug) -> FaultShrink {
+    let shrunk = proven_within(bug, BUDGET);
+    assert_eq!(shrunk.stopped, None, "{bug}: within {BUDGET:?}");
+    assert!(
+        shrunk.runs <= ShrinkBudget::DEFAULT.runs_max,
+        "{}",
+        report(&shrunk)
+    );
+    shrunk
 }
 
-/// Shrinks `bug`'s failure on `seed`, and checks the answer on its own: the
-/// minimal faults, run as the plan of a plain sim, fail the same check.
-fn shrink_within(bug: Bug, seed: u64, budget: ShrinkBudget) -> FaultShrink {
-    let shrunk = sim(bug)
-        .shrink_faults(seed, budget)
-        .unwrap_or_else(|error| panic!("{bug} on seed {seed}: {error}"));
+/// Shrinks `bug`'s case, aimed at the check the bug targets, and proves the
+/// answer on its own: the minimal sim ([`obsim::Sim::minimal`]) fails that
+/// check again on the same seed, every fault left fires, and it fails no
+/// check the original passed.
+fn proven_within(bug: Bug, budget: ShrinkBudget) -> FaultShrink {
+    let case = obsim_fixtures::bug_case(bug);
+    let sim = case.sim(REPLAY).expect("valid");
+    let shrunk = sim
+        .shrink_check(case.seed, case.check, budget)
+        .unwrap_or_else(|error| panic!("{bug} on seed {}: {error}", case.seed));
     assert!(
         shrunk.reproduced,
         "{bug}: the fixed schedule must reproduce"
     );
-    let builder = obsim_fixtures::skeleton().faults(shrunk.minimal.clone());
-    let config = ActorConfig::default().with_bug(bug);
-    let alone = builder
-        .replay_command("cargo test --test shrink")
-        .artifacts_dir(None)
-        .build(move || obsim_fixtures::ActorSystem::new(config.clone()))
+    assert_eq!(shrunk.target.check, case.check, "{}", report(&shrunk));
+    let original = sim.check_seed(case.seed).failure.expect("the case fails");
+    let alone = sim
+        .minimal(&shrunk)
         .expect("the minimal faults are a valid plan");
-    let verdict = alone.check_seed(seed);
-    let failure = verdict.failure.expect("the minimal faults still fail");
-    assert!(failure.checks().contains(&shrunk.target.check), "{failure}");
+    let verdict = alone.check_seed(case.seed);
+    let failure = verdict.failure.expect("the minimal sim still fails");
+    assert!(failure.checks().contains(&case.check), "{failure}");
     assert!(
         !failure.checks().contains(&Check::FaultsFired),
         "every minimal fault fires: {failure}"
     );
+    for check in failure.checks() {
+        assert!(
+            original.checks().contains(&check),
+            "{bug}: the minimal sim fails {check}, which the original passed: {failure}"
+        );
+    }
     shrunk
 }
 
-fn shrink(bug: Bug, seed: u64) -> FaultShrink {
-    let shrunk = shrink_within(bug, seed, BUDGET);
-    assert_eq!(shrunk.stopped, None, "{bug}: within {BUDGET:?}");
-    shrunk
+/// Asserts that `shrunk` kept exactly faults of `kinds` and at most
+/// `invocations_max` invocations.
+fn assert_size(shrunk: &FaultShrink, kinds: &[FaultKind], invocations_max: u64) {
+    let kept: Vec<FaultKind> = shrunk.minimal.iter().map(|fault| fault.kind()).collect();
+    assert_eq!(kept, kinds, "{}", report(shrunk));
+    assert!(
+        shrunk.after.invocations <= invocations_max,
+        "{}",
+        report(shrunk)
+    );
+    assert!(shrunk.after.invocations > 0, "{}", report(shrunk));
 }
 
 fn kinds(shrunk: &FaultShrink) -> Vec<FaultKind> {
@@ -73,49 +103,23 @@ fn report(shrunk: &FaultShrink) -> String {
 }
 
 #[test]
-fn a_counter_bumped_before_a_failing_write_shrinks_to_one_write_failure_and_a_few_invocations() {
-    let shrunk = shrink(Bug::CounterBeforeWrite, 1);
-    assert_eq!(shrunk.target.check, Check::MetricAccuracy);
-    assert_eq!(
-        kinds(&shrunk),
-        [FaultKind::StorageWriteFailure],
-        "{}",
-        report(&shrunk)
-    );
-    assert!(shrunk.schedule.len() > 20, "{}", report(&shrunk));
-    // One failed write needs a handful of invocations, not a thousand.
-    assert!(shrunk.after.invocations <= 10, "{}", report(&shrunk));
-    eprintln!("{}", report(&shrunk));
-}
-
-#[test]
-fn a_failed_write_span_with_ok_status_shrinks_to_one_write_failure_and_a_few_invocations() {
-    let shrunk = shrink(Bug::FailedSpanStatusOk, 1);
-    assert_eq!(shrunk.target.check, Check::SpanCompletion);
-    assert_eq!(
-        kinds(&shrunk),
-        [FaultKind::StorageWriteFailure],
-        "{}",
-        report(&shrunk)
-    );
-    // One failed write needs a handful of invocations, not a thousand.
-    assert!(shrunk.after.invocations <= 10, "{}", report(&shrunk));
-    eprintln!("{}", report(&shrunk));
+fn a_counter_derived_from_live_actors_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::CounterFromLiveActors);
+    assert_size(&shrunk, &[], 10);
 }
 
 /// The leak needs an invocation in flight on the node when it crashes, and
 /// without the network delays the workload is over by then: the answer
-/// keeps the crash and the delays that stretch the traffic to it. Cutting
-/// further needs the workload and duration shrunk too (not yet done), so a
-/// small budget stops it, with a list that still fails on its own.
+/// keeps the crash and the delays that stretch the traffic to it, and the
+/// run's shape is only cut once the faults are. A small budget stops it,
+/// with a list that still fails on its own.
 #[test]
 fn a_span_leaked_on_crash_keeps_the_crash_and_halves_the_schedule_in_sixty_runs() {
     let budget = ShrinkBudget {
         runs_max: 60,
         ..BUDGET
     };
-    let shrunk = shrink_within(Bug::SpanLeakOnCrash, 2, budget);
-    assert_eq!(shrunk.target.check, Check::SpanCompletion);
+    let shrunk = proven_within(Bug::SpanLeakOnCrash, budget);
     assert_eq!(shrunk.runs, 60, "{}", report(&shrunk));
     assert_eq!(shrunk.stopped, Some(ShrinkStop::Runs));
     assert!(
@@ -130,20 +134,141 @@ fn a_span_leaked_on_crash_keeps_the_crash_and_halves_the_schedule_in_sixty_runs(
     );
 }
 
+/// Two runs of one seed diverge because of state carried in the process:
+/// each candidate runs twice, and one invocation is enough to differ.
+#[test]
+fn a_process_global_request_id_diverges_with_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::ProcessGlobalRequestId);
+    assert_eq!(shrunk.target.subject, ShrinkTarget::DIVERGING);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// The gauge drifts only when a handler panics; the shrink keeps one panic,
+/// and the few dozen invocations it takes for one to land on an active
+/// actor.
+#[test]
+fn a_gauge_not_decremented_on_the_panic_path_keeps_one_panic_and_a_few_dozen_invocations() {
+    let shrunk = proven(Bug::GaugeNotDecrementedOnCrash);
+    assert_size(&shrunk, &[FaultKind::HandlerPanic], 50);
+}
+
+#[test]
+fn a_counter_bumped_before_a_failing_write_shrinks_to_one_write_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::CounterBeforeWrite);
+    assert!(shrunk.schedule.len() > 20, "{}", report(&shrunk));
+    assert_size(&shrunk, &[FaultKind::StorageWriteFailure], 10);
+}
+
 #[test]
 fn milliseconds_as_seconds_need_no_fault_at_all() {
-    let shrunk = shrink(Bug::MillisecondsAsSeconds, 1);
-    assert_eq!(
-        shrunk.target,
-        ShrinkTarget {
-            check: Check::HistogramCorrectness,
-            subject: shrunk.target.subject.clone()
-        }
-    );
-    assert!(shrunk.minimal.is_empty(), "{}", report(&shrunk));
+    let shrunk = proven(Bug::MillisecondsAsSeconds);
     // One get is enough to record a latency a thousand times too large.
-    assert!(shrunk.after.invocations <= 2, "{}", report(&shrunk));
+    assert_size(&shrunk, &[], 2);
     assert_eq!(shrunk.after.servers, 1, "{}", report(&shrunk));
+}
+
+#[test]
+fn a_failed_write_span_with_ok_status_shrinks_to_one_write_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::FailedSpanStatusOk);
+    assert_size(&shrunk, &[FaultKind::StorageWriteFailure], 10);
+}
+
+#[test]
+fn a_trace_context_dropped_on_get_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::TraceContextDroppedOnGet);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// The label breaks its bound of 100 values only once more than 100 actors
+/// have been used: a few hundred invocations over the case's 400 actors.
+#[test]
+fn an_actor_id_label_needs_no_fault_and_only_the_invocations_that_pass_the_bound() {
+    let shrunk = proven(Bug::ActorIdLabel);
+    assert_size(&shrunk, &[], 400);
+    assert!(shrunk.after.invocations > 100, "{}", report(&shrunk));
+}
+
+#[test]
+fn a_counter_without_total_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::CounterWithoutTotal);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// The gauge of stored actors is wrong only after a restart.
+#[test]
+fn a_stored_state_gauge_restarting_at_zero_keeps_the_crash_and_a_few_invocations() {
+    let shrunk = proven(Bug::PersistedGaugeRestartsAtZero);
+    assert_size(&shrunk, &[FaultKind::NodeCrash], 10);
+}
+
+#[test]
+fn a_request_histogram_in_milliseconds_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::RequestMillisecondsAsSeconds);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// A retry needs one lost message.
+#[test]
+fn a_retry_with_the_first_attempts_context_keeps_one_lost_message_and_a_few_invocations() {
+    let shrunk = proven(Bug::RetryReusesFirstContext);
+    assert_size(&shrunk, &[FaultKind::PacketLoss], 10);
+}
+
+#[test]
+fn a_dependency_failure_counted_as_success_keeps_one_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::DependencyFailureCountedAsSuccess);
+    assert_size(&shrunk, &[FaultKind::DependencyFailure], 10);
+}
+
+#[test]
+fn a_storage_span_closing_before_commit_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::StorageSpanClosesBeforeCommit);
+    assert_size(&shrunk, &[], 10);
+}
+
+#[test]
+fn a_cold_describe_with_no_span_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::NoSpanOnColdDescribe);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// The alert switches run 25 simulated minutes of traffic. The typo'd
+/// selector matches nothing at any instant, outage or not.
+#[test]
+fn an_alert_rule_with_a_status_typo_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::AlertRuleStatusTypo);
+    assert_size(&shrunk, &[], 10);
+    assert!(
+        shrunk.after.duration < shrunk.before.duration / 8,
+        "{}",
+        report(&shrunk)
+    );
+}
+
+/// A page for nothing needs errors enough to burn the budget: one panic
+/// window's worth of them.
+#[test]
+fn an_error_counter_that_double_counts_keeps_one_fault_and_a_fraction_of_the_traffic() {
+    let shrunk = proven(Bug::ErrorCounterDoubleCounts);
+    assert!(shrunk.minimal.len() <= 1, "{}", report(&shrunk));
+    assert!(
+        shrunk.after.invocations * 8 <= shrunk.before.invocations,
+        "{}",
+        report(&shrunk)
+    );
+}
+
+/// A latency page needs a latency breach held for its `for`: the slow
+/// storage, and some minutes of traffic.
+#[test]
+fn latency_buckets_stopping_short_keep_the_slowdown_and_a_fraction_of_the_traffic() {
+    let shrunk = proven(Bug::LatencyBucketsStopShort);
+    assert!(shrunk.minimal.len() <= 2, "{}", report(&shrunk));
+    assert!(
+        shrunk.after.invocations * 4 <= shrunk.before.invocations,
+        "{}",
+        report(&shrunk)
+    );
 }
 
 /// A scenario file with a planted bug, in a folder of its own.
@@ -230,30 +355,20 @@ fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_it
     let _ = std::fs::remove_dir_all(&folder);
 }
 
-/// The closing-note table: every bug switch that fails on the skeleton,
-/// shrunk with the default budget. A sweep, not a test of the suite:
+/// The closing-note table: every actor-runtime bug switch's case, shrunk
+/// with the default budget, aimed at the check the bug targets. A sweep, not a test of the suite:
 /// `cargo test --release --test shrink -- --ignored --nocapture`.
 #[test]
 #[ignore]
-fn shrink_table_for_the_skeleton_bug_switches() {
-    let switches = [
-        (Bug::CounterFromLiveActors, 0),
-        (Bug::SpanLeakOnCrash, 2),
-        (Bug::ProcessGlobalRequestId, 3),
-        (Bug::CounterBeforeWrite, 1),
-        (Bug::MillisecondsAsSeconds, 1),
-        (Bug::FailedSpanStatusOk, 1),
-        (Bug::TraceContextDroppedOnGet, 1),
-        (Bug::CounterWithoutTotal, 1),
-        (Bug::PersistedGaugeRestartsAtZero, 1),
-        (Bug::RequestMillisecondsAsSeconds, 1),
-        (Bug::StorageSpanClosesBeforeCommit, 1),
-    ];
+fn shrink_table_for_the_actor_bug_switches() {
     println!("| bug switch | seed | check | faults | invocations | concurrency | simulated | servers | runs | stopped |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (bug, seed) in switches {
+    for bug in Bug::ALL {
+        let case = obsim_fixtures::bug_case(bug);
+        let sim = case.sim("cargo test --test shrink").expect("valid");
         let started = std::time::Instant::now();
-        match sim(bug).shrink_faults(seed, ShrinkBudget::DEFAULT) {
+        let seed = case.seed;
+        match sim.shrink_check(seed, case.check, ShrinkBudget::DEFAULT) {
             Ok(s) => println!(
                 "| `{bug}` | {seed} | {} | {} -> {} | {} -> {} | {} -> {} | {:?} -> {:?} | {} -> {} | {} | {:?} ({:.1}s) |",
                 s.target.check,

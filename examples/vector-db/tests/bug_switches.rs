@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use obsim::faults::FaultKind;
 use obsim::faults::{Effect, Fault};
-use obsim::harness::{Check, Failure, Problem};
+use obsim::harness::{Check, Failure, Problem, ShrinkBudget};
 use obsim::{Builder, Sim, Workload};
 use obsim_example_vector_db::{Bug, VectorDb, VectorDbConfig};
 
@@ -40,12 +41,12 @@ fn write_failures() -> Builder {
 
 /// The first failure `bug` causes over seeds 0..SEEDS of `builder`'s
 /// scenario, with the seed it failed on.
-fn first_failure(builder: Builder, bug: Bug, test: &str) -> (u64, Failure) {
+fn first_failure(builder: Builder, bug: Bug, test: &str) -> (u64, Failure, Sim) {
     first_failure_with(builder, VectorDbConfig::default().with_bug(bug), test)
 }
 
 /// As [`first_failure`], with the database's settings (and bug) in `config`.
-fn first_failure_with(builder: Builder, config: VectorDbConfig, test: &str) -> (u64, Failure) {
+fn first_failure_with(builder: Builder, config: VectorDbConfig, test: &str) -> (u64, Failure, Sim) {
     let replay =
         format!("cargo test -p obsim-example-vector-db --test bug_switches -- --exact {test}");
     let bugs = format!("{:?}", config.bugs);
@@ -55,9 +56,46 @@ fn first_failure_with(builder: Builder, config: VectorDbConfig, test: &str) -> (
         .artifacts_dir(None)
         .build(move || VectorDb::new(config.clone()))
         .expect("a valid scenario");
-    (0..SEEDS)
+    let (seed, failure) = (0..SEEDS)
         .find_map(|seed| sim.check_seed(seed).failure.map(|failure| (seed, failure)))
-        .unwrap_or_else(|| panic!("bugs {bugs} went unnoticed on seeds 0..{SEEDS}"))
+        .unwrap_or_else(|| panic!("bugs {bugs} went unnoticed on seeds 0..{SEEDS}"));
+    (seed, failure, sim)
+}
+
+/// Shrinks `sim`'s failure on `seed`, aimed at `check`, and proves the
+/// answer on its own: the minimal sim fails `check` again on the same seed,
+/// every fault left fires, and it fails no other check. Then asserts the
+/// answer kept exactly faults of `kinds` and at most `invocations_max`
+/// invocations: what the bug needs.
+fn assert_shrinks(sim: &Sim, seed: u64, check: Check, kinds: &[FaultKind], invocations_max: u64) {
+    let shrunk = sim
+        .shrink_check(seed, check, ShrinkBudget::DEFAULT)
+        .unwrap_or_else(|error| panic!("seed {seed}: {error}"));
+    let summary = format!(
+        "{}: faults {} -> {:?}, {:?} -> {:?}, in {} runs",
+        shrunk.target,
+        shrunk.schedule.len(),
+        shrunk
+            .minimal
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        shrunk.before,
+        shrunk.after,
+        shrunk.runs
+    );
+    eprintln!("{summary}");
+    assert!(shrunk.reproduced, "{summary}");
+    assert_eq!(shrunk.stopped, None, "{summary}");
+    let alone = sim.minimal(&shrunk).expect("a valid plan");
+    let failure = alone
+        .check_seed(seed)
+        .failure
+        .expect("the minimal sim fails");
+    assert_eq!(failure.checks(), [check], "{summary}\n{failure}");
+    let kept: Vec<FaultKind> = shrunk.minimal.iter().map(|fault| fault.kind()).collect();
+    assert_eq!(kept, kinds, "{summary}");
+    assert!(shrunk.after.invocations <= invocations_max, "{summary}");
 }
 
 /// The failure's whole message, which must be check violations.
@@ -86,7 +124,7 @@ fn assert_only(failure: &Failure, check: Check, seed: u64, test: &str) {
 #[test]
 fn storage_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
     let test = "storage_histogram_in_milliseconds_is_caught_by_histogram_correctness";
-    let (seed, failure) = first_failure(scenario(), Bug::MillisecondsAsSeconds, test);
+    let (seed, failure, sim) = first_failure(scenario(), Bug::MillisecondsAsSeconds, test);
     let message = message_of(&failure);
     // Named in the database's own words: the contract maps obsim's put to write.
     assert!(
@@ -101,12 +139,13 @@ fn storage_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
         "{message}"
     );
     assert_only(&failure, Check::HistogramCorrectness, seed, test);
+    assert_shrinks(&sim, seed, Check::HistogramCorrectness, &[], 10);
 }
 
 #[test]
 fn write_counted_before_it_is_tried_is_caught_by_metric_accuracy() {
     let test = "write_counted_before_it_is_tried_is_caught_by_metric_accuracy";
-    let (seed, failure) = first_failure(write_failures(), Bug::CounterBeforeWrite, test);
+    let (seed, failure, sim) = first_failure(write_failures(), Bug::CounterBeforeWrite, test);
     let message = message_of(&failure);
     assert!(
         message.contains(
@@ -122,13 +161,21 @@ fn write_counted_before_it_is_tried_is_caught_by_metric_accuracy() {
         "{message}"
     );
     assert_only(&failure, Check::MetricAccuracy, seed, test);
+    // One failed write, and the few inserts it takes to reach one.
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::MetricAccuracy,
+        &[FaultKind::StorageWriteFailure],
+        10,
+    );
 }
 
 #[test]
 fn hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency() {
     let test = "hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency";
     let panics = scenario().fault(Fault::new(Effect::HandlerPanic).with_probability(0.05));
-    let (seed, failure) = first_failure(panics, Bug::GaugeNotDecrementedOnPanic, test);
+    let (seed, failure, sim) = first_failure(panics, Bug::GaugeNotDecrementedOnPanic, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[gauge_consistency] vectordb_hot_collections on server-"),
@@ -142,12 +189,20 @@ fn hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency() {
     );
     assert!(message.contains("the gauge drifted"), "{message}");
     assert_only(&failure, Check::GaugeConsistency, seed, test);
+    // One panic, on a collection the hot tier holds.
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::GaugeConsistency,
+        &[FaultKind::HandlerPanic],
+        50,
+    );
 }
 
 #[test]
 fn trace_context_dropped_on_search_is_caught_by_trace_integrity() {
     let test = "trace_context_dropped_on_search_is_caught_by_trace_integrity";
-    let (seed, failure) = first_failure(scenario(), Bug::TraceContextDroppedOnSearch, test);
+    let (seed, failure, sim) = first_failure(scenario(), Bug::TraceContextDroppedOnSearch, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[trace_integrity] span `VectorService/Search` "),
@@ -162,12 +217,13 @@ fn trace_context_dropped_on_search_is_caught_by_trace_integrity() {
         "inserts keep their context:\n{message}"
     );
     assert_only(&failure, Check::TraceIntegrity, seed, test);
+    assert_shrinks(&sim, seed, Check::TraceIntegrity, &[], 10);
 }
 
 #[test]
 fn failed_write_span_left_ok_is_caught_by_span_completion() {
     let test = "failed_write_span_left_ok_is_caught_by_span_completion";
-    let (seed, failure) = first_failure(write_failures(), Bug::SpanLeftOkOnFailure, test);
+    let (seed, failure, sim) = first_failure(write_failures(), Bug::SpanLeftOkOnFailure, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[span_completion] span `write collections` "),
@@ -180,6 +236,13 @@ fn failed_write_span_left_ok_is_caught_by_span_completion() {
         "{message}"
     );
     assert_only(&failure, Check::SpanCompletion, seed, test);
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::SpanCompletion,
+        &[FaultKind::StorageWriteFailure],
+        10,
+    );
 }
 
 #[test]
@@ -193,7 +256,7 @@ fn server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_
         .on_node(1)
         .at(Duration::from_millis(500)),
     );
-    let (seed, failure) = first_failure(crash, Bug::ServerSpanNotCancelledOnCrash, test);
+    let (seed, failure, sim) = first_failure(crash, Bug::ServerSpanNotCancelledOnCrash, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[span_completion] span `VectorService/"),
@@ -208,6 +271,14 @@ fn server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_
         "{message}"
     );
     assert_only(&failure, Check::SpanCompletion, seed, test);
+    // The crash, and the traffic it takes to have a request in flight at it.
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::SpanCompletion,
+        &[FaultKind::NodeCrash],
+        150,
+    );
 }
 
 #[test]
@@ -235,7 +306,7 @@ fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
         ..VectorDbConfig::default()
     }
     .with_bug(Bug::CounterResetFromLiveState);
-    let (seed, failure) = first_failure_with(panics, config, test);
+    let (seed, failure, sim) = first_failure_with(panics, config, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[counter_monotonicity] vectordb_vectors_indexed_total on server-"),
@@ -244,6 +315,15 @@ fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
     assert!(message.contains("went down from"), "{message}");
     assert!(message.contains("within incarnation 0"), "{message}");
     assert_only(&failure, Check::CounterMonotonicity, seed, test);
+    // One panic, and the inserts that push the counter past it: the bug
+    // shows only when a scrape sees the fall.
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::CounterMonotonicity,
+        &[FaultKind::HandlerPanic],
+        300,
+    );
 }
 
 #[test]
@@ -255,7 +335,7 @@ fn collection_id_used_as_a_label_is_caught_by_exposition_lint() {
         keys: 400,
         ..workload()
     });
-    let (seed, failure) = first_failure(many, Bug::CollectionIdLabel, test);
+    let (seed, failure, sim) = first_failure(many, Bug::CollectionIdLabel, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[exposition_lint] metric `vectordb_collection_vectors`"),
@@ -267,6 +347,8 @@ fn collection_id_used_as_a_label_is_caught_by_exposition_lint() {
     );
     assert!(message.contains("(bound 100)"), "{message}");
     assert_only(&failure, Check::ExpositionLint, seed, test);
+    // No fault; only the requests it takes to pass 100 collections.
+    assert_shrinks(&sim, seed, Check::ExpositionLint, &[], 300);
 }
 
 #[test]
@@ -281,7 +363,7 @@ fn stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency() 
         .on_node(1)
         .at(Duration::from_millis(500)),
     );
-    let (seed, failure) = first_failure(restart, Bug::StoredGaugeRestartsAtZero, test);
+    let (seed, failure, sim) = first_failure(restart, Bug::StoredGaugeRestartsAtZero, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[gauge_consistency] vectordb_stored_collections on server-1 at "),
@@ -293,6 +375,14 @@ fn stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency() 
         "{message}"
     );
     assert_only(&failure, Check::GaugeConsistency, seed, test);
+    // The restart, and a few writes before and after it.
+    assert_shrinks(
+        &sim,
+        seed,
+        Check::GaugeConsistency,
+        &[FaultKind::NodeCrash],
+        10,
+    );
 }
 
 #[test]
