@@ -245,12 +245,12 @@ fn an_alert_rule_with_a_status_typo_needs_no_fault_and_a_few_invocations() {
     );
 }
 
-/// A page for nothing needs errors enough to burn the budget: one panic
-/// window's worth of them.
+/// A page for nothing needs errors enough to burn the budget: a couple of
+/// the brownout's faults, and a fraction of its traffic.
 #[test]
-fn an_error_counter_that_double_counts_keeps_one_fault_and_a_fraction_of_the_traffic() {
+fn an_error_counter_that_double_counts_keeps_two_faults_and_a_fraction_of_the_traffic() {
     let shrunk = proven(Bug::ErrorCounterDoubleCounts);
-    assert!(shrunk.minimal.len() <= 1, "{}", report(&shrunk));
+    assert!(shrunk.minimal.len() <= 2, "{}", report(&shrunk));
     assert!(
         shrunk.after.invocations * 8 <= shrunk.before.invocations,
         "{}",

@@ -203,6 +203,13 @@ impl ShrinkShape {
     }
 }
 
+/// A run at least this long (`run.duration`) has its shape cut before its
+/// faults: a 25-minute alert scenario costs a second or more per candidate,
+/// and halving it first makes ddmin's many candidates cheap. Shorter runs
+/// cut faults first, which measured smaller answers on the reference
+/// systems' switches (1 fault where shape-first left 6 or 12).
+const SHAPE_FIRST_DURATION_MIN: Duration = Duration::from_secs(60);
+
 /// One run to try: faults and a shape.
 #[derive(Clone, Debug, PartialEq)]
 struct Candidate {
@@ -276,15 +283,22 @@ impl Sim {
         let reproduced = spend.take() && fails(&whole);
         let mut best = whole;
         if reproduced {
+            if self.config().duration >= SHAPE_FIRST_DURATION_MIN {
+                // A long run makes every ddmin candidate dear: cut the run
+                // first, with every fault, then the events that no longer
+                // fire in it (one run), so ddmin works on what is left.
+                best = self.shrink_shape(best, &mut spend, &fails);
+                if spend.take() {
+                    best.faults = self.drop_unfired(seed, &best);
+                }
+            }
+            best = Self::ddmin_at(best, &mut spend, &fails);
             let shape = best.shape;
-            let faults = ddmin(schedule.clone(), &mut spend, |faults: &[Fault]| {
-                fails(&Candidate {
-                    faults: faults.to_vec(),
-                    shape,
-                })
-            });
-            best = Candidate { faults, shape };
             best = self.shrink_shape(best, &mut spend, &fails);
+            // A smaller run may need fewer faults still.
+            if best.shape != shape && best.faults.len() > 1 {
+                best = Self::ddmin_at(best, &mut spend, &fails);
+            }
             best.faults = self.drop_unfired(seed, &best);
         }
         Ok(FaultShrink {
@@ -299,6 +313,22 @@ impl Sim {
             runs: spend.runs,
             stopped: spend.stopped,
         })
+    }
+
+    /// `best` with the fewest of its faults that still fail, at its shape.
+    fn ddmin_at(
+        best: Candidate,
+        spend: &mut Spend,
+        fails: &impl Fn(&Candidate) -> bool,
+    ) -> Candidate {
+        let shape = best.shape;
+        let faults = ddmin(best.faults, spend, |faults: &[Fault]| {
+            fails(&Candidate {
+                faults: faults.to_vec(),
+                shape,
+            })
+        });
+        Candidate { faults, shape }
     }
 
     /// Greedily takes the first smaller shape that still fails, until none
