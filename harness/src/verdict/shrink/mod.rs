@@ -341,7 +341,16 @@ impl Sim {
     ) -> Candidate {
         let scrape_interval = self.config().scrape_interval;
         'smaller: loop {
-            for shape in best.shape.smaller(scrape_interval) {
+            // A cluster the system does not run on (a proxy needs its
+            // upstream) is no candidate, and costs no run.
+            let runnable =
+                |shape: &ShrinkShape| self.contract().check_servers(shape.servers).is_ok();
+            for shape in best
+                .shape
+                .smaller(scrape_interval)
+                .into_iter()
+                .filter(runnable)
+            {
                 if !spend.take() {
                     break 'smaller;
                 }
@@ -435,6 +444,9 @@ impl Sim {
     /// reject a candidate; [`Sim::drop_unfired`] takes it out of the answer.
     /// None if the plan is not valid for the shape.
     fn with_candidate(&self, candidate: &Candidate) -> Option<Sim> {
+        self.contract()
+            .check_servers(candidate.shape.servers)
+            .ok()?;
         let mut config = self.config_of(candidate.shape);
         config.swarm = None;
         config.every_fault_fires = false;
