@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use obsim::harness::{Check, Failure, Problem};
+use std::time::Duration;
+
+use obsim::harness::{Artifacts, Check, Failure, Problem, ShrinkBudget};
 use obsim::Suite;
 use obsim_example_mcp_proxy::{Bug, McpProxy, McpProxyConfig, Settings};
 
@@ -61,6 +63,58 @@ fn first_failure(file: &str, bug: Bug, test: &str) -> (u64, Failure) {
     (seed, failure)
 }
 
+/// Runs `file`'s failing `seed` as a user's suite does, with artifacts and
+/// shrinking on: the message names the `minimal.toml` the shrink wrote
+/// into the seed's artifacts folder, and that file, run on its own by the
+/// same suite, fails `check` and nothing else. Returns the minimal
+/// scenario's size: faults and invocations.
+fn assert_shrinks_to_a_file(file: &str, seed: u64, check: Check, test: &str) -> (usize, u64) {
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("mcp-proxy-shrink")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let suite = suite().artifacts_dir(Some(artifacts.clone()));
+    let scenario = obsim::load_scenario(Path::new(file)).unwrap_or_else(|error| panic!("{error}"));
+    let config: McpProxyConfig = scenario.system_config().expect("a valid [system]");
+    let budget = ShrinkBudget {
+        wall_max: Duration::from_secs(600),
+        ..ShrinkBudget::DEFAULT
+    };
+    let sim = suite
+        .builder(&scenario, &replay(test))
+        .shrink(Some(budget))
+        .build(move || McpProxy::new(config.clone()))
+        .expect("a valid scenario");
+    let failure = sim.check_seed(seed).failure.expect("the seed fails");
+    let Some(Artifacts::Written(folder)) = &failure.artifacts else {
+        panic!("no artifacts written: {failure}");
+    };
+    let minimal = folder.join("minimal.toml");
+    let shrunk = failure.shrunk.clone().unwrap_or_default();
+    let line = format!("; still fails [{check}] ");
+    assert!(shrunk.contains(&line), "{failure}");
+    assert!(
+        shrunk.ends_with(&format!(": {}", minimal.display())),
+        "{failure}"
+    );
+    let report = std::fs::read_to_string(folder.join("report.txt")).expect("report.txt");
+    assert!(report.contains(&format!("shrunk: {shrunk}")), "{report}");
+    // The minimal file, on its own, as `cargo test` would run it.
+    let quiet = suite.artifacts_dir(None);
+    let (small, alone) = quiet
+        .load(&minimal, "replay")
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((small.seeds.start, small.seeds.count), (seed, 1));
+    let again = alone
+        .check_seed(seed)
+        .failure
+        .unwrap_or_else(|| panic!("{} passes on its own", minimal.display()));
+    assert_eq!(again.checks(), [check], "{again}");
+    eprintln!("{file}: {shrunk}");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    (small.faults.len(), small.workload.invocations)
+}
+
 /// The failure's whole message, which must be check violations.
 fn message_of(failure: &Failure) -> String {
     assert!(
@@ -102,6 +156,17 @@ fn session_id_used_as_a_label_is_caught_by_exposition_lint() {
         "{message}"
     );
     assert_only(&failure, Check::ExpositionLint, seed, test);
+    let (faults, invocations) = assert_shrinks_to_a_file(
+        "bugs/session-id-label.toml",
+        seed,
+        Check::ExpositionLint,
+        test,
+    );
+    // No fault; the sessions it takes to pass the bound of 50.
+    assert!(
+        faults == 0 && invocations <= 300,
+        "{faults} faults, {invocations} invocations"
+    );
 }
 
 #[test]
@@ -124,6 +189,17 @@ fn active_connections_not_decremented_on_an_upstream_drop_is_caught_by_gauge_con
     );
     assert!(message.contains("the gauge drifted"), "{message}");
     assert_only(&failure, Check::GaugeConsistency, seed, test);
+    let (faults, invocations) = assert_shrinks_to_a_file(
+        "bugs/active-not-decremented-on-drop.toml",
+        seed,
+        Check::GaugeConsistency,
+        test,
+    );
+    // The upstream's crash, and the traffic to have connections open at it.
+    assert!(
+        faults == 1 && invocations <= 50,
+        "{faults} faults, {invocations} invocations"
+    );
 }
 
 #[test]
@@ -148,6 +224,16 @@ fn request_size_in_kilobytes_is_caught_by_metric_accuracy() {
         "{message}"
     );
     assert_only(&failure, Check::MetricAccuracy, seed, test);
+    let (faults, invocations) = assert_shrinks_to_a_file(
+        "bugs/request-size-in-kb.toml",
+        seed,
+        Check::MetricAccuracy,
+        test,
+    );
+    assert!(
+        faults == 0 && invocations <= 10,
+        "{faults} faults, {invocations} invocations"
+    );
 }
 
 #[test]
@@ -181,6 +267,16 @@ fn trace_context_not_forwarded_upstream_is_caught_by_trace_integrity() {
         "{message}"
     );
     assert_only(&failure, Check::TraceIntegrity, seed, test);
+    let (faults, invocations) = assert_shrinks_to_a_file(
+        "bugs/no-trace-forward-upstream.toml",
+        seed,
+        Check::TraceIntegrity,
+        test,
+    );
+    assert!(
+        faults == 0 && invocations <= 10,
+        "{faults} faults, {invocations} invocations"
+    );
 }
 
 #[test]
