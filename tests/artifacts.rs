@@ -58,6 +58,8 @@ fn failed() -> &'static Failed {
         let sim = obsim_fixtures::skeleton()
             .replay_command("cargo test --test artifacts")
             .artifacts_dir(Some(root.clone()))
+            // The files, not the shrink (tests/shrink.rs reads its line).
+            .shrink(None)
             .build(move || ActorSystem::new(config.clone()))
             .expect("valid");
         let verdict = sim.check_seed(SEED);

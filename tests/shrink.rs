@@ -271,6 +271,43 @@ fn latency_buckets_stopping_short_keep_the_slowdown_and_a_fraction_of_the_traffi
     );
 }
 
+/// A sim built in code has no file to rewrite: its failure's message
+/// lists the minimal faults and sizes instead, in report.txt too.
+#[test]
+fn a_failing_sim_built_in_code_lists_its_minimal_faults_in_the_message() {
+    let artifacts = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-in-code");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let case = obsim_fixtures::bug_case(Bug::CounterBeforeWrite);
+    let config = case.config.clone();
+    let sim = case
+        .builder
+        .replay_command(REPLAY)
+        .artifacts_dir(Some(artifacts.clone()))
+        .shrink(Some(BUDGET))
+        .build(move || obsim_fixtures::ActorSystem::new(config.clone()))
+        .expect("valid");
+    let failure = sim.check_seed(case.seed).failure.expect("the case fails");
+    let message = failure.to_string();
+    assert!(
+        message.contains(
+            "; still fails [metric_accuracy] `storage_operations_total` with these faults \
+             (`Sim::shrink_faults` then `Sim::minimal` rebuild it in code):\n  storage_write_failure node="
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(" nth=1\nreplay: OBSIM_SEED=1 "),
+        "{message}"
+    );
+    let Some(obsim::harness::Artifacts::Written(folder)) = &failure.artifacts else {
+        panic!("no artifacts: {message}");
+    };
+    let report = std::fs::read_to_string(folder.join("report.txt")).expect("report.txt");
+    assert!(report.starts_with(&message), "{report}");
+    assert!(!folder.join("minimal.toml").exists());
+    let _ = std::fs::remove_dir_all(&artifacts);
+}
+
 /// A scenario file with a planted bug, in a folder of its own.
 const BUGGY: &str = r#"name = "buggy"
 description = "A storage counter that moves before its write commits, under write failures and delays."

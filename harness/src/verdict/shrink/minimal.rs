@@ -11,17 +11,23 @@ use crate::checks::Check;
 use crate::sim::Sim;
 use crate::verdict::{Failure, Problem};
 
+/// Fault lines a code-built sim's shrink line shows at most.
+const SHOWN_FAULTS_MAX: usize = 8;
+
 /// Shrinks `failure`'s seed and writes `minimal.toml` into `folder`.
 /// Returns the line the failure message shows about it; None when
-/// shrinking is off or does not apply (a run that did not complete, or a
-/// sim built in code, with no scenario file to rewrite).
+/// shrinking is off or does not apply (a run that did not complete). A sim
+/// built in code has no scenario file to rewrite: its line lists the
+/// minimal faults and sizes instead, for [`Sim::minimal`] or the builder.
 pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Option<String> {
     let config = sim.config();
     let budget = config.shrink?;
-    let source = config.scenario_source.as_ref()?;
     if !matches!(failure.problem, Problem::Violations(_)) {
         return None;
     }
+    let Some(source) = config.scenario_source.as_ref() else {
+        return Some(code_built_line(sim, failure, budget));
+    };
     let path = config
         .scenario_path
         .clone()
@@ -74,6 +80,44 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
             file.display()
         )),
     }
+}
+
+/// The shrink line of a sim built in code: sizes, the check it still
+/// fails, and the minimal faults as the builder's `faults` would take them.
+fn code_built_line(sim: &Sim, failure: &Failure, budget: crate::run::ShrinkBudget) -> String {
+    let shrunk = match sim.shrink_faults(failure.seed, budget) {
+        Ok(shrunk) => shrunk,
+        Err(error) => return format!("not possible: {error}"),
+    };
+    if !shrunk.reproduced {
+        return format!(
+            "not possible: seed {}'s faults, written down as {} fixed events, do not fail {} \
+             again, so the seed's own run stands",
+            shrunk.seed,
+            shrunk.schedule.len(),
+            shrunk.target
+        );
+    }
+    let mut line = format!(
+        "{}; still fails {} with these faults (`Sim::shrink_faults` then `Sim::minimal` \
+         rebuild it in code):",
+        sizes(&shrunk),
+        shrunk.target
+    );
+    if shrunk.minimal.is_empty() {
+        line.push_str(" none");
+    }
+    for fault in shrunk.minimal.iter().take(SHOWN_FAULTS_MAX) {
+        let _ = write!(line, "\n  {fault}");
+    }
+    if shrunk.minimal.len() > SHOWN_FAULTS_MAX {
+        let _ = write!(
+            line,
+            "\n  ... and {} more",
+            shrunk.minimal.len() - SHOWN_FAULTS_MAX
+        );
+    }
+    line
 }
 
 fn changed<T: PartialEq>(before: T, after: T) -> Option<T> {
