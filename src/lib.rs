@@ -203,7 +203,7 @@
 //! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go; set but empty is an error | `<target dir>/obsim/failures/<package>` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
-//! | `OBSIM_SHRINK` | candidate runs a failing scenario file's seed may spend shrinking into `minimal.toml`; `0` or `off`: none | 100 runs, 30 s |
+//! | `OBSIM_SHRINK` | candidate runs a failing seed may spend shrinking (into `minimal.toml` for a scenario file); `0` or `off`: none | 100 runs, 30 s |
 //!
 //! The README documents the same variables; keep the two in step.
 

@@ -220,8 +220,9 @@ impl Builder {
         self
     }
 
-    /// How far a failing seed of a scenario file is shrunk into
-    /// `minimal.toml` beside its artifacts; None turns shrinking off
+    /// How far a failing seed is shrunk when its artifacts are written: into
+    /// `minimal.toml` beside them for a scenario file, into the message's
+    /// `shrunk:` line for a sim built in code; None turns shrinking off
     /// (default: `$OBSIM_SHRINK`, else [`ShrinkBudget::DEFAULT`]).
     pub fn shrink(mut self, budget: Option<ShrinkBudget>) -> Self {
         self.shrink = Ok(budget);
