@@ -268,6 +268,44 @@ fn json_failures_carry_their_seed_checks_message_and_replay() {
         "{replay}"
     );
     assert!(message.ends_with(&format!("replay: {replay}")), "{message}");
+    // Artifacts off: nothing written, nothing shrunk.
+    assert_eq!(failure["artifacts"], Value::Null);
+    assert_eq!(failure["shrunk"], Value::Null);
+}
+
+#[test]
+fn json_failures_name_their_artifacts_and_the_minimal_toml_shrinking_wrote() {
+    let folder = Folder::new("json-shrunk");
+    let file = folder.file("fails.toml", FAILS);
+    let artifacts = folder.0.join("artifacts");
+    let suite = folder.suite().artifacts_dir(Some(artifacts.clone()));
+    let output = run(
+        &suite,
+        &["--seed", "7", "--format", "json", path_arg(&file)],
+    );
+    assert_eq!(output.code, 1, "{}", output.err);
+    let report = json(&output);
+    let failure = &report["scenarios"][0]["failures"][0];
+    let seed_folder = artifacts.join("always-fails/7");
+    assert_eq!(
+        failure["artifacts"].as_str(),
+        Some(&*seed_folder.display().to_string())
+    );
+    let shrunk = failure["shrunk"].as_str().expect("a shrunk line");
+    let minimal = seed_folder.join("minimal.toml");
+    assert!(
+        shrunk.ends_with(&format!(
+            "; still fails [expectation] `final(actor_client_calls_total) < 0`: {}",
+            minimal.display()
+        )),
+        "{shrunk}"
+    );
+    assert!(minimal.is_file(), "{shrunk}");
+    let message = failure["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("\nshrunk: {shrunk}\n")),
+        "{message}"
+    );
 }
 
 /// Every element and its attributes and text, unescaped, from a reader that

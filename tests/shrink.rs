@@ -427,3 +427,23 @@ fn shrink_table_for_the_actor_bug_switches() {
         }
     }
 }
+
+/// How far `span_leak_on_crash` gets with a large budget, for the note:
+/// `cargo test --release --test shrink -- --ignored --nocapture span_leak_far`.
+#[test]
+#[ignore]
+fn span_leak_far() {
+    let case = obsim_fixtures::bug_case(Bug::SpanLeakOnCrash);
+    let sim = case.sim(REPLAY).expect("valid");
+    let budget = ShrinkBudget {
+        runs_max: 1_000,
+        wall_max: Duration::from_secs(1_200),
+    };
+    let started = std::time::Instant::now();
+    let shrunk = sim.shrink_check(case.seed, case.check, budget).unwrap();
+    println!(
+        "{} in {:.1}s",
+        report(&shrunk),
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -96,6 +96,13 @@ struct JsonFailure<'a> {
     checks: Vec<&'static str>,
     /// The failure in full, as `--format human` prints it.
     message: String,
+    /// The seed's artifacts folder, or why it could not be written; null
+    /// when artifacts are off.
+    artifacts: Option<String>,
+    /// What shrinking made of the failure (its `shrunk:` line, the path of
+    /// `minimal.toml` at its end for a scenario file); null when shrinking
+    /// is off or did not apply.
+    shrunk: Option<&'a str>,
     /// The command that replays the seed.
     replay: &'a str,
 }
@@ -132,6 +139,8 @@ pub(super) fn write_json(
                             .map(|check| check.as_str())
                             .collect(),
                         message: failure.to_string(),
+                        artifacts: failure.artifacts.as_ref().map(ToString::to_string),
+                        shrunk: failure.shrunk.as_deref(),
                         replay: &failure.replay,
                     })
                     .collect(),
