@@ -225,7 +225,8 @@ impl Alerts {
 /// How far a shrink may go: candidate runs, and real time as a safety net.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShrinkBudget {
-    /// Candidate runs at most.
+    /// Candidate runs at most. A candidate for a seed that fails only
+    /// `seed_determinism` simulates the seed twice and counts once.
     pub runs_max: u32,
     /// Real time at most. A shrink that this stops depends on the machine's
     /// speed, so the report says so; `runs_max` is the bound that keeps a
