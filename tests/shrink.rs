@@ -398,8 +398,8 @@ fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_it
 #[test]
 #[ignore]
 fn shrink_table_for_the_actor_bug_switches() {
-    println!("| bug switch | seed | check | faults | invocations | concurrency | simulated | servers | runs | stopped |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| bug switch | seed | check | faults | invocations | concurrency | simulated | servers | operations | runs | stopped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for bug in Bug::ALL {
         let case = obsim_fixtures::bug_case(bug);
         let sim = case.sim("cargo test --test shrink").expect("valid");
@@ -407,7 +407,7 @@ fn shrink_table_for_the_actor_bug_switches() {
         let seed = case.seed;
         match sim.shrink_check(seed, case.check, ShrinkBudget::DEFAULT) {
             Ok(s) => println!(
-                "| `{bug}` | {seed} | {} | {} -> {} | {} -> {} | {} -> {} | {:?} -> {:?} | {} -> {} | {} | {:?} ({:.1}s) |",
+                "| `{bug}` | {seed} | {} | {} -> {} | {} -> {} | {} -> {} | {:?} -> {:?} | {} -> {} | {} -> {} | {} | {:?} ({:.1}s) |",
                 s.target.check,
                 s.schedule.len(),
                 s.minimal.len(),
@@ -419,31 +419,13 @@ fn shrink_table_for_the_actor_bug_switches() {
                 s.after.duration,
                 s.before.servers,
                 s.after.servers,
+                s.before.operations.len(),
+                s.after.operations.len(),
                 s.runs,
                 s.stopped,
                 started.elapsed().as_secs_f64()
             ),
-            Err(error) => println!("| `{bug}` | {seed} | not shrunk: {error} | | | | | | | |"),
+            Err(error) => println!("| `{bug}` | {seed} | not shrunk: {error} | | | | | | | | |"),
         }
     }
-}
-
-/// How far `span_leak_on_crash` gets with a large budget, for the note:
-/// `cargo test --release --test shrink -- --ignored --nocapture span_leak_far`.
-#[test]
-#[ignore]
-fn span_leak_far() {
-    let case = obsim_fixtures::bug_case(Bug::SpanLeakOnCrash);
-    let sim = case.sim(REPLAY).expect("valid");
-    let budget = ShrinkBudget {
-        runs_max: 1_000,
-        wall_max: Duration::from_secs(1_200),
-    };
-    let started = std::time::Instant::now();
-    let shrunk = sim.shrink_check(case.seed, case.check, budget).unwrap();
-    println!(
-        "{} in {:.1}s",
-        report(&shrunk),
-        started.elapsed().as_secs_f64()
-    );
 }

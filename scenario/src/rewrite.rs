@@ -32,6 +32,8 @@ pub struct Rewrite {
     pub concurrency: Option<usize>,
     /// `[run] duration`, when it changes.
     pub duration: Option<Duration>,
+    /// `[workload] operations`, names and weights, when they change.
+    pub operations: Option<Vec<(String, u32)>>,
 }
 
 impl Scenario {
@@ -76,6 +78,11 @@ impl Scenario {
             "run",
             "duration",
             rewrite.duration.map(|d| duration_text(d).into()),
+        );
+        set(
+            "workload",
+            "operations",
+            rewrite.operations.as_deref().map(operations_value),
         );
         let seeds = document["seeds"].or_insert(toml_edit::table());
         seeds["start"] = value(rewrite.seed as i64);
@@ -128,6 +135,15 @@ impl Scenario {
             })
             .collect()
     }
+}
+
+/// `{ get = 1, increment = 3 }`.
+fn operations_value(operations: &[(String, u32)]) -> toml_edit::Value {
+    let mut table = toml_edit::InlineTable::new();
+    for (name, weight) in operations {
+        table.insert(name, i64::from(*weight).into());
+    }
+    toml_edit::Value::InlineTable(table)
 }
 
 /// Rewrites `faults[I]` in every `expect` string to its new index.

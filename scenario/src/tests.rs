@@ -1362,6 +1362,48 @@ fn a_fixed_schedule_rewrites_into_a_file_that_loads_as_the_same_faults() {
 }
 
 #[test]
+fn a_rewrite_sets_the_shape_it_was_given_and_leaves_the_rest() {
+    let scenario = parse(SCHEDULED);
+    let rewrite = Rewrite {
+        name: "t-small".into(),
+        seed: 3,
+        faults: scenario.faults.clone(),
+        servers: Some(2),
+        invocations: Some(7),
+        concurrency: Some(1),
+        duration: Some(ms(5500)),
+        operations: Some(vec![("get".into(), 2)]),
+    };
+    let text = scenario.rewritten(&rewrite).expect("rewritable");
+    let again = parse(&text);
+    assert_eq!(again.servers, 2, "{text}");
+    assert_eq!(again.workload.invocations, 7, "{text}");
+    assert_eq!(again.workload.concurrency, 1, "{text}");
+    assert_eq!(again.run.duration, ms(5500), "{text}");
+    assert_eq!(
+        again.workload.operations,
+        [("get".to_string(), 2)],
+        "{text}"
+    );
+    assert_eq!(again.faults, scenario.faults, "{text}");
+    // A shape left as None stays as the file wrote it.
+    let same = parse(
+        &scenario
+            .rewritten(&Rewrite {
+                name: "t-same".into(),
+                faults: scenario.faults.clone(),
+                ..Default::default()
+            })
+            .expect("rewritable"),
+    );
+    assert_eq!(same.workload, scenario.workload);
+    assert_eq!(
+        (same.servers, same.run.duration),
+        (scenario.servers, scenario.run.duration)
+    );
+}
+
+#[test]
 fn a_rewrite_that_drops_a_fault_a_claim_names_is_refused() {
     let scenario = parse(SCHEDULED);
     let rewrite = Rewrite {

@@ -61,6 +61,7 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
         invocations: changed(shrunk.before.invocations, shrunk.after.invocations),
         concurrency: changed(shrunk.before.concurrency, shrunk.after.concurrency),
         duration: changed(shrunk.before.duration, shrunk.after.duration),
+        operations: changed(&shrunk.before.operations, &shrunk.after.operations).cloned(),
     };
     let text = match scenario.rewritten(&rewrite) {
         Ok(text) => text,
@@ -127,10 +128,10 @@ fn changed<T: PartialEq>(before: T, after: T) -> Option<T> {
 /// Faults, invocations, simulated time and servers, before and after, and
 /// what the shrink spent.
 fn sizes(shrunk: &FaultShrink) -> String {
-    let (before, after) = (shrunk.before, shrunk.after);
+    let (before, after) = (&shrunk.before, &shrunk.after);
     let mut out = format!(
         "faults {} -> {} (the {} planned, as {} fixed events), invocations {} -> {}, \
-         simulated {} -> {}, servers {} -> {}, in {} candidate runs",
+         simulated {} -> {}, servers {} -> {}",
         shrunk.schedule.len(),
         shrunk.minimal.len(),
         shrunk.planned.len(),
@@ -141,8 +142,17 @@ fn sizes(shrunk: &FaultShrink) -> String {
         duration_text(after.duration),
         before.servers,
         after.servers,
-        shrunk.runs
     );
+    // The mix is named only when it changed: most shrinks keep it.
+    if before.operations != after.operations {
+        let _ = write!(
+            out,
+            ", operations {} -> {}",
+            operation_names(&before.operations),
+            operation_names(&after.operations)
+        );
+    }
+    let _ = write!(out, ", in {} candidate runs", shrunk.runs);
     match shrunk.stopped {
         Some(ShrinkStop::Runs) => {
             out.push_str(" (stopped by the run budget: OBSIM_SHRINK=<runs> allows more)")
@@ -154,6 +164,12 @@ fn sizes(shrunk: &FaultShrink) -> String {
         None => {}
     }
     out
+}
+
+/// `get+increment`: the operations' names, in the workload's order.
+fn operation_names(operations: &[(String, u32)]) -> String {
+    let names: Vec<&str> = operations.iter().map(|(name, _)| name.as_str()).collect();
+    names.join("+")
 }
 
 fn header(shrunk: &FaultShrink, sizes: &str) -> String {

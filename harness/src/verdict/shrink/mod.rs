@@ -147,13 +147,16 @@ impl fmt::Display for ShrinkError {
 impl std::error::Error for ShrinkError {}
 
 /// The size of a run that shrinking cuts besides its faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShrinkShape {
     pub servers: usize,
     pub invocations: u64,
     pub concurrency: usize,
     /// The run's duration (`run.duration`), before its drain.
     pub duration: Duration,
+    /// The workload's operations and their weights (`[workload]
+    /// operations`): shrinking drops one at a time.
+    pub operations: Vec<(String, u32)>,
 }
 
 impl ShrinkShape {
@@ -163,13 +166,15 @@ impl ShrinkShape {
             invocations: config.workload.invocations,
             concurrency: config.workload.concurrency,
             duration: config.duration,
+            operations: config.workload.operations.clone(),
         }
     }
 
     /// The next smaller shapes to try, one dimension at a time: half the
     /// invocations, half the concurrency, half the duration, one server
-    /// fewer. A dimension already at its least is not tried.
-    fn smaller(self, scrape_interval: Duration) -> Vec<ShrinkShape> {
+    /// fewer, one operation fewer (each in turn). A dimension already at
+    /// its least is not tried.
+    fn smaller(&self, scrape_interval: Duration) -> Vec<ShrinkShape> {
         let mut next = Vec::new();
         if self.invocations > 1 {
             let invocations = self.invocations / 2;
@@ -177,27 +182,37 @@ impl ShrinkShape {
             next.push(ShrinkShape {
                 invocations,
                 concurrency,
-                ..self
+                ..self.clone()
             });
         }
         if self.concurrency > 1 {
             next.push(ShrinkShape {
                 concurrency: self.concurrency / 2,
-                ..self
+                ..self.clone()
             });
         }
         // A run shorter than two scrapes has too little telemetry to check.
         if self.duration / 2 >= 2 * scrape_interval {
             next.push(ShrinkShape {
                 duration: self.duration / 2,
-                ..self
+                ..self.clone()
             });
         }
         if self.servers > 1 {
             next.push(ShrinkShape {
                 servers: self.servers - 1,
-                ..self
+                ..self.clone()
             });
+        }
+        if self.operations.len() > 1 {
+            for dropped in 0..self.operations.len() {
+                let mut operations = self.operations.clone();
+                operations.remove(dropped);
+                next.push(ShrinkShape {
+                    operations,
+                    ..self.clone()
+                });
+            }
         }
         next
     }
@@ -278,7 +293,7 @@ impl Sim {
         let before = ShrinkShape::of(self.config());
         let whole = Candidate {
             faults: schedule.clone(),
-            shape: before,
+            shape: before.clone(),
         };
         let reproduced = spend.take() && fails(&whole);
         let mut best = whole;
@@ -293,7 +308,7 @@ impl Sim {
                 }
             }
             best = Self::ddmin_at(best, &mut spend, &fails);
-            let shape = best.shape;
+            let shape = best.shape.clone();
             best = self.shrink_shape(best, &mut spend, &fails);
             // A smaller run may need fewer faults still.
             if best.shape != shape && best.faults.len() > 1 {
@@ -325,7 +340,7 @@ impl Sim {
         let faults = ddmin(best.faults, spend, |faults: &[Fault]| {
             fails(&Candidate {
                 faults: faults.to_vec(),
-                shape,
+                shape: shape.clone(),
             })
         });
         Candidate { faults, shape }
@@ -355,7 +370,7 @@ impl Sim {
                     break 'smaller;
                 }
                 let candidate = Candidate {
-                    faults: self.faults_under(&best.faults, shape),
+                    faults: self.faults_under(&best.faults, &shape),
                     shape,
                 };
                 if fails(&candidate) {
@@ -410,7 +425,7 @@ impl Sim {
     /// on it fails `shrunk.target` again; this is the code-built twin of
     /// the `minimal.toml` a scenario file's failure gets.
     pub fn minimal(&self, shrunk: &FaultShrink) -> Result<Sim, PlanError> {
-        let mut config = self.config_of(shrunk.after);
+        let mut config = self.config_of(&shrunk.after);
         // A swarm's faults need not all fire (`every_fault_fires = false` in
         // a swarm file's minimal.toml too); a plain plan's must.
         config.every_fault_fires &= config.swarm.is_none();
@@ -421,18 +436,19 @@ impl Sim {
 
     /// The faults of `faults` that a run of `shape` can still honour: a
     /// smaller cluster or a shorter run has no place for the others.
-    fn faults_under(&self, faults: &[Fault], shape: ShrinkShape) -> Vec<Fault> {
+    fn faults_under(&self, faults: &[Fault], shape: &ShrinkShape) -> Vec<Fault> {
         let topology = self.config_of(shape).topology();
         let fits = |fault: &&Fault| FaultPlan::new(vec![(*fault).clone()], &topology).is_ok();
         faults.iter().filter(fits).cloned().collect()
     }
 
-    fn config_of(&self, shape: ShrinkShape) -> Config {
+    fn config_of(&self, shape: &ShrinkShape) -> Config {
         let mut config = self.config().clone();
         config.servers = shape.servers;
         config.workload.invocations = shape.invocations;
         config.workload.concurrency = shape.concurrency;
         config.duration = shape.duration;
+        config.workload.operations = shape.operations.clone();
         config
     }
 
@@ -447,7 +463,7 @@ impl Sim {
         self.contract()
             .check_servers(candidate.shape.servers)
             .ok()?;
-        let mut config = self.config_of(candidate.shape);
+        let mut config = self.config_of(&candidate.shape);
         config.swarm = None;
         config.every_fault_fires = false;
         config.faults = FaultPlan::new(candidate.faults.clone(), &config.topology()).ok()?;
