@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use obsim::harness::faults::FaultKind;
-use obsim::harness::{Check, FaultShrink, ShrinkBudget, ShrinkStop, ShrinkTarget};
+use obsim::harness::{Check, Failure, FaultShrink, ShrinkBudget, ShrinkStop, ShrinkTarget};
 use obsim_fixtures::Bug;
 
 const BUDGET: ShrinkBudget = ShrinkBudget {
@@ -33,9 +33,11 @@ fn proven(bug: Bug) -> FaultShrink {
 }
 
 /// Shrinks `bug`'s case, aimed at the check the bug targets, and proves the
-/// answer on its own: the minimal sim ([`obsim::Sim::minimal`]) fails that
-/// check again on the same seed, every fault left fires, and it fails no
-/// check the original passed.
+/// answer on its own, twice: as the minimal sim ([`obsim::Sim::minimal`]),
+/// and as the minimal scenario file ([`obsim::Sim::minimal_scenario`],
+/// what a failing seed writes as `minimal.toml`) loaded and run by the
+/// suite. Each fails that check again on the same seed, every fault left
+/// fires, and neither fails a check the original passed.
 fn proven_within(bug: Bug, budget: ShrinkBudget) -> FaultShrink {
     let case = obsim_fixtures::bug_case(bug);
     let sim = case.sim(REPLAY).expect("valid");
@@ -51,7 +53,27 @@ fn proven_within(bug: Bug, budget: ShrinkBudget) -> FaultShrink {
     let alone = sim
         .minimal(&shrunk)
         .expect("the minimal faults are a valid plan");
-    let verdict = alone.check_seed(case.seed);
+    assert_fails_alike(&alone, &case, &original);
+    let text = sim.minimal_scenario(&shrunk).expect("a scenario file");
+    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-files");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let file = folder.join(format!("{}.toml", bug.as_str()));
+    std::fs::write(&file, text).expect("written");
+    let suite = obsim_fixtures::suite().artifacts_dir(None);
+    let (scenario, from_file) = suite
+        .load(&file, REPLAY)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((scenario.seeds.start, scenario.seeds.count), (case.seed, 1));
+    assert_eq!(scenario.faults, shrunk.minimal, "{}", file.display());
+    assert_fails_alike(&from_file, &case, &original);
+    shrunk
+}
+
+/// `sim` fails `case`'s check on its seed, every fault fires, and it fails
+/// no check `original` did not.
+fn assert_fails_alike(sim: &obsim::Sim, case: &obsim_fixtures::BugCase, original: &Failure) {
+    let bug = case.bug;
+    let verdict = sim.check_seed(case.seed);
     let failure = verdict.failure.expect("the minimal sim still fails");
     assert!(failure.checks().contains(&case.check), "{failure}");
     assert!(
@@ -64,7 +86,6 @@ fn proven_within(bug: Bug, budget: ShrinkBudget) -> FaultShrink {
             "{bug}: the minimal sim fails {check}, which the original passed: {failure}"
         );
     }
-    shrunk
 }
 
 /// Asserts that `shrunk` kept exactly faults of `kinds` and at most
@@ -277,16 +298,17 @@ fn latency_buckets_stopping_short_keep_the_slowdown_and_a_fraction_of_the_traffi
 fn a_failing_sim_built_in_code_lists_its_minimal_faults_in_the_message() {
     let artifacts = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-in-code");
     let _ = std::fs::remove_dir_all(&artifacts);
-    let case = obsim_fixtures::bug_case(Bug::CounterBeforeWrite);
-    let config = case.config.clone();
-    let sim = case
-        .builder
+    let config = obsim_fixtures::ActorConfig::default().with_bug(Bug::CounterBeforeWrite);
+    let sim = obsim_fixtures::skeleton()
         .replay_command(REPLAY)
         .artifacts_dir(Some(artifacts.clone()))
         .shrink(Some(BUDGET))
         .build(move || obsim_fixtures::ActorSystem::new(config.clone()))
         .expect("valid");
-    let failure = sim.check_seed(case.seed).failure.expect("the case fails");
+    let failure = sim
+        .check_seed(1)
+        .failure
+        .expect("the skeleton fails seed 1");
     let message = failure.to_string();
     assert!(
         message.contains(

@@ -29,7 +29,7 @@ pub use expect::{
     parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, NodeScope,
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
-pub use rewrite::{duration_text, Rewrite};
+pub use rewrite::{duration_text, fault_moves, Rewrite};
 pub use scenario::{discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec};
 
 #[cfg(test)]

@@ -39,8 +39,8 @@ pub struct Rewrite {
 impl Scenario {
     /// This file's text with `rewrite` applied. An `expect` claim that names
     /// a fault by index (`faults[2]`) is renumbered to where that fault is in
-    /// the new list; when it is no longer there, the claim cannot be kept
-    /// and the rewrite is refused, naming the claim.
+    /// the new list; when it is no longer there, the claim cannot be kept:
+    /// it is removed, and a comment at the top of the text names it.
     pub fn rewritten(&self, rewrite: &Rewrite) -> Result<String, String> {
         let mut document: DocumentMut = self
             .source
@@ -88,8 +88,8 @@ impl Scenario {
         seeds["start"] = value(rewrite.seed as i64);
         seeds["count"] = value(1);
         self.anchor_rule_files(&mut document);
-        let moved = self.renumbering(&rewrite.faults);
-        renumber_claims(&mut document, &moved)?;
+        let moved = fault_moves(&self.faults, &rewrite.faults);
+        let dropped = renumber_claims(&mut document, &moved);
         document.remove("faults");
         if !rewrite.faults.is_empty() {
             let mut entries = ArrayOfTables::new();
@@ -98,7 +98,18 @@ impl Scenario {
             }
             document.insert("faults", Item::ArrayOfTables(entries));
         }
-        Ok(document.to_string())
+        let mut text = String::new();
+        for claim in &dropped {
+            text.push_str(&format!(
+                "# Dropped from `expect`: {claim:?}: the fault it names is no longer in \
+                 [[faults]] as written (a drawn fault became fixed events, or was removed), \
+                 so its window is gone.\n"
+            ));
+        }
+        if !dropped.is_empty() {
+            text.push('\n');
+        }
+        Ok(text + &document.to_string())
     }
 
     /// Makes `[alerts] rule_files` absolute: they are relative to this
@@ -121,20 +132,6 @@ impl Scenario {
             *file = anchored.to_string_lossy().as_ref().into();
         }
     }
-
-    /// For each of this file's faults, its index in `faults`, if it is there
-    /// unchanged. Each new entry answers for one old one at most.
-    fn renumbering(&self, faults: &[Fault]) -> Vec<Option<usize>> {
-        let mut taken = vec![false; faults.len()];
-        self.faults
-            .iter()
-            .map(|old| {
-                let found = (0..faults.len()).find(|&i| !taken[i] && faults[i] == *old)?;
-                taken[found] = true;
-                Some(found)
-            })
-            .collect()
-    }
 }
 
 /// `{ get = 1, increment = 3 }`.
@@ -146,24 +143,58 @@ fn operations_value(operations: &[(String, u32)]) -> toml_edit::Value {
     toml_edit::Value::InlineTable(table)
 }
 
-/// Rewrites `faults[I]` in every `expect` string to its new index.
-fn renumber_claims(document: &mut DocumentMut, moved: &[Option<usize>]) -> Result<(), String> {
-    let Some(claims) = document.get_mut("expect").and_then(Item::as_array_mut) else {
-        return Ok(());
-    };
-    for claim in claims.iter_mut() {
-        let Some(text) = claim.as_str() else { continue };
-        let renumbered = renumber(text, moved)?;
-        if renumbered != text {
-            let decor = claim.decor().clone();
-            *claim = renumbered.into();
-            *claim.decor_mut() = decor;
-        }
-    }
-    Ok(())
+/// For each fault of `old`, its index in `new`, if it is there unchanged.
+/// Each entry of `new` answers for one of `old` at most: how `faults[I]`
+/// in a claim follows its fault from one list to the other.
+pub fn fault_moves(old: &[Fault], new: &[Fault]) -> Vec<Option<usize>> {
+    let mut taken = vec![false; new.len()];
+    old.iter()
+        .map(|fault| {
+            let found = (0..new.len()).find(|&i| !taken[i] && new[i] == *fault)?;
+            taken[found] = true;
+            Some(found)
+        })
+        .collect()
 }
 
-fn renumber(text: &str, moved: &[Option<usize>]) -> Result<String, String> {
+/// Rewrites `faults[I]` in every `expect` string to its new index, and
+/// removes the claims that name a fault the new list no longer has (a
+/// drawn fault written down as fixed events has no window of its own any
+/// more): their texts are returned, to be said in a comment.
+fn renumber_claims(document: &mut DocumentMut, moved: &[Option<usize>]) -> Vec<String> {
+    let Some(claims) = document.get_mut("expect").and_then(Item::as_array_mut) else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    let mut index = 0;
+    while index < claims.len() {
+        let Some(text) = claims.get(index).and_then(|claim| claim.as_str()) else {
+            index += 1;
+            continue;
+        };
+        let text = text.to_string();
+        match renumber(&text, moved) {
+            Err(()) => {
+                claims.remove(index);
+                dropped.push(text);
+                continue;
+            }
+            Ok(renumbered) if renumbered != text => {
+                let claim = claims.get_mut(index).expect("in range");
+                let decor = claim.decor().clone();
+                *claim = renumbered.into();
+                *claim.decor_mut() = decor;
+            }
+            Ok(_) => {}
+        }
+        index += 1;
+    }
+    dropped
+}
+
+/// `text` with each `faults[I]` moved to its new index; Err when one of
+/// them is not in the new list.
+fn renumber(text: &str, moved: &[Option<usize>]) -> Result<String, ()> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("faults[") {
@@ -176,14 +207,8 @@ fn renumber(text: &str, moved: &[Option<usize>]) -> Result<String, String> {
         let Ok(old) = rest[..digits].parse::<usize>() else {
             continue;
         };
-        match moved.get(old).copied().flatten() {
-            Some(new) => out.push_str(&new.to_string()),
-            None => {
-                return Err(format!(
-                    "the claim {text:?} names faults[{old}], which the new fault list no longer has"
-                ))
-            }
-        }
+        let new = moved.get(old).copied().flatten().ok_or(())?;
+        out.push_str(&new.to_string());
         rest = &rest[digits..];
     }
     out.push_str(rest);

@@ -25,21 +25,9 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
     if !matches!(failure.problem, Problem::Violations(_)) {
         return None;
     }
-    let Some(source) = config.scenario_source.as_ref() else {
+    if config.scenario_source.is_none() {
         return Some(code_built_line(sim, failure, budget));
-    };
-    let path = config
-        .scenario_path
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.toml", config.scenario)));
-    let scenario = match Scenario::parse(&path, source, &Check::invariant_names()) {
-        Ok(scenario) => scenario,
-        Err(error) => {
-            return Some(format!(
-                "not possible: the scenario no longer loads: {error}"
-            ))
-        }
-    };
+    }
     let shrunk = match sim.shrink_faults(failure.seed, budget) {
         Ok(shrunk) => shrunk,
         Err(error) => return Some(format!("not possible: {error}")),
@@ -53,24 +41,13 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
             shrunk.target
         ));
     }
-    let rewrite = Rewrite {
-        name: format!("{}-seed-{}-minimal", scenario.name, shrunk.seed),
-        seed: shrunk.seed,
-        faults: shrunk.minimal.clone(),
-        servers: changed(shrunk.before.servers, shrunk.after.servers),
-        invocations: changed(shrunk.before.invocations, shrunk.after.invocations),
-        concurrency: changed(shrunk.before.concurrency, shrunk.after.concurrency),
-        duration: changed(shrunk.before.duration, shrunk.after.duration),
-        operations: changed(&shrunk.before.operations, &shrunk.after.operations).cloned(),
-    };
-    let text = match scenario.rewritten(&rewrite) {
+    let text = match sim.minimal_scenario(&shrunk) {
         Ok(text) => text,
         Err(problem) => return Some(format!("not possible: {problem}")),
     };
     let file = folder.join("minimal.toml");
     let sizes = sizes(&shrunk);
-    let written = header(&shrunk, &sizes) + &text;
-    match std::fs::write(&file, written) {
+    match std::fs::write(&file, text) {
         Ok(()) => Some(format!(
             "{sizes}; still fails {}: {}",
             shrunk.target,
@@ -80,6 +57,40 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
             "{sizes}, but {} could not be written: {error}",
             file.display()
         )),
+    }
+}
+
+impl Sim {
+    /// The scenario file `shrunk` describes, as text: this sim's own file
+    /// rewritten with the minimal faults, the smaller shape and the one
+    /// seed, under a comment that says what it still fails. What a failing
+    /// seed writes as `minimal.toml`. An error when the sim was built in
+    /// code (no file to rewrite), or an `expect` claim names a fault the
+    /// shrink removed.
+    pub fn minimal_scenario(&self, shrunk: &FaultShrink) -> Result<String, String> {
+        let config = self.config();
+        let source = config
+            .scenario_source
+            .as_ref()
+            .ok_or("the sim was built in code: there is no scenario file to rewrite")?;
+        let path = config
+            .scenario_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.toml", config.scenario)));
+        let scenario = Scenario::parse(&path, source, &Check::invariant_names())
+            .map_err(|error| format!("the scenario no longer loads: {error}"))?;
+        let rewrite = Rewrite {
+            name: format!("{}-seed-{}-minimal", scenario.name, shrunk.seed),
+            seed: shrunk.seed,
+            faults: shrunk.minimal.clone(),
+            servers: changed(shrunk.before.servers, shrunk.after.servers),
+            invocations: changed(shrunk.before.invocations, shrunk.after.invocations),
+            concurrency: changed(shrunk.before.concurrency, shrunk.after.concurrency),
+            duration: changed(shrunk.before.duration, shrunk.after.duration),
+            operations: changed(&shrunk.before.operations, &shrunk.after.operations).cloned(),
+        };
+        let text = scenario.rewritten(&rewrite)?;
+        Ok(header(shrunk, &sizes(shrunk)) + &text)
     }
 }
 

@@ -23,6 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 use obsim_faults::{Fault, FaultPlan, PlanError, ScheduleOverflow};
+use obsim_scenario::{AlertClaim, AlertExpectation};
 
 use crate::run::{Config, ShrinkBudget};
 pub use ddmin::ShrinkStop;
@@ -128,6 +129,10 @@ pub enum ShrinkError {
     NoViolation,
     /// The run fired more drawn faults than its fault log keeps.
     Schedule(ScheduleOverflow),
+    /// The failure is a claim about a fault's window (`alert X fires
+    /// during faults[I]`), and that fault is drawn: written down as fixed
+    /// events, it has no window left for the claim to read.
+    WindowGone(String),
 }
 
 impl fmt::Display for ShrinkError {
@@ -140,6 +145,11 @@ impl fmt::Display for ShrinkError {
                  unfired fault is the whole story, or none, or not the check asked for)"
             ),
             ShrinkError::Schedule(overflow) => write!(f, "{overflow}"),
+            ShrinkError::WindowGone(claim) => write!(
+                f,
+                "the failing claim `{claim}` reads a drawn fault's window, and written down \
+                 as fixed events that fault has none"
+            ),
         }
     }
 }
@@ -218,6 +228,32 @@ impl ShrinkShape {
     }
 }
 
+/// `claims` for a run of `faults`: each claim that names a fault of
+/// `planned` by index is moved to where that fault is in `faults` (each
+/// entry answering for one at most, as the file rewrite counts), and
+/// dropped when it is not there.
+fn claims_under(
+    claims: &[AlertExpectation],
+    planned: &[Fault],
+    faults: &[Fault],
+) -> Vec<AlertExpectation> {
+    let moved = obsim_scenario::fault_moves(planned, faults);
+    let mut kept = Vec::new();
+    for claim in claims {
+        let mut claim = claim.clone();
+        if let AlertClaim::FiresDuring { fault, .. } | AlertClaim::Resolves { fault, .. } =
+            &mut claim.claim
+        {
+            match moved.get(*fault).copied().flatten() {
+                Some(new) => *fault = new,
+                None => continue,
+            }
+        }
+        kept.push(claim);
+    }
+    kept
+}
+
 /// A run at least this long (`run.duration`) has its shape cut before its
 /// faults: a 25-minute alert scenario costs a second or more per candidate,
 /// and halving it first makes ddmin's many candidates cheap. Shorter runs
@@ -285,6 +321,9 @@ impl Sim {
         };
         let failing: BTreeSet<Check> = violations.iter().map(|v| v.check).collect();
         let schedule = run.fault_schedule.clone().map_err(ShrinkError::Schedule)?;
+        if let Some(claim) = self.claim_without_window(&target, &schedule) {
+            return Err(ShrinkError::WindowGone(claim));
+        }
         let planned = run.plan.clone();
         drop(run);
         let mut spend = Spend::new(budget);
@@ -425,13 +464,27 @@ impl Sim {
     /// on it fails `shrunk.target` again; this is the code-built twin of
     /// the `minimal.toml` a scenario file's failure gets.
     pub fn minimal(&self, shrunk: &FaultShrink) -> Result<Sim, PlanError> {
-        let mut config = self.config_of(&shrunk.after);
+        let mut config = self.config_for(&shrunk.after, &shrunk.minimal)?;
         // A swarm's faults need not all fire (`every_fault_fires = false` in
         // a swarm file's minimal.toml too); a plain plan's must.
-        config.every_fault_fires &= config.swarm.is_none();
-        config.swarm = None;
-        config.faults = FaultPlan::new(shrunk.minimal.clone(), &config.topology())?;
+        config.every_fault_fires &= self.config().swarm.is_none();
         Ok(self.with_config(config))
+    }
+
+    /// The claim `target` is, when it names a fault that `schedule` no
+    /// longer has as written: no candidate can check it.
+    fn claim_without_window(&self, target: &ShrinkTarget, schedule: &[Fault]) -> Option<String> {
+        if target.check != Check::Expectation {
+            return None;
+        }
+        let claims = &self.config().alerts.expectations;
+        let kept = claims_under(claims, self.config().faults.faults(), schedule);
+        let gone = |claim: &&AlertExpectation| !kept.iter().any(|k| k.text == claim.text);
+        claims
+            .iter()
+            .filter(gone)
+            .find(|claim| format!("`{}`", claim.text) == target.subject)
+            .map(|claim| claim.text.clone())
     }
 
     /// The faults of `faults` that a run of `shape` can still honour: a
@@ -463,11 +516,23 @@ impl Sim {
         self.contract()
             .check_servers(candidate.shape.servers)
             .ok()?;
-        let mut config = self.config_of(&candidate.shape);
-        config.swarm = None;
+        let mut config = self.config_for(&candidate.shape, &candidate.faults).ok()?;
         config.every_fault_fires = false;
-        config.faults = FaultPlan::new(candidate.faults.clone(), &config.topology()).ok()?;
         Some(self.with_config(config))
+    }
+
+    /// This sim's config for a run of `faults` at `shape`, with no swarm.
+    /// A claim about a fault's window (`alert X fires during faults[I]`) is
+    /// moved to where that fault is in `faults`, and dropped when it is not
+    /// there, as `minimal.toml` drops it: a drawn fault written down as
+    /// fixed events has no window of its own.
+    fn config_for(&self, shape: &ShrinkShape, faults: &[Fault]) -> Result<Config, PlanError> {
+        let mut config = self.config_of(shape);
+        let planned = self.config().faults.faults();
+        config.alerts.expectations = claims_under(&config.alerts.expectations, planned, faults);
+        config.swarm = None;
+        config.faults = FaultPlan::new(faults.to_vec(), &config.topology())?;
+        Ok(config)
     }
 
     /// `candidate`'s faults without the fixed events that never fire when
