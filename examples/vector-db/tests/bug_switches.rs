@@ -2,63 +2,49 @@
 //! database, and the check it targets must catch it, alone, with a message
 //! that names what broke and the command that replays it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use obsim::faults::FaultKind;
-use obsim::faults::{Effect, Fault};
 use obsim::harness::{Check, Failure, Problem, ShrinkBudget};
-use obsim::{Builder, Sim, Workload};
+use obsim::{Sim, Suite};
 use obsim_example_vector_db::{Bug, VectorDb, VectorDbConfig};
 
 /// Seeds a test sweeps for its first failure.
 const SEEDS: u64 = 8;
 
-/// The scenario every test starts from: 3 servers, 300 requests over 24
-/// collections (8 per server, twice the hot tier's capacity, so the hot tier
-/// loads and evicts all the time).
-fn scenario() -> Builder {
-    Sim::builder("vector-db-bugs")
-        .servers(3)
-        .workload(workload())
-        .duration(Duration::from_secs(2))
-        .time_limit(Duration::from_secs(60))
-        .drain(Duration::from_secs(1))
+/// The suite the bug files run in, as a user's `tests/` would run them;
+/// failures here are expected, so it leaves no artifacts behind.
+fn suite() -> Suite {
+    Suite::new("scenarios")
+        .system(VectorDb::new)
+        .artifacts_dir(None)
 }
 
-fn workload() -> Workload {
-    Workload {
-        invocations: 300,
-        concurrency: 8,
-        keys: 24,
-        operations: vec![("insert".into(), 3), ("search".into(), 1)],
-        think_time: Duration::from_millis(10),
-    }
+/// `bugs/<bug-name>.toml`: a scenario file that plants `bug` in its
+/// `[system]` table.
+fn bug_file(bug: Bug) -> PathBuf {
+    PathBuf::from(format!("bugs/{}.toml", bug.as_str().replace('_', "-")))
 }
 
-fn write_failures() -> Builder {
-    scenario().fault(Fault::new(Effect::StorageWriteFailure).with_probability(0.1))
-}
-
-/// The first failure `bug` causes over seeds 0..SEEDS of `builder`'s
-/// scenario, with the seed it failed on.
-fn first_failure(builder: Builder, bug: Bug, test: &str) -> (u64, Failure, Sim) {
-    first_failure_with(builder, VectorDbConfig::default().with_bug(bug), test)
-}
-
-/// As [`first_failure`], with the database's settings (and bug) in `config`.
-fn first_failure_with(builder: Builder, config: VectorDbConfig, test: &str) -> (u64, Failure, Sim) {
+/// The first failure `bug`'s file causes over seeds 0..SEEDS, with the seed
+/// it failed on and the file's sim.
+fn first_failure(bug: Bug, test: &str) -> (u64, Failure, Sim) {
     let replay =
         format!("cargo test -p obsim-example-vector-db --test bug_switches -- --exact {test}");
-    let bugs = format!("{:?}", config.bugs);
-    let sim = builder
-        .replay_command(&replay)
-        // Failures here are expected: leave no artifacts behind.
-        .artifacts_dir(None)
-        .build(move || VectorDb::new(config.clone()))
-        .expect("a valid scenario");
+    let (scenario, sim) = suite()
+        .load(&bug_file(bug), &replay)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let config: VectorDbConfig = scenario.system_config().expect("a valid [system]");
+    assert_eq!(
+        config.bugs.iter().copied().collect::<Vec<_>>(),
+        [bug],
+        "{} plants exactly its own bug",
+        bug_file(bug).display()
+    );
     let (seed, failure) = (0..SEEDS)
         .find_map(|seed| sim.check_seed(seed).failure.map(|failure| (seed, failure)))
-        .unwrap_or_else(|| panic!("bugs {bugs} went unnoticed on seeds 0..{SEEDS}"));
+        .unwrap_or_else(|| panic!("bug {bug} went unnoticed on seeds 0..{SEEDS}"));
     (seed, failure, sim)
 }
 
@@ -93,6 +79,21 @@ fn assert_shrinks(sim: &Sim, seed: u64, check: Check, kinds: &[FaultKind], invoc
         .failure
         .expect("the minimal sim fails");
     assert_eq!(failure.checks(), [check], "{summary}\n{failure}");
+    // And as the minimal.toml a failing seed writes, run alone by the suite.
+    let text = sim.minimal_scenario(&shrunk).expect("a scenario file");
+    let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vector-db-minimal");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let file = folder.join(format!("{}-seed-{seed}.toml", sim.config().scenario));
+    std::fs::write(&file, text).expect("written");
+    let (small, from_file) = suite()
+        .load(&file, "replay")
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((small.seeds.start, small.seeds.count), (seed, 1));
+    let failure = from_file
+        .check_seed(seed)
+        .failure
+        .unwrap_or_else(|| panic!("{} passes on its own", file.display()));
+    assert_eq!(failure.checks(), [check], "{summary}\n{failure}");
     let kept: Vec<FaultKind> = shrunk.minimal.iter().map(|fault| fault.kind()).collect();
     assert_eq!(kept, kinds, "{summary}");
     assert!(shrunk.after.invocations <= invocations_max, "{summary}");
@@ -124,7 +125,7 @@ fn assert_only(failure: &Failure, check: Check, seed: u64, test: &str) {
 #[test]
 fn storage_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
     let test = "storage_histogram_in_milliseconds_is_caught_by_histogram_correctness";
-    let (seed, failure, sim) = first_failure(scenario(), Bug::MillisecondsAsSeconds, test);
+    let (seed, failure, sim) = first_failure(Bug::MillisecondsAsSeconds, test);
     let message = message_of(&failure);
     // Named in the database's own words: the contract maps obsim's put to write.
     assert!(
@@ -145,7 +146,7 @@ fn storage_histogram_in_milliseconds_is_caught_by_histogram_correctness() {
 #[test]
 fn write_counted_before_it_is_tried_is_caught_by_metric_accuracy() {
     let test = "write_counted_before_it_is_tried_is_caught_by_metric_accuracy";
-    let (seed, failure, sim) = first_failure(write_failures(), Bug::CounterBeforeWrite, test);
+    let (seed, failure, sim) = first_failure(Bug::CounterBeforeWrite, test);
     let message = message_of(&failure);
     assert!(
         message.contains(
@@ -174,8 +175,8 @@ fn write_counted_before_it_is_tried_is_caught_by_metric_accuracy() {
 #[test]
 fn hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency() {
     let test = "hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency";
-    let panics = scenario().fault(Fault::new(Effect::HandlerPanic).with_probability(0.05));
-    let (seed, failure, sim) = first_failure(panics, Bug::GaugeNotDecrementedOnPanic, test);
+    // (One handler in twenty panics.)
+    let (seed, failure, sim) = first_failure(Bug::GaugeNotDecrementedOnPanic, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[gauge_consistency] vectordb_hot_collections on server-"),
@@ -202,7 +203,7 @@ fn hot_tier_gauge_not_decremented_on_panic_is_caught_by_gauge_consistency() {
 #[test]
 fn trace_context_dropped_on_search_is_caught_by_trace_integrity() {
     let test = "trace_context_dropped_on_search_is_caught_by_trace_integrity";
-    let (seed, failure, sim) = first_failure(scenario(), Bug::TraceContextDroppedOnSearch, test);
+    let (seed, failure, sim) = first_failure(Bug::TraceContextDroppedOnSearch, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[trace_integrity] span `VectorService/Search` "),
@@ -223,7 +224,7 @@ fn trace_context_dropped_on_search_is_caught_by_trace_integrity() {
 #[test]
 fn failed_write_span_left_ok_is_caught_by_span_completion() {
     let test = "failed_write_span_left_ok_is_caught_by_span_completion";
-    let (seed, failure, sim) = first_failure(write_failures(), Bug::SpanLeftOkOnFailure, test);
+    let (seed, failure, sim) = first_failure(Bug::SpanLeftOkOnFailure, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[span_completion] span `write collections` "),
@@ -249,14 +250,8 @@ fn failed_write_span_left_ok_is_caught_by_span_completion() {
 fn server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off() {
     let test =
         "server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off";
-    let crash = scenario().fault(
-        Fault::new(Effect::NodeCrash {
-            restart_after: Some(Duration::from_millis(500)),
-        })
-        .on_node(1)
-        .at(Duration::from_millis(500)),
-    );
-    let (seed, failure, sim) = first_failure(crash, Bug::ServerSpanNotCancelledOnCrash, test);
+    // (server-1 crashes at 500 ms, with requests in flight.)
+    let (seed, failure, sim) = first_failure(Bug::ServerSpanNotCancelledOnCrash, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[span_completion] span `VectorService/"),
@@ -288,25 +283,7 @@ fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
     // panics' (in the first second); frequent scrapes see the counter fall,
     // and by the end the reloads and inserts have carried it past its old
     // peak, so no scrape saw more than the final value.
-    let panics = scenario()
-        .workload(Workload {
-            invocations: 600,
-            think_time: Duration::from_millis(20),
-            ..workload()
-        })
-        .scrape(Duration::from_millis(100), Duration::from_millis(50))
-        .fault(
-            Fault::new(Effect::HandlerPanic)
-                .with_probability(0.05)
-                .at(Duration::from_millis(200))
-                .lasting(Duration::from_secs(1)),
-        );
-    let config = VectorDbConfig {
-        hot_tier_capacity: 32,
-        ..VectorDbConfig::default()
-    }
-    .with_bug(Bug::CounterResetFromLiveState);
-    let (seed, failure, sim) = first_failure_with(panics, config, test);
+    let (seed, failure, sim) = first_failure(Bug::CounterResetFromLiveState, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[counter_monotonicity] vectordb_vectors_indexed_total on server-"),
@@ -330,12 +307,7 @@ fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
 fn collection_id_used_as_a_label_is_caught_by_exposition_lint() {
     let test = "collection_id_used_as_a_label_is_caught_by_exposition_lint";
     // More collections than the default bound of 100 distinct label values.
-    let many = scenario().workload(Workload {
-        invocations: 600,
-        keys: 400,
-        ..workload()
-    });
-    let (seed, failure, sim) = first_failure(many, Bug::CollectionIdLabel, test);
+    let (seed, failure, sim) = first_failure(Bug::CollectionIdLabel, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[exposition_lint] metric `vectordb_collection_vectors`"),
@@ -356,14 +328,7 @@ fn stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency() 
     let test = "stored_collections_gauge_restarting_at_zero_is_caught_by_gauge_consistency";
     // server-1 restarts with collections already stored; its new incarnation
     // counts only the collections stored since.
-    let restart = scenario().fault(
-        Fault::new(Effect::NodeCrash {
-            restart_after: Some(Duration::from_millis(300)),
-        })
-        .on_node(1)
-        .at(Duration::from_millis(500)),
-    );
-    let (seed, failure, sim) = first_failure(restart, Bug::StoredGaugeRestartsAtZero, test);
+    let (seed, failure, sim) = first_failure(Bug::StoredGaugeRestartsAtZero, test);
     let message = message_of(&failure);
     assert!(
         message.contains("[gauge_consistency] vectordb_stored_collections on server-1 at "),
