@@ -15,20 +15,24 @@
 //! failure from the schedule hands back nothing smaller; the original
 //! failure stands either way.
 
+mod claims;
 mod ddmin;
 mod minimal;
+mod shape;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
 use obsim_faults::{Fault, FaultPlan, PlanError, ScheduleOverflow};
-use obsim_scenario::{AlertClaim, AlertExpectation};
+use obsim_scenario::AlertExpectation;
 
 use crate::run::{Config, ShrinkBudget};
+use claims::claims_under;
 pub use ddmin::ShrinkStop;
 use ddmin::{ddmin, Spend};
 pub(crate) use minimal::minimal_file;
+pub use shape::ShrinkShape;
 
 use crate::checks::{Check, PromtoolMemo, Violation};
 use crate::run::Run;
@@ -155,104 +159,6 @@ impl fmt::Display for ShrinkError {
 }
 
 impl std::error::Error for ShrinkError {}
-
-/// The size of a run that shrinking cuts besides its faults.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShrinkShape {
-    pub servers: usize,
-    pub invocations: u64,
-    pub concurrency: usize,
-    /// The run's duration (`run.duration`), before its drain.
-    pub duration: Duration,
-    /// The workload's operations and their weights (`[workload]
-    /// operations`): shrinking drops one at a time.
-    pub operations: Vec<(String, u32)>,
-}
-
-impl ShrinkShape {
-    fn of(config: &Config) -> ShrinkShape {
-        ShrinkShape {
-            servers: config.servers,
-            invocations: config.workload.invocations,
-            concurrency: config.workload.concurrency,
-            duration: config.duration,
-            operations: config.workload.operations.clone(),
-        }
-    }
-
-    /// The next smaller shapes to try, one dimension at a time: half the
-    /// invocations, half the concurrency, half the duration, one server
-    /// fewer, one operation fewer (each in turn). A dimension already at
-    /// its least is not tried.
-    fn smaller(&self, scrape_interval: Duration) -> Vec<ShrinkShape> {
-        let mut next = Vec::new();
-        if self.invocations > 1 {
-            let invocations = self.invocations / 2;
-            let concurrency = self.concurrency.min(invocations as usize).max(1);
-            next.push(ShrinkShape {
-                invocations,
-                concurrency,
-                ..self.clone()
-            });
-        }
-        if self.concurrency > 1 {
-            next.push(ShrinkShape {
-                concurrency: self.concurrency / 2,
-                ..self.clone()
-            });
-        }
-        // A run shorter than two scrapes has too little telemetry to check.
-        if self.duration / 2 >= 2 * scrape_interval {
-            next.push(ShrinkShape {
-                duration: self.duration / 2,
-                ..self.clone()
-            });
-        }
-        if self.servers > 1 {
-            next.push(ShrinkShape {
-                servers: self.servers - 1,
-                ..self.clone()
-            });
-        }
-        if self.operations.len() > 1 {
-            for dropped in 0..self.operations.len() {
-                let mut operations = self.operations.clone();
-                operations.remove(dropped);
-                next.push(ShrinkShape {
-                    operations,
-                    ..self.clone()
-                });
-            }
-        }
-        next
-    }
-}
-
-/// `claims` for a run of `faults`: each claim that names a fault of
-/// `planned` by index is moved to where that fault is in `faults` (each
-/// entry answering for one at most, as the file rewrite counts), and
-/// dropped when it is not there.
-fn claims_under(
-    claims: &[AlertExpectation],
-    planned: &[Fault],
-    faults: &[Fault],
-) -> Vec<AlertExpectation> {
-    let moved = obsim_scenario::fault_moves(planned, faults);
-    let mut kept = Vec::new();
-    for claim in claims {
-        let mut claim = claim.clone();
-        if let AlertClaim::FiresDuring { fault, .. } | AlertClaim::Resolves { fault, .. } =
-            &mut claim.claim
-        {
-            match moved.get(*fault).copied().flatten() {
-                Some(new) => *fault = new,
-                None => continue,
-            }
-        }
-        kept.push(claim);
-    }
-    kept
-}
 
 /// A run at least this long (`run.duration`) has its shape cut before its
 /// faults: a 25-minute alert scenario costs a second or more per candidate,
