@@ -8,6 +8,7 @@ use obsim_scenario::{duration_text, Rewrite, Scenario};
 
 use super::{FaultShrink, ShrinkStop};
 use crate::checks::Check;
+use crate::run::ShrinkBudget;
 use crate::sim::Sim;
 use crate::verdict::{Failure, Problem};
 
@@ -28,19 +29,10 @@ pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Optio
     if config.scenario_source.is_none() {
         return Some(code_built_line(sim, failure, budget));
     }
-    let shrunk = match sim.shrink_faults(failure.seed, budget) {
+    let shrunk = match shrunk(sim, failure, budget) {
         Ok(shrunk) => shrunk,
-        Err(error) => return Some(format!("not possible: {error}")),
+        Err(line) => return Some(line),
     };
-    if !shrunk.reproduced {
-        return Some(format!(
-            "not possible: seed {}'s faults, written down as {} fixed events, do not fail \
-             {} again, so the seed's own scenario stands",
-            shrunk.seed,
-            shrunk.schedule.len(),
-            shrunk.target
-        ));
-    }
     let text = match sim.minimal_scenario(&shrunk) {
         Ok(text) => text,
         Err(problem) => return Some(format!("not possible: {problem}")),
@@ -65,8 +57,9 @@ impl Sim {
     /// rewritten with the minimal faults, the smaller shape and the one
     /// seed, under a comment that says what it still fails. What a failing
     /// seed writes as `minimal.toml`. An error when the sim was built in
-    /// code (no file to rewrite), or an `expect` claim names a fault the
-    /// shrink removed.
+    /// code (no file to rewrite) or its file no longer parses. A claim
+    /// about the window of a fault the shrink removed is dropped, and a
+    /// comment at the top says so.
     pub fn minimal_scenario(&self, shrunk: &FaultShrink) -> Result<String, String> {
         let config = self.config();
         let source = config
@@ -94,22 +87,31 @@ impl Sim {
     }
 }
 
-/// The shrink line of a sim built in code: sizes, the check it still
-/// fails, and the minimal faults as the builder's `faults` would take them.
-fn code_built_line(sim: &Sim, failure: &Failure, budget: crate::run::ShrinkBudget) -> String {
-    let shrunk = match sim.shrink_faults(failure.seed, budget) {
-        Ok(shrunk) => shrunk,
-        Err(error) => return format!("not possible: {error}"),
-    };
+/// `failure`'s seed shrunk within `budget`; Err: the line that says why it
+/// could not be, and that the original failure stands.
+fn shrunk(sim: &Sim, failure: &Failure, budget: ShrinkBudget) -> Result<FaultShrink, String> {
+    let shrunk = sim
+        .shrink_faults(failure.seed, budget)
+        .map_err(|error| format!("not possible: {error}"))?;
     if !shrunk.reproduced {
-        return format!(
+        return Err(format!(
             "not possible: seed {}'s faults, written down as {} fixed events, do not fail {} \
              again, so the seed's own run stands",
             shrunk.seed,
             shrunk.schedule.len(),
             shrunk.target
-        );
+        ));
     }
+    Ok(shrunk)
+}
+
+/// The shrink line of a sim built in code: sizes, the check it still
+/// fails, and the minimal faults as the builder's `faults` would take them.
+fn code_built_line(sim: &Sim, failure: &Failure, budget: ShrinkBudget) -> String {
+    let shrunk = match shrunk(sim, failure, budget) {
+        Ok(shrunk) => shrunk,
+        Err(line) => return line,
+    };
     let mut line = format!(
         "{}; still fails {} with these faults (`Sim::shrink_faults` then `Sim::minimal` \
          rebuild it in code):",
