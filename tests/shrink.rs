@@ -91,8 +91,7 @@ fn assert_fails_alike(sim: &obsim::Sim, case: &obsim_fixtures::BugCase, original
 /// Asserts that `shrunk` kept exactly faults of `kinds` and at most
 /// `invocations_max` invocations.
 fn assert_size(shrunk: &FaultShrink, kinds: &[FaultKind], invocations_max: u64) {
-    let kept: Vec<FaultKind> = shrunk.minimal.iter().map(|fault| fault.kind()).collect();
-    assert_eq!(kept, kinds, "{}", report(shrunk));
+    assert_eq!(self::kinds(shrunk), kinds, "{}", report(shrunk));
     assert!(
         shrunk.after.invocations <= invocations_max,
         "{}",

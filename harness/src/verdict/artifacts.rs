@@ -513,17 +513,6 @@ fn push_fault_lines(out: &mut String, faults: &[Fault]) {
 }
 
 /// The failure as its message words it, then the run's normalized report.
-/// Writes `report.txt` in the written seed folder `folder` again, for a
-/// failure whose message has grown since (the shrink's line, found after
-/// the folder was written, since shrinking needs the folder to write into).
-pub(crate) fn rewrite_report(
-    folder: &Path,
-    failure: &Failure,
-    run: Option<&Run>,
-) -> io::Result<()> {
-    fs::write(folder.join("report.txt"), report_text(failure, run))
-}
-
 fn report_text(failure: &Failure, run: Option<&Run>) -> String {
     let report = run.map_or_else(
         || "(no run: the seed did not complete)\n".to_string(),

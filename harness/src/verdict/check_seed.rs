@@ -46,21 +46,22 @@ impl Sim {
         if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
             let replay = self.otel_replay(verdict.run.as_ref());
             let run = replay.as_ref().or(verdict.run.as_ref());
-            let alert_files = run
+            let mut extra = run
                 .and_then(|run| super::alert_artifacts::alert_files(self, run))
                 .unwrap_or_default();
-            let written =
-                artifacts::write_failure_with(dir, self.config(), failure, run, &alert_files);
-            let folder = written.as_ref().ok().cloned();
-            failure.artifacts = Some(Artifacts::from_result(dir, written));
-            if let Some(folder) = folder {
-                failure.shrunk = super::shrink::minimal_file(self, failure, &folder);
-                if failure.shrunk.is_some() {
-                    // Best effort: the files are all there, and the console
-                    // message carries the line whatever happens here.
-                    let _ = artifacts::rewrite_report(&folder, failure, run);
+            // Shrunk before anything is written, so that report.txt has the
+            // line and minimal.toml moves into place with the other files.
+            let shrunk = artifacts::seed_dir(dir, &failure.scenario, seed)
+                .ok()
+                .and_then(|folder| super::shrink::for_artifacts(self, failure, &folder));
+            if let Some(shrunk) = shrunk {
+                failure.shrunk = Some(shrunk.line);
+                if let Some(text) = shrunk.minimal_toml {
+                    extra.push((super::shrink::MINIMAL_TOML.into(), text));
                 }
             }
+            let written = artifacts::write_failure_with(dir, self.config(), failure, run, &extra);
+            failure.artifacts = Some(Artifacts::from_result(dir, written));
         }
         verdict
     }

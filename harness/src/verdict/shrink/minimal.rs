@@ -15,42 +15,54 @@ use crate::verdict::{Failure, Problem};
 /// Fault lines a code-built sim's shrink line shows at most.
 const SHOWN_FAULTS_MAX: usize = 8;
 
-/// Shrinks `failure`'s seed and writes `minimal.toml` into `folder`.
-/// Returns the line the failure message shows about it; None when
-/// shrinking is off or does not apply (a run that did not complete). A sim
-/// built in code has no scenario file to rewrite: its line lists the
-/// minimal faults and sizes instead, for [`Sim::minimal`] or the builder.
-pub(crate) fn minimal_file(sim: &Sim, failure: &Failure, folder: &Path) -> Option<String> {
+/// What shrinking made of a failure, for its artifacts: the line its
+/// message shows, and for a scenario file the `minimal.toml` to write
+/// beside the other files.
+pub(crate) struct Shrunk {
+    pub(crate) line: String,
+    pub(crate) minimal_toml: Option<String>,
+}
+
+/// Shrinks `failure`'s seed for artifacts written into `folder`, the seed's
+/// folder, which the line names `minimal.toml` in. None when shrinking is
+/// off or does not apply (a run that did not complete). A sim built in
+/// code has no scenario file to rewrite: its line lists the minimal faults
+/// and sizes instead, for [`Sim::minimal`] or the builder.
+pub(crate) fn for_artifacts(sim: &Sim, failure: &Failure, folder: &Path) -> Option<Shrunk> {
     let config = sim.config();
     let budget = config.shrink?;
     if !matches!(failure.problem, Problem::Violations(_)) {
         return None;
     }
+    let line_only = |line| {
+        Some(Shrunk {
+            line,
+            minimal_toml: None,
+        })
+    };
     if config.scenario_source.is_none() {
-        return Some(code_built_line(sim, failure, budget));
+        return line_only(code_built_line(sim, failure, budget));
     }
     let shrunk = match shrunk(sim, failure, budget) {
         Ok(shrunk) => shrunk,
-        Err(line) => return Some(line),
+        Err(line) => return line_only(line),
     };
-    let text = match sim.minimal_scenario(&shrunk) {
-        Ok(text) => text,
-        Err(problem) => return Some(format!("not possible: {problem}")),
-    };
-    let file = folder.join("minimal.toml");
-    let sizes = sizes(&shrunk);
-    match std::fs::write(&file, text) {
-        Ok(()) => Some(format!(
-            "{sizes}; still fails {}: {}",
-            shrunk.target,
-            file.display()
-        )),
-        Err(error) => Some(format!(
-            "{sizes}, but {} could not be written: {error}",
-            file.display()
-        )),
+    match sim.minimal_scenario(&shrunk) {
+        Ok(text) => Some(Shrunk {
+            line: format!(
+                "{}; still fails {}: {}",
+                sizes(&shrunk),
+                shrunk.target,
+                folder.join(MINIMAL_TOML).display()
+            ),
+            minimal_toml: Some(text),
+        }),
+        Err(problem) => line_only(format!("not possible: {problem}")),
     }
 }
+
+/// The shrunk scenario's file name in a seed's artifacts folder.
+pub(crate) const MINIMAL_TOML: &str = "minimal.toml";
 
 impl Sim {
     /// The scenario file `shrunk` describes, as text: this sim's own file
