@@ -37,12 +37,16 @@ impl System for Service {
         Box::pin(async move {
             metrics::describe_counter!("pings_total", "Pings answered, by parity.");
             metrics::describe_histogram!("ping_handling_seconds", "Time to handle a ping.");
+            metrics::describe_counter!("ping_replies_total", "Pings replied to.");
             while let Ok(request) = node.network.accept::<Ping>().await {
                 let (Ping(n), responder) = request.into_parts();
                 let started = madsim::time::Instant::now();
                 madsim::time::sleep(Duration::from_millis(2)).await;
                 let parity = if n % 2 == 0 { "even" } else { "odd" };
                 metrics::counter!("pings_total", "parity" => parity).increment(1);
+                // A second counter family: the exporter writes families in
+                // hash-map order, fresh at every render.
+                metrics::counter!("ping_replies_total").increment(1);
                 metrics::histogram!("ping_handling_seconds")
                     .record(started.elapsed().as_secs_f64());
                 let _ = responder.reply(Pong).await;
@@ -68,6 +72,7 @@ impl System for Service {
             .request_timing("ping_handling_seconds", "")
             .accurate(r#"final(pings_total) == messages.received{message="ping"}"#)
             .accurate("final(ping_client_calls_total) == outcomes.total")
+            .accurate(r#"final(ping_replies_total) == messages.received{message="ping"}"#)
     }
 }
 
@@ -110,4 +115,36 @@ fn a_recorder_that_outlives_its_incarnation_is_caught_by_metric_accuracy() {
         "{message}"
     );
     assert!(message.contains("final(pings_total)"), "{message}");
+}
+
+/// `metrics-exporter-prometheus` keeps families in a `HashMap` built afresh
+/// at every render, so two renders of the same values list their families in
+/// different orders. obsim's canonical form must not see that as a change:
+/// before it ordered families, every seed of a service on this exporter
+/// failed `seed_determinism`.
+#[test]
+fn the_exporters_hash_map_family_order_is_not_a_determinism_failure() {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use obsim::harness::exposition::canonical;
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for name in [
+            "a_total", "b_total", "c_total", "d_total", "e_total", "f_total",
+        ] {
+            metrics::counter!(name, "k" => "v").increment(3);
+        }
+        metrics::gauge!("g_bytes").set(2.0);
+    });
+    let renders: Vec<String> = (0..20).map(|_| handle.render()).collect();
+    assert!(
+        renders.iter().any(|render| render != &renders[0]),
+        "20 renders came out in one order: this test no longer shows the exporter's hash order"
+    );
+    let first = canonical(&renders[0]);
+    for render in &renders {
+        assert_eq!(canonical(render), first);
+    }
+    assert!(first.find("a_total").unwrap() < first.find("f_total").unwrap());
 }
