@@ -41,7 +41,7 @@ pub use run::{
     Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
     MessageCounts, OpenSpan, RequestRecord, Run, Scrape, ShrinkBudget, SpanEventRecord, SpanId,
     SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing,
-    TimingSource, TraceId, Workload, SCRAPE_JOB_DEFAULT,
+    TimingSource, TraceId, Workload, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Check, Violation};
-use crate::run::{Contract, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId};
+use crate::run::{
+    Contract, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId, SCHEDULING_SLACK,
+};
 
 /// How many uncovered operations of one kind are described before the rest
 /// are counted.
@@ -50,6 +52,9 @@ struct Op<'a> {
     ended: Duration,
     /// Some(failed) when the span's status must say so; None: not judged.
     failed: Option<bool>,
+    /// How long after `started` the span may start: [`SCHEDULING_SLACK`]
+    /// for a request, whose handler runs on a later poll than its receipt.
+    slack: Duration,
     span: Option<&'a SpanRef>,
 }
 
@@ -92,6 +97,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
                 ended: op.ended_at,
                 // span_status already matches storage spans to failures.
                 failed: None,
+                slack: Duration::ZERO,
                 span: op.span.as_ref(),
             };
             (op, own)
@@ -108,6 +114,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
                 started: call.started_at,
                 ended: call.ended_at,
                 failed: Some(call.failure.is_some()),
+                slack: Duration::ZERO,
                 span: call.span.as_ref(),
             };
             (op, own)
@@ -128,6 +135,7 @@ pub(super) fn span_coverage(run: &Run, contract: &Contract) -> Vec<Violation> {
                 started: request.received_at,
                 ended: replied,
                 failed,
+                slack: SCHEDULING_SLACK,
                 span: request.span.as_ref(),
             };
             Some((op, |span: &SpanRecord| span.kind == "server"))
@@ -188,7 +196,7 @@ fn problem<'a>(
     own: &impl Fn(&SpanRecord) -> bool,
 ) -> Option<String> {
     let interval = format!(
-        "from {:.6}s to {:.6}s",
+        "from {:.9}s to {:.9}s",
         op.started.as_secs_f64(),
         op.ended.as_secs_f64()
     );
@@ -206,7 +214,7 @@ fn problem<'a>(
     if let Some(other) = claimed.insert(current, op.started) {
         return Some(format!(
             "ran {interval} inside span `{}`, which already stood for another operation (at \
-             {:.6}s): each operation needs a span of its own",
+             {:.9}s): each operation needs a span of its own",
             span.name,
             other.as_secs_f64()
         ));
@@ -214,15 +222,27 @@ fn problem<'a>(
     let (start, end) = (seconds(span.start_ns), seconds(span.end_ns));
     if span.end_ns < op.ended.as_nanos() as i64 {
         return Some(format!(
-            "ran {interval}, but its span `{}` closed at {end:.6}s, before the operation \
+            "ran {interval}, but its span `{}` closed at {end:.9}s, before the operation \
              finished: the span times less than the work",
             span.name
         ));
     }
-    if span.start_ns > op.started.as_nanos() as i64 {
+    let late_ns = span.start_ns - op.started.as_nanos() as i64;
+    if late_ns > op.slack.as_nanos() as i64 {
         return Some(format!(
-            "ran {interval}, but its span `{}` only started at {start:.6}s",
-            span.name
+            "ran {interval}, but its span `{}` only started at {start:.9}s, {} after the \
+             operation began{}",
+            span.name,
+            nanos(late_ns),
+            if op.slack.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " (a handler's span may start up to {} after obsim received the request, \
+                     for the tasks madsim polls in between)",
+                    nanos(op.slack.as_nanos() as i64)
+                )
+            }
         ));
     }
     // A crash that cut the span off after the operation ended (a reply held
@@ -267,7 +287,7 @@ fn not_own(
         });
     match closed_early {
         Some(early) => format!(
-            "ran {interval} under `{}`: its own span `{}` had already closed at {:.6}s, before \
+            "ran {interval} under `{}`: its own span `{}` had already closed at {:.9}s, before \
              the operation ran (created and ended around building the work, not around \
              awaiting it)",
             current.name,
@@ -284,4 +304,16 @@ fn not_own(
 
 fn seconds(ns: i64) -> f64 {
     ns as f64 / 1e9
+}
+
+/// `340 ns`, `12.5 µs`, `3.2 ms`: a gap a person can read.
+fn nanos(ns: i64) -> String {
+    let abs = ns.unsigned_abs() as f64;
+    if abs < 1e3 {
+        format!("{ns} ns")
+    } else if abs < 1e6 {
+        format!("{} µs", ns as f64 / 1e3)
+    } else {
+        format!("{} ms", ns as f64 / 1e6)
+    }
 }

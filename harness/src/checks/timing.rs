@@ -149,7 +149,8 @@ fn check_incarnation(
             let key = (node.to_string(), number, operation.clone());
             let truth = timed.get(&key).map_or(&[][..], Vec::as_slice);
             let series = exported.get(&operation);
-            let problem = compare(truth, series, timing.source.describe())?;
+            let slack = timing.source.slack().as_secs_f64();
+            let problem = compare(truth, series, timing.source.describe(), slack)?;
             Some(Violation {
                 check: Check::HistogramCorrectness,
                 subject: format!("{}{{{}={operation:?}}}", timing.histogram, timing.label),
@@ -205,8 +206,13 @@ fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<St
     series
 }
 
-/// Why the exported series does not hold exactly `truth`; None if it does.
-fn compare(truth: &[f64], series: Option<&Series>, what: &str) -> Option<String> {
+/// Why the exported series does not hold `truth`; None if it does. With a
+/// zero `slack` it must hold exactly those durations; with a slack, each
+/// observation may lie up to `slack` either side of its true duration (see
+/// [`crate::run::SCHEDULING_SLACK`]): every bucket then holds at least the
+/// durations that are below its bound even plus the slack, and at most those
+/// below it minus the slack, and `_sum` is within the slack per observation.
+fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Option<String> {
     let Some(series) = series else {
         return (!truth.is_empty()).then(|| {
             format!(
@@ -217,16 +223,22 @@ fn compare(truth: &[f64], series: Option<&Series>, what: &str) -> Option<String>
     };
     let total: f64 = truth.iter().sum();
     for &(bound, count) in &series.buckets {
-        let expected = truth.iter().filter(|&&seconds| seconds <= bound).count() as f64;
-        if count != expected {
+        let (least, most) = allowed(truth, bound, slack);
+        if count < least || count > most {
+            let expected = if least == most {
+                format!("{least}")
+            } else {
+                format!("between {least} and {most}")
+            };
             return Some(format!(
                 "bucket le={bound} holds {count}, but {expected} of the {} {what} the \
-                 harness timed took at most {bound}s (exported sum {}s, true sum {total}s{}). \
+                 harness timed took at most {bound}s{} (exported sum {}s, true sum {total}s{}). \
                  Buckets by bound: {}",
                 truth.len(),
+                slack_words(slack),
                 series.sum,
                 unit_hint(series.sum, total),
-                table(series, truth)
+                table(series, truth, slack)
             ));
         }
     }
@@ -237,14 +249,35 @@ fn compare(truth: &[f64], series: Option<&Series>, what: &str) -> Option<String>
             truth.len()
         ));
     }
-    let tolerance = 1e-9 * total.abs().max(1.0);
+    let tolerance = 1e-9 * total.abs().max(1.0) + slack * truth.len() as f64;
     ((series.sum - total).abs() > tolerance).then(|| {
         format!(
-            "_sum is {}s, but the {what} took {total}s in all{}",
+            "_sum is {}s, but the {what} took {total}s in all{}{}",
             series.sum,
+            slack_words(slack),
             unit_hint(series.sum, total)
         )
     })
+}
+
+/// The fewest and the most of `truth` a bucket with upper bound `bound` may
+/// hold when each observation may be off by up to `slack`.
+fn allowed(truth: &[f64], bound: f64, slack: f64) -> (f64, f64) {
+    let least = truth.iter().filter(|&&d| d + slack <= bound).count();
+    let most = truth.iter().filter(|&&d| d - slack <= bound).count();
+    (least as f64, most as f64)
+}
+
+/// `, each within 100 µs ...` when there is a slack.
+fn slack_words(slack: f64) -> String {
+    if slack > 0.0 {
+        format!(
+            ", each allowed {:.0} µs either way for when the service's clock starts",
+            slack * 1e6
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Names the unit mistake when the exported sum is a power of 1000 off.
@@ -266,13 +299,15 @@ fn unit_hint(exported: f64, truth: f64) -> String {
 }
 
 /// `le=0.001: exported 0, true 12; ...` for the buckets that differ.
-fn table(series: &Series, truth: &[f64]) -> String {
+fn table(series: &Series, truth: &[f64], slack: f64) -> String {
     let rows: Vec<String> = series
         .buckets
         .iter()
         .filter_map(|&(bound, count)| {
+            let (least, most) = allowed(truth, bound, slack);
             let expected = truth.iter().filter(|&&seconds| seconds <= bound).count() as f64;
-            (count != expected).then(|| format!("le={bound}: exported {count}, true {expected}"))
+            (count < least || count > most)
+                .then(|| format!("le={bound}: exported {count}, true {expected}"))
         })
         .collect();
     rows.join("; ")
@@ -290,6 +325,47 @@ request_duration_seconds_bucket{le=\"+Inf\"} 1
 request_duration_seconds_sum 0.05
 request_duration_seconds_count 1
 ";
+
+    /// A series of one observation, in buckets 1 ms and 10 ms.
+    fn one(observed: f64) -> Series {
+        let buckets = [0.001, 0.01, f64::INFINITY];
+        Series {
+            buckets: buckets
+                .iter()
+                .map(|&bound| (bound, f64::from(observed <= bound)))
+                .collect(),
+            count: 1.0,
+            sum: observed,
+        }
+    }
+
+    #[test]
+    fn a_handler_that_starts_its_clock_a_few_polls_after_receipt_is_placed_within_the_slack() {
+        let slack = crate::run::SCHEDULING_SLACK.as_secs_f64();
+        // Received at t, answered 1.0002 ms later; the handler's own clock
+        // started 300 ns after the receipt, so it observed 0.9999 ms.
+        let truth = [0.0010002];
+        let observed = one(0.0009999);
+        assert!(compare(&truth, Some(&observed), "requests", slack).is_none());
+        // Without the slack, the bucket is off by one.
+        let exact = compare(&truth, Some(&observed), "requests", 0.0).unwrap();
+        assert!(exact.contains("bucket le=0.001 holds 1, but 0"), "{exact}");
+    }
+
+    #[test]
+    fn milliseconds_recorded_as_seconds_fail_within_the_slack_too() {
+        let slack = crate::run::SCHEDULING_SLACK.as_secs_f64();
+        let truth = [0.004];
+        let problem = compare(&truth, Some(&one(4.0)), "requests", slack).unwrap();
+        assert!(
+            problem.contains("bucket le=0.01 holds 0, but 1"),
+            "{problem}"
+        );
+        assert!(problem.contains("100 µs either way"), "{problem}");
+        // A timer started 2 ms late is not scheduling: it skipped work.
+        let late = compare(&truth, Some(&one(0.0005)), "requests", slack).unwrap();
+        assert!(late.contains("bucket le=0.001 holds 1, but 0"), "{late}");
+    }
 
     #[test]
     fn a_histogram_no_check_places_is_reported_until_the_contract_says_why() {

@@ -3,6 +3,8 @@
 //! system describes its own metrics and spans here, in terms of the
 //! harness's ground truth.
 
+use std::time::Duration;
+
 use obsim_scenario::{parse_expectation, Expectation, MetricSelector, Quantity, Term};
 
 use super::config::ConfigError;
@@ -79,7 +81,32 @@ pub enum TimingSource {
     Dependency(String),
 }
 
+/// How far a service's own reading of a request's or call's start may be
+/// from obsim's, either way. madsim advances its clock 50 to 100 ns on every
+/// task poll, and a handler spawned for a request first runs after every
+/// task that was ready before it: its span and its own `Instant` start
+/// later than the poll on which obsim recorded the receipt, by up to 100 ns
+/// per task polled in between. 100 µs is 1,000 such polls, far more than a
+/// request waits for in any reference system, and far less than any unit
+/// mistake or span that skips part of the work (a storage operation takes a
+/// millisecond or more). It applies to requests and calls, whose start
+/// obsim sees on another poll than the service; storage operations and
+/// dependency calls are timed on the service's own poll, exactly.
+pub const SCHEDULING_SLACK: Duration = Duration::from_micros(100);
+
 impl TimingSource {
+    /// How far the service's reading of one such duration may be from
+    /// obsim's: [`SCHEDULING_SLACK`] for requests and calls, zero for
+    /// storage operations and dependency calls.
+    pub fn slack(&self) -> Duration {
+        match self {
+            TimingSource::Requests | TimingSource::RequestsByMethod | TimingSource::Calls => {
+                SCHEDULING_SLACK
+            }
+            TimingSource::Storage | TimingSource::Dependency(_) => Duration::ZERO,
+        }
+    }
+
     /// What it times, for messages.
     pub fn describe(&self) -> &'static str {
         match self {

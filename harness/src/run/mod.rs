@@ -22,7 +22,7 @@ pub use config::{
     Workload,
 };
 pub(crate) use contract::{final_metrics, final_selectors};
-pub use contract::{Balance, Contract, Timing, TimingSource, SCRAPE_JOB_DEFAULT};
+pub use contract::{Balance, Contract, Timing, TimingSource, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub(crate) use node::server_name;
 pub use record::{IncarnationRecord, Run};
