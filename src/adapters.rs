@@ -100,6 +100,13 @@ impl OpenTelemetryMetrics {
     pub fn provider(&self) -> &opentelemetry_sdk::metrics::SdkMeterProvider {
         &self.provider
     }
+
+    /// The `prometheus::Registry` the exporter writes into: the library's
+    /// own handle, for a service whose `/metrics` route encodes it itself
+    /// (`prometheus::TextEncoder`). Serving this adapter serves the same.
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.registry
+    }
 }
 
 impl MetricsHandler for OpenTelemetryMetrics {
@@ -123,10 +130,14 @@ impl MetricsHandler for OpenTelemetryMetrics {
 /// impl System for MyService {
 ///     fn run_scope(&self, run: &mut dyn FnMut()) { self.metrics.scope(run) }
 ///     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
-///         node.serve_metrics(self.metrics.for_this_node());
+///         // The exporter's own handle: give it to the service, whose own
+///         // `/metrics` route renders it, and serve what that route renders.
+///         let handle = self.metrics.for_this_node();
+///         let service = MyService::new(handle);
+///         node.serve_metrics(move || MetricsResponse::prometheus_text(service.metrics_body()));
 ///         // ... metrics::counter!("requests_total").increment(1) anywhere on the node
 ///     }
-///     // drive: client.serve_metrics(self.metrics.for_this_node())
+///     // drive: let handle = self.metrics.for_this_node(); client.serve_metrics(..)
 /// }
 /// ```
 ///
@@ -194,11 +205,15 @@ impl MetricsRecorders {
         metrics::with_local_recorder(self, run)
     }
 
-    /// A fresh recorder for the node incarnation this is called on, and its
-    /// `/metrics` handler for [`NodeContext::serve_metrics`](crate::NodeContext::serve_metrics)
-    /// (or the client's). Call it as `serve` (or `drive`) starts: from then
-    /// on, the `metrics` macros on this node record into it.
-    pub fn for_this_node(&self) -> impl MetricsHandler {
+    /// A fresh recorder for the node incarnation this is called on, and the
+    /// exporter's own `PrometheusHandle` for it: the handle a service's own
+    /// `/metrics` route renders (`handle.render()`, the text format 0.0.4).
+    /// Serve what that route renders with
+    /// [`NodeContext::serve_metrics`](crate::NodeContext::serve_metrics)
+    /// (`move || MetricsResponse::prometheus_text(handle.render())` at its
+    /// simplest), or the client's. Call it as `serve` (or `drive`) starts:
+    /// from then on, the `metrics` macros on this node record into it.
+    pub fn for_this_node(&self) -> metrics_exporter_prometheus::PrometheusHandle {
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
             .set_buckets(&self.inner.buckets)
             // Only an empty list is refused, and the default has bounds.
@@ -211,10 +226,7 @@ impl MetricsRecorders {
             .lock()
             .expect("recorders lock")
             .insert(node, Arc::new(recorder));
-        move || MetricsResponse {
-            content_type: obsim_harness::PROMETHEUS_TEXT_CONTENT_TYPE.into(),
-            body: handle.render(),
-        }
+        handle
     }
 
     /// The current incarnation's recorder of the node this runs on, if it

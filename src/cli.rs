@@ -179,13 +179,24 @@ impl Suite {
         if files.is_empty() {
             return self.files();
         }
-        Ok(files
-            .iter()
-            .map(|path| SuiteFile {
-                name: path.display().to_string(),
-                path: path.clone(),
-            })
-            .collect())
+        let mut selected = Vec::new();
+        for path in files {
+            if path.is_dir() {
+                selected.extend(files_under(path)?);
+            } else if path.exists() {
+                selected.push(SuiteFile {
+                    name: path.display().to_string(),
+                    path: path.clone(),
+                });
+            } else {
+                return Err(format!(
+                    "{}: no such file or folder: expected a scenario file (*.toml) or a folder \
+                     of them",
+                    path.display()
+                ));
+            }
+        }
+        Ok(selected)
     }
 
     fn list(&self, files: &[PathBuf], out: &mut dyn Write) -> Result<i32, String> {
@@ -351,6 +362,26 @@ struct FileSweep {
 }
 
 /// What a person reads after the summary line of the file a stop cut short.
+/// Every scenario file under folder `dir` (sub-folders included), sorted,
+/// each named by its path: a folder with none is an error, not a pass.
+fn files_under(dir: &Path) -> Result<Vec<SuiteFile>, String> {
+    let paths = obsim_scenario::discover(dir)
+        .map_err(|error| format!("cannot read the scenario folder {}: {error}", dir.display()))?;
+    if paths.is_empty() {
+        return Err(format!(
+            "no scenario files (*.toml) under {}: a run that tests nothing is an error",
+            dir.display()
+        ));
+    }
+    Ok(paths
+        .into_iter()
+        .map(|path| SuiteFile {
+            name: path.display().to_string(),
+            path,
+        })
+        .collect())
+}
+
 fn interrupted_note(report: &FileReport, files_left: usize, failed_after_stop: u64) -> String {
     let mut note = format!(
         "obsim: interrupted: {} of {} seed(s) of {} ran; the summary counts those",

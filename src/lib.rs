@@ -78,13 +78,23 @@
 //!   [`TraceHeaders::of`] the client span inside the request, and call
 //!   [`TraceHeaders::set_parent_of`] on the server span before it is first
 //!   entered. `trace_integrity` fails a server span that starts a new trace.
-//! - Status: a span whose work failed ends in error
-//!   (`tracing_opentelemetry::OpenTelemetrySpanExt::set_status`).
-//! - **The crash rule:** work a crash cuts off must end its span in error, or
-//!   the trace shows a success that never happened. Run such work with
-//!   [`SpanFutureExt::in_span`] (or hold a [`CancelGuard`]): if the future is
-//!   dropped before it completes, the span ends with status
-//!   [`CANCELLED`]. `span_completion` checks it.
+//! - Status: a span whose work failed ends in error, with a description a
+//!   person can read. Either call
+//!   `tracing_opentelemetry::OpenTelemetrySpanExt::set_status(Status::error("..."))`,
+//!   or record the fields tracing-opentelemetry reads:
+//!   `otel.status_code = "ERROR"` with `otel.status_description = "..."`.
+//!   A field named `otel.status_message` is *not* read: it is exported as a
+//!   plain attribute and the status keeps no description, which
+//!   `span_completion` reports.
+//! - **Crashes:** a crash loses the spans still open on the node, as the
+//!   real SDK in a killed process never exports them (the report counts them
+//!   as lost). No check needs anything obsim-specific in the service for
+//!   that. What must hold instead is on the side that lived: the client's
+//!   span of an attempt a crash cut off (no reply came) ends in error, or
+//!   the trace shows a success that never happened. `span_completion` checks
+//!   it. [`SpanFutureExt::in_span`] and [`CancelGuard`] still end a dropped
+//!   span with status [`CANCELLED`], for a service that wants that outside
+//!   obsim too.
 //!
 //! # Metrics
 //!
@@ -220,10 +230,16 @@ pub use obsim_harness as harness;
 pub use obsim_harness::rules;
 pub use obsim_scenario as scenario;
 
+/// A request a server took with [`Network::accept`]: its body, and the
+/// [`Responder`] that answers it. Named so that it does not collide with a
+/// service's own `Request` type.
+pub use obsim_harness::Request as IncomingRequest;
 pub use obsim_harness::{
-    Builder, Check, ClientContext, Contract, Failure, HandlerFaults, InjectedPanic, MetricsHandler,
-    MetricsResponse, Network, NodeContext, Problem, Run, Sim, Storage, StorageError, Sweep, System,
-    Verdict, Violation, Workload, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
+    Builder, Call, CallError, Check, ClientContext, Contract, Dependency, DependencyError, Failure,
+    HandlerFaults, InjectedPanic, Invocation, MetricsHandler, MetricsResponse, Network,
+    NodeContext, Outcome, Problem, ReplyStatus, Responder, Run, Sim, Storage, StorageError, Sweep,
+    System, Verdict, Violation, Workload, OPENMETRICS_TEXT_CONTENT_TYPE,
+    PROMETHEUS_TEXT_CONTENT_TYPE, SCHEDULING_SLACK,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};
 pub use suite::{load_scenario, NoSettings, Suite, SuiteFile};

@@ -29,5 +29,25 @@ pub(crate) fn assert_report(snapshots: &Path, file: &SuiteFile, report: &str) {
     settings.set_input_file(&file.path);
     settings.set_description(format!("the report of the first seed of {}", file.name));
     settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, report));
+    // insta's macro would record this file (obsim's own source) as the
+    // snapshot's `source:`, as a path from the user's workspace into
+    // wherever obsim is checked out or unpacked: a header that differs from
+    // machine to machine. The assertion is made with the scenario file as
+    // its source instead, relative to the package (the current directory),
+    // which is the same on every machine. It is the function the macro
+    // itself calls.
+    let workspace = std::env::current_dir().unwrap_or_default();
+    let source = file.path.to_string_lossy();
+    settings.bind(|| {
+        insta::_macro_support::assert_snapshot(
+            (name, report).into(),
+            &workspace,
+            "assert_report",
+            module_path!(),
+            &source,
+            0,
+            "report",
+        )
+        .unwrap()
+    });
 }

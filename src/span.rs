@@ -1,11 +1,15 @@
 //! Span helpers every instrumented service needs under obsim.
 //!
-//! The crash rule: a span whose work is cut off (a node crash
-//! drops every task on the node) must still end, and end in error, or the
-//! trace shows a request that quietly succeeded, or one that never ended.
+//! Span helpers: trace context across the network ([`TraceHeaders`]) and
+//! spans that end in error when their work is dropped ([`CancelGuard`],
+//! [`SpanFutureExt::in_span`]).
 //!
-//! `span_completion` checks it; these helpers make it one call instead of a
-//! drop guard copied into every handler.
+//! No check requires the cancel helpers. A node crash loses the spans still
+//! open on it, as a killed process would; what `span_completion` checks is
+//! that the client's span of an attempt the crash cut off ends in error. The
+//! helpers are for work dropped while its process lives on (a timeout that
+//! drops a future, a cancelled task), where a span that ends OK would claim
+//! a success.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -54,7 +54,7 @@ fn failed() -> &'static Failed {
         let root =
             std::env::temp_dir().join(format!("obsim-artifacts-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        let config = ActorConfig::default().with_bug(Bug::SpanLeakOnCrash);
+        let config = ActorConfig::default().with_bug(Bug::SpanLeakOnError);
         let sim = obsim_fixtures::skeleton()
             .replay_command("cargo test --test artifacts")
             .artifacts_dir(Some(root.clone()))

@@ -50,12 +50,12 @@ fn counter_derived_from_live_actors_is_caught_by_counter_monotonicity() {
 }
 
 #[test]
-fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
-    let test = "span_leaked_when_a_node_crashes_is_caught_by_span_completion";
-    // Seed 1's crash cuts off invocations in flight on server-1.
-    let message = message_of(&failure_with(Bug::SpanLeakOnCrash, 2, test));
+fn span_leaked_on_the_error_path_is_caught_by_span_completion() {
+    let test = "span_leaked_on_the_error_path_is_caught_by_span_completion";
+    // Failed writes fail invocations, whose spans the table keeps open.
+    let message = message_of(&failure_with(Bug::SpanLeakOnError, 2, test));
     assert!(
-        message.contains("[span_completion] span `ActorService/Invoke` on server-1 at 1."),
+        message.contains("[span_completion] span `ActorService/Invoke` on server-"),
         "{message}"
     );
     assert!(
@@ -67,6 +67,29 @@ fn span_leaked_when_a_node_crashes_is_caught_by_span_completion() {
         "only the planted bug fires:\n{message}"
     );
     assert_replay_line(&message, 2, test);
+}
+
+#[test]
+fn attempt_span_left_ok_when_a_crash_cut_its_request_off_is_caught_by_span_completion() {
+    let test = "attempt_span_left_ok_when_a_crash_cut_its_request_off_is_caught_by_span_completion";
+    // server-1 crashes at 1.5 s with invocations in flight; the server's
+    // spans of them are lost with it, the client's must say they failed.
+    let failure = failure_with(Bug::TimedOutAttemptSpanOk, 0, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[span_completion] span `ActorService/Invoke`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("to server-1, whose incarnation 0 crashed at 1.5"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the client span of a request a crash cut off must end in error"),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::SpanCompletion], "{message}");
+    assert_replay_line(&message, 0, test);
 }
 
 #[test]
@@ -345,5 +368,5 @@ fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
         assert_eq!(bug.as_str().parse::<Bug>(), Ok(bug));
     }
     let error = "counter_go_down".parse::<Bug>().unwrap_err();
-    assert!(error.contains("span_leak_on_crash"), "{error}");
+    assert!(error.contains("span_leak_on_error"), "{error}");
 }

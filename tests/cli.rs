@@ -546,8 +546,42 @@ fn no_subcommand_runs_as_run_and_list_lists() {
     assert_eq!((listed.code, listed.out.trim()), (0, path_arg(&file)));
     let flag = run(&suite, &["--list"]);
     assert_eq!((flag.code, &flag.out), (0, &listed.out));
-    let named = run(&suite, &["list", "a.toml", "b.toml"]);
-    assert_eq!(named.out, "a.toml\nb.toml\n");
+    let named = run(&suite, &["list", path_arg(&file), path_arg(&file)]);
+    assert_eq!(named.out, format!("{0}\n{0}\n", path_arg(&file)));
+}
+
+#[test]
+fn a_folder_runs_every_scenario_file_under_it_and_a_missing_path_is_refused() {
+    let folder = Folder::new("folder-arg");
+    let a = folder.file("a.toml", PASSES);
+    std::fs::create_dir_all(folder.0.join("more")).unwrap();
+    let b = folder.file("more/b.toml", &PASSES.replace("\"tiny\"", "\"tiny-b\""));
+    let suite = folder.suite();
+    let listed = run(&suite, &["list", path_arg(&folder.0)]);
+    assert_eq!(listed.code, 0, "{}", listed.err);
+    assert_eq!(listed.out, format!("{}\n{}\n", path_arg(&a), path_arg(&b)));
+    let swept = run(&suite, &["run", "--seeds", "1", path_arg(&folder.0)]);
+    assert_eq!(swept.code, 0, "{}", swept.err);
+    assert!(swept.out.contains("ok   tiny "), "{}", swept.out);
+    assert!(swept.out.contains("ok   tiny-b "), "{}", swept.out);
+
+    let missing = folder.0.join("nope.toml");
+    let refused = run(&suite, &["list", path_arg(&missing)]);
+    assert_eq!(refused.code, 2, "{}", refused.out);
+    assert!(
+        refused.err.contains("nope.toml: no such file or folder"),
+        "{}",
+        refused.err
+    );
+    let empty = folder.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let nothing = run(&suite, &["run", "--seeds", "1", path_arg(&empty)]);
+    assert_eq!(nothing.code, 2, "{}", nothing.out);
+    assert!(
+        nothing.err.contains("no scenario files (*.toml) under"),
+        "{}",
+        nothing.err
+    );
 }
 
 #[test]

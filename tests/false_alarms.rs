@@ -15,7 +15,7 @@ struct Ping(TraceHeaders);
 #[derive(Clone)]
 struct Pong;
 
-impl obsim::harness::ReplyStatus for Pong {
+impl obsim::ReplyStatus for Pong {
     fn status(&self) -> String {
         "ok".into()
     }
@@ -120,4 +120,75 @@ fn a_handler_spawned_per_request_passes_span_coverage_and_request_placement() {
         record.start_ns > request.received_at.as_nanos() as i64
     });
     assert!(late.count() > 0, "no handler started after its receipt");
+}
+
+/// A plain service under a crash: its handlers run under
+/// `tracing::Instrument`, with no obsim type to end their spans in error
+/// when the crash drops them. In production a killed process exports none
+/// of its in-flight spans, and obsim does the same: they are lost, not
+/// failures. The client's spans of the requests the crash cut off end in
+/// error, which is what must hold instead.
+struct PlainHandlers;
+
+impl System for PlainHandlers {
+    fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+        use obsim::deps::tracing::Instrument;
+        Box::pin(async move {
+            while let Ok(request) = node.network.accept::<Ping>().await {
+                let (Ping(headers), responder) = request.into_parts();
+                let span = tracing::info_span!("PingService/Ping", otel.kind = "server");
+                headers.set_parent_of(&span);
+                let work = async move {
+                    madsim::time::sleep(Duration::from_millis(30)).await;
+                    let _ = responder.reply(Pong).await;
+                };
+                madsim::task::spawn(work.instrument(span));
+            }
+        })
+    }
+
+    fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
+        SpawnedHandlers.drive(client)
+    }
+
+    fn contract(&self) -> Contract {
+        Contract::new()
+            .outcomes(["ok", "timeout"])
+            .request_span("ping")
+    }
+}
+
+#[test]
+fn spans_a_crash_cuts_off_are_lost_with_the_process_not_failures() {
+    let sim = Sim::builder("plain-handlers")
+        .servers(2)
+        .workload(obsim::Workload {
+            invocations: 200,
+            concurrency: 200,
+            ..Default::default()
+        })
+        .duration(Duration::from_secs(2))
+        .fault(
+            obsim::faults::Fault::new(obsim::faults::Effect::NodeCrash {
+                restart_after: Some(Duration::from_millis(300)),
+            })
+            .on_node(1)
+            .at(Duration::from_millis(10)),
+        )
+        .artifacts_dir(None)
+        .build(|| PlainHandlers)
+        .unwrap();
+    let sweep = sim.sweep(&[0, 1, 2, 3]);
+    sweep.assert_passed();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
+    let lost = &run.lifecycle.lost;
+    assert!(!lost.is_empty(), "the crash cut off no request");
+    assert!(lost.iter().all(|span| span.node == "server-1"), "{lost:?}");
+    // None of them was exported, and the client's spans of what the crash
+    // cut off ended in error.
+    assert!(run
+        .spans
+        .iter()
+        .all(|span| !lost.iter().any(|l| l.span_id == span.span_id)));
+    assert!(run.outcomes.get("timeout").copied().unwrap_or(0) > 0);
 }

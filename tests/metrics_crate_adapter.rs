@@ -9,7 +9,7 @@ use std::time::Duration;
 use obsim::adapters::MetricsRecorders;
 use obsim::deps::futures::future::BoxFuture;
 use obsim::deps::{madsim, metrics};
-use obsim::{Check, ClientContext, Contract, NodeContext, Sim, System};
+use obsim::{Check, ClientContext, Contract, MetricsResponse, NodeContext, Sim, System};
 
 mod support;
 
@@ -32,7 +32,10 @@ impl System for Service {
     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
         let first_boot = self.first.lock().unwrap().insert(node.index, ()).is_none();
         if first_boot || !self.recorder_survives_restart {
-            node.serve_metrics(self.metrics.for_this_node());
+            // The exporter's own handle, rendered as the service's own
+            // `/metrics` route would.
+            let handle = self.metrics.for_this_node();
+            node.serve_metrics(move || MetricsResponse::prometheus_text(handle.render()));
         }
         Box::pin(async move {
             metrics::describe_counter!("pings_total", "Pings answered, by parity.");
@@ -55,7 +58,8 @@ impl System for Service {
     }
 
     fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
-        client.serve_metrics(self.metrics.for_this_node());
+        let handle = self.metrics.for_this_node();
+        client.serve_metrics(move || MetricsResponse::prometheus_text(handle.render()));
         Box::pin(async move {
             metrics::describe_counter!("ping_client_calls_total", "Calls made, by outcome.");
             support::drive_pings(&client, |outcome| {

@@ -210,7 +210,7 @@ fn bug_planted_from_a_scenario_file_is_caught() {
     let failure = failure_of(
         r#"
 name = "inline"
-description = "Span leak on crash, planted from a file."
+description = "Span leak on the error path, planted from a file."
 [workload]
 invocations = 300
 concurrency = 8
@@ -218,12 +218,11 @@ think_time = "10ms"
 [run]
 duration = "3s"
 [system]
-bugs = ["span_leak_on_crash"]
+bugs = ["span_leak_on_error"]
 [[faults]]
-kind = "crash_during_transaction"
+kind = "storage_write_failure"
 node = 0
-at = "500ms"
-restart_after = "500ms"
+probability = 0.2
 "#,
     );
     let message = failure.to_string();

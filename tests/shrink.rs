@@ -128,18 +128,25 @@ fn a_counter_derived_from_live_actors_needs_no_fault_and_a_few_invocations() {
     assert_size(&shrunk, &[], 10);
 }
 
-/// The leak needs an invocation in flight on the node when it crashes, and
-/// without the network delays the workload is over by then: the answer
-/// keeps the crash and the delays that stretch the traffic to it, and the
-/// run's shape is only cut once the faults are. A small budget stops it,
-/// with a list that still fails on its own.
+/// The leak needs one failed invocation: the shrink keeps one write
+/// failure and the few invocations it takes to reach it.
 #[test]
-fn a_span_leaked_on_crash_keeps_the_crash_and_halves_the_schedule_in_sixty_runs() {
+fn a_span_leaked_on_the_error_path_keeps_one_write_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::SpanLeakOnError);
+    assert_size(&shrunk, &[FaultKind::StorageWriteFailure], 10);
+}
+
+/// The client span is left OK only when a crash cuts a request off, and
+/// without the network delays the workload is over before the crash: the
+/// answer keeps the crash and the delays that stretch the traffic to it. A
+/// small budget stops it, with a list that still fails on its own.
+#[test]
+fn an_attempt_span_left_ok_under_a_crash_keeps_the_crash_and_halves_the_schedule_in_sixty_runs() {
     let budget = ShrinkBudget {
         runs_max: 60,
         ..BUDGET
     };
-    let shrunk = proven_within(Bug::SpanLeakOnCrash, budget);
+    let shrunk = proven_within(Bug::TimedOutAttemptSpanOk, budget);
     assert_eq!(shrunk.runs, 60, "{}", report(&shrunk));
     assert_eq!(shrunk.stopped, Some(ShrinkStop::Runs));
     assert!(

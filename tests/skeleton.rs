@@ -107,31 +107,56 @@ fn client_call_and_its_server_work_form_one_trace() {
 }
 
 #[test]
-fn invocation_cut_off_by_a_crash_ends_its_spans_with_error_status() {
+fn invocation_cut_off_by_a_crash_is_lost_with_its_process_and_its_attempt_fails_on_the_client() {
     // Seeds whose crash lands between invocations cut nothing off; the
     // first seed whose crash lands mid-invocation is the one to look at.
-    let sim = sim("invocation_cut_off_by_a_crash_ends_its_spans_with_error_status");
+    let sim = sim("invocation_cut_off_by_a_crash_is_lost_with_its_process_and_its_attempt_fails_on_the_client");
     for seed in 0..16 {
         let run = sim
             .run(seed)
             .unwrap_or_else(|error| panic!("seed {seed}: {error}"));
-        let cancelled: Vec<_> = run
-            .spans
-            .iter()
-            .filter(|span| matches!(&span.status, SpanStatus::Error(reason) if reason.contains("the node stopped")))
-            .collect();
-        if cancelled.is_empty() {
+        let lost = &run.lifecycle.lost;
+        if !lost.iter().any(|span| span.name == "ActorService/Invoke") {
             continue;
         }
-        // Every span the crash cut off is a server's handling of an
-        // invocation (or work under it), and it ended in error.
-        assert!(
-            cancelled
-                .iter()
-                .any(|span| span.name == "ActorService/Invoke" && span.kind == "server"),
-            "seed {seed}: {cancelled:?}"
-        );
+        // The crash's process exported none of the spans it had open, as a
+        // killed process never does; they are no leak either.
+        assert!(lost.iter().all(|span| span.node == "server-1"), "{lost:?}");
+        for span in lost {
+            assert!(
+                !run.spans.iter().any(|s| s.span_id == span.span_id),
+                "seed {seed}: lost span {span:?} was exported"
+            );
+        }
         assert!(run.lifecycle.open.is_empty(), "{:?}", run.lifecycle.open);
+        // The client's span of an attempt the crash cut off ended in error.
+        let crashed_at = run
+            .incarnations
+            .iter()
+            .find(|i| i.node == "server-1" && i.number == 0)
+            .and_then(|i| i.ended_at)
+            .expect("server-1 crashed");
+        let mut seen = 0;
+        for request in &run.requests {
+            let call = &run.calls[request.call as usize];
+            let attempt = &call.attempts[request.attempt as usize];
+            let cut_off = request.node.as_ref() == "server-1"
+                && request.incarnation == 0
+                && attempt.outcome.as_deref() == Some("timeout")
+                && attempt.ended_at.is_some_and(|ended| ended >= crashed_at);
+            if !cut_off {
+                continue;
+            }
+            let sent_by = attempt.span.as_ref().expect("sent inside its span");
+            let span = run
+                .spans
+                .iter()
+                .find(|s| s.span_id == sent_by.span_id)
+                .unwrap();
+            assert!(matches!(span.status, SpanStatus::Error(_)), "{span:?}");
+            seen += 1;
+        }
+        assert!(seen > 0, "seed {seed}: no request was cut off");
         return;
     }
     panic!("no seed in 0..16 had its crash cut off an invocation");

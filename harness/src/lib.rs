@@ -39,16 +39,16 @@ pub use obsim_faults as faults;
 pub use obsim_rules as rules;
 pub use run::{
     Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
-    MessageCounts, OpenSpan, RequestRecord, Run, Scrape, ShrinkBudget, SpanEventRecord, SpanId,
-    SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp, Timing,
-    TimingSource, TraceId, Workload, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
+    LostSpan, MessageCounts, OpenSpan, RequestRecord, Run, Scrape, ShrinkBudget, SpanEventRecord,
+    SpanId, SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, StorageLatency, StorageOp,
+    Timing, TimingSource, TraceId, Workload, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,
-    HandlerFaults, InjectedPanic, MetricsHandler, MetricsResponse, Network, NodeContext,
-    ReplyStatus, Request, Responder, RunError, Sim, Storage, StorageError, System, APP_PORT,
-    LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
-    RESERVED_TAGS_START, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
+    HandlerFaults, InjectedPanic, Invocation, MetricsHandler, MetricsResponse, Network,
+    NodeContext, Outcome, ReplyStatus, Request, Responder, RunError, Sim, Storage, StorageError,
+    System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
+    PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,

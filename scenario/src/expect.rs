@@ -61,6 +61,10 @@ pub enum Quantity {
     /// `spans.orphaned{name, kind, status}`: exported spans whose parent was
     /// never exported in their trace: a trace with a hole in it.
     SpanOrphans(Selector),
+    /// `spans.lost{name, node}`: spans a crash lost: still open when their
+    /// node incarnation went down, so never exported, as a killed process
+    /// exports none of its in-flight spans.
+    SpanLost(Selector),
     /// `scrapes{node, up}`: scrapes.
     Scrapes(Selector),
     /// `scrapes.recovered{node}`: up scrapes right after a down scrape of the
@@ -312,6 +316,7 @@ fn fixed_values(keys: &[&str], key: &str) -> Option<&'static [&'static str]> {
 }
 
 const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
+const LOST_SPAN_KEYS: &[&str] = &["name", "node"];
 const SCRAPE_KEYS: &[&str] = &["node", "up"];
 const RECOVERY_KEYS: &[&str] = &["node"];
 const MESSAGE_KEYS: &[&str] = &["message"];
@@ -554,7 +559,12 @@ impl Parser<'_> {
         if !self.rest().starts_with('.') {
             return self.optional_selector(Some(SPAN_KEYS)).map(Quantity::Spans);
         }
-        let (start, word) = self.dotted("a span count", "roots, orphaned")?;
+        let (start, word) = self.dotted("a span count", "roots, orphaned, lost")?;
+        if word == "lost" {
+            return self
+                .optional_selector(Some(LOST_SPAN_KEYS))
+                .map(Quantity::SpanLost);
+        }
         let quantity: fn(Selector) -> Quantity = match word.as_str() {
             "roots" => Quantity::SpanRoots,
             "orphaned" => Quantity::SpanOrphans,
@@ -562,8 +572,9 @@ impl Parser<'_> {
                 return Err(self.error_at(
                     start,
                     format!(
-                        "unknown span count `{word}`: expected spans, spans.roots or spans.orphaned"
-                    ),
+                    "unknown span count `{word}`: expected spans, spans.roots, spans.orphaned or \
+                         spans.lost"
+                ),
                 ))
             }
         };
@@ -776,6 +787,7 @@ impl fmt::Display for Quantity {
             Quantity::Spans(selector) => write!(f, "spans{selector}"),
             Quantity::SpanRoots(selector) => write!(f, "spans.roots{selector}"),
             Quantity::SpanOrphans(selector) => write!(f, "spans.orphaned{selector}"),
+            Quantity::SpanLost(selector) => write!(f, "spans.lost{selector}"),
             Quantity::Scrapes(selector) => write!(f, "scrapes{selector}"),
             Quantity::ScrapeRecoveries(selector) => write!(f, "scrapes.recovered{selector}"),
             Quantity::Messages { fate, selector } => {

@@ -15,7 +15,7 @@ pub struct Ping(pub u64);
 #[derive(Clone)]
 pub struct Pong;
 
-impl obsim::harness::ReplyStatus for Pong {
+impl obsim::ReplyStatus for Pong {
     fn status(&self) -> String {
         "ok".into()
     }

@@ -27,11 +27,6 @@ pub enum Bug {
     /// A failed storage operation's span records the error as an event but
     /// leaves its status OK. Caught by span completion.
     SpanLeftOkOnFailure,
-    /// The server span, opened as the request is accepted, gets no
-    /// `obsim::CancelGuard` (its work runs under plain
-    /// `tracing::Instrument::instrument`), so a request a crash cuts off
-    /// ends its span without error. Caught by span completion.
-    ServerSpanNotCancelledOnCrash,
     /// Whenever a collection is evicted, `vectordb_vectors_indexed_total` is
     /// resynchronized with the live hot tier: prometheus-client's `Counter`
     /// has no `reset` or `set`, so the value is stored through
@@ -52,13 +47,12 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 8] = [
         Bug::MillisecondsAsSeconds,
         Bug::CounterBeforeWrite,
         Bug::GaugeNotDecrementedOnPanic,
         Bug::TraceContextDroppedOnSearch,
         Bug::SpanLeftOkOnFailure,
-        Bug::ServerSpanNotCancelledOnCrash,
         Bug::CounterResetFromLiveState,
         Bug::CollectionIdLabel,
         Bug::StoredGaugeRestartsAtZero,
@@ -71,7 +65,6 @@ impl Bug {
             Bug::GaugeNotDecrementedOnPanic => "gauge_not_decremented_on_panic",
             Bug::TraceContextDroppedOnSearch => "trace_context_dropped_on_search",
             Bug::SpanLeftOkOnFailure => "span_left_ok_on_failure",
-            Bug::ServerSpanNotCancelledOnCrash => "server_span_not_cancelled_on_crash",
             Bug::CounterResetFromLiveState => "counter_reset_from_live_state",
             Bug::CollectionIdLabel => "collection_id_label",
             Bug::StoredGaugeRestartsAtZero => "stored_gauge_restarts_at_zero",

@@ -16,7 +16,7 @@ use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::rand::Rng;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
-use obsim::harness::Call as CallRecord;
+use obsim::Call as CallRecord;
 use obsim::{ClientContext, TraceHeaders};
 
 use crate::metrics::ClientMetrics;

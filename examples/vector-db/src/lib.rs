@@ -14,7 +14,7 @@
 //!   vector (a storage `write` of the collection with the vector appended) and
 //!   `search` returns the ids of the `top_k` nearest vectors to a query, by
 //!   brute force over the hot copy.
-//! - **Request/response is obsim's** (`obsim::harness::Network::call`,
+//! - **Request/response is obsim's** (`obsim::Network::call`,
 //!   `Call::attempt`, `Call::finish`; `Network::accept`, `Responder::reply`),
 //!   so obsim records every call, attempt and request with exact times, the
 //!   reply's status and the span at each end: the ground truth its request
@@ -25,8 +25,10 @@
 //!   body, with a timeout and bounded concurrency, and records every outcome
 //!   as ground truth.
 //! - **The server** accepts each request and, in that same poll, starts its
-//!   duration clock and opens its server span (with an `obsim::CancelGuard`),
-//!   then handles it on a task of its own and replies inside that span.
+//!   duration clock and opens its server span, then handles it on a task of
+//!   its own and replies inside that span. A crash loses the spans still
+//!   open on the node, as it would in production: nothing obsim-specific
+//!   ends them.
 //! - **Telemetry:** see [`metrics`] for the metrics and the contract that
 //!   ties them to obsim's ground truth; spans are `vectordb.request` (the
 //!   client's root), `VectorService/Insert` and `VectorService/Search`

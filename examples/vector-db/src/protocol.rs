@@ -5,7 +5,7 @@
 //! carries Rust values; the trace context travels in the request as a real
 //! RPC would carry it in headers.
 
-use obsim::harness::ReplyStatus;
+use obsim::ReplyStatus;
 use obsim::TraceHeaders;
 
 use crate::vectors::Vector;

@@ -18,8 +18,8 @@ use obsim::deps::opentelemetry::KeyValue;
 use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::tracing::{info_span, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
-use obsim::harness::{InjectedPanic, Request, Responder, StorageError};
-use obsim::{CancelGuard, HandlerFaults, NodeContext, SpanFutureExt, Storage};
+use obsim::{HandlerFaults, NodeContext, SpanFutureExt, Storage};
+use obsim::{IncomingRequest, InjectedPanic, Responder, StorageError};
 
 use crate::metrics::Metrics;
 use crate::protocol::{collection_key, Answer, Op, VectorReply, VectorRequest};
@@ -46,7 +46,7 @@ struct Tier {
 
 struct Node {
     storage: Storage,
-    network: obsim::harness::Network,
+    network: obsim::Network,
     faults: HandlerFaults,
     metrics: Metrics,
     config: Arc<VectorDbConfig>,
@@ -88,18 +88,10 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
                 // The server span opens as the request is taken too, so that
                 // it covers the whole of it, the wait for a task included.
                 let span = server_span(&request.body);
-                let guard = if node.config.has(Bug::ServerSpanNotCancelledOnCrash) {
-                    // The planted bug: nothing ends the span in error if a
-                    // crash drops the request's task.
-                    None
-                } else {
-                    Some(CancelGuard::new(&span))
-                };
                 let received = Received {
                     request,
                     received,
                     span,
-                    guard,
                 };
                 obsim::deps::madsim::task::spawn(handle(node.clone(), received));
             }
@@ -122,32 +114,24 @@ fn recover(storage: &Storage, metrics: &Metrics) {
 
 /// A request as the accept loop took it, with its clock and span started.
 struct Received {
-    request: Request<VectorRequest>,
+    request: IncomingRequest<VectorRequest>,
     received: Instant,
     span: Span,
-    /// Ends the span in error if a crash drops the request's task, even
-    /// before its first poll. None only with
-    /// [`Bug::ServerSpanNotCancelledOnCrash`].
-    guard: Option<CancelGuard>,
 }
 
 /// One request under its server span, which joins the client's trace. The
-/// span covers the reply's send too: a crash while the reply is held by a
-/// network delay still ends it in error.
+/// span covers the reply's send too. A crash before it ends loses it with
+/// the process, as in production.
 async fn handle(node: Arc<Node>, received: Received) {
     let Received {
         request,
         received,
         span,
-        guard,
     } = received;
     let (request, responder) = request.into_parts();
     respond(&node, request, responder, received, &span)
         .instrument(span.clone())
         .await;
-    if let Some(guard) = guard {
-        guard.disarm();
-    }
 }
 
 /// Runs the request and replies, inside its server span: obsim takes the

@@ -247,36 +247,6 @@ fn failed_write_span_left_ok_is_caught_by_span_completion() {
 }
 
 #[test]
-fn server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off() {
-    let test =
-        "server_span_without_a_cancel_guard_is_caught_by_span_completion_when_a_crash_cuts_it_off";
-    // (server-1 crashes at 500 ms, with requests in flight.)
-    let (seed, failure, sim) = first_failure(Bug::ServerSpanNotCancelledOnCrash, test);
-    let message = message_of(&failure);
-    assert!(
-        message.contains("[span_completion] span `VectorService/"),
-        "{message}"
-    );
-    assert!(
-        message.contains("on server-1 at 0.4") || message.contains("on server-1 at 0.5"),
-        "the span opened before the crash at 0.5s:\n{message}"
-    );
-    assert!(
-        message.contains("was cut off by a crash of its node, but ended without error status"),
-        "{message}"
-    );
-    assert_only(&failure, Check::SpanCompletion, seed, test);
-    // The crash, and the traffic it takes to have a request in flight at it.
-    assert_shrinks(
-        &sim,
-        seed,
-        Check::SpanCompletion,
-        &[FaultKind::NodeCrash],
-        150,
-    );
-}
-
-#[test]
 fn counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity() {
     let test = "counter_rebuilt_from_the_live_hot_tier_is_caught_by_counter_monotonicity";
     // A hot tier that holds every collection, so the only evictions are the

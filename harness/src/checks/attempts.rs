@@ -13,6 +13,9 @@ use crate::run::{Run, SpanId, SpanRecord, SpanRef, TraceId};
 
 /// How many misplaced attempts are described before the rest are counted.
 const LISTED_MAX: usize = 5;
+/// Each span's parent, by (trace, span id).
+type Parents = BTreeMap<(TraceId, SpanId), Option<SpanId>>;
+
 /// Ancestors walked from a reply's span before giving up: a trace deeper
 /// than this is itself a bug, and a cycle must not hang the check.
 const DEPTH_MAX: usize = 256;
@@ -22,6 +25,20 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
         .spans
         .iter()
         .map(|span| ((span.trace_id, span.span_id), span))
+        .collect();
+    // Every span's parent, the spans a crash lost included: a reply sent
+    // just before a crash is under a server span that was never exported,
+    // and its ancestry still says which attempt it served.
+    let parents: Parents = run
+        .spans
+        .iter()
+        .map(|span| ((span.trace_id, span.span_id), span.parent_span_id))
+        .chain(
+            run.lifecycle
+                .lost
+                .iter()
+                .map(|lost| ((lost.trace_id, lost.span_id), lost.parent_span_id)),
+        )
         .collect();
     // Which attempt each client span sent, to name a wrong one.
     let mut senders: BTreeMap<&SpanRef, (u64, u32)> = BTreeMap::new();
@@ -45,7 +62,7 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
         let Some(sent_by) = attempt.and_then(|attempt| attempt.span.as_ref()) else {
             continue; // an attempt sent outside any span has nothing to be under
         };
-        let Some(problem) = misplacement(&spans, &senders, reply_span, sent_by, request.call)
+        let Some(problem) = misplacement(&parents, &senders, reply_span, sent_by, request.call)
         else {
             continue;
         };
@@ -86,7 +103,7 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
 /// Why the span that replied is not under the span that sent the attempt;
 /// None when it is.
 fn misplacement(
-    spans: &BTreeMap<(TraceId, SpanId), &SpanRecord>,
+    parents: &Parents,
     senders: &BTreeMap<&SpanRef, (u64, u32)>,
     reply_span: &SpanRef,
     sent_by: &SpanRef,
@@ -122,9 +139,7 @@ fn misplacement(
                 sent_by.span_id
             ));
         }
-        let parent = spans
-            .get(&(trace, current))
-            .and_then(|span| span.parent_span_id);
+        let parent = parents.get(&(trace, current)).copied().flatten();
         match parent {
             Some(parent) => current = parent,
             None => break,

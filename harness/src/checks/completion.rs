@@ -1,17 +1,23 @@
 use std::time::Duration;
 
 use super::{Check, Violation};
-use crate::run::Run;
+use crate::run::{OpenSpan, Run};
 
 /// How many leaked spans a violation lists by name before it summarizes.
 const LEAKS_LISTED_MAX: usize = 10;
 
 /// Every span opened is closed by the end of the run, and every exported
-/// span ends at or after its start.
+/// span ends at or after its start. A span opened on a node incarnation that
+/// later crashed is not a leak: the process that held it is gone, and with
+/// it every span it had not exported (see `LostSpan`).
 pub fn span_completion(run: &Run) -> Vec<Violation> {
-    let mut violations: Vec<Violation> = run
+    let leaked: Vec<&OpenSpan> = run
         .lifecycle
         .open
+        .iter()
+        .filter(|open| !died_after(run, open))
+        .collect();
+    let mut violations: Vec<Violation> = leaked
         .iter()
         .take(LEAKS_LISTED_MAX)
         .map(|open| Violation {
@@ -25,7 +31,7 @@ pub fn span_completion(run: &Run) -> Vec<Violation> {
             ),
         })
         .collect();
-    let unlisted = run.lifecycle.open.len().saturating_sub(LEAKS_LISTED_MAX);
+    let unlisted = leaked.len().saturating_sub(LEAKS_LISTED_MAX);
     if unlisted > 0 {
         violations.push(Violation {
             check: Check::SpanCompletion,
@@ -51,4 +57,16 @@ pub fn span_completion(run: &Run) -> Vec<Violation> {
             }),
     );
     violations
+}
+
+/// Whether `open` was opened on a node incarnation that went down before
+/// the run ended.
+fn died_after(run: &Run, open: &OpenSpan) -> bool {
+    run.incarnations.iter().any(|incarnation| {
+        incarnation.node == open.node
+            && incarnation.started_at <= open.opened_at
+            && incarnation
+                .ended_at
+                .is_some_and(|ended| open.opened_at <= ended)
+    })
 }

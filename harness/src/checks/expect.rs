@@ -207,6 +207,19 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
             )),
         },
         Quantity::Spans(selector) => count(spans(run, selector).count()),
+        Quantity::SpanLost(selector) => count(
+            run.lifecycle
+                .lost
+                .iter()
+                .filter(|span| {
+                    matches(selector, |key| match key {
+                        "name" => Some(span.name.clone()),
+                        "node" => Some(span.node.clone()),
+                        _ => None,
+                    })
+                })
+                .count(),
+        ),
         Quantity::SpanRoots(selector) => count(
             spans(run, selector)
                 .filter(|span| span.parent_span_id.is_none())

@@ -35,6 +35,13 @@ pub fn gauge_consistency(run: &Run, contract: &Contract) -> Vec<Violation> {
                 }
             }
         }
+        for (gauge, probe) in &contract.probes {
+            if let Some(v) = unlike_probe(&reading, exposition, gauge, probe) {
+                if reported.insert((gauge.clone(), reading.node.to_string(), "probe")) {
+                    violations.push(v);
+                }
+            }
+        }
         for gauge in &contract.stored_keys {
             if let Some(v) = unlike_storage(&reading, exposition, gauge) {
                 if reported.insert((gauge.clone(), reading.node.to_string(), "stored")) {
@@ -43,7 +50,64 @@ pub fn gauge_consistency(run: &Run, contract: &Contract) -> Vec<Violation> {
             }
         }
     }
+    violations.extend(unregistered_probes(run, contract));
     violations
+}
+
+/// The gauge against what its node's probe read when it was rendered. A
+/// reading without that probe (the client, or a node that never
+/// registered it) says nothing; [`unregistered_probes`] reports a probe no
+/// node registered.
+fn unlike_probe(
+    reading: &Source,
+    exposition: &Exposition,
+    gauge: &str,
+    probe: &str,
+) -> Option<Violation> {
+    let truth = *reading.probes.get(probe)?;
+    let value = total(exposition, gauge, MetricKind::Gauge);
+    if value == Some(truth) {
+        return None;
+    }
+    let shown = value.map_or("not exported".to_string(), |value| format!("is {value}"));
+    Some(violation(
+        reading,
+        gauge.to_string(),
+        format!(
+            "{shown} in {}, but probe `{probe}` of the service's state read {truth} in the same \
+             poll: the gauge lost track of the state it reports (moved on a path that never \
+             changed it, or missed one that did?)",
+            reading.place()
+        ),
+    ))
+}
+
+/// A probe the contract names that no server incarnation registered: the
+/// gauge would be checked against nothing, so it is an error.
+fn unregistered_probes(run: &Run, contract: &Contract) -> Vec<Violation> {
+    let registered = |probe: &str| {
+        let finals = run.incarnations.iter().map(|i| &i.probes);
+        let scrapes = run.scrapes.iter().map(|s| &s.probes);
+        finals
+            .chain(scrapes)
+            .any(|probes| probes.contains_key(probe))
+    };
+    contract
+        .probes
+        .iter()
+        .filter(|(_, probe)| !registered(probe))
+        .map(|(gauge, probe)| Violation {
+            check: Check::GaugeConsistency,
+            subject: gauge.clone(),
+            node: None,
+            at: None,
+            message: format!(
+                "is tied to probe `{probe}`, which no server incarnation registered: register it \
+                 in `serve` with `node.probe(\"{probe}\", ..)`, or the gauge is checked against \
+                 nothing"
+            ),
+        })
+        .collect()
 }
 
 fn violation(reading: &Source, subject: String, message: String) -> Violation {

@@ -386,6 +386,7 @@ mod tests {
             exposition: parse(text).ok(),
             error: None,
             stored_keys: None,
+            probes: Default::default(),
             rendered_at: None,
         }
     }

@@ -403,6 +403,7 @@ pub(crate) mod tests {
                     ended_at: None,
                     final_exposition: text.to_string(),
                     stored_keys: None,
+                    probes: Default::default(),
                     // Empty: the format is detected, as for a plain text.
                     final_content_type: String::new(),
                     parsed: Default::default(),

@@ -45,6 +45,21 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             let names = run.spans.iter().map(|span| &span.name);
             known_value(selector, "name", "span named", names.collect())
         }
+        Quantity::SpanLost(selector) => {
+            if !selector.labels.iter().any(|(label, _)| label == "name") {
+                return Ok(());
+            }
+            // A name the run exported or lost: either way the system makes
+            // such spans, and a count of 0 lost is then a real answer.
+            let exported = run.spans.iter().map(|span| &span.name);
+            let lost = run.lifecycle.lost.iter().map(|span| &span.name);
+            known_value(
+                selector,
+                "name",
+                "span named",
+                exported.chain(lost).collect(),
+            )
+        }
         Quantity::Messages { selector, .. } => known_value(
             selector,
             "message",

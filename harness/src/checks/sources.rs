@@ -18,6 +18,8 @@ pub(crate) struct Source<'a> {
     /// Keys the node's storage held when this was rendered; None for the
     /// client.
     pub stored_keys: Option<u64>,
+    /// The node's probes, read when this was rendered.
+    pub probes: &'a std::collections::BTreeMap<String, f64>,
 }
 
 impl Source<'_> {
@@ -51,6 +53,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
                 at: Some(scrape.at),
                 exposition: Ok(Cow::Borrowed(exposition)),
                 stored_keys: scrape.stored_keys,
+                probes: &scrape.probes,
             };
             Some((scrape.at, source))
         })
@@ -62,6 +65,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             at: None,
             exposition: record.final_parsed().map(Cow::Borrowed),
             stored_keys: record.stored_keys,
+            probes: &record.probes,
         };
         (record.ended_at.unwrap_or(run.ended_at), source)
     }));

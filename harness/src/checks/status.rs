@@ -1,13 +1,13 @@
-//! Span status, part of span completion: spans of failed or crash-cancelled
-//! work end in error with a description, and spans of work that succeeded do
-//! not. "Failed" and "succeeded" come from the harness: the storage it served
+//! Span status, part of span completion: spans of failed work end in error
+//! with a description, the client span of a request a crash cut off ends in
+//! error, and spans of work that succeeded do not. "Failed" and "succeeded" come from the harness: the storage it served
 //! and the outcomes the client recorded, never from the spans themselves.
 
 use std::collections::BTreeMap;
 
 use super::traces::{at, span_violations};
 use super::{Check, Violation};
-use crate::run::{Contract, Run, SpanRecord, SpanStatus};
+use crate::run::{Contract, Run, SpanId, SpanRecord, SpanStatus, TraceId, NETWORK_ERROR, TIMEOUT};
 
 /// How many offending spans of one kind a violation lists before it counts.
 const SPANS_LISTED_MAX: usize = 5;
@@ -20,13 +20,9 @@ pub fn span_status(run: &Run, contract: &Contract) -> Vec<Violation> {
         ),
         "ended in error with no description: say what failed, a person reads it",
     ));
-    violations.extend(listed(
-        run.spans
-            .iter()
-            .filter(|span| span.origin.cancelled && !matches!(span.status, SpanStatus::Error(_))),
-        "was cut off by a crash of its node, but ended without error status: work a crash \
-         cancels must end in error, or the trace shows it as a success",
-    ));
+    // The server's spans of work a crash cut off are lost with the process
+    // (see `LostSpan`); what must hold is on the side that lived.
+    violations.extend(cut_off_attempts(run));
     if let Some(attribute) = &contract.storage_span_operation {
         violations.extend(storage_status(run, contract, attribute));
     }
@@ -171,4 +167,94 @@ fn request_status(run: &Run, name: &str) -> Option<Violation> {
             run.outcomes
         ),
     })
+}
+
+/// The client span of each request a crash cut off must end in error. A
+/// request whose server incarnation went down after receiving it, while its
+/// attempt still waited, and whose attempt then got no reply (`timeout` or
+/// `network_error`), failed for the caller: the span that sent that attempt, if it stood for that attempt
+/// alone, must say so, or the trace shows a success that never happened. The
+/// server's own span of it is lost with the process, as in production.
+fn cut_off_attempts(run: &Run) -> Vec<Violation> {
+    let by_id: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
+        .spans
+        .iter()
+        .map(|span| ((span.trace_id, span.span_id), span))
+        .collect();
+    let mut hidden: Vec<(&SpanRecord, String)> = Vec::new();
+    for request in &run.requests {
+        let Some(crashed_at) = run
+            .incarnations
+            .iter()
+            .find(|i| *i.node == *request.node && i.number == request.incarnation)
+            .and_then(|incarnation| incarnation.ended_at)
+        else {
+            continue; // never crashed: still serving when the run ended
+        };
+        let Some(call) = run.calls.get(request.call as usize) else {
+            continue;
+        };
+        let Some(attempt) = call.attempts.iter().find(|a| a.number == request.attempt) else {
+            continue;
+        };
+        // Cut off: the crash came while the attempt waited for its reply
+        // (the request being handled, or its reply held by the network),
+        // and no reply came.
+        let waiting = attempt.ended_at.is_some_and(|ended| crashed_at <= ended);
+        let no_reply = waiting
+            && request.received_at <= crashed_at
+            && matches!(attempt.outcome.as_deref(), Some(TIMEOUT | NETWORK_ERROR));
+        let Some(sent_by) = attempt.span.as_ref().filter(|_| no_reply) else {
+            continue;
+        };
+        // A span that sent several attempts stands for the call, which a
+        // retry may have saved: only an attempt's own span is judged.
+        let shared = call
+            .attempts
+            .iter()
+            .filter(|other| other.span.as_ref() == Some(sent_by))
+            .count()
+            > 1;
+        let Some(span) = by_id.get(&(sent_by.trace_id, sent_by.span_id)) else {
+            continue; // lost with a crashed caller, or never ended: reported elsewhere
+        };
+        if shared || span.status.code() == "error" {
+            continue;
+        }
+        hidden.push((
+            span,
+            format!(
+                "sent attempt {} of call {} ({} {}) to {}, whose incarnation {} crashed at \
+                 {:.9}s while the attempt waited, and the attempt got {}, but the span ended with \
+                 status {}: the client span of a request a crash cut off must end in error, or \
+                 the trace shows a success that never happened",
+                attempt.number,
+                call.id,
+                attempt.method,
+                call.operation,
+                request.node,
+                request.incarnation,
+                crashed_at.as_secs_f64(),
+                attempt.outcome.as_deref().unwrap_or("?"),
+                span.status.code()
+            ),
+        ));
+    }
+    // A duplicated request can be cut off twice: one violation per span,
+    // in the order the requests arrived.
+    let mut seen = std::collections::BTreeSet::new();
+    hidden.retain(|(span, _)| seen.insert((span.trace_id, span.span_id)));
+    let mut violations = span_violations(
+        Check::SpanCompletion,
+        hidden.iter().map(|(span, _)| *span),
+        |span| {
+            hidden
+                .iter()
+                .find(|(s, _)| s.span_id == span.span_id && s.trace_id == span.trace_id)
+                .map(|(_, message)| message.clone())
+                .unwrap_or_default()
+        },
+    );
+    violations.truncate(SPANS_LISTED_MAX + 1);
+    violations
 }

@@ -12,10 +12,19 @@ use crate::run::{Contract, Run, SpanId, SpanRecord, TraceId};
 const SPANS_LISTED_MAX: usize = 5;
 
 pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
+    // A parent a crash lost is known, not missing: the real SDK in the
+    // killed process never exported it, and its children exported before
+    // the crash still name it (see `LostSpan`).
     let exported: BTreeSet<(TraceId, SpanId)> = run
         .spans
         .iter()
         .map(|span| (span.trace_id, span.span_id))
+        .chain(
+            run.lifecycle
+                .lost
+                .iter()
+                .map(|lost| (lost.trace_id, lost.span_id)),
+        )
         .collect();
     let mut violations = Vec::new();
     violations.extend(listed(

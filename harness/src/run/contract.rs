@@ -30,6 +30,8 @@ pub struct Contract {
     pub(crate) operations: Vec<String>,
     /// Gauges that must equal the keys their node's storage holds.
     pub(crate) stored_keys: Vec<String>,
+    /// Gauges that must equal a probe of the service's state: (gauge, probe).
+    pub(crate) probes: Vec<(String, String)>,
     /// The dependencies the system calls through `NodeContext::dependency`,
     /// with their operations.
     pub(crate) dependencies: Vec<(String, Vec<String>)>,
@@ -215,6 +217,17 @@ impl Contract {
     /// the data fails at the new incarnation's first scrape.
     pub fn stored_keys(mut self, gauge: &str) -> Self {
         self.stored_keys.push(gauge.to_string());
+        self
+    }
+
+    /// A gauge (summed over its series) that must equal probe `probe` of the
+    /// service's real state, registered by each server incarnation with
+    /// `NodeContext::probe` and read in the same poll as each render: at every
+    /// scrape and every final exposition of a server incarnation. A cache
+    /// gauge moved on a path that never touched the cache fails at the next
+    /// scrape. A probe no server ever registered is an error, not a pass.
+    pub fn probe(mut self, gauge: &str, probe: &str) -> Self {
+        self.probes.push((gauge.to_string(), probe.to_string()));
         self
     }
 

@@ -29,5 +29,7 @@ pub use record::{IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
 pub(crate) use spans::{digest, SpanDigest, SpanDigester};
-pub use spans::{OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus};
+pub use spans::{
+    LostSpan, OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus,
+};
 pub use truth::{DependencyCall, MessageCounts, StorageOp};

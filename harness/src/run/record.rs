@@ -91,6 +91,8 @@ pub struct IncarnationRecord {
     /// Keys its node's storage held committed when the final exposition was
     /// read (the crash, or the end of the run); None for the client.
     pub stored_keys: Option<u64>,
+    /// Its probes, read with the final exposition.
+    pub probes: BTreeMap<String, f64>,
     /// `final_exposition` parsed, once: several checks read it.
     pub(crate) parsed: ParsedOnce,
 }
@@ -154,16 +156,23 @@ impl Run {
             "lifecycle opened={} closed={} open={:?}",
             self.lifecycle.opened, self.lifecycle.closed, self.lifecycle.open
         ));
+        lines.extend(
+            self.lifecycle
+                .lost
+                .iter()
+                .map(|lost| format!("lost span {lost:?}")),
+        );
         for scrape in &self.scrapes {
             lines.push(format!(
-                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?} stored_keys={:?}",
+                "scrape {} at={:?} ended_at={:?} up={} incarnation={:?} error={:?} stored_keys={:?} probes={:?}",
                 scrape.node,
                 scrape.at,
                 scrape.ended_at,
                 scrape.up,
                 scrape.incarnation,
                 scrape.error,
-                scrape.stored_keys
+                scrape.stored_keys,
+                scrape.probes
             ));
             // In a fixed series order: the same values must match even when
             // the library writes its series in hash-map order.
@@ -216,12 +225,13 @@ impl Run {
         );
         for incarnation in &self.incarnations {
             lines.push(format!(
-                "incarnation {}#{} {:?}..{:?} stored_keys={:?}",
+                "incarnation {}#{} {:?}..{:?} stored_keys={:?} probes={:?}",
                 incarnation.node,
                 incarnation.number,
                 incarnation.started_at,
                 incarnation.ended_at,
-                incarnation.stored_keys
+                incarnation.stored_keys,
+                incarnation.probes
             ));
             let text = super::exposition::canonical(&incarnation.final_exposition);
             lines.extend(text.lines().map(|line| format!("  {line}")));

@@ -29,6 +29,12 @@ pub struct Scrape {
     /// rendered this exposition: ground truth for `Contract::stored_keys`.
     /// None for the client and for a failed scrape.
     pub stored_keys: Option<u64>,
+    /// The answering incarnation's probes ([`NodeContext::probe`]), read in
+    /// the poll that rendered this exposition: ground truth for
+    /// `Contract::probe`. Empty for a failed scrape.
+    ///
+    /// [`NodeContext::probe`]: crate::NodeContext::probe
+    pub probes: std::collections::BTreeMap<String, f64>,
     /// When the answering node rendered the exposition: the instant its
     /// values are of (a scrape delayed on the way is rendered late). None
     /// when nothing came back.

@@ -76,12 +76,34 @@ pub struct OpenSpan {
     pub opened_at: Duration,
 }
 
-/// Counts of spans opened and closed, and the spans still open.
+/// Counts of spans opened and closed, the spans still open, and the spans a
+/// crash lost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpanLifecycle {
     pub opened: u64,
     pub closed: u64,
     pub open: Vec<OpenSpan>,
+    /// Spans that ended after their node incarnation went down, in the
+    /// order they ended. A killed process exports none of its in-flight
+    /// spans, so these are not among the run's exported spans.
+    pub lost: Vec<LostSpan>,
+}
+
+/// A span a crash lost: it was still open when its node incarnation went
+/// down (a crash drops the work, and dropping it is what ended the span). The
+/// real SDK in a killed process never exports such a span, so obsim does not
+/// either. It is kept here so that a child exported before the crash names a
+/// parent known to be lost, not missing, and so the report can count it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostSpan {
+    pub trace_id: super::TraceId,
+    pub span_id: super::SpanId,
+    pub parent_span_id: Option<super::SpanId>,
+    pub name: String,
+    pub node: String,
+    pub incarnation: u32,
+    /// Simulated nanoseconds since the run started.
+    pub start_ns: i64,
 }
 
 /// A run's spans folded into their count and a 128-bit hash of every field

@@ -21,7 +21,9 @@ use super::clock::Clock;
 use super::interner::Interner;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
-use crate::run::{OpenSpan, SpanDigest, SpanDigester, SpanLifecycle, SpanOrigin, SpanRecord};
+use crate::run::{
+    LostSpan, OpenSpan, SpanDigest, SpanDigester, SpanLifecycle, SpanOrigin, SpanRecord,
+};
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
 /// generator uses a thread-local RNG seeded once per thread, so a second run
@@ -70,6 +72,9 @@ struct Exported {
     otel: Option<Vec<SpanData>>,
     /// Where each span still open started, until it ends.
     origins: Origins,
+    /// Spans that ended after their incarnation went down: a killed
+    /// process exports none, so they go here instead of `records`.
+    lost: Vec<LostSpan>,
     strings: Interner,
 }
 
@@ -125,6 +130,22 @@ impl SpanProcessor for CaptureProcessor {
             .unwrap_or_default();
         if let (Some(node), Some(incarnation)) = (&origin.node, origin.incarnation) {
             origin.cancelled = self.ledger.live(node) != Some(incarnation);
+            if origin.cancelled {
+                // The process that held it is gone: the real SDK would never
+                // export it (see `LostSpan`).
+                let lost = LostSpan {
+                    trace_id: span.span_context.trace_id().into(),
+                    span_id: span.span_context.span_id().into(),
+                    parent_span_id: (span.parent_span_id != opentelemetry::trace::SpanId::INVALID)
+                        .then(|| span.parent_span_id.into()),
+                    name: span.name.to_string(),
+                    node: node.clone(),
+                    incarnation,
+                    start_ns: self.clock.offset_ns(span.start_time),
+                };
+                exported.lost.push(lost);
+                return;
+            }
         }
         let record = SpanRecord::from_data(&span, origin, &self.clock, &mut exported.strings);
         match exported.digest.as_mut() {
@@ -320,6 +341,7 @@ impl Capture {
     }
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {
+        let lost = self.exported.lock().expect("capture lock").lost.clone();
         let state = self.lifecycle.lock().expect("lifecycle lock poisoned");
         let open = state.open.values().map(|opened| OpenSpan {
             name: opened.name.to_string(),
@@ -330,6 +352,7 @@ impl Capture {
             opened: state.opened,
             closed: state.closed,
             open: open.collect(),
+            lost,
         }
     }
 }

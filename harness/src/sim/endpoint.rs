@@ -3,6 +3,7 @@
 //! reads each incarnation's final values through it when the incarnation
 //! ends, as a privileged channel that no fault can cut.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// The Prometheus text format 0.0.4, what the `prometheus` crate writes.
@@ -16,6 +17,27 @@ pub const OPENMETRICS_TEXT_CONTENT_TYPE: &str =
 pub struct MetricsResponse {
     pub content_type: String,
     pub body: String,
+}
+
+impl MetricsResponse {
+    /// `body` in the Prometheus text format 0.0.4: what the `prometheus`
+    /// crate's `TextEncoder` and `metrics-exporter-prometheus`'s
+    /// `PrometheusHandle::render` write.
+    pub fn prometheus_text(body: impl Into<String>) -> MetricsResponse {
+        MetricsResponse {
+            content_type: PROMETHEUS_TEXT_CONTENT_TYPE.into(),
+            body: body.into(),
+        }
+    }
+
+    /// `body` in OpenMetrics 1.0 text: what `prometheus-client`'s
+    /// `encoding::text::encode` writes.
+    pub fn openmetrics(body: impl Into<String>) -> MetricsResponse {
+        MetricsResponse {
+            content_type: OPENMETRICS_TEXT_CONTENT_TYPE.into(),
+            body: body.into(),
+        }
+    }
 }
 
 /// What a service's `/metrics` handler does: render its metrics now. Called
@@ -58,25 +80,57 @@ where
     }
 }
 
+/// A reading of the service's real state, for [`NodeContext::probe`].
+///
+/// [`NodeContext::probe`]: super::NodeContext::probe
+pub(crate) type Probe = Arc<dyn Fn() -> f64 + Send + Sync>;
+
 /// The handler one node incarnation's endpoint answers with: the context's
 /// registry until the system installs its own. The harness keeps it after a
-/// crash, to read what the incarnation had counted.
+/// crash, to read what the incarnation had counted. It also holds the
+/// incarnation's probes, read in the same poll as every render.
 #[derive(Clone)]
-pub(crate) struct MetricsSlot(Arc<Mutex<Arc<dyn MetricsHandler>>>);
+pub(crate) struct MetricsSlot {
+    handler: Arc<Mutex<Arc<dyn MetricsHandler>>>,
+    probes: Arc<Mutex<BTreeMap<String, Probe>>>,
+}
 
 impl MetricsSlot {
     pub(crate) fn new(handler: Arc<dyn MetricsHandler>) -> MetricsSlot {
-        MetricsSlot(Arc::new(Mutex::new(handler)))
+        MetricsSlot {
+            handler: Arc::new(Mutex::new(handler)),
+            probes: Arc::default(),
+        }
     }
 
     pub(crate) fn set(&self, handler: Arc<dyn MetricsHandler>) {
-        *self.0.lock().expect("metrics handler lock") = handler;
+        *self.handler.lock().expect("metrics handler lock") = handler;
+    }
+
+    pub(crate) fn add_probe(&self, name: &str, probe: Probe) {
+        let mut probes = self.probes.lock().expect("probes lock");
+        probes.insert(name.to_string(), probe);
     }
 
     pub(crate) fn render(&self) -> MetricsResponse {
         // Cloned out first: a handler that takes long (or locks its own
         // registry) must not hold the slot's lock while it renders.
-        let handler = self.0.lock().expect("metrics handler lock").clone();
+        let handler = self.handler.lock().expect("metrics handler lock").clone();
         handler.render()
+    }
+
+    /// Renders, then reads every probe, in one poll: no work of the service
+    /// can land between the exposition and the state it is checked against.
+    pub(crate) fn render_with_probes(&self) -> (MetricsResponse, BTreeMap<String, f64>) {
+        let response = self.render();
+        let probes: Vec<(String, Probe)> = {
+            let probes = self.probes.lock().expect("probes lock");
+            probes.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let read = probes
+            .into_iter()
+            .map(|(name, probe)| (name, probe()))
+            .collect();
+        (response, read)
     }
 }

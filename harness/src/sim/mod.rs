@@ -14,6 +14,7 @@ mod ledger;
 mod lifecycle;
 mod limits;
 mod network;
+mod requests;
 mod rpc;
 mod scraper;
 mod simulation;
@@ -31,6 +32,7 @@ pub use endpoint::{
 };
 pub use limits::{Bound, Crossed};
 pub use network::{Network, RESERVED_TAGS_START};
+pub use requests::{Invocation, Outcome};
 pub use rpc::{Call, CallError, ReplyStatus, Request, Responder};
 pub use simulation::{RunError, Sim, APP_PORT};
 pub use storage::{Storage, StorageError};

@@ -28,6 +28,7 @@ pub(crate) struct ScrapeResponse {
     body: String,
     content_type: String,
     stored_keys: Option<u64>,
+    probes: std::collections::BTreeMap<String, f64>,
 }
 
 /// Serves one incarnation's metrics endpoint on its metrics port: each
@@ -48,8 +49,9 @@ pub(crate) async fn serve_metrics(
         let Ok((request, from)) = network.recv::<ScrapeRequest>(METRICS_TAG).await else {
             continue;
         };
-        let rendered = metrics.render();
+        let (rendered, probes) = metrics.render_with_probes();
         let response = ScrapeResponse {
+            probes,
             incarnation,
             rendered_at: network.world.clock.elapsed(),
             body: rendered.body,
@@ -134,6 +136,7 @@ impl Outcome {
                 exposition: None,
                 error: Some(error),
                 stored_keys: None,
+                probes: Default::default(),
                 rendered_at: None,
             },
             Outcome::Answered(response) => {
@@ -149,6 +152,7 @@ impl Outcome {
                     body: response.body,
                     content_type: response.content_type,
                     stored_keys: response.stored_keys,
+                    probes: response.probes,
                     rendered_at: Some(response.rendered_at),
                 }
             }

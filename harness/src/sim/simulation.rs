@@ -351,10 +351,10 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         .incarnations()
         .into_iter()
         .map(|incarnation| {
-            let last = incarnation
-                .final_render
-                .clone()
-                .unwrap_or_else(|| incarnation.metrics.render());
+            let (last, probes) = match (&incarnation.final_render, &incarnation.final_probes) {
+                (Some(render), Some(probes)) => (render.clone(), probes.clone()),
+                _ => incarnation.metrics.render_with_probes(),
+            };
             // A live incarnation's final is read now, with its disk as it is.
             let stored_keys = incarnation
                 .final_stored_keys
@@ -367,6 +367,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
                 final_exposition: last.body,
                 final_content_type: last.content_type,
                 stored_keys: Some(stored_keys),
+                probes,
                 parsed: Default::default(),
             }
         })
@@ -380,6 +381,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         final_exposition: last.body,
         final_content_type: last.content_type,
         stored_keys: None,
+        probes: Default::default(),
         parsed: Default::default(),
     });
     records

@@ -78,6 +78,27 @@ impl NodeContext {
         self.metrics.set(Arc::new(handler));
     }
 
+    /// Registers probe `name`: a reading of this incarnation's real state
+    /// (a cache's size, the connections open, the queue's depth) that obsim
+    /// takes in the same poll as every render of the node's metrics, at
+    /// every scrape and for the final values. `Contract::probe` then ties a
+    /// gauge to it: the gauge must show what the probe read at that instant.
+    /// It is ground truth from the service itself, so probe real state, not
+    /// the metric: `move || cache.len() as f64`, with a handle the service's
+    /// own API gives. Register each probe at boot; a crash drops it with the
+    /// incarnation's endpoint, and the next incarnation registers its own.
+    pub fn probe(&self, name: &str, read: impl Fn() -> f64 + Send + Sync + 'static) {
+        self.metrics.add_probe(name, Arc::new(read));
+    }
+
+    /// Adds `amount` to the running total `name`, as
+    /// [`ClientContext::record_amount`] does from the client: ground truth a
+    /// server knows and the client does not, such as the bytes it stored.
+    /// Totals are run-wide, summed over every node that records them.
+    pub fn record_amount(&self, name: &str, amount: u64) {
+        self.faults.world.record_amount(name, amount);
+    }
+
     /// The fault point around dependency `name` (`s3`, `llm`): wrap each
     /// call to it in [`Dependency::call`]. Scenario faults of kind
     /// `dependency_failure` and `dependency_latency` aimed at `name` take

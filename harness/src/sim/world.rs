@@ -40,6 +40,8 @@ pub(crate) struct Incarnation {
     pub final_render: Option<MetricsResponse>,
     /// Keys its storage held at that same instant.
     pub final_stored_keys: Option<u64>,
+    /// Its probes, read in that same poll.
+    pub final_probes: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// A node's request, from inside the run, to be killed now (a crash during a
@@ -184,6 +186,7 @@ impl World {
             metrics: MetricsSlot::new(Arc::new(registry.clone())),
             final_render: None,
             final_stored_keys: None,
+            final_probes: None,
             registry,
         };
         incarnations.push(incarnation.clone());
@@ -229,7 +232,9 @@ impl World {
         if let Some(last) = incarnations.iter_mut().rev().find(|i| i.node == node) {
             last.ended_at.get_or_insert(now);
             if last.final_render.is_none() {
-                last.final_render = Some(last.metrics.render());
+                let (render, probes) = last.metrics.render_with_probes();
+                last.final_render = Some(render);
+                last.final_probes = Some(probes);
                 last.final_stored_keys = Some(self.storages[node].len());
             }
         }

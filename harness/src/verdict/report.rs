@@ -46,6 +46,18 @@ impl Run {
             self.lifecycle.closed,
             self.lifecycle.open.len()
         );
+        if !self.lifecycle.lost.is_empty() {
+            // What a killed process never exported, by name: not in the
+            // counts above, nor in traces.otlp.json.
+            let mut lost: BTreeMap<&str, u64> = BTreeMap::new();
+            for span in &self.lifecycle.lost {
+                *lost.entry(span.name.as_str()).or_default() += 1;
+            }
+            let _ = writeln!(out, "spans lost with a crashed process, by name:");
+            for (name, n) in lost {
+                let _ = writeln!(out, "  {name}: {n}");
+            }
+        }
         let up = self.scrapes.iter().filter(|scrape| scrape.up).count();
         let _ = writeln!(
             out,

@@ -127,6 +127,7 @@ mod tests {
             exposition: parsed,
             error: body.is_none().then(|| "scrape timed out".to_string()),
             stored_keys: None,
+            probes: Default::default(),
             rendered_at: None,
         }
     }

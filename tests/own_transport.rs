@@ -1,0 +1,304 @@
+//! A service that speaks its own line protocol over madsim's TCP, with its
+//! own registry and `/metrics` rendering and no obsim type in its code (the
+//! `service` module below), put under obsim by a few lines of glue: the
+//! request helper drives its own client, and a server probe ties its cache
+//! gauge to the cache itself.
+
+use std::time::Duration;
+
+use obsim::deps::futures::future::BoxFuture;
+use obsim::{Check, ClientContext, Contract, MetricsResponse, NodeContext, Outcome, Sim, System};
+
+/// The service as it would run in production: nothing here names obsim.
+mod service {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use obsim::deps::madsim;
+    use obsim::deps::madsim::net::{TcpListener, TcpStream};
+    use obsim::deps::prometheus::{IntCounter, IntGauge, Registry, TextEncoder};
+    use obsim::deps::tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A key-value cache that counts the gets of each key.
+    pub struct Cache {
+        entries: Mutex<BTreeMap<String, u64>>,
+        registry: Registry,
+        gets: IntCounter,
+        size: IntGauge,
+        /// A planted bug: the size gauge moves on every get, not only when
+        /// a key is first cached.
+        pub size_moves_on_every_get: bool,
+    }
+
+    impl Cache {
+        pub fn new(size_moves_on_every_get: bool) -> Arc<Cache> {
+            let registry = Registry::new();
+            let gets = IntCounter::new("cache_gets_total", "Gets served.").unwrap();
+            let size = IntGauge::new("cache_entries", "Keys in the cache.").unwrap();
+            registry.register(Box::new(gets.clone())).unwrap();
+            registry.register(Box::new(size.clone())).unwrap();
+            Arc::new(Cache {
+                entries: Mutex::default(),
+                registry,
+                gets,
+                size,
+                size_moves_on_every_get,
+            })
+        }
+
+        /// What the service's own `/metrics` route answers.
+        pub fn metrics_body(&self) -> String {
+            TextEncoder::new()
+                .encode_to_string(&self.registry.gather())
+                .unwrap()
+        }
+
+        /// How many keys it holds: its own API, which a probe can read.
+        pub fn len(&self) -> usize {
+            self.entries.lock().unwrap().len()
+        }
+
+        fn get(&self, key: &str) -> u64 {
+            let mut entries = self.entries.lock().unwrap();
+            let fresh = !entries.contains_key(key);
+            let count = entries.entry(key.to_string()).or_default();
+            *count += 1;
+            if fresh || self.size_moves_on_every_get {
+                self.size.inc();
+            }
+            self.gets.inc();
+            *count
+        }
+
+        /// Serves `GET <key>` lines on `addr`, a task per connection.
+        pub async fn serve(self: Arc<Self>, addr: SocketAddr) {
+            let listener = TcpListener::bind(addr).await.expect("bind");
+            while let Ok((stream, _)) = listener.accept().await {
+                let cache = self.clone();
+                madsim::task::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    while matches!(stream.read_line(&mut line).await, Ok(1..)) {
+                        let key = line.trim().trim_start_matches("GET ").to_string();
+                        let reply = format!("OK {}\n", cache.get(&key));
+                        line.clear();
+                        let writer = stream.get_mut();
+                        if writer.write_all(reply.as_bytes()).await.is_err()
+                            || writer.flush().await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Why a get failed.
+    #[derive(Debug)]
+    pub enum GetError {
+        Timeout,
+        Io(String),
+    }
+
+    /// The service's client: one connection per get, answered within 200 ms.
+    pub async fn get(addr: SocketAddr, key: &str) -> Result<u64, GetError> {
+        let exchange = async {
+            let stream = TcpStream::connect(addr).await?;
+            let mut stream = BufReader::new(stream);
+            let writer = stream.get_mut();
+            writer.write_all(format!("GET {key}\n").as_bytes()).await?;
+            writer.flush().await?;
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            Ok::<_, std::io::Error>(line)
+        };
+        match madsim::time::timeout(Duration::from_millis(200), exchange).await {
+            Err(_) => Err(GetError::Timeout),
+            Ok(Err(error)) => Err(GetError::Io(error.to_string())),
+            Ok(Ok(line)) => line
+                .trim()
+                .trim_start_matches("OK ")
+                .parse()
+                .map_err(|_| GetError::Io(format!("bad reply {line:?}"))),
+        }
+    }
+}
+
+/// The glue: everything that names obsim.
+struct CacheUnderTest {
+    bug: bool,
+    probe: &'static str,
+}
+
+impl System for CacheUnderTest {
+    fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+        let cache = service::Cache::new(self.bug);
+        let route = cache.clone();
+        node.serve_metrics(move || MetricsResponse::prometheus_text(route.metrics_body()));
+        let probed = cache.clone();
+        node.probe("cache_len", move || probed.len() as f64);
+        Box::pin(cache.serve(node.addr))
+    }
+
+    fn drive(&self, mut client: ClientContext) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let servers = client.servers.clone();
+            let get = |call: obsim::Invocation| {
+                let server = servers[call.number as usize % servers.len()];
+                async move {
+                    match service::get(server, &format!("key-{}", call.key)).await {
+                        Ok(_) => Outcome::Ok,
+                        Err(service::GetError::Timeout) => {
+                            Outcome::Timeout("no reply in 200ms".into())
+                        }
+                        Err(service::GetError::Io(error)) => Outcome::Error(error),
+                    }
+                }
+            };
+            client.run_requests("get", get).await
+        })
+    }
+
+    fn contract(&self) -> Contract {
+        Contract::new()
+            .outcomes(["ok", "error", "timeout"])
+            .operations(["get"])
+            .request_span("get")
+            .probe("cache_entries", self.probe)
+            .accurate("final(cache_gets_total) == calls.ok")
+    }
+}
+
+fn sim(bug: bool, probe: &'static str) -> Sim {
+    let workload = obsim::Workload {
+        invocations: 200,
+        concurrency: 4,
+        keys: 30,
+        operations: vec![("get".into(), 1)],
+        think_time: Duration::from_millis(5),
+    };
+    Sim::builder("own-transport")
+        .servers(2)
+        .workload(workload)
+        .duration(Duration::from_secs(2))
+        .artifacts_dir(None)
+        .shrink(None)
+        .build(move || CacheUnderTest { bug, probe })
+        .unwrap()
+}
+
+#[test]
+fn a_service_on_its_own_sockets_passes_every_check_through_the_request_helper_and_a_probe() {
+    let sweep = sim(false, "cache_len").sweep(&[0, 1, 2, 3]);
+    sweep.assert_passed();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
+    // Every invocation is a call in the ledger, under its own root span.
+    assert_eq!(run.calls.len(), 200);
+    assert_eq!(run.outcomes.get("ok"), Some(&200));
+    let roots: Vec<_> = run.spans.iter().filter(|s| s.name == "get").collect();
+    assert_eq!(roots.len(), 200);
+    assert!(roots
+        .iter()
+        .all(|s| s.kind == "client" && s.parent_span_id.is_none()));
+    // Every answered scrape of a server read the probe beside the gauge.
+    let server_scrapes = run.scrapes.iter().filter(|s| s.up && s.node != "client");
+    assert!(server_scrapes.clone().count() > 0);
+    assert!(server_scrapes
+        .clone()
+        .all(|s| s.probes.contains_key("cache_len")));
+    let keys = |node: &str| {
+        run.incarnations
+            .iter()
+            .find(|i| i.node == node)
+            .unwrap()
+            .probes["cache_len"]
+    };
+    assert!(keys("server-0") + keys("server-1") > 0.0);
+}
+
+#[test]
+fn a_gauge_that_drifts_from_the_state_it_probes_is_caught_by_gauge_consistency() {
+    let failure = sim(true, "cache_len")
+        .check_seed(0)
+        .failure
+        .expect("a gauge moved on every get cannot pass");
+    let message = failure.to_string();
+    assert_eq!(failure.checks(), [Check::GaugeConsistency], "{message}");
+    assert!(
+        message.contains("[gauge_consistency] cache_entries on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("but probe `cache_len` of the service's state read"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_probe_no_node_registers_is_an_error_not_a_pass() {
+    let failure = sim(false, "cache_size")
+        .check_seed(0)
+        .failure
+        .expect("a probe nobody registers checks nothing");
+    let message = failure.to_string();
+    assert!(
+        message.contains("is tied to probe `cache_size`, which no server incarnation registered"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_request_that_fails_ends_its_span_in_error_with_what_the_client_saw() {
+    use obsim::faults::{Effect, Fault, Partition};
+    let sim = Sim::builder("own-transport-partition")
+        .servers(2)
+        .workload(obsim::Workload {
+            invocations: 100,
+            concurrency: 2,
+            keys: 10,
+            operations: vec![("get".into(), 1)],
+            think_time: Duration::from_millis(10),
+        })
+        .duration(Duration::from_secs(2))
+        .fault(
+            Fault::new(Effect::NetworkPartition(Partition {
+                from: vec!["server-1".into()],
+                to: vec!["client".into()],
+                one_way: false,
+            }))
+            .at(Duration::from_millis(100))
+            .lasting(Duration::from_millis(300)),
+        )
+        .artifacts_dir(None)
+        .shrink(None)
+        .build(|| CacheUnderTest {
+            bug: false,
+            probe: "cache_len",
+        })
+        .unwrap();
+    let verdict = sim.check_seed(0);
+    assert!(verdict.failure.is_none(), "{}", verdict.failure.unwrap());
+    let run = verdict.run.as_ref().unwrap();
+    // The partition refuses or drops what the client sends server-1.
+    let failed = run.outcomes.get("error").copied().unwrap_or(0)
+        + run.outcomes.get("timeout").copied().unwrap_or(0);
+    assert!(failed > 0, "{:?}", run.outcomes);
+    let in_error: Vec<_> = run
+        .spans
+        .iter()
+        .filter(|s| s.name == "get" && s.status.code() == "error")
+        .collect();
+    assert_eq!(in_error.len() as u64, failed);
+    // Each says what the client saw.
+    assert!(in_error
+        .iter()
+        .all(|s| matches!(&s.status, obsim::harness::SpanStatus::Error(text) if !text.is_empty())));
+    let calls = run
+        .calls
+        .iter()
+        .filter(|c| c.outcome.as_deref() != Some("ok"));
+    assert_eq!(calls.count() as u64, failed);
+}
