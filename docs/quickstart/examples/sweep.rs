@@ -5,7 +5,5 @@
 mod visits;
 
 fn main() {
-    obsim::Suite::new("scenarios")
-        .system(visits::Visits::new)
-        .cli()
+    obsim::Suite::new("scenarios").system(visits::Visits).cli()
 }

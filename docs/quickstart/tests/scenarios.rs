@@ -1,10 +1,4 @@
-//! Every file under scenarios/ is one test: `cargo test -- write-failures`
-//! runs one, `cargo test -- --list` lists them.
-
-mod visits;
-
+mod visits; // each file under scenarios/ is one test: `cargo test -- write-failures`
 fn main() {
-    obsim::Suite::new("scenarios")
-        .system(visits::Visits::new)
-        .main()
+    obsim::Suite::new("scenarios").system(visits::Visits).main()
 }

@@ -202,6 +202,33 @@ impl Contract {
         self
     }
 
+    /// A counter of storage operations by operation and status, in one
+    /// line: for `get` and `put` (in the system's words, so call
+    /// [`Contract::storage_operation_names`] first if it has its own), its
+    /// `ok` series equals the operations of that kind the harness completed,
+    /// and its `error` series, over every operation, equals the operations
+    /// that failed. The same three [`Contract::accurate`] rules written out:
+    ///
+    /// ```text
+    /// final(<counter>{<operation>="get",<status>="ok"}) == storage.ok{operation="get"}
+    /// final(<counter>{<operation>="put",<status>="ok"}) == storage.ok{operation="put"}
+    /// final(<counter>{<status>="error"}) == storage.failed
+    /// ```
+    ///
+    /// A system that also deletes ties its `delete` series with a rule of
+    /// its own.
+    pub fn storage_counter(self, counter: &str, operation_label: &str, status_label: &str) -> Self {
+        let rule = |operation: &str| {
+            let word = self.storage_word(operation).to_string();
+            format!(
+                r#"final({counter}{{{operation_label}="{word}",{status_label}="ok"}}) == storage.ok{{operation="{operation}"}}"#
+            )
+        };
+        let (get, put) = (rule("get"), rule("put"));
+        let failed = format!(r#"final({counter}{{{status_label}="error"}}) == storage.failed"#);
+        self.accurate(&get).accurate(&put).accurate(&failed)
+    }
+
     /// A counter or histogram with no ground truth, and why: it is then not
     /// reported as uncovered (a counter with no accuracy rule, a histogram
     /// with no placement check).
@@ -492,4 +519,24 @@ pub(crate) fn final_metrics(rule: &Expectation) -> Vec<&str> {
         .into_iter()
         .map(|metric| metric.metric.as_str())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Contract;
+
+    #[test]
+    fn a_storage_counter_is_three_rules_in_the_systems_words_against_the_harnesss() {
+        let contract = Contract::new()
+            .storage_operation_names("read", "write")
+            .storage_counter("db_ops_total", "op", "result");
+        assert_eq!(
+            contract.accuracy,
+            [
+                r#"final(db_ops_total{op="read",result="ok"}) == storage.ok{operation="get"}"#,
+                r#"final(db_ops_total{op="write",result="ok"}) == storage.ok{operation="put"}"#,
+                r#"final(db_ops_total{result="error"}) == storage.failed"#,
+            ]
+        );
+    }
 }
