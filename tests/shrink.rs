@@ -450,3 +450,180 @@ fn shrink_table_for_the_actor_bug_switches() {
         }
     }
 }
+
+/// A scenario file, shrunk the way a failing seed's artifacts shrink it
+/// (the first violation's check and subject), and its `minimal.toml`
+/// loaded back and run on its own, by a suite of `system`.
+struct ShrunkFile {
+    /// The failure of the file's own seed, before shrinking.
+    original: Failure,
+    shrunk: FaultShrink,
+    minimal: obsim::scenario::Scenario,
+    /// The failure of `minimal.toml` run on its own.
+    alone: Failure,
+}
+
+fn shrunk_file<C, S>(
+    name: &str,
+    text: &str,
+    system: impl Fn(C) -> S + Send + Sync + Clone + 'static,
+) -> ShrunkFile
+where
+    C: obsim::deps::serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    S: obsim::System,
+{
+    let folder =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shrink-{name}"));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let suite = obsim::Suite::new(&folder)
+        .system(system)
+        .artifacts_dir(None);
+    let (scenario, sim) = suite.load(&path, REPLAY).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seeds.start;
+    let original = sim.check_seed(seed).failure.expect("the file fails");
+    let shrunk = sim
+        .shrink_faults(seed, ShrinkBudget::DEFAULT)
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    assert!(shrunk.reproduced, "{}", report(&shrunk));
+    let minimal_path = folder.join("minimal.toml");
+    let text = sim.minimal_scenario(&shrunk).expect("a scenario file");
+    std::fs::write(&minimal_path, text).unwrap();
+    let (minimal, alone) = suite
+        .load(&minimal_path, REPLAY)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let alone = alone.check_seed(seed).failure.unwrap_or_else(|| {
+        panic!(
+            "{} passes on its own: {}",
+            minimal_path.display(),
+            report(&shrunk)
+        )
+    });
+    let _ = std::fs::remove_dir_all(&folder);
+    ShrunkFile {
+        original,
+        shrunk,
+        minimal,
+        alone,
+    }
+}
+
+/// The violations of `failure` about `subject`, as the failure words them.
+fn about(failure: &Failure, subject: &str) -> Vec<String> {
+    let obsim::Problem::Violations(violations) = &failure.problem else {
+        return Vec::new();
+    };
+    violations
+        .iter()
+        .filter(|violation| violation.subject == subject)
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The actor runtime under a contract with one more accuracy rule, one
+/// that selects an operation: the model provider's `ok` calls are the
+/// describe requests answered `ok` (each describe that gets past its
+/// activation asks the model once, and fails when the model does). With
+/// no `describe` in the workload, the rule cannot be evaluated.
+struct DescribeRule(obsim_fixtures::ActorSystem);
+
+const DESCRIBE_RULE: &str =
+    r#"final(llm_calls_total{status="ok"}) == requests.ok{operation="describe"}"#;
+
+impl obsim::System for DescribeRule {
+    fn serve(
+        &self,
+        node: obsim::NodeContext,
+    ) -> obsim::deps::futures::future::BoxFuture<'static, ()> {
+        self.0.serve(node)
+    }
+
+    fn drive(
+        &self,
+        client: obsim::ClientContext,
+    ) -> obsim::deps::futures::future::BoxFuture<'static, ()> {
+        self.0.drive(client)
+    }
+
+    fn contract(&self) -> obsim::Contract {
+        self.0.contract().accurate(DESCRIBE_RULE)
+    }
+}
+
+/// Failed model calls counted `ok`, in a workload of three operations.
+const COUNTED_AS_SUCCESS: &str = r#"name = "counted-as-success"
+description = "Failed model-provider calls counted as ok, in a mix of three operations."
+
+[workload]
+invocations = 200
+concurrency = 8
+keys = 16
+operations = { describe = 1, get = 1, increment = 1 }
+
+[run]
+duration = "2s"
+
+[seeds]
+count = 1
+
+[system]
+bugs = ["dependency_failure_counted_as_success"]
+
+[[faults]]
+kind = "dependency_failure"
+dependency = "llm"
+probability = 0.2
+"#;
+
+/// The seed fails the contract's rule `final(llm_calls_total{status="ok"})
+/// == dependencies.ok{dependency="llm"}` with a value. Dropping `describe`
+/// from the mix makes that rule hold (no model call at all) and leaves
+/// [`DESCRIBE_RULE`], on the same metric, unable to be evaluated: a
+/// violation of the same check on the same subject, which once counted as
+/// the same failure. The minimal file then ran no describe, and so not the
+/// bug (seen failing before the fix: its operations were `get+increment`).
+#[test]
+fn a_candidate_whose_rule_cannot_be_evaluated_does_not_count_as_still_failing() {
+    let file = shrunk_file("counted-as-success", COUNTED_AS_SUCCESS, |config| {
+        DescribeRule(obsim_fixtures::ActorSystem::new(config))
+    });
+    let shrunk = &file.shrunk;
+    assert_eq!(
+        shrunk.target.check,
+        Check::MetricAccuracy,
+        "{}",
+        report(shrunk)
+    );
+    assert_eq!(shrunk.target.subject, "`llm_calls_total`");
+    let operations: Vec<&str> = shrunk
+        .after
+        .operations
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(operations.contains(&"describe"), "{}", report(shrunk));
+    let mix: Vec<&str> = file
+        .minimal
+        .workload
+        .operations
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(mix.contains(&"describe"), "{mix:?}");
+    // The minimal file fails the rule the seed failed, with a value.
+    let failed = about(&file.alone, "`llm_calls_total`");
+    let contract_rule = r#"`final(llm_calls_total{status="ok"}) == dependencies.ok{dependency="llm"}` does not hold"#;
+    assert!(
+        failed.iter().any(|line| line.contains(contract_rule)),
+        "{}\n\nthe original:\n{}",
+        file.alone,
+        file.original
+    );
+    assert!(
+        !file.alone.to_string().contains("cannot be evaluated"),
+        "{}",
+        file.alone
+    );
+}

@@ -3,7 +3,8 @@
 use super::artifacts::{self, Artifacts};
 use super::failure::{Failure, Problem};
 use crate::checks::determinism::{self, Divergence};
-use crate::checks::{check_run_with, seed_determinism, Check, PromtoolMemo, Violation};
+use crate::checks::judged::Judgements;
+use crate::checks::{check_run_judged, expect, seed_determinism, Check, PromtoolMemo, Violation};
 use crate::run::Run;
 use crate::sim::{RunError, Sim};
 
@@ -70,14 +71,28 @@ impl Sim {
     /// scenario's expectations: what a seed's first run is held to (the
     /// determinism check, which reads two runs, aside).
     pub fn check(&self, run: &Run, memo: &PromtoolMemo) -> Vec<Violation> {
+        self.check_judged(run, memo).0
+    }
+
+    /// [`Sim::check`], and what the run says of each claim it was held to,
+    /// one by one: each expectation, alert claim and accuracy rule.
+    pub(crate) fn check_judged(
+        &self,
+        run: &Run,
+        memo: &PromtoolMemo,
+    ) -> (Vec<Violation>, Judgements) {
         let config = self.config();
-        let mut violations = check_run_with(run, config, self.contract(), self.rules(), memo);
-        violations.extend(crate::checks::expect::expectations(
+        let mut judged = Judgements::default();
+        let rules = self.rules();
+        let mut violations =
+            check_run_judged(run, config, self.contract(), rules, memo, &mut judged);
+        violations.extend(expect::judge_expectations(
             run,
             self.contract(),
             &config.expectations,
+            &mut judged,
         ));
-        violations
+        (violations, judged)
     }
 
     /// The system's alert rules evaluated over `run`, over what was scraped
