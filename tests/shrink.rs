@@ -86,6 +86,22 @@ fn assert_fails_alike(sim: &obsim::Sim, case: &obsim_fixtures::BugCase, original
             "{bug}: the minimal sim fails {check}, which the original passed: {failure}"
         );
     }
+    let broke = |failure: &Failure| -> Vec<String> {
+        let obsim::Problem::Violations(violations) = &failure.problem else {
+            return Vec::new();
+        };
+        violations
+            .iter()
+            .filter(|violation| violation.check == Check::Expectation)
+            .map(|violation| violation.subject.clone())
+            .collect()
+    };
+    for claim in broke(&failure) {
+        assert!(
+            broke(original).contains(&claim),
+            "{bug}: the minimal sim breaks {claim}, which the original kept: {failure}"
+        );
+    }
 }
 
 /// Asserts that `shrunk` kept exactly faults of `kinds` and at most
@@ -253,11 +269,13 @@ fn a_cold_describe_with_no_span_needs_no_fault_and_a_few_invocations() {
 }
 
 /// The alert switches run 25 simulated minutes of traffic. The typo'd
-/// selector matches nothing at any instant, outage or not.
+/// selector matches nothing at any instant, outage or not; but the file's
+/// SLO claim held, and its burn rate has no series at all without an
+/// error: the answer keeps one panic, and the traffic that reaches it.
 #[test]
-fn an_alert_rule_with_a_status_typo_needs_no_fault_and_a_few_invocations() {
+fn an_alert_rule_with_a_status_typo_keeps_one_panic_for_the_slo_claim_it_kept() {
     let shrunk = proven(Bug::AlertRuleStatusTypo);
-    assert_size(&shrunk, &[], 10);
+    assert_size(&shrunk, &[FaultKind::HandlerPanic], 1000);
     assert!(
         shrunk.after.duration < shrunk.before.duration / 8,
         "{}",
@@ -279,11 +297,18 @@ fn an_error_counter_that_double_counts_keeps_two_faults_and_a_fraction_of_the_tr
 }
 
 /// A latency page needs a latency breach held for its `for`: the slow
-/// storage, and some minutes of traffic.
+/// storage, and some minutes of traffic. The file's SLO claim held, and
+/// its burn rate has no series at all without an error: one panic stays
+/// too, rather than a minimal file that breaks that claim.
 #[test]
 fn latency_buckets_stopping_short_keep_the_slowdown_and_a_fraction_of_the_traffic() {
     let shrunk = proven(Bug::LatencyBucketsStopShort);
-    assert!(shrunk.minimal.len() <= 2, "{}", report(&shrunk));
+    assert!(shrunk.minimal.len() <= 4, "{}", report(&shrunk));
+    assert!(
+        kinds(&shrunk).contains(&FaultKind::HandlerPanic),
+        "{}",
+        report(&shrunk)
+    );
     assert!(
         shrunk.after.invocations * 4 <= shrunk.before.invocations,
         "{}",
@@ -626,4 +651,79 @@ fn a_candidate_whose_rule_cannot_be_evaluated_does_not_count_as_still_failing() 
         "{}",
         file.alone
     );
+}
+
+/// Storage durations in milliseconds, in a file that asks for write
+/// failures and checks that it got them.
+const PRECONDITION: &str = r#"name = "precondition"
+description = "Storage timed in milliseconds, under write failures the file checks it got."
+expect = [
+  "faults.storage_write_failure >= 1",
+  "final(storage_operation_duration_seconds_sum) < 10",
+]
+
+[workload]
+invocations = 200
+concurrency = 8
+keys = 16
+operations = { get = 1, increment = 1 }
+
+[run]
+duration = "2s"
+
+[seeds]
+count = 1
+
+[system]
+bugs = ["milliseconds_as_seconds"]
+
+[[faults]]
+kind = "storage_write_failure"
+probability = 0.1
+"#;
+
+/// The bug needs no fault, and the seed fails `histogram_correctness`; it
+/// also fails one expectation (the storage time, a thousand times too
+/// large) and keeps the other, the precondition that a write failed. A
+/// candidate with no fault breaks the precondition: `expectation` was
+/// failing already, so comparing checks let it through, and the minimal
+/// file failed its own precondition (seen failing before the fix: the
+/// minimal faults were none). Each expectation is now its own claim.
+#[test]
+fn a_candidate_that_breaks_an_expectation_the_seed_kept_does_not_count_as_still_failing() {
+    let file = shrunk_file(
+        "precondition",
+        PRECONDITION,
+        obsim_fixtures::ActorSystem::new,
+    );
+    let shrunk = &file.shrunk;
+    assert_eq!(
+        shrunk.target.check,
+        Check::HistogramCorrectness,
+        "{}",
+        report(shrunk)
+    );
+    assert_eq!(
+        kinds(shrunk),
+        [FaultKind::StorageWriteFailure],
+        "{}",
+        report(shrunk)
+    );
+    assert!(
+        file.alone.checks().contains(&Check::HistogramCorrectness),
+        "{}",
+        file.alone
+    );
+    let precondition = "`faults.storage_write_failure >= 1`";
+    assert!(
+        about(&file.original, precondition).is_empty(),
+        "{}",
+        file.original
+    );
+    assert!(
+        about(&file.alone, precondition).is_empty(),
+        "the minimal file breaks the precondition the seed kept:\n{}",
+        file.alone
+    );
+    assert_eq!(file.minimal.faults, shrunk.minimal);
 }

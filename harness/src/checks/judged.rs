@@ -114,4 +114,11 @@ impl Judgements {
             .find(|(reported, _)| reported == violation);
         found.map(|(_, claim)| claim)
     }
+
+    /// Every claim judged, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Claim, Judgement)> {
+        self.judged
+            .iter()
+            .map(|(claim, judgement)| (claim, *judgement))
+    }
 }

@@ -6,14 +6,18 @@
 //! ([`crate::Run::fault_schedule`]): every fault the seed drew becomes one
 //! fixed event per firing, so that removing one moves no other. Delta
 //! debugging ([`ddmin`]) then removes faults while the run still fails the
-//! same check on the same metric or span ([`ShrinkTarget`]) and fails no check
-//! the original did not. A different failure is no reproduction. Then the
-//! run's size is halved, one dimension at a time, while it still fails.
+//! same check on the same metric or span ([`ShrinkTarget`]), fails no check
+//! the original did not, and breaks no claim the original kept. A different
+//! failure is no reproduction. Then the run's size is halved, one dimension
+//! at a time, while it still fails.
 //!
-//! A target that is a claim (an expectation, an alert claim, an accuracy
-//! rule) must fail again as it did, with a value (or, if it could not be
-//! evaluated in the seed's own run, not be evaluated again): a claim whose
-//! selector no longer matches anything is not the bug.
+//! Claims are compared one by one, not as their check: each expectation,
+//! alert claim and accuracy rule. A target that is a claim must fail again
+//! as it did, with a value (or, if it could not be evaluated in the seed's
+//! own run, not be evaluated again): a claim whose selector no longer
+//! matches anything is not the bug. And every claim the seed's run held
+//! must hold in a candidate, or not be judged there at all (a claim about
+//! the window of a fault the candidate dropped).
 //!
 //! Deterministic for a given budget of runs, and bounded: [`ShrinkBudget`] caps
 //! the candidate runs and the real time. A shrink that cannot reproduce the
@@ -113,16 +117,22 @@ impl ShrinkTarget {
 }
 
 /// What a candidate is held to, from the seed's own run: fail the target
-/// again, and fail no check that run passed.
+/// again, fail no check that run passed, and break no claim it kept.
 struct Alike {
     target: ShrinkTarget,
     failing: BTreeSet<Check>,
+    /// The claims that held, each compared on its own: a check that failed
+    /// on one expectation is no licence to break another (a precondition
+    /// such as `faults.storage_write_failure >= 1`).
+    held: Vec<Claim>,
 }
 
 impl Alike {
     fn met_by(&self, violations: &[Violation], judged: &Judgements) -> bool {
+        let broken = |claim: &Claim| judged.get(claim).is_some_and(|j| j != Judgement::Holds);
         self.target.hit_in(violations, judged)
             && violations.iter().all(|v| self.failing.contains(&v.check))
+            && !self.held.iter().any(broken)
     }
 }
 
@@ -281,6 +291,11 @@ impl Sim {
         let alike = Alike {
             target,
             failing: violations.iter().map(|v| v.check).collect(),
+            held: judged
+                .iter()
+                .filter(|(_, judgement)| *judgement == Judgement::Holds)
+                .map(|(claim, _)| claim.clone())
+                .collect(),
         };
         let mut spend = Spend::new(budget);
         let fails = |candidate: &Candidate| self.fails_alike(seed, candidate, &alike, &memo);
@@ -378,7 +393,8 @@ impl Sim {
     }
 
     /// Whether `seed` run as `candidate` fails as `alike` asks: the
-    /// target again, and no check outside the original's failing ones.
+    /// target again, no check outside the original's failing ones, and no
+    /// claim the original held.
     fn fails_alike(
         &self,
         seed: u64,
