@@ -727,3 +727,84 @@ fn a_candidate_that_breaks_an_expectation_the_seed_kept_does_not_count_as_still_
     );
     assert_eq!(file.minimal.faults, shrunk.minimal);
 }
+
+/// Every seed of it fails, on an expectation that cannot hold.
+const EVERY_SEED_FAILS: &str = r#"name = "every-seed-fails"
+description = "Claims a negative count of calls, on every seed."
+expect = ['final(actor_client_calls_total) < 0']
+
+[workload]
+invocations = 20
+
+[run]
+duration = "1s"
+
+[seeds]
+count = 3
+"#;
+
+/// Shrinking costs up to a hundred runs a seed: a sweep shrinks its lowest
+/// failing seed only, after checking them all, and every other failure
+/// says how to shrink it: replay it alone, which a sweep of one seed does
+/// (seen failing before the fix: every seed's folder had a minimal.toml).
+#[test]
+fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
+    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-sweep");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("every-seed-fails.toml"), EVERY_SEED_FAILS).unwrap();
+    let artifacts = folder.join("artifacts");
+    let suite = obsim::Suite::new(&folder)
+        .system(obsim_fixtures::ActorSystem::new)
+        .snapshots(folder.join("snapshots"))
+        .artifacts_dir(Some(artifacts.clone()));
+    let files = suite.files().unwrap();
+    let message = suite.run_file(&files[0], REPLAY).unwrap_err();
+    let seed_dir = |seed: u64| artifacts.join(format!("every-seed-fails/{seed}"));
+    let minimal = seed_dir(0).join("minimal.toml");
+    assert!(message.starts_with("3 of 3 seeds failed"), "{message}");
+    assert!(minimal.is_file(), "{message}");
+    let shrunk_line =
+        "\nshrunk: faults 0 -> 0 (the 0 planned, as 0 fixed events), invocations 20 -> 1, ";
+    assert_eq!(message.matches(shrunk_line).count(), 1, "{message}");
+    assert!(
+        message.contains(&format!(
+            "; still fails [expectation] `final(actor_client_calls_total) < 0`: {}\nreplay: \
+             OBSIM_SEED=0 {REPLAY}",
+            minimal.display()
+        )),
+        "{message}"
+    );
+    // Its report.txt, written before the sweep knew it was the lowest, is
+    // the shrunk one.
+    let report = std::fs::read_to_string(seed_dir(0).join("report.txt")).unwrap();
+    assert!(report.contains(shrunk_line), "{report}");
+    for seed in [1, 2] {
+        assert!(seed_dir(seed).join("report.txt").is_file(), "{message}");
+        assert!(
+            !seed_dir(seed).join("minimal.toml").exists(),
+            "seed {seed}: {message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "\nshrunk: a sweep shrinks only its lowest failing seed, after checking every \
+                 seed; the replay below runs this seed alone, and shrinks it\nreplay: \
+                 OBSIM_SEED={seed} {REPLAY}"
+            )),
+            "{message}"
+        );
+    }
+    // Replayed alone, seed 2 is shrunk.
+    let (_, sim) = suite
+        .load(&files[0].path, REPLAY)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let alone = sim.sweep(&[2]);
+    let failure = alone.failures().next().expect("seed 2 fails");
+    let shrunk = failure.shrunk.as_deref().unwrap_or_default();
+    assert!(
+        shrunk.ends_with(&format!(": {}", seed_dir(2).join("minimal.toml").display())),
+        "{failure}"
+    );
+    assert!(seed_dir(2).join("minimal.toml").is_file(), "{failure}");
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -40,7 +40,7 @@ use crate::run::{Config, ShrinkBudget};
 use claims::claims_under;
 pub use ddmin::ShrinkStop;
 use ddmin::{ddmin, Spend};
-pub(crate) use minimal::{for_artifacts, MINIMAL_TOML};
+pub(crate) use minimal::{deferred, for_artifacts, MINIMAL_TOML};
 pub use shape::ShrinkShape;
 
 use crate::checks::judged::Judgements;
