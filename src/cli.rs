@@ -288,6 +288,12 @@ impl Suite {
             let started = Instant::now();
             let seeds = shard_seeds(planned.start, planned.count, shard);
             let sweep = planned.sim.sweep_with(seeds, options, &on_verdict);
+            if human {
+                // Its failure was printed as it came, before it was shrunk.
+                if let Some(note) = shrunk_note(&sweep, &planned.file.path) {
+                    progress.print(&out, &note);
+                }
+            }
             let mut report = FileReport::new(
                 planned.file.path.display().to_string(),
                 planned.seeds,
@@ -359,6 +365,27 @@ struct FileSweep {
     count: u64,
     /// Of those, the seeds this shard runs.
     seeds: u64,
+}
+
+/// What a person reads of the seed a sweep shrank once every seed was
+/// checked: which seed, its `shrunk:` line (the `minimal.toml`), and how to
+/// shrink another. None when it shrank none that way.
+fn shrunk_note(sweep: &obsim_harness::Sweep, file: &Path) -> Option<String> {
+    let seed = sweep.shrunk?;
+    let failure = sweep.failures().find(|failure| failure.seed == seed)?;
+    let line = failure.shrunk.as_deref()?;
+    let another = failure
+        .replay
+        .strip_prefix(&format!("OBSIM_SEED={seed} "))
+        .map_or_else(
+            || "replay it alone".to_string(),
+            |command| format!("OBSIM_SEED=<seed> {command}"),
+        );
+    Some(format!(
+        "\nobsim: shrank seed {seed}, the lowest failing seed of {} (to shrink another: \
+         {another})\nshrunk: {line}",
+        file.display(),
+    ))
 }
 
 /// What a person reads after the summary line of the file a stop cut short.

@@ -213,7 +213,7 @@
 //! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go; set but empty is an error | `<target dir>/obsim/failures/<package>` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
-//! | `OBSIM_SHRINK` | candidate runs a failing seed may spend shrinking (into `minimal.toml` for a scenario file); `0` or `off`: none | 100 runs, 30 s |
+//! | `OBSIM_SHRINK` | candidate runs a failing seed may spend shrinking (into `minimal.toml` for a scenario file): a sweep shrinks its lowest failing seed, a run of one seed (`OBSIM_SEED`) that seed; `0` or `off`: none | 100 runs, 30 s |
 //!
 //! The README documents the same variables; keep the two in step.
 
@@ -287,4 +287,4 @@ pub(crate) const ENV_HELP: &str = "Environment:
   OBSIM_ARTIFACTS_DIR=<dir>   where failure artifacts go (default <target>/obsim/failures/<package>)
   OBSIM_PROMTOOL=<path>       the promtool exposition_lint runs (default: promtool on PATH)
   OBSIM_REQUIRE_PROMTOOL=1    a missing promtool fails the lint instead of skipping it
-  OBSIM_SHRINK=<runs>         candidate runs to shrink a failing seed into minimal.toml (0: off; default 100)";
+  OBSIM_SHRINK=<runs>         candidate runs to shrink a sweep's lowest failing seed into minimal.toml (0: off; default 100)";

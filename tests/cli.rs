@@ -308,6 +308,79 @@ fn json_failures_name_their_artifacts_and_the_minimal_toml_shrinking_wrote() {
     );
 }
 
+/// Shrinking costs up to a hundred runs a seed, so a sweep shrinks only its
+/// lowest failing seed, once every seed is checked, and prints that seed's
+/// `shrunk:` line after the file's failures (each printed as it came) with
+/// the command that shrinks another. The other seeds' folders hold no
+/// `minimal.toml`, and their failures say how to get one (seen failing
+/// before the fix: every seed's folder had one).
+#[test]
+fn a_sweep_shrinks_its_lowest_failing_seed_and_prints_how_to_shrink_another() {
+    let folder = Folder::new("shrinks-lowest");
+    let file = folder.file("fails.toml", FAILS);
+    let artifacts = folder.0.join("artifacts");
+    let suite = folder.suite().artifacts_dir(Some(artifacts.clone()));
+    let seed_folder = |seed: u64| artifacts.join(format!("always-fails/{seed}"));
+    let human = run(&suite, &["--seeds", "3", "--jobs", "2", path_arg(&file)]);
+    assert_eq!(human.code, 1, "{}", human.err);
+    let minimal = seed_folder(40).join("minimal.toml");
+    assert!(minimal.is_file(), "{}", human.out);
+    for seed in [41, 42] {
+        assert!(
+            !seed_folder(seed).join("minimal.toml").exists(),
+            "seed {seed}: {}",
+            human.out
+        );
+    }
+    // What .ci/run reads: one `shrunk:` line ending in the minimal file.
+    let ending = format!(
+        "; still fails [expectation] `final(actor_client_calls_total) < 0`: {}",
+        minimal.display()
+    );
+    let shrunk: Vec<&str> = human
+        .out
+        .lines()
+        .filter(|line| line.starts_with("shrunk: ") && line.ends_with(&ending))
+        .collect();
+    assert_eq!(shrunk.len(), 1, "{}", human.out);
+    let note = format!(
+        "\nobsim: shrank seed 40, the lowest failing seed of {} (to shrink another: \
+         OBSIM_SEED=<seed> cargo run",
+        file.display()
+    );
+    assert!(human.out.contains(&note), "{}", human.out);
+    assert!(
+        human
+            .out
+            .contains(&format!(" -- {})\n{}\n", file.display(), shrunk[0])),
+        "{}",
+        human.out
+    );
+    let json_out = run(
+        &suite,
+        &["--seeds", "3", "--format", "json", path_arg(&file)],
+    );
+    let report = json(&json_out);
+    let failures = report["scenarios"][0]["failures"]
+        .as_array()
+        .expect("failures");
+    assert_eq!(failing_seeds(&report), [40, 41, 42]);
+    let line = |index: usize| failures[index]["shrunk"].as_str().unwrap_or_default();
+    assert!(line(0).ends_with(&ending), "{}", line(0));
+    for index in [1, 2] {
+        assert!(
+            line(index).starts_with("a sweep shrinks only its lowest failing seed"),
+            "{}",
+            line(index)
+        );
+        let message = failures[index]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("\nshrunk: {}\nreplay: OBSIM_SEED=4", line(index))),
+            "{message}"
+        );
+    }
+}
+
 /// Every element and its attributes and text, unescaped, from a reader that
 /// fails on a tag closed out of order, a bad entity or a stray `<`.
 #[derive(Debug)]

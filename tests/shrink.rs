@@ -86,6 +86,22 @@ fn assert_fails_alike(sim: &obsim::Sim, case: &obsim_fixtures::BugCase, original
             "{bug}: the minimal sim fails {check}, which the original passed: {failure}"
         );
     }
+    let broke = |failure: &Failure| -> Vec<String> {
+        let obsim::Problem::Violations(violations) = &failure.problem else {
+            return Vec::new();
+        };
+        violations
+            .iter()
+            .filter(|violation| violation.check == Check::Expectation)
+            .map(|violation| violation.subject.clone())
+            .collect()
+    };
+    for claim in broke(&failure) {
+        assert!(
+            broke(original).contains(&claim),
+            "{bug}: the minimal sim breaks {claim}, which the original kept: {failure}"
+        );
+    }
 }
 
 /// Asserts that `shrunk` kept exactly faults of `kinds` and at most
@@ -260,11 +276,13 @@ fn a_cold_describe_with_no_span_needs_no_fault_and_a_few_invocations() {
 }
 
 /// The alert switches run 25 simulated minutes of traffic. The typo'd
-/// selector matches nothing at any instant, outage or not.
+/// selector matches nothing at any instant, outage or not; but the file's
+/// SLO claim held, and its burn rate has no series at all without an
+/// error: the answer keeps one panic, and the traffic that reaches it.
 #[test]
-fn an_alert_rule_with_a_status_typo_needs_no_fault_and_a_few_invocations() {
+fn an_alert_rule_with_a_status_typo_keeps_one_panic_for_the_slo_claim_it_kept() {
     let shrunk = proven(Bug::AlertRuleStatusTypo);
-    assert_size(&shrunk, &[], 10);
+    assert_size(&shrunk, &[FaultKind::HandlerPanic], 1000);
     assert!(
         shrunk.after.duration < shrunk.before.duration / 8,
         "{}",
@@ -286,11 +304,18 @@ fn an_error_counter_that_double_counts_keeps_two_faults_and_a_fraction_of_the_tr
 }
 
 /// A latency page needs a latency breach held for its `for`: the slow
-/// storage, and some minutes of traffic.
+/// storage, and some minutes of traffic. The file's SLO claim held, and
+/// its burn rate has no series at all without an error: one panic stays
+/// too, rather than a minimal file that breaks that claim.
 #[test]
 fn latency_buckets_stopping_short_keep_the_slowdown_and_a_fraction_of_the_traffic() {
     let shrunk = proven(Bug::LatencyBucketsStopShort);
-    assert!(shrunk.minimal.len() <= 2, "{}", report(&shrunk));
+    assert!(shrunk.minimal.len() <= 4, "{}", report(&shrunk));
+    assert!(
+        kinds(&shrunk).contains(&FaultKind::HandlerPanic),
+        "{}",
+        report(&shrunk)
+    );
     assert!(
         shrunk.after.invocations * 4 <= shrunk.before.invocations,
         "{}",
@@ -456,4 +481,337 @@ fn shrink_table_for_the_actor_bug_switches() {
             Err(error) => println!("| `{bug}` | {seed} | not shrunk: {error} | | | | | | | | |"),
         }
     }
+}
+
+/// A scenario file, shrunk the way a failing seed's artifacts shrink it
+/// (the first violation's check and subject), and its `minimal.toml`
+/// loaded back and run on its own, by a suite of `system`.
+struct ShrunkFile {
+    /// The failure of the file's own seed, before shrinking.
+    original: Failure,
+    shrunk: FaultShrink,
+    minimal: obsim::scenario::Scenario,
+    /// The failure of `minimal.toml` run on its own.
+    alone: Failure,
+}
+
+fn shrunk_file<C, S>(
+    name: &str,
+    text: &str,
+    system: impl Fn(C) -> S + Send + Sync + Clone + 'static,
+) -> ShrunkFile
+where
+    C: obsim::deps::serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    S: obsim::System,
+{
+    let folder =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shrink-{name}"));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let suite = obsim::Suite::new(&folder)
+        .system(system)
+        .artifacts_dir(None);
+    let (scenario, sim) = suite.load(&path, REPLAY).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seeds.start;
+    let original = sim.check_seed(seed).failure.expect("the file fails");
+    let shrunk = sim
+        .shrink_faults(seed, ShrinkBudget::DEFAULT)
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    assert!(shrunk.reproduced, "{}", report(&shrunk));
+    let minimal_path = folder.join("minimal.toml");
+    let text = sim.minimal_scenario(&shrunk).expect("a scenario file");
+    std::fs::write(&minimal_path, text).unwrap();
+    let (minimal, alone) = suite
+        .load(&minimal_path, REPLAY)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let alone = alone.check_seed(seed).failure.unwrap_or_else(|| {
+        panic!(
+            "{} passes on its own: {}",
+            minimal_path.display(),
+            report(&shrunk)
+        )
+    });
+    let _ = std::fs::remove_dir_all(&folder);
+    ShrunkFile {
+        original,
+        shrunk,
+        minimal,
+        alone,
+    }
+}
+
+/// The violations of `failure` about `subject`, as the failure words them.
+fn about(failure: &Failure, subject: &str) -> Vec<String> {
+    let obsim::Problem::Violations(violations) = &failure.problem else {
+        return Vec::new();
+    };
+    violations
+        .iter()
+        .filter(|violation| violation.subject == subject)
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The actor runtime under a contract with one more accuracy rule, one
+/// that selects an operation: the model provider's `ok` calls are the
+/// describe requests answered `ok` (each describe that gets past its
+/// activation asks the model once, and fails when the model does). With
+/// no `describe` in the workload, the rule cannot be evaluated.
+struct DescribeRule(obsim_fixtures::ActorSystem);
+
+const DESCRIBE_RULE: &str =
+    r#"final(llm_calls_total{status="ok"}) == requests.ok{operation="describe"}"#;
+
+impl obsim::System for DescribeRule {
+    fn serve(
+        &self,
+        node: obsim::NodeContext,
+    ) -> obsim::deps::futures::future::BoxFuture<'static, ()> {
+        self.0.serve(node)
+    }
+
+    fn drive(
+        &self,
+        client: obsim::ClientContext,
+    ) -> obsim::deps::futures::future::BoxFuture<'static, ()> {
+        self.0.drive(client)
+    }
+
+    fn contract(&self) -> obsim::Contract {
+        self.0.contract().accurate(DESCRIBE_RULE)
+    }
+}
+
+/// Failed model calls counted `ok`, in a workload of three operations.
+const COUNTED_AS_SUCCESS: &str = r#"name = "counted-as-success"
+description = "Failed model-provider calls counted as ok, in a mix of three operations."
+
+[workload]
+invocations = 200
+concurrency = 8
+keys = 16
+operations = { describe = 1, get = 1, increment = 1 }
+
+[run]
+duration = "2s"
+
+[seeds]
+count = 1
+
+[system]
+bugs = ["dependency_failure_counted_as_success"]
+
+[[faults]]
+kind = "dependency_failure"
+dependency = "llm"
+probability = 0.2
+"#;
+
+/// The seed fails the contract's rule `final(llm_calls_total{status="ok"})
+/// == dependencies.ok{dependency="llm"}` with a value. Dropping `describe`
+/// from the mix makes that rule hold (no model call at all) and leaves
+/// [`DESCRIBE_RULE`], on the same metric, unable to be evaluated: a
+/// violation of the same check on the same subject, which once counted as
+/// the same failure. The minimal file then ran no describe, and so not the
+/// bug (seen failing before the fix: its operations were `get+increment`).
+#[test]
+fn a_candidate_whose_rule_cannot_be_evaluated_does_not_count_as_still_failing() {
+    let file = shrunk_file("counted-as-success", COUNTED_AS_SUCCESS, |config| {
+        DescribeRule(obsim_fixtures::ActorSystem::new(config))
+    });
+    let shrunk = &file.shrunk;
+    assert_eq!(
+        shrunk.target.check,
+        Check::MetricAccuracy,
+        "{}",
+        report(shrunk)
+    );
+    assert_eq!(shrunk.target.subject, "`llm_calls_total`");
+    let operations: Vec<&str> = shrunk
+        .after
+        .operations
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(operations.contains(&"describe"), "{}", report(shrunk));
+    let mix: Vec<&str> = file
+        .minimal
+        .workload
+        .operations
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(mix.contains(&"describe"), "{mix:?}");
+    // The minimal file fails the rule the seed failed, with a value.
+    let failed = about(&file.alone, "`llm_calls_total`");
+    let contract_rule = r#"`final(llm_calls_total{status="ok"}) == dependencies.ok{dependency="llm"}` does not hold"#;
+    assert!(
+        failed.iter().any(|line| line.contains(contract_rule)),
+        "{}\n\nthe original:\n{}",
+        file.alone,
+        file.original
+    );
+    assert!(
+        !file.alone.to_string().contains("cannot be evaluated"),
+        "{}",
+        file.alone
+    );
+}
+
+/// Storage durations in milliseconds, in a file that asks for write
+/// failures and checks that it got them.
+const PRECONDITION: &str = r#"name = "precondition"
+description = "Storage timed in milliseconds, under write failures the file checks it got."
+expect = [
+  "faults.storage_write_failure >= 1",
+  "final(storage_operation_duration_seconds_sum) < 10",
+]
+
+[workload]
+invocations = 200
+concurrency = 8
+keys = 16
+operations = { get = 1, increment = 1 }
+
+[run]
+duration = "2s"
+
+[seeds]
+count = 1
+
+[system]
+bugs = ["milliseconds_as_seconds"]
+
+[[faults]]
+kind = "storage_write_failure"
+probability = 0.1
+"#;
+
+/// The bug needs no fault, and the seed fails `histogram_correctness`; it
+/// also fails one expectation (the storage time, a thousand times too
+/// large) and keeps the other, the precondition that a write failed. A
+/// candidate with no fault breaks the precondition: `expectation` was
+/// failing already, so comparing checks let it through, and the minimal
+/// file failed its own precondition (seen failing before the fix: the
+/// minimal faults were none). Each expectation is now its own claim.
+#[test]
+fn a_candidate_that_breaks_an_expectation_the_seed_kept_does_not_count_as_still_failing() {
+    let file = shrunk_file(
+        "precondition",
+        PRECONDITION,
+        obsim_fixtures::ActorSystem::new,
+    );
+    let shrunk = &file.shrunk;
+    assert_eq!(
+        shrunk.target.check,
+        Check::HistogramCorrectness,
+        "{}",
+        report(shrunk)
+    );
+    assert_eq!(
+        kinds(shrunk),
+        [FaultKind::StorageWriteFailure],
+        "{}",
+        report(shrunk)
+    );
+    assert!(
+        file.alone.checks().contains(&Check::HistogramCorrectness),
+        "{}",
+        file.alone
+    );
+    let precondition = "`faults.storage_write_failure >= 1`";
+    assert!(
+        about(&file.original, precondition).is_empty(),
+        "{}",
+        file.original
+    );
+    assert!(
+        about(&file.alone, precondition).is_empty(),
+        "the minimal file breaks the precondition the seed kept:\n{}",
+        file.alone
+    );
+    assert_eq!(file.minimal.faults, shrunk.minimal);
+}
+
+/// Every seed of it fails, on an expectation that cannot hold.
+const EVERY_SEED_FAILS: &str = r#"name = "every-seed-fails"
+description = "Claims a negative count of calls, on every seed."
+expect = ['final(actor_client_calls_total) < 0']
+
+[workload]
+invocations = 20
+
+[run]
+duration = "1s"
+
+[seeds]
+count = 3
+"#;
+
+/// Shrinking costs up to a hundred runs a seed: a sweep shrinks its lowest
+/// failing seed only, after checking them all, and every other failure
+/// says how to shrink it: replay it alone, which a sweep of one seed does
+/// (seen failing before the fix: every seed's folder had a minimal.toml).
+#[test]
+fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
+    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-sweep");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("every-seed-fails.toml"), EVERY_SEED_FAILS).unwrap();
+    let artifacts = folder.join("artifacts");
+    let suite = obsim::Suite::new(&folder)
+        .system(obsim_fixtures::ActorSystem::new)
+        .snapshots(folder.join("snapshots"))
+        .artifacts_dir(Some(artifacts.clone()));
+    let files = suite.files().unwrap();
+    let message = suite.run_file(&files[0], REPLAY).unwrap_err();
+    let seed_dir = |seed: u64| artifacts.join(format!("every-seed-fails/{seed}"));
+    let minimal = seed_dir(0).join("minimal.toml");
+    assert!(message.starts_with("3 of 3 seeds failed"), "{message}");
+    assert!(minimal.is_file(), "{message}");
+    let shrunk_line =
+        "\nshrunk: faults 0 -> 0 (the 0 planned, as 0 fixed events), invocations 20 -> 1, ";
+    assert_eq!(message.matches(shrunk_line).count(), 1, "{message}");
+    assert!(
+        message.contains(&format!(
+            "; still fails [expectation] `final(actor_client_calls_total) < 0`: {}\nreplay: \
+             OBSIM_SEED=0 {REPLAY}",
+            minimal.display()
+        )),
+        "{message}"
+    );
+    // Its report.txt, written before the sweep knew it was the lowest, is
+    // the shrunk one.
+    let report = std::fs::read_to_string(seed_dir(0).join("report.txt")).unwrap();
+    assert!(report.contains(shrunk_line), "{report}");
+    for seed in [1, 2] {
+        assert!(seed_dir(seed).join("report.txt").is_file(), "{message}");
+        assert!(
+            !seed_dir(seed).join("minimal.toml").exists(),
+            "seed {seed}: {message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "\nshrunk: a sweep shrinks only its lowest failing seed, after checking every \
+                 seed; the replay below runs this seed alone, and shrinks it\nreplay: \
+                 OBSIM_SEED={seed} {REPLAY}"
+            )),
+            "{message}"
+        );
+    }
+    // Replayed alone, seed 2 is shrunk.
+    let (_, sim) = suite
+        .load(&files[0].path, REPLAY)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let alone = sim.sweep(&[2]);
+    let failure = alone.failures().next().expect("seed 2 fails");
+    let shrunk = failure.shrunk.as_deref().unwrap_or_default();
+    assert!(
+        shrunk.ends_with(&format!(": {}", seed_dir(2).join("minimal.toml").display())),
+        "{failure}"
+    );
+    assert!(seed_dir(2).join("minimal.toml").is_file(), "{failure}");
+    let _ = std::fs::remove_dir_all(&folder);
 }

@@ -34,7 +34,7 @@ pub mod expect {
 }
 
 pub use checks::promtool::promtool_available;
-pub use checks::{Check, PromtoolMemo, Violation};
+pub use checks::{Check, Claim, Judgement, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
 pub use obsim_rules as rules;
 pub use run::{

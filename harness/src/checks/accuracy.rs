@@ -14,16 +14,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use obsim_scenario::{Expectation, MetricSelector};
 
 use super::expect::{check_as, exposition_sum, Absent};
+use super::judged::{Claim, Judgement, Judgements};
 use super::{Check, Violation};
 use crate::run::exposition::{Exposition, MetricKind, Sample};
 use crate::run::{final_metrics, final_selectors, Contract, Run};
 
-pub fn metric_accuracy(run: &Run, contract: &Contract, rules: &[Expectation]) -> Vec<Violation> {
+/// The check, recording what the run says of each rule in `judged`.
+pub(crate) fn metric_accuracy(
+    run: &Run,
+    contract: &Contract,
+    rules: &[Expectation],
+    judged: &mut Judgements,
+) -> Vec<Violation> {
     let finals = parsed_finals(run);
-    let mut violations: Vec<Violation> = rules
-        .iter()
-        .filter_map(|rule| rule_violation(run, contract, &finals, rule))
-        .collect();
+    let mut violations = Vec::new();
+    for rule in rules {
+        let claim = Claim::Rule(rule.text.clone());
+        match rule_violation(run, contract, &finals, rule) {
+            None => judged.record(claim, Judgement::Holds, None),
+            Some((judgement, violation)) => {
+                judged.record(claim, judgement, Some(&violation));
+                violations.push(violation);
+            }
+        }
+    }
     if !rules.is_empty() {
         violations.extend(uncovered(&finals, contract, rules));
     }
@@ -50,8 +64,8 @@ fn rule_violation(
     contract: &Contract,
     finals: &Finals<'_>,
     rule: &Expectation,
-) -> Option<Violation> {
-    let message = check_as(run, contract, rule, Absent::Zero).err()?;
+) -> Option<(Judgement, Violation)> {
+    let miss = check_as(run, contract, rule, Absent::Zero).err()?;
     let metrics = final_metrics(rule);
     let subject = metrics.first().map_or_else(
         || format!("`{}`", rule.text),
@@ -61,17 +75,23 @@ fn rule_violation(
         .into_iter()
         .map(|metric| per_incarnation(finals, metric))
         .collect();
-    Some(Violation {
+    // A rule that could not be evaluated read no value to disagree with.
+    let verb = match miss.judgement() {
+        Judgement::Unevaluable => "cannot be checked against",
+        _ => "disagrees with",
+    };
+    let violation = Violation {
         check: Check::MetricAccuracy,
         subject,
         node: None,
         at: None,
         message: format!(
-            "disagrees with the harness's ground truth: `{}` {message}.{}",
+            "{verb} the harness's ground truth: `{}` {miss}.{}",
             rule.text,
             breakdown.join("")
         ),
-    })
+    };
+    Some((miss.judgement(), violation))
 }
 
 /// `\n    final(x) by incarnation: server-0#0 = 3, server-1#0 = 4`.

@@ -9,6 +9,7 @@ use obsim_scenario::{
     Decimal, Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 
+use super::judged::{Claim, Judgement, Judgements, Miss};
 use super::selects::{known_labels, produced};
 use super::{Check, Violation};
 use crate::run::exposition::Exposition;
@@ -21,28 +22,39 @@ pub fn expectations(
     contract: &Contract,
     expectations: &[Expectation],
 ) -> Vec<Violation> {
-    expectations
-        .iter()
-        .filter_map(|expectation| {
-            let message = check(run, contract, expectation).err()?;
-            Some(Violation {
-                check: Check::Expectation,
-                subject: format!("`{}`", expectation.text),
-                node: None,
-                at: None,
-                message,
-            })
-        })
-        .collect()
+    judge_expectations(run, contract, expectations, &mut Judgements::default())
+}
+
+/// [`expectations`], recording what the run says of each in `judged`.
+pub(crate) fn judge_expectations(
+    run: &Run,
+    contract: &Contract,
+    expectations: &[Expectation],
+    judged: &mut Judgements,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for expectation in expectations {
+        let claim = Claim::Expectation(expectation.text.clone());
+        let Err(miss) = check(run, contract, expectation) else {
+            judged.record(claim, Judgement::Holds, None);
+            continue;
+        };
+        let violation = Violation {
+            check: Check::Expectation,
+            subject: format!("`{}`", expectation.text),
+            node: None,
+            at: None,
+            message: miss.to_string(),
+        };
+        judged.record(claim, miss.judgement(), Some(&violation));
+        violations.push(violation);
+    }
+    violations
 }
 
 /// Ok when `expectation` holds in `run`; otherwise what it read and why it
-/// does not hold.
-pub(crate) fn check(
-    run: &Run,
-    contract: &Contract,
-    expectation: &Expectation,
-) -> Result<(), String> {
+/// does not hold, or why it could not be evaluated.
+pub(crate) fn check(run: &Run, contract: &Contract, expectation: &Expectation) -> Result<(), Miss> {
     check_as(run, contract, expectation, Absent::Error)
 }
 
@@ -61,10 +73,13 @@ pub(crate) fn check_as(
     contract: &Contract,
     expectation: &Expectation,
     absent: Absent,
-) -> Result<(), String> {
+) -> Result<(), Miss> {
     let mut values = BTreeMap::new();
-    let left = sum(run, contract, &expectation.left, absent, &mut values)?;
-    let right = sum(run, contract, &expectation.right, absent, &mut values)?;
+    // A side that cannot be read is no value: the claim is not evaluated.
+    let left =
+        sum(run, contract, &expectation.left, absent, &mut values).map_err(Miss::Unevaluable)?;
+    let right =
+        sum(run, contract, &expectation.right, absent, &mut values).map_err(Miss::Unevaluable)?;
     if expectation.comparison.holds_for(left.compare(right)) {
         return Ok(());
     }
@@ -72,11 +87,11 @@ pub(crate) fn check_as(
         .iter()
         .map(|(quantity, value)| format!("{quantity} = {value}"))
         .collect();
-    Err(format!(
+    Err(Miss::False(format!(
         "does not hold: {left} {} {right} is false, where {}",
         expectation.comparison.as_str(),
         read.join(", ")
-    ))
+    )))
 }
 
 /// A side's value: exact while every term is a count or a literal, so that
@@ -466,6 +481,46 @@ mod value_tests {
     }
 
     #[test]
+    fn a_claim_that_reads_nothing_cannot_be_evaluated_and_one_that_reads_a_wrong_value_fails() {
+        let mut run = run_with_finals(&[]);
+        run.outcomes.insert("ok".into(), 3);
+        let expectations: Vec<Expectation> = [
+            "outcomes.ok == 3",
+            "outcomes.ok == 4",
+            // Never recorded, and no contract declares it.
+            "outcomes.timeout == 0",
+            "amounts.request_bytes == 0",
+        ]
+        .iter()
+        .map(|text| obsim_scenario::parse_expectation(text).unwrap())
+        .collect();
+        let mut judged = Judgements::default();
+        let violations = judge_expectations(&run, &Contract::new(), &expectations, &mut judged);
+        let judgement = |text: &str| judged.get(&Claim::Expectation(text.into()));
+        assert_eq!(judgement("outcomes.ok == 3"), Some(Judgement::Holds));
+        assert_eq!(judgement("outcomes.ok == 4"), Some(Judgement::Fails));
+        assert_eq!(
+            judgement("outcomes.timeout == 0"),
+            Some(Judgement::Unevaluable)
+        );
+        assert_eq!(
+            judgement("amounts.request_bytes == 0"),
+            Some(Judgement::Unevaluable)
+        );
+        // Each violation leads back to its claim.
+        assert_eq!(violations.len(), 3);
+        let claims: Vec<Option<&Claim>> = violations.iter().map(|v| judged.claim_of(v)).collect();
+        assert_eq!(
+            claims,
+            [
+                Some(&Claim::Expectation("outcomes.ok == 4".into())),
+                Some(&Claim::Expectation("outcomes.timeout == 0".into())),
+                Some(&Claim::Expectation("amounts.request_bytes == 0".into())),
+            ]
+        );
+    }
+
+    #[test]
     fn counts_and_literals_compare_exactly_not_as_rounded_floats() {
         let mut run = run_with_finals(&[]);
         run.outcomes.insert("ok".into(), 1000);
@@ -480,7 +535,9 @@ mod value_tests {
         let error = {
             let expectation =
                 obsim_scenario::parse_expectation("outcomes.total == 1000.5").unwrap();
-            check(&run, &Contract::new(), &expectation).unwrap_err()
+            check(&run, &Contract::new(), &expectation)
+                .unwrap_err()
+                .to_string()
         };
         assert!(error.contains("1000 == 1000.5 is false"), "{error}");
     }

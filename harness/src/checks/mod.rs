@@ -16,6 +16,7 @@ pub(crate) mod expect;
 mod faults_fired;
 mod gauges;
 mod histograms;
+pub(crate) mod judged;
 pub(crate) mod lint;
 mod monotonicity;
 pub(crate) mod promtool;
@@ -31,6 +32,8 @@ use crate::run::{Config, Contract, Run};
 pub use completion::span_completion;
 pub use determinism::seed_determinism;
 pub use faults_fired::faults_fired;
+use judged::Judgements;
+pub use judged::{Claim, Judgement};
 pub use monotonicity::counter_monotonicity;
 pub use promtool::{PromtoolMemo, PROMTOOL_SHAPES_MAX};
 pub use violation::Violation;
@@ -56,6 +59,26 @@ pub fn check_run_with(
     rules: &[obsim_scenario::Expectation],
     memo: &PromtoolMemo,
 ) -> Vec<Violation> {
+    check_run_judged(
+        run,
+        config,
+        contract,
+        rules,
+        memo,
+        &mut Judgements::default(),
+    )
+}
+
+/// [`check_run_with`], recording in `judged` what the run says of each
+/// accuracy rule and alert claim it checks, one by one.
+pub(crate) fn check_run_judged(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+    rules: &[obsim_scenario::Expectation],
+    memo: &PromtoolMemo,
+    judged: &mut Judgements,
+) -> Vec<Violation> {
     let on = |check: Check| config.checks.contains(&check);
     let mut violations = Vec::new();
     if on(Check::CounterMonotonicity) {
@@ -65,7 +88,7 @@ pub fn check_run_with(
         violations.extend(gauges::gauge_consistency(run, contract));
     }
     if on(Check::MetricAccuracy) {
-        violations.extend(accuracy::metric_accuracy(run, contract, rules));
+        violations.extend(accuracy::metric_accuracy(run, contract, rules, judged));
     }
     if on(Check::HistogramCorrectness) {
         violations.extend(histograms::histogram_consistency(run));
@@ -85,7 +108,7 @@ pub fn check_run_with(
         violations.extend(promtool::promtool_check(run, memo));
     }
     if on(Check::AlertCorrectness) {
-        violations.extend(alerts::alert_correctness(run, config, contract, rules));
+        violations.extend(alerts::judge_alerts(run, config, contract, rules, judged));
     }
     if config.every_fault_fires {
         violations.extend(faults_fired(run));

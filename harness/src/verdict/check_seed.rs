@@ -3,9 +3,21 @@
 use super::artifacts::{self, Artifacts};
 use super::failure::{Failure, Problem};
 use crate::checks::determinism::{self, Divergence};
-use crate::checks::{check_run_with, seed_determinism, Check, PromtoolMemo, Violation};
+use crate::checks::judged::Judgements;
+use crate::checks::{check_run_judged, expect, seed_determinism, Check, PromtoolMemo, Violation};
 use crate::run::Run;
 use crate::sim::{RunError, Sim};
+
+/// When a failing seed is shrunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shrinking {
+    /// As it is checked, before its artifacts are written: a seed on its own.
+    Now,
+    /// Not as it is checked: a sweep of many seeds shrinks only its lowest
+    /// failing seed, once every seed is checked. The failure's `shrunk:`
+    /// line says so, and how to shrink this one.
+    Deferred,
+}
 
 /// The result of one seed: its first run (if it completed) and any failure.
 #[derive(Clone, Debug)]
@@ -42,6 +54,17 @@ impl Sim {
     /// [`Sim::check_seed`], sharing promtool's verdicts through `memo` with
     /// the other seeds that use it, as a sweep's seeds do.
     pub fn check_seed_with(&self, seed: u64, memo: &PromtoolMemo) -> Verdict {
+        self.check_seed_as(seed, memo, Shrinking::Now)
+    }
+
+    /// [`Sim::check_seed_with`], shrinking a failure now or leaving it to
+    /// the sweep.
+    pub(crate) fn check_seed_as(
+        &self,
+        seed: u64,
+        memo: &PromtoolMemo,
+        shrinking: Shrinking,
+    ) -> Verdict {
         let mut verdict = self.verdict(seed, memo);
         if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
             let replay = self.otel_replay(verdict.run.as_ref());
@@ -51,9 +74,12 @@ impl Sim {
                 .unwrap_or_default();
             // Shrunk before anything is written, so that report.txt has the
             // line and minimal.toml moves into place with the other files.
-            let shrunk = artifacts::seed_dir(dir, &failure.scenario, seed)
-                .ok()
-                .and_then(|folder| super::shrink::for_artifacts(self, failure, &folder));
+            let shrunk = match shrinking {
+                Shrinking::Now => artifacts::seed_dir(dir, &failure.scenario, seed)
+                    .ok()
+                    .and_then(|folder| super::shrink::for_artifacts(self, failure, &folder)),
+                Shrinking::Deferred => super::shrink::deferred(self, failure),
+            };
             if let Some(shrunk) = shrunk {
                 failure.shrunk = Some(shrunk.line);
                 if let Some(text) = shrunk.minimal_toml {
@@ -70,14 +96,28 @@ impl Sim {
     /// scenario's expectations: what a seed's first run is held to (the
     /// determinism check, which reads two runs, aside).
     pub fn check(&self, run: &Run, memo: &PromtoolMemo) -> Vec<Violation> {
+        self.check_judged(run, memo).0
+    }
+
+    /// [`Sim::check`], and what the run says of each claim it was held to,
+    /// one by one: each expectation, alert claim and accuracy rule.
+    pub(crate) fn check_judged(
+        &self,
+        run: &Run,
+        memo: &PromtoolMemo,
+    ) -> (Vec<Violation>, Judgements) {
         let config = self.config();
-        let mut violations = check_run_with(run, config, self.contract(), self.rules(), memo);
-        violations.extend(crate::checks::expect::expectations(
+        let mut judged = Judgements::default();
+        let rules = self.rules();
+        let mut violations =
+            check_run_judged(run, config, self.contract(), rules, memo, &mut judged);
+        violations.extend(expect::judge_expectations(
             run,
             self.contract(),
             &config.expectations,
+            &mut judged,
         ));
-        violations
+        (violations, judged)
     }
 
     /// The system's alert rules evaluated over `run`, over what was scraped

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::check_seed::Verdict;
-use super::failure::Failure;
+use super::check_seed::{Shrinking, Verdict};
+use super::failure::{Failure, Problem};
 use crate::checks::PromtoolMemo;
 use crate::sim::Sim;
 
@@ -61,6 +61,13 @@ pub struct Sweep {
     pub failures_dropped: u64,
     /// Whether a stop cut the sweep short.
     pub stopped: bool,
+    /// The seed the sweep shrank once every seed was checked: its lowest
+    /// failing seed, whose kept failure has the `shrunk:` line and whose
+    /// artifacts the `minimal.toml`. The other failures' lines say how to
+    /// shrink them. None when it shrank none that way: a sweep of one seed
+    /// shrinks it as it checks it, and shrinking or artifacts may be off, no
+    /// seed may have failed with violations, or a stop cut the sweep short.
+    pub shrunk: Option<u64>,
 }
 
 impl Sim {
@@ -75,6 +82,13 @@ impl Sim {
     /// order, from the worker's thread); the sweep then drops the run. Each
     /// run owns its runtime and subscriber, so runs in parallel share
     /// nothing, and each seed's verdict is the same whatever the threads.
+    ///
+    /// Of two seeds or more, only the lowest failing one is shrunk, after
+    /// every seed is checked ([`Sweep::shrunk`]): shrinking costs up to a
+    /// hundred runs a seed, and one `minimal.toml` is what a person reads
+    /// first. Its verdict was seen by `on_verdict` before it was shrunk; its
+    /// kept failure and its artifacts are then the shrunk ones. A sweep of
+    /// one seed shrinks it as it checks it.
     pub fn sweep_with<I>(
         &self,
         seeds: I,
@@ -90,7 +104,15 @@ impl Sim {
         } else {
             options.jobs
         };
-        let seeds = Mutex::new(seeds.into_iter().enumerate());
+        // Two seeds or more: shrinking waits for the lowest failing one.
+        let mut seeds = seeds.into_iter();
+        let head: Vec<u64> = seeds.by_ref().take(2).collect();
+        let shrinking = if head.len() > 1 {
+            Shrinking::Deferred
+        } else {
+            Shrinking::Now
+        };
+        let seeds = Mutex::new(head.into_iter().chain(seeds).enumerate());
         let tally = Mutex::new(Tally::default());
         // One memo for the sweep: promtool runs once per shape of final
         // exposition, not once per seed.
@@ -109,7 +131,7 @@ impl Sim {
                     let Some((index, seed)) = seeds.lock().expect("seeds lock").next() else {
                         return;
                     };
-                    let verdict = self.check_seed_with(seed, &memo);
+                    let verdict = self.check_seed_as(seed, &memo, shrinking);
                     on_verdict(&verdict);
                     let mut tally = tally.lock().expect("tally lock");
                     tally.add(index, verdict, options.failures_kept);
@@ -121,7 +143,39 @@ impl Sim {
         sweep.scenario = self.config().scenario.clone();
         sweep.kept = tally.kept.into_values().collect();
         sweep.stopped = stopped();
+        if shrinking == Shrinking::Deferred && !sweep.stopped {
+            self.shrink_lowest(&mut sweep, &memo);
+        }
         sweep
+    }
+
+    /// Shrinks `sweep`'s lowest failing seed (of those that failed checks:
+    /// a run that did not complete has nothing to shrink) as checking it
+    /// alone would: it is checked again, shrunk, and its failure and
+    /// artifacts replace the ones written while the sweep ran.
+    fn shrink_lowest(&self, sweep: &mut Sweep, memo: &PromtoolMemo) {
+        let config = self.config();
+        if config.shrink.is_none() || config.artifacts_dir.is_none() {
+            return;
+        }
+        let violated = |failure: &Failure| matches!(failure.problem, Problem::Violations(_));
+        let Some(index) = sweep.kept.iter().position(violated) else {
+            return;
+        };
+        let seed = sweep.kept[index].seed;
+        match self.check_seed_as(seed, memo, Shrinking::Now).failure {
+            Some(failure) => sweep.kept[index] = failure,
+            None => {
+                sweep.kept[index].shrunk = Some(format!(
+                    "not possible: checked again to be shrunk, seed {seed} passed, so it does \
+                     not fail on every run of it"
+                ));
+            }
+        }
+        if let Some(first) = sweep.first.as_mut().filter(|first| first.seed == seed) {
+            first.failure = Some(sweep.kept[index].clone());
+        }
+        sweep.shrunk = Some(seed);
     }
 }
 
@@ -193,7 +247,6 @@ impl Sweep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::failure::Problem;
 
     fn failing(seed: u64) -> Verdict {
         Verdict {

@@ -9,28 +9,39 @@ use obsim_scenario::{AlertClaim, AlertExpectation, AlertSelector};
 
 use super::compare::{clock, firing_spans};
 use super::{alert_name, Timelines};
+use crate::checks::judged::{Claim, Judgement, Judgements, Miss};
 use crate::checks::{Check, Violation};
 use crate::run::{fault_window_end, promql_series, Config, Run};
 
-pub(super) fn claims(run: &Run, config: &Config, timelines: &Timelines) -> Vec<Violation> {
-    config
-        .alerts
-        .expectations
-        .iter()
-        .filter_map(|claim| {
-            let message = held(run, timelines, claim).err()?;
-            Some(Violation {
-                check: Check::Expectation,
-                subject: format!("`{}`", claim.text),
-                node: None,
-                at: None,
-                message,
-            })
-        })
-        .collect()
+/// One violation per claim that does not hold, recording what the run says
+/// of each claim in `judged`.
+pub(super) fn claims(
+    run: &Run,
+    config: &Config,
+    timelines: &Timelines,
+    judged: &mut Judgements,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for claim in &config.alerts.expectations {
+        let judging = Claim::Expectation(claim.text.clone());
+        let Err(miss) = held(run, timelines, claim) else {
+            judged.record(judging, Judgement::Holds, None);
+            continue;
+        };
+        let violation = Violation {
+            check: Check::Expectation,
+            subject: format!("`{}`", claim.text),
+            node: None,
+            at: None,
+            message: miss.to_string(),
+        };
+        judged.record(judging, miss.judgement(), Some(&violation));
+        violations.push(violation);
+    }
+    violations
 }
 
-fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<(), String> {
+fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<(), Miss> {
     let end_ms = run.ended_at.as_millis() as i64;
     match &claim.claim {
         AlertClaim::Fires(alert) => {
@@ -38,20 +49,20 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
             if fired {
                 return Ok(());
             }
-            Err(format!(
+            Err(Miss::False(format!(
                 "does not hold: {alert} never fired on the scraped timeline.{}",
                 both(timelines, alert, end_ms)
-            ))
+            )))
         }
         AlertClaim::NeverFires(alert) => {
             let fired = chosen(&timelines.scraped, alert).any(|a| !a.firing().is_empty());
             if !fired {
                 return Ok(());
             }
-            Err(format!(
+            Err(Miss::False(format!(
                 "does not hold: {alert} fired on the scraped timeline.{}",
                 both(timelines, alert, end_ms)
-            ))
+            )))
         }
         AlertClaim::FiresDuring {
             alert,
@@ -67,13 +78,13 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
             if started {
                 return Ok(());
             }
-            Err(format!(
+            Err(Miss::False(format!(
                 "does not hold: faults[{fault}]'s window opened at {}, and {alert} did not start \
                  firing on the scraped timeline from then to {}.{}",
                 clock(ms(opens)),
                 clock(ms(latest)),
                 both(timelines, alert, end_ms)
-            ))
+            )))
         }
         AlertClaim::Resolves {
             alert,
@@ -85,7 +96,9 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
                 .plan
                 .get(*fault)
                 .and_then(fault_window_end)
-                .ok_or_else(|| format!("faults[{fault}]'s window never closes"))?;
+                .ok_or_else(|| {
+                    Miss::Unevaluable(format!("faults[{fault}]'s window never closes"))
+                })?;
             let deadline = ms(closes + *within);
             let alerts: Vec<&AlertHistory> = chosen(&timelines.scraped, alert).collect();
             let fired_since = alerts
@@ -93,12 +106,13 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
                 .flat_map(|a| a.firing())
                 .any(|(_, until)| until.is_none_or(|until| until > ms(opens)));
             if !fired_since {
-                return Err(format!(
+                // Nothing to resolve: the claim is not tested, not false.
+                return Err(Miss::Unevaluable(format!(
                     "cannot hold: {alert} never fired on the scraped timeline after faults[{fault}]'s \
                      window opened at {}, so it had nothing to resolve.{}",
                     clock(ms(opens)),
                     both(timelines, alert, end_ms)
-                ));
+                )));
             }
             let at = timelines
                 .schedule
@@ -113,7 +127,7 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
             if still.is_empty() {
                 return Ok(());
             }
-            Err(format!(
+            Err(Miss::False(format!(
                 "does not hold: faults[{fault}]'s window closed at {}, and at {} ({} later) {} \
                  still fired on the scraped timeline.{}",
                 clock(ms(closes)),
@@ -121,10 +135,10 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
                 clock(ms(*within)),
                 still.join(", "),
                 both(timelines, alert, end_ms)
-            ))
+            )))
         }
         AlertClaim::Slo { series, tolerance } => {
-            let selector = promql_series(series)?;
+            let selector = promql_series(series).map_err(Miss::Unevaluable)?;
             let expr = obsim_rules::Expr::VectorSelector(selector);
             let last = timelines.schedule.instants().last().unwrap_or(0);
             let value = |store| -> Result<f64, String> {
@@ -139,16 +153,16 @@ fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<()
                     Err(error) => Err(error.0),
                 }
             };
-            let scraped = value(&timelines.scraped_series)?;
-            let truth = value(&timelines.truth_series)?;
+            let scraped = value(&timelines.scraped_series).map_err(Miss::Unevaluable)?;
+            let truth = value(&timelines.truth_series).map_err(Miss::Unevaluable)?;
             if tolerance.allows(scraped, truth) {
                 return Ok(());
             }
-            Err(format!(
+            Err(Miss::False(format!(
                 "does not hold: at the last instant ({}) `{series}` is {scraped} on the scraped \
                  timeline and {truth} on the ground-truth timeline",
                 clock(last)
-            ))
+            )))
         }
     }
 }
@@ -157,11 +171,11 @@ fn ms(duration: Duration) -> i64 {
     duration.as_millis() as i64
 }
 
-fn window_start(run: &Run, fault: usize) -> Result<Duration, String> {
+fn window_start(run: &Run, fault: usize) -> Result<Duration, Miss> {
     run.plan
         .get(fault)
         .map(|fault| fault.at)
-        .ok_or_else(|| format!("faults[{fault}] is not in this run's plan"))
+        .ok_or_else(|| Miss::Unevaluable(format!("faults[{fault}] is not in this run's plan")))
 }
 
 /// The alerts `selector` picks: its name, and at least its labels.

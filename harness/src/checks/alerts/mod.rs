@@ -31,6 +31,7 @@ use obsim_rules::{
 };
 use obsim_scenario::Expectation;
 
+use super::judged::Judgements;
 use super::{Check, Violation};
 use crate::run::{Config, Contract, Run};
 pub use compare::clock;
@@ -99,6 +100,18 @@ pub fn alert_correctness(
     contract: &Contract,
     rules: &[Expectation],
 ) -> Vec<Violation> {
+    judge_alerts(run, config, contract, rules, &mut Judgements::default())
+}
+
+/// [`alert_correctness`], recording what the run says of each alert claim
+/// in `judged`. Claims go unjudged when the rules cannot be evaluated.
+pub(crate) fn judge_alerts(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+    rules: &[Expectation],
+    judged: &mut Judgements,
+) -> Vec<Violation> {
     let Some(built) = timelines(run, config, contract, rules) else {
         return Vec::new();
     };
@@ -115,7 +128,7 @@ pub fn alert_correctness(
     let mut violations = failures(&timelines);
     violations.extend(blind_selectors(config, &timelines));
     violations.extend(disagreeing(run, config, &timelines));
-    violations.extend(claims::claims(run, config, &timelines));
+    violations.extend(claims::claims(run, config, &timelines, judged));
     violations
 }
 

@@ -61,6 +61,25 @@ pub(crate) fn for_artifacts(sim: &Sim, failure: &Failure, folder: &Path) -> Opti
     }
 }
 
+/// What the failure of a seed that a sweep does not shrink as it checks it
+/// says instead: that the sweep shrinks its lowest failing seed, and how
+/// to shrink this one. None where [`for_artifacts`] would not shrink.
+pub(crate) fn deferred(sim: &Sim, failure: &Failure) -> Option<Shrunk> {
+    sim.config().shrink?;
+    if !matches!(failure.problem, Problem::Violations(_)) {
+        return None;
+    }
+    Some(Shrunk {
+        line: DEFERRED.into(),
+        minimal_toml: None,
+    })
+}
+
+/// The `shrunk:` line of a failing seed a sweep left to the end: true of
+/// the lowest one too, which the sweep then shrinks.
+pub(crate) const DEFERRED: &str = "a sweep shrinks only its lowest failing seed, after \
+     checking every seed; the replay below runs this seed alone, and shrinks it";
+
 /// The shrunk scenario's file name in a seed's artifacts folder.
 pub(crate) const MINIMAL_TOML: &str = "minimal.toml";
 

@@ -6,9 +6,18 @@
 //! ([`crate::Run::fault_schedule`]): every fault the seed drew becomes one
 //! fixed event per firing, so that removing one moves no other. Delta
 //! debugging ([`ddmin`]) then removes faults while the run still fails the
-//! same check on the same metric or span ([`ShrinkTarget`]) and fails no check
-//! the original did not. A different failure is no reproduction. Then the
-//! run's size is halved, one dimension at a time, while it still fails.
+//! same check on the same metric or span ([`ShrinkTarget`]), fails no check
+//! the original did not, and breaks no claim the original kept. A different
+//! failure is no reproduction. Then the run's size is halved, one dimension
+//! at a time, while it still fails.
+//!
+//! Claims are compared one by one, not as their check: each expectation,
+//! alert claim and accuracy rule. A target that is a claim must fail again
+//! as it did, with a value (or, if it could not be evaluated in the seed's
+//! own run, not be evaluated again): a claim whose selector no longer
+//! matches anything is not the bug. And every claim the seed's run held
+//! must hold in a candidate, or not be judged there at all (a claim about
+//! the window of a fault the candidate dropped).
 //!
 //! Deterministic for a given budget of runs, and bounded: [`ShrinkBudget`] caps
 //! the candidate runs and the real time. A shrink that cannot reproduce the
@@ -31,16 +40,24 @@ use crate::run::{Config, ShrinkBudget};
 use claims::claims_under;
 pub use ddmin::ShrinkStop;
 use ddmin::{ddmin, Spend};
-pub(crate) use minimal::{for_artifacts, MINIMAL_TOML};
+pub(crate) use minimal::{deferred, for_artifacts, MINIMAL_TOML};
 pub use shape::ShrinkShape;
 
-use crate::checks::{Check, PromtoolMemo, Violation};
+use crate::checks::judged::Judgements;
+use crate::checks::{Check, Claim, Judgement, PromtoolMemo, Violation};
 use crate::run::Run;
 use crate::sim::{RunError, Sim};
 
 /// What a candidate must still fail: the first violation's check and its
 /// subject (the metric series or span), without the ids of one span or
 /// trace: another run of the same bug has other ids.
+///
+/// A violation of a claim (an expectation, an alert claim, an accuracy
+/// rule) is aimed at that very claim, and at what the seed's run said of
+/// it: a candidate must fail it the same way, with a value, not with an
+/// evaluation error. Several accuracy rules share a metric's subject, and a
+/// rule that cannot be evaluated once an operation left the workload is a
+/// violation with the same check and subject, but not the bug.
 ///
 /// A seed that fails only `seed_determinism` is aimed at that check, with
 /// the subject [`ShrinkTarget::DIVERGING`]: each candidate then runs twice,
@@ -50,16 +67,25 @@ use crate::sim::{RunError, Sim};
 pub struct ShrinkTarget {
     pub check: Check,
     pub subject: String,
+    /// The claim the violation reports, and what the seed's run said of it
+    /// ([`Judgement::Fails`], or [`Judgement::Unevaluable`] when the claim
+    /// could not be evaluated there either); None for a violation of no
+    /// claim, which a candidate matches by check and subject.
+    pub claim: Option<(Claim, Judgement)>,
 }
 
 impl ShrinkTarget {
     /// The subject of a determinism target: the seed's two runs differ.
     pub const DIVERGING: &'static str = "two runs of the seed";
 
-    fn of(violation: &Violation) -> ShrinkTarget {
+    fn of(violation: &Violation, judged: &Judgements) -> ShrinkTarget {
+        let claim = judged
+            .claim_of(violation)
+            .and_then(|claim| Some((claim.clone(), judged.get(claim)?)));
         ShrinkTarget {
             check: violation.check,
             subject: without_ids(&violation.subject),
+            claim,
         }
     }
 
@@ -67,6 +93,7 @@ impl ShrinkTarget {
         ShrinkTarget {
             check: Check::SeedDeterminism,
             subject: ShrinkTarget::DIVERGING.into(),
+            claim: None,
         }
     }
 
@@ -74,11 +101,38 @@ impl ShrinkTarget {
         self.check == Check::SeedDeterminism
     }
 
-    fn hit_by(&self, violation: &Violation) -> bool {
-        if self.is_divergence() {
-            return violation.check == Check::SeedDeterminism;
+    /// Whether a candidate's run fails this target again: its claim the
+    /// same way, or else a violation of the same check and subject.
+    fn hit_in(&self, violations: &[Violation], judged: &Judgements) -> bool {
+        if let Some((claim, judgement)) = &self.claim {
+            return judged.get(claim) == Some(*judgement);
         }
-        violation.check == self.check && without_ids(&violation.subject) == self.subject
+        if self.is_divergence() {
+            return violations.iter().any(|v| v.check == Check::SeedDeterminism);
+        }
+        violations
+            .iter()
+            .any(|v| v.check == self.check && without_ids(&v.subject) == self.subject)
+    }
+}
+
+/// What a candidate is held to, from the seed's own run: fail the target
+/// again, fail no check that run passed, and break no claim it kept.
+struct Alike {
+    target: ShrinkTarget,
+    failing: BTreeSet<Check>,
+    /// The claims that held, each compared on its own: a check that failed
+    /// on one expectation is no licence to break another (a precondition
+    /// such as `faults.storage_write_failure >= 1`).
+    held: Vec<Claim>,
+}
+
+impl Alike {
+    fn met_by(&self, violations: &[Violation], judged: &Judgements) -> bool {
+        let broken = |claim: &Claim| judged.get(claim).is_some_and(|j| j != Judgement::Holds);
+        self.target.hit_in(violations, judged)
+            && violations.iter().all(|v| self.failing.contains(&v.check))
+            && !self.held.iter().any(broken)
     }
 }
 
@@ -207,10 +261,13 @@ impl Sim {
     ) -> Result<FaultShrink, ShrinkError> {
         let memo = PromtoolMemo::default();
         let run = self.run(seed).map_err(ShrinkError::Run)?;
-        let mut violations = self.check(&run, &memo);
+        let (mut violations, judged) = self.check_judged(&run, &memo);
         // A fault that never fired is its own reproduction: nothing to cut.
         let aimed = |v: &&Violation| aim.map_or(v.check != Check::FaultsFired, |c| v.check == c);
-        let first = violations.iter().find(aimed).map(ShrinkTarget::of);
+        let first = violations
+            .iter()
+            .find(aimed)
+            .map(|violation| ShrinkTarget::of(violation, &judged));
         let target = match first {
             Some(target) => target,
             None if aim.is_some_and(|check| check != Check::SeedDeterminism) => {
@@ -225,16 +282,23 @@ impl Sim {
                 ShrinkTarget::diverging()
             }
         };
-        let failing: BTreeSet<Check> = violations.iter().map(|v| v.check).collect();
         let schedule = run.fault_schedule.clone().map_err(ShrinkError::Schedule)?;
         if let Some(claim) = self.claim_without_window(&target, &schedule) {
             return Err(ShrinkError::WindowGone(claim));
         }
         let planned = run.plan.clone();
         drop(run);
+        let alike = Alike {
+            target,
+            failing: violations.iter().map(|v| v.check).collect(),
+            held: judged
+                .iter()
+                .filter(|(_, judgement)| *judgement == Judgement::Holds)
+                .map(|(claim, _)| claim.clone())
+                .collect(),
+        };
         let mut spend = Spend::new(budget);
-        let fails =
-            |candidate: &Candidate| self.fails_alike(seed, candidate, &target, &failing, &memo);
+        let fails = |candidate: &Candidate| self.fails_alike(seed, candidate, &alike, &memo);
         let before = ShrinkShape::of(self.config());
         let whole = Candidate {
             faults: schedule.clone(),
@@ -263,7 +327,7 @@ impl Sim {
         }
         Ok(FaultShrink {
             seed,
-            target,
+            target: alike.target,
             planned,
             schedule,
             minimal: best.faults,
@@ -328,14 +392,14 @@ impl Sim {
         best
     }
 
-    /// Whether `seed` run as `candidate` fails `target`, and no check
-    /// outside `failing`.
+    /// Whether `seed` run as `candidate` fails as `alike` asks: the
+    /// target again, no check outside the original's failing ones, and no
+    /// claim the original held.
     fn fails_alike(
         &self,
         seed: u64,
         candidate: &Candidate,
-        target: &ShrinkTarget,
-        failing: &BTreeSet<Check>,
+        alike: &Alike,
         memo: &PromtoolMemo,
     ) -> bool {
         let Some(sim) = self.with_candidate(candidate) else {
@@ -344,15 +408,14 @@ impl Sim {
         let Ok(run) = sim.run(seed) else {
             return false;
         };
-        let mut violations = sim.check(&run, memo);
-        if target.is_divergence() {
+        let (mut violations, judged) = sim.check_judged(&run, memo);
+        if alike.target.is_divergence() {
             let Ok(diverged) = sim.diverges(&run) else {
                 return false;
             };
             violations.extend(diverged);
         }
-        violations.iter().any(|v| target.hit_by(v))
-            && violations.iter().all(|v| failing.contains(&v.check))
+        alike.met_by(&violations, &judged)
     }
 
     /// `seed_determinism` between `first` and a second run of its seed,
