@@ -52,7 +52,16 @@
 //!   operations), a seeded `rng` (the only randomness a system may use), its
 //!   own registry, and [`ClientContext::record_outcome`], through which the
 //!   client tells obsim what really happened to each call (`ok`, `error`,
-//!   `timeout`): ground truth, not a metric.
+//!   `timeout`): ground truth, not a metric. [`ClientContext::run_requests`]
+//!   does all of it around the service's own client call: workers, keys,
+//!   think time, a client span per request, each outcome and duration.
+//! - **Your own service, unchanged.** A server node can run the service as
+//!   it is: its own sockets on [`NodeContext::addr`] (madsim's under
+//!   `--cfg madsim`), a store of its own backed by [`NodeContext::storage`],
+//!   its own `/metrics` route given to [`NodeContext::serve_metrics`], and
+//!   probes of its real state ([`NodeContext::probe`]) that the contract
+//!   ties gauges to. The glue lives in the test crate, and obsim stays a
+//!   dev-dependency: `docs/your-own-service.md` walks through it.
 //!
 //! **Time and tasks are simulated.** Use `madsim::time` (`sleep`, `timeout`,
 //! `Instant`) and `madsim::task::spawn`, from [`deps::madsim`]; never real
