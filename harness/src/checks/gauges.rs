@@ -65,6 +65,25 @@ fn unlike_probe(
     probe: &str,
 ) -> Option<Violation> {
     let truth = *reading.probes.get(probe)?;
+    unlike(reading, exposition, gauge, truth, |shown, place| {
+        format!(
+            "{shown} in {place}, but probe `{probe}` of the service's state read {truth} in the \
+             same poll: the gauge lost track of the state it reports (moved on a path that never \
+             changed it, or missed one that did?)"
+        )
+    })
+}
+
+/// The gauge (summed over its series) against `truth`, what ground truth
+/// says it shows in this reading; `explain` words a difference from what it
+/// showed (`is 3`, or `not exported`) and where it was seen.
+fn unlike(
+    reading: &Source,
+    exposition: &Exposition,
+    gauge: &str,
+    truth: f64,
+    explain: impl FnOnce(String, String) -> String,
+) -> Option<Violation> {
     let value = total(exposition, gauge, MetricKind::Gauge);
     if value == Some(truth) {
         return None;
@@ -73,12 +92,7 @@ fn unlike_probe(
     Some(violation(
         reading,
         gauge.to_string(),
-        format!(
-            "{shown} in {}, but probe `{probe}` of the service's state read {truth} in the same \
-             poll: the gauge lost track of the state it reports (moved on a path that never \
-             changed it, or missed one that did?)",
-            reading.place()
-        ),
+        explain(shown, reading.place()),
     ))
 }
 
@@ -146,20 +160,12 @@ fn total(exposition: &Exposition, name: &str, kind: MetricKind) -> Option<f64> {
 /// gauge of stored state that is missing says nothing about the state.
 fn unlike_storage(reading: &Source, exposition: &Exposition, gauge: &str) -> Option<Violation> {
     let stored = reading.stored_keys?;
-    let value = total(exposition, gauge, MetricKind::Gauge);
-    if value == Some(stored as f64) {
-        return None;
-    }
-    let shown = value.map_or("not exported".to_string(), |value| format!("is {value}"));
-    Some(violation(
-        reading,
-        gauge.to_string(),
+    unlike(reading, exposition, gauge, stored as f64, |shown, place| {
         format!(
-            "{shown} in {}, but the node's storage held {stored} keys then: the gauge lost \
-             track of what is stored (reset at a restart, or moved on a write that failed?)",
-            reading.place()
-        ),
-    ))
+            "{shown} in {place}, but the node's storage held {stored} keys then: the gauge lost \
+             track of what is stored (reset at a restart, or moved on a write that failed?)"
+        )
+    })
 }
 
 fn imbalance(reading: &Source, exposition: &Exposition, balance: &Balance) -> Option<Violation> {
@@ -232,6 +238,35 @@ mod tests {
             violations[0]
                 .message
                 .starts_with("not exported in server-1"),
+            "{violations:?}"
+        );
+    }
+
+    #[test]
+    fn a_gauge_tied_to_a_probe_must_show_what_the_probe_read_in_the_same_poll() {
+        let gauge = "# HELP cache_entries a\n# TYPE cache_entries gauge\ncache_entries 7\n";
+        let mut run = run_with_finals(&[gauge]);
+        run.incarnations[0].probes.insert("cache_len".into(), 6.0);
+        let contract = Contract::new().probe("cache_entries", "cache_len");
+        let violations = gauge_consistency(&run, &contract);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(
+            violations[0].message.starts_with(
+                "is 7 in server-1 incarnation 0, final exposition, but probe `cache_len` of the \
+                 service's state read 6 in the same poll"
+            ),
+            "{}",
+            violations[0].message
+        );
+        run.incarnations[0].probes.insert("cache_len".into(), 7.0);
+        assert_eq!(gauge_consistency(&run, &contract), Vec::new());
+        // A probe no incarnation registered checks nothing: an error.
+        let unknown = Contract::new().probe("cache_entries", "cache_size");
+        let violations = gauge_consistency(&run, &unknown);
+        assert!(
+            violations[0]
+                .message
+                .contains("is tied to probe `cache_size`, which no server incarnation registered"),
             "{violations:?}"
         );
     }
