@@ -389,12 +389,20 @@ max = "20ms"
 probability = 0.3
 "#;
 
-#[test]
-fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_its_own() {
-    let folder = std::env::temp_dir().join(format!("obsim-shrink-{}", std::process::id()));
+/// A fresh folder under the test's target tmp dir, `shrink-<name>`, holding
+/// scenario file `<file>` with `text`.
+fn folder_with(name: &str, file: &str, text: &str) -> std::path::PathBuf {
+    let folder =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shrink-{name}"));
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("buggy.toml"), BUGGY).unwrap();
+    std::fs::write(folder.join(file), text).unwrap();
+    folder
+}
+
+#[test]
+fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_its_own() {
+    let folder = folder_with("buggy", "buggy.toml", BUGGY);
     let artifacts = folder.join("artifacts");
     let suite = obsim::Suite::new(&folder)
         .system(obsim_fixtures::ActorSystem::new)
@@ -504,12 +512,8 @@ where
     C: obsim::deps::serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     S: obsim::System,
 {
-    let folder =
-        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shrink-{name}"));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = folder_with(name, &format!("{name}.toml"), text);
     let path = folder.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
     let suite = obsim::Suite::new(&folder)
         .system(system)
         .artifacts_dir(None);
@@ -756,10 +760,7 @@ count = 3
 /// (seen failing before the fix: every seed's folder had a minimal.toml).
 #[test]
 fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
-    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrink-sweep");
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("every-seed-fails.toml"), EVERY_SEED_FAILS).unwrap();
+    let folder = folder_with("sweep", "every-seed-fails.toml", EVERY_SEED_FAILS);
     let artifacts = folder.join("artifacts");
     let suite = obsim::Suite::new(&folder)
         .system(obsim_fixtures::ActorSystem::new)
