@@ -896,6 +896,10 @@ mod tests {
             Quantity::SpanOrphans(Selector::default())
         );
         assert_eq!(
+            quantity("spans.lost{name=\"a\",node=\"server-1\"}"),
+            Quantity::SpanLost(selector(&[("name", "a"), ("node", "server-1")]))
+        );
+        assert_eq!(
             quantity("spans { name = \"get\" , status=\"error\" }"),
             Quantity::Spans(selector(&[("name", "get"), ("status", "error")]))
         );
