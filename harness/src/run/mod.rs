@@ -13,6 +13,7 @@ mod record;
 mod requests;
 mod scrape;
 mod spans;
+mod timing;
 mod truth;
 
 pub use check::Check;
@@ -22,7 +23,7 @@ pub use config::{
     Workload,
 };
 pub(crate) use contract::{final_metrics, final_selectors};
-pub use contract::{Balance, Contract, Timing, TimingSource, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT};
+pub use contract::{Balance, Contract, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub(crate) use node::server_name;
 pub use record::{IncarnationRecord, Run};
@@ -32,4 +33,5 @@ pub(crate) use spans::{digest, SpanDigest, SpanDigester};
 pub use spans::{
     LostSpan, OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus,
 };
+pub use timing::{Timing, TimingSource, SCHEDULING_SLACK};
 pub use truth::{DependencyCall, MessageCounts, StorageOp};
