@@ -97,13 +97,14 @@ impl ClientContext {
     ///   histogram tied with `Contract::call_timing`. Its outcome is
     ///   recorded as [`ClientContext::record_outcome`] does.
     ///
+    /// The quickstart's `drive`, whose `VisitClient` is the service's own:
+    ///
     /// ```ignore
     /// fn drive(&self, mut client: ClientContext) -> BoxFuture<'static, ()> {
-    ///     let visits = VisitClient::new(client.servers.clone());
     ///     Box::pin(async move {
-    ///         client
-    ///             .run_requests("visit", |call| visits.visit(format!("page-{}", call.key)))
-    ///             .await
+    ///         let visits = VisitClient::new(client.servers.clone());
+    ///         let visit = |c: Invocation| visits.visit(c.number as usize, format!("page-{}", c.key));
+    ///         client.run_requests("visit", visit).await
     ///     })
     /// }
     /// ```
