@@ -264,7 +264,20 @@ impl Suite {
             progress.start(&planned.scenario.name);
             // Failures of seeds that were in flight when the stop came.
             let failed_after_stop = AtomicU64::new(0);
+            // A sweep of two seeds or more shrinks its lowest failing seed
+            // once every seed is checked: the bar says so, rather than
+            // sitting at its end while that runs.
+            let config = planned.sim.config();
+            let shrinks = config.shrink.is_some() && config.artifacts_dir.is_some();
+            let file_seeds = planned.seeds;
+            let (file_done, file_failed) = (AtomicU64::new(0), AtomicU64::new(0));
             let on_verdict = |verdict: &Verdict| {
+                if verdict.failure.is_some() {
+                    file_failed.fetch_add(1, Ordering::Relaxed);
+                }
+                let done = file_done.fetch_add(1, Ordering::Relaxed) + 1;
+                let last = done == file_seeds && file_seeds > 1;
+                let shrink_next = shrinks && last && file_failed.load(Ordering::Relaxed) > 0;
                 if let Some(failure) = &verdict.failure {
                     progress.failed.fetch_add(1, Ordering::Relaxed);
                     if session.stop.load(Ordering::Relaxed) {
@@ -275,6 +288,9 @@ impl Suite {
                     }
                 }
                 progress.seed_done(session.stop);
+                if shrink_next {
+                    progress.shrinking();
+                }
             };
             let options = SweepOptions {
                 jobs: jobs
@@ -456,6 +472,17 @@ impl Progress {
         Progress {
             bar,
             failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Every seed of a file is checked, and its lowest failing seed is
+    /// being shrunk.
+    fn shrinking(&self) {
+        if let Some(bar) = &self.bar {
+            let failed = self.failed.load(Ordering::Relaxed);
+            bar.set_message(format!(
+                "{failed} failed; shrinking the lowest failing seed"
+            ));
         }
     }
 
