@@ -245,11 +245,6 @@ fn problem<'a>(
             }
         ));
     }
-    // A crash that cut the span off after the operation ended (a reply held
-    // by a delay, say) rightly ends it in error: span_status judges that.
-    if span.origin.cancelled {
-        return None;
-    }
     let in_error = matches!(span.status, SpanStatus::Error(_));
     match op.failed {
         Some(true) if !in_error => Some(format!(

@@ -1,7 +1,8 @@
 //! Span status, part of span completion: spans of failed work end in error
 //! with a description, the client span of a request a crash cut off ends in
-//! error, and spans of work that succeeded do not. "Failed" and "succeeded" come from the harness: the storage it served
-//! and the outcomes the client recorded, never from the spans themselves.
+//! error, and spans of work that succeeded do not. "Failed" and "succeeded"
+//! come from the harness: the storage it served and the outcomes the client
+//! recorded, never from the spans themselves.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +59,7 @@ fn storage_status(run: &Run, contract: &Contract, attribute: &str) -> Vec<Violat
         }
     }
     let mut spans: BTreeMap<OpKey, Vec<&SpanRecord>> = BTreeMap::new();
-    for span in run.spans.iter().filter(|span| !span.origin.cancelled) {
+    for span in &run.spans {
         let (Some(node), Some(operation)) = (&span.origin.node, span.attribute(attribute)) else {
             continue;
         };
@@ -172,16 +173,20 @@ fn request_status(run: &Run, name: &str) -> Option<Violation> {
 /// The client span of each request a crash cut off must end in error. A
 /// request whose server incarnation went down after receiving it, while its
 /// attempt still waited, and whose attempt then got no reply (`timeout` or
-/// `network_error`), failed for the caller: the span that sent that attempt, if it stood for that attempt
-/// alone, must say so, or the trace shows a success that never happened. The
-/// server's own span of it is lost with the process, as in production.
+/// `network_error`), failed for the caller: the span that sent that
+/// attempt, if it stood for that attempt alone, must say so, or the trace
+/// shows a success that never happened. The server's own span of it is lost
+/// with the process, as in production.
 fn cut_off_attempts(run: &Run) -> Vec<Violation> {
     let by_id: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
         .spans
         .iter()
         .map(|span| ((span.trace_id, span.span_id), span))
         .collect();
-    let mut hidden: Vec<(&SpanRecord, String)> = Vec::new();
+    // Each offending span once (a duplicated request can be cut off twice),
+    // in the order the requests arrived, with why.
+    let mut hidden: Vec<&SpanRecord> = Vec::new();
+    let mut why: BTreeMap<(TraceId, SpanId), String> = BTreeMap::new();
     for request in &run.requests {
         let Some(crashed_at) = run
             .incarnations
@@ -221,8 +226,13 @@ fn cut_off_attempts(run: &Run) -> Vec<Violation> {
         if shared || span.status.code() == "error" {
             continue;
         }
-        hidden.push((
-            span,
+        let key = (span.trace_id, span.span_id);
+        if why.contains_key(&key) {
+            continue;
+        }
+        hidden.push(span);
+        why.insert(
+            key,
             format!(
                 "sent attempt {} of call {} ({} {}) to {}, whose incarnation {} crashed at \
                  {:.9}s while the attempt waited, and the attempt got {}, but the span ended with \
@@ -238,23 +248,9 @@ fn cut_off_attempts(run: &Run) -> Vec<Violation> {
                 attempt.outcome.as_deref().unwrap_or("?"),
                 span.status.code()
             ),
-        ));
+        );
     }
-    // A duplicated request can be cut off twice: one violation per span,
-    // in the order the requests arrived.
-    let mut seen = std::collections::BTreeSet::new();
-    hidden.retain(|(span, _)| seen.insert((span.trace_id, span.span_id)));
-    let mut violations = span_violations(
-        Check::SpanCompletion,
-        hidden.iter().map(|(span, _)| *span),
-        |span| {
-            hidden
-                .iter()
-                .find(|(s, _)| s.span_id == span.span_id && s.trace_id == span.trace_id)
-                .map(|(_, message)| message.clone())
-                .unwrap_or_default()
-        },
-    );
-    violations.truncate(SPANS_LISTED_MAX + 1);
-    violations
+    span_violations(Check::SpanCompletion, hidden.into_iter(), |span| {
+        why[&(span.trace_id, span.span_id)].clone()
+    })
 }

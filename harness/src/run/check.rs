@@ -18,7 +18,8 @@ pub enum Check {
     /// Histograms are internally consistent, and each timed operation lands
     /// in the bucket the harness's clock says it should.
     HistogramCorrectness,
-    /// Every span closes; failed and crash-cancelled work ends in error.
+    /// Every span closes; failed work, and the client span of an attempt a
+    /// crash cut off, end in error.
     SpanCompletion,
     /// Parents exist in the same trace; one client request, one trace.
     TraceIntegrity,

@@ -56,15 +56,13 @@ impl SpanRecord {
     }
 }
 
-/// Where an exported span ran: the node and incarnation it started on, and
-/// whether it ended only because that incarnation crashed.
+/// Where an exported span ran: the node and incarnation it started on. (A
+/// span still open when its incarnation crashed is not exported: see
+/// [`LostSpan`].)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SpanOrigin {
     pub node: Option<String>,
     pub incarnation: Option<u32>,
-    /// The span ended after its incarnation went down: a crash dropped the
-    /// work it covered, and dropping it is what ended the span.
-    pub cancelled: bool,
 }
 
 /// A span that was opened and, at the moment of reading, not yet closed.

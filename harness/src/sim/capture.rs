@@ -114,7 +114,6 @@ impl SpanProcessor for CaptureProcessor {
         let origin = SpanOrigin {
             incarnation: self.ledger.live(&node),
             node: Some(node),
-            cancelled: false,
         };
         let id = span.span_context().span_id().to_bytes();
         let mut exported = self.exported.lock().expect("capture lock");
@@ -124,13 +123,12 @@ impl SpanProcessor for CaptureProcessor {
     fn on_end(&self, span: SpanData) {
         let mut exported = self.exported.lock().expect("capture lock");
         // A span that started outside every node has no origin: the default.
-        let mut origin = exported
+        let origin = exported
             .origins
             .remove(&span.span_context.span_id().to_bytes())
             .unwrap_or_default();
         if let (Some(node), Some(incarnation)) = (&origin.node, origin.incarnation) {
-            origin.cancelled = self.ledger.live(node) != Some(incarnation);
-            if origin.cancelled {
+            if self.ledger.live(node) != Some(incarnation) {
                 // The process that held it is gone: the real SDK would never
                 // export it (see `LostSpan`).
                 let lost = LostSpan {
