@@ -9,9 +9,9 @@ use obsim_scenario::{
     Decimal, Expectation, MetricSelector, Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 
-use super::judged::{Claim, Judgement, Judgements, Miss};
+use super::judged::{Judgements, Miss};
 use super::selects::{known_labels, produced};
-use super::{Check, Violation};
+use super::Violation;
 use crate::run::exposition::Exposition;
 use crate::run::{Contract, Run, SpanRecord};
 
@@ -32,24 +32,12 @@ pub(crate) fn judge_expectations(
     expectations: &[Expectation],
     judged: &mut Judgements,
 ) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for expectation in expectations {
-        let claim = Claim::Expectation(expectation.text.clone());
-        let Err(miss) = check(run, contract, expectation) else {
-            judged.record(claim, Judgement::Holds, None);
-            continue;
-        };
-        let violation = Violation {
-            check: Check::Expectation,
-            subject: format!("`{}`", expectation.text),
-            node: None,
-            at: None,
-            message: miss.to_string(),
-        };
-        judged.record(claim, miss.judgement(), Some(&violation));
-        violations.push(violation);
-    }
-    violations
+    expectations
+        .iter()
+        .filter_map(|expectation| {
+            judged.expectation(&expectation.text, check(run, contract, expectation))
+        })
+        .collect()
 }
 
 /// Ok when `expectation` holds in `run`; otherwise what it read and why it
@@ -465,6 +453,7 @@ mod tests {
 #[cfg(test)]
 mod value_tests {
     use super::*;
+    use crate::checks::judged::{Claim, Judgement};
     use crate::checks::lint::tests::run_with_finals;
 
     #[test]

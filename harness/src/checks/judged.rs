@@ -88,6 +88,29 @@ pub(crate) struct Judgements {
 impl Judgements {
     /// Records what the run says of `claim`, and the violation it was
     /// reported as when it did not hold.
+    /// Records what the run says of expectation `text`, whose evaluation
+    /// gave `result`, and returns its violation if it did not hold.
+    pub(crate) fn expectation(
+        &mut self,
+        text: &str,
+        result: Result<(), Miss>,
+    ) -> Option<Violation> {
+        let claim = Claim::Expectation(text.to_string());
+        let Err(miss) = result else {
+            self.record(claim, Judgement::Holds, None);
+            return None;
+        };
+        let violation = Violation {
+            check: super::Check::Expectation,
+            subject: format!("`{text}`"),
+            node: None,
+            at: None,
+            message: miss.to_string(),
+        };
+        self.record(claim, miss.judgement(), Some(&violation));
+        Some(violation)
+    }
+
     pub(crate) fn record(
         &mut self,
         claim: Claim,

@@ -9,8 +9,8 @@ use obsim_scenario::{AlertClaim, AlertExpectation, AlertSelector};
 
 use super::compare::{clock, firing_spans};
 use super::{alert_name, Timelines};
-use crate::checks::judged::{Claim, Judgement, Judgements, Miss};
-use crate::checks::{Check, Violation};
+use crate::checks::judged::{Judgements, Miss};
+use crate::checks::Violation;
 use crate::run::{fault_window_end, promql_series, Config, Run};
 
 /// One violation per claim that does not hold, recording what the run says
@@ -21,24 +21,12 @@ pub(super) fn claims(
     timelines: &Timelines,
     judged: &mut Judgements,
 ) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for claim in &config.alerts.expectations {
-        let judging = Claim::Expectation(claim.text.clone());
-        let Err(miss) = held(run, timelines, claim) else {
-            judged.record(judging, Judgement::Holds, None);
-            continue;
-        };
-        let violation = Violation {
-            check: Check::Expectation,
-            subject: format!("`{}`", claim.text),
-            node: None,
-            at: None,
-            message: miss.to_string(),
-        };
-        judged.record(judging, miss.judgement(), Some(&violation));
-        violations.push(violation);
-    }
-    violations
+    config
+        .alerts
+        .expectations
+        .iter()
+        .filter_map(|claim| judged.expectation(&claim.text, held(run, timelines, claim)))
+        .collect()
 }
 
 fn held(run: &Run, timelines: &Timelines, claim: &AlertExpectation) -> Result<(), Miss> {
