@@ -400,14 +400,21 @@ fn folder_with(name: &str, file: &str, text: &str) -> std::path::PathBuf {
     folder
 }
 
-#[test]
-fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_its_own() {
-    let folder = folder_with("buggy", "buggy.toml", BUGGY);
+/// The actor runtime's suite over `folder`, writing its snapshots and
+/// artifacts inside it, and the artifacts folder.
+fn actor_suite(folder: &std::path::Path) -> (obsim::Suite, std::path::PathBuf) {
     let artifacts = folder.join("artifacts");
-    let suite = obsim::Suite::new(&folder)
+    let suite = obsim::Suite::new(folder)
         .system(obsim_fixtures::ActorSystem::new)
         .snapshots(folder.join("snapshots"))
         .artifacts_dir(Some(artifacts.clone()));
+    (suite, artifacts)
+}
+
+#[test]
+fn a_failing_scenario_file_leaves_a_minimal_toml_that_fails_the_same_check_on_its_own() {
+    let folder = folder_with("buggy", "buggy.toml", BUGGY);
+    let (suite, artifacts) = actor_suite(&folder);
     let files = suite.files().unwrap();
     let message = suite
         .run_file(&files[0], "cargo test --test shrink")
@@ -761,11 +768,7 @@ count = 3
 #[test]
 fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
     let folder = folder_with("sweep", "every-seed-fails.toml", EVERY_SEED_FAILS);
-    let artifacts = folder.join("artifacts");
-    let suite = obsim::Suite::new(&folder)
-        .system(obsim_fixtures::ActorSystem::new)
-        .snapshots(folder.join("snapshots"))
-        .artifacts_dir(Some(artifacts.clone()));
+    let (suite, artifacts) = actor_suite(&folder);
     let files = suite.files().unwrap();
     let message = suite.run_file(&files[0], REPLAY).unwrap_err();
     let seed_dir = |seed: u64| artifacts.join(format!("every-seed-fails/{seed}"));
