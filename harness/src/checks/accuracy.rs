@@ -38,7 +38,7 @@ pub(crate) fn metric_accuracy(
             }
         }
     }
-    if !rules.is_empty() {
+    if !rules.is_empty() || !contract.span_ties.is_empty() {
         violations.extend(uncovered(&finals, contract, rules));
     }
     violations.extend(invented(run, &finals));
@@ -118,6 +118,7 @@ fn uncovered(finals: &Finals<'_>, contract: &Contract, rules: &[Expectation]) ->
         .iter()
         .flat_map(final_metrics)
         .chain(contract.unchecked.iter().map(|(name, _)| name.as_str()))
+        .chain(contract.span_ties.iter().map(|tie| tie.metric.as_str()))
         .collect();
     let mut exported: BTreeMap<&str, &str> = BTreeMap::new();
     for ((node, _), exposition) in finals {
@@ -137,7 +138,8 @@ fn uncovered(finals: &Finals<'_>, contract: &Contract, rules: &[Expectation]) ->
             at: None,
             message: "is a counter with no ground-truth rule in the system's contract, so \
                       nothing checks its value. Tie it to ground truth with \
-                      `Contract::accurate`, or list it with `Contract::unchecked` and say why"
+                      `Contract::accurate`, or to the spans of the same work with \
+                      `Contract::span_counter`, or list it with `Contract::unchecked` and say why"
                 .into(),
         })
         .collect()

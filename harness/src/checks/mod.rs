@@ -22,13 +22,14 @@ mod monotonicity;
 pub(crate) mod promtool;
 mod selects;
 mod sources;
+mod span_ties;
 mod status;
 mod timing;
 mod traces;
 mod violation;
 
 pub use crate::run::Check;
-use crate::run::{Config, Contract, Run};
+use crate::run::{Config, Contract, Run, Shows};
 pub use completion::span_completion;
 pub use determinism::seed_determinism;
 pub use faults_fired::faults_fired;
@@ -86,13 +87,16 @@ pub(crate) fn check_run_judged(
     }
     if on(Check::GaugeConsistency) {
         violations.extend(gauges::gauge_consistency(run, contract));
+        violations.extend(span_ties::span_ties(run, contract, Shows::InFlight));
     }
     if on(Check::MetricAccuracy) {
         violations.extend(accuracy::metric_accuracy(run, contract, rules, judged));
+        violations.extend(span_ties::span_ties(run, contract, Shows::Count));
     }
     if on(Check::HistogramCorrectness) {
         violations.extend(histograms::histogram_consistency(run));
         violations.extend(timing::histogram_placement(run, contract));
+        violations.extend(span_ties::span_ties(run, contract, Shows::Durations));
     }
     if on(Check::SpanCompletion) {
         violations.extend(span_completion(run));

@@ -20,6 +20,10 @@ pub(crate) struct Source<'a> {
     pub stored_keys: Option<u64>,
     /// The node's probes, read when this was rendered.
     pub probes: &'a std::collections::BTreeMap<String, f64>,
+    /// Between which instants it was rendered: the instant itself when the
+    /// node said (obsim's endpoint, a final), else from the scrape's start
+    /// to its answer (a service's own HTTP route).
+    pub rendered: (Duration, Duration),
 }
 
 impl Source<'_> {
@@ -54,12 +58,18 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
                 exposition: Ok(Cow::Borrowed(exposition)),
                 stored_keys: scrape.stored_keys,
                 probes: &scrape.probes,
+                rendered: match scrape.rendered_at {
+                    Some(at) => (at, at),
+                    None => (scrape.at, scrape.ended_at),
+                },
             };
             Some((scrape.at, source))
         })
         .collect();
     timed.extend(run.incarnations.iter().map(|record| {
+        let ended = record.ended_at.unwrap_or(run.ended_at);
         let source = Source {
+            rendered: (ended, ended),
             node: &record.node,
             incarnation: Some(record.number),
             at: None,

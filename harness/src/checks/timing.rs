@@ -92,13 +92,15 @@ fn timed(run: &Run, contract: &Contract, source: &TimingSource, label: &str) -> 
 /// so a unit mistake in it would pass. Only for a system whose contract ties
 /// anything to ground truth; one that promises nothing is not held to it.
 fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
-    if contract.accuracy.is_empty() && contract.timings.is_empty() {
+    if contract.accuracy.is_empty() && contract.timings.is_empty() && contract.span_ties.is_empty()
+    {
         return Vec::new();
     }
     let placed = contract
         .timings
         .iter()
-        .map(|timing| timing.histogram.as_str());
+        .map(|timing| timing.histogram.as_str())
+        .chain(contract.span_ties.iter().map(|tie| tie.metric.as_str()));
     let listed = contract.unchecked.iter().map(|(name, _)| name.as_str());
     let covered: BTreeSet<&str> = placed.chain(listed).collect();
     let mut exported: BTreeMap<String, String> = BTreeMap::new();
@@ -121,11 +123,13 @@ fn unplaced(run: &Run, contract: &Contract) -> Vec<Violation> {
             subject: format!("`{name}`"),
             node: Some(node),
             at: None,
-            message: "is a histogram whose buckets nothing checks against ground truth, so a \
+            message:
+                "is a histogram whose buckets nothing checks against ground truth, so a \
                       unit mistake in it would pass. Tie it to the harness's timings with \
                       `Contract::storage_timing`, `request_timing`, `call_timing` or \
-                      `dependency_timing`, or list it with `Contract::unchecked` and say why"
-                .into(),
+                      `dependency_timing`, or to the spans of the same work with \
+                      `Contract::span_histogram`, or list it with `Contract::unchecked` and say why"
+                    .into(),
         })
         .collect()
 }
@@ -164,10 +168,37 @@ fn check_incarnation(
 
 /// What one series exported: buckets sorted by bound, count and sum.
 #[derive(Default)]
-struct Series {
-    buckets: Vec<(f64, f64)>,
-    count: f64,
-    sum: f64,
+pub(super) struct Series {
+    pub(super) buckets: Vec<(f64, f64)>,
+    pub(super) count: f64,
+    pub(super) sum: f64,
+}
+
+impl Series {
+    /// Adds one sample of a histogram family named `histogram`: a bucket,
+    /// the count or the sum.
+    pub(super) fn add(&mut self, histogram: &str, sample: &crate::run::exposition::Sample) {
+        let suffix = sample.name.strip_prefix(histogram).unwrap_or_default();
+        match (suffix, sample.label("le")) {
+            ("_bucket", Some(le)) => {
+                let bound = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::NAN)
+                };
+                self.buckets.push((bound, sample.value));
+            }
+            ("_count", _) => self.count = sample.value,
+            ("_sum", _) => self.sum = sample.value,
+            _ => {}
+        }
+    }
+
+    /// Sorts the buckets by bound, once every sample is in.
+    pub(super) fn sorted(mut self) -> Series {
+        self.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self
+    }
 }
 
 fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<String, Series> {
@@ -185,25 +216,12 @@ fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<St
             }
         };
         let entry = series.entry(operation.to_string()).or_default();
-        let suffix = &sample.name[timing.histogram.len()..];
-        match (suffix, sample.label("le")) {
-            ("_bucket", Some(le)) => {
-                let bound = if le == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    le.parse().unwrap_or(f64::NAN)
-                };
-                entry.buckets.push((bound, sample.value));
-            }
-            ("_count", _) => entry.count = sample.value,
-            ("_sum", _) => entry.sum = sample.value,
-            _ => {}
-        }
-    }
-    for entry in series.values_mut() {
-        entry.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        entry.add(&timing.histogram, sample);
     }
     series
+        .into_iter()
+        .map(|(operation, entry)| (operation, entry.sorted()))
+        .collect()
 }
 
 /// Why the exported series does not hold `truth`; None if it does. With a
@@ -213,6 +231,20 @@ fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<St
 /// durations that are below its bound even plus the slack, and at most those
 /// below it minus the slack, and `_sum` is within the slack per observation.
 fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Option<String> {
+    compare_with_open(truth, series, what, slack, 0)
+}
+
+/// [`compare`] when `open` more may have been observed whose durations are
+/// unknown (work a crash cut off, or that ended within the slack of the
+/// render): each bucket and `_count` may hold up to `open` more, and `_sum`
+/// is bounded only from below.
+pub(super) fn compare_with_open(
+    truth: &[f64],
+    series: Option<&Series>,
+    what: &str,
+    slack: f64,
+    open: usize,
+) -> Option<String> {
     let Some(series) = series else {
         return (!truth.is_empty()).then(|| {
             format!(
@@ -222,8 +254,14 @@ fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Op
         });
     };
     let total: f64 = truth.iter().sum();
+    let open_words = if open > 0 {
+        format!(", and {open} more whose durations are unknown (in flight, or lost with a crash)")
+    } else {
+        String::new()
+    };
     for &(bound, count) in &series.buckets {
         let (least, most) = allowed(truth, bound, slack);
+        let most = most + open as f64;
         if count < least || count > most {
             let expected = if least == most {
                 format!("{least}")
@@ -232,8 +270,8 @@ fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Op
             };
             return Some(format!(
                 "bucket le={bound} holds {count}, but {expected} of the {} {what} the \
-                 harness timed took at most {bound}s{} (exported sum {}s, true sum {total}s{}). \
-                 Buckets by bound: {}",
+                 harness timed took at most {bound}s{}{open_words} (exported sum {}s, true sum \
+                 {total}s{}). Buckets by bound: {}",
                 truth.len(),
                 slack_words(slack),
                 series.sum,
@@ -242,15 +280,21 @@ fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Op
             ));
         }
     }
-    if series.count != truth.len() as f64 {
+    let counted = truth.len() as f64;
+    if series.count < counted || series.count > counted + open as f64 {
         return Some(format!(
-            "_count is {}, but the harness timed {} {what}",
+            "_count is {}, but the harness timed {} {what}{open_words}",
             series.count,
             truth.len()
         ));
     }
     let tolerance = 1e-9 * total.abs().max(1.0) + slack * truth.len() as f64;
-    ((series.sum - total).abs() > tolerance).then(|| {
+    let off = if open > 0 {
+        series.sum < total - tolerance
+    } else {
+        (series.sum - total).abs() > tolerance
+    };
+    off.then(|| {
         format!(
             "_sum is {}s, but the {what} took {total}s in all{}{}",
             series.sum,

@@ -6,6 +6,7 @@
 use obsim_scenario::{parse_expectation, Expectation, MetricSelector, Quantity, Term};
 
 use super::config::ConfigError;
+use super::span_ties::{Shows, SpanTie, Spans};
 use super::timing::{Timing, TimingSource};
 
 /// A system's telemetry contract. Build it with the methods below; each
@@ -42,6 +43,20 @@ pub struct Contract {
     pub(crate) alert_rules: Vec<(String, String)>,
     /// The `job` label its targets are scraped under.
     pub(crate) scrape_job: Option<String>,
+    /// Metrics tied to the spans of the same work.
+    pub(crate) span_ties: Vec<SpanTie>,
+    /// Client span names whose one request may reach several servers.
+    pub(crate) fan_out: Vec<String>,
+    /// The server nodes' own HTTP metrics route, scraped as Prometheus does.
+    pub(crate) metrics_route: Option<MetricsRoute>,
+}
+
+/// A server node's own HTTP metrics route: obsim's scraper sends it
+/// Prometheus's GET over madsim TCP instead of reading obsim's endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsRoute {
+    pub port: u16,
+    pub path: String,
 }
 
 /// The `job` label obsim's scraper gives every target unless the contract
@@ -343,6 +358,83 @@ impl Contract {
             histogram: histogram.to_string(),
             label: label.to_string(),
             source,
+        });
+        self
+    }
+
+    /// `histogram` observes, in seconds, the duration of each of `spans`,
+    /// on the node incarnation the span ran in: each incarnation's final
+    /// buckets, `_count` and `_sum` must hold exactly those durations,
+    /// series by series as `spans` maps its labels (each within
+    /// [`SCHEDULING_SLACK`](crate::SCHEDULING_SLACK), since a service's
+    /// clock and its span may start a few polls apart). It needs no ledger
+    /// of obsim's, so it holds on any transport: a histogram recorded in
+    /// milliseconds, or a span that ends before the work it times, fails.
+    ///
+    /// ```ignore
+    /// .span_histogram(
+    ///     "http_server_request_duration_seconds",
+    ///     Spans::of_kind("server").label("http_route", "http.route"),
+    /// )
+    /// ```
+    pub fn span_histogram(self, histogram: &str, spans: Spans) -> Self {
+        self.span_tie(histogram, spans, Shows::Durations)
+    }
+
+    /// `counter` counts each of `spans` exactly once, series by series as
+    /// `spans` maps its labels: `status="error"` (with
+    /// [`Spans::status_label`]) equals the spans in error. Each
+    /// incarnation's final value must equal the spans that ran in it; a
+    /// scrape, at most the spans open or ended by then. A request counted
+    /// once per attempt, or an error counted as ok, fails on any transport.
+    pub fn span_counter(self, counter: &str, spans: Spans) -> Self {
+        self.span_tie(counter, spans, Shows::Count)
+    }
+
+    /// `gauge` shows how many of `spans` are open on its node incarnation,
+    /// at every scrape and in every final exposition (an in-flight requests
+    /// gauge): a gauge the error path never decrements drifts above the
+    /// open spans and fails. Spans that start or end within
+    /// [`SCHEDULING_SLACK`](crate::SCHEDULING_SLACK) of the render may count
+    /// either way.
+    pub fn span_gauge(self, gauge: &str, spans: Spans) -> Self {
+        self.span_tie(gauge, spans, Shows::InFlight)
+    }
+
+    fn span_tie(mut self, metric: &str, spans: Spans, shows: Shows) -> Self {
+        self.span_ties.push(SpanTie {
+            metric: metric.to_string(),
+            spans,
+            shows,
+        });
+        self
+    }
+
+    /// A client span named `span_name` may send one request to several
+    /// servers (a broadcast, a quorum write), so it may have several
+    /// server-kind children. Every other client span has at most one: a
+    /// second server span under it is work filed under the wrong attempt,
+    /// as a retry that reuses the first attempt's trace context files it.
+    pub fn fan_out(mut self, span_name: &str) -> Self {
+        self.fan_out.push(span_name.to_string());
+        self
+    }
+
+    /// Each server node serves its metrics on its own HTTP route, `path` on
+    /// `port` (`9000`, `/metrics`), and obsim's scraper scrapes that route
+    /// over madsim TCP as Prometheus does: an HTTP/1.1 GET with
+    /// Prometheus's `Accept` header, within the scrape timeout. A scrape
+    /// that fails is `up == 0`; one the service answers with a status other
+    /// than 200, a content type Prometheus cannot read, or a body that does
+    /// not parse is also a finding of `exposition_lint`. Final values still
+    /// come from the in-process handle a node gives with
+    /// `NodeContext::serve_metrics`; a node that gives none is judged from
+    /// its last answered scrape, and the checks say so. Default: obsim's own
+    /// endpoint, with no route of the service's.
+    pub fn metrics_route(mut self, port: u16, path: &str) -> Self {
+        self.metrics_route = Some(MetricsRoute {
+            port,
+            path: path.to_string(),
         });
         self
     }

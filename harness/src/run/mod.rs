@@ -12,6 +12,7 @@ mod node;
 mod record;
 mod requests;
 mod scrape;
+mod span_ties;
 mod spans;
 mod timing;
 mod truth;
@@ -23,13 +24,15 @@ pub use config::{
     Workload,
 };
 pub(crate) use contract::{final_metrics, final_selectors};
-pub use contract::{Balance, Contract, SCRAPE_JOB_DEFAULT};
+pub use contract::{Balance, Contract, MetricsRoute, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub(crate) use node::server_name;
 pub use record::{IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
-pub(crate) use spans::{digest, SpanDigest, SpanDigester};
+pub use span_ties::Spans;
+pub(crate) use span_ties::{Shows, SpanTie};
+pub(crate) use spans::{digest, span_kind_name, SpanDigest, SpanDigester};
 pub use spans::{
     LostSpan, OpenSpan, SpanEventRecord, SpanLifecycle, SpanOrigin, SpanRecord, SpanStatus,
 };

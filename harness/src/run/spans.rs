@@ -98,6 +98,8 @@ pub struct LostSpan {
     pub span_id: super::SpanId,
     pub parent_span_id: Option<super::SpanId>,
     pub name: String,
+    /// `client`, `server`, `internal`, `producer` or `consumer`.
+    pub kind: String,
     pub node: String,
     pub incarnation: u32,
     /// Simulated nanoseconds since the run started.
@@ -159,4 +161,16 @@ pub(crate) fn digest(spans: &[SpanRecord]) -> SpanDigest {
     let mut digester = SpanDigester::new();
     spans.iter().for_each(|span| digester.add(span));
     digester.finish()
+}
+
+/// A span kind as records and messages name it.
+pub(crate) fn span_kind_name(kind: &opentelemetry::trace::SpanKind) -> &'static str {
+    use opentelemetry::trace::SpanKind;
+    match kind {
+        SpanKind::Client => "client",
+        SpanKind::Server => "server",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+        SpanKind::Internal => "internal",
+    }
 }

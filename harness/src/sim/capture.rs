@@ -137,6 +137,7 @@ impl SpanProcessor for CaptureProcessor {
                     parent_span_id: (span.parent_span_id != opentelemetry::trace::SpanId::INVALID)
                         .then(|| span.parent_span_id.into()),
                     name: span.name.to_string(),
+                    kind: crate::run::span_kind_name(&span.span_kind).to_string(),
                     node: node.clone(),
                     incarnation,
                     start_ns: self.clock.offset_ns(span.start_time),

@@ -18,7 +18,6 @@ impl SpanRecord {
         clock: &Clock,
         strings: &mut Interner,
     ) -> SpanRecord {
-        use opentelemetry::trace::SpanKind;
         let parent = data.parent_span_id;
         SpanRecord {
             trace_id: data.span_context.trace_id().into(),
@@ -26,14 +25,7 @@ impl SpanRecord {
             parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID)
                 .then(|| parent.into()),
             name: data.name.as_ref().to_owned(),
-            kind: match data.span_kind {
-                SpanKind::Client => "client",
-                SpanKind::Server => "server",
-                SpanKind::Producer => "producer",
-                SpanKind::Consumer => "consumer",
-                SpanKind::Internal => "internal",
-            }
-            .to_string(),
+            kind: crate::run::span_kind_name(&data.span_kind).to_string(),
             origin,
             start_ns: clock.offset_ns(data.start_time),
             end_ns: clock.offset_ns(data.end_time),
