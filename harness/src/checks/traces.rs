@@ -43,9 +43,9 @@ pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
         },
     ));
     violations.extend(listed(
-        run.spans
-            .iter()
-            .filter(|span| span.kind == "server" && span.parent_span_id.is_none()),
+        run.spans.iter().filter(|span| {
+            span.kind == "server" && span.parent_span_id.is_none() && !is_scrape(span, contract)
+        }),
         |span| {
             format!(
                 "starts a new trace {}: a server span must continue its caller's trace. The \
@@ -58,7 +58,165 @@ pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
     if let Some(name) = &contract.request_span {
         violations.extend(requests(run, name));
     }
+    violations.extend(client_server(run, contract));
     violations
+}
+
+/// A server span of a scrape of the service's own metrics route:
+/// Prometheus sends no trace context, so it may start a trace.
+fn is_scrape(span: &SpanRecord, contract: &Contract) -> bool {
+    let Some(route) = &contract.metrics_route else {
+        return false;
+    };
+    ["http.route", "url.path"]
+        .iter()
+        .any(|key| span.attribute(key) == Some(route.path.as_str()))
+}
+
+/// Each client span and the server spans under it, on any transport:
+/// - one request reaches one server, so a client span has at most one
+///   server-kind child, unless the contract says it fans out;
+/// - the server work starts after the client span that sent it started;
+/// - when the client span got its answer (it ended without error), the
+///   server work ended before it, within the scheduling slack: the reply
+///   is sent when the work is done. An attempt that timed out or failed may
+///   well be outlived by its server work (the request arrived late, or the
+///   reply was lost), so its end says nothing.
+///
+/// A retry that reuses the first attempt's trace context breaks the first
+/// rule whenever the first attempt reached a server, and the third when the
+/// first attempt succeeded in all but its answer.
+fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
+    let clients: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
+        .spans
+        .iter()
+        .filter(|span| span.kind == "client")
+        .map(|span| ((span.trace_id, span.span_id), span))
+        .collect();
+    let delivered = deliveries(run);
+    // Server children by client parent: exported ones, and the ones a crash
+    // lost, by where they ran and when they started.
+    let mut children: BTreeMap<(TraceId, SpanId), Vec<(String, i64)>> = BTreeMap::new();
+    let mut misplaced: Vec<(&SpanRecord, String)> = Vec::new();
+    let slack = crate::run::SCHEDULING_SLACK.as_nanos() as i64;
+    for span in run.spans.iter().filter(|span| span.kind == "server") {
+        let Some(parent) = span.parent_span_id else {
+            continue;
+        };
+        let Some(client) = clients.get(&(span.trace_id, parent)) else {
+            continue;
+        };
+        let node = span.origin.node.clone().unwrap_or_default();
+        children
+            .entry((span.trace_id, parent))
+            .or_default()
+            .push((node, span.start_ns));
+        if span.start_ns < client.start_ns {
+            misplaced.push((
+                span,
+                format!(
+                    "started at {}, before its parent client span `{}` {} started at {}: work \
+                     cannot start before the request that asked for it was sent. Its trace \
+                     context came from another request",
+                    seconds(span.start_ns),
+                    client.name,
+                    client.span_id,
+                    seconds(client.start_ns)
+                ),
+            ));
+        } else if !matches!(client.status, crate::run::SpanStatus::Error(_))
+            && span.end_ns > client.end_ns + slack
+            && delivered
+                .get(&(span.trace_id, parent))
+                .copied()
+                .unwrap_or(1)
+                < 2
+        {
+            misplaced.push((
+                span,
+                format!(
+                    "ended at {}, after its parent client span `{}` {} had its answer and ended \
+                     ok at {}: a server replies when its work is done, so this work answered \
+                     some other request. A retry that reuses an earlier attempt's trace \
+                     context files its work here; or the server span ends long after it \
+                     replied",
+                    seconds(span.end_ns),
+                    client.name,
+                    client.span_id,
+                    seconds(client.end_ns)
+                ),
+            ));
+        }
+    }
+    for lost in run
+        .lifecycle
+        .lost
+        .iter()
+        .filter(|lost| lost.kind == "server")
+    {
+        if let Some(parent) = lost.parent_span_id {
+            if clients.contains_key(&(lost.trace_id, parent)) {
+                let entry = children.entry((lost.trace_id, parent)).or_default();
+                entry.push((format!("{} (lost with a crash)", lost.node), lost.start_ns));
+            }
+        }
+    }
+    let mut violations = listed(misplaced.iter().map(|(span, _)| *span), |span| {
+        misplaced
+            .iter()
+            .find(|(other, _)| std::ptr::eq(*other, span))
+            .map_or_else(String::new, |(_, message)| message.clone())
+    });
+    let crowded = children.iter().filter(|(key, servers)| {
+        let copies = delivered.get(*key).copied().unwrap_or(1).max(1);
+        servers.len() > copies && !contract.fan_out.contains(&clients[*key].name)
+    });
+    violations.extend(listed(
+        crowded.clone().map(|(key, _)| clients[key]),
+        |client| {
+            let servers = &children[&(client.trace_id, client.span_id)];
+            let list: Vec<String> = servers
+                .iter()
+                .map(|(node, start)| format!("{node} at {}", seconds(*start)))
+                .collect();
+            format!(
+                "has {} server spans under it ({}), but one request reaches one server: the \
+                 others are work of other requests filed under this one. A retry that reuses \
+                 the first attempt's trace context does this. A client span that really sends \
+                 to several servers is declared with `Contract::fan_out(\"{}\")`",
+                servers.len(),
+                list.join(", "),
+                client.name
+            )
+        },
+    ));
+    violations
+}
+
+/// How many times obsim's typed network delivered the request each client
+/// span sent, where it delivered one more than once (a duplicated
+/// message): each copy is served, so each may have its server span.
+fn deliveries(run: &Run) -> BTreeMap<(TraceId, SpanId), usize> {
+    let mut copies: BTreeMap<(u64, u32), usize> = BTreeMap::new();
+    for request in &run.requests {
+        *copies.entry((request.call, request.attempt)).or_default() += 1;
+    }
+    let mut delivered = BTreeMap::new();
+    for call in &run.calls {
+        for attempt in &call.attempts {
+            let n = copies.get(&(call.id, attempt.number)).copied().unwrap_or(0);
+            if let (Some(span), true) = (&attempt.span, n > 1) {
+                let entry = delivered.entry((span.trace_id, span.span_id)).or_default();
+                *entry += n;
+            }
+        }
+    }
+    delivered
+}
+
+/// `1.234567890s`.
+fn seconds(ns: i64) -> String {
+    format!("{:.9}s", ns as f64 / 1e9)
 }
 
 /// Where a span started, as a violation's time.
@@ -212,5 +370,61 @@ mod tests {
                 .any(|v| v.message.contains("not the single root of its own trace")),
             "{violations:?}"
         );
+    }
+
+    /// A client attempt `id` on the client and the server span under it,
+    /// with times in ms.
+    fn attempt(id: u64, parent: u64, client: (i64, i64), server: (i64, i64)) -> Vec<SpanRecord> {
+        let mut sent = span(1, id, Some(parent), "GET", "client");
+        (sent.start_ns, sent.end_ns) = (client.0 * 1_000_000, client.1 * 1_000_000);
+        let mut served = span(1, id + 1, Some(id), "GET /x", "server");
+        (served.start_ns, served.end_ns) = (server.0 * 1_000_000, server.1 * 1_000_000);
+        vec![sent, served]
+    }
+
+    #[test]
+    fn a_retry_that_reuses_the_first_attempts_context_gives_it_two_server_spans() {
+        let mut spans = vec![span(1, 1, None, "task", "internal")];
+        spans.extend(attempt(10, 1, (0, 300), (5, 400)));
+        spans[1].status = SpanStatus::Error("timed out".into());
+        // The retry's own client span, but its server work names attempt 10.
+        let mut retry = attempt(20, 1, (300, 320), (305, 315));
+        retry[1].parent_span_id = Some(SpanId(10));
+        spans.extend(retry);
+        let violations = client_server(&run(spans, 1), &Contract::new());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0]
+            .message
+            .contains("has 2 server spans under it"));
+        let fanned = Contract::new().fan_out("GET");
+        assert_eq!(client_server(&run(run_spans_again(), 1), &fanned), []);
+    }
+
+    fn run_spans_again() -> Vec<SpanRecord> {
+        let mut spans = attempt(10, 1, (0, 300), (5, 250));
+        let mut second = attempt(20, 1, (0, 300), (6, 200));
+        second[1].parent_span_id = Some(SpanId(10));
+        spans.push(second.remove(1));
+        spans
+    }
+
+    #[test]
+    fn server_work_that_outlives_an_answered_client_span_answered_another_request() {
+        let late = attempt(10, 1, (0, 20), (5, 25));
+        let violations = client_server(&run(late, 1), &Contract::new());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0]
+            .message
+            .contains("had its answer and ended ok"));
+        // A timed-out attempt may be outlived: the request arrived late.
+        let mut timed_out = attempt(10, 1, (0, 20), (5, 25));
+        timed_out[0].status = SpanStatus::Error("timed out".into());
+        assert_eq!(client_server(&run(timed_out, 1), &Contract::new()), []);
+        // Work that starts before its request was sent is never right.
+        let early = attempt(10, 1, (10, 20), (5, 15));
+        let violations = client_server(&run(early, 1), &Contract::new());
+        assert!(violations[0]
+            .message
+            .contains("before its parent client span"));
     }
 }
