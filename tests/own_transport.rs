@@ -72,6 +72,41 @@ mod service {
             *count
         }
 
+        /// Serves its own `GET /metrics` on `addr`, as plain HTTP/1.1 with
+        /// `content_type`: one request per connection, then close.
+        pub async fn serve_metrics_route(
+            self: Arc<Self>,
+            addr: SocketAddr,
+            content_type: &'static str,
+        ) {
+            let listener = TcpListener::bind(addr).await.expect("bind");
+            while let Ok((stream, _)) = listener.accept().await {
+                let cache = self.clone();
+                madsim::task::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    // The request line and its headers, up to the blank line.
+                    loop {
+                        line.clear();
+                        match stream.read_line(&mut line).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let body = cache.metrics_body();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let writer = stream.get_mut();
+                    let _ = writer.write_all(reply.as_bytes()).await;
+                    let _ = writer.flush().await;
+                });
+            }
+        }
+
         /// Serves `GET <key>` lines on `addr`, a task per connection.
         pub async fn serve(self: Arc<Self>, addr: SocketAddr) {
             let listener = TcpListener::bind(addr).await.expect("bind");
@@ -131,6 +166,9 @@ mod service {
 struct CacheUnderTest {
     bug: bool,
     probe: &'static str,
+    /// The content type of its own HTTP `/metrics` route on port 9000,
+    /// scraped as Prometheus does; None: obsim's endpoint.
+    route: Option<&'static str>,
 }
 
 impl System for CacheUnderTest {
@@ -140,6 +178,11 @@ impl System for CacheUnderTest {
         node.serve_metrics(move || MetricsResponse::prometheus_text(route.metrics_body()));
         let probed = cache.clone();
         node.probe("cache_len", move || probed.len() as f64);
+        if let Some(content_type) = self.route {
+            let addr = std::net::SocketAddr::new(node.addr.ip(), 9000);
+            let route = cache.clone().serve_metrics_route(addr, content_type);
+            obsim::deps::madsim::task::spawn(route);
+        }
         Box::pin(cache.serve(node.addr))
     }
 
@@ -163,16 +206,24 @@ impl System for CacheUnderTest {
     }
 
     fn contract(&self) -> Contract {
-        Contract::new()
+        let contract = Contract::new()
             .outcomes(["ok", "error", "timeout"])
             .operations(["get"])
             .request_span("get")
             .probe("cache_entries", self.probe)
-            .accurate("final(cache_gets_total) == calls.ok")
+            .accurate("final(cache_gets_total) == calls.ok");
+        match self.route {
+            Some(_) => contract.metrics_route(9000, "/metrics"),
+            None => contract,
+        }
     }
 }
 
 fn sim(bug: bool, probe: &'static str) -> Sim {
+    sim_with_route(bug, probe, None)
+}
+
+fn sim_with_route(bug: bool, probe: &'static str, route: Option<&'static str>) -> Sim {
     let workload = obsim::Workload {
         invocations: 200,
         concurrency: 4,
@@ -186,7 +237,7 @@ fn sim(bug: bool, probe: &'static str) -> Sim {
         .duration(Duration::from_secs(2))
         .artifacts_dir(None)
         .shrink(None)
-        .build(move || CacheUnderTest { bug, probe })
+        .build(move || CacheUnderTest { bug, probe, route })
         .unwrap()
 }
 
@@ -277,6 +328,7 @@ fn a_request_that_fails_ends_its_span_in_error_with_what_the_client_saw() {
         .build(|| CacheUnderTest {
             bug: false,
             probe: "cache_len",
+            route: None,
         })
         .unwrap();
     let verdict = sim.check_seed(0);
@@ -301,4 +353,42 @@ fn a_request_that_fails_ends_its_span_in_error_with_what_the_client_saw() {
         .iter()
         .filter(|c| c.outcome.as_deref() != Some("ok"));
     assert_eq!(calls.count() as u64, failed);
+}
+
+#[test]
+fn a_service_scraped_on_its_own_http_route_passes_and_prometheus_sees_it_up() {
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    let sweep = sim_with_route(false, "cache_len", Some(text)).sweep(&[0, 1]);
+    sweep.assert_passed();
+    let run = sweep.first.as_ref().and_then(|v| v.run.as_ref()).unwrap();
+    let servers: Vec<_> = run.scrapes.iter().filter(|s| s.node != "client").collect();
+    assert!(servers.len() >= 2, "{servers:?}");
+    // Scraped over HTTP: the service rendered it at some instant of the
+    // exchange, which obsim does not see, and no probe came with it.
+    for scrape in &servers {
+        assert!(scrape.up, "{scrape:?}");
+        assert_eq!(scrape.content_type, text);
+        assert_eq!(scrape.rendered_at, None);
+        assert!(scrape.probes.is_empty());
+        assert!(scrape.body.contains("cache_gets_total"));
+    }
+}
+
+#[test]
+fn a_metrics_route_with_a_content_type_prometheus_cannot_read_is_a_finding_and_up_0() {
+    let failure = sim_with_route(false, "cache_len", Some("application/json"))
+        .check_seed(0)
+        .failure
+        .expect("a route Prometheus cannot read cannot pass");
+    let message = failure.to_string();
+    assert_eq!(failure.checks(), [Check::ExpositionLint], "{message}");
+    assert!(
+        message.contains("[exposition_lint] metrics route on server-0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("answered 200 with content type \"application/json\""),
+        "{message}"
+    );
+    assert!(message.contains("(up == 0)"), "{message}");
 }

@@ -385,6 +385,7 @@ mod tests {
             content_type: String::new(),
             exposition: parse(text).ok(),
             error: None,
+            finding: None,
             stored_keys: None,
             probes: Default::default(),
             rendered_at: None,

@@ -43,7 +43,46 @@ pub fn exposition_lint(run: &Run, label_values_max: usize) -> Vec<Violation> {
         }
     }
     violations.extend(cardinality.violations(label_values_max));
+    violations.extend(route_findings(run));
     violations
+}
+
+/// Scrapes the service's own metrics route answered with something
+/// Prometheus cannot read: the first per node in full, with how many of
+/// that node's scrapes went the same way.
+fn route_findings(run: &Run) -> Vec<Violation> {
+    let mut first: BTreeMap<&str, (&crate::run::Scrape, &str)> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for scrape in &run.scrapes {
+        let entry = counts.entry(scrape.node.as_str()).or_default();
+        entry.1 += 1;
+        if let Some(finding) = &scrape.finding {
+            entry.0 += 1;
+            first
+                .entry(scrape.node.as_str())
+                .or_insert((scrape, finding));
+        }
+    }
+    first
+        .into_iter()
+        .map(|(node, (scrape, finding))| {
+            let (found, total) = counts[node];
+            let incarnation = scrape
+                .incarnation
+                .map_or("?".to_string(), |n| n.to_string());
+            Violation {
+                check: Check::ExpositionLint,
+                subject: "metrics route".into(),
+                node: Some(node.to_string()),
+                at: Some(scrape.at),
+                message: format!(
+                    "{finding}. Prometheus marks the target down (up == 0) for such a scrape; \
+                     {found} of the {total} scrapes of {node} (incarnation {incarnation} first) \
+                     went this way"
+                ),
+            }
+        })
+        .collect()
 }
 
 fn lint_violation(source: &Source<'_>, family: &str, problem: String) -> Violation {

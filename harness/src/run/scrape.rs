@@ -25,6 +25,13 @@ pub struct Scrape {
     pub content_type: String,
     pub exposition: Option<Exposition>,
     pub error: Option<String>,
+    /// What the service's own metrics route did wrong, when it answered
+    /// with something Prometheus cannot read (a status other than 200, a
+    /// content type it does not parse, a body that does not parse or was
+    /// cut off by the process that sent it): a finding of
+    /// `exposition_lint`. None for obsim's endpoint, and when nothing came
+    /// back (a crash, a partition, the timeout), which is only `up == 0`.
+    pub finding: Option<String>,
     /// Keys the answering node's storage held committed at the instant it
     /// rendered this exposition: ground truth for `Contract::stored_keys`.
     /// None for the client and for a failed scrape.

@@ -14,7 +14,7 @@ use super::scraper::{scrape_target, serve_metrics, ScrapeTarget, METRICS_PORT};
 use super::simulation::APP_PORT;
 use super::system::{ClientContext, HandlerFaults, NodeContext, System};
 use super::world::{server_ip, World, CLIENT_IP, SCRAPER_IP};
-use crate::run::{server_name, Config};
+use crate::run::{server_name, Config, MetricsRoute};
 
 /// How long the client waits for every server to bind before it drives the
 /// workload anyway: far longer than a boot takes (no simulated time passes
@@ -123,20 +123,25 @@ pub(super) fn boot_scraper(
     world: &Arc<World>,
     config: &Config,
     servers: &[SocketAddr],
+    route: Option<&MetricsRoute>,
 ) {
+    // A server with a route of its own is scraped there, as Prometheus
+    // would; the client, run by obsim, always on obsim's endpoint.
     let mut targets: Vec<ScrapeTarget> = servers
         .iter()
         .enumerate()
         .map(|(index, addr)| ScrapeTarget {
             index,
             node: server_name(index),
-            addr: SocketAddr::new(addr.ip(), METRICS_PORT),
+            addr: SocketAddr::new(addr.ip(), route.map_or(METRICS_PORT, |route| route.port)),
+            route: route.map(|route| route.path.clone()),
         })
         .collect();
     targets.push(ScrapeTarget {
         index: servers.len(),
         node: "client".into(),
         addr: SocketAddr::new(CLIENT_IP.into(), METRICS_PORT),
+        route: None,
     });
     let (world_init, interval, timeout) =
         (world.clone(), config.scrape_interval, config.scrape_timeout);

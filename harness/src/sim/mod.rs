@@ -9,6 +9,7 @@ mod capture;
 mod clock;
 mod dependency;
 mod endpoint;
+mod http_scrape;
 mod interner;
 mod ledger;
 mod lifecycle;

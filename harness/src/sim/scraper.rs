@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::endpoint::MetricsSlot;
+use super::http_scrape::{self, RouteAnswer};
 use super::network::Network;
 use super::storage::Storage;
 use super::world::World;
@@ -70,6 +71,9 @@ pub(crate) struct ScrapeTarget {
     pub index: usize,
     pub node: String,
     pub addr: SocketAddr,
+    /// The service's own HTTP route on `addr`, scraped as Prometheus does;
+    /// None: obsim's own endpoint.
+    pub route: Option<String>,
 }
 
 /// Scrapes one target forever, at `interval`, aligned to the run's start.
@@ -84,6 +88,7 @@ pub(crate) async fn scrape_target(
         index,
         node: name,
         addr,
+        route,
     } = target;
     let start = madsim::time::Instant::now();
     for round in 1u64.. {
@@ -92,10 +97,86 @@ pub(crate) async fn scrape_target(
         // scrape can never be taken for this one.
         let reply_tag = (index as u64) << 40 | round;
         let at = world.clock.elapsed();
-        let scrape = scrape_once(&network, addr, reply_tag, timeout).await;
-        let ended_at = world.clock.elapsed();
-        world.record_scrape(scrape.into_scrape(name.clone(), at, ended_at));
+        let scrape = match &route {
+            Some(path) => scrape_route(&world, &name, addr, path, timeout).await,
+            None => {
+                let scrape = scrape_once(&network, addr, reply_tag, timeout).await;
+                scrape.into_scrape(name.clone(), at, world.clock.elapsed())
+            }
+        };
+        world.record_scrape(scrape);
     }
+}
+
+/// One scrape of a service's own route: Prometheus's `up` and error, and a
+/// finding when the service answered with something Prometheus cannot read.
+async fn scrape_route(
+    world: &World,
+    node: &str,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Scrape {
+    let at = world.clock.elapsed();
+    let before = world.ledger.live(node);
+    let answer = http_scrape::get(addr, path, timeout).await;
+    let ended_at = world.clock.elapsed();
+    let after = world.ledger.live(node);
+    // The same process answered throughout: what went wrong is its own.
+    let same_process = before.is_some() && before == after;
+    let mut scrape = Scrape {
+        node: node.to_string(),
+        at,
+        ended_at,
+        up: false,
+        incarnation: None,
+        body: String::new(),
+        content_type: String::new(),
+        exposition: None,
+        error: None,
+        finding: None,
+        stored_keys: None,
+        probes: Default::default(),
+        rendered_at: None,
+    };
+    match answer {
+        RouteAnswer::Failed(error) => scrape.error = Some(error),
+        RouteAnswer::BadBody(error) => {
+            scrape.finding = same_process.then(|| error.clone());
+            scrape.error = Some(error);
+        }
+        RouteAnswer::Answered {
+            status,
+            content_type,
+            body,
+        } => {
+            scrape.incarnation = after;
+            let problem = if status != 200 {
+                Some(format!(
+                    "the route answered HTTP status {status}, not 200 (Prometheus: \"server \
+                     returned HTTP status {status}\"); body starts {:?}",
+                    body.chars().take(120).collect::<String>()
+                ))
+            } else {
+                match exposition::parse_as(&body, &content_type) {
+                    Ok(parsed) => {
+                        scrape.exposition = Some(parsed);
+                        None
+                    }
+                    Err(error) => Some(format!(
+                        "the route answered 200 with content type {content_type:?} and a body \
+                         Prometheus cannot read: {error}"
+                    )),
+                }
+            };
+            scrape.up = problem.is_none();
+            scrape.finding.clone_from(&problem);
+            scrape.error = problem;
+            scrape.body = body;
+            scrape.content_type = content_type;
+        }
+    }
+    scrape
 }
 
 enum Outcome {
@@ -135,6 +216,7 @@ impl Outcome {
                 content_type: String::new(),
                 exposition: None,
                 error: Some(error),
+                finding: None,
                 stored_keys: None,
                 probes: Default::default(),
                 rendered_at: None,
@@ -149,6 +231,7 @@ impl Outcome {
                     incarnation: Some(response.incarnation),
                     error: parsed.as_ref().err().map(ToString::to_string),
                     exposition: parsed.ok(),
+                    finding: None,
                     body: response.body,
                     content_type: response.content_type,
                     stored_keys: response.stored_keys,

@@ -258,7 +258,14 @@ impl Sim {
         let scope = system.clone();
         scope.run_scope(&mut || {
             outcome = Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let run = simulate(world.clone(), self.config.clone(), system.clone(), scrape);
+                let route = self.contract.metrics_route.clone();
+                let run = simulate(
+                    world.clone(),
+                    self.config.clone(),
+                    system.clone(),
+                    scrape,
+                    route,
+                );
                 // run_scope calls this once; a second call finds no signal
                 // and runs unbounded by it (the bounds still refuse more).
                 match crossed.take() {
@@ -393,6 +400,7 @@ async fn simulate(
     config: Config,
     system: Arc<dyn System>,
     scrape: bool,
+    route: Option<crate::run::MetricsRoute>,
 ) -> Result<Duration, RunError> {
     world.clock.start();
     let handle = Handle::current();
@@ -403,7 +411,7 @@ async fn simulate(
         .map(|index| boot_server(&handle, &world, &system, index, &servers).id())
         .collect();
     if scrape {
-        boot_scraper(&handle, &world, &config, &servers);
+        boot_scraper(&handle, &world, &config, &servers, route.as_ref());
     }
     let client = boot_client(&handle, &world);
 

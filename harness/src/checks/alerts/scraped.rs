@@ -126,6 +126,7 @@ mod tests {
             content_type: String::new(),
             exposition: parsed,
             error: body.is_none().then(|| "scrape timed out".to_string()),
+            finding: None,
             stored_keys: None,
             probes: Default::default(),
             rendered_at: None,
