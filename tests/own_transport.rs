@@ -169,13 +169,18 @@ struct CacheUnderTest {
     /// The content type of its own HTTP `/metrics` route on port 9000,
     /// scraped as Prometheus does; None: obsim's endpoint.
     route: Option<&'static str>,
+    /// Whether it gives obsim no in-process handle to its metrics, only
+    /// its route.
+    route_only: bool,
 }
 
 impl System for CacheUnderTest {
     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
         let cache = service::Cache::new(self.bug);
-        let route = cache.clone();
-        node.serve_metrics(move || MetricsResponse::prometheus_text(route.metrics_body()));
+        if !self.route_only {
+            let route = cache.clone();
+            node.serve_metrics(move || MetricsResponse::prometheus_text(route.metrics_body()));
+        }
         let probed = cache.clone();
         node.probe("cache_len", move || probed.len() as f64);
         if let Some(content_type) = self.route {
@@ -237,7 +242,12 @@ fn sim_with_route(bug: bool, probe: &'static str, route: Option<&'static str>) -
         .duration(Duration::from_secs(2))
         .artifacts_dir(None)
         .shrink(None)
-        .build(move || CacheUnderTest { bug, probe, route })
+        .build(move || CacheUnderTest {
+            bug,
+            probe,
+            route,
+            route_only: false,
+        })
         .unwrap()
 }
 
@@ -329,6 +339,7 @@ fn a_request_that_fails_ends_its_span_in_error_with_what_the_client_saw() {
             bug: false,
             probe: "cache_len",
             route: None,
+            route_only: false,
         })
         .unwrap();
     let verdict = sim.check_seed(0);
@@ -391,4 +402,54 @@ fn a_metrics_route_with_a_content_type_prometheus_cannot_read_is_a_finding_and_u
         "{message}"
     );
     assert!(message.contains("(up == 0)"), "{message}");
+}
+
+#[test]
+fn without_an_in_process_handle_final_values_are_the_last_scrape_and_the_report_says_so() {
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    let sim = Sim::builder("own-transport-route-only")
+        .servers(2)
+        .workload(obsim::Workload {
+            invocations: 100,
+            concurrency: 2,
+            keys: 10,
+            operations: vec![("get".into(), 1)],
+            think_time: Duration::from_millis(5),
+        })
+        .duration(Duration::from_secs(2))
+        .artifacts_dir(None)
+        .shrink(None)
+        .build(move || CacheUnderTest {
+            bug: false,
+            probe: "cache_len",
+            route: Some(text),
+            route_only: true,
+        })
+        .unwrap();
+    let verdict = sim.check_seed(0);
+    let run = verdict.run.as_ref().unwrap();
+    let server = run
+        .incarnations
+        .iter()
+        .find(|i| i.node == "server-0")
+        .unwrap();
+    assert!(
+        matches!(
+            server.final_source,
+            obsim::harness::FinalSource::LastScrape { .. }
+        ),
+        "{:?}",
+        server.final_source
+    );
+    assert!(server.final_exposition.contains("cache_gets_total"));
+    assert!(run
+        .report()
+        .contains("(its last scrape, at 11.001s: it gave no in-process handle."), "{}", run.report());
+    // The probe is read only with an in-process render: with none, the
+    // gauge tied to it is checked against nothing, which is an error.
+    let message = verdict.failure.expect("an unread probe").to_string();
+    assert!(
+        message.contains("which no server incarnation registered"),
+        "{message}"
+    );
 }

@@ -38,11 +38,11 @@ pub use checks::{Check, Claim, Judgement, PromtoolMemo, Violation};
 pub use obsim_faults as faults;
 pub use obsim_rules as rules;
 pub use run::{
-    Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, IncarnationRecord,
-    LostSpan, MessageCounts, MetricsRoute, OpenSpan, RequestRecord, Run, Scrape, ShrinkBudget,
-    SpanEventRecord, SpanId, SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, Spans,
-    StorageLatency, StorageOp, Timing, TimingSource, TraceId, Workload, SCHEDULING_SLACK,
-    SCRAPE_JOB_DEFAULT,
+    Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, FinalSource,
+    IncarnationRecord, LostSpan, MessageCounts, MetricsRoute, OpenSpan, RequestRecord, Run, Scrape,
+    ShrinkBudget, SpanEventRecord, SpanId, SpanLifecycle, SpanOrigin, SpanRecord, SpanRef,
+    SpanStatus, Spans, StorageLatency, StorageOp, Timing, TimingSource, TraceId, Workload,
+    SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,

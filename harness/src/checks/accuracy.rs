@@ -28,7 +28,11 @@ pub(crate) fn metric_accuracy(
 ) -> Vec<Violation> {
     let finals = parsed_finals(run);
     let mut violations = Vec::new();
-    for rule in rules {
+    // A rule sums every incarnation's final values, exactly; an incarnation
+    // judged from its last scrape (no in-process handle) cannot take part,
+    // and the report says so (see `FinalSource`).
+    let exact = run.incarnations.iter().all(|i| i.final_source.exact());
+    for rule in rules.iter().filter(|_| exact) {
         let claim = Claim::Rule(rule.text.clone());
         match rule_violation(run, contract, &finals, rule) {
             None => judged.record(claim, Judgement::Holds, None),

@@ -445,6 +445,7 @@ pub(crate) mod tests {
                     probes: Default::default(),
                     // Empty: the format is detected, as for a plain text.
                     final_content_type: String::new(),
+                    final_source: Default::default(),
                     parsed: Default::default(),
                 })
                 .collect(),

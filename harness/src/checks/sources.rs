@@ -66,10 +66,13 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             Some((scrape.at, source))
         })
         .collect();
-    timed.extend(run.incarnations.iter().map(|record| {
+    // A final with no values (no in-process handle, no scrape answered) is
+    // not a reading of anything.
+    timed.extend(run.incarnations.iter().filter_map(|record| {
         let ended = record.ended_at.unwrap_or(run.ended_at);
+        let rendered = record.final_source.rendered(ended)?;
         let source = Source {
-            rendered: (ended, ended),
+            rendered,
             node: &record.node,
             incarnation: Some(record.number),
             at: None,
@@ -77,7 +80,7 @@ pub(crate) fn sources(run: &Run) -> Vec<Source<'_>> {
             stored_keys: record.stored_keys,
             probes: &record.probes,
         };
-        (record.ended_at.unwrap_or(run.ended_at), source)
+        Some((ended, source))
     }));
     // Stable: equal times keep the run's own order.
     timed.sort_by_key(|(time, _)| *time);

@@ -168,10 +168,6 @@ struct Window {
 }
 
 impl Window {
-    fn at(instant: Duration) -> Window {
-        Window::between(instant, instant)
-    }
-
     fn between(lo: Duration, hi: Duration) -> Window {
         let slack = SCHEDULING_SLACK.as_nanos() as i64;
         Window {
@@ -204,12 +200,25 @@ fn finals(run: &Run, tie: &SpanTie, spans: &TiedSpans) -> Vec<Violation> {
             continue; // the lint reports it
         };
         let ended = record.ended_at.unwrap_or(run.ended_at);
-        let window = Window::at(ended);
+        let Some((lo, hi)) = record.final_source.rendered(ended) else {
+            continue; // no values to compare
+        };
+        let window = Window::between(lo, hi);
         let here = spans.at(&record.node, record.number);
+        let what = if record.final_source.exact() {
+            format!("the final exposition of incarnation {}", record.number)
+        } else {
+            format!(
+                "the last scrape of incarnation {} (at {:.3}s; it gave no in-process handle, so \
+                 its values after that are unknown)",
+                record.number,
+                lo.as_secs_f64()
+            )
+        };
         let place = Place {
             node: &record.node,
-            what: format!("the final exposition of incarnation {}", record.number),
-            at: Some(ended),
+            what,
+            at: Some(hi),
         };
         let found = match tie.shows {
             Shows::Count => counts(tie, exposition, here, window, &place),

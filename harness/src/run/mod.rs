@@ -27,7 +27,7 @@ pub(crate) use contract::{final_metrics, final_selectors};
 pub use contract::{Balance, Contract, MetricsRoute, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub(crate) use node::server_name;
-pub use record::{IncarnationRecord, Run};
+pub use record::{FinalSource, IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
 pub use span_ties::Spans;

@@ -93,8 +93,43 @@ pub struct IncarnationRecord {
     pub stored_keys: Option<u64>,
     /// Its probes, read with the final exposition.
     pub probes: BTreeMap<String, f64>,
+    /// Where its final values come from.
+    pub final_source: FinalSource,
     /// `final_exposition` parsed, once: several checks read it.
     pub(crate) parsed: ParsedOnce,
+}
+
+/// Where an incarnation's final values were read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FinalSource {
+    /// Through the in-process handle the node gave
+    /// (`NodeContext::serve_metrics`), the instant it ended: exact.
+    #[default]
+    InProcess,
+    /// It gave no in-process handle, so its final values are its last
+    /// answered scrape of its own metrics route, rendered somewhere between
+    /// `at` and `ended_at`: what it counted after that is unknown.
+    LastScrape { at: Duration, ended_at: Duration },
+    /// It gave no in-process handle and no scrape of it was answered: its
+    /// final values are unknown (an empty exposition stands for them).
+    NoScrape,
+}
+
+impl FinalSource {
+    /// Whether the final values are exact: read the instant it ended.
+    pub fn exact(&self) -> bool {
+        matches!(self, FinalSource::InProcess)
+    }
+
+    /// Between which instants the final values were rendered, given the
+    /// instant the incarnation ended; None when there are none.
+    pub fn rendered(&self, ended: Duration) -> Option<(Duration, Duration)> {
+        match *self {
+            FinalSource::InProcess => Some((ended, ended)),
+            FinalSource::LastScrape { at, ended_at } => Some((at, ended_at)),
+            FinalSource::NoScrape => None,
+        }
+    }
 }
 
 impl IncarnationRecord {
@@ -225,13 +260,14 @@ impl Run {
         );
         for incarnation in &self.incarnations {
             lines.push(format!(
-                "incarnation {}#{} {:?}..{:?} stored_keys={:?} probes={:?}",
+                "incarnation {}#{} {:?}..{:?} stored_keys={:?} probes={:?} final={:?}",
                 incarnation.node,
                 incarnation.number,
                 incarnation.started_at,
                 incarnation.ended_at,
                 incarnation.stored_keys,
-                incarnation.probes
+                incarnation.probes,
+                incarnation.final_source
             ));
             let text = super::exposition::canonical(&incarnation.final_exposition);
             lines.extend(text.lines().map(|line| format!("  {line}")));

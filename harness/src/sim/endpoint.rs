@@ -93,6 +93,8 @@ pub(crate) type Probe = Arc<dyn Fn() -> f64 + Send + Sync>;
 pub(crate) struct MetricsSlot {
     handler: Arc<Mutex<Arc<dyn MetricsHandler>>>,
     probes: Arc<Mutex<BTreeMap<String, Probe>>>,
+    /// Whether the system installed a handler of its own.
+    installed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MetricsSlot {
@@ -100,11 +102,20 @@ impl MetricsSlot {
         MetricsSlot {
             handler: Arc::new(Mutex::new(handler)),
             probes: Arc::default(),
+            installed: Arc::default(),
         }
     }
 
     pub(crate) fn set(&self, handler: Arc<dyn MetricsHandler>) {
         *self.handler.lock().expect("metrics handler lock") = handler;
+        let installed = &self.installed;
+        installed.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the system installed a handler of its own: an in-process
+    /// handle to its metrics.
+    pub(crate) fn installed(&self) -> bool {
+        self.installed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn add_probe(&self, name: &str, probe: Probe) {

@@ -21,7 +21,8 @@ use super::system::System;
 use super::teardown::{release_tasks, stop_at_bound, StopOnDrop};
 use super::world::{server_ip, World};
 use crate::run::{
-    server_name, Config, ConfigError, Contract, IncarnationRecord, Run, SpanDigest, SpanRecord,
+    server_name, Config, ConfigError, Contract, FinalSource, IncarnationRecord, Run, Scrape,
+    SpanDigest, SpanRecord,
 };
 use obsim_scenario::Expectation;
 
@@ -186,6 +187,9 @@ impl Sim {
         // Records grow by doubling; the slack would be held as long as the
         // run, while the seed's second run is simulated.
         spans.shrink_to_fit();
+        let scrapes = shrunk(world.take_scrapes());
+        let routed = self.contract.metrics_route.is_some();
+        let incarnations = incarnation_records(&world, &scrapes, routed);
         let run = Run {
             scenario: self.config.scenario.clone(),
             seed,
@@ -193,12 +197,12 @@ impl Sim {
             spans,
             otel_spans,
             lifecycle,
-            scrapes: shrunk(world.take_scrapes()),
+            scrapes,
             faults: world.faults.events(),
             faults_dropped: world.faults.dropped(),
             fault_counts: world.faults.counts_by_kind(),
             fired_by_entry: world.faults.counts_by_entry(),
-            incarnations: incarnation_records(&world),
+            incarnations,
             outcomes: world.outcomes(),
             amounts: world.amounts(),
             messages: world.messages(),
@@ -352,12 +356,24 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Every server incarnation's final values, then the client's.
-fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
+/// Every server incarnation's final values, then the client's. With a
+/// metrics route (`routed`), a server that gave no in-process handle has
+/// its last answered scrape as its final values, and says so.
+fn incarnation_records(world: &World, scrapes: &[Scrape], routed: bool) -> Vec<IncarnationRecord> {
     let mut records: Vec<IncarnationRecord> = world
         .incarnations()
         .into_iter()
         .map(|incarnation| {
+            let name = server_name(incarnation.node);
+            if routed && !incarnation.metrics.installed() {
+                return last_scrape_final(
+                    &name,
+                    incarnation.number,
+                    incarnation.started_at,
+                    incarnation.ended_at,
+                    scrapes,
+                );
+            }
             let (last, probes) = match (&incarnation.final_render, &incarnation.final_probes) {
                 (Some(render), Some(probes)) => (render.clone(), probes.clone()),
                 _ => incarnation.metrics.render_with_probes(),
@@ -375,6 +391,7 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
                 final_content_type: last.content_type,
                 stored_keys: Some(stored_keys),
                 probes,
+                final_source: FinalSource::InProcess,
                 parsed: Default::default(),
             }
         })
@@ -389,9 +406,48 @@ fn incarnation_records(world: &World) -> Vec<IncarnationRecord> {
         final_content_type: last.content_type,
         stored_keys: None,
         probes: Default::default(),
+        final_source: FinalSource::InProcess,
         parsed: Default::default(),
     });
     records
+}
+
+/// The final values of an incarnation with no in-process handle: its last
+/// answered scrape, rendered somewhere between that scrape's start and end.
+fn last_scrape_final(
+    node: &str,
+    number: u32,
+    started_at: Duration,
+    ended_at: Option<Duration>,
+    scrapes: &[Scrape],
+) -> IncarnationRecord {
+    let last = scrapes
+        .iter()
+        .rev()
+        .find(|scrape| scrape.up && scrape.node == node && scrape.incarnation == Some(number));
+    let (final_exposition, final_content_type, final_source) = match last {
+        Some(scrape) => (
+            scrape.body.clone(),
+            scrape.content_type.clone(),
+            FinalSource::LastScrape {
+                at: scrape.at,
+                ended_at: scrape.ended_at,
+            },
+        ),
+        None => (String::new(), String::new(), FinalSource::NoScrape),
+    };
+    IncarnationRecord {
+        node: node.to_string(),
+        number,
+        started_at,
+        ended_at,
+        final_exposition,
+        final_content_type,
+        stored_keys: None,
+        probes: Default::default(),
+        final_source,
+        parsed: Default::default(),
+    }
 }
 
 /// The run itself, inside the simulation. Returns when it ended.

@@ -78,6 +78,25 @@ impl Run {
                 incarnation.number,
                 incarnation.started_at.as_secs_f64()
             );
+            match incarnation.final_source {
+                crate::run::FinalSource::InProcess => {}
+                crate::run::FinalSource::LastScrape { at, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "    (its last scrape, at {:.3}s: it gave no in-process handle. Checked \
+                         against the spans that ended before it; the contract's accuracy rules \
+                         and ledger timings cannot be, and were not)",
+                        at.as_secs_f64()
+                    );
+                }
+                crate::run::FinalSource::NoScrape => {
+                    let _ = writeln!(
+                        out,
+                        "    (unknown: it gave no in-process handle and no scrape of it was \
+                         answered; nothing was checked against its values)"
+                    );
+                }
+            }
             // In a fixed series order, as in the fingerprint: a snapshot must
             // not depend on a library's hash-map order.
             out.push_str(&crate::run::exposition::canonical(
