@@ -1,7 +1,7 @@
 //! Planted instrumentation bugs, each a realistic one-line-ish mistake, all
-//! off by default. A scenario turns one on in its `[system.bugs]` table
-//! (the files under `bugs/`), to show which obsim check catches it. The
-//! crate README lists what catches each one today.
+//! off by default. The settings' `bugs` table turns one on (the files under
+//! `bugs/` each do), to show which test catches it. The crate README lists
+//! what catches each one today.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! The gateway's settings: in production from its configuration file, under
-//! obsim from a scenario file's `[system]` table (both with serde).
+//! The gateway's settings: in production from its configuration file, in a
+//! simulation test from the scenario's settings table (both with serde).
 
 use std::time::Duration;
 

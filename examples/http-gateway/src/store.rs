@@ -1,6 +1,6 @@
 //! Where tasks live: a store behind a trait of the gateway's own, so the
-//! same handlers run on memory, on a real database, or on obsim's simulated
-//! disk (the glue's `SimStore`).
+//! same handlers run on memory, on a real database, or on a test's simulated
+//! disk.
 
 use std::collections::BTreeMap;
 use std::future::Future;
