@@ -247,7 +247,7 @@ pub use obsim_harness::{
     Builder, Call, CallError, Check, ClientContext, Contract, Dependency, DependencyError, Failure,
     HandlerFaults, InjectedPanic, Invocation, MetricsHandler, MetricsResponse, Network,
     NodeContext, Outcome, Problem, ReplyStatus, Responder, Run, Sim, Spans, Storage, StorageError,
-    Sweep, System, Verdict, Violation, Workload, OPENMETRICS_TEXT_CONTENT_TYPE,
+    Sweep, System, Verdict, Violation, Workload, APP_PORT, OPENMETRICS_TEXT_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE, SCHEDULING_SLACK,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};

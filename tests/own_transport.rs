@@ -442,9 +442,12 @@ fn without_an_in_process_handle_final_values_are_the_last_scrape_and_the_report_
         server.final_source
     );
     assert!(server.final_exposition.contains("cache_gets_total"));
-    assert!(run
-        .report()
-        .contains("(its last scrape, at 11.001s: it gave no in-process handle."), "{}", run.report());
+    assert!(
+        run.report()
+            .contains("(its last scrape, at 11.001s: it gave no in-process handle."),
+        "{}",
+        run.report()
+    );
     // The probe is read only with an in-process render: with none, the
     // gauge tied to it is checked against nothing, which is an error.
     let message = verdict.failure.expect("an unread probe").to_string();

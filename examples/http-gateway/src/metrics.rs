@@ -58,12 +58,12 @@ pub fn describe_server() {
         "Duration of task store operations, by operation."
     );
     for status in ["ok", "error"] {
-        counter!(REQUESTS, "route" => TASK_ROUTE, "status" => status).increment(0);
+        counter!(REQUESTS, "http_route" => TASK_ROUTE, "status" => status).increment(0);
         for operation in ["get", "put"] {
             counter!(STORE_OPERATIONS, "operation" => operation, "status" => status).increment(0);
         }
     }
-    gauge!(ACTIVE_REQUESTS, "route" => TASK_ROUTE).set(0.0);
+    gauge!(ACTIVE_REQUESTS, "http_route" => TASK_ROUTE).set(0.0);
 }
 
 /// Describes the client's metrics to the current recorder and creates its

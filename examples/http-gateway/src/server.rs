@@ -171,7 +171,7 @@ struct InFlight(metrics::Gauge);
 
 impl InFlight {
     fn start(route: &str) -> InFlight {
-        let active = gauge!(ACTIVE_REQUESTS, "route" => route.to_string());
+        let active = gauge!(ACTIVE_REQUESTS, "http_route" => route.to_string());
         active.increment(1.0);
         InFlight(active)
     }
@@ -245,7 +245,7 @@ async fn instrument<S: TaskStore>(
     } else {
         "ok"
     };
-    counter!(REQUESTS, "route" => route, "status" => counted).increment(1);
+    counter!(REQUESTS, "http_route" => route, "status" => counted).increment(1);
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if failed {
         let description = match response.extensions().get::<Failure>() {
@@ -417,11 +417,11 @@ pub(crate) mod tests {
             (StatusCode::OK, "application/json".into(), TASK.into())
         );
         assert_eq!(answers[2].0, StatusCode::NOT_FOUND);
-        let ok = r#"gateway_requests_total{route="/v1/tasks/{id}",status="ok"} 3"#;
+        let ok = r#"gateway_requests_total{http_route="/v1/tasks/{id}",status="ok"} 3"#;
         assert!(exposition.contains(ok), "{exposition}");
         let stored = r#"gateway_store_operations_total{operation="get",status="ok"} 2"#;
         assert!(exposition.contains(stored), "{exposition}");
-        let active = r#"http_server_active_requests{route="/v1/tasks/{id}"} 0"#;
+        let active = r#"http_server_active_requests{http_route="/v1/tasks/{id}"} 0"#;
         assert!(exposition.contains(active), "{exposition}");
     }
 
@@ -433,9 +433,9 @@ pub(crate) mod tests {
         assert_eq!(answers[0].0, StatusCode::SERVICE_UNAVAILABLE);
         assert!(answers[0].2.contains("disk full"), "{}", answers[0].2);
         for line in [
-            r#"gateway_requests_total{route="/v1/tasks/{id}",status="error"} 1"#,
+            r#"gateway_requests_total{http_route="/v1/tasks/{id}",status="error"} 1"#,
             r#"gateway_store_operations_total{operation="put",status="error"} 1"#,
-            r#"http_server_active_requests{route="/v1/tasks/{id}"} 0"#,
+            r#"http_server_active_requests{http_route="/v1/tasks/{id}"} 0"#,
             r#"http_server_request_duration_seconds_count{http_request_method="PUT",http_route="/v1/tasks/{id}",http_response_status_code="503"} 1"#,
         ] {
             assert!(exposition.contains(line), "{line} in\n{exposition}");
@@ -452,8 +452,8 @@ pub(crate) mod tests {
         let requests = vec![("PUT", "/v1/tasks/a", Some(TASK))];
         let (_, exposition) = exchange(ReadOnly(MemoryStore::default()), bugs, requests);
         for line in [
-            r#"gateway_requests_total{route="/v1/tasks/{id}",status="ok"} 1"#,
-            r#"http_server_active_requests{route="/v1/tasks/{id}"} 1"#,
+            r#"gateway_requests_total{http_route="/v1/tasks/{id}",status="ok"} 1"#,
+            r#"http_server_active_requests{http_route="/v1/tasks/{id}"} 1"#,
         ] {
             assert!(exposition.contains(line), "{line} in\n{exposition}");
         }

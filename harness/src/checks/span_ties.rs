@@ -29,6 +29,7 @@ use crate::run::{Contract, Run, Shows, SpanTie, SCHEDULING_SLACK};
 pub(crate) fn span_ties(run: &Run, contract: &Contract, shows: Shows) -> Vec<Violation> {
     let mut violations = Vec::new();
     for tie in contract.span_ties.iter().filter(|tie| tie.shows == shows) {
+        let tie = &with_conventional_labels(run, tie);
         let spans = TiedSpans::of(run, tie);
         if let Some(vacuous) = vacuous(run, tie, &spans) {
             violations.push(vacuous);
@@ -41,6 +42,49 @@ pub(crate) fn span_ties(run: &Run, contract: &Contract, shows: Shows) -> Vec<Vio
         violations.extend(found);
     }
     violations
+}
+
+/// `tie` with every label of its metric that it does not map itself mapped
+/// to the span attribute of the same name by OpenTelemetry's Prometheus
+/// naming (`http.route` is the label `http_route`), where a span of the
+/// tie carries one: the labels an OpenTelemetry exporter writes, or a
+/// service that names its labels after its attributes, need no mapping.
+fn with_conventional_labels(run: &Run, tie: &SpanTie) -> SpanTie {
+    let mapped: BTreeSet<&str> = tie.spans.labels.iter().map(|(l, _)| l.as_str()).collect();
+    let mut labels: BTreeSet<&str> = BTreeSet::new();
+    for record in &run.incarnations {
+        let Ok(exposition) = record.final_parsed() else {
+            continue;
+        };
+        for (_, sample) in exposition.samples() {
+            let ours = sample
+                .name
+                .strip_prefix(tie.metric.as_str())
+                .is_some_and(|rest| {
+                    rest.is_empty() || matches!(rest, "_bucket" | "_count" | "_sum")
+                });
+            if ours {
+                labels.extend(sample.labels.iter().map(|(name, _)| name.as_str()));
+            }
+        }
+    }
+    let mut attributes: BTreeSet<&str> = BTreeSet::new();
+    for span in run.spans.iter().filter(|span| tie.spans.matches(span)) {
+        attributes.extend(span.attributes.iter().map(|(key, _)| &**key));
+    }
+    let mut tie = tie.clone();
+    for label in labels
+        .into_iter()
+        .filter(|label| !mapped.contains(label) && *label != "le")
+    {
+        let attribute = attributes
+            .iter()
+            .find(|attribute| attribute.replace('.', "_") == label);
+        if let Some(attribute) = attribute {
+            tie.spans = tie.spans.label(label, attribute);
+        }
+    }
+    tie
 }
 
 fn check_of(shows: Shows) -> Check {

@@ -19,14 +19,19 @@ use super::spans::{SpanRecord, SpanStatus};
 ///     .status_label("status");
 /// ```
 ///
-/// A label the selector does not map is summed over: the metric's series
-/// are grouped by the mapped labels only.
+/// A label the selector does not map is mapped to the span attribute of the
+/// same name in OpenTelemetry's Prometheus naming (the label `http_route`
+/// to `http.route`, dots as underscores) when the spans carry one, as an
+/// OpenTelemetry exporter names them; any other is summed over: the
+/// metric's series are grouped by the mapped labels only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spans {
     pub(crate) name: Option<String>,
     pub(crate) kind: Option<String>,
     /// (attribute, value): a span must carry every one.
     pub(crate) filters: Vec<(String, String)>,
+    /// Attributes a span must carry, whatever their value.
+    pub(crate) having: Vec<String>,
     /// (metric label, where its value comes from), in the order given.
     pub(crate) labels: Vec<(String, SpanField)>,
 }
@@ -73,6 +78,14 @@ impl Spans {
         self
     }
 
+    /// Only spans that carry attribute `attribute`, whatever its value: a
+    /// client's attempt spans (`http.request.method`) apart from the
+    /// request span around them, of the same kind.
+    pub fn having(mut self, attribute: &str) -> Spans {
+        self.having.push(attribute.to_string());
+        self
+    }
+
     /// The metric's label `label` holds the span's attribute `attribute`
     /// (`route` from `http.route`, `code` from `http.response.status_code`).
     pub fn label(mut self, label: &str, attribute: &str) -> Spans {
@@ -96,6 +109,10 @@ impl Spans {
                 .filters
                 .iter()
                 .all(|(attribute, value)| span.attribute(attribute) == Some(value))
+            && self
+                .having
+                .iter()
+                .all(|attribute| span.attribute(attribute).is_some())
     }
 
     /// Whether a span a crash lost, known only by its name and kind, may be
@@ -167,12 +184,13 @@ impl Spans {
         if let Some(kind) = &self.kind {
             words.push(format!("of kind {kind}"));
         }
-        if !self.filters.is_empty() {
-            let filters: Vec<String> = self
-                .filters
-                .iter()
-                .map(|(attribute, value)| format!("{attribute}={value:?}"))
-                .collect();
+        let filters: Vec<String> = self
+            .filters
+            .iter()
+            .map(|(attribute, value)| format!("{attribute}={value:?}"))
+            .chain(self.having.iter().cloned())
+            .collect();
+        if !filters.is_empty() {
             words.push(format!("with {}", filters.join(" and ")));
         }
         words.join(" ")
