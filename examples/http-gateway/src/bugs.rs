@@ -56,6 +56,21 @@ impl Bugs {
         "server_span_ends_before_store",
         "metrics_route_wrong_content_type",
     ];
+
+    /// The names of the switches that are on, in [`Bugs::NAMES`] order.
+    pub fn on(&self) -> Vec<&'static str> {
+        let flags = [
+            self.request_milliseconds_as_seconds,
+            self.client_counts_per_attempt,
+            self.error_counted_as_ok,
+            self.active_requests_leak_on_error,
+            self.retry_reuses_first_context,
+            self.server_span_ends_before_store,
+            self.metrics_route_wrong_content_type,
+        ];
+        let named = Bugs::NAMES.iter().zip(flags);
+        named.filter(|(_, on)| *on).map(|(name, _)| *name).collect()
+    }
 }
 
 #[cfg(test)]

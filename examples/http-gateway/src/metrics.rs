@@ -4,7 +4,7 @@
 //! conventions (`http.server.request.duration` in seconds).
 //!
 //! Whichever recorder the process installed records them: in production a
-//! `metrics-exporter-prometheus` recorder built with [`DURATION_BUCKETS_SECONDS`],
+//! `metrics-exporter-prometheus` recorder built with [`BUCKETS_SECONDS`],
 //! whose `PrometheusHandle` the gateway's `/metrics` route renders.
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
@@ -30,7 +30,7 @@ pub const CLIENT_ATTEMPTS: &str = "gateway_client_attempts_total";
 pub const CLIENT_REQUEST_DURATION: &str = "gateway_client_request_duration_seconds";
 
 /// Histogram bucket bounds for every duration, in seconds: 1 ms to 5 s.
-pub const DURATION_BUCKETS_SECONDS: [f64; 12] = [
+pub const BUCKETS_SECONDS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 

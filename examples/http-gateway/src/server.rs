@@ -59,7 +59,7 @@ pub struct Gateway<S> {
 impl<S: TaskStore> Gateway<S> {
     /// A gateway over `store`. `metrics` is the handle of the recorder the
     /// process installed (in production `PrometheusBuilder::new()
-    /// .set_buckets(&DURATION_BUCKETS_SECONDS)?.install_recorder()?`); the
+    /// .set_buckets(&BUCKETS_SECONDS)?.install_recorder()?`); the
     /// gateway describes its metrics to that recorder now.
     pub fn new(store: S, config: Config, metrics: PrometheusHandle) -> Arc<Gateway<S>> {
         crate::metrics::describe_server();
@@ -370,7 +370,7 @@ pub(crate) mod tests {
         requests: Vec<(&str, &str, Option<&str>)>,
     ) -> (Vec<(StatusCode, String, String)>, String) {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&crate::metrics::DURATION_BUCKETS_SECONDS)
+            .set_buckets(&crate::metrics::BUCKETS_SECONDS)
             .unwrap()
             .build_recorder();
         let handle = recorder.handle();

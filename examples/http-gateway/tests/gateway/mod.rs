@@ -1,13 +1,9 @@
 use obsim::adapters::MetricsRecorders;
 use obsim::deps::futures::future::BoxFuture;
-use obsim::{
-    ClientContext, Contract, Invocation, MetricsResponse, NodeContext, Spans, Storage, System,
-};
-use obsim_example_http_gateway::{
-    self as gw, metrics::DURATION_BUCKETS_SECONDS as BUCKETS, TaskRequest as R,
-};
+use obsim::{ClientContext, Contract, Invocation, MetricsResponse, NodeContext, Spans, System};
+use obsim_example_http_gateway::{self as gw, TaskRequest::Get, TaskRequest::Put};
 
-struct SimStore(Storage); // the gateway's store on obsim's disk: faults and ground truth
+struct SimStore(obsim::Storage); // the gateway's store on obsim's disk: faults and ground truth
 impl gw::TaskStore for SimStore {
     async fn get(&self, id: &str) -> Result<Option<Vec<u8>>, String> {
         self.0.get(id).await.map_err(|e| e.to_string())
@@ -17,9 +13,12 @@ impl gw::TaskStore for SimStore {
     }
 }
 
-pub struct Gateway(gw::Config, MetricsRecorders); // a `metrics` recorder per node incarnation
+pub struct Gateway(pub gw::Config, MetricsRecorders); // a `metrics` recorder per node incarnation
 pub fn new(config: gw::Config) -> Gateway {
-    Gateway(config, MetricsRecorders::with_buckets(&BUCKETS))
+    Gateway(
+        config,
+        MetricsRecorders::with_buckets(&gw::metrics::BUCKETS_SECONDS),
+    )
 }
 
 impl System for Gateway {
@@ -27,13 +26,9 @@ impl System for Gateway {
         self.1.scope(run)
     }
     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
-        let handle = self.1.for_this_node(); // what the gateway's own `/metrics` renders
-        let gateway = gw::Gateway::new(
-            SimStore(node.storage.clone()),
-            self.0.clone(),
-            handle.clone(),
-        );
-        node.serve_metrics(move || MetricsResponse::prometheus_text(handle.render())); // finals at a crash
+        let (handle, store) = (self.1.for_this_node(), SimStore(node.storage.clone()));
+        let gateway = gw::Gateway::new(store, self.0.clone(), handle.clone());
+        node.serve_metrics(move || MetricsResponse::prometheus_text(handle.render())); // at a crash
         Box::pin(async move { gw::serve(gateway, node.addr).await.expect("serving") })
     }
     fn drive(&self, mut client: ClientContext) -> BoxFuture<'static, ()> {
@@ -42,16 +37,9 @@ impl System for Gateway {
         let gateway = gw::GatewayClient::new(client.servers.clone(), self.0.clone());
         Box::pin(async move {
             let task = |c: Invocation| {
-                let (id, n) = (format!("task-{}", c.key), c.number as usize);
-                let put = R::Put(id.clone(), gw::Task::new(format!("#{n}")));
-                gateway.send(
-                    n,
-                    if c.operation == "put" {
-                        put
-                    } else {
-                        R::Get(id)
-                    },
-                )
+                let (id, task) = (format!("task-{}", c.key), gw::Task::new("t"));
+                let put = c.operation == "put";
+                gateway.send(c.number as usize, if put { Put(id, task) } else { Get(id) })
             };
             client.run_requests("task", task).await
         })
@@ -59,6 +47,10 @@ impl System for Gateway {
     fn contract(&self) -> Contract {
         let server = Spans::of_kind("server"); // ground truth on TCP; labels match attributes by name
         let answered = server.clone().having("http.response.status_code");
+        let (task, attempts) = (
+            Spans::named("task"),
+            Spans::of_kind("client").having("url.full"),
+        );
         Contract::new()
             .operations(["get", "put"])
             .outcomes(["ok", "error"])
@@ -70,14 +62,8 @@ impl System for Gateway {
             .span_histogram("http_server_request_duration_seconds", answered.clone())
             .span_counter("gateway_requests_total", answered.status_label("status"))
             .span_gauge("http_server_active_requests", server)
-            .span_counter(
-                "gateway_client_requests_total",
-                Spans::named("task").status_label("status"),
-            )
-            .span_counter(
-                "gateway_client_attempts_total",
-                Spans::of_kind("client").having("url.full"),
-            )
+            .span_counter("gateway_client_requests_total", task.status_label("status"))
+            .span_counter("gateway_client_attempts_total", attempts)
             .metrics_route(obsim::APP_PORT, gw::METRICS_ROUTE) // scraped over HTTP, as Prometheus does
     }
 }
