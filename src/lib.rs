@@ -132,6 +132,15 @@
 //! [`Contract::unchecked`] with a reason. The default contract promises
 //! nothing, and only the checks that need none run in full.
 //!
+//! On your own sockets (HTTP with axum or hyper, gRPC, a protocol of your
+//! own) obsim does not carry your requests, but it captures your spans
+//! exactly, and they are ground truth for the metrics of the same work:
+//! [`Contract::span_histogram`], [`Contract::span_counter`] and
+//! [`Contract::span_gauge`] tie a request histogram, a request counter (by
+//! label and status) and an in-flight gauge to the [`Spans`] of that work.
+//! [`Contract::metrics_route`] names your own `/metrics` route, which obsim
+//! then scrapes over madsim TCP as Prometheus does.
+//!
 //! # A complete system
 //!
 //! A ping service: the client pings server 0, which counts and answers each

@@ -456,3 +456,52 @@ fn without_an_in_process_handle_final_values_are_the_last_scrape_and_the_report_
         "{message}"
     );
 }
+
+#[test]
+fn a_metrics_route_on_the_wrong_port_is_an_error_not_a_pass() {
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    struct WrongPort(CacheUnderTest);
+    impl System for WrongPort {
+        fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
+            self.0.serve(node)
+        }
+        fn drive(&self, client: ClientContext) -> BoxFuture<'static, ()> {
+            self.0.drive(client)
+        }
+        fn contract(&self) -> Contract {
+            self.0.contract().metrics_route(9001, "/metrics")
+        }
+    }
+    let sim = Sim::builder("own-transport-wrong-port")
+        .servers(1)
+        .workload(obsim::Workload {
+            invocations: 20,
+            concurrency: 1,
+            keys: 5,
+            operations: vec![("get".into(), 1)],
+            think_time: Duration::from_millis(5),
+        })
+        .duration(Duration::from_secs(2))
+        .artifacts_dir(None)
+        .shrink(None)
+        .build(move || {
+            WrongPort(CacheUnderTest {
+                bug: false,
+                probe: "cache_len",
+                route: Some(text),
+                route_only: false,
+            })
+        })
+        .unwrap();
+    let failure = sim.check_seed(0).failure.expect("a route nobody serves");
+    let message = failure.to_string();
+    assert_eq!(failure.checks(), [Check::ExpositionLint], "{message}");
+    assert!(
+        message.contains("[exposition_lint] metrics route on server-0: answered none of the"),
+        "{message}"
+    );
+    assert!(
+        message.contains("on port 9001 in the whole run"),
+        "{message}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Planted instrumentation bugs, each a realistic one-line-ish mistake, all
 //! off by default. The settings' `bugs` table turns one on (the files under
 //! `bugs/` each do), to show which test catches it. The crate README lists
-//! what catches each one today.
+//! which check catches each one.
 
 use serde::Deserialize;
 

@@ -47,6 +47,45 @@ pub fn exposition_lint(run: &Run, label_values_max: usize) -> Vec<Violation> {
     violations
 }
 
+/// A server whose metrics route no scrape reached in the whole run: the
+/// route's port or path is wrong, or the service never serves it, and
+/// nothing scraped could be checked. Not a pass.
+pub(crate) fn route_unanswered(run: &Run, contract: &crate::run::Contract) -> Vec<Violation> {
+    let Some(route) = &contract.metrics_route else {
+        return Vec::new();
+    };
+    let mut by_node: BTreeMap<&str, Vec<&crate::run::Scrape>> = BTreeMap::new();
+    for scrape in run.scrapes.iter().filter(|scrape| scrape.node != "client") {
+        by_node
+            .entry(scrape.node.as_str())
+            .or_default()
+            .push(scrape);
+    }
+    by_node
+        .into_iter()
+        .filter(|(_, scrapes)| {
+            scrapes
+                .iter()
+                .all(|scrape| scrape.incarnation.is_none() && scrape.finding.is_none())
+        })
+        .map(|(node, scrapes)| Violation {
+            check: Check::ExpositionLint,
+            subject: "metrics route".into(),
+            node: Some(node.to_string()),
+            at: None,
+            message: format!(
+                "answered none of the {} scrapes of `{}` on port {} in the whole run (the \
+                 first: {}): is the contract's port and path the service's own, and does it \
+                 serve them? Nothing it exported could be checked as scraped",
+                scrapes.len(),
+                route.path,
+                route.port,
+                scrapes[0].error.as_deref().unwrap_or("no answer")
+            ),
+        })
+        .collect()
+}
+
 /// Scrapes the service's own metrics route answered with something
 /// Prometheus cannot read: the first per node in full, with how many of
 /// that node's scrapes went the same way.

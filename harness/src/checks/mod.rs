@@ -109,6 +109,7 @@ pub(crate) fn check_run_judged(
     }
     if on(Check::ExpositionLint) {
         violations.extend(lint::exposition_lint(run, config.label_values_max));
+        violations.extend(lint::route_unanswered(run, contract));
         violations.extend(promtool::promtool_check(run, memo));
     }
     if on(Check::AlertCorrectness) {

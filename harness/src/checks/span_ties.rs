@@ -721,4 +721,33 @@ duration_seconds_count{route=\"/a\"} 2
             "{violations:?}"
         );
     }
+
+    #[test]
+    fn a_label_named_after_a_span_attribute_needs_no_mapping() {
+        let text = COUNTER.replace("route=", "http_route=");
+        let spans = vec![
+            span(1, 0, 5, "/a", false),
+            span(2, 10, 5, "/a", false),
+            span(3, 20, 5, "/a", true),
+        ];
+        let tie = Spans::of_kind("server").status_label("status");
+        let contract = Contract::new().span_counter("requests_total", tie);
+        assert_eq!(
+            span_ties(&run(&text, spans.clone()), &contract, Shows::Count),
+            []
+        );
+        // Counted under another route, which the spans never carried.
+        let other = text.replacen(
+            "http_route=\"/a\",status=\"ok\"",
+            "http_route=\"/b\",status=\"ok\"",
+            1,
+        );
+        let violations = span_ties(&run(&other, spans), &contract, Shows::Count);
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.subject == r#"`requests_total{status="ok",http_route="/b"}`"#),
+            "{violations:?}"
+        );
+    }
 }
