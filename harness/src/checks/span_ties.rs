@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::sources::{sources, Source};
-use super::timing::{compare_with_open, Series};
+use super::timing::{compare_with_open, Series, Truth};
 use super::{Check, Violation};
 use crate::run::exposition::Exposition;
 use crate::run::{Contract, Run, Shows, SpanTie, SCHEDULING_SLACK};
@@ -443,7 +443,8 @@ fn durations(
     for key in keys {
         let durations = truth.get(key).map_or(&[][..], Vec::as_slice);
         let open = maybe.get(key).copied().unwrap_or(0) + unknown;
-        let Some(problem) = compare_with_open(durations, series.get(key), &what, slack, open)
+        let Some(problem) =
+            compare_with_open(durations, series.get(key), &what, slack, open, Truth::Spans)
         else {
             continue;
         };

@@ -233,7 +233,16 @@ fn buckets_by_operation(exposition: &Exposition, timing: &Timing) -> BTreeMap<St
 /// durations that are below its bound even plus the slack, and at most those
 /// below it minus the slack, and `_sum` is within the slack per observation.
 fn compare(truth: &[f64], series: Option<&Series>, what: &str, slack: f64) -> Option<String> {
-    compare_with_open(truth, series, what, slack, 0)
+    compare_with_open(truth, series, what, slack, 0, Truth::Ledger)
+}
+
+/// Where a comparison's true durations come from, for its words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Truth {
+    /// The harness's own ledger: what it timed.
+    Ledger,
+    /// The spans of the same work: when each started and ended.
+    Spans,
 }
 
 /// [`compare`] when `open` more may have been observed whose durations are
@@ -246,12 +255,18 @@ pub(super) fn compare_with_open(
     what: &str,
     slack: f64,
     open: usize,
+    source: Truth,
 ) -> Option<String> {
+    let timed = if source == Truth::Ledger {
+        " the harness timed"
+    } else {
+        ""
+    };
     let Some(series) = series else {
         return (!truth.is_empty()).then(|| {
             format!(
-                "the harness timed {} {what}, but no such series was exported",
-                truth.len()
+                "{}, but no such series was exported",
+                happened(truth.len(), what, source)
             )
         });
     };
@@ -271,8 +286,8 @@ pub(super) fn compare_with_open(
                 format!("between {least} and {most}")
             };
             return Some(format!(
-                "bucket le={bound} holds {count}, but {expected} of the {} {what} the \
-                 harness timed took at most {bound}s{}{open_words} (exported sum {}s, true sum \
+                "bucket le={bound} holds {count}, but {expected} of the {} {what}{timed} took \
+                 at most {bound}s{}{open_words} (exported sum {}s, true sum \
                  {total}s{}). Buckets by bound: {}",
                 truth.len(),
                 slack_words(slack),
@@ -285,9 +300,9 @@ pub(super) fn compare_with_open(
     let counted = truth.len() as f64;
     if series.count < counted || series.count > counted + open as f64 {
         return Some(format!(
-            "_count is {}, but the harness timed {} {what}{open_words}",
+            "_count is {}, but {}{open_words}",
             series.count,
-            truth.len()
+            happened(truth.len(), what, source)
         ));
     }
     let tolerance = 1e-9 * total.abs().max(1.0) + slack * truth.len() as f64;
@@ -304,6 +319,14 @@ pub(super) fn compare_with_open(
             unit_hint(series.sum, total)
         )
     })
+}
+
+/// `the harness timed 3 requests answered`, or `3 spans ... ended`.
+fn happened(n: usize, what: &str, source: Truth) -> String {
+    match source {
+        Truth::Ledger => format!("the harness timed {n} {what}"),
+        Truth::Spans => format!("{n} {what} ended"),
+    }
 }
 
 /// The fewest and the most of `truth` a bucket with upper bound `bound` may
