@@ -73,11 +73,13 @@ mod service {
         }
 
         /// Serves its own `GET /metrics` on `addr`, as plain HTTP/1.1 with
-        /// `content_type`: one request per connection, then close.
+        /// `content_type`: one request per connection, then close. With
+        /// `fails_after` (a planted bug), a 500 once it served that many gets.
         pub async fn serve_metrics_route(
             self: Arc<Self>,
             addr: SocketAddr,
             content_type: &'static str,
+            fails_after: Option<u64>,
         ) {
             let listener = TcpListener::bind(addr).await.expect("bind");
             while let Ok((stream, _)) = listener.accept().await {
@@ -94,9 +96,14 @@ mod service {
                             Ok(_) => {}
                         }
                     }
-                    let body = cache.metrics_body();
+                    let (status, body) = match fails_after {
+                        Some(gets) if cache.gets.get() >= gets => {
+                            ("500 Internal Server Error", "busy\n".to_string())
+                        }
+                        _ => ("200 OK", cache.metrics_body()),
+                    };
                     let reply = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
                          Connection: close\r\n\r\n{body}",
                         body.len()
                     );
@@ -172,6 +179,9 @@ struct CacheUnderTest {
     /// Whether it gives obsim no in-process handle to its metrics, only
     /// its route.
     route_only: bool,
+    /// A planted bug: the route answers 500 once the cache served this
+    /// many gets.
+    route_fails_after: Option<u64>,
 }
 
 impl System for CacheUnderTest {
@@ -185,7 +195,10 @@ impl System for CacheUnderTest {
         node.probe("cache_len", move || probed.len() as f64);
         if let Some(content_type) = self.route {
             let addr = std::net::SocketAddr::new(node.addr.ip(), 9000);
-            let route = cache.clone().serve_metrics_route(addr, content_type);
+            let fails_after = self.route_fails_after;
+            let route = cache
+                .clone()
+                .serve_metrics_route(addr, content_type, fails_after);
             obsim::deps::madsim::task::spawn(route);
         }
         Box::pin(cache.serve(node.addr))
@@ -247,6 +260,7 @@ fn sim_with_route(bug: bool, probe: &'static str, route: Option<&'static str>) -
             probe,
             route,
             route_only: false,
+            route_fails_after: None,
         })
         .unwrap()
 }
@@ -340,6 +354,7 @@ fn a_request_that_fails_ends_its_span_in_error_with_what_the_client_saw() {
             probe: "cache_len",
             route: None,
             route_only: false,
+            route_fails_after: None,
         })
         .unwrap();
     let verdict = sim.check_seed(0);
@@ -424,6 +439,7 @@ fn without_an_in_process_handle_final_values_are_the_last_scrape_and_the_report_
             probe: "cache_len",
             route: Some(text),
             route_only: true,
+            route_fails_after: None,
         })
         .unwrap();
     let verdict = sim.check_seed(0);
@@ -490,6 +506,7 @@ fn a_metrics_route_on_the_wrong_port_is_an_error_not_a_pass() {
                 probe: "cache_len",
                 route: Some(text),
                 route_only: false,
+                route_fails_after: None,
             })
         })
         .unwrap();
@@ -502,6 +519,43 @@ fn a_metrics_route_on_the_wrong_port_is_an_error_not_a_pass() {
     );
     assert!(
         message.contains("on port 9001 in the whole run"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_metrics_route_that_answers_500_under_load_is_a_finding_and_up_0() {
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    let sim = Sim::builder("own-transport-route-500")
+        .servers(2)
+        .workload(obsim::Workload {
+            invocations: 200,
+            concurrency: 4,
+            keys: 30,
+            operations: vec![("get".into(), 1)],
+            think_time: Duration::from_millis(5),
+        })
+        .duration(Duration::from_secs(2))
+        .artifacts_dir(None)
+        .shrink(None)
+        .build(move || CacheUnderTest {
+            bug: false,
+            probe: "cache_len",
+            route: Some(text),
+            route_only: false,
+            route_fails_after: Some(50),
+        })
+        .unwrap();
+    let verdict = sim.check_seed(0);
+    let run = verdict.run.as_ref().unwrap();
+    let failed: Vec<_> = run.scrapes.iter().filter(|s| s.finding.is_some()).collect();
+    assert!(!failed.is_empty() && failed.iter().all(|s| !s.up));
+    let message = verdict
+        .failure
+        .expect("a route that fails under load")
+        .to_string();
+    assert!(
+        message.contains("the route answered HTTP status 500, not 200 (Prometheus: \"server returned HTTP status 500\"); body starts \"busy\\n\""),
         "{message}"
     );
 }
