@@ -184,6 +184,18 @@ struct CacheUnderTest {
     route_fails_after: Option<u64>,
 }
 
+impl CacheUnderTest {
+    fn new(bug: bool, probe: &'static str, route: Option<&'static str>) -> CacheUnderTest {
+        CacheUnderTest {
+            bug,
+            probe,
+            route,
+            route_only: false,
+            route_fails_after: None,
+        }
+    }
+}
+
 impl System for CacheUnderTest {
     fn serve(&self, node: NodeContext) -> BoxFuture<'static, ()> {
         let cache = service::Cache::new(self.bug);
@@ -242,6 +254,17 @@ fn sim(bug: bool, probe: &'static str) -> Sim {
 }
 
 fn sim_with_route(bug: bool, probe: &'static str, route: Option<&'static str>) -> Sim {
+    sim_of("own-transport", 2, move || {
+        CacheUnderTest::new(bug, probe, route)
+    })
+}
+
+/// `make`'s system on `servers` servers: 200 gets of 30 keys by 4 workers.
+fn sim_of<S: System>(
+    name: &str,
+    servers: usize,
+    make: impl Fn() -> S + Send + Sync + 'static,
+) -> Sim {
     let workload = obsim::Workload {
         invocations: 200,
         concurrency: 4,
@@ -249,19 +272,13 @@ fn sim_with_route(bug: bool, probe: &'static str, route: Option<&'static str>) -
         operations: vec![("get".into(), 1)],
         think_time: Duration::from_millis(5),
     };
-    Sim::builder("own-transport")
-        .servers(2)
+    Sim::builder(name)
+        .servers(servers)
         .workload(workload)
         .duration(Duration::from_secs(2))
         .artifacts_dir(None)
         .shrink(None)
-        .build(move || CacheUnderTest {
-            bug,
-            probe,
-            route,
-            route_only: false,
-            route_fails_after: None,
-        })
+        .build(make)
         .unwrap()
 }
 
@@ -422,26 +439,10 @@ fn a_metrics_route_with_a_content_type_prometheus_cannot_read_is_a_finding_and_u
 #[test]
 fn without_an_in_process_handle_final_values_are_the_last_scrape_and_the_report_says_so() {
     let text = "text/plain; version=0.0.4; charset=utf-8";
-    let sim = Sim::builder("own-transport-route-only")
-        .servers(2)
-        .workload(obsim::Workload {
-            invocations: 100,
-            concurrency: 2,
-            keys: 10,
-            operations: vec![("get".into(), 1)],
-            think_time: Duration::from_millis(5),
-        })
-        .duration(Duration::from_secs(2))
-        .artifacts_dir(None)
-        .shrink(None)
-        .build(move || CacheUnderTest {
-            bug: false,
-            probe: "cache_len",
-            route: Some(text),
-            route_only: true,
-            route_fails_after: None,
-        })
-        .unwrap();
+    let sim = sim_of("own-transport-route-only", 2, move || CacheUnderTest {
+        route_only: true,
+        ..CacheUnderTest::new(false, "cache_len", Some(text))
+    });
     let verdict = sim.check_seed(0);
     let run = verdict.run.as_ref().unwrap();
     let server = run
@@ -488,28 +489,9 @@ fn a_metrics_route_on_the_wrong_port_is_an_error_not_a_pass() {
             self.0.contract().metrics_route(9001, "/metrics")
         }
     }
-    let sim = Sim::builder("own-transport-wrong-port")
-        .servers(1)
-        .workload(obsim::Workload {
-            invocations: 20,
-            concurrency: 1,
-            keys: 5,
-            operations: vec![("get".into(), 1)],
-            think_time: Duration::from_millis(5),
-        })
-        .duration(Duration::from_secs(2))
-        .artifacts_dir(None)
-        .shrink(None)
-        .build(move || {
-            WrongPort(CacheUnderTest {
-                bug: false,
-                probe: "cache_len",
-                route: Some(text),
-                route_only: false,
-                route_fails_after: None,
-            })
-        })
-        .unwrap();
+    let sim = sim_of("own-transport-wrong-port", 1, move || {
+        WrongPort(CacheUnderTest::new(false, "cache_len", Some(text)))
+    });
     let failure = sim.check_seed(0).failure.expect("a route nobody serves");
     let message = failure.to_string();
     assert_eq!(failure.checks(), [Check::ExpositionLint], "{message}");
@@ -526,26 +508,10 @@ fn a_metrics_route_on_the_wrong_port_is_an_error_not_a_pass() {
 #[test]
 fn a_metrics_route_that_answers_500_under_load_is_a_finding_and_up_0() {
     let text = "text/plain; version=0.0.4; charset=utf-8";
-    let sim = Sim::builder("own-transport-route-500")
-        .servers(2)
-        .workload(obsim::Workload {
-            invocations: 200,
-            concurrency: 4,
-            keys: 30,
-            operations: vec![("get".into(), 1)],
-            think_time: Duration::from_millis(5),
-        })
-        .duration(Duration::from_secs(2))
-        .artifacts_dir(None)
-        .shrink(None)
-        .build(move || CacheUnderTest {
-            bug: false,
-            probe: "cache_len",
-            route: Some(text),
-            route_only: false,
-            route_fails_after: Some(50),
-        })
-        .unwrap();
+    let sim = sim_of("own-transport-route-500", 2, move || CacheUnderTest {
+        route_fails_after: Some(50),
+        ..CacheUnderTest::new(false, "cache_len", Some(text))
+    });
     let verdict = sim.check_seed(0);
     let run = verdict.run.as_ref().unwrap();
     let failed: Vec<_> = run.scrapes.iter().filter(|s| s.finding.is_some()).collect();

@@ -47,3 +47,24 @@ pub struct Scrape {
     /// when nothing came back.
     pub rendered_at: Option<Duration>,
 }
+
+impl Scrape {
+    /// A scrape of `node` that got nothing usable back, and why: `up == 0`.
+    pub(crate) fn failed(node: String, at: Duration, ended_at: Duration, error: String) -> Scrape {
+        Scrape {
+            node,
+            at,
+            ended_at,
+            up: false,
+            incarnation: None,
+            body: String::new(),
+            content_type: String::new(),
+            exposition: None,
+            error: Some(error),
+            finding: None,
+            stored_keys: None,
+            probes: Default::default(),
+            rendered_at: None,
+        }
+    }
+}

@@ -124,21 +124,7 @@ async fn scrape_route(
     let after = world.ledger.live(node);
     // The same process answered throughout: what went wrong is its own.
     let same_process = before.is_some() && before == after;
-    let mut scrape = Scrape {
-        node: node.to_string(),
-        at,
-        ended_at,
-        up: false,
-        incarnation: None,
-        body: String::new(),
-        content_type: String::new(),
-        exposition: None,
-        error: None,
-        finding: None,
-        stored_keys: None,
-        probes: Default::default(),
-        rendered_at: None,
-    };
+    let mut scrape = Scrape::failed(node.to_string(), at, ended_at, String::new());
     match answer {
         RouteAnswer::Failed(error) => scrape.error = Some(error),
         RouteAnswer::BadBody(error) => {
@@ -206,21 +192,7 @@ async fn scrape_once(
 impl Outcome {
     fn into_scrape(self, node: String, at: Duration, ended_at: Duration) -> Scrape {
         match self {
-            Outcome::Failed(error) => Scrape {
-                node,
-                at,
-                ended_at,
-                up: false,
-                incarnation: None,
-                body: String::new(),
-                content_type: String::new(),
-                exposition: None,
-                error: Some(error),
-                finding: None,
-                stored_keys: None,
-                probes: Default::default(),
-                rendered_at: None,
-            },
+            Outcome::Failed(error) => Scrape::failed(node, at, ended_at, error),
             Outcome::Answered(response) => {
                 let parsed = exposition::parse_as(&response.body, &response.content_type);
                 Scrape {
