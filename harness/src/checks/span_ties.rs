@@ -496,7 +496,7 @@ fn gauge_reading(
     let mut possible: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut unknown = 0;
     for span in here {
-        let may = span.start_ns <= window.hi_ns && span.end_ns > window.lo_ns;
+        let may = window.maybe(span);
         match &span.key {
             Some(key) => {
                 *sure.entry(key.clone()).or_default() += u64::from(window.surely_open(span));

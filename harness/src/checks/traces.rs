@@ -97,7 +97,7 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
     // Server children by client parent: exported ones, and the ones a crash
     // lost, by where they ran and when they started.
     let mut children: BTreeMap<(TraceId, SpanId), Vec<(String, i64)>> = BTreeMap::new();
-    let mut misplaced: Vec<(&SpanRecord, String)> = Vec::new();
+    let mut misplaced: Vec<&SpanRecord> = Vec::new();
     let slack = crate::run::SCHEDULING_SLACK.as_nanos() as i64;
     for span in run.spans.iter().filter(|span| span.kind == "server") {
         let Some(parent) = span.parent_span_id else {
@@ -111,41 +111,14 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
             .entry((span.trace_id, parent))
             .or_default()
             .push((node, span.start_ns));
-        if span.start_ns < client.start_ns {
-            misplaced.push((
-                span,
-                format!(
-                    "started at {}, before its parent client span `{}` {} started at {}: work \
-                     cannot start before the request that asked for it was sent. Its trace \
-                     context came from another request",
-                    seconds(span.start_ns),
-                    client.name,
-                    client.span_id,
-                    seconds(client.start_ns)
-                ),
-            ));
-        } else if !matches!(client.status, crate::run::SpanStatus::Error(_))
-            && span.end_ns > client.end_ns + slack
-            && delivered
-                .get(&(span.trace_id, parent))
-                .copied()
-                .unwrap_or(1)
-                < 2
-        {
-            misplaced.push((
-                span,
-                format!(
-                    "ended at {}, after its parent client span `{}` {} had its answer and ended \
-                     ok at {}: a server replies when its work is done, so this work answered \
-                     some other request. A retry that reuses an earlier attempt's trace \
-                     context files its work here; or the server span ends long after it \
-                     replied",
-                    seconds(span.end_ns),
-                    client.name,
-                    client.span_id,
-                    seconds(client.end_ns)
-                ),
-            ));
+        let answered = !matches!(client.status, crate::run::SpanStatus::Error(_));
+        let copies = delivered
+            .get(&(span.trace_id, parent))
+            .copied()
+            .unwrap_or(1);
+        let late = answered && copies < 2 && span.end_ns > client.end_ns + slack;
+        if span.start_ns < client.start_ns || late {
+            misplaced.push(span);
         }
     }
     for lost in run
@@ -161,11 +134,11 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
             }
         }
     }
-    let mut violations = listed(misplaced.iter().map(|(span, _)| *span), |span| {
-        misplaced
-            .iter()
-            .find(|(other, _)| std::ptr::eq(*other, span))
-            .map_or_else(String::new, |(_, message)| message.clone())
+    let mut violations = listed(misplaced.into_iter(), |span| {
+        let parent = span.parent_span_id.map(|parent| (span.trace_id, parent));
+        parent
+            .and_then(|key| clients.get(&key))
+            .map_or_else(String::new, |client| misplacement(span, client))
     });
     let crowded = children.iter().filter(|(key, servers)| {
         let copies = delivered.get(*key).copied().unwrap_or(1).max(1);
@@ -191,6 +164,33 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
         },
     ));
     violations
+}
+
+/// Why server work `span` does not fit in time in its parent `client`:
+/// it started before the client span, or outlived its answer.
+fn misplacement(span: &SpanRecord, client: &SpanRecord) -> String {
+    if span.start_ns < client.start_ns {
+        format!(
+            "started at {}, before its parent client span `{}` {} started at {}: work cannot \
+             start before the request that asked for it was sent. Its trace context came from \
+             another request",
+            seconds(span.start_ns),
+            client.name,
+            client.span_id,
+            seconds(client.start_ns)
+        )
+    } else {
+        format!(
+            "ended at {}, after its parent client span `{}` {} had its answer and ended ok at \
+             {}: a server replies when its work is done, so this work answered some other \
+             request. A retry that reuses an earlier attempt's trace context files its work \
+             here; or the server span ends long after it replied",
+            seconds(span.end_ns),
+            client.name,
+            client.span_id,
+            seconds(client.end_ns)
+        )
+    }
 }
 
 /// How many times obsim's typed network delivered the request each client
