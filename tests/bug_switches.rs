@@ -370,3 +370,32 @@ fn bug_names_parse_back_and_unknown_names_list_the_known_ones() {
     let error = "counter_go_down".parse::<Bug>().unwrap_err();
     assert!(error.contains("span_leak_on_error"), "{error}");
 }
+
+#[test]
+fn a_sweep_that_samples_the_determinism_rerun_still_catches_process_global_state() {
+    let test = "a_sweep_that_samples_the_determinism_rerun_still_catches_process_global_state";
+    let case = obsim_fixtures::bug_case(Bug::ProcessGlobalRequestId);
+    let replay = format!("cargo test --test bug_switches -- --exact {test}");
+    let sim = case.sim(&replay).expect("valid");
+    let determinism = "1/4"
+        .parse::<obsim::harness::Determinism>()
+        .expect("a sample")
+        .anchored_at(case.seed);
+    let options = obsim::harness::SweepOptions {
+        jobs: 2,
+        determinism,
+        ..Default::default()
+    };
+    let seeds = case.seed..case.seed + 8;
+    let sweep = sim.sweep_with(seeds.clone(), options, &|_| {});
+    // Fewer seeds ran twice, and the sweep names them, the first among them.
+    let twice: Vec<u64> = seeds.filter(|&seed| determinism.runs_twice(seed)).collect();
+    assert_eq!(sweep.run_twice_seeds, twice);
+    assert!(twice.len() < 8 && twice.first() == Some(&case.seed), "{twice:?}");
+    // Each seed that ran twice shows the leak; the others cannot, and pass.
+    let failed: Vec<u64> = sweep.failures().map(|failure| failure.seed).collect();
+    assert_eq!(failed, twice, "{:?}", sweep.failures().next());
+    for failure in sweep.failures() {
+        assert_eq!(failure.checks(), [Check::SeedDeterminism], "{failure}");
+    }
+}

@@ -234,10 +234,18 @@ fn json_is_one_document_with_every_field() {
         "simulated_seconds",
         "wall_seconds",
         "stopped",
+        "determinism",
+        "run_twice",
+        "run_twice_seeds",
         "failures",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);
+    // `--seeds 2` at the default `--determinism 1/4`: the file's first seed
+    // always runs twice.
+    assert_eq!(scenario["determinism"], "1/4");
+    assert_eq!(scenario["run_twice"], 1);
+    assert_eq!(scenario["run_twice_seeds"], serde_json::json!([0]));
     assert_eq!(scenario["file"], path_arg(&file));
     assert_eq!(scenario["scenario"], "tiny");
     assert_eq!(scenario["seeds_run"], 2);
@@ -578,7 +586,7 @@ fn human_output_prints_each_failure_then_the_summary_lines() {
     let summary = out.find("FAIL always-fails ").expect(out);
     assert!(first < second && second < summary, "{out}");
     assert!(
-        out.contains("seed(s), each run twice: 0 passed, 2 failed; "),
+        out.contains(" 2 seed(s), 1 run twice (seeds 40): 0 passed, 2 failed; "),
         "{out}"
     );
     let lines: Vec<&str> = out.lines().collect();
@@ -587,7 +595,7 @@ fn human_output_prints_each_failure_then_the_summary_lines() {
         .find(|line| line.starts_with("ok   tiny "))
         .expect(out);
     assert!(
-        ok.contains(" 2 seed(s), each run twice: 2 passed, 0 failed; "),
+        ok.contains(" 2 seed(s), 1 run twice (seeds 0): 2 passed, 0 failed; "),
         "{ok}"
     );
     assert!(ok.ends_with("s wall"), "{ok}");
@@ -694,7 +702,7 @@ fn help_documents_every_default_and_the_environment() {
         let help = run(&suite, args);
         assert_eq!(help.code, 0);
         for says in [
-            "[default: OBSIM_SEEDS, else 100]",
+            "[default: OBSIM_SEEDS, else each file's [seeds] sweep, 100 unless set]",
             "[default: one per core]",
             "[default: 1/1, every seed]",
             "[default: human]",
@@ -727,21 +735,79 @@ fn bench_times_bare_captured_and_checked_runs_of_the_same_seeds_and_prints_table
     );
     assert_eq!(output.code, 0, "{}{}", output.out, output.err);
     let out = &output.out;
-    assert!(out.starts_with("bench tiny: 2 seed(s), bare "), "{out}");
     assert!(
-        out.contains("| scenario | seeds | bare runs/s | captured runs/s | capture cost |"),
+        out.starts_with("bench tiny: 2 seed(s), bare "),
+        "{out}"
+    );
+    assert!(
+        out.contains("| scenario | seeds | bare runs/s | pipeline runs/s | captured runs/s | capture / bare |"),
         "{out}"
     );
     let row = out
         .lines()
         .find(|line| line.starts_with("| tiny | 2 |"))
         .unwrap_or_else(|| panic!("no row for tiny:\n{out}"));
-    // Eleven columns, each a figure: nothing measured is left blank.
-    assert_eq!(row.split('|').count(), 13, "{row}");
+    // Twelve columns, each a figure: nothing measured is left blank.
+    assert_eq!(row.split('|').count(), 14, "{row}");
+    assert!(
+        out.contains("| scenario | verdicts/s, all twice | verdicts/s, 1/4 | seeds run twice | speedup |"),
+        "{out}"
+    );
+    assert!(out.contains("| 1 of 2 |"), "the first seed of two ran twice: {out}");
     assert!(
         out.contains("| scenario | 1 job(s) | 2 job(s) |"),
         "the scaling table goes up to --jobs: {out}"
     );
     assert!(!out.contains("Measured over failures"), "{out}");
     assert!(out.contains("Peak RSS of this process: "), "{out}");
+}
+
+#[test]
+fn with_no_seed_count_each_file_sweeps_its_own_depth_and_says_how_to_go_deeper() {
+    if std::env::var_os("OBSIM_SEED").is_some() || std::env::var_os("OBSIM_SEEDS").is_some() {
+        // The variables pick the seeds when set; this test is about the
+        // files' own depth.
+        return;
+    }
+    let folder = Folder::new("own-depth");
+    let three = folder.file(
+        "three.toml",
+        &format!("{PASSES}\n[seeds]\nsweep = 3\n").replace("name = \"tiny\"", "name = \"three\""),
+    );
+    let hundred = folder.file("tiny.toml", PASSES);
+    let output = run(
+        &folder.suite(),
+        &["--jobs", "2", path_arg(&three), path_arg(&hundred)],
+    );
+    assert_eq!(output.code, 0, "{}{}", output.out, output.err);
+    let out = &output.out;
+    assert!(out.contains("ok   three                      3 seed(s), "), "{out}");
+    assert!(out.contains("ok   tiny                       100 seed(s), "), "{out}");
+    assert!(
+        out.contains("each file swept its own [seeds] sweep depth; to sweep deeper"),
+        "{out}"
+    );
+    assert!(out.contains("-- run --seeds 1000 --determinism all"), "{out}");
+    // A count given is the depth: nothing to say about going deeper.
+    let given = run(&folder.suite(), &["--seeds", "1", path_arg(&three)]);
+    assert!(!given.out.contains("to sweep deeper"), "{}", given.out);
+}
+
+#[test]
+fn determinism_all_runs_every_seed_twice_and_a_bad_sample_is_refused() {
+    let folder = Folder::new("determinism");
+    let file = folder.file("tiny.toml", PASSES);
+    let all = run(
+        &folder.suite(),
+        &["--seeds", "3", "--determinism", "all", path_arg(&file)],
+    );
+    assert_eq!(all.code, 0, "{}{}", all.out, all.err);
+    assert!(all.out.contains(" 3 seed(s), each run twice: 3 passed"), "{}", all.out);
+    let bad = run(
+        &folder.suite(),
+        &["--seeds", "3", "--determinism", "1/0", path_arg(&file)],
+    );
+    assert_eq!(bad.code, 2, "{}{}", bad.out, bad.err);
+    assert!(bad.err.contains("--determinism"), "{}", bad.err);
+    assert!(bad.err.contains("expected `all`"), "{}", bad.err);
 }

@@ -53,6 +53,6 @@ pub use sim::{
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,
-    Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget,
-    Sweep, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT,
+    Determinism, Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget,
+    Sweep, SweepOptions, Verdict, DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED,
 };

@@ -30,7 +30,10 @@ pub use expect::{
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 pub use rewrite::{duration_text, fault_moves, Rewrite};
-pub use scenario::{discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec};
+pub use scenario::{
+    discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, SWEEP_SEEDS_DEFAULT,
+    SWEEP_SEEDS_MAX,
+};
 
 #[cfg(test)]
 mod tests;

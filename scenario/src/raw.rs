@@ -102,6 +102,7 @@ pub(crate) struct RawAlerts {
 pub(crate) struct RawSeeds {
     pub count: Int,
     pub start: Int,
+    pub sweep: Int,
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,8 @@ use crate::Scenario;
 pub struct Rewrite {
     /// `name` of the new file (it names its snapshots).
     pub name: String,
-    /// The one seed the new file runs (`[seeds] start`, `count = 1`).
+    /// The one seed the new file runs (`[seeds] start`, `count = 1`, and
+    /// `sweep = 1` so the sweep command runs it alone too).
     pub seed: u64,
     /// Its `[[faults]]`, in order. `swarm` is turned off; a swarm file's
     /// faults are then not held to firing (`every_fault_fires = false`), as
@@ -87,6 +88,7 @@ impl Scenario {
         let seeds = document["seeds"].or_insert(toml_edit::table());
         seeds["start"] = value(rewrite.seed as i64);
         seeds["count"] = value(1);
+        seeds["sweep"] = value(1);
         self.anchor_rule_files(&mut document);
         let moved = fault_moves(&self.faults, &rewrite.faults);
         let dropped = renumber_claims(&mut document, &moved);

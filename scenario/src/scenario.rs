@@ -86,11 +86,23 @@ pub struct RunSpec {
     pub scrape_limit: u64,
 }
 
+/// The seeds a scenario runs: `start`, `start + 1`, … Two depths: `count`
+/// under `cargo test`, and `sweep` for the sweep command when no seed count
+/// is given (its first command must finish in minutes, so a file whose seed
+/// costs seconds sweeps fewer).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeedSpec {
     pub start: u64,
     pub count: u64,
+    pub sweep: u64,
 }
+
+/// The sweep command's seeds per file when the file sets no `[seeds]
+/// sweep` and no flag or variable says otherwise.
+pub const SWEEP_SEEDS_DEFAULT: u64 = 100;
+
+/// The most seeds a file's `[seeds] sweep` may ask for, as `--seeds`.
+pub const SWEEP_SEEDS_MAX: u64 = 1_000_000;
 
 impl Default for WorkloadSpec {
     fn default() -> Self {
@@ -125,6 +137,7 @@ impl Default for SeedSpec {
         SeedSpec {
             start: 0,
             count: 16,
+            sweep: SWEEP_SEEDS_DEFAULT,
         }
     }
 }
@@ -483,8 +496,18 @@ impl Builder<'_> {
             defaults.count as i64,
             1..=i64::MAX,
         )? as u64;
+        let sweep = self.int(
+            "seeds.sweep",
+            &raw.sweep,
+            defaults.sweep as i64,
+            1..=SWEEP_SEEDS_MAX as i64,
+        )? as u64;
         // Both are at most i64::MAX, so start + count fits in a u64.
-        Ok(SeedSpec { start, count })
+        Ok(SeedSpec {
+            start,
+            count,
+            sweep,
+        })
     }
 
     fn checks(&self) -> Loaded<Vec<String>> {

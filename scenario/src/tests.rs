@@ -74,7 +74,8 @@ fn minimal_file_gets_every_default() {
         scenario.seeds,
         SeedSpec {
             start: 0,
-            count: 16
+            count: 16,
+            sweep: 100
         }
     );
     assert_eq!(scenario.checks, CHECKS);
@@ -230,7 +231,8 @@ fn every_field_round_trips() {
         scenario.seeds,
         SeedSpec {
             start: 100,
-            count: 4
+            count: 4,
+            sweep: 100
         }
     );
     let texts: Vec<String> = scenario
@@ -650,6 +652,14 @@ fn counts_are_range_checked() {
     );
     assert_error(&table("seeds", "count = 0"), 4, 9, "seeds.count", ">= 1");
     assert_error(&table("seeds", "start = -1"), 4, 9, "seeds.start", ">= 0");
+    assert_error(&table("seeds", "sweep = 0"), 4, 9, "seeds.sweep", "in 1..=1000000");
+    assert_error(
+        &table("seeds", "sweep = 1000001"),
+        4,
+        9,
+        "seeds.sweep",
+        "in 1..=1000000",
+    );
     assert_error(
         &table("run", "message_limit = 0"),
         4,

@@ -6,6 +6,16 @@ use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use obsim_harness::Determinism;
+
+/// The sweep command's `--determinism`: one seed in four runs twice, so a
+/// sweep checks nearly twice the seeds in the same time; a process-global
+/// state that leaks from run to run shows on any of them.
+pub(crate) const DETERMINISM_DEFAULT: &str = "1/4";
+
+fn parse_determinism(text: &str) -> Result<Determinism, String> {
+    text.parse()
+}
 
 /// Sweeps scenario files over many seeds, each seed run twice, with every
 /// check on. With no subcommand, runs as `run`.
@@ -29,8 +39,10 @@ pub(super) enum Command {
     /// Print each scenario file's path, one per line, and exit.
     List(ListArgs),
     /// Measure where a sweep's time goes: the same seeds simulated bare
-    /// (no span capture, no scrapes, no checks), with capture, checked, and
-    /// as whole seed verdicts on 1 to N cores. Prints Markdown tables.
+    /// (no tracing at all), with only the service's own tracing pipeline
+    /// (no obsim capture, scrapes or checks), with capture, checked, and as
+    /// whole seed verdicts (every seed twice, and sampled) on 1 to N cores.
+    /// Prints Markdown tables.
     Bench(BenchArgs),
 }
 
@@ -44,13 +56,17 @@ pub(super) struct BenchArgs {
     /// core].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
+    /// The sampled determinism rerun the verdicts are also timed with, next
+    /// to every seed run twice.
+    #[arg(long, value_name = "all|1/N", default_value = DETERMINISM_DEFAULT, value_parser = parse_determinism)]
+    pub determinism: Determinism,
     /// Scenario files to measure [default: every file under the suite's
     /// folder].
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub(super) struct RunArgs {
     /// Run exactly this seed (wins over OBSIM_SEED and OBSIM_SEEDS)
     /// [default: OBSIM_SEED, else a sweep of --seeds].
@@ -58,7 +74,7 @@ pub(super) struct RunArgs {
     pub seed: Option<u64>,
     /// Sweep this many seeds from each file's `[seeds] start`, 1 to 1000000
     /// (wins over OBSIM_SEED and OBSIM_SEEDS) [default: OBSIM_SEEDS, else
-    /// 100].
+    /// each file's [seeds] sweep, 100 unless set].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: Option<u64>,
     /// Seeds checked at once, one thread each, 1 to 1024 [default: one per
@@ -70,6 +86,13 @@ pub(super) struct RunArgs {
     /// run every seed exactly once [default: 1/1, every seed].
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+    /// Which seeds run a second time for the determinism check: `all`, or
+    /// `1/N` for about one seed in N (chosen by a hash of the seed, so the
+    /// same ones whatever the shard or job count) and each file's first
+    /// seed. The summary names the seeds that ran twice. `cargo test`
+    /// always runs every seed twice.
+    #[arg(long, value_name = "all|1/N", default_value = DETERMINISM_DEFAULT, value_parser = parse_determinism)]
+    pub determinism: Determinism,
     /// What to print on stdout.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
     pub format: Format,

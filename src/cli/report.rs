@@ -27,11 +27,28 @@ pub(super) struct FileReport {
     pub stopped: bool,
     /// The lowest-numbered failures, in seed order.
     pub failures: Vec<Failure>,
+    /// `--determinism`: `all`, or `1/N`.
+    pub determinism: String,
+    /// Seeds that ran twice, and the lowest of them.
+    pub run_twice: u64,
+    pub run_twice_seeds: Vec<u64>,
 }
 
+/// Seeds that ran twice a summary line names before it says `…`.
+const RUN_TWICE_NAMED: usize = 8;
+
 impl FileReport {
-    pub fn new(file: String, seeds_planned: u64, sweep: Sweep, wall: Duration) -> FileReport {
+    pub fn new(
+        file: String,
+        seeds_planned: u64,
+        sweep: Sweep,
+        wall: Duration,
+        determinism: String,
+    ) -> FileReport {
         FileReport {
+            determinism,
+            run_twice: sweep.run_twice,
+            run_twice_seeds: sweep.run_twice_seeds,
             file,
             scenario: sweep.scenario,
             seeds_planned,
@@ -48,18 +65,40 @@ impl FileReport {
     }
 
     /// `ok   <name> N seed(s), each run twice: P passed, F failed; Xs
-    /// simulated in Ys wall`.
+    /// simulated in Ys wall`, with `K run twice (seeds a, b, …)` for a
+    /// sampled determinism check.
     pub fn summary_line(&self) -> String {
         let failed = self.failed;
         let simulated = self.simulated.as_secs_f64();
         let wall_seconds = self.wall.as_secs_f64();
         format!(
-            "{:<4} {:<26} {} seed(s), each run twice: {} passed, {failed} failed; {simulated:.0}s simulated in {wall_seconds:.1}s wall",
+            "{:<4} {:<26} {} seed(s), {}: {} passed, {failed} failed; {simulated:.0}s simulated in {wall_seconds:.1}s wall",
             if failed == 0 { "ok" } else { "FAIL" },
             self.scenario,
             self.seeds_run,
+            self.run_twice_words(),
             self.passed,
         )
+    }
+
+    /// `each run twice`, or which ran twice.
+    fn run_twice_words(&self) -> String {
+        if self.run_twice == self.seeds_run {
+            return "each run twice".to_string();
+        }
+        let mut named: Vec<String> = self
+            .run_twice_seeds
+            .iter()
+            .take(RUN_TWICE_NAMED)
+            .map(u64::to_string)
+            .collect();
+        if self.run_twice > named.len() as u64 {
+            named.push("…".to_string());
+        }
+        match named.is_empty() {
+            true => "none run twice".to_string(),
+            false => format!("{} run twice (seeds {})", self.run_twice, named.join(", ")),
+        }
     }
 }
 
@@ -86,6 +125,12 @@ struct JsonScenario<'a> {
     simulated_seconds: f64,
     wall_seconds: f64,
     stopped: bool,
+    /// `--determinism`: `all` or `1/N`.
+    determinism: &'a str,
+    /// Seeds that ran a second time for the determinism check.
+    run_twice: u64,
+    /// The lowest of them, at most 64, in seed order.
+    run_twice_seeds: &'a [u64],
     failures: Vec<JsonFailure<'a>>,
 }
 
@@ -128,6 +173,9 @@ pub(super) fn write_json(
                 simulated_seconds: report.simulated.as_secs_f64(),
                 wall_seconds: report.wall.as_secs_f64(),
                 stopped: report.stopped,
+                determinism: &report.determinism,
+                run_twice: report.run_twice,
+                run_twice_seeds: &report.run_twice_seeds,
                 failures: report
                     .failures
                     .iter()
@@ -214,6 +262,8 @@ fn write_testsuite<W: Write>(
                     ("failures_dropped", report.failures_dropped.to_string()),
                     ("simulated_seconds", format!("{:.3}", report.simulated.as_secs_f64())),
                     ("stopped", report.stopped.to_string()),
+                    ("determinism", report.determinism.clone()),
+                    ("run_twice", report.run_twice.to_string()),
                 ];
                 for (property, value) in &properties {
                     xml.create_element("property")
@@ -312,7 +362,25 @@ mod tests {
             wall: Duration::from_millis(1500),
             stopped: false,
             failures: Vec::new(),
+            determinism: "all".into(),
+            run_twice: 5,
+            run_twice_seeds: vec![0, 1, 2, 3, 4],
         }
+    }
+
+    #[test]
+    fn a_sampled_sweep_names_the_seeds_that_ran_twice() {
+        let mut sampled = report(0);
+        assert!(sampled.summary_line().contains("5 seed(s), each run twice:"));
+        sampled.determinism = "1/4".into();
+        sampled.seeds_run = 40;
+        sampled.run_twice = 10;
+        sampled.run_twice_seeds = (0..10).map(|i| i * 4).collect();
+        let line = sampled.summary_line();
+        assert!(
+            line.contains("40 seed(s), 10 run twice (seeds 0, 4, 8, 12, 16, 20, 24, 28, …):"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Which seeds a file's sweep runs: from the flags, else the environment,
-//! else [`CLI_SEEDS_DEFAULT`]; then the shard's share of them. Seeds are
+//! else the file's own `[seeds] sweep` ([`CLI_SEEDS_DEFAULT`] unless set);
+//! then the shard's share of them. Seeds are
 //! ranges and iterators, never lists: a sweep of a million seeds holds none
 //! of them in memory.
 
 use obsim_harness::SeedsError;
+use obsim_scenario::SeedSpec;
 
 use super::args::Shard;
+#[cfg(doc)]
 use crate::CLI_SEEDS_DEFAULT;
 
 /// The seeds asked for, before a file's `[seeds] start` places them.
@@ -15,11 +18,13 @@ pub(super) enum SeedPlan {
     One(u64),
     /// This many seeds from each file's `[seeds] start`.
     Count(u64),
+    /// Each file's own `[seeds] sweep` seeds from its `[seeds] start`.
+    FileSweep,
 }
 
 impl SeedPlan {
     /// `--seed`, else `--seeds`, else `OBSIM_SEED`, else `OBSIM_SEEDS`, else
-    /// [`CLI_SEEDS_DEFAULT`]: the flags win over the environment.
+    /// each file's `[seeds] sweep`: the flags win over the environment.
     pub fn resolve(seed: Option<u64>, seeds: Option<u64>) -> Result<SeedPlan, String> {
         if let Some(seed) = seed {
             return Ok(SeedPlan::One(seed));
@@ -49,7 +54,7 @@ impl SeedPlan {
                 });
         }
         match count {
-            None => Ok(SeedPlan::Count(CLI_SEEDS_DEFAULT)),
+            None => Ok(SeedPlan::FileSweep),
             Some(text) => text
                 .trim()
                 .parse::<u64>()
@@ -66,11 +71,19 @@ impl SeedPlan {
 
     /// A file's seed sequence, as `(first seed, how many)`: consecutive
     /// seeds, cut short rather than wrapped at `u64::MAX`.
-    pub fn sequence(self, file_start: u64) -> (u64, u64) {
+    pub fn sequence(self, file: &SeedSpec) -> (u64, u64) {
+        let from_start = |count: u64| (file.start, file.start.saturating_add(count) - file.start);
         match self {
             SeedPlan::One(seed) => (seed, 1),
-            SeedPlan::Count(count) => (file_start, file_start.saturating_add(count) - file_start),
+            SeedPlan::Count(count) => from_start(count),
+            SeedPlan::FileSweep => from_start(file.sweep),
         }
+    }
+
+    /// Whether the depth is each file's own: the summary then says how to
+    /// sweep deeper.
+    pub fn is_file_default(self) -> bool {
+        self == SeedPlan::FileSweep
     }
 }
 
@@ -125,7 +138,7 @@ mod tests {
             (u64::MAX - 4, 10),
         ] {
             let all: Vec<u64> = shard_seeds(start, count, Shard::ALL).collect();
-            let (_, expected_count) = SeedPlan::Count(count).sequence(start);
+            let (_, expected_count) = SeedPlan::Count(count).sequence(&spec(start, 1));
             assert_eq!(all.len() as u64, expected_count);
             for n in 1..=5 {
                 let mut union = BTreeSet::new();
@@ -171,20 +184,34 @@ mod tests {
             SeedPlan::from_env(None, Some(" 3 ")),
             Ok(SeedPlan::Count(3))
         );
-        assert_eq!(
-            SeedPlan::from_env(None, None),
-            Ok(SeedPlan::Count(CLI_SEEDS_DEFAULT))
-        );
+        assert_eq!(SeedPlan::from_env(None, None), Ok(SeedPlan::FileSweep));
         let error = SeedPlan::from_env(None, Some("0")).unwrap_err();
         assert!(error.to_string().contains("OBSIM_SEEDS=\"0\""), "{error}");
         let error = SeedPlan::from_env(Some("x"), None).unwrap_err();
         assert_eq!(error.variable, "OBSIM_SEED");
     }
 
+    fn spec(start: u64, sweep: u64) -> SeedSpec {
+        SeedSpec {
+            start,
+            count: 16,
+            sweep,
+        }
+    }
+
     #[test]
     fn one_seed_ignores_the_files_start_and_a_count_starts_there() {
-        assert_eq!(SeedPlan::One(5).sequence(100), (5, 1));
-        assert_eq!(SeedPlan::Count(3).sequence(100), (100, 3));
-        assert_eq!(SeedPlan::Count(3).sequence(u64::MAX - 1), (u64::MAX - 1, 1));
+        assert_eq!(SeedPlan::One(5).sequence(&spec(100, 7)), (5, 1));
+        assert_eq!(SeedPlan::Count(3).sequence(&spec(100, 7)), (100, 3));
+        assert_eq!(
+            SeedPlan::Count(3).sequence(&spec(u64::MAX - 1, 7)),
+            (u64::MAX - 1, 1)
+        );
+    }
+
+    #[test]
+    fn with_no_count_given_each_file_sweeps_its_own_depth() {
+        assert_eq!(SeedPlan::FileSweep.sequence(&spec(10, 3)), (10, 3));
+        assert_eq!(SeedPlan::FileSweep.sequence(&spec(0, 100)), (0, 100));
     }
 }

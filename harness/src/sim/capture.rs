@@ -356,6 +356,51 @@ impl Capture {
     }
 }
 
+/// For measurement only: the tracing pipeline a service runs in
+/// production, without obsim. The same registry, `tracing-opentelemetry`
+/// layer and SDK provider as [`Capture::new`], but each span goes to an
+/// exporter that drops it, through the SDK's simple processor, and nothing
+/// counts, tags or records a span. What [`Capture::new`]'s subscriber costs
+/// beyond this one is obsim's own share of capture (`obsim bench`).
+pub(crate) fn service_pipeline(
+    service_name: &str,
+    ids: ChaCha8Rng,
+) -> (SdkTracerProvider, impl tracing::Subscriber + Send + Sync) {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(DroppingExporter)
+        .with_id_generator(SeededIds(Mutex::new(ids)))
+        .with_resource(
+            Resource::builder_empty()
+                .with_service_name(service_name.to_string())
+                .build(),
+        )
+        .build();
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("service"))
+        .with_tracked_inactivity(false)
+        .with_threads(false);
+    let subscriber = tracing_subscriber::registry()
+        // As in `Capture::new`: madsim's own per-poll spans are not the
+        // service's, and a service on a real runtime has none of them.
+        .with(tracing_subscriber::filter::filter_fn(|metadata| {
+            !metadata.target().starts_with("madsim")
+        }))
+        .with(otel);
+    (provider, subscriber)
+}
+
+/// An exporter that drops every span: a real exporter's serialization and
+/// sending are the service's cost, not obsim's, and differ by exporter.
+#[derive(Debug)]
+struct DroppingExporter;
+
+impl opentelemetry_sdk::trace::SpanExporter for DroppingExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
 /// The span current on this task now, by the ids it is exported with; None
 /// outside any span. The ledger keeps it with each operation, so that a
 /// check can tell which span covered which operation.

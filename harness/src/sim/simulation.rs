@@ -14,7 +14,7 @@ use obsim_faults::component_stream;
 
 use super::boot::{boot_client, boot_scraper, boot_server, drive_client};
 use super::builder::Builder;
-use super::capture::{Capture, Keep};
+use super::capture::{service_pipeline, Capture, Keep};
 use super::lifecycle::{supervise, Supervisor};
 use super::limits::{Crossed, Limits};
 use super::system::System;
@@ -158,6 +158,17 @@ impl Sim {
             .map(|simulated| simulated.ended_at)
     }
 
+    /// For measurement only: [`Sim::run_bare`] with the service's own
+    /// tracing pipeline on, as it runs in production (the
+    /// `tracing-opentelemetry` layer and the SDK, with an exporter that drops
+    /// each span), but nothing of obsim's: no span capture, no scrapes. What
+    /// [`Sim::run`] costs beside this is obsim's own share (`obsim bench`'s
+    /// "service pipeline" baseline).
+    pub fn run_pipeline(&self, seed: u64) -> Result<Duration, RunError> {
+        self.simulate_seed(seed, Capturing::Pipeline)
+            .map(|simulated| simulated.ended_at)
+    }
+
     /// [`Sim::run`] again for the determinism check: the run without its
     /// spans (`spans` is empty), and the digest of the spans it folded as
     /// they ended. The first run of the seed is held meanwhile; keeping the
@@ -235,7 +246,7 @@ impl Sim {
         let keep = match capturing {
             Capturing::WithOtel => Keep::RecordsAndOtel,
             Capturing::Digest => Keep::Digest,
-            Capturing::Checked | Capturing::Bare => Keep::Records,
+            Capturing::Checked | Capturing::Bare | Capturing::Pipeline => Keep::Records,
         };
         let (capture, subscriber) = Capture::new(
             keep,
@@ -248,16 +259,23 @@ impl Sim {
         );
         // Bare: no subscriber at all, so the system's spans cost what they
         // cost with tracing off. Still a default for this thread only.
+        let mut _pipeline = None;
         let _subscriber = match capturing {
             Capturing::Bare => {
                 tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default())
+            }
+            Capturing::Pipeline => {
+                let (provider, pipeline) =
+                    service_pipeline(&self.config.scenario, component_stream(seed, "otel-ids"));
+                _pipeline = Some(provider);
+                tracing::subscriber::set_default(pipeline)
             }
             _ => tracing::subscriber::set_default(subscriber),
         };
         let runtime =
             madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         let system = (self.factory)();
-        let scrape = capturing != Capturing::Bare;
+        let scrape = !matches!(capturing, Capturing::Bare | Capturing::Pipeline);
         let mut outcome = None;
         let scope = system.clone();
         scope.run_scope(&mut || {
@@ -328,6 +346,9 @@ enum Capturing {
     Digest,
     /// No span and no scrape: the bare simulation, for measurement.
     Bare,
+    /// No scrape, and spans through the service's own pipeline into an
+    /// exporter that drops them: the baseline obsim's share is priced over.
+    Pipeline,
 }
 
 /// A simulated seed, before it becomes a [`Run`].

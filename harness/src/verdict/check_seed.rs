@@ -25,6 +25,9 @@ pub struct Verdict {
     pub seed: u64,
     pub run: Option<Run>,
     pub failure: Option<Failure>,
+    /// Whether the seed ran a second time for the determinism check: every
+    /// seed does unless a sweep samples them ([`crate::Determinism`]).
+    pub run_twice: bool,
 }
 
 impl Sim {
@@ -54,7 +57,7 @@ impl Sim {
     /// [`Sim::check_seed`], sharing promtool's verdicts through `memo` with
     /// the other seeds that use it, as a sweep's seeds do.
     pub fn check_seed_with(&self, seed: u64, memo: &PromtoolMemo) -> Verdict {
-        self.check_seed_as(seed, memo, Shrinking::Now)
+        self.check_seed_as(seed, memo, Shrinking::Now, true)
     }
 
     /// [`Sim::check_seed_with`], shrinking a failure now or leaving it to
@@ -64,8 +67,9 @@ impl Sim {
         seed: u64,
         memo: &PromtoolMemo,
         shrinking: Shrinking,
+        twice: bool,
     ) -> Verdict {
-        let mut verdict = self.verdict(seed, memo);
+        let mut verdict = self.verdict(seed, memo, twice);
         if let (Some(failure), Some(dir)) = (&mut verdict.failure, &self.config().artifacts_dir) {
             let replay = self.otel_replay(verdict.run.as_ref());
             let run = replay.as_ref().or(verdict.run.as_ref());
@@ -159,8 +163,9 @@ impl Sim {
         (replay.spans == checked.spans).then_some(replay)
     }
 
-    /// [`Sim::check_seed`] without the artifacts: the runs and the checks.
-    fn verdict(&self, seed: u64, memo: &PromtoolMemo) -> Verdict {
+    /// [`Sim::check_seed`] without the artifacts: the runs and the checks,
+    /// the second run only if `twice`.
+    fn verdict(&self, seed: u64, memo: &PromtoolMemo, twice: bool) -> Verdict {
         let fail = |problem| Failure {
             scenario: self.config().scenario.clone(),
             seed,
@@ -177,11 +182,21 @@ impl Sim {
                     seed,
                     run: None,
                     failure: Some(fail(Problem::Run(error))),
+                    run_twice: false,
                 }
             }
         };
         let config = self.config();
         let mut violations = self.check(&first, memo);
+        if !twice {
+            let failure = (!violations.is_empty()).then(|| fail(Problem::Violations(violations)));
+            return Verdict {
+                seed,
+                run: Some(first),
+                failure,
+                run_twice: false,
+            };
+        }
         let second = self.run_for_determinism(seed).and_then(|(second, digest)| {
             let diverged = determinism::same_as_first(&first, &second, digest);
             // Before any third run: a seed holds at most two runs at once.
@@ -200,6 +215,7 @@ impl Sim {
                     seed,
                     run: Some(first),
                     failure: Some(fail(Problem::Run(error))),
+                    run_twice: true,
                 };
             }
         }
@@ -208,6 +224,7 @@ impl Sim {
             seed,
             run: Some(first),
             failure,
+            run_twice: true,
         }
     }
 }

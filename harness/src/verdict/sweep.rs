@@ -3,18 +3,23 @@
 //! then dropped; the sweep keeps counts, the first seed's verdict (what a
 //! snapshot reports) and a bounded number of failures in full.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::check_seed::{Shrinking, Verdict};
+use super::reruns::Determinism;
 use super::failure::{Failure, Problem};
 use crate::checks::PromtoolMemo;
 use crate::sim::Sim;
 
 /// Failures a sweep keeps in full by default; the rest are counted.
 pub const FAILURES_KEPT_DEFAULT: usize = 10;
+
+/// Seeds that ran twice a sweep names ([`Sweep::run_twice_seeds`]): the
+/// lowest ones; the rest are counted.
+pub const RUN_TWICE_LISTED: usize = 64;
 
 /// How to run a sweep. `SweepOptions::default()` runs on every core, keeps
 /// [`FAILURES_KEPT_DEFAULT`] failures in full and cannot be stopped.
@@ -29,6 +34,9 @@ pub struct SweepOptions<'a> {
     /// Set it (from a Ctrl-C handler, say) to stop taking new seeds: seeds
     /// already running finish, and the sweep returns what it has.
     pub stop: Option<&'a AtomicBool>,
+    /// Which seeds run a second time for the determinism check: every one
+    /// by default.
+    pub determinism: Determinism,
 }
 
 impl Default for SweepOptions<'_> {
@@ -37,6 +45,7 @@ impl Default for SweepOptions<'_> {
             jobs: 0,
             failures_kept: FAILURES_KEPT_DEFAULT,
             stop: None,
+            determinism: Determinism::All,
         }
     }
 }
@@ -61,6 +70,11 @@ pub struct Sweep {
     pub failures_dropped: u64,
     /// Whether a stop cut the sweep short.
     pub stopped: bool,
+    /// Seeds that ran a second time for the determinism check: all of them
+    /// unless the sweep sampled them ([`SweepOptions::determinism`]).
+    pub run_twice: u64,
+    /// The lowest of those, at most [`RUN_TWICE_LISTED`], in seed order.
+    pub run_twice_seeds: Vec<u64>,
     /// The seed the sweep shrank once every seed was checked: its lowest
     /// failing seed, whose kept failure has the `shrunk:` line and whose
     /// artifacts the `minimal.toml`. The other failures' lines say how to
@@ -131,7 +145,8 @@ impl Sim {
                     let Some((index, seed)) = seeds.lock().expect("seeds lock").next() else {
                         return;
                     };
-                    let verdict = self.check_seed_as(seed, &memo, shrinking);
+                    let twice = options.determinism.runs_twice(seed);
+                    let verdict = self.check_seed_as(seed, &memo, shrinking, twice);
                     on_verdict(&verdict);
                     let mut tally = tally.lock().expect("tally lock");
                     tally.add(index, verdict, options.failures_kept);
@@ -142,6 +157,7 @@ impl Sim {
         let mut sweep = tally.sweep;
         sweep.scenario = self.config().scenario.clone();
         sweep.kept = tally.kept.into_values().collect();
+        sweep.run_twice_seeds = tally.run_twice.into_iter().collect();
         sweep.stopped = stopped();
         if shrinking == Shrinking::Deferred && !sweep.stopped {
             self.shrink_lowest(&mut sweep, &memo);
@@ -163,7 +179,7 @@ impl Sim {
             return;
         };
         let seed = sweep.kept[index].seed;
-        match self.check_seed_as(seed, memo, Shrinking::Now).failure {
+        match self.check_seed_as(seed, memo, Shrinking::Now, true).failure {
             Some(failure) => sweep.kept[index] = failure,
             None => {
                 sweep.kept[index].shrunk = Some(format!(
@@ -184,12 +200,20 @@ impl Sim {
 struct Tally {
     sweep: Sweep,
     kept: BTreeMap<u64, Failure>,
+    run_twice: BTreeSet<u64>,
 }
 
 impl Tally {
     fn add(&mut self, index: usize, mut verdict: Verdict, kept_max: usize) {
         let sweep = &mut self.sweep;
         sweep.seeds_run += 1;
+        if verdict.run_twice {
+            sweep.run_twice += 1;
+            self.run_twice.insert(verdict.seed);
+            if self.run_twice.len() > RUN_TWICE_LISTED {
+                self.run_twice.pop_last();
+            }
+        }
         if let Some(run) = &verdict.run {
             sweep.simulated += run.ended_at;
         }
@@ -261,6 +285,7 @@ mod tests {
                 shrunk: None,
                 replay: String::new(),
             }),
+            run_twice: true,
         }
     }
 
