@@ -146,10 +146,21 @@ impl Sim {
                         return;
                     };
                     let twice = options.determinism.runs_twice(seed);
-                    let verdict = self.check_seed_as(seed, &memo, shrinking, twice);
+                    let mut verdict = self.check_seed_as(seed, &memo, shrinking, twice);
                     on_verdict(&verdict);
-                    let mut tally = tally.lock().expect("tally lock");
-                    tally.add(index, verdict, options.failures_kept);
+                    let ended_at = verdict.run.as_ref().map(|run| run.ended_at);
+                    // Only the first seed's run is kept; the others are
+                    // freed here, not under the tally's lock, where their
+                    // hundreds of thousands of frees would hold up every
+                    // other thread's seed.
+                    let freed = if index == 0 { None } else { verdict.run.take() };
+                    tally.lock().expect("tally lock").add(
+                        index,
+                        verdict,
+                        ended_at,
+                        options.failures_kept,
+                    );
+                    drop(freed);
                 });
             }
         });
@@ -204,7 +215,14 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, index: usize, mut verdict: Verdict, kept_max: usize) {
+    /// Counts `verdict`, whose run (if it completed) simulated `ended_at`.
+    fn add(
+        &mut self,
+        index: usize,
+        mut verdict: Verdict,
+        ended_at: Option<Duration>,
+        kept_max: usize,
+    ) {
         let sweep = &mut self.sweep;
         sweep.seeds_run += 1;
         if verdict.run_twice {
@@ -214,8 +232,8 @@ impl Tally {
                 self.run_twice.pop_last();
             }
         }
-        if let Some(run) = &verdict.run {
-            sweep.simulated += run.ended_at;
+        if let Some(ended_at) = ended_at {
+            sweep.simulated += ended_at;
         }
         match verdict.failure.take() {
             None => sweep.passed += 1,
@@ -293,7 +311,7 @@ mod tests {
     fn a_sweep_keeps_the_lowest_failing_seeds_whatever_order_they_finish_in() {
         let mut tally = Tally::default();
         for (index, seed) in [(3, 9), (1, 4), (2, 7), (0, 2)] {
-            tally.add(index, failing(seed), 2);
+            tally.add(index, failing(seed), None, 2);
         }
         let kept: Vec<u64> = tally.kept.keys().copied().collect();
         assert_eq!(kept, [2, 4]);
