@@ -12,6 +12,7 @@
 
 mod args;
 mod bench;
+mod coverage;
 mod report;
 mod seeds;
 
@@ -315,6 +316,7 @@ impl Suite {
                 planned.seeds,
                 sweep,
                 started.elapsed(),
+                (shard, planned.start),
             );
             stopped = report.stopped;
             if human {

@@ -214,8 +214,10 @@ fn json_is_one_document_with_every_field() {
     );
     assert_eq!(output.code, 0, "{}", output.err);
     let report = json(&output);
+    assert_eq!(report["format_version"], 1);
     assert_eq!(report["failed"], 0);
     assert_eq!(report["stopped"], false);
+    assert_eq!(report["next_seed_start"], 2);
     let scenario = &report["scenarios"][0];
     let keys: Vec<&str> = scenario
         .as_object()
@@ -235,6 +237,9 @@ fn json_is_one_document_with_every_field() {
         "wall_seconds",
         "stopped",
         "failures",
+        "shards",
+        "covered",
+        "next_seed_start",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);
@@ -244,6 +249,15 @@ fn json_is_one_document_with_every_field() {
     assert_eq!(scenario["passed"], 2);
     assert!(scenario["simulated_seconds"].as_f64().expect("a number") > 0.0);
     assert_eq!(scenario["failures"], Value::Array(Vec::new()));
+    assert_eq!(
+        scenario["shards"],
+        serde_json::json!([{"shard": "1/1", "seed_start": 0, "seeds_run": 2}])
+    );
+    assert_eq!(
+        scenario["covered"],
+        serde_json::json!([{"first": 0, "last": 1, "step": 1, "count": 2}])
+    );
+    assert_eq!(scenario["next_seed_start"], 2);
 }
 
 #[test]

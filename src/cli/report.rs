@@ -11,6 +11,13 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use serde::Serialize;
 
+use super::args::Shard;
+use super::coverage::{covered, next_seed_start, Progression, ShardRun};
+
+/// The version of `--format json`'s document, which `merge` checks: it
+/// changes when a field changes meaning or goes, not when one is added.
+pub(super) const FORMAT_VERSION: u64 = 1;
+
 /// One file's sweep, done or stopped.
 pub(super) struct FileReport {
     /// The path as given or found, for a person to rerun.
@@ -27,11 +34,25 @@ pub(super) struct FileReport {
     pub stopped: bool,
     /// The lowest-numbered failures, in seed order.
     pub failures: Vec<Failure>,
+    /// Exactly which seeds it ran.
+    pub shard_run: ShardRun,
 }
 
 impl FileReport {
-    pub fn new(file: String, seeds_planned: u64, sweep: Sweep, wall: Duration) -> FileReport {
+    /// `shard` of the sequence that starts at `seed_start`.
+    pub fn new(
+        file: String,
+        seeds_planned: u64,
+        sweep: Sweep,
+        wall: Duration,
+        (shard, seed_start): (Shard, u64),
+    ) -> FileReport {
         FileReport {
+            shard_run: ShardRun {
+                seed_start,
+                shard,
+                seeds_run: sweep.seeds_run,
+            },
             file,
             scenario: sweep.scenario,
             seeds_planned,
@@ -66,11 +87,16 @@ impl FileReport {
 /// `--format json`: the whole document, keys in this order.
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// [`FORMAT_VERSION`].
+    format_version: u64,
     /// Failing seeds in all files, kept or not.
     failed: u64,
     /// Whether Ctrl-C cut the sweep short (the files after the stopped one
     /// are not listed).
     stopped: bool,
+    /// Where a campaign after this one starts so that every seed it runs
+    /// is fresh: the largest of the files' `next_seed_start`.
+    next_seed_start: Option<u64>,
     scenarios: Vec<JsonScenario<'a>>,
 }
 
@@ -87,6 +113,12 @@ struct JsonScenario<'a> {
     wall_seconds: f64,
     stopped: bool,
     failures: Vec<JsonFailure<'a>>,
+    /// What each shard ran (one here; a merge lists every shard's).
+    shards: &'a [ShardRun],
+    /// The seeds run, as progressions.
+    covered: Vec<Progression>,
+    /// One past the highest seed run.
+    next_seed_start: u64,
 }
 
 #[derive(Serialize)]
@@ -113,8 +145,13 @@ pub(super) fn write_json(
     stopped: bool,
 ) -> io::Result<()> {
     let document = JsonReport {
+        format_version: FORMAT_VERSION,
         failed: reports.iter().map(|report| report.failed).sum(),
         stopped,
+        next_seed_start: reports
+            .iter()
+            .map(|report| next_seed_start(std::slice::from_ref(&report.shard_run)))
+            .max(),
         scenarios: reports
             .iter()
             .map(|report| JsonScenario {
@@ -144,6 +181,9 @@ pub(super) fn write_json(
                         replay: &failure.replay,
                     })
                     .collect(),
+                shards: std::slice::from_ref(&report.shard_run),
+                covered: covered(std::slice::from_ref(&report.shard_run)),
+                next_seed_start: next_seed_start(std::slice::from_ref(&report.shard_run)),
             })
             .collect(),
     };
@@ -312,6 +352,11 @@ mod tests {
             wall: Duration::from_millis(1500),
             stopped: false,
             failures: Vec::new(),
+            shard_run: ShardRun {
+                seed_start: 0,
+                shard: Shard::ALL,
+                seeds_run: 5,
+            },
         }
     }
 
