@@ -1,7 +1,7 @@
 //! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
 //! `cargo run --release --bin <yours>`, on clap: `run [files]` (also what
 //! runs with no subcommand), `list`, and `bench` (where a sweep's time goes:
-//! `bench.rs`). Each failure in full as its seed
+//! `bench.rs`); the campaign flags are `campaign.rs`. Each failure in full as its seed
 //! finishes, one summary line per file, or one JSON or JUnit document;
 //! exit code 0 if every seed passed, 1 if any failed, 2 on bad input and
 //! 130 when Ctrl-C stopped the sweep.
@@ -12,6 +12,7 @@
 
 mod args;
 mod bench;
+mod campaign;
 mod coverage;
 mod report;
 mod seeds;
@@ -28,7 +29,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use obsim_harness::{Sim, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT};
 use obsim_scenario::Scenario;
 
-use self::args::{Cli, Command, Format, RunArgs, Shard};
+use self::args::{Cli, Command, Format, RunArgs};
+use self::campaign::Campaign;
 use self::report::FileReport;
 use self::seeds::{shard_len, shard_seeds, SeedPlan};
 use crate::suite::{Suite, SuiteFile};
@@ -215,7 +217,8 @@ impl Suite {
         session: Session<'_>,
     ) -> Result<i32, String> {
         let plan = SeedPlan::resolve(args.seed, args.seeds)?;
-        let shard = args.shard.unwrap_or(Shard::ALL);
+        let campaign = Campaign::new(args, plan)?;
+        let shard = campaign.shard;
         let jobs = match args.jobs {
             Some(jobs) => usize::from(jobs),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -229,7 +232,7 @@ impl Suite {
             let (scenario, sim) = self
                 .load(&file.path, &replay)
                 .map_err(|error| error.to_string())?;
-            let (start, count) = plan.sequence(scenario.seeds.start);
+            let (start, count) = campaign.sequence(plan, scenario.seeds.start);
             sweeps.push(FileSweep {
                 seeds: shard_len(count, shard),
                 file,
@@ -240,10 +243,10 @@ impl Suite {
             });
         }
         let human = args.format == Format::Human;
-        let progress = Progress::new(
-            session.progress,
-            sweeps.iter().map(|sweep| sweep.seeds).sum(),
-        );
+        let seeds_planned = sweeps
+            .iter()
+            .fold(0, |total: u64, sweep| total.saturating_add(sweep.seeds));
+        let progress = Progress::new(session.progress, campaign.progress_total(seeds_planned));
         let out = Mutex::new(out);
         let mut reports = Vec::new();
         let mut stopped = false;
@@ -304,6 +307,7 @@ impl Suite {
             // sweep took here and never enters a simulation.
             let started = Instant::now();
             let seeds = shard_seeds(planned.start, planned.count, shard);
+            let seeds = campaign.until(seeds, sweeps.len() - index);
             let sweep = planned.sim.sweep_with(seeds, options, &on_verdict);
             if human {
                 // Its failure was printed as it came, before it was shrunk.
@@ -321,6 +325,9 @@ impl Suite {
             stopped = report.stopped;
             if human {
                 progress.print(&out, &report.summary_line());
+                if let Some(line) = campaign.covered_line(&report) {
+                    progress.print(&out, &line);
+                }
                 // Printed already, and not needed again.
                 report.failures.clear();
             }
@@ -344,8 +351,11 @@ impl Suite {
         progress.finish();
         let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
         let failed: u64 = reports.iter().map(|report| report.failed).sum();
+        let next = campaign
+            .closing_line(&reports)
+            .map_or_else(String::new, |line| format!("{line}\n"));
         let written = match args.format {
-            Format::Human => writeln!(out, "\nobsim: {failed} failing seed(s) in all"),
+            Format::Human => write!(out, "\nobsim: {failed} failing seed(s) in all\n{next}"),
             Format::Json => report::write_json(out, &reports, stopped),
             Format::Junit => report::write_junit(out, &reports),
         };
@@ -456,15 +466,21 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(show: bool, total: u64) -> Progress {
+    /// `total` seeds, or None for a sweep that runs until its time is up
+    /// (`--for`): then the bar counts seeds and time, with no end.
+    fn new(show: bool, total: Option<u64>) -> Progress {
         let bar = show
             .then(|| {
-                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-                let style = ProgressStyle::with_template(
-                    "{prefix:.bold} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}, ETA {eta}",
-                )
-                .expect("a valid progress template")
-                .progress_chars("=> ");
+                let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+                let template = match total {
+                    Some(_) => {
+                        "{prefix:.bold} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}, ETA {eta}"
+                    }
+                    None => "{prefix:.bold} {pos} seeds, {per_sec}, {msg}, {elapsed} so far",
+                };
+                let style = ProgressStyle::with_template(template)
+                    .expect("a valid progress template")
+                    .progress_chars("=> ");
                 bar.set_style(style);
                 bar.set_message("0 failed");
                 bar

@@ -700,6 +700,54 @@ fn a_stopped_sweep_prints_what_it_has_says_so_and_exits_130() {
     );
 }
 
+/// Ctrl-C during a time budget stops it as it stops a sweep: soon, not
+/// when the time is up, saying which seeds ran.
+#[test]
+fn a_stopped_campaign_ends_now_and_says_what_it_covered() {
+    let folder = Folder::new("stopped-campaign");
+    let file = folder.file("tiny.toml", PASSES);
+    let suite = folder.suite();
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let output = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        run_until(
+            &suite,
+            &[
+                "--for",
+                "1h",
+                "--seed-start",
+                "500",
+                "--jobs",
+                "2",
+                "--format",
+                "json",
+                path_arg(&file),
+            ],
+            &stop,
+        )
+    });
+    assert_eq!(output.code, 130, "{}", output.err);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let report = json(&output);
+    assert_eq!(report["stopped"], true);
+    let scenario = &report["scenarios"][0];
+    let ran = scenario["seeds_run"].as_u64().expect("seeds_run");
+    assert!(ran > 0, "{scenario}");
+    assert_eq!(
+        scenario["covered"],
+        serde_json::json!([{"first": 500, "last": 500 + ran - 1, "step": 1, "count": ran}])
+    );
+    assert_eq!(scenario["next_seed_start"], 500 + ran);
+    assert_eq!(
+        scenario["shards"],
+        serde_json::json!([{"shard": "1/1", "seed_start": 500, "seeds_run": ran}])
+    );
+}
+
 #[test]
 fn help_documents_every_default_and_the_environment() {
     let folder = Folder::new("help");

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -76,6 +77,24 @@ pub(super) struct RunArgs {
     /// Scenario files to run [default: every file under the suite's folder].
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
+    /// Run shard K of N with K read from the environment: the 0-based
+    /// index in OBSIM_SHARD_INDEX, else JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job sets it), as K = index + 1. For a fixed command line on
+    /// every shard.
+    #[arg(long, value_name = "N", conflicts_with = "shard", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_of: Option<u64>,
+    /// Start every file's seeds here instead of at its `[seeds] start`
+    /// (a campaign's last line, `next campaign: --seed-start N`, says where
+    /// the next one starts) [default: each file's `[seeds] start`].
+    #[arg(long, value_name = "N", conflicts_with = "seed")]
+    pub seed_start: Option<u64>,
+    /// Run fresh seeds until this much time is up (90s, 30m, 1h; at most
+    /// 720h): each file in turn gets an equal share of the time left, no
+    /// seed starts after it, and the seeds in flight finish. --seeds (or
+    /// OBSIM_SEEDS) caps the seeds per file; composes with --shard and
+    /// --shard-of.
+    #[arg(long = "for", value_name = "DURATION", conflicts_with = "seed", value_parser = super::campaign::parse_budget)]
+    pub budget: Option<Duration>,
 }
 
 #[derive(Args, Debug)]
