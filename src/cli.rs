@@ -1,7 +1,8 @@
 //! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
 //! `cargo run --release --bin <yours>`, on clap: `run [files]` (also what
-//! runs with no subcommand), `list`, and `bench` (where a sweep's time goes:
-//! `bench.rs`); the campaign flags are `campaign.rs`. Each failure in full as its seed
+//! runs with no subcommand), `list`, `bench` (where a sweep's time goes:
+//! `bench.rs`) and `merge` (shards' JSON as one result: `merge.rs`; the
+//! campaign flags are `campaign.rs`). Each failure in full as its seed
 //! finishes, one summary line per file, or one JSON or JUnit document;
 //! exit code 0 if every seed passed, 1 if any failed, 2 on bad input and
 //! 130 when Ctrl-C stopped the sweep.
@@ -14,6 +15,7 @@ mod args;
 mod bench;
 mod campaign;
 mod coverage;
+mod merge;
 mod report;
 mod seeds;
 
@@ -165,6 +167,7 @@ impl Suite {
             Some(Command::List(list)) => self.list(&list.files, out),
             Some(Command::Bench(bench)) => self.bench(&bench, out),
             Some(Command::Run(run)) => self.run(&run, out, err, session),
+            Some(Command::Merge(merge)) => merge::merge(&merge, out),
             None if cli.list => self.list(&cli.run.files, out),
             None => self.run(&cli.run, out, err, session),
         });

@@ -1,6 +1,6 @@
 //! The command line of [`Suite::cli`](crate::Suite::cli), on clap: `run`
 //! (the default when no subcommand is given, so `cargo run --release --
-//! <file>` keeps working), `list` and `bench`.
+//! <file>` keeps working), `list`, `bench` and `merge`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -33,6 +33,37 @@ pub(super) enum Command {
     /// (no span capture, no scrapes, no checks), with capture, checked, and
     /// as whole seed verdicts on 1 to N cores. Prints Markdown tables.
     Bench(BenchArgs),
+    /// Combine shards' `run --format json` documents into one result, as if
+    /// one process had run their seeds.
+    ///
+    /// Counts, kept failures (the lowest ten failing seeds of each file) and
+    /// covered seeds equal those of one process running the same seeds.
+    /// Clocks cannot: `wall_seconds` is the slowest shard's (the maximum),
+    /// and `simulated_seconds` the sum, equal up to floating-point
+    /// rounding. Each shard shrinks its own lowest failing seed, so up to
+    /// one kept failure per shard carries a `shrunk:` line where one process
+    /// would shrink only the lowest. Files are matched by their path as
+    /// given (`file`). Refused (exit 2): a file that is not obsim JSON, of
+    /// another `format_version`, whose seeds overlap another's, or that
+    /// names another scenario for the same file. Shards that are missing
+    /// are not an error: the result says which seeds were covered. Exit 1
+    /// when any seed failed, else 0.
+    #[command(
+        after_help = "The documents come from `run --format json` (a `merge --format json` result merges again)."
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct MergeArgs {
+    /// What to print on stdout: human (the kept failures in full, then per
+    /// file a summary line and the seeds covered), json (one document, which
+    /// merge reads again) or junit (as `run --format junit`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human, hide_possible_values = true)]
+    pub format: Format,
+    /// The shards' `--format json` documents (at most 10000).
+    #[arg(value_name = "FILES", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
