@@ -1,7 +1,8 @@
 //! [`Suite::cli`]: the same scenario files as a deep-sweep command, for
 //! `cargo run --release --bin <yours>`, on clap: `run [files]` (also what
-//! runs with no subcommand), `list`, and `bench` (where a sweep's time goes:
-//! `bench.rs`). Each failure in full as its seed
+//! runs with no subcommand), `list`, `bench` (where a sweep's time goes:
+//! `bench.rs`) and `merge` (shards' JSON as one result: `merge.rs`; the
+//! campaign flags are `campaign.rs`). Each failure in full as its seed
 //! finishes, one summary line per file, or one JSON or JUnit document;
 //! exit code 0 if every seed passed, 1 if any failed, 2 on bad input and
 //! 130 when Ctrl-C stopped the sweep.
@@ -12,6 +13,9 @@
 
 mod args;
 mod bench;
+mod campaign;
+mod coverage;
+mod merge;
 mod report;
 mod seeds;
 
@@ -27,7 +31,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use obsim_harness::{Sim, SweepOptions, Verdict, FAILURES_KEPT_DEFAULT};
 use obsim_scenario::Scenario;
 
-use self::args::{Cli, Command, Format, RunArgs, Shard};
+use self::args::{Cli, Command, Format, RunArgs};
+use self::campaign::Campaign;
 use self::report::FileReport;
 use self::seeds::{shard_len, shard_seeds, SeedPlan};
 use crate::suite::{Suite, SuiteFile};
@@ -162,6 +167,7 @@ impl Suite {
             Some(Command::List(list)) => self.list(&list.files, out),
             Some(Command::Bench(bench)) => self.bench(&bench, out),
             Some(Command::Run(run)) => self.run(&run, out, err, session),
+            Some(Command::Merge(merge)) => merge::merge(&merge, out),
             None if cli.list => self.list(&cli.run.files, out),
             None => self.run(&cli.run, out, err, session),
         });
@@ -214,7 +220,8 @@ impl Suite {
         session: Session<'_>,
     ) -> Result<i32, String> {
         let plan = SeedPlan::resolve(args.seed, args.seeds)?;
-        let shard = args.shard.unwrap_or(Shard::ALL);
+        let campaign = Campaign::new(args, plan)?;
+        let shard = campaign.shard;
         let jobs = match args.jobs {
             Some(jobs) => usize::from(jobs),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -228,7 +235,7 @@ impl Suite {
             let (scenario, sim) = self
                 .load(&file.path, &replay)
                 .map_err(|error| error.to_string())?;
-            let (start, count) = plan.sequence(&scenario.seeds);
+            let (start, count) = campaign.sequence(plan, &scenario.seeds);
             sweeps.push(FileSweep {
                 seeds: shard_len(count, shard),
                 file,
@@ -239,7 +246,7 @@ impl Suite {
             });
         }
         let human = args.format == Format::Human;
-        let progress = Progress::new(session.progress, &sweeps);
+        let progress = Progress::new(session.progress, &sweeps, campaign.is_endless());
         let out = Mutex::new(out);
         let mut reports = Vec::new();
         let mut stopped = false;
@@ -301,6 +308,7 @@ impl Suite {
             // sweep took here and never enters a simulation.
             let started = Instant::now();
             let seeds = shard_seeds(planned.start, planned.count, shard);
+            let seeds = campaign.until(seeds, sweeps.len() - index);
             let sweep = planned.sim.sweep_with(seeds, options, &on_verdict);
             if human {
                 // Its failure was printed as it came, before it was shrunk.
@@ -313,11 +321,15 @@ impl Suite {
                 planned.seeds,
                 sweep,
                 started.elapsed(),
+                (shard, planned.start),
                 args.determinism.to_string(),
             );
             stopped = report.stopped;
             if human {
                 progress.print(&out, &report.summary_line());
+                if let Some(line) = campaign.covered_line(&report) {
+                    progress.print(&out, &line);
+                }
                 // Printed already, and not needed again.
                 report.failures.clear();
             }
@@ -341,12 +353,20 @@ impl Suite {
         progress.finish();
         let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
         let failed: u64 = reports.iter().map(|report| report.failed).sum();
+        let next = campaign
+            .closing_line(&reports)
+            .map_or_else(String::new, |line| format!("{line}\n"));
         let written = match args.format {
             Format::Human => {
-                let deeper = (plan.is_file_default() && !stopped).then(|| deeper_note(args));
-                writeln!(out, "\nobsim: {failed} failing seed(s) in all").and_then(|()| {
-                    deeper.map_or(Ok(()), |note| writeln!(out, "{note}"))
-                })
+                // A campaign says where the next one starts; a sweep at the
+                // files' own depth, how to go deeper.
+                let deeper = (plan.is_file_default() && !stopped && next.is_empty())
+                    .then(|| format!("{}\n", deeper_note(args)))
+                    .unwrap_or_default();
+                write!(
+                    out,
+                    "\nobsim: {failed} failing seed(s) in all\n{next}{deeper}"
+                )
             }
             Format::Json => report::write_json(out, &reports, stopped),
             Format::Junit => report::write_junit(out, &reports),
@@ -478,25 +498,32 @@ struct Progress {
     bar: Option<ProgressBar>,
     failed: AtomicU64,
     seeds_done: AtomicU64,
-    seeds_total: u64,
+    /// None under `--for`: the seeds run until the time is up.
+    seeds_total: Option<u64>,
     /// Work units of one seed of the file running now.
     seed_weight: AtomicU64,
 }
 
 impl Progress {
-    fn new(show: bool, sweeps: &[FileSweep]) -> Progress {
+    /// A bar over `sweeps`' seeds, weighted by their workload; with
+    /// `endless` (`--for`, which runs until its time is up) a count of
+    /// seeds and time, with no end.
+    fn new(show: bool, sweeps: &[FileSweep], endless: bool) -> Progress {
         let work: u64 = sweeps
             .iter()
             .map(|sweep| sweep.seeds.saturating_mul(seed_weight(&sweep.scenario)))
             .fold(0, u64::saturating_add);
         let bar = show
             .then(|| {
-                let bar = ProgressBar::with_draw_target(Some(work), ProgressDrawTarget::stderr());
-                let style = ProgressStyle::with_template(
-                    "{prefix:.bold} [{bar:30}] {msg}, {elapsed} so far, ETA {eta}",
-                )
-                .expect("a valid progress template")
-                .progress_chars("=> ");
+                let length = (!endless).then_some(work);
+                let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr());
+                let template = match endless {
+                    false => "{prefix:.bold} [{bar:30}] {msg}, {elapsed} so far, ETA {eta}",
+                    true => "{prefix:.bold} {msg}, {elapsed} so far",
+                };
+                let style = ProgressStyle::with_template(template)
+                    .expect("a valid progress template")
+                    .progress_chars("=> ");
                 bar.set_style(style);
                 bar
             })
@@ -506,7 +533,11 @@ impl Progress {
             bar,
             failed: AtomicU64::new(0),
             seeds_done: AtomicU64::new(0),
-            seeds_total: sweeps.iter().map(|sweep| sweep.seeds).sum(),
+            seeds_total: (!endless).then(|| {
+                sweeps
+                    .iter()
+                    .fold(0, |total: u64, sweep| total.saturating_add(sweep.seeds))
+            }),
             seed_weight: AtomicU64::new(1),
         };
         progress.say("");
@@ -518,10 +549,10 @@ impl Progress {
         let Some(bar) = &self.bar else { return };
         let done = self.seeds_done.load(Ordering::Relaxed);
         let failed = self.failed.load(Ordering::Relaxed);
-        bar.set_message(format!(
-            "{done}/{} seeds, {failed} failed{doing}",
-            self.seeds_total
-        ));
+        let total = self
+            .seeds_total
+            .map_or_else(String::new, |total| format!("/{total}"));
+        bar.set_message(format!("{done}{total} seeds, {failed} failed{doing}"));
     }
 
     /// Every seed of a file is checked, and its lowest failing seed is

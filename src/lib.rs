@@ -232,6 +232,8 @@
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //! | `OBSIM_SHRINK` | candidate runs a failing seed may spend shrinking (into `minimal.toml` for a scenario file): a sweep shrinks its lowest failing seed, a run of one seed (`OBSIM_SEED`) that seed; `0` or `off`: none | 100 runs, 30 s |
+//! | `OBSIM_SHARD_INDEX` | with `--shard-of N` in a [`Suite::cli`] binary: this shard's 0-based index, 0 to N-1, run as shard index+1 of N (wins over `JOB_COMPLETION_INDEX`); missing or out of range is an error | unset |
+//! | `JOB_COMPLETION_INDEX` | not obsim's: the index a Kubernetes Indexed Job gives each pod, read by `--shard-of N` when `OBSIM_SHARD_INDEX` is unset | unset |
 //!
 //! The README documents the same variables; keep the two in step.
 
@@ -307,4 +309,6 @@ pub(crate) const ENV_HELP: &str = "Environment:
   OBSIM_ARTIFACTS_DIR=<dir>   where failure artifacts go (default <target>/obsim/failures/<package>)
   OBSIM_PROMTOOL=<path>       the promtool exposition_lint runs (default: promtool on PATH)
   OBSIM_REQUIRE_PROMTOOL=1    a missing promtool fails the lint instead of skipping it
-  OBSIM_SHRINK=<runs>         candidate runs to shrink a sweep's lowest failing seed into minimal.toml (0: off; default 100)";
+  OBSIM_SHRINK=<runs>         candidate runs to shrink a sweep's lowest failing seed into minimal.toml (0: off; default 100)
+  OBSIM_SHARD_INDEX=<i>       with --shard-of N: this shard's 0-based index, 0 to N-1 (wins over JOB_COMPLETION_INDEX)
+  JOB_COMPLETION_INDEX=<i>    with --shard-of N and no OBSIM_SHARD_INDEX: the index a Kubernetes Indexed Job gives each pod";

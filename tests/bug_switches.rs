@@ -391,7 +391,10 @@ fn a_sweep_that_samples_the_determinism_rerun_still_catches_process_global_state
     // Fewer seeds ran twice, and the sweep names them, the first among them.
     let twice: Vec<u64> = seeds.filter(|&seed| determinism.runs_twice(seed)).collect();
     assert_eq!(sweep.run_twice_seeds, twice);
-    assert!(twice.len() < 8 && twice.first() == Some(&case.seed), "{twice:?}");
+    assert!(
+        twice.len() < 8 && twice.first() == Some(&case.seed),
+        "{twice:?}"
+    );
     // Each seed that ran twice shows the leak; the others cannot, and pass.
     let failed: Vec<u64> = sweep.failures().map(|failure| failure.seed).collect();
     assert_eq!(failed, twice, "{:?}", sweep.failures().next());

@@ -214,8 +214,10 @@ fn json_is_one_document_with_every_field() {
     );
     assert_eq!(output.code, 0, "{}", output.err);
     let report = json(&output);
+    assert_eq!(report["format_version"], 1);
     assert_eq!(report["failed"], 0);
     assert_eq!(report["stopped"], false);
+    assert_eq!(report["next_seed_start"], 2);
     let scenario = &report["scenarios"][0];
     let keys: Vec<&str> = scenario
         .as_object()
@@ -238,6 +240,9 @@ fn json_is_one_document_with_every_field() {
         "run_twice",
         "run_twice_seeds",
         "failures",
+        "shards",
+        "covered",
+        "next_seed_start",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);
@@ -252,6 +257,15 @@ fn json_is_one_document_with_every_field() {
     assert_eq!(scenario["passed"], 2);
     assert!(scenario["simulated_seconds"].as_f64().expect("a number") > 0.0);
     assert_eq!(scenario["failures"], Value::Array(Vec::new()));
+    assert_eq!(
+        scenario["shards"],
+        serde_json::json!([{"shard": "1/1", "seed_start": 0, "seeds_run": 2}])
+    );
+    assert_eq!(
+        scenario["covered"],
+        serde_json::json!([{"first": 0, "last": 1, "step": 1, "count": 2}])
+    );
+    assert_eq!(scenario["next_seed_start"], 2);
 }
 
 #[test]
@@ -694,6 +708,54 @@ fn a_stopped_sweep_prints_what_it_has_says_so_and_exits_130() {
     );
 }
 
+/// Ctrl-C during a time budget stops it as it stops a sweep: soon, not
+/// when the time is up, saying which seeds ran.
+#[test]
+fn a_stopped_campaign_ends_now_and_says_what_it_covered() {
+    let folder = Folder::new("stopped-campaign");
+    let file = folder.file("tiny.toml", PASSES);
+    let suite = folder.suite();
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let output = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        run_until(
+            &suite,
+            &[
+                "--for",
+                "1h",
+                "--seed-start",
+                "500",
+                "--jobs",
+                "2",
+                "--format",
+                "json",
+                path_arg(&file),
+            ],
+            &stop,
+        )
+    });
+    assert_eq!(output.code, 130, "{}", output.err);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let report = json(&output);
+    assert_eq!(report["stopped"], true);
+    let scenario = &report["scenarios"][0];
+    let ran = scenario["seeds_run"].as_u64().expect("seeds_run");
+    assert!(ran > 0, "{scenario}");
+    assert_eq!(
+        scenario["covered"],
+        serde_json::json!([{"first": 500, "last": 500 + ran - 1, "step": 1, "count": ran}])
+    );
+    assert_eq!(scenario["next_seed_start"], 500 + ran);
+    assert_eq!(
+        scenario["shards"],
+        serde_json::json!([{"shard": "1/1", "seed_start": 500, "seeds_run": ran}])
+    );
+}
+
 #[test]
 fn help_documents_every_default_and_the_environment() {
     let folder = Folder::new("help");
@@ -735,10 +797,7 @@ fn bench_times_bare_captured_and_checked_runs_of_the_same_seeds_and_prints_table
     );
     assert_eq!(output.code, 0, "{}{}", output.out, output.err);
     let out = &output.out;
-    assert!(
-        out.starts_with("bench tiny: 2 seed(s), bare "),
-        "{out}"
-    );
+    assert!(out.starts_with("bench tiny: 2 seed(s), bare "), "{out}");
     assert!(
         out.contains("| scenario | seeds | bare runs/s | pipeline runs/s | captured runs/s | capture / bare |"),
         "{out}"
@@ -750,10 +809,15 @@ fn bench_times_bare_captured_and_checked_runs_of_the_same_seeds_and_prints_table
     // Twelve columns, each a figure: nothing measured is left blank.
     assert_eq!(row.split('|').count(), 14, "{row}");
     assert!(
-        out.contains("| scenario | verdicts/s, all twice | verdicts/s, 1/4 | seeds run twice | speedup |"),
+        out.contains(
+            "| scenario | verdicts/s, all twice | verdicts/s, 1/4 | seeds run twice | speedup |"
+        ),
         "{out}"
     );
-    assert!(out.contains("| 1 of 2 |"), "the first seed of two ran twice: {out}");
+    assert!(
+        out.contains("| 1 of 2 |"),
+        "the first seed of two ran twice: {out}"
+    );
     assert!(
         out.contains("| scenario | 1 job(s) | 2 job(s) |"),
         "the scaling table goes up to --jobs: {out}"
@@ -781,13 +845,22 @@ fn with_no_seed_count_each_file_sweeps_its_own_depth_and_says_how_to_go_deeper()
     );
     assert_eq!(output.code, 0, "{}{}", output.out, output.err);
     let out = &output.out;
-    assert!(out.contains("ok   three                      3 seed(s), "), "{out}");
-    assert!(out.contains("ok   tiny                       100 seed(s), "), "{out}");
+    assert!(
+        out.contains("ok   three                      3 seed(s), "),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   tiny                       100 seed(s), "),
+        "{out}"
+    );
     assert!(
         out.contains("each file swept its own [seeds] sweep depth; to sweep deeper"),
         "{out}"
     );
-    assert!(out.contains("-- run --seeds 1000 --determinism all"), "{out}");
+    assert!(
+        out.contains("-- run --seeds 1000 --determinism all"),
+        "{out}"
+    );
     // A count given is the depth: nothing to say about going deeper.
     let given = run(&folder.suite(), &["--seeds", "1", path_arg(&three)]);
     assert!(!given.out.contains("to sweep deeper"), "{}", given.out);
@@ -802,7 +875,11 @@ fn determinism_all_runs_every_seed_twice_and_a_bad_sample_is_refused() {
         &["--seeds", "3", "--determinism", "all", path_arg(&file)],
     );
     assert_eq!(all.code, 0, "{}{}", all.out, all.err);
-    assert!(all.out.contains(" 3 seed(s), each run twice: 3 passed"), "{}", all.out);
+    assert!(
+        all.out.contains(" 3 seed(s), each run twice: 3 passed"),
+        "{}",
+        all.out
+    );
     let bad = run(
         &folder.suite(),
         &["--seeds", "3", "--determinism", "1/0", path_arg(&file)],

@@ -53,6 +53,7 @@ pub use sim::{
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,
-    Determinism, Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget,
-    Sweep, SweepOptions, Verdict, DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED,
+    Determinism, Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop,
+    ShrinkTarget, Sweep, SweepOptions, Verdict, DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT,
+    RUN_TWICE_LISTED,
 };

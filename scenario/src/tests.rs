@@ -652,7 +652,13 @@ fn counts_are_range_checked() {
     );
     assert_error(&table("seeds", "count = 0"), 4, 9, "seeds.count", ">= 1");
     assert_error(&table("seeds", "start = -1"), 4, 9, "seeds.start", ">= 0");
-    assert_error(&table("seeds", "sweep = 0"), 4, 9, "seeds.sweep", "in 1..=1000000");
+    assert_error(
+        &table("seeds", "sweep = 0"),
+        4,
+        9,
+        "seeds.sweep",
+        "in 1..=1000000",
+    );
     assert_error(
         &table("seeds", "sweep = 1000001"),
         4,

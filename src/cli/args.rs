@@ -1,9 +1,10 @@
 //! The command line of [`Suite::cli`](crate::Suite::cli), on clap: `run`
 //! (the default when no subcommand is given, so `cargo run --release --
-//! <file>` keeps working), `list` and `bench`.
+//! <file>` keeps working), `list`, `bench` and `merge`.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use obsim_harness::Determinism;
@@ -44,6 +45,37 @@ pub(super) enum Command {
     /// whole seed verdicts (every seed twice, and sampled) on 1 to N cores.
     /// Prints Markdown tables.
     Bench(BenchArgs),
+    /// Combine shards' `run --format json` documents into one result, as if
+    /// one process had run their seeds.
+    ///
+    /// Counts, kept failures (the lowest ten failing seeds of each file) and
+    /// covered seeds equal those of one process running the same seeds.
+    /// Clocks cannot: `wall_seconds` is the slowest shard's (the maximum),
+    /// and `simulated_seconds` the sum, equal up to floating-point
+    /// rounding. Each shard shrinks its own lowest failing seed, so up to
+    /// one kept failure per shard carries a `shrunk:` line where one process
+    /// would shrink only the lowest. Files are matched by their path as
+    /// given (`file`). Refused (exit 2): a file that is not obsim JSON, of
+    /// another `format_version`, whose seeds overlap another's, or that
+    /// names another scenario for the same file. Shards that are missing
+    /// are not an error: the result says which seeds were covered. Exit 1
+    /// when any seed failed, else 0.
+    #[command(
+        after_help = "The documents come from `run --format json` (a `merge --format json` result merges again)."
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct MergeArgs {
+    /// What to print on stdout: human (the kept failures in full, then per
+    /// file a summary line and the seeds covered), json (one document, which
+    /// merge reads again) or junit (as `run --format junit`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human, hide_possible_values = true)]
+    pub format: Format,
+    /// The shards' `--format json` documents (at most 10000).
+    #[arg(value_name = "FILES", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -66,7 +98,7 @@ pub(super) struct BenchArgs {
     pub files: Vec<PathBuf>,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub(super) struct RunArgs {
     /// Run exactly this seed (wins over OBSIM_SEED and OBSIM_SEEDS)
     /// [default: OBSIM_SEED, else a sweep of --seeds].
@@ -99,6 +131,24 @@ pub(super) struct RunArgs {
     /// Scenario files to run [default: every file under the suite's folder].
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
+    /// Run shard K of N with K read from the environment: the 0-based
+    /// index in OBSIM_SHARD_INDEX, else JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job sets it), as K = index + 1. For a fixed command line on
+    /// every shard.
+    #[arg(long, value_name = "N", conflicts_with = "shard", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_of: Option<u64>,
+    /// Start every file's seeds here instead of at its `[seeds] start`
+    /// (a campaign's last line, `next campaign: --seed-start N`, says where
+    /// the next one starts) [default: each file's `[seeds] start`].
+    #[arg(long, value_name = "N", conflicts_with = "seed")]
+    pub seed_start: Option<u64>,
+    /// Run fresh seeds until this much time is up (90s, 30m, 1h; at most
+    /// 720h): each file in turn gets an equal share of the time left, no
+    /// seed starts after it, and the seeds in flight finish. --seeds (or
+    /// OBSIM_SEEDS) caps the seeds per file; composes with --shard and
+    /// --shard-of.
+    #[arg(long = "for", value_name = "DURATION", conflicts_with = "seed", value_parser = super::campaign::parse_budget)]
+    pub budget: Option<Duration>,
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,13 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use serde::Serialize;
 
+use super::args::Shard;
+use super::coverage::{covered, next_seed_start, Progression, ShardRun};
+
+/// The version of `--format json`'s document, which `merge` checks: it
+/// changes when a field changes meaning or goes, not when one is added.
+pub(super) const FORMAT_VERSION: u64 = 1;
+
 /// One file's sweep, done or stopped.
 pub(super) struct FileReport {
     /// The path as given or found, for a person to rerun.
@@ -32,23 +39,32 @@ pub(super) struct FileReport {
     /// Seeds that ran twice, and the lowest of them.
     pub run_twice: u64,
     pub run_twice_seeds: Vec<u64>,
+    /// Exactly which seeds it ran.
+    pub shard_run: ShardRun,
 }
 
 /// Seeds that ran twice a summary line names before it says `…`.
 const RUN_TWICE_NAMED: usize = 8;
 
 impl FileReport {
+    /// `shard` of the sequence that starts at `seed_start`.
     pub fn new(
         file: String,
         seeds_planned: u64,
         sweep: Sweep,
         wall: Duration,
+        (shard, seed_start): (Shard, u64),
         determinism: String,
     ) -> FileReport {
         FileReport {
             determinism,
             run_twice: sweep.run_twice,
             run_twice_seeds: sweep.run_twice_seeds,
+            shard_run: ShardRun {
+                seed_start,
+                shard,
+                seeds_run: sweep.seeds_run,
+            },
             file,
             scenario: sweep.scenario,
             seeds_planned,
@@ -76,40 +92,45 @@ impl FileReport {
             if failed == 0 { "ok" } else { "FAIL" },
             self.scenario,
             self.seeds_run,
-            self.run_twice_words(),
+            run_twice_words(self.seeds_run, self.run_twice, &self.run_twice_seeds),
             self.passed,
         )
     }
+}
 
-    /// `each run twice`, or which ran twice.
-    fn run_twice_words(&self) -> String {
-        if self.run_twice == self.seeds_run {
-            return "each run twice".to_string();
-        }
-        let mut named: Vec<String> = self
-            .run_twice_seeds
-            .iter()
-            .take(RUN_TWICE_NAMED)
-            .map(u64::to_string)
-            .collect();
-        if self.run_twice > named.len() as u64 {
-            named.push("…".to_string());
-        }
-        match named.is_empty() {
-            true => "none run twice".to_string(),
-            false => format!("{} run twice (seeds {})", self.run_twice, named.join(", ")),
-        }
+/// `each run twice`, or which of `seeds_run` seeds ran twice: `run_twice`
+/// of them, the lowest being `seeds`.
+pub(super) fn run_twice_words(seeds_run: u64, run_twice: u64, seeds: &[u64]) -> String {
+    if run_twice == seeds_run {
+        return "each run twice".to_string();
+    }
+    let mut named: Vec<String> = seeds
+        .iter()
+        .take(RUN_TWICE_NAMED)
+        .map(u64::to_string)
+        .collect();
+    if run_twice > named.len() as u64 {
+        named.push("…".to_string());
+    }
+    match named.is_empty() {
+        true => "none run twice".to_string(),
+        false => format!("{run_twice} run twice (seeds {})", named.join(", ")),
     }
 }
 
 /// `--format json`: the whole document, keys in this order.
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// [`FORMAT_VERSION`].
+    format_version: u64,
     /// Failing seeds in all files, kept or not.
     failed: u64,
     /// Whether Ctrl-C cut the sweep short (the files after the stopped one
     /// are not listed).
     stopped: bool,
+    /// Where a campaign after this one starts so that every seed it runs
+    /// is fresh: the largest of the files' `next_seed_start`.
+    next_seed_start: Option<u64>,
     scenarios: Vec<JsonScenario<'a>>,
 }
 
@@ -132,6 +153,12 @@ struct JsonScenario<'a> {
     /// The lowest of them, at most 64, in seed order.
     run_twice_seeds: &'a [u64],
     failures: Vec<JsonFailure<'a>>,
+    /// What each shard ran (one here; a merge lists every shard's).
+    shards: &'a [ShardRun],
+    /// The seeds run, as progressions.
+    covered: Vec<Progression>,
+    /// One past the highest seed run.
+    next_seed_start: u64,
 }
 
 #[derive(Serialize)]
@@ -158,8 +185,13 @@ pub(super) fn write_json(
     stopped: bool,
 ) -> io::Result<()> {
     let document = JsonReport {
+        format_version: FORMAT_VERSION,
         failed: reports.iter().map(|report| report.failed).sum(),
         stopped,
+        next_seed_start: reports
+            .iter()
+            .map(|report| next_seed_start(std::slice::from_ref(&report.shard_run)))
+            .max(),
         scenarios: reports
             .iter()
             .map(|report| JsonScenario {
@@ -192,6 +224,9 @@ pub(super) fn write_json(
                         replay: &failure.replay,
                     })
                     .collect(),
+                shards: std::slice::from_ref(&report.shard_run),
+                covered: covered(std::slice::from_ref(&report.shard_run)),
+                next_seed_start: next_seed_start(std::slice::from_ref(&report.shard_run)),
             })
             .collect(),
     };
@@ -365,13 +400,20 @@ mod tests {
             determinism: "all".into(),
             run_twice: 5,
             run_twice_seeds: vec![0, 1, 2, 3, 4],
+            shard_run: ShardRun {
+                seed_start: 0,
+                shard: Shard::ALL,
+                seeds_run: 5,
+            },
         }
     }
 
     #[test]
     fn a_sampled_sweep_names_the_seeds_that_ran_twice() {
         let mut sampled = report(0);
-        assert!(sampled.summary_line().contains("5 seed(s), each run twice:"));
+        assert!(sampled
+            .summary_line()
+            .contains("5 seed(s), each run twice:"));
         sampled.determinism = "1/4".into();
         sampled.seeds_run = 40;
         sampled.run_twice = 10;

@@ -103,7 +103,9 @@ mod tests {
     fn a_sample_reruns_about_one_in_n_and_always_the_first_seed() {
         let sample = "1/4".parse::<Determinism>().unwrap().anchored_at(100);
         assert!(sample.runs_twice(100));
-        let twice = (100..10_100).filter(|&seed| sample.runs_twice(seed)).count();
+        let twice = (100..10_100)
+            .filter(|&seed| sample.runs_twice(seed))
+            .count();
         assert!((2_300..2_700).contains(&twice), "{twice} of 10000");
     }
 
@@ -118,7 +120,10 @@ mod tests {
                 .step_by(4)
                 .filter(|&seed| sample.runs_twice(seed))
                 .count();
-            assert!((180..320).contains(&twice), "shard {shard}: {twice} of 1000");
+            assert!(
+                (180..320).contains(&twice),
+                "shard {shard}: {twice} of 1000"
+            );
         }
     }
 

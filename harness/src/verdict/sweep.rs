@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::check_seed::{Shrinking, Verdict};
-use super::reruns::Determinism;
 use super::failure::{Failure, Problem};
+use super::reruns::Determinism;
 use crate::checks::PromtoolMemo;
 use crate::sim::Sim;
 
