@@ -203,9 +203,7 @@ where
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         // Spans are created inside simulated tasks; outside one there is no node.
-        let node = madsim::runtime::Handle::try_current()
-            .is_ok()
-            .then(madsim::plugin::node);
+        let node = super::clock::in_simulation().then(madsim::plugin::node);
         let mut state = self.state.lock().expect("lifecycle lock poisoned");
         let seq = state.opened;
         state.opened += 1;
@@ -235,9 +233,7 @@ where
 
 fn current_node_name(nodes: &NodeNames) -> String {
     // Spans are created inside simulated tasks; outside one there is no node.
-    let node = madsim::runtime::Handle::try_current()
-        .is_ok()
-        .then(madsim::plugin::node);
+    let node = super::clock::in_simulation().then(madsim::plugin::node);
     node_name(nodes, node)
 }
 
