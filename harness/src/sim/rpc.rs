@@ -13,6 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use obsim_faults::Trigger;
+
 use super::capture::current_span;
 use super::network::{message_name, Network, RESERVED_TAGS_START};
 use crate::run::{AttemptRecord, CallRecord, RequestRecord, NETWORK_ERROR, TIMEOUT};
@@ -123,6 +125,11 @@ impl Network {
             status: None,
             span: None,
         });
+        if let Some(node) = self.triggers {
+            world.triggers.accepted(node, record);
+        }
+        let describe = || world.ledger.describe_request(record);
+        self.trigger(Trigger::Accept, describe);
         Ok(Request {
             body: envelope.body,
             method: envelope.method,
@@ -254,6 +261,10 @@ impl<Req> Request<Req> {
 
 /// Answers one request, once. Dropping it unanswered (a crash drops the
 /// handler) leaves the request without a reply in the ledger.
+///
+/// A crash set off by the reply (`on = "reply"`) lands at the send's
+/// `.await`: the reply is recorded and counted as sent, as a handler counts
+/// it before sending, and never leaves the node.
 pub struct Responder {
     network: Network,
     to: SocketAddr,
@@ -277,9 +288,31 @@ impl Responder {
             &reply.status(),
             current_span(),
         );
+        self.answered();
         let kind = message_name::<R>();
+        network.count_send(&kind)?;
+        let describe = || world.ledger.describe_request(self.record);
+        if network.trigger(Trigger::Reply, describe) {
+            // Frozen: the supervisor kills the node before this resumes.
+            return futures::future::pending().await;
+        }
         network
-            .send_as(self.to, self.reply_tag, ReplyEnvelope(reply), kind)
+            .send_counted(self.to, self.reply_tag, ReplyEnvelope(reply), kind)
             .await
+    }
+
+    /// The request is no longer in flight.
+    fn answered(&self) {
+        if let Some(node) = self.network.triggers {
+            self.network.world.triggers.answered(node, self.record);
+        }
+    }
+}
+
+impl Drop for Responder {
+    /// Dropped unanswered, the request will never be answered: it is no
+    /// longer in flight (a crash ends the incarnation's in any case).
+    fn drop(&mut self) {
+        self.answered();
     }
 }
