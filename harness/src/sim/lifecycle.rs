@@ -131,7 +131,8 @@ impl Supervisor {
                 self.crash(event.node, restart_after, fired);
             }
             Lifecycle::Pause { resume_after } => {
-                if self.down.borrow().contains(&event.node) {
+                let dying = self.world.crash_requests.is_frozen(event.node);
+                if dying || self.down.borrow().contains(&event.node) {
                     return;
                 }
                 let (name, id) = (server_name(event.node), self.nodes[event.node]);
@@ -142,7 +143,11 @@ impl Supervisor {
                 self.handle.pause(id);
                 madsim::time::sleep(resume_after).await;
                 self.log(FaultKind::NodeResume, &name, String::new());
-                self.handle.resume(id);
+                // A node an event froze for a crash stays frozen until the
+                // crash request, already queued, kills it.
+                if !self.world.crash_requests.is_frozen(event.node) {
+                    self.handle.resume(id);
+                }
             }
         }
     }
@@ -273,7 +278,8 @@ impl Supervisor {
     /// What an `in_flight` crash of `node` would cut off now; None when the
     /// node is down or holds no request in flight.
     fn in_flight_detail(&self, node: usize) -> Option<String> {
-        if self.down.borrow().contains(&node) {
+        let dying = self.world.crash_requests.is_frozen(node);
+        if dying || self.down.borrow().contains(&node) {
             return None;
         }
         let (oldest, count) = self.world.triggers.in_flight(node)?;

@@ -69,6 +69,10 @@ impl Network {
         let Some(node) = self.triggers else {
             return false;
         };
+        // Frozen for a crash already: this poll's events die with it.
+        if self.world.crash_requests.is_frozen(node) {
+            return false;
+        }
         let now = self.world.clock.elapsed();
         let Some(crash) = self.world.triggers.decide(node, event, now) else {
             return false;

@@ -14,7 +14,7 @@
 //! as that task never runs. A crash during a transaction lands the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
@@ -30,11 +30,28 @@ use crate::run::server_name;
 pub(crate) struct CrashRequests {
     sender: mpsc::UnboundedSender<CrashRequest>,
     names: NodeNames,
+    /// Servers frozen and waiting for the supervisor to kill them.
+    frozen: Arc<Mutex<BTreeSet<usize>>>,
 }
 
 impl CrashRequests {
     pub(crate) fn new(sender: mpsc::UnboundedSender<CrashRequest>, names: NodeNames) -> Self {
-        CrashRequests { sender, names }
+        CrashRequests {
+            sender,
+            names,
+            frozen: Arc::default(),
+        }
+    }
+
+    /// Whether server `node` is frozen, about to be killed: it meets no
+    /// further event, and nothing may resume it.
+    pub(crate) fn is_frozen(&self, node: usize) -> bool {
+        self.frozen.lock().expect("frozen lock").contains(&node)
+    }
+
+    /// Server `node`'s incarnation ended: a frozen one is killed now.
+    pub(crate) fn node_down(&self, node: usize) {
+        self.frozen.lock().expect("frozen lock").remove(&node);
     }
 
     /// Freezes server `node` and asks the supervisor to kill it, restarting
@@ -53,6 +70,7 @@ impl CrashRequests {
         if let Some(id) = id {
             madsim::runtime::Handle::current().pause(id);
         }
+        self.frozen.lock().expect("frozen lock").insert(node);
         // The supervisor outlives every node; if it is gone the run is over.
         let _ = self.sender.unbounded_send(CrashRequest {
             node,

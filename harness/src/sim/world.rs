@@ -250,6 +250,7 @@ impl World {
         }
         self.ledger.node_down(&server_name(node));
         self.triggers.node_down(node);
+        self.crash_requests.node_down(node);
     }
 
     pub(crate) fn incarnations(&self) -> Vec<Incarnation> {
