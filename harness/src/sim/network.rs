@@ -66,7 +66,8 @@ impl Network {
     /// `describe` says of the event, and the node is frozen: it dies where
     /// this poll ends (see `triggers.rs`).
     pub(super) fn trigger(&self, event: Trigger, describe: impl FnOnce() -> String) -> bool {
-        let Some(node) = self.triggers else {
+        let triggers = &self.world.triggers;
+        let Some(node) = self.triggers.filter(|node| triggers.aim_at(*node)) else {
             return false;
         };
         // Frozen for a crash already: this poll's events die with it.

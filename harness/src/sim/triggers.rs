@@ -115,6 +115,12 @@ impl Triggers {
         }
     }
 
+    /// Whether a crash an event sets off is aimed at server `node`: if not,
+    /// its events cost nothing.
+    pub(crate) fn aim_at(&self, node: usize) -> bool {
+        self.decisions.get(node).is_some_and(Option::is_some)
+    }
+
     /// Whether `event` on server `node` at `now` sets a crash off.
     pub(crate) fn decide(
         &self,
