@@ -18,7 +18,7 @@ use std::time::Duration;
 ///   each message, each invocation). None means every opportunity.
 /// - `at` and `duration` (a scenario file's `for`) are its window in
 ///   simulated time since the run started. `duration` None means until the
-///   run ends. Point events (a crash) happen at `at`.
+///   run ends. Point events (a crash without a `trigger`) happen at `at`.
 /// - `transport` is the traffic a delay or a loss acts on: obsim's typed
 ///   messages (the default) or madsim's sockets; see [`Transport`].
 /// - `endpoint` aims a message fault at the messages one endpoint sends, by

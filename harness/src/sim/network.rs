@@ -187,7 +187,8 @@ impl Network {
 
     /// Receives the next message under `tag`. A message of another type is an
     /// error, not a panic: two components disagreeing on a tag is a bug to
-    /// report.
+    /// report. A crash a scenario sets off by the receipt (`on = "receive"`)
+    /// lands where the poll that called this ends.
     pub async fn recv<M: Any>(&self, tag: u64) -> io::Result<(M, SocketAddr)> {
         reject_reserved(tag)?;
         self.recv_as(tag, |message: &M| message_name_of(message))

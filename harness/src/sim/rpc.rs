@@ -109,6 +109,10 @@ impl Network {
     /// A request of another type is an error, not a panic: two components
     /// disagreeing on a type is a bug to report. Serve every method of one
     /// node with one request type (an enum).
+    ///
+    /// A crash a scenario sets off by the accept (`on = "accept"`) lands
+    /// where the poll that called this ends: count and start what the
+    /// request needs before the next `.await`, as obsim records it here.
     pub async fn accept<Req: Any>(&self) -> io::Result<Request<Req>> {
         let kind = |_: &Envelope<Req>| message_name::<Req>();
         let (envelope, from) = self.recv_as(REQUEST_TAG, kind).await?;
