@@ -3,7 +3,7 @@
 //! message that names what broke and the command that replays it.
 
 use obsim::harness::{Check, Failure, Problem};
-use obsim_fixtures::Bug;
+use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
 
 /// The failure `bug` causes on its case's seed (see
 /// [`obsim_fixtures::bug_case`]), which must be `seed`.
@@ -360,6 +360,95 @@ fn a_dependency_call_with_no_span_on_one_code_path_is_caught_by_span_completion(
     );
     assert_eq!(failure.checks(), [Check::SpanCompletion], "{message}");
     assert_replay_line(&message, 1, test);
+}
+
+/// A request's count belongs in the poll that takes it: counted in the
+/// request's own task, it goes missing when the node dies after the accept
+/// and before that task first runs. The case's crash is set off by the
+/// accept (`on = "accept"`), so it lands in that window every time.
+#[test]
+fn received_counter_in_request_task_is_caught_by_a_crash_at_accept() {
+    let test = "received_counter_in_request_task_is_caught_by_a_crash_at_accept";
+    let failure = failure_with(Bug::ReceivedCounterInRequestTask, 0, test);
+    let message = message_of(&failure);
+    assert!(
+        message.starts_with("obsim: scenario `bug-received-counter-in-request-task` seed 0 broke"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "[metric_accuracy] `network_messages_received_total`: disagrees with the harness's \
+             ground truth: `final(network_messages_received_total{message=\"invoke\"}) == \
+             messages.received{message=\"invoke\"}` does not hold: "
+        ),
+        "{message}"
+    );
+    // The node whose count went missing, and when it died.
+    let crashed = regex_like(&message, "server-1#0 = ", " (crashed at ");
+    assert!(crashed, "{message}");
+    assert_eq!(failure.checks(), [Check::MetricAccuracy], "{message}");
+    assert_replay_line(&message, 0, test);
+}
+
+/// Whether `message` has `first`, a number, then `then`.
+fn regex_like(message: &str, first: &str, then: &str) -> bool {
+    message.match_indices(first).any(|(at, _)| {
+        let rest = &message[at + first.len()..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+        digits > 0 && rest[digits..].starts_with(then)
+    })
+}
+
+/// The same crashes, with correct code: counted in the accept loop, the
+/// request is in the count before the crash lands, on every seed.
+#[test]
+fn the_clean_fixture_passes_the_crashes_that_events_set_off() {
+    let case = obsim_fixtures::bug_case(Bug::ReceivedCounterInRequestTask);
+    let config = ActorConfig {
+        bugs: Default::default(),
+        ..case.config()
+    };
+    let sim = case
+        .builder("unused")
+        .build(move || ActorSystem::new(config.clone()))
+        .expect("valid");
+    let at_accept = crash_at_accept(None);
+    for seed in 0..8 {
+        for (name, sim) in [("the case", &sim), ("crash-at-accept", &at_accept)] {
+            if let Some(failure) = sim.check_seed(seed).failure {
+                panic!("{name}, seed {seed}: {failure}");
+            }
+        }
+    }
+}
+
+/// `scenarios/crash-at-accept.toml` as the suite runs it, `bug` planted.
+fn crash_at_accept(bug: Option<Bug>) -> obsim::Sim {
+    let path = obsim_fixtures::scenarios_dir().join("crash-at-accept.toml");
+    let scenario = obsim::load_scenario(&path).expect("the scenario loads");
+    let mut config: ActorConfig = scenario.system_config().expect("its [system]");
+    config.bugs.extend(bug);
+    obsim_fixtures::suite()
+        .builder(&scenario, "unused")
+        .artifacts_dir(None)
+        .build(move || ActorSystem::new(config.clone()))
+        .expect("valid")
+}
+
+/// Not a lucky seed: the default sweep's crash at accept catches the bug
+/// on every seed it fires on, and it fires on every seed with traffic.
+#[test]
+fn received_counter_in_request_task_is_caught_on_at_least_12_of_the_first_16_seeds() {
+    let sim = crash_at_accept(Some(Bug::ReceivedCounterInRequestTask));
+    let caught: Vec<u64> = (0..16)
+        .filter(|seed| {
+            let verdict = sim.check_seed(*seed);
+            verdict
+                .failure
+                .is_some_and(|failure| failure.checks().contains(&Check::MetricAccuracy))
+        })
+        .collect();
+    assert!(caught.len() >= 12, "caught on seeds {caught:?} only");
 }
 
 #[test]

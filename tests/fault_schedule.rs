@@ -112,6 +112,14 @@ fn failed_writes_and_handler_panics_replay_as_fixed_events() {
     assert!(replays_exactly("actor-panics", 2) > 0);
 }
 
+/// The reply a crash falls on is drawn (one in ten); written down, it is
+/// the nth reply server-1 sends at that instant, beside the crash on the
+/// 5th accept the file fixes itself, and the run replays.
+#[test]
+fn crashes_set_off_by_events_replay_as_fixed_events() {
+    assert_eq!(replays_exactly("crash-at-accept", 3), 2);
+}
+
 #[test]
 fn dependency_faults_replay_as_fixed_events() {
     assert!(replays_exactly("llm-provider-faults", 5) > 0);

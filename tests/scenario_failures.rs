@@ -94,6 +94,43 @@ for = "500ms"
 }
 
 #[test]
+fn a_crash_whose_event_never_comes_fails_the_seed_instead_of_passing_vacuously() {
+    // 100 invocations over three servers: server-2 never accepts a 500th
+    // request, and holds none in flight after 9 s.
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "Crashes set off by events that never happen."
+[workload]
+invocations = 100
+[run]
+duration = "10s"
+[[faults]]
+kind = "node_crash"
+node = 2
+on = "accept"
+nth = 500
+[[faults]]
+kind = "node_crash"
+node = 2
+on = "in_flight"
+at = "9s"
+"#,
+    );
+    let message = failure.to_string();
+    for fault in [
+        "fault #0 `node_crash node=2 nth=500 on=accept`",
+        "fault #1 `node_crash node=2 at=9s on=in_flight`",
+    ] {
+        assert!(
+            message.contains(&format!("[faults_fired] {fault} on server-2: never fired")),
+            "{message}"
+        );
+    }
+    assert_eq!(failure.checks(), [Check::FaultsFired], "{message}");
+}
+
+#[test]
 fn a_fault_entry_is_judged_by_its_own_firings_not_by_another_of_its_kind() {
     // Two packet_loss entries on the same messages: the second fires all
     // the time, the first never can. Matching by kind alone passed this.

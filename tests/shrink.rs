@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use obsim::harness::faults::FaultKind;
+use obsim::harness::faults::{FaultKind, Trigger};
 use obsim::harness::{Check, Failure, FaultShrink, ShrinkBudget, ShrinkStop, ShrinkTarget};
 use obsim_fixtures::Bug;
 
@@ -175,6 +175,17 @@ fn an_attempt_span_left_ok_under_a_crash_keeps_the_crash_and_halves_the_schedule
         "{}",
         report(&shrunk)
     );
+}
+
+/// The count goes missing only where a crash lands after an accept and
+/// before the request's task runs: the answer keeps the crash the accept
+/// sets off, and the invocations it takes to reach its nth request.
+#[test]
+fn a_received_counter_in_the_request_task_keeps_the_crash_at_accept_and_few_invocations() {
+    let shrunk = proven(Bug::ReceivedCounterInRequestTask);
+    assert_size(&shrunk, &[FaultKind::NodeCrash], 250);
+    let trigger = shrunk.minimal[0].trigger;
+    assert_eq!(trigger, Some(Trigger::Accept), "{}", report(&shrunk));
 }
 
 /// Two runs of one seed diverge because of state carried in the process:

@@ -18,7 +18,7 @@ use std::time::Duration;
 ///   each message, each invocation). None means every opportunity.
 /// - `at` and `duration` (a scenario file's `for`) are its window in
 ///   simulated time since the run started. `duration` None means until the
-///   run ends. Point events (a crash) happen at `at`.
+///   run ends. Point events (a crash without a `trigger`) happen at `at`.
 /// - `transport` is the traffic a delay or a loss acts on: obsim's typed
 ///   messages (the default) or madsim's sockets; see [`Transport`].
 /// - `endpoint` aims a message fault at the messages one endpoint sends, by
@@ -29,6 +29,10 @@ use std::time::Duration;
 ///   no draw from the seed. A failing run's probabilistic faults are replayed
 ///   as such events (see [`crate::FaultLog::fixed_schedule`]), so that
 ///   removing one never moves another.
+/// - `trigger` (a scenario file's `on`) sets a `node_crash` off by an event
+///   on its node instead of at a time: `at` and `duration` are then the
+///   window in which the event may set it off, and `probability` or `nth`
+///   pick which event does. See [`Trigger`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub effect: Effect,
@@ -41,6 +45,107 @@ pub struct Fault {
     pub transport: Transport,
     pub endpoint: Option<String>,
     pub nth: Option<u64>,
+    pub trigger: Option<Trigger>,
+}
+
+/// The event that sets a triggered `node_crash` off, instead of a time.
+/// Faults fire at drawn times otherwise, and a window microseconds wide (a
+/// request accepted and its task not yet polled) is almost never hit.
+///
+/// Every trigger lands the crash where an `.await` of the node would yield,
+/// never in the middle of the synchronous code between two: a crash in a
+/// real process can land anywhere, but madsim only stops a task between
+/// polls, and the harness reads a crashed incarnation's final metrics at
+/// that same point, so correct code, which counts in the poll that does the
+/// work, always agrees with the ground truth.
+///
+/// A crash between a storage write's start and its commit is the kind
+/// `crash_during_transaction`, which also leaves the torn write: it is the
+/// storage trigger, and lands the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Trigger {
+    /// The node takes a request off the network (`Network::accept`). The
+    /// node is frozen at once and killed before any other task of it runs:
+    /// the poll that accepted goes on to its next `.await` (so the accept
+    /// loop's own bookkeeping happens), and the task it spawned for the
+    /// request is never polled.
+    Accept,
+    /// The node's system endpoint receives a message: a request, a reply to
+    /// one of its calls, or a message of `Network::recv`. It lands as
+    /// `Accept` does: the receiving poll runs to its next `.await`, nothing
+    /// else of the node runs.
+    Receive,
+    /// The node has a request accepted and not yet answered: at `at`, or at
+    /// the first moment after it when one is in flight. The supervisor, a
+    /// task outside the node, kills it between two polls, as a timed crash
+    /// does, so the requests in flight are cut off wherever their handlers
+    /// are waiting.
+    InFlight,
+    /// The node's handler sends its reply (`Responder::reply`): the reply
+    /// is recorded and counted as sent, as the handler's own counters count
+    /// it, and the crash lands at that send's `.await`, before the reply
+    /// leaves the node: the caller never gets it.
+    Reply,
+}
+
+impl Trigger {
+    /// In the order a swarm draws from: new triggers go at the end.
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Accept,
+        Trigger::Receive,
+        Trigger::InFlight,
+        Trigger::Reply,
+    ];
+
+    /// The name a scenario file's `on` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Accept => "accept",
+            Trigger::Receive => "receive",
+            Trigger::InFlight => "in_flight",
+            Trigger::Reply => "reply",
+        }
+    }
+
+    /// Whether the node's own code meets the event, so that the harness
+    /// decides it where it happens (counting each one, drawing for it);
+    /// `InFlight` is a state the supervisor watches instead.
+    pub fn is_event(self) -> bool {
+        self != Trigger::InFlight
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(trigger) = Trigger::ALL.into_iter().find(|t| t.as_str() == text) {
+            return Ok(trigger);
+        }
+        if matches!(text, "write" | "commit" | "transaction" | "put") {
+            return Err(
+                "a crash between a storage write's start and its commit is its own \
+                        kind: kind = \"crash_during_transaction\" (it also leaves the torn \
+                        write for recovery), with no `on`"
+                    .into(),
+            );
+        }
+        let names: Vec<String> = Trigger::ALL
+            .iter()
+            .map(|trigger| format!("{:?}", trigger.as_str()))
+            .collect();
+        Err(format!(
+            "unknown trigger {text:?}: expected one of {} (the event on the node that sets the \
+             crash off)",
+            names.join(", ")
+        ))
+    }
 }
 
 /// The traffic a `network_delay` or `packet_loss` acts on. A partition needs
@@ -163,7 +268,25 @@ impl Fault {
             transport: Transport::Messages,
             endpoint: None,
             nth: None,
+            trigger: None,
         }
+    }
+
+    /// Sets the fault off by `trigger`, an event on its node, instead of at
+    /// a time; see [`Trigger`].
+    pub fn on_event(mut self, trigger: Trigger) -> Fault {
+        self.trigger = Some(trigger);
+        self
+    }
+
+    /// Whether the supervisor carries this fault out at a time it knows in
+    /// advance: a crash, a pause or a partition without a trigger.
+    pub fn is_scheduled(&self) -> bool {
+        let kind = matches!(
+            self.effect,
+            Effect::NodeCrash { .. } | Effect::NodePause | Effect::NetworkPartition(_)
+        );
+        kind && self.trigger.is_none()
     }
 
     /// Aims a message fault at the messages `endpoint` sends.
@@ -466,6 +589,9 @@ impl fmt::Display for Fault {
         }
         if let Some(nth) = self.nth {
             write!(f, " nth={nth}")?;
+        }
+        if let Some(trigger) = self.trigger {
+            write!(f, " on={trigger}")?;
         }
         if self.transport != Transport::Messages {
             write!(f, " transport={}", self.transport.as_str())?;

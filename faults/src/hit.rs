@@ -64,6 +64,7 @@ pub(crate) fn fixed_event(
         transport: Transport::Messages,
         endpoint: aim.endpoint,
         nth: Some(nth),
+        trigger: fault.trigger,
     })
 }
 

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::hit::{fixed_event, Aim, Instant};
-use crate::{Effect, Fault, FaultKind, FaultPlan, Fired, Hit, Transport};
+use crate::{Effect, Fault, FaultKind, FaultPlan, Fired, Hit, Transport, Trigger};
 
 /// The ChaCha stream of one component in one run.
 ///
@@ -158,6 +158,32 @@ impl Injector {
                     )
             }),
             sends: Instant::default(),
+        }
+    }
+
+    /// The crashes events on server node `node` set off: accepted
+    /// requests, received messages and replies, each kind of event on its
+    /// own stream `trigger/<node>/<event>`, so that an extra message never
+    /// shifts which request a crash falls on.
+    pub fn triggers(&self, node: usize) -> NodeTriggers {
+        let streams = Trigger::ALL
+            .into_iter()
+            .filter(|trigger| trigger.is_event())
+            .map(|trigger| {
+                let name = format!("trigger/{node}/{trigger}");
+                (trigger, component_stream(self.seed, &name))
+            })
+            .collect();
+        NodeTriggers {
+            node,
+            streams,
+            rules: self.rules(|fault| {
+                fault.aims_at_node(node)
+                    && fault.trigger.is_some_and(Trigger::is_event)
+                    && matches!(fault.effect, Effect::NodeCrash { .. })
+            }),
+            fired: self.fired.clone(),
+            instants: BTreeMap::new(),
         }
     }
 
@@ -486,6 +512,73 @@ impl HandlerPanics {
     }
 }
 
+/// A crash an event on a node sets off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggeredCrash {
+    /// Restart after this long, or never.
+    pub restart_after: Option<Duration>,
+    /// The plan fault that fired, for the fault log and the fixed schedule.
+    pub hit: Hit,
+}
+
+/// Seeded decisions of the crashes one node's events set off.
+#[derive(Clone, Debug)]
+pub struct NodeTriggers {
+    node: usize,
+    streams: BTreeMap<Trigger, ChaCha8Rng>,
+    rules: Rules,
+    /// Shared with every component: a crash fires once per plan fault.
+    fired: Arc<Vec<AtomicBool>>,
+    /// Events by kind at the current instant.
+    instants: BTreeMap<Trigger, Instant>,
+}
+
+impl NodeTriggers {
+    /// Whether no fault of the plan is set off by this node's events.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Decides whether `event`, happening on the node at simulated time
+    /// `now`, sets a crash off. Each fault draws at every event of its
+    /// trigger, window open or not, fired or not, so that its stream stays
+    /// aligned with the count of events; it fires once, on the first event
+    /// its chance (or `nth`) picks. None for an event no rule watches
+    /// (`InFlight`, which the supervisor watches).
+    pub fn decide(&mut self, event: Trigger, now: Duration) -> Option<TriggeredCrash> {
+        let rng = self.streams.get_mut(&event)?;
+        let nth = self.instants.entry(event).or_default().tick(now);
+        let mut crash = None;
+        for rule in self
+            .rules
+            .iter_mut()
+            .filter(|r| r.fault.trigger == Some(event))
+        {
+            let hit = fires(rng, rule, now);
+            let Effect::NodeCrash { restart_after } = rule.fault.effect else {
+                continue;
+            };
+            if !hit || crash.is_some() || self.fired[rule.index].swap(true, Ordering::Relaxed) {
+                continue;
+            }
+            let aim = Aim {
+                node: Some(self.node),
+                ..Aim::default()
+            };
+            let fixed = fixed_event(&rule.fault, now, nth, None, aim);
+            crash = Some(TriggeredCrash {
+                restart_after,
+                hit: Hit {
+                    index: rule.index,
+                    kind: FaultKind::NodeCrash,
+                    fixed,
+                },
+            });
+        }
+        crash
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,6 +869,66 @@ mod tests {
             overflow.to_string().contains("fault log keeps 5"),
             "{overflow}"
         );
+    }
+
+    fn crash_on(trigger: Trigger) -> Fault {
+        Fault::new(Effect::NodeCrash {
+            restart_after: Some(SECOND),
+        })
+        .on_node(1)
+        .on_event(trigger)
+    }
+
+    #[test]
+    fn a_triggered_crash_fires_once_on_the_nth_event_of_its_kind_on_its_node_from_at() {
+        let fault = crash_on(Trigger::Accept).at(SECOND).at_nth(3);
+        let injector = Injector::new(5, plan(vec![fault]));
+        let mut aimed = injector.triggers(1);
+        let mut other = injector.triggers(0);
+        // Before `at`, other kinds of event, and other nodes do not count.
+        assert_eq!(aimed.decide(Trigger::Accept, SECOND / 2), None);
+        assert_eq!(aimed.decide(Trigger::Receive, SECOND), None);
+        assert_eq!(aimed.decide(Trigger::InFlight, SECOND), None);
+        assert_eq!(other.decide(Trigger::Accept, SECOND), None);
+        assert_eq!(aimed.decide(Trigger::Accept, SECOND), None);
+        assert_eq!(aimed.decide(Trigger::Accept, SECOND), None);
+        let crash = aimed
+            .decide(Trigger::Accept, 2 * SECOND)
+            .expect("the third");
+        assert_eq!(crash.restart_after, Some(SECOND));
+        assert_eq!((crash.hit.index, crash.hit.kind), (0, FaultKind::NodeCrash));
+        assert_eq!(crash.hit.fixed, None, "a fixed event replays as itself");
+        assert!((0..10).all(|_| aimed.decide(Trigger::Accept, 3 * SECOND).is_none()));
+    }
+
+    #[test]
+    fn a_drawn_trigger_fires_once_and_replays_as_its_fixed_event_on_any_seed() {
+        let drawn = crash_on(Trigger::Reply).with_probability(0.2);
+        let first_crash = |injector: &Injector| {
+            let mut triggers = injector.triggers(1);
+            (0..200u64).find_map(|step| {
+                let now = Duration::from_millis(step / 2);
+                triggers
+                    .decide(Trigger::Reply, now)
+                    .map(|crash| (step, crash))
+            })
+        };
+        let (step, crash) =
+            first_crash(&Injector::new(11, plan(vec![drawn.clone()]))).expect("one reply in five");
+        let fixed = crash
+            .hit
+            .fixed
+            .clone()
+            .expect("a drawn fault has a fixed event");
+        assert_eq!(fixed.trigger, Some(Trigger::Reply));
+        assert_eq!(fixed.node, Some(1));
+        assert_eq!(fixed.at, Duration::from_millis(step / 2));
+        assert_eq!(
+            first_crash(&Injector::new(11, plan(vec![drawn]))).map(|(s, _)| s),
+            Some(step)
+        );
+        let replayed = first_crash(&Injector::new(999, plan(vec![fixed])));
+        assert_eq!(replayed.map(|(s, _)| s), Some(step));
     }
 
     #[test]

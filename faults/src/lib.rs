@@ -7,7 +7,9 @@
 //! - [`Injector`]: the seeded decisions, one ChaCha stream per component, so an
 //!   extra I/O call in one component never shifts the fault decisions of another;
 //! - [`swarm`]: a seed's own draw from the whole catalogue (swarm testing);
-//! - [`FaultLog`]: what was actually injected, with simulated time and target.
+//! - [`FaultLog`]: what was actually injected, with simulated time and target;
+//! - [`Trigger`]: the events on a node that can set a crash off instead of a
+//!   time, decided by [`NodeTriggers`].
 //!
 //! The harness honours each fault at the component boundary where it happens in
 //! real life (storage, node lifecycle, request handler, network, the calls to
@@ -20,14 +22,14 @@ mod log;
 mod plan;
 pub mod swarm;
 
-pub use fault::{Effect, Fault, FaultKind, Partition, Transport};
+pub use fault::{Effect, Fault, FaultKind, Partition, Transport, Trigger};
 pub use hit::{Fired, Hit};
 pub use injector::{
     component_stream, DependencyDecision, DependencyFaults, HandlerPanics, Injector, NetworkFaults,
-    SendDecision, StorageDecision, StorageFaults, TornCrash,
+    NodeTriggers, SendDecision, StorageDecision, StorageFaults, TornCrash, TriggeredCrash,
 };
 pub use log::{FaultEvent, FaultLog, ScheduleOverflow};
 pub use plan::{
-    FaultPlan, Lifecycle, LifecycleEvent, PartitionWindow, PlanError, SocketCondition,
-    SocketWindow, Topology,
+    FaultPlan, InFlightCrash, Lifecycle, LifecycleEvent, PartitionWindow, PlanError,
+    SocketCondition, SocketWindow, Topology,
 };

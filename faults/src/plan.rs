@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Effect, Fault, FaultKind, Partition, Transport};
+use crate::{Effect, Fault, FaultKind, Partition, Transport, Trigger};
 
 /// The faults of one run. Build it with [`FaultPlan::new`], which validates
 /// every fault against the topology and the run's end, so a plan that exists
@@ -48,6 +48,19 @@ pub struct LifecycleEvent {
 pub enum Lifecycle {
     Crash { restart_after: Option<Duration> },
     Pause { resume_after: Duration },
+}
+
+/// A crash set off by a request in flight on its node, as the supervisor
+/// watches for it: from `at` until `until` (None: until the run ends), the
+/// first moment the node holds a request it accepted and has not answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlightCrash {
+    /// The fault's index in the plan.
+    pub index: usize,
+    pub node: usize,
+    pub at: Duration,
+    pub until: Option<Duration>,
+    pub restart_after: Option<Duration>,
 }
 
 /// A partition as the harness's supervisor schedules it.
@@ -119,11 +132,14 @@ impl FaultPlan {
     }
 
     /// Crashes and pauses in the order they happen; ties keep plan order.
+    /// A triggered crash is not among them: the event that sets it off
+    /// decides when it happens.
     pub fn lifecycle(&self) -> Vec<LifecycleEvent> {
         let mut events: Vec<LifecycleEvent> = self
             .faults
             .iter()
             .enumerate()
+            .filter(|(_, fault)| fault.trigger.is_none())
             .filter_map(|(index, fault)| {
                 let action = match fault.effect {
                     Effect::NodeCrash { restart_after } => Lifecycle::Crash { restart_after },
@@ -142,6 +158,24 @@ impl FaultPlan {
             .collect();
         events.sort_by_key(|event| event.at);
         events
+    }
+
+    /// The crashes a request in flight sets off, in plan order.
+    pub fn in_flight_crashes(&self) -> Vec<InFlightCrash> {
+        let in_flight = self.faults.iter().enumerate();
+        in_flight
+            .filter(|(_, fault)| fault.trigger == Some(Trigger::InFlight))
+            .filter_map(|(index, fault)| match fault.effect {
+                Effect::NodeCrash { restart_after } => Some(InFlightCrash {
+                    index,
+                    node: fault.node?,
+                    at: fault.at,
+                    until: fault.duration.map(|length| fault.at + length),
+                    restart_after,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Partitions in the order they start; ties keep plan order.
@@ -219,12 +253,13 @@ enum Operations {
     Any,
 }
 
-fn shape(effect: &Effect, topology: &Topology) -> Shape {
-    let (scheduled, needs_duration, needs_node) = match effect {
-        Effect::NodeCrash { .. } => (true, false, true),
-        Effect::NodePause => (true, true, true),
-        Effect::NetworkPartition(_) => (true, false, false),
-        _ => (false, false, false),
+fn shape(fault: &Fault, topology: &Topology) -> Shape {
+    let effect = &fault.effect;
+    let scheduled = fault.is_scheduled();
+    let (needs_duration, needs_node) = match effect {
+        Effect::NodeCrash { .. } => (false, true),
+        Effect::NodePause => (true, true),
+        _ => (false, false),
     };
     let operations = match effect {
         Effect::StorageLatency { .. } => Operations::OneOf(vec!["get".into(), "put".into()]),
@@ -242,7 +277,8 @@ fn shape(effect: &Effect, topology: &Topology) -> Shape {
 
 fn validate(fault: &Fault, topology: &Topology) -> Result<(), FieldProblem> {
     let kind = fault.kind();
-    let shape = shape(&fault.effect, topology);
+    let shape = shape(fault, topology);
+    check_trigger(fault, kind)?;
     check_node(fault, kind, &shape, topology)?;
     check_dependency(fault, kind)?;
     check_operation(fault, kind, &shape)?;
@@ -553,6 +589,50 @@ fn check_nth_aim(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
     Ok(())
 }
 
+/// Only a crash takes a trigger: the other kinds act at each opportunity
+/// already (each write, message, invocation), and a pause or a partition
+/// has a window that a moment cannot give. A request in flight is a state
+/// the supervisor watches, not an event it counts, so it takes neither a
+/// chance nor an `nth`.
+fn check_trigger(fault: &Fault, kind: FaultKind) -> Result<(), FieldProblem> {
+    let Some(trigger) = fault.trigger else {
+        return Ok(());
+    };
+    match fault.effect {
+        Effect::NodeCrash { .. } => {}
+        Effect::CrashDuringTransaction { .. } => {
+            return Err((
+                "on",
+                format!(
+                    "{kind} is set off by a storage write already (between its start and its \
+                     commit): remove `on`"
+                ),
+            ))
+        }
+        _ => {
+            return Err((
+                "on",
+                format!("`on` does not apply to {kind}: only to node_crash"),
+            ))
+        }
+    }
+    if trigger != Trigger::InFlight {
+        return Ok(());
+    }
+    let what = "a node_crash on in_flight fires once, at `at` or the first moment after it \
+                that a request is in flight on its node";
+    if fault.probability.is_some() {
+        return Err(("probability", format!("{what}: remove `probability`")));
+    }
+    if fault.nth.is_some() {
+        return Err((
+            "nth",
+            format!("{what}: remove `nth` (on = \"accept\" counts requests)"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_range(min: Duration, max: Duration) -> Result<(), FieldProblem> {
     if min > max {
         return Err(("min", format!("{min:?} is above max {max:?}")));
@@ -574,10 +654,10 @@ fn check_restart(
     if delay.is_zero() {
         return Err(("restart_after", "expected a delay > 0".into()));
     }
-    // A crash during a transaction fires when a write happens, so only a
-    // scheduled crash has a restart time known in advance.
-    let scheduled = matches!(fault.effect, Effect::NodeCrash { .. });
-    if scheduled && fault.at + delay > topology.run_end {
+    // A crash during a transaction, or one a trigger sets off, happens when
+    // its event does, so only a scheduled crash has a restart time known in
+    // advance.
+    if fault.is_scheduled() && fault.at + delay > topology.run_end {
         return Err((
             "restart_after",
             format!(
@@ -737,6 +817,80 @@ mod tests {
         assert!(!loss().from_endpoint("client").at_nth(1).is_drawn());
         assert!(write().with_probability(0.5).is_drawn());
         assert!(!write().with_probability(1.0).is_drawn());
+    }
+
+    #[test]
+    fn only_a_crash_takes_a_trigger_and_in_flight_takes_no_chance_and_no_nth() {
+        let triggered = |trigger| {
+            Fault::new(Effect::NodeCrash {
+                restart_after: Some(Duration::from_secs(30)),
+            })
+            .on_node(1)
+            .on_event(trigger)
+        };
+        // No `at` needed, a chance or an nth allowed, and a restart may come
+        // after the run's end: the event decides when the crash happens.
+        let ok = vec![
+            triggered(Trigger::Accept).at_nth(3),
+            triggered(Trigger::Receive).with_probability(0.1),
+            triggered(Trigger::InFlight)
+                .at(Duration::from_secs(50))
+                .lasting(Duration::from_secs(5)),
+            triggered(Trigger::Reply).at(Duration::from_secs(59)),
+            crash(0, 2),
+        ];
+        let plan = FaultPlan::new(ok, &topology()).expect("valid triggers");
+        let scheduled: Vec<usize> = plan.lifecycle().iter().map(|e| e.index).collect();
+        assert_eq!(scheduled, [4], "a triggered crash is no timed crash");
+        let watched = plan.in_flight_crashes();
+        assert_eq!(watched.len(), 1);
+        assert_eq!(
+            (watched[0].index, watched[0].node, watched[0].until),
+            (2, 1, Some(Duration::from_secs(55)))
+        );
+        let loss = Fault::new(Effect::PacketLoss).on_event(Trigger::Accept);
+        assert_eq!(field_of(loss), "on");
+        let torn = Fault::new(Effect::CrashDuringTransaction {
+            restart_after: None,
+        })
+        .on_event(Trigger::Reply);
+        let error = FaultPlan::new(vec![torn], &topology()).unwrap_err();
+        assert_eq!(error.field, "on");
+        assert!(error.problem.contains("storage write already"), "{error}");
+        let in_flight = || triggered(Trigger::InFlight);
+        assert_eq!(field_of(in_flight().with_probability(0.5)), "probability");
+        assert_eq!(field_of(in_flight().at_nth(1)), "nth");
+        assert_eq!(field_of(triggered(Trigger::Accept).on_node(3)), "node");
+        let unaimed = Fault::new(Effect::NodeCrash {
+            restart_after: None,
+        })
+        .on_event(Trigger::Accept);
+        assert_eq!(field_of(unaimed), "node");
+        let both = triggered(Trigger::Accept).at_nth(1).with_probability(0.5);
+        assert_eq!(field_of(both), "probability");
+        assert_eq!(
+            field_of(triggered(Trigger::Reply).with_probability(2.0)),
+            "probability"
+        );
+        assert!(triggered(Trigger::Accept).with_probability(0.5).is_drawn());
+        assert!(!triggered(Trigger::InFlight).is_drawn());
+    }
+
+    #[test]
+    fn trigger_names_parse_and_a_write_trigger_points_at_crash_during_transaction() {
+        for trigger in Trigger::ALL {
+            assert_eq!(trigger.as_str().parse::<Trigger>(), Ok(trigger));
+        }
+        let unknown = "connect".parse::<Trigger>().unwrap_err();
+        assert!(
+            unknown.contains(r#""accept", "receive", "in_flight", "reply""#),
+            "{unknown}"
+        );
+        let write = "commit".parse::<Trigger>().unwrap_err();
+        assert!(
+            write.contains("kind = \"crash_during_transaction\""),
+            "{write}"
+        );
     }
 
     #[test]

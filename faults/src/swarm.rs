@@ -8,11 +8,21 @@ use std::time::Duration;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology};
+use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology, Trigger};
 
 /// The chance each kind is in a seed's draw. Half keeps the draws varied
 /// while a typical seed still combines several kinds.
 const KIND_CHANCE: f64 = 0.5;
+
+/// The chance a seed that may crash nodes also draws one crash set off by
+/// an event (a request accepted, a message received, a request in flight,
+/// a reply sent) instead of a time: a timed crash almost never lands in a
+/// window a few polls wide, and such a crash lands there every time.
+const TRIGGER_CHANCE: f64 = 0.5;
+
+/// A drawn event-triggered crash falls on one of the first this many events
+/// of its kind from its `at`.
+const TRIGGER_NTH_MAX: u64 = 8;
 
 /// Whether the swarm can draw `kind`: a kind a scenario can ask for whose
 /// target the swarm knows. A dependency fault is aimed at the dependencies
@@ -24,8 +34,19 @@ pub fn drawable(kind: FaultKind) -> bool {
 
 /// Draws the faults of one seed from `kinds` (those of them that are
 /// [`drawable`]), on the seed's `swarm` stream. Every drawn fault is valid
-/// for `topology`, and at least one kind is always drawn.
+/// for `topology`, and at least one kind is always drawn. When `node_crash`
+/// is among the kinds, a seed may also draw one crash set off by an event
+/// (see [`Trigger`]), on a stream of its own, `swarm/triggers`.
 pub fn draw(seed: u64, topology: &Topology, kinds: &[FaultKind]) -> Vec<Fault> {
+    let mut faults = draw_kinds(seed, topology, kinds);
+    if kinds.contains(&FaultKind::NodeCrash) && !faults.is_empty() {
+        faults.extend(draw_trigger(seed, topology));
+    }
+    faults
+}
+
+/// The seed's draw from the catalogue, on stream `swarm`.
+fn draw_kinds(seed: u64, topology: &Topology, kinds: &[FaultKind]) -> Vec<Fault> {
     let mut rng = component_stream(seed, "swarm");
     // Filtered before any draw, so that `FaultKind::ALL` gaining a kind the
     // swarm cannot draw leaves every seed's draw as it was.
@@ -45,6 +66,32 @@ pub fn draw(seed: u64, topology: &Topology, kinds: &[FaultKind]) -> Vec<Fault> {
         .into_iter()
         .map(|kind| draw_one(&mut rng, topology, kind))
         .collect()
+}
+
+/// Maybe one crash set off by an event, drawn on its own stream so that the
+/// draw from the catalogue stays what it was for every seed. It restarts,
+/// as the swarm's timed crashes do, and an event trigger falls on the nth
+/// event from `at`, so that it replays as itself.
+fn draw_trigger(seed: u64, topology: &Topology) -> Option<Fault> {
+    let mut rng = component_stream(seed, "swarm/triggers");
+    if !rng.random_bool(TRIGGER_CHANCE) {
+        return None;
+    }
+    let trigger = Trigger::ALL[rng.random_range(0..Trigger::ALL.len())];
+    let node = rng.random_range(0..topology.servers);
+    let end = topology.run_end;
+    let at = between(&mut rng, end / 20, end / 2);
+    let restart_after = Some(between(&mut rng, end / 50, end / 5));
+    let nth = rng.random_range(1..=TRIGGER_NTH_MAX);
+    let crash = Fault::new(Effect::NodeCrash { restart_after })
+        .on_node(node)
+        .at(at)
+        .on_event(trigger);
+    Some(if trigger.is_event() {
+        crash.at_nth(nth)
+    } else {
+        crash
+    })
 }
 
 fn ms(millis: u64) -> Duration {
@@ -169,6 +216,35 @@ mod tests {
         }
         let only = [FaultKind::DependencyFailure, FaultKind::DependencyLatency];
         assert!(draw(0, &topology(), &only).is_empty());
+    }
+
+    #[test]
+    fn crashes_set_off_by_events_are_drawn_on_their_own_stream_without_moving_the_rest() {
+        let mut triggers = std::collections::BTreeSet::new();
+        let mut with = 0;
+        for seed in 0..200 {
+            let faults = draw(seed, &topology(), &FaultKind::ALL);
+            let (triggered, timed): (Vec<Fault>, Vec<Fault>) = faults
+                .into_iter()
+                .partition(|fault| fault.trigger.is_some());
+            assert_eq!(timed, draw_kinds(seed, &topology(), &FaultKind::ALL));
+            assert!(triggered.len() <= 1, "seed {seed}: {triggered:?}");
+            for fault in triggered {
+                with += 1;
+                triggers.insert(fault.trigger.expect("triggered"));
+                assert_eq!(fault.kind(), FaultKind::NodeCrash, "{fault}");
+                assert_eq!(
+                    fault.nth.is_some(),
+                    fault.trigger != Some(Trigger::InFlight)
+                );
+            }
+        }
+        assert!((60..140).contains(&with), "{with} of 200 seeds drew one");
+        assert_eq!(triggers.len(), Trigger::ALL.len(), "{triggers:?}");
+        let no_crashes = [FaultKind::PacketLoss, FaultKind::NodePause];
+        assert!((0..100).all(|seed| draw(seed, &topology(), &no_crashes)
+            .iter()
+            .all(|fault| fault.trigger.is_none())));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use obsim_faults::{
-    Effect, Fault, FaultKind, FaultPlan, Partition, PlanError, Topology, Transport,
+    Effect, Fault, FaultKind, FaultPlan, Partition, PlanError, Topology, Transport, Trigger,
 };
 use toml::Spanned;
 
@@ -74,6 +74,7 @@ fn span_of(raw: &RawFault, field: &str, problem: &str) -> Option<Range<usize>> {
         "transport" => span(&raw.transport),
         "endpoint" => span(&raw.endpoint),
         "nth" => span(&raw.nth),
+        "on" => span(&raw.on),
         "from" => side_span(&raw.from, problem),
         "to" => side_span(&raw.to, problem),
         _ => None,
@@ -129,8 +130,10 @@ impl Entry<'_> {
                     .value(node, self.field("node"), "expected a server index >= 0")
             })?),
         };
-        if kind == FaultKind::NodeCrash && self.raw.at.is_none() {
-            let message = "node_crash needs `at`: when the node crashes, e.g. at = \"2s\"";
+        let trigger = self.trigger()?;
+        if kind == FaultKind::NodeCrash && self.raw.at.is_none() && trigger.is_none() {
+            let message = "node_crash needs `at` (when the node crashes, e.g. at = \"2s\") or \
+                           `on` (the event that crashes it, e.g. on = \"accept\")";
             return Err(self.missing("at", message.into()));
         }
         Ok(Fault {
@@ -160,7 +163,19 @@ impl Entry<'_> {
                 .as_ref()
                 .map(|endpoint| endpoint.get_ref().clone()),
             nth: self.nth()?,
+            trigger,
         })
+    }
+
+    /// `on`, when given: whether it applies to the kind is the plan's call.
+    fn trigger(&self) -> Built<Option<Trigger>> {
+        let Some(on) = &self.raw.on else {
+            return Ok(None);
+        };
+        on.get_ref()
+            .parse()
+            .map(Some)
+            .map_err(|problem| self.report.value(on, self.field("on"), problem))
     }
 
     /// `nth`, when given: 0 is left to the plan, which says why it is wrong.

@@ -126,6 +126,7 @@ pub(crate) struct RawFault {
     pub transport: Option<Spanned<String>>,
     pub endpoint: Option<Spanned<String>>,
     pub nth: Int,
+    pub on: Option<Spanned<String>>,
 }
 
 /// A probability as written: a float, or the integers 0 and 1 (any integer

@@ -239,6 +239,9 @@ fn fault_table(fault: &Fault) -> Table {
     if !fault.at.is_zero() {
         table["at"] = value(duration_text(fault.at));
     }
+    if let Some(trigger) = fault.trigger {
+        table["on"] = value(trigger.as_str());
+    }
     if let Some(nth) = fault.nth {
         table["nth"] = value(nth as i64);
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use obsim_faults::{Effect, Fault, FaultKind, Partition};
+use obsim_faults::{Effect, Fault, FaultKind, Partition, Trigger};
 
 use crate::*;
 
@@ -1458,6 +1458,74 @@ fn fixed_events_in_a_file_are_checked_like_any_fault() {
         "faults[0].endpoint",
         "does not apply to disk_full",
     );
+}
+
+#[test]
+fn a_crash_set_off_by_an_event_reads_on_needs_no_at_and_survives_a_rewrite() {
+    let text = format!(
+        "{HEAD}\n[[faults]]\nkind = \"node_crash\"\nnode = 1\non = \"accept\"\nnth = 3\n\
+         restart_after = \"1s\"\n\n[[faults]]\nkind = \"node_crash\"\nnode = 2\n\
+         on = \"in_flight\"\nat = \"2s\"\nfor = \"1s\"\n"
+    );
+    let scenario = parse(&text);
+    let crash = |restart_after| Fault::new(Effect::NodeCrash { restart_after });
+    assert_eq!(
+        scenario.faults,
+        [
+            crash(Some(secs(1)))
+                .on_node(1)
+                .on_event(Trigger::Accept)
+                .at_nth(3),
+            crash(None)
+                .on_node(2)
+                .on_event(Trigger::InFlight)
+                .at(secs(2))
+                .lasting(secs(1)),
+        ]
+    );
+    let rewrite = Rewrite {
+        name: "t-again".into(),
+        faults: scenario.faults.clone(),
+        ..Default::default()
+    };
+    let again = scenario.rewritten(&rewrite).expect("rewritable");
+    assert!(again.contains("on = \"accept\""), "{again}");
+    assert_eq!(parse(&again).faults, scenario.faults, "{again}");
+}
+
+#[test]
+fn a_bad_trigger_is_reported_at_its_line_with_what_was_expected() {
+    let crash =
+        |rest: &str| format!("{HEAD}\n[[faults]]\nkind = \"node_crash\"\nnode = 0\n{rest}\n");
+    assert_error(
+        &crash("on = \"connect\""),
+        7,
+        6,
+        "faults[0].on",
+        "expected one of \"accept\", \"receive\", \"in_flight\", \"reply\"",
+    );
+    assert_error(
+        &crash("on = \"commit\""),
+        7,
+        6,
+        "faults[0].on",
+        "kind = \"crash_during_transaction\"",
+    );
+    assert_error(
+        &crash("on = \"in_flight\"\nprobability = 0.5"),
+        8,
+        15,
+        "faults[0].probability",
+        "remove `probability`",
+    );
+    assert_error(&crash(""), 5, 8, "faults[0].at", "or `on` (the event");
+    let loss = format!("{HEAD}\n[[faults]]\nkind = \"packet_loss\"\non = \"receive\"\n");
+    assert_error(&loss, 6, 6, "faults[0].on", "only to node_crash");
+    let torn =
+        format!("{HEAD}\n[[faults]]\nkind = \"crash_during_transaction\"\non = \"accept\"\n");
+    assert_error(&torn, 6, 6, "faults[0].on", "by a storage write already");
+    let unaimed = format!("{HEAD}\n[[faults]]\nkind = \"node_crash\"\non = \"accept\"\n");
+    assert_error(&unaimed, 5, 8, "faults[0].node", "needs the server it hits");
 }
 
 #[test]

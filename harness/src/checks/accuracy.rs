@@ -77,7 +77,7 @@ fn rule_violation(
     );
     let breakdown: Vec<String> = final_selectors(rule)
         .into_iter()
-        .map(|metric| per_incarnation(finals, metric))
+        .map(|metric| per_incarnation(run, finals, metric))
         .collect();
     // A rule that could not be evaluated read no value to disagree with.
     let verb = match miss.judgement() {
@@ -98,13 +98,26 @@ fn rule_violation(
     Some((miss.judgement(), violation))
 }
 
-/// `\n    final(x) by incarnation: server-0#0 = 3, server-1#0 = 4`.
-fn per_incarnation(finals: &Finals<'_>, metric: &MetricSelector) -> String {
+/// `\n    final(x) by incarnation: server-0#0 = 3 (crashed at 1.153633s),
+/// server-0#1 = 4`: an incarnation that crashed says when, since what a
+/// process counts around its crash is where counts most often go missing.
+fn per_incarnation(run: &Run, finals: &Finals<'_>, metric: &MetricSelector) -> String {
+    let crashed_at = |node: &str, number: u32| {
+        let incarnation = run.incarnations.iter();
+        let mut ended = incarnation.filter(|i| i.node == node && i.number == number);
+        ended.find_map(|i| i.ended_at)
+    };
     let parts: Vec<String> = finals
         .iter()
         .filter_map(|((node, number), exposition)| {
             let value = exposition_sum(exposition, metric, node, Some(*number))?;
-            Some(format!("{node}#{number} = {value}"))
+            Some(match crashed_at(node, *number) {
+                Some(at) => format!(
+                    "{node}#{number} = {value} (crashed at {:.6}s)",
+                    at.as_secs_f64()
+                ),
+                None => format!("{node}#{number} = {value}"),
+            })
         })
         .collect();
     format!(

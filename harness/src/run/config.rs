@@ -193,6 +193,17 @@ impl Alerts {
             }
             if let AlertClaim::Resolves { fault, .. } = &claim.claim {
                 let closes = faults.get(*fault).and_then(fault_window_end);
+                let triggered = faults.get(*fault).is_some_and(|f| f.trigger.is_some());
+                if triggered {
+                    return Err(error(
+                        claim,
+                        format!(
+                            "faults[{fault}] is a crash an event sets off (`on`), at a time no \
+                             plan knows, so no claim can resolve after it: aim the claim at a \
+                             crash with `at`"
+                        ),
+                    ));
+                }
                 if closes.is_none() {
                     return Err(error(
                         claim,
@@ -261,8 +272,14 @@ impl Config {
 }
 
 /// When a fault's window closes: after its `for`, or when a crashed node
-/// restarts. None: it stays open to the run's end.
+/// restarts. None: it stays open to the run's end, or, for a crash an event
+/// sets off, closes at a time no plan knows.
 pub fn fault_window_end(fault: &obsim_faults::Fault) -> Option<std::time::Duration> {
+    // A triggered crash's `for` is the window its event may fall in, and
+    // its restart follows the event: neither is known before the run.
+    if fault.trigger.is_some() {
+        return None;
+    }
     if let Some(duration) = fault.duration {
         return Some(fault.at + duration);
     }

@@ -80,7 +80,9 @@ async fn run_incarnation(
         incarnation.number,
         Some(world.storages[index].clone()),
     ));
-    let network = bind(&world, Some(index), format!("{name}:app"), servers[index]).await;
+    let network = bind(&world, Some(index), format!("{name}:app"), servers[index])
+        .await
+        .with_triggers(index);
     world.server_bound(index);
     let context = NodeContext {
         index,

@@ -111,8 +111,13 @@ impl SpanProcessor for CaptureProcessor {
         // that what was captured stays consistent.
         let _ = self.limits.take(Bound::Spans, self.clock.elapsed());
         let node = current_node_name(&self.nodes);
+        // On a node that is down, a span starts only as madsim drops a
+        // killed task (OpenTelemetry starts a span lazily: one created and
+        // never entered starts when its guard ends it on drop). It belongs
+        // to the dead process, which never exports it: it is lost.
+        let incarnation = self.ledger.live(&node).or_else(|| self.ledger.dead(&node));
         let origin = SpanOrigin {
-            incarnation: self.ledger.live(&node),
+            incarnation,
             node: Some(node),
         };
         let id = span.span_context().span_id().to_bytes();

@@ -14,6 +14,8 @@ use crate::run::{AttemptRecord, CallRecord, DependencyCall, RequestRecord, SpanR
 pub(crate) struct Ledger {
     /// The live incarnation of each node; absent while a node is down.
     live: Mutex<BTreeMap<String, u32>>,
+    /// The incarnation each node that is down now died in.
+    dead: Mutex<BTreeMap<String, u32>>,
     storage_ops: Mutex<Vec<StorageOp>>,
     /// Torn transactions rolled back by recovery, per node.
     recovered: Mutex<BTreeMap<String, u64>>,
@@ -35,10 +37,20 @@ impl Ledger {
 
     pub(crate) fn node_up(&self, node: &str, incarnation: u32) {
         self.live_map().insert(node.to_string(), incarnation);
+        self.dead.lock().expect("ledger lock").remove(node);
     }
 
     pub(crate) fn node_down(&self, node: &str) {
-        self.live_map().remove(node);
+        if let Some(incarnation) = self.live_map().remove(node) {
+            let mut dead = self.dead.lock().expect("ledger lock");
+            dead.insert(node.to_string(), incarnation);
+        }
+    }
+
+    /// The incarnation `node` died in, while it is down: what runs on it
+    /// then is the killed process's tasks being dropped.
+    pub(crate) fn dead(&self, node: &str) -> Option<u32> {
+        self.dead.lock().expect("ledger lock").get(node).copied()
     }
 
     /// The live incarnation of `node`, None while it is down.
@@ -133,6 +145,23 @@ impl Ledger {
             request.status = Some(status);
             request.span = span;
         }
+    }
+
+    /// The request at `index`, for the fault log: `request Invoke
+    /// (increment) of call 17, attempt 0, received at 1.000123456s`.
+    pub(crate) fn describe_request(&self, index: usize) -> String {
+        let requests = self.requests.lock().expect("ledger lock");
+        let Some(request) = requests.get(index) else {
+            return format!("request #{index}");
+        };
+        format!(
+            "request {} ({}) of call {}, attempt {}, received at {:.9}s",
+            request.method,
+            request.operation,
+            request.call,
+            request.attempt,
+            request.received_at.as_secs_f64()
+        )
     }
 
     pub(crate) fn record_dependency(&self, call: DependencyCall) {

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use madsim::runtime::Handle;
 use madsim::task::{JoinHandle, NodeId};
 use obsim_faults::{
-    FaultKind, Hit, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition, SocketWindow,
-    Transport,
+    FaultKind, Hit, InFlightCrash, Lifecycle, LifecycleEvent, PartitionWindow, SocketCondition,
+    SocketWindow, Transport,
 };
 
 use super::sockets::{self, SocketFaults, CLOG_LAG};
@@ -36,8 +36,9 @@ pub(crate) struct Supervisor {
     down: Rc<RefCell<BTreeSet<usize>>>,
     /// Partitions, delays and losses as madsim's sockets get them.
     sockets: Rc<RefCell<SocketFaults>>,
-    /// The task that serves crash requests until the run ends.
-    crash_task: Rc<RefCell<Option<JoinHandle<()>>>>,
+    /// The tasks that wait on the nodes until the run ends: the one that
+    /// serves crash requests, and the watchers of requests in flight.
+    waiting_tasks: Rc<RefCell<Vec<JoinHandle<()>>>>,
 }
 
 impl Supervisor {
@@ -51,16 +52,16 @@ impl Supervisor {
             restarts: Rc::default(),
             down: Rc::default(),
             sockets: Rc::new(RefCell::new(SocketFaults::new(&names))),
-            crash_task: Rc::default(),
+            waiting_tasks: Rc::default(),
         }
     }
 
-    /// Ends the crash-request task as the run ends. It lives on the main
-    /// node, which is never killed, and it holds the runtime's handle: left
-    /// waiting, it would keep the whole runtime, world and capture of the
-    /// run alive after the run, a leak per seed.
+    /// Ends the tasks that wait on the nodes as the run ends. They live on
+    /// the main node, which is never killed, and hold the runtime's handle:
+    /// left waiting, they would keep the whole runtime, world and capture
+    /// of the run alive after the run, a leak per seed.
     pub(crate) fn stop(&self) {
-        if let Some(task) = self.crash_task.borrow_mut().take() {
+        for task in self.waiting_tasks.borrow_mut().drain(..) {
             task.abort();
         }
     }
@@ -87,25 +88,27 @@ impl Supervisor {
 
     /// Kills `node` now and, with a delay, schedules its restart. Skipped if
     /// the node is already down.
-    /// `index` is the plan entry of a scheduled crash, counted as fired if
-    /// the node was up; a crash during a transaction was counted where it
-    /// was decided, in storage.
-    fn crash(
-        &self,
-        node: usize,
-        kind: FaultKind,
-        restart_after: Option<Duration>,
-        index: Option<usize>,
-    ) {
+    /// `fired` is the plan entry of a crash the supervisor decided (a timed
+    /// one, or one a request in flight set off), with what to log of it,
+    /// counted as fired if the node was up; a crash a node asked for was
+    /// logged and counted where it was decided (storage, the network).
+    fn crash(&self, node: usize, restart_after: Option<Duration>, fired: Option<(usize, String)>) {
         if !self.down.borrow_mut().insert(node) {
             return;
         }
         let name = server_name(node);
         self.world.end_incarnation(node);
-        if let Some(index) = index {
+        if let Some((index, detail)) = fired {
+            let kind = FaultKind::NodeCrash;
             self.world
-                .log_firing(kind, &name, String::new(), &[Hit::planned(index, kind)]);
+                .log_firing(kind, &name, detail, &[Hit::planned(index, kind)]);
         }
+        // A paused node (frozen by a triggered crash, or paused by the
+        // plan) holds its tasks aside, and madsim's kill would drop them
+        // here, on the supervisor: a span a dropped task ends would seem to
+        // end outside the node. Handed back to the executor first, they are
+        // dropped as the killed node's own, with nothing of it run between.
+        self.handle.resume(self.nodes[node]);
         self.handle.kill(self.nodes[node]);
         let Some(delay) = restart_after else {
             return;
@@ -124,11 +127,12 @@ impl Supervisor {
         self.sleep_until(event.at).await;
         match event.action {
             Lifecycle::Crash { restart_after } => {
-                let index = Some(event.index);
-                self.crash(event.node, FaultKind::NodeCrash, restart_after, index);
+                let fired = Some((event.index, String::new()));
+                self.crash(event.node, restart_after, fired);
             }
             Lifecycle::Pause { resume_after } => {
-                if self.down.borrow().contains(&event.node) {
+                let dying = self.world.crash_requests.is_frozen(event.node);
+                if dying || self.down.borrow().contains(&event.node) {
                     return;
                 }
                 let (name, id) = (server_name(event.node), self.nodes[event.node]);
@@ -139,7 +143,11 @@ impl Supervisor {
                 self.handle.pause(id);
                 madsim::time::sleep(resume_after).await;
                 self.log(FaultKind::NodeResume, &name, String::new());
-                self.handle.resume(id);
+                // A node an event froze for a crash stays frozen until the
+                // crash request, already queued, kills it.
+                if !self.world.crash_requests.is_frozen(event.node) {
+                    self.handle.resume(id);
+                }
             }
         }
     }
@@ -218,8 +226,9 @@ impl Supervisor {
         self.sockets.borrow_mut().set_condition(window.index, None);
     }
 
-    /// Kills each node that asks, at the moment it asks: a crash during a
-    /// transaction happens inside the node's own write.
+    /// Kills each node that asks, at the first poll after it asked: a crash
+    /// during a transaction, or one an event set off, is decided inside the
+    /// node, which froze itself then (see `triggers.rs`).
     async fn crash_requests(self) {
         let Some(mut inbox) = self.world.take_crash_inbox() else {
             return;
@@ -229,17 +238,71 @@ impl Supervisor {
             restart_after,
         }) = inbox.next().await
         {
-            self.crash(node, FaultKind::CrashDuringTransaction, restart_after, None);
+            self.crash(node, restart_after, None);
         }
+    }
+
+    /// Crashes the node at `crash.at`, or at the first moment after it that
+    /// the node holds a request in flight, unless `crash.until` comes
+    /// first. Killed from here, between two of the node's polls, as a timed
+    /// crash is: the requests in flight are cut off wherever they wait.
+    async fn crash_in_flight(self, crash: InFlightCrash) {
+        self.sleep_until(crash.at).await;
+        loop {
+            let now = self.world.clock.elapsed();
+            if crash.until.is_some_and(|until| now >= until) {
+                return;
+            }
+            if let Some(detail) = self.in_flight_detail(crash.node) {
+                let fired = Some((crash.index, detail));
+                self.crash(crash.node, crash.restart_after, fired);
+                return;
+            }
+            // Woken by the next request it accepts: that one is in flight
+            // until its handler answers it.
+            let accepted = self.world.triggers.next_accept(crash.node);
+            match crash.until {
+                Some(until) => {
+                    let left = until.saturating_sub(now);
+                    if madsim::time::timeout(left, accepted).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = accepted.await;
+                }
+            }
+        }
+    }
+
+    /// What an `in_flight` crash of `node` would cut off now; None when the
+    /// node is down or holds no request in flight.
+    fn in_flight_detail(&self, node: usize) -> Option<String> {
+        let dying = self.world.crash_requests.is_frozen(node);
+        if dying || self.down.borrow().contains(&node) {
+            return None;
+        }
+        let (oldest, count) = self.world.triggers.in_flight(node)?;
+        Some(format!(
+            "on=in_flight: {} ({count} in flight)",
+            self.world.ledger.describe_request(oldest)
+        ))
     }
 }
 
 /// Runs the plan's schedule; returns when every scheduled event (not every
 /// restart: see [`Supervisor::restarts_done`]) has happened.
 pub(crate) async fn supervise(supervisor: Supervisor) {
-    // Requests can come until the run ends; `Supervisor::stop` ends it.
-    let crash_task = madsim::task::spawn_local(supervisor.clone().crash_requests());
-    *supervisor.crash_task.borrow_mut() = Some(crash_task);
+    // Requests can come, and requests be in flight, until the run ends;
+    // `Supervisor::stop` ends these tasks.
+    let mut waiting = vec![madsim::task::spawn_local(
+        supervisor.clone().crash_requests(),
+    )];
+    let in_flight = supervisor.world.plan.in_flight_crashes().into_iter();
+    waiting.extend(
+        in_flight.map(|crash| madsim::task::spawn_local(supervisor.clone().crash_in_flight(crash))),
+    );
+    *supervisor.waiting_tasks.borrow_mut() = waiting;
     let mut tasks: Vec<JoinHandle<()>> = supervisor
         .world
         .plan

@@ -24,6 +24,7 @@ mod span_record;
 mod storage;
 mod system;
 mod teardown;
+mod triggers;
 mod world;
 
 pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT};

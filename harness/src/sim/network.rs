@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use madsim::net::Endpoint;
-use obsim_faults::{FaultKind, NetworkFaults, SendDecision};
+use obsim_faults::{FaultKind, NetworkFaults, SendDecision, Trigger};
 
 use obsim_scenario::Fate;
 
@@ -26,6 +26,10 @@ pub struct Network {
     pub(super) node: String,
     /// The next reply tag's number, for `Network::call`.
     pub(super) next_reply: Arc<std::sync::atomic::AtomicU64>,
+    /// The server whose events (requests accepted, messages received,
+    /// replies sent) can set a crash off: Some only on the endpoint a
+    /// server's system serves on, never on the harness's own.
+    pub(super) triggers: Option<usize>,
 }
 
 impl Network {
@@ -46,7 +50,40 @@ impl Network {
             name,
             node: node_name(addr.ip()),
             next_reply: Arc::default(),
+            triggers: None,
         })
+    }
+
+    /// This endpoint, serving server `node`'s system: its events can set off
+    /// the crashes the plan triggers on them.
+    pub(crate) fn with_triggers(mut self, node: usize) -> Network {
+        self.triggers = Some(node);
+        self
+    }
+
+    /// Whether `event`, met now in this poll, sets off a crash of this
+    /// endpoint's server. If it does, the crash is logged with what
+    /// `describe` says of the event, and the node is frozen: it dies where
+    /// this poll ends (see `triggers.rs`).
+    pub(super) fn trigger(&self, event: Trigger, describe: impl FnOnce() -> String) -> bool {
+        let triggers = &self.world.triggers;
+        let Some(node) = self.triggers.filter(|node| triggers.aim_at(*node)) else {
+            return false;
+        };
+        // Frozen for a crash already: this poll's events die with it.
+        if self.world.crash_requests.is_frozen(node) {
+            return false;
+        }
+        let now = self.world.clock.elapsed();
+        let Some(crash) = self.world.triggers.decide(node, event, now) else {
+            return false;
+        };
+        let detail = format!("on={event}: {}", describe());
+        let name = crate::run::server_name(node);
+        let kind = FaultKind::NodeCrash;
+        self.world.log_firing(kind, &name, detail, &[crash.hit]);
+        self.world.crash_requests.request(node, crash.restart_after);
+        true
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -80,10 +117,29 @@ impl Network {
         message: M,
         kind: String,
     ) -> io::Result<()> {
+        self.count_send(&kind)?;
+        self.send_counted(dst, tag, message, kind).await
+    }
+
+    /// Counts a message of `kind` sent, against the run's bound: from here
+    /// on it was sent, whatever then delays, loses or cuts it off.
+    pub(super) fn count_send(&self, kind: &str) -> io::Result<()> {
         if !self.world.take_message_budget() {
             return Err(io::Error::other("obsim: the run's message limit is spent"));
         }
-        self.world.count_message(&kind, Fate::Sent);
+        self.world.count_message(kind, Fate::Sent);
+        Ok(())
+    }
+
+    /// Sends a message [`Network::count_send`] counted, with the run's
+    /// network faults.
+    pub(super) async fn send_counted<M: Any + Clone + Send + Sync>(
+        &self,
+        dst: SocketAddr,
+        tag: u64,
+        message: M,
+        kind: String,
+    ) -> io::Result<()> {
         let now = self.world.clock.elapsed();
         let decision = self.faults.lock().expect("network faults lock").send(now);
         if let Some(delay) = decision.delay {
@@ -131,7 +187,8 @@ impl Network {
 
     /// Receives the next message under `tag`. A message of another type is an
     /// error, not a panic: two components disagreeing on a tag is a bug to
-    /// report.
+    /// report. A crash a scenario sets off by the receipt (`on = "receive"`)
+    /// lands where the poll that called this ends.
     pub async fn recv<M: Any>(&self, tag: u64) -> io::Result<(M, SocketAddr)> {
         reject_reserved(tag)?;
         self.recv_as(tag, |message: &M| message_name_of(message))
@@ -147,7 +204,9 @@ impl Network {
         let (payload, from) = self.endpoint.recv_from_raw(tag).await?;
         match payload.downcast::<M>() {
             Ok(message) => {
-                self.world.count_message(&kind(&message), Fate::Received);
+                let kind = kind(&message);
+                self.world.count_message(&kind, Fate::Received);
+                self.trigger(Trigger::Receive, || format!("{kind} from {from}"));
                 Ok((*message, from))
             }
             Err(_) => Err(io::Error::new(

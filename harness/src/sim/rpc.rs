@@ -13,6 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use obsim_faults::Trigger;
+
 use super::capture::current_span;
 use super::network::{message_name, Network, RESERVED_TAGS_START};
 use crate::run::{AttemptRecord, CallRecord, RequestRecord, NETWORK_ERROR, TIMEOUT};
@@ -107,6 +109,10 @@ impl Network {
     /// A request of another type is an error, not a panic: two components
     /// disagreeing on a type is a bug to report. Serve every method of one
     /// node with one request type (an enum).
+    ///
+    /// A crash a scenario sets off by the accept (`on = "accept"`) lands
+    /// where the poll that called this ends: count and start what the
+    /// request needs before the next `.await`, as obsim records it here.
     pub async fn accept<Req: Any>(&self) -> io::Result<Request<Req>> {
         let kind = |_: &Envelope<Req>| message_name::<Req>();
         let (envelope, from) = self.recv_as(REQUEST_TAG, kind).await?;
@@ -123,6 +129,11 @@ impl Network {
             status: None,
             span: None,
         });
+        if let Some(node) = self.triggers {
+            world.triggers.accepted(node, record);
+        }
+        let describe = || world.ledger.describe_request(record);
+        self.trigger(Trigger::Accept, describe);
         Ok(Request {
             body: envelope.body,
             method: envelope.method,
@@ -254,6 +265,10 @@ impl<Req> Request<Req> {
 
 /// Answers one request, once. Dropping it unanswered (a crash drops the
 /// handler) leaves the request without a reply in the ledger.
+///
+/// A crash set off by the reply (`on = "reply"`) lands at the send's
+/// `.await`: the reply is recorded and counted as sent, as a handler counts
+/// it before sending, and never leaves the node.
 pub struct Responder {
     network: Network,
     to: SocketAddr,
@@ -277,9 +292,31 @@ impl Responder {
             &reply.status(),
             current_span(),
         );
+        self.answered();
         let kind = message_name::<R>();
+        network.count_send(&kind)?;
+        let describe = || world.ledger.describe_request(self.record);
+        if network.trigger(Trigger::Reply, describe) {
+            // Frozen: the supervisor kills the node before this resumes.
+            return futures::future::pending().await;
+        }
         network
-            .send_as(self.to, self.reply_tag, ReplyEnvelope(reply), kind)
+            .send_counted(self.to, self.reply_tag, ReplyEnvelope(reply), kind)
             .await
+    }
+
+    /// The request is no longer in flight.
+    fn answered(&self) {
+        if let Some(node) = self.network.triggers {
+            self.network.world.triggers.answered(node, self.record);
+        }
+    }
+}
+
+impl Drop for Responder {
+    /// Dropped unanswered, the request will never be answered: it is no
+    /// longer in flight (a crash ends the incarnation's in any case).
+    fn drop(&mut self) {
+        self.answered();
     }
 }

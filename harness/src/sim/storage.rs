@@ -3,13 +3,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use futures::channel::mpsc;
 use obsim_faults::{FaultEvent, FaultKind, FaultLog, Hit, StorageDecision, StorageFaults};
 
 use super::capture::current_span;
 use super::clock::Clock;
 use super::ledger::Ledger;
-use super::world::CrashRequest;
+use super::triggers::CrashRequests;
 use crate::run::{server_name, SpanRef, StorageLatency, StorageOp};
 
 /// A node's simulated key-value store. It is durable: the data survives the
@@ -32,7 +31,7 @@ struct Inner {
     log: FaultLog,
     clock: Clock,
     latency: StorageLatency,
-    crash_requests: mpsc::UnboundedSender<CrashRequest>,
+    crash_requests: CrashRequests,
     ledger: Arc<Ledger>,
 }
 
@@ -87,7 +86,7 @@ impl Storage {
         log: FaultLog,
         clock: Clock,
         latency: StorageLatency,
-        crash_requests: mpsc::UnboundedSender<CrashRequest>,
+        crash_requests: CrashRequests,
         ledger: Arc<Ledger>,
     ) -> Storage {
         Storage {
@@ -195,12 +194,10 @@ impl Storage {
             self.disk().torn.insert(key.to_string(), value);
             let kind = FaultKind::CrashDuringTransaction;
             self.log(kind, format!("key={key}"), &decision.fired.of(kind));
-            let request = CrashRequest {
-                node: self.inner.node,
-                restart_after: crash.restart_after,
-            };
-            // The supervisor outlives every node; if it is gone the run is over.
-            let _ = self.inner.crash_requests.unbounded_send(request);
+            // The node stops here: frozen now, so nothing else of it runs,
+            // and killed by the supervisor at its next poll.
+            let node = self.inner.node;
+            self.inner.crash_requests.request(node, crash.restart_after);
             return futures::future::pending().await;
         }
         let mut disk = self.disk();

@@ -20,6 +20,7 @@ use super::endpoint::{MetricsResponse, MetricsSlot};
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
 use super::storage::Storage;
+use super::triggers::{CrashRequests, Triggers};
 use crate::run::{server_name, Config, MessageCounts, Scrape};
 
 /// One life of one server node, from boot to crash (or the end of the run).
@@ -93,6 +94,10 @@ pub(crate) struct World {
     dependency_faults: Mutex<BTreeMap<(usize, String), SharedDependencyFaults>>,
     /// The run's bounds: crossing one stops the run.
     pub limits: Arc<Limits>,
+    /// Crashes set off by events on the nodes, and what they watch.
+    pub(crate) triggers: Triggers,
+    /// How a node asks to be crashed where its current poll ends.
+    pub(crate) crash_requests: CrashRequests,
 }
 
 impl World {
@@ -110,6 +115,8 @@ impl World {
         let ledger = Arc::new(Ledger::default());
         // The client never restarts: one incarnation for the whole run.
         ledger.node_up("client", 0);
+        let node_names = NodeNames::default();
+        let crash_requests = CrashRequests::new(crash_requests, node_names.clone());
         let storages = (0..config.servers)
             .map(|node| {
                 Storage::new(
@@ -127,12 +134,13 @@ impl World {
             .map(|node| Arc::new(Mutex::new(injector.handler(node))))
             .collect();
         let client_registry = prometheus::Registry::new();
+        let triggers = Triggers::new(&injector, &plan, config.servers);
         Arc::new(World {
             seed,
             clock,
             faults,
             injector,
-            node_names: NodeNames::default(),
+            node_names,
             storages,
             handler_faults,
             client_metrics: MetricsSlot::new(Arc::new(client_registry.clone())),
@@ -152,6 +160,8 @@ impl World {
             network_faults: Mutex::new(BTreeMap::new()),
             dependency_faults: Mutex::new(BTreeMap::new()),
             limits,
+            triggers,
+            crash_requests,
         })
     }
 
@@ -239,6 +249,8 @@ impl World {
             }
         }
         self.ledger.node_down(&server_name(node));
+        self.triggers.node_down(node);
+        self.crash_requests.node_down(node);
     }
 
     pub(crate) fn incarnations(&self) -> Vec<Incarnation> {
