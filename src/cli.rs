@@ -360,9 +360,11 @@ impl Suite {
             Format::Human => {
                 // A campaign says where the next one starts; a sweep at the
                 // files' own depth, how to go deeper.
-                let deeper = (plan.is_file_default() && !stopped && next.is_empty())
-                    .then(|| format!("{}\n", deeper_note(args)))
-                    .unwrap_or_default();
+                let deeper = if plan.is_file_default() && !stopped && next.is_empty() {
+                    format!("{}\n", deeper_note(args))
+                } else {
+                    String::new()
+                };
                 write!(
                     out,
                     "\nobsim: {failed} failing seed(s) in all\n{next}{deeper}"

@@ -31,7 +31,7 @@ impl Determinism {
         match self {
             Determinism::All => true,
             Determinism::Sampled { one_in, first } => {
-                seed == first || splitmix64(seed) % one_in.max(1) == 0
+                seed == first || splitmix64(seed).is_multiple_of(one_in.max(1))
             }
         }
     }
