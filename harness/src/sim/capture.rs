@@ -283,39 +283,26 @@ impl Capture {
             digest: (keep == Keep::Digest).then(SpanDigester::new),
             ..Exported::default()
         }));
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(CaptureProcessor {
-                nodes: nodes.clone(),
-                ledger,
-                exported: exported.clone(),
-                limits,
-                clock: clock.clone(),
-            })
-            .with_id_generator(SeededIds(Mutex::new(ids)))
-            .with_resource(
-                Resource::builder_empty()
-                    .with_service_name(service_name.to_string())
-                    .build(),
-            )
-            .build();
+        let processor = CaptureProcessor {
+            nodes: nodes.clone(),
+            ledger,
+            exported: exported.clone(),
+            limits,
+            clock: clock.clone(),
+        };
+        let provider = provider(
+            SdkTracerProvider::builder().with_span_processor(processor),
+            service_name,
+            ids,
+        );
         let lifecycle = Arc::new(Mutex::new(LifecycleState::default()));
-        let otel = tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("obsim"))
-            // Busy/idle times and thread ids are real-machine facts, not
-            // simulated ones: they would differ between two runs of a seed.
-            .with_tracked_inactivity(false)
-            .with_threads(false);
         let subscriber = tracing_subscriber::registry()
-            // madsim wraps every task poll in its own spans; kept, they would
-            // become the parents of every span the system makes.
-            .with(tracing_subscriber::filter::filter_fn(|metadata| {
-                !metadata.target().starts_with("madsim")
-            }))
+            .with(tracing_subscriber::filter::filter_fn(not_madsim))
             .with(LifecycleLayer {
                 state: lifecycle.clone(),
                 clock,
             })
-            .with(otel);
+            .with(otel_layer(&provider, "obsim"));
         let capture = Capture {
             _provider: provider,
             nodes,
@@ -367,27 +354,52 @@ pub(crate) fn service_pipeline(
     service_name: &str,
     ids: ChaCha8Rng,
 ) -> (SdkTracerProvider, impl tracing::Subscriber + Send + Sync) {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(DroppingExporter)
+    let builder = SdkTracerProvider::builder().with_simple_exporter(DroppingExporter);
+    let provider = provider(builder, service_name, ids);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::filter_fn(not_madsim))
+        .with(otel_layer(&provider, "service"));
+    (provider, subscriber)
+}
+
+/// A run's SDK provider: span ids from the run's own stream, the scenario
+/// as the service's name.
+fn provider(
+    builder: opentelemetry_sdk::trace::TracerProviderBuilder,
+    service_name: &str,
+    ids: ChaCha8Rng,
+) -> SdkTracerProvider {
+    builder
         .with_id_generator(SeededIds(Mutex::new(ids)))
         .with_resource(
             Resource::builder_empty()
                 .with_service_name(service_name.to_string())
                 .build(),
         )
-        .build();
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("service"))
+        .build()
+}
+
+/// The `tracing-opentelemetry` layer over `provider`'s tracer `scope`.
+/// Busy/idle times and thread ids are real-machine facts, not simulated
+/// ones: they would differ between two runs of a seed, so both are off.
+fn otel_layer<S>(
+    provider: &SdkTracerProvider,
+    scope: &'static str,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(scope))
         .with_tracked_inactivity(false)
-        .with_threads(false);
-    let subscriber = tracing_subscriber::registry()
-        // As in `Capture::new`: madsim's own per-poll spans are not the
-        // service's, and a service on a real runtime has none of them.
-        .with(tracing_subscriber::filter::filter_fn(|metadata| {
-            !metadata.target().starts_with("madsim")
-        }))
-        .with(otel);
-    (provider, subscriber)
+        .with_threads(false)
+}
+
+/// Every span but madsim's: madsim wraps each task poll in spans of its
+/// own, which would become the parents of every span the system makes (and
+/// a service on a real runtime has none of them).
+fn not_madsim(metadata: &tracing::Metadata<'_>) -> bool {
+    !metadata.target().starts_with("madsim")
 }
 
 /// An exporter that drops every span: a real exporter's serialization and
