@@ -370,8 +370,8 @@ impl Suite {
                     "\nobsim: {failed} failing seed(s) in all\n{next}{deeper}"
                 )
             }
-            Format::Json => report::write_json(out, &reports, stopped),
-            Format::Junit => report::write_junit(out, &reports),
+            Format::Json => report::write_json(out, &report::document(&reports, stopped)),
+            Format::Junit => report::write_junit(out, &report::document(&reports, stopped)),
         };
         written
             .and_then(|()| out.flush())

@@ -15,14 +15,11 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use obsim_harness::{FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED};
-use quick_xml::events::{BytesDecl, BytesText, Event};
-use quick_xml::Writer;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::args::{Format, MergeArgs};
 use super::coverage::{covered, describe, missing_shards, next_seed_start, Progression, ShardRun};
-use super::report::{text, FORMAT_VERSION};
+use super::report::{write_junit, Document, FailureDoc, ScenarioDoc, FORMAT_VERSION};
 use super::{EXIT_FAILED, EXIT_PASSED};
 
 /// The most documents one merge reads.
@@ -30,54 +27,6 @@ const INPUTS_MAX: usize = 10_000;
 /// The largest document one merge reads: a shard's document holds counts
 /// and at most ten failures per file.
 const INPUT_BYTES_MAX: u64 = 256 << 20;
-
-/// `--format json`'s document, owned: what `run` writes (`report.rs`) and
-/// what `merge` reads and writes, field for field.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct Document {
-    format_version: u64,
-    failed: u64,
-    stopped: bool,
-    next_seed_start: Option<u64>,
-    scenarios: Vec<ScenarioDoc>,
-    /// The documents a merge read, as named on its command line.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    merged_from: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct ScenarioDoc {
-    file: String,
-    scenario: String,
-    seeds_planned: u64,
-    seeds_run: u64,
-    passed: u64,
-    failed: u64,
-    failures_dropped: u64,
-    simulated_seconds: f64,
-    wall_seconds: f64,
-    stopped: bool,
-    /// `--determinism`: every shard of a file must have run with the same.
-    determinism: String,
-    run_twice: u64,
-    /// The lowest seeds that ran twice, at most [`RUN_TWICE_LISTED`].
-    run_twice_seeds: Vec<u64>,
-    failures: Vec<FailureDoc>,
-    shards: Vec<ShardRun>,
-    /// Derived from `shards`: recomputed, never read.
-    covered: Vec<Progression>,
-    next_seed_start: u64,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct FailureDoc {
-    seed: u64,
-    checks: Vec<String>,
-    message: String,
-    artifacts: Option<String>,
-    shrunk: Option<String>,
-    replay: String,
-}
 
 /// Runs `merge`: reads every document, refuses the first bad one, and
 /// writes the result; 1 if any seed failed, else 0.
@@ -473,144 +422,6 @@ fn summary_line(scenario: &ScenarioDoc) -> String {
         scenario.simulated_seconds,
         scenario.wall_seconds,
     )
-}
-
-/// `run --format junit`'s document (`report::write_junit`), from merged
-/// files: the same suites, cases and properties, so a merged report reads
-/// as one process's.
-fn write_junit(out: &mut dyn Write, document: &Document) -> io::Result<()> {
-    let mut xml = Writer::new_with_indent(&mut *out, b' ', 2);
-    xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let failures = |s: &ScenarioDoc| s.failures.len() as u64 + u64::from(s.failures_dropped > 0);
-    let cases = |s: &ScenarioDoc| failures(s) + u64::from(s.passed > 0);
-    let tests: u64 = document.scenarios.iter().map(cases).sum();
-    let failed: u64 = document.scenarios.iter().map(failures).sum();
-    let wall: f64 = document.scenarios.iter().map(|s| s.wall_seconds).sum();
-    xml.create_element("testsuites")
-        .with_attributes([
-            ("name", "obsim"),
-            ("tests", &tests.to_string()),
-            ("failures", &failed.to_string()),
-            ("errors", "0"),
-            ("time", &format!("{wall:.3}")),
-        ])
-        .write_inner_content(|xml| {
-            for scenario in &document.scenarios {
-                write_testsuite(xml, scenario, cases(scenario), failures(scenario))?;
-            }
-            Ok(())
-        })?;
-    drop(xml);
-    writeln!(out)
-}
-
-fn write_testsuite<W: Write>(
-    xml: &mut Writer<W>,
-    scenario: &ScenarioDoc,
-    tests: u64,
-    failures: u64,
-) -> io::Result<()> {
-    let name = text(&scenario.scenario);
-    xml.create_element("testsuite")
-        .with_attributes([
-            ("name", &*name),
-            ("tests", &tests.to_string()),
-            ("failures", &failures.to_string()),
-            ("errors", "0"),
-            ("skipped", "0"),
-            ("time", &format!("{:.3}", scenario.wall_seconds)),
-        ])
-        .write_inner_content(|xml| {
-            write_properties(xml, scenario)?;
-            for failure in &scenario.failures {
-                write_failure(xml, &name, failure)?;
-            }
-            if scenario.failures_dropped > 0 {
-                write_dropped(xml, &name, scenario.failures_dropped)?;
-            }
-            if scenario.passed > 0 {
-                xml.create_element("testcase")
-                    .with_attributes([
-                        ("name", &*format!("{} seeds passed", scenario.passed)),
-                        ("classname", &*name),
-                    ])
-                    .write_empty()?;
-            }
-            Ok(())
-        })?;
-    Ok(())
-}
-
-fn write_properties<W: Write>(xml: &mut Writer<W>, scenario: &ScenarioDoc) -> io::Result<()> {
-    xml.create_element("properties")
-        .write_inner_content(|xml| {
-            let properties = [
-                ("file", text(&scenario.file).into_owned()),
-                ("seeds_planned", scenario.seeds_planned.to_string()),
-                ("seeds_run", scenario.seeds_run.to_string()),
-                ("passed", scenario.passed.to_string()),
-                ("failed", scenario.failed.to_string()),
-                ("failures_dropped", scenario.failures_dropped.to_string()),
-                (
-                    "simulated_seconds",
-                    format!("{:.3}", scenario.simulated_seconds),
-                ),
-                ("stopped", scenario.stopped.to_string()),
-                ("determinism", scenario.determinism.clone()),
-                ("run_twice", scenario.run_twice.to_string()),
-            ];
-            for (property, value) in &properties {
-                xml.create_element("property")
-                    .with_attributes([("name", *property), ("value", value.as_str())])
-                    .write_empty()?;
-            }
-            Ok(())
-        })?;
-    Ok(())
-}
-
-fn write_failure<W: Write>(
-    xml: &mut Writer<W>,
-    suite: &str,
-    failure: &FailureDoc,
-) -> io::Result<()> {
-    let message = text(&failure.message).into_owned();
-    let first_line = message.lines().next().unwrap_or_default();
-    let kind = if failure.checks.is_empty() {
-        "run".to_string()
-    } else {
-        failure.checks.join(",")
-    };
-    xml.create_element("testcase")
-        .with_attributes([
-            ("name", &*format!("seed {}", failure.seed)),
-            ("classname", suite),
-        ])
-        .write_inner_content(|xml| {
-            xml.create_element("failure")
-                .with_attributes([("message", first_line), ("type", kind.as_str())])
-                .write_text_content(BytesText::new(&message))?;
-            Ok(())
-        })?;
-    Ok(())
-}
-
-fn write_dropped<W: Write>(xml: &mut Writer<W>, suite: &str, dropped: u64) -> io::Result<()> {
-    let message = format!(
-        "{dropped} more failing seed(s), counted but not kept in full; rerun with fewer seeds or --shard to see them"
-    );
-    xml.create_element("testcase")
-        .with_attributes([
-            ("name", &*format!("{dropped} more failing seed(s)")),
-            ("classname", suite),
-        ])
-        .write_inner_content(|xml| {
-            xml.create_element("failure")
-                .with_attributes([("message", message.as_str()), ("type", "not_kept")])
-                .write_text_content(BytesText::new(&message))?;
-            Ok(())
-        })?;
-    Ok(())
 }
 
 #[cfg(test)]

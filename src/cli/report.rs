@@ -9,7 +9,7 @@ use std::time::Duration;
 use obsim_harness::{Failure, Sweep};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::args::Shard;
 use super::coverage::{covered, next_seed_start, Progression, ShardRun};
@@ -118,73 +118,65 @@ pub(super) fn run_twice_words(seeds_run: u64, run_twice: u64, seeds: &[u64]) -> 
     }
 }
 
-/// `--format json`: the whole document, keys in this order.
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    /// [`FORMAT_VERSION`].
-    format_version: u64,
-    /// Failing seeds in all files, kept or not.
-    failed: u64,
-    /// Whether Ctrl-C cut the sweep short (the files after the stopped one
-    /// are not listed).
-    stopped: bool,
-    /// Where a campaign after this one starts so that every seed it runs
-    /// is fresh: the largest of the files' `next_seed_start`.
-    next_seed_start: Option<u64>,
-    scenarios: Vec<JsonScenario<'a>>,
+/// `--format json`'s document: what `run` writes and what `merge` reads
+/// and writes, field for field; `--format junit` is written from it too.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(super) struct Document {
+    pub(super) format_version: u64,
+    pub(super) failed: u64,
+    pub(super) stopped: bool,
+    pub(super) next_seed_start: Option<u64>,
+    pub(super) scenarios: Vec<ScenarioDoc>,
+    /// The documents a merge read, as named on its command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) merged_from: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct JsonScenario<'a> {
-    file: &'a str,
-    scenario: &'a str,
-    seeds_planned: u64,
-    seeds_run: u64,
-    passed: u64,
-    failed: u64,
-    failures_dropped: u64,
-    simulated_seconds: f64,
-    wall_seconds: f64,
-    stopped: bool,
-    /// `--determinism`: `all` or `1/N`.
-    determinism: &'a str,
-    /// Seeds that ran a second time for the determinism check.
-    run_twice: u64,
-    /// The lowest of them, at most 64, in seed order.
-    run_twice_seeds: &'a [u64],
-    failures: Vec<JsonFailure<'a>>,
-    /// What each shard ran (one here; a merge lists every shard's).
-    shards: &'a [ShardRun],
-    /// The seeds run, as progressions.
-    covered: Vec<Progression>,
-    /// One past the highest seed run.
-    next_seed_start: u64,
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(super) struct ScenarioDoc {
+    pub(super) file: String,
+    pub(super) scenario: String,
+    pub(super) seeds_planned: u64,
+    pub(super) seeds_run: u64,
+    pub(super) passed: u64,
+    pub(super) failed: u64,
+    pub(super) failures_dropped: u64,
+    pub(super) simulated_seconds: f64,
+    pub(super) wall_seconds: f64,
+    pub(super) stopped: bool,
+    /// `--determinism`: every shard of a file must have run with the same.
+    pub(super) determinism: String,
+    pub(super) run_twice: u64,
+    /// The lowest seeds that ran twice, at most [`obsim_harness::RUN_TWICE_LISTED`].
+    pub(super) run_twice_seeds: Vec<u64>,
+    pub(super) failures: Vec<FailureDoc>,
+    pub(super) shards: Vec<ShardRun>,
+    /// Derived from `shards`: recomputed, never read.
+    pub(super) covered: Vec<Progression>,
+    pub(super) next_seed_start: u64,
 }
 
-#[derive(Serialize)]
-struct JsonFailure<'a> {
-    seed: u64,
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(super) struct FailureDoc {
+    pub(super) seed: u64,
     /// The checks that fired, by name; empty when the run did not complete.
-    checks: Vec<&'static str>,
+    pub(super) checks: Vec<String>,
     /// The failure in full, as `--format human` prints it.
-    message: String,
+    pub(super) message: String,
     /// The seed's artifacts folder, or why it could not be written; null
     /// when artifacts are off.
-    artifacts: Option<String>,
+    pub(super) artifacts: Option<String>,
     /// What shrinking made of the failure (its `shrunk:` line, the path of
     /// `minimal.toml` at its end for a scenario file); null when shrinking
     /// is off or did not apply.
-    shrunk: Option<&'a str>,
+    pub(super) shrunk: Option<String>,
     /// The command that replays the seed.
-    replay: &'a str,
+    pub(super) replay: String,
 }
 
-pub(super) fn write_json(
-    out: &mut dyn Write,
-    reports: &[FileReport],
-    stopped: bool,
-) -> io::Result<()> {
-    let document = JsonReport {
+/// The document of `reports`; `stopped` when a stop cut the sweep short.
+pub(super) fn document(reports: &[FileReport], stopped: bool) -> Document {
+    Document {
         format_version: FORMAT_VERSION,
         failed: reports.iter().map(|report| report.failed).sum(),
         stopped,
@@ -192,45 +184,52 @@ pub(super) fn write_json(
             .iter()
             .map(|report| next_seed_start(std::slice::from_ref(&report.shard_run)))
             .max(),
-        scenarios: reports
-            .iter()
-            .map(|report| JsonScenario {
-                file: &report.file,
-                scenario: &report.scenario,
-                seeds_planned: report.seeds_planned,
-                seeds_run: report.seeds_run,
-                passed: report.passed,
-                failed: report.failed,
-                failures_dropped: report.failures_dropped,
-                simulated_seconds: report.simulated.as_secs_f64(),
-                wall_seconds: report.wall.as_secs_f64(),
-                stopped: report.stopped,
-                determinism: &report.determinism,
-                run_twice: report.run_twice,
-                run_twice_seeds: &report.run_twice_seeds,
-                failures: report
-                    .failures
-                    .iter()
-                    .map(|failure| JsonFailure {
-                        seed: failure.seed,
-                        checks: failure
-                            .checks()
-                            .into_iter()
-                            .map(|check| check.as_str())
-                            .collect(),
-                        message: failure.to_string(),
-                        artifacts: failure.artifacts.as_ref().map(ToString::to_string),
-                        shrunk: failure.shrunk.as_deref(),
-                        replay: &failure.replay,
-                    })
-                    .collect(),
-                shards: std::slice::from_ref(&report.shard_run),
-                covered: covered(std::slice::from_ref(&report.shard_run)),
-                next_seed_start: next_seed_start(std::slice::from_ref(&report.shard_run)),
-            })
+        scenarios: reports.iter().map(scenario_doc).collect(),
+        merged_from: Vec::new(),
+    }
+}
+
+fn scenario_doc(report: &FileReport) -> ScenarioDoc {
+    let shard_run = std::slice::from_ref(&report.shard_run);
+    ScenarioDoc {
+        file: report.file.clone(),
+        scenario: report.scenario.clone(),
+        seeds_planned: report.seeds_planned,
+        seeds_run: report.seeds_run,
+        passed: report.passed,
+        failed: report.failed,
+        failures_dropped: report.failures_dropped,
+        simulated_seconds: report.simulated.as_secs_f64(),
+        wall_seconds: report.wall.as_secs_f64(),
+        stopped: report.stopped,
+        determinism: report.determinism.clone(),
+        run_twice: report.run_twice,
+        run_twice_seeds: report.run_twice_seeds.clone(),
+        failures: report.failures.iter().map(failure_doc).collect(),
+        shards: shard_run.to_vec(),
+        covered: covered(shard_run),
+        next_seed_start: next_seed_start(shard_run),
+    }
+}
+
+fn failure_doc(failure: &Failure) -> FailureDoc {
+    FailureDoc {
+        seed: failure.seed,
+        checks: failure
+            .checks()
+            .into_iter()
+            .map(|check| check.as_str().to_string())
             .collect(),
-    };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
+        message: failure.to_string(),
+        artifacts: failure.artifacts.as_ref().map(ToString::to_string),
+        shrunk: failure.shrunk.clone(),
+        replay: failure.replay.clone(),
+    }
+}
+
+/// `--format json`: `document`, pretty-printed.
+pub(super) fn write_json(out: &mut dyn Write, document: &Document) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, document)?;
     writeln!(out)
 }
 
@@ -239,19 +238,16 @@ pub(super) fn write_json(
 /// passing seeds (never one per passing seed: a million-seed sweep writes a
 /// handful of cases). Each suite's properties say what a test report has no
 /// place for: the file, the counts, and `stopped` (true when Ctrl-C cut it).
-pub(super) fn write_junit(out: &mut dyn Write, reports: &[FileReport]) -> io::Result<()> {
+/// `run` and `merge` both write it from their [`Document`], so a merged
+/// report reads as one process's.
+pub(super) fn write_junit(out: &mut dyn Write, document: &Document) -> io::Result<()> {
     let mut xml = Writer::new_with_indent(&mut *out, b' ', 2);
     xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let cases = |report: &FileReport| {
-        report.failures.len() as u64
-            + u64::from(report.failures_dropped > 0)
-            + u64::from(report.passed > 0)
-    };
-    let failures =
-        |report: &FileReport| report.failures.len() as u64 + u64::from(report.failures_dropped > 0);
-    let tests: u64 = reports.iter().map(cases).sum();
-    let failed: u64 = reports.iter().map(failures).sum();
-    let wall: f64 = reports.iter().map(|report| report.wall.as_secs_f64()).sum();
+    let failures = |s: &ScenarioDoc| s.failures.len() as u64 + u64::from(s.failures_dropped > 0);
+    let cases = |s: &ScenarioDoc| failures(s) + u64::from(s.passed > 0);
+    let tests: u64 = document.scenarios.iter().map(cases).sum();
+    let failed: u64 = document.scenarios.iter().map(failures).sum();
+    let wall: f64 = document.scenarios.iter().map(|s| s.wall_seconds).sum();
     xml.create_element("testsuites")
         .with_attributes([
             ("name", "obsim"),
@@ -261,8 +257,8 @@ pub(super) fn write_junit(out: &mut dyn Write, reports: &[FileReport]) -> io::Re
             ("time", &format!("{wall:.3}")),
         ])
         .write_inner_content(|xml| {
-            for report in reports {
-                write_testsuite(xml, report, cases(report), failures(report))?;
+            for scenario in &document.scenarios {
+                write_testsuite(xml, scenario, cases(scenario), failures(scenario))?;
             }
             Ok(())
         })?;
@@ -272,11 +268,11 @@ pub(super) fn write_junit(out: &mut dyn Write, reports: &[FileReport]) -> io::Re
 
 fn write_testsuite<W: Write>(
     xml: &mut Writer<W>,
-    report: &FileReport,
+    scenario: &ScenarioDoc,
     tests: u64,
     failures: u64,
 ) -> io::Result<()> {
-    let name = text(&report.scenario);
+    let name = text(&scenario.scenario);
     xml.create_element("testsuite")
         .with_attributes([
             ("name", &*name),
@@ -284,75 +280,96 @@ fn write_testsuite<W: Write>(
             ("failures", &failures.to_string()),
             ("errors", "0"),
             ("skipped", "0"),
-            ("time", &format!("{:.3}", report.wall.as_secs_f64())),
+            ("time", &format!("{:.3}", scenario.wall_seconds)),
         ])
         .write_inner_content(|xml| {
-            xml.create_element("properties").write_inner_content(|xml| {
-                let properties = [
-                    ("file", text(&report.file).into_owned()),
-                    ("seeds_planned", report.seeds_planned.to_string()),
-                    ("seeds_run", report.seeds_run.to_string()),
-                    ("passed", report.passed.to_string()),
-                    ("failed", report.failed.to_string()),
-                    ("failures_dropped", report.failures_dropped.to_string()),
-                    ("simulated_seconds", format!("{:.3}", report.simulated.as_secs_f64())),
-                    ("stopped", report.stopped.to_string()),
-                    ("determinism", report.determinism.clone()),
-                    ("run_twice", report.run_twice.to_string()),
-                ];
-                for (property, value) in &properties {
-                    xml.create_element("property")
-                        .with_attributes([("name", *property), ("value", value.as_str())])
-                        .write_empty()?;
-                }
-                Ok(())
-            })?;
-            for failure in &report.failures {
-                let message = text(&failure.to_string()).into_owned();
-                let first_line = message.lines().next().unwrap_or_default();
-                let checks: Vec<&str> = failure.checks().into_iter().map(|check| check.as_str()).collect();
-                let kind = if checks.is_empty() {
-                    "run".to_string()
-                } else {
-                    checks.join(",")
-                };
-                xml.create_element("testcase")
-                    .with_attributes([
-                        ("name", &*format!("seed {}", failure.seed)),
-                        ("classname", &*name),
-                    ])
-                    .write_inner_content(|xml| {
-                        xml.create_element("failure")
-                            .with_attributes([("message", first_line), ("type", kind.as_str())])
-                            .write_text_content(BytesText::new(&message))?;
-                        Ok(())
-                    })?;
+            write_properties(xml, scenario)?;
+            for failure in &scenario.failures {
+                write_failure(xml, &name, failure)?;
             }
-            if report.failures_dropped > 0 {
-                let dropped = report.failures_dropped;
-                let message = format!(
-                    "{dropped} more failing seed(s), counted but not kept in full; rerun with fewer seeds or --shard to see them"
-                );
-                xml.create_element("testcase")
-                    .with_attributes([
-                        ("name", &*format!("{dropped} more failing seed(s)")),
-                        ("classname", &*name),
-                    ])
-                    .write_inner_content(|xml| {
-                        xml.create_element("failure")
-                            .with_attributes([("message", message.as_str()), ("type", "not_kept")])
-                            .write_text_content(BytesText::new(&message))?;
-                        Ok(())
-                    })?;
+            if scenario.failures_dropped > 0 {
+                write_dropped(xml, &name, scenario.failures_dropped)?;
             }
-            if report.passed > 0 {
+            if scenario.passed > 0 {
                 xml.create_element("testcase")
                     .with_attributes([
-                        ("name", &*format!("{} seeds passed", report.passed)),
+                        ("name", &*format!("{} seeds passed", scenario.passed)),
                         ("classname", &*name),
                     ])
                     .write_empty()?;
             }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn write_properties<W: Write>(xml: &mut Writer<W>, scenario: &ScenarioDoc) -> io::Result<()> {
+    xml.create_element("properties")
+        .write_inner_content(|xml| {
+            let properties = [
+                ("file", text(&scenario.file).into_owned()),
+                ("seeds_planned", scenario.seeds_planned.to_string()),
+                ("seeds_run", scenario.seeds_run.to_string()),
+                ("passed", scenario.passed.to_string()),
+                ("failed", scenario.failed.to_string()),
+                ("failures_dropped", scenario.failures_dropped.to_string()),
+                (
+                    "simulated_seconds",
+                    format!("{:.3}", scenario.simulated_seconds),
+                ),
+                ("stopped", scenario.stopped.to_string()),
+                ("determinism", scenario.determinism.clone()),
+                ("run_twice", scenario.run_twice.to_string()),
+            ];
+            for (property, value) in &properties {
+                xml.create_element("property")
+                    .with_attributes([("name", *property), ("value", value.as_str())])
+                    .write_empty()?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn write_failure<W: Write>(
+    xml: &mut Writer<W>,
+    suite: &str,
+    failure: &FailureDoc,
+) -> io::Result<()> {
+    let message = text(&failure.message).into_owned();
+    let first_line = message.lines().next().unwrap_or_default();
+    let kind = if failure.checks.is_empty() {
+        "run".to_string()
+    } else {
+        failure.checks.join(",")
+    };
+    xml.create_element("testcase")
+        .with_attributes([
+            ("name", &*format!("seed {}", failure.seed)),
+            ("classname", suite),
+        ])
+        .write_inner_content(|xml| {
+            xml.create_element("failure")
+                .with_attributes([("message", first_line), ("type", kind.as_str())])
+                .write_text_content(BytesText::new(&message))?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn write_dropped<W: Write>(xml: &mut Writer<W>, suite: &str, dropped: u64) -> io::Result<()> {
+    let message = format!(
+        "{dropped} more failing seed(s), counted but not kept in full; rerun with fewer seeds or --shard to see them"
+    );
+    xml.create_element("testcase")
+        .with_attributes([
+            ("name", &*format!("{dropped} more failing seed(s)")),
+            ("classname", suite),
+        ])
+        .write_inner_content(|xml| {
+            xml.create_element("failure")
+                .with_attributes([("message", message.as_str()), ("type", "not_kept")])
+                .write_text_content(BytesText::new(&message))?;
             Ok(())
         })?;
     Ok(())
@@ -435,7 +452,7 @@ mod tests {
     #[test]
     fn markup_in_names_and_paths_is_escaped() {
         let mut out = Vec::new();
-        write_junit(&mut out, &[report(4)]).unwrap();
+        write_junit(&mut out, &document(&[report(4)], false)).unwrap();
         let xml = String::from_utf8(out).unwrap();
         assert!(
             xml.contains(r#"<testsuite name="s&quot;&apos;" tests="2" failures="1""#),
