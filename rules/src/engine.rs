@@ -236,7 +236,7 @@ fn into_vector(value: Value) -> Option<Vec<Element>> {
     match value {
         Value::Vector(elements) => Some(elements),
         Value::Scalar(value) => Some(vec![Element {
-            labels: Labels::new(),
+            labels: Default::default(),
             value,
         }]),
         _ => None,
@@ -282,7 +282,7 @@ fn record(
     let mut written = BTreeSet::new();
     let mut out = Vec::with_capacity(elements.len());
     for element in elements {
-        let mut labels = element.labels.clone();
+        let mut labels = Labels::clone(&element.labels);
         labels.insert(METRIC_NAME.to_string(), name.to_string());
         for (key, template) in &rule.labels {
             labels.insert(key.clone(), template.expand(&element.labels, element.value));
@@ -325,7 +325,7 @@ fn alert(
     let (hold, keep) = (hold.as_millis() as i64, keep_firing_for.as_millis() as i64);
     let mut returned: BTreeMap<Labels, BTreeMap<String, String>> = BTreeMap::new();
     for element in &elements {
-        let mut labels = element.labels.clone();
+        let mut labels = Labels::clone(&element.labels);
         labels.remove(METRIC_NAME);
         for (key, template) in &rule.labels {
             labels.insert(key.clone(), template.expand(&element.labels, element.value));
@@ -376,14 +376,19 @@ fn alert(
                 gone.push(labels.clone());
             }
         }
-        let history = timeline
-            .alerts
-            .entry(labels.clone())
-            .or_insert_with(|| AlertHistory {
-                labels: labels.clone(),
-                changes: Vec::new(),
-                annotations: Vec::new(),
-            });
+        // Looked up before inserting: `entry` would copy the label set at
+        // every instant of every active alert.
+        if !timeline.alerts.contains_key(labels) {
+            timeline.alerts.insert(
+                labels.clone(),
+                AlertHistory {
+                    labels: labels.clone(),
+                    changes: Vec::new(),
+                    annotations: Vec::new(),
+                },
+            );
+        }
+        let history = timeline.alerts.get_mut(labels).expect("inserted above");
         let last = history
             .changes
             .last()

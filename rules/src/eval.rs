@@ -14,6 +14,7 @@
 //! refuses anything else, so evaluation never meets it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use promql_parser::label::Matchers;
 use promql_parser::parser::token::{self, TokenId};
@@ -41,7 +42,11 @@ pub enum Value {
 /// One element of an instant vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Element {
-    pub labels: Labels,
+    /// Shared with the series it was read from, or with the operand it
+    /// came from, until something changes it (`Arc::make_mut`): most
+    /// elements pass through an expression unchanged, and copying their
+    /// label sets at every instant was most of rule evaluation's cost.
+    pub labels: Arc<Labels>,
     pub value: f64,
 }
 
@@ -159,6 +164,17 @@ impl<'a> Evaluator<'a> {
         &self.store.series()[range.series].labels
     }
 
+    /// A range's series labels, shared; without the metric name unless
+    /// `keep_name`.
+    pub(crate) fn range_labels_shared(&self, range: &Range, keep_name: bool) -> Arc<Labels> {
+        let series = &self.store.series()[range.series];
+        if keep_name {
+            series.labels.clone()
+        } else {
+            series.unnamed.clone()
+        }
+    }
+
     /// A range's samples, staleness markers left out (copied only when
     /// the range holds one).
     pub fn range_samples(&self, range: &Range) -> std::borrow::Cow<'_, [Sample]> {
@@ -206,7 +222,7 @@ impl<'a> Evaluator<'a> {
         let out = groups
             .into_iter()
             .map(|(labels, values)| Element {
-                labels,
+                labels: Arc::new(labels),
                 value: aggregate_values(op, &values, parameter),
             })
             .collect();
@@ -325,8 +341,12 @@ pub(crate) fn selects(matchers: &Matchers, labels: &Labels) -> bool {
     matchers.or_matchers.is_empty() || matchers.or_matchers.iter().any(|group| all(group))
 }
 
-pub(crate) fn drop_name(mut labels: Labels) -> Labels {
-    labels.remove(METRIC_NAME);
+/// `labels` without the metric name: the same set, not a copy, when it
+/// has none.
+pub(crate) fn drop_name(mut labels: Arc<Labels>) -> Arc<Labels> {
+    if labels.contains_key(METRIC_NAME) {
+        Arc::make_mut(&mut labels).remove(METRIC_NAME);
+    }
     labels
 }
 
@@ -460,20 +480,24 @@ fn vector_scalar(
 }
 
 /// The labels two vectors' elements are matched on.
-fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Labels {
+fn signature(labels: &Arc<Labels>, matching: Option<&LabelModifier>) -> Arc<Labels> {
     match matching {
-        Some(LabelModifier::Include(on)) => labels
-            .iter()
-            .filter(|(key, _)| on.labels.iter().any(|name| name == *key))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some(LabelModifier::Exclude(ignoring)) => labels
-            .iter()
-            .filter(|(key, _)| {
-                key.as_str() != METRIC_NAME && !ignoring.labels.iter().any(|name| name == *key)
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        Some(LabelModifier::Include(on)) => Arc::new(
+            labels
+                .iter()
+                .filter(|(key, _)| on.labels.iter().any(|name| name == *key))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        Some(LabelModifier::Exclude(ignoring)) => Arc::new(
+            labels
+                .iter()
+                .filter(|(key, _)| {
+                    key.as_str() != METRIC_NAME && !ignoring.labels.iter().any(|name| name == *key)
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         None => drop_name(labels.clone()),
     }
 }
@@ -485,7 +509,7 @@ fn set_op(
     modifier: Option<&BinModifier>,
 ) -> Vec<Element> {
     let matching = modifier.and_then(|m| m.matching.as_ref());
-    let right: BTreeSet<Labels> = rhs.iter().map(|e| signature(&e.labels, matching)).collect();
+    let right: BTreeSet<Arc<Labels>> = rhs.iter().map(|e| signature(&e.labels, matching)).collect();
     match op {
         token::T_LAND => lhs
             .into_iter()
@@ -496,7 +520,7 @@ fn set_op(
             .filter(|e| !right.contains(&signature(&e.labels, matching)))
             .collect(),
         _ => {
-            let left: BTreeSet<Labels> =
+            let left: BTreeSet<Arc<Labels>> =
                 lhs.iter().map(|e| signature(&e.labels, matching)).collect();
             let mut out = lhs;
             out.extend(
@@ -522,7 +546,7 @@ fn vector_vector(
         VectorMatchCardinality::OneToMany(_) => (rhs, lhs),
         _ => (lhs, rhs),
     };
-    let mut ones: BTreeMap<Labels, Element> = BTreeMap::new();
+    let mut ones: BTreeMap<Arc<Labels>, Element> = BTreeMap::new();
     for element in one {
         let sig = signature(&element.labels, matching);
         if ones.contains_key(&sig) {
@@ -541,8 +565,8 @@ fn vector_vector(
         ones.insert(sig, element);
     }
     let include: &[String] = card.labels().map_or(&[], |labels| &labels.labels);
-    let mut matched: BTreeSet<Labels> = BTreeSet::new();
-    let mut out_labels: BTreeSet<Labels> = BTreeSet::new();
+    let mut matched: BTreeSet<Arc<Labels>> = BTreeSet::new();
+    let mut out_labels: BTreeSet<Arc<Labels>> = BTreeSet::new();
     let mut out = Vec::new();
     for element in many {
         let sig = signature(&element.labels, matching);
@@ -569,7 +593,7 @@ fn vector_vector(
         }
         let mut labels = result_labels(element.labels, &other.labels, op, matching, card, include);
         if return_bool {
-            labels.remove(METRIC_NAME);
+            labels = drop_name(labels);
         }
         if !matches!(card, VectorMatchCardinality::OneToOne) && !out_labels.insert(labels.clone()) {
             return error(
@@ -581,35 +605,42 @@ fn vector_vector(
     Ok(out)
 }
 
+/// The labels of a matched pair's result. Copied only when they change:
+/// `rate(a[1m]) / rate(b[1m])` matched one to one keeps the left side's set.
 fn result_labels(
-    mut labels: Labels,
+    mut labels: Arc<Labels>,
     one: &Labels,
     op: TokenId,
     matching: Option<&LabelModifier>,
     card: &VectorMatchCardinality,
     include: &[String],
-) -> Labels {
+) -> Arc<Labels> {
     if drops_name(op) {
-        labels.remove(METRIC_NAME);
+        labels = drop_name(labels);
     }
     if matches!(card, VectorMatchCardinality::OneToOne) {
-        match matching {
-            Some(LabelModifier::Include(on)) => {
-                labels.retain(|key, _| on.labels.iter().any(|name| name == key));
-            }
+        let kept = |key: &String| match matching {
+            Some(LabelModifier::Include(on)) => on.labels.iter().any(|name| name == key),
             Some(LabelModifier::Exclude(ignoring)) => {
-                labels.retain(|key, _| !ignoring.labels.iter().any(|name| name == key));
+                !ignoring.labels.iter().any(|name| name == key)
             }
-            None => {}
+            None => true,
+        };
+        if !labels.keys().all(kept) {
+            Arc::make_mut(&mut labels).retain(|key, _| kept(key));
         }
     }
     for name in include {
         match one.get(name) {
             Some(value) if !value.is_empty() => {
-                labels.insert(name.clone(), value.clone());
+                if labels.get(name) != Some(value) {
+                    Arc::make_mut(&mut labels).insert(name.clone(), value.clone());
+                }
             }
             _ => {
-                labels.remove(name);
+                if labels.contains_key(name) {
+                    Arc::make_mut(&mut labels).remove(name);
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! it (`promql/functions.go`), so that promtool agrees with every value.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use promql_parser::parser::{Call, Expr};
 
@@ -191,7 +192,7 @@ pub(crate) fn call(evaluator: &Evaluator<'_>, call: &Call, t_ms: i64) -> Result<
             simple(vector_at(0)?, |v| v.min(max))
         }
         "vector" => vec![Element {
-            labels: Labels::new(),
+            labels: Arc::default(),
             value: scalar(0)?,
         }],
         "scalar" => {
@@ -294,15 +295,6 @@ fn simple(elements: Vec<Element>, f: impl Fn(f64) -> f64) -> Vec<Element> {
 
 /// One element per range with a value; the name dropped unless `keep_name`
 /// (Prometheus keeps it for `last_over_time` only).
-/// `labels` without the metric name, copied once.
-fn without_name(labels: &Labels) -> Labels {
-    labels
-        .iter()
-        .filter(|(key, _)| key.as_str() != METRIC_NAME)
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect()
-}
-
 fn over_ranges(
     evaluator: &Evaluator<'_>,
     ranges: Vec<Range>,
@@ -313,15 +305,10 @@ fn over_ranges(
         .into_iter()
         .filter_map(|range| {
             let value = f(&evaluator.range_samples(&range))?;
-            let labels = evaluator.range_labels(&range);
-            // Copied without the name rather than copied whole and the name
-            // then removed: this copy is most of what a `rate` over many
-            // series costs (perf, `obsim bench`).
-            let labels = if keep_name {
-                labels.clone()
-            } else {
-                without_name(labels)
-            };
+            // The series' own label set (or its set without the name, made
+            // once per series), shared: copying it per series per instant
+            // was most of what a `rate` over many series cost (perf).
+            let labels = evaluator.range_labels_shared(&range, keep_name);
             Some(Element { labels, value })
         })
         .collect()
@@ -434,8 +421,12 @@ fn histogram_quantile(q: f64, elements: Vec<Element>) -> Vec<Element> {
         let Some(bound) = element.labels.get("le").and_then(|le| parse_bound(le)) else {
             continue;
         };
-        let mut labels = drop_name(element.labels);
-        labels.remove("le");
+        let labels: Labels = element
+            .labels
+            .iter()
+            .filter(|(key, _)| key.as_str() != METRIC_NAME && key.as_str() != "le")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         groups
             .entry(labels)
             .or_default()
@@ -444,7 +435,7 @@ fn histogram_quantile(q: f64, elements: Vec<Element>) -> Vec<Element> {
     groups
         .into_iter()
         .map(|(labels, buckets)| Element {
-            labels,
+            labels: Arc::new(labels),
             value: bucket_quantile(q, buckets),
         })
         .collect()
@@ -545,7 +536,10 @@ fn absent(evaluator: &Evaluator<'_>, arg: &Expr, t_ms: i64) -> Result<Value> {
             }
         }
     }
-    Ok(Value::Vector(vec![Element { labels, value: 1.0 }]))
+    Ok(Value::Vector(vec![Element {
+        labels: Arc::new(labels),
+        value: 1.0,
+    }]))
 }
 
 fn label_replace(
@@ -568,9 +562,9 @@ fn label_replace(
             let mut replaced = String::new();
             captures.expand(replacement, &mut replaced);
             if replaced.is_empty() {
-                element.labels.remove(dst);
+                Arc::make_mut(&mut element.labels).remove(dst);
             } else {
-                element.labels.insert(dst.to_string(), replaced);
+                Arc::make_mut(&mut element.labels).insert(dst.to_string(), replaced);
             }
         }
         if !seen.insert(element.labels.clone()) {

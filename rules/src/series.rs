@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// A series' labels, the metric name among them as `__name__`. Ordered, so
 /// that everything built from it (alerts, reports, files) is too.
@@ -36,7 +37,13 @@ pub struct Sample {
 /// One series and its samples, oldest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
-    pub labels: Labels,
+    /// Shared, not copied, by every instant vector element read from it.
+    pub labels: Arc<Labels>,
+    /// The labels without `__name__`, made once: what a function or an
+    /// operator over this series returns, shared rather than copied at each
+    /// instant (copying label sets was most of rule evaluation's cost under
+    /// `perf`).
+    pub(crate) unnamed: Arc<Labels>,
     pub samples: Vec<Sample>,
     /// Written by a recording rule, not scraped: left out of a promtool
     /// test's `input_series`, where promtool records it itself.
@@ -66,7 +73,10 @@ pub const SAMPLES_MAX_DEFAULT: usize = 4_000_000;
 #[derive(Clone, Debug)]
 pub struct SeriesStore {
     series: Vec<Series>,
-    index: BTreeMap<Labels, usize>,
+    /// Looked up at every sample written by label set, never iterated: a
+    /// hash map with fixed keys, one hash and one comparison a lookup
+    /// rather than a B-tree's several comparisons of whole label sets.
+    index: std::collections::HashMap<Labels, usize, foldhash::fast::FixedState>,
     by_name: BTreeMap<String, Vec<usize>>,
     samples: usize,
     samples_max: usize,
@@ -118,7 +128,7 @@ impl SeriesStore {
     pub fn new(samples_max: usize) -> SeriesStore {
         SeriesStore {
             series: Vec::new(),
-            index: BTreeMap::new(),
+            index: Default::default(),
             by_name: BTreeMap::new(),
             samples: 0,
             samples_max,
@@ -204,8 +214,11 @@ impl SeriesStore {
         // aggregation then adds in its order, to the same last bit.
         self.by_name.entry(name).or_default().push(at);
         self.index.insert(labels.clone(), at);
+        let mut unnamed = labels.clone();
+        unnamed.remove(METRIC_NAME);
         self.series.push(Series {
-            labels,
+            labels: Arc::new(labels),
+            unnamed: Arc::new(unnamed),
             samples: Vec::new(),
             recorded,
         });

@@ -355,7 +355,7 @@ fn cross_check(name: &str, store: &SeriesStore, end: Duration, expr_every: usize
             let exp_samples = match Evaluator::new(&evaluated).eval(&parsed, t).unwrap() {
                 Value::Vector(elements) => elements
                     .into_iter()
-                    .map(|element| (element.labels, element.value))
+                    .map(|element| (Labels::clone(&element.labels), element.value))
                     .collect(),
                 Value::Scalar(value) => vec![(Labels::new(), value)],
                 other => panic!("{expr}: {other:?}"),
