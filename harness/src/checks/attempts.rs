@@ -6,22 +6,20 @@
 //! work under the wrong attempt, and a reader of the trace then blames the
 //! attempt that never reached the server.
 
-use std::collections::BTreeMap;
-
 use super::{Check, Violation};
 use crate::run::{Run, SpanId, SpanRecord, SpanRef, TraceId};
 
 /// How many misplaced attempts are described before the rest are counted.
 const LISTED_MAX: usize = 5;
 /// Each span's parent, by (trace, span id).
-type Parents = BTreeMap<(TraceId, SpanId), Option<SpanId>>;
+type Parents = super::Lookup<(TraceId, SpanId), Option<SpanId>>;
 
 /// Ancestors walked from a reply's span before giving up: a trace deeper
 /// than this is itself a bug, and a cycle must not hang the check.
 const DEPTH_MAX: usize = 256;
 
 pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
-    let spans: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
+    let spans: super::Lookup<(TraceId, SpanId), &SpanRecord> = run
         .spans
         .iter()
         .map(|span| ((span.trace_id, span.span_id), span))
@@ -41,7 +39,7 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
         )
         .collect();
     // Which attempt each client span sent, to name a wrong one.
-    let mut senders: BTreeMap<&SpanRef, (u64, u32)> = BTreeMap::new();
+    let mut senders: super::Lookup<&SpanRef, (u64, u32)> = super::Lookup::default();
     for call in &run.calls {
         for attempt in &call.attempts {
             if let Some(span) = &attempt.span {
@@ -104,7 +102,7 @@ pub(super) fn attempt_parentage(run: &Run) -> Vec<Violation> {
 /// None when it is.
 fn misplacement(
     parents: &Parents,
-    senders: &BTreeMap<&SpanRef, (u64, u32)>,
+    senders: &super::Lookup<&SpanRef, (u64, u32)>,
     reply_span: &SpanRef,
     sent_by: &SpanRef,
     call: u64,

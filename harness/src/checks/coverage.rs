@@ -8,10 +8,9 @@
 //! that closes before its write commits, fails here with the operation's
 //! node and time.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Check, Violation};
+use super::{Check, Lookup, Violation};
 use crate::run::{
     Contract, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId, SCHEDULING_SLACK,
 };
@@ -61,15 +60,15 @@ struct Op<'a> {
 /// Exported spans by (trace, span id), and their children by (trace,
 /// parent id).
 struct Spans<'a> {
-    by_id: BTreeMap<(TraceId, SpanId), &'a SpanRecord>,
-    children: BTreeMap<(TraceId, SpanId), Vec<&'a SpanRecord>>,
+    by_id: Lookup<(TraceId, SpanId), &'a SpanRecord>,
+    children: Lookup<(TraceId, SpanId), Vec<&'a SpanRecord>>,
 }
 
 impl<'a> Spans<'a> {
     fn new(run: &'a Run) -> Spans<'a> {
         let mut spans = Spans {
-            by_id: BTreeMap::new(),
-            children: BTreeMap::new(),
+            by_id: Lookup::with_capacity_and_hasher(run.spans.len(), Default::default()),
+            children: Lookup::default(),
         };
         for span in &run.spans {
             let trace = span.trace_id;
@@ -150,7 +149,7 @@ fn judge<'a, F: Fn(&SpanRecord) -> bool>(
     spans: &Spans<'a>,
     ops: impl Iterator<Item = (Op<'a>, F)>,
 ) -> Vec<Violation> {
-    let mut claimed: BTreeMap<&SpanRef, Duration> = BTreeMap::new();
+    let mut claimed: Lookup<&SpanRef, Duration> = Lookup::default();
     let mut violations = Vec::new();
     let mut found = 0usize;
     let mut first_what = String::new();
@@ -191,15 +190,12 @@ fn judge<'a, F: Fn(&SpanRecord) -> bool>(
 /// and says how it went.
 fn problem<'a>(
     spans: &Spans<'a>,
-    claimed: &mut BTreeMap<&'a SpanRef, Duration>,
+    claimed: &mut Lookup<&'a SpanRef, Duration>,
     op: &Op<'a>,
     own: &impl Fn(&SpanRecord) -> bool,
 ) -> Option<String> {
-    let interval = format!(
-        "from {:.9}s to {:.9}s",
-        op.started.as_secs_f64(),
-        op.ended.as_secs_f64()
-    );
+    // Formatted only into a violation: every operation of a run is judged.
+    let interval = Interval(op.started, op.ended);
     let Some(current) = op.span else {
         return Some(format!(
             "ran {interval} outside any span: this code path has no span for it"
@@ -267,7 +263,7 @@ fn not_own(
     current: &SpanRecord,
     op: &Op<'_>,
     own: &impl Fn(&SpanRecord) -> bool,
-    interval: &str,
+    interval: &Interval,
 ) -> String {
     let started = op.started.as_nanos() as i64;
     let ended = op.ended.as_nanos() as i64;
@@ -294,6 +290,21 @@ fn not_own(
              has no span for it",
             current.name
         ),
+    }
+}
+
+/// `from 1.000000000s to 1.250000000s`: when an operation ran.
+struct Interval(Duration, Duration);
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Interval(started, ended) = self;
+        write!(
+            f,
+            "from {:.9}s to {:.9}s",
+            started.as_secs_f64(),
+            ended.as_secs_f64()
+        )
     }
 }
 

@@ -34,6 +34,13 @@ pub use completion::span_completion;
 pub use determinism::seed_determinism;
 pub use faults_fired::faults_fired;
 use judged::Judgements;
+
+/// A map for lookups only, never iterated (so its order never reaches a
+/// report): spans by id, say. foldhash with fixed keys, because the
+/// BTreeMaps these were cost a few percent of every seed's checks (perf).
+pub(crate) type Lookup<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// A set for membership tests only, never iterated: see [`Lookup`].
+pub(crate) type LookupSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 pub use judged::{Claim, Judgement};
 pub use monotonicity::counter_monotonicity;
 pub use promtool::{PromtoolMemo, PROMTOOL_SHAPES_MAX};

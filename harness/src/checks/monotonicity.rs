@@ -34,7 +34,7 @@ struct Seen {
 type SeriesKey<'a> = (&'a str, &'a [(String, String)]);
 
 fn check_node_counters(run: &Run, scrapes: &[&Scrape], violations: &mut Vec<Violation>) {
-    let mut seen: BTreeMap<SeriesKey<'_>, Seen> = BTreeMap::new();
+    let mut seen: super::Lookup<SeriesKey<'_>, Seen> = super::Lookup::default();
     let mut previous: Option<&Scrape> = None;
     for scrape in scrapes {
         if let Some(before) = previous.filter(|before| before.incarnation != scrape.incarnation) {

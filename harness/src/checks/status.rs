@@ -178,7 +178,7 @@ fn request_status(run: &Run, name: &str) -> Option<Violation> {
 /// shows a success that never happened. The server's own span of it is lost
 /// with the process, as in production.
 fn cut_off_attempts(run: &Run) -> Vec<Violation> {
-    let by_id: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
+    let by_id: super::Lookup<(TraceId, SpanId), &SpanRecord> = run
         .spans
         .iter()
         .map(|span| ((span.trace_id, span.span_id), span))

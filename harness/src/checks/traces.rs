@@ -2,7 +2,7 @@
 //! server span continues its caller's trace rather than starting one, and
 //! each client request is exactly one connected trace under one request span.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Check, Violation};
@@ -15,7 +15,7 @@ pub fn trace_integrity(run: &Run, contract: &Contract) -> Vec<Violation> {
     // A parent a crash lost is known, not missing: the real SDK in the
     // killed process never exported it, and its children exported before
     // the crash still name it (see `LostSpan`).
-    let exported: BTreeSet<(TraceId, SpanId)> = run
+    let exported: super::LookupSet<(TraceId, SpanId)> = run
         .spans
         .iter()
         .map(|span| (span.trace_id, span.span_id))
@@ -87,7 +87,7 @@ fn is_scrape(span: &SpanRecord, contract: &Contract) -> bool {
 /// rule whenever the first attempt reached a server, and the third when the
 /// first attempt succeeded in all but its answer.
 fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
-    let clients: BTreeMap<(TraceId, SpanId), &SpanRecord> = run
+    let clients: super::Lookup<(TraceId, SpanId), &SpanRecord> = run
         .spans
         .iter()
         .filter(|span| span.kind == "client")

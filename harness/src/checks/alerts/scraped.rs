@@ -22,7 +22,9 @@ pub(super) fn scraped_series(
     // Each sample's series id, by where it came from: built once per series,
     // not once per sample (a label map per sample cost more than the rules).
     type Key<'r> = (&'r str, &'r str, &'r [(String, String)]);
-    let mut ids: HashMap<Key<'_>, usize> = HashMap::new();
+    // A lookup table only, never iterated; foldhash because SipHash over
+    // every sample's label slice was most of this function's cost (perf).
+    let mut ids: HashMap<Key<'_>, usize, foldhash::fast::FixedState> = HashMap::default();
     // Each target's series in its previous scrape: what goes stale next.
     let mut previous: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     for scrape in in_time_order(run) {
@@ -151,7 +153,7 @@ mod tests {
             store
                 .series()
                 .iter()
-                .find(|series| &series.labels == wanted)
+                .find(|series| *series.labels == *wanted)
                 .unwrap_or_else(|| panic!("no series {wanted:?}"))
         };
         let up = &find(&up).samples;
