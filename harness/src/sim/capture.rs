@@ -44,8 +44,10 @@ impl IdGenerator for SeededIds {
     }
 }
 
-// Keyed by the span id's bytes: `SpanId` is not `Ord`.
-type Origins = BTreeMap<[u8; 8], SpanOrigin>;
+// Keyed by the span id's bytes. Inserted at each span's start and removed
+// at its end, never iterated: a hash map with fixed keys rather than the
+// BTreeMap whose inserts and removes showed in every profile.
+type Origins = std::collections::HashMap<[u8; 8], SpanOrigin, foldhash::fast::FixedState>;
 
 /// What a run keeps of each span as it ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
