@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use obsim_faults::FaultKind;
+
 use super::{Check, Violation};
 use crate::run::{Contract, Run, SpanId, SpanRecord, TraceId};
 
@@ -81,7 +83,9 @@ fn is_scrape(span: &SpanRecord, contract: &Contract) -> bool {
 ///   server work ended before it, within the scheduling slack: the reply
 ///   is sent when the work is done. An attempt that timed out or failed may
 ///   well be outlived by its server work (the request arrived late, or the
-///   reply was lost), so its end says nothing.
+///   reply was lost), so its end says nothing. Time the server's node spent
+///   paused after the answer does not count: a process frozen between
+///   sending its reply and closing its span closes it when it resumes.
 ///
 /// A retry that reuses the first attempt's trace context breaks the first
 /// rule whenever the first attempt reached a server, and the third when the
@@ -94,6 +98,7 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
         .map(|span| ((span.trace_id, span.span_id), span))
         .collect();
     let delivered = deliveries(run);
+    let pauses = pauses(run);
     // Server children by client parent: exported ones, and the ones a crash
     // lost, by where they ran and when they started.
     let mut children: BTreeMap<(TraceId, SpanId), Vec<(String, i64)>> = BTreeMap::new();
@@ -106,17 +111,19 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
         let Some(client) = clients.get(&(span.trace_id, parent)) else {
             continue;
         };
-        let node = span.origin.node.clone().unwrap_or_default();
+        let node = span.origin.node.as_deref().unwrap_or_default();
         children
             .entry((span.trace_id, parent))
             .or_default()
-            .push((node, span.start_ns));
+            .push((node.to_string(), span.start_ns));
         let answered = !matches!(client.status, crate::run::SpanStatus::Error(_));
         let copies = delivered
             .get(&(span.trace_id, parent))
             .copied()
             .unwrap_or(1);
-        let late = answered && copies < 2 && span.end_ns > client.end_ns + slack;
+        let paused = paused_ns(&pauses, node, client.end_ns, span.end_ns);
+        let overdue_ns = span.end_ns - client.end_ns - paused;
+        let late = answered && copies < 2 && overdue_ns > slack;
         if span.start_ns < client.start_ns || late {
             misplaced.push(span);
         }
@@ -191,6 +198,47 @@ fn misplacement(span: &SpanRecord, client: &SpanRecord) -> String {
             seconds(client.end_ns)
         )
     }
+}
+
+/// Each node's paused intervals, in nanoseconds since the run started: a
+/// pause lasts until the resume after it, or to the run's end.
+fn pauses(run: &Run) -> BTreeMap<&str, Vec<(i64, i64)>> {
+    let mut found: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut since: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in &run.faults {
+        let at = event.at.as_nanos() as i64;
+        match event.kind {
+            FaultKind::NodePause => {
+                since.entry(&event.target).or_insert(at);
+            }
+            FaultKind::NodeResume => {
+                if let Some(from) = since.remove(event.target.as_str()) {
+                    found.entry(&event.target).or_default().push((from, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    let end = run.ended_at.as_nanos() as i64;
+    for (node, from) in since {
+        found.entry(node).or_default().push((from, end));
+    }
+    found
+}
+
+/// How long `node` was paused within `[from_ns, to_ns]`.
+fn paused_ns(
+    pauses: &BTreeMap<&str, Vec<(i64, i64)>>,
+    node: &str,
+    from_ns: i64,
+    to_ns: i64,
+) -> i64 {
+    pauses.get(node).map_or(0, |intervals| {
+        intervals
+            .iter()
+            .map(|&(start, end)| (end.min(to_ns) - start.max(from_ns)).max(0))
+            .sum()
+    })
 }
 
 /// How many times obsim's typed network delivered the request each client
@@ -426,5 +474,47 @@ mod tests {
         assert!(violations[0]
             .message
             .contains("before its parent client span"));
+    }
+
+    /// A fault log entry pausing (or resuming) `node` at `ms`.
+    fn pause_event(kind: FaultKind, node: &str, ms: u64) -> obsim_faults::FaultEvent {
+        obsim_faults::FaultEvent {
+            at: Duration::from_millis(ms),
+            kind,
+            target: node.into(),
+            detail: String::new(),
+        }
+    }
+
+    /// Swarm seeds 3861 and 5487 of the actor runtime: the server sent its
+    /// reply, its node paused before the span closed, and the span closed
+    /// at the resume, 0.7 s after the client had its answer.
+    #[test]
+    fn server_work_that_outlives_its_answer_only_while_its_node_was_paused_is_in_place() {
+        let mut spans = attempt(10, 1, (0, 20), (5, 700));
+        spans[1].origin.node = Some("server-0".into());
+        let mut paused = run(spans.clone(), 1);
+        paused.faults = vec![
+            pause_event(FaultKind::NodePause, "server-0", 6),
+            pause_event(FaultKind::NodeResume, "server-0", 700),
+        ];
+        assert_eq!(client_server(&paused, &Contract::new()), []);
+        // Still paused when the run ended: the same.
+        paused.faults.pop();
+        paused.ended_at = Duration::from_millis(700);
+        assert_eq!(client_server(&paused, &Contract::new()), []);
+        // A pause shorter than the overrun leaves the rest of it unexplained.
+        let mut short = run(spans.clone(), 1);
+        short.faults = vec![
+            pause_event(FaultKind::NodePause, "server-0", 100),
+            pause_event(FaultKind::NodeResume, "server-0", 200),
+        ];
+        let violations = client_server(&short, &Contract::new());
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        // Another node's pause explains nothing.
+        let mut elsewhere = run(spans, 1);
+        elsewhere.faults = vec![pause_event(FaultKind::NodePause, "server-1", 6)];
+        elsewhere.ended_at = Duration::from_millis(700);
+        assert_eq!(client_server(&elsewhere, &Contract::new()).len(), 1);
     }
 }
