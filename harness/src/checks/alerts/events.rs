@@ -8,14 +8,16 @@ use obsim_scenario::{Quantity, StorageResult};
 use crate::checks::expect::matches;
 use crate::run::Run;
 
-/// One counted thing: on which node incarnation, at which instant (ms),
+/// One counted thing: on which node incarnation, at which instant
+/// (nanoseconds: a scrape rendered within the same millisecond as the
+/// thing happened must see it or not, as the registry did),
 /// and the record's fields a metric may be labelled by (`operation`,
 /// `method`, `dependency`), as the ledger words them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Event {
     pub node: String,
     pub incarnation: u32,
-    pub t_ms: i64,
+    pub t_ns: i64,
     pub fields: Vec<(&'static str, String)>,
 }
 
@@ -28,7 +30,7 @@ fn event(
     Event {
         node: node.to_string(),
         incarnation,
-        t_ms: at.as_millis() as i64,
+        t_ns: at.as_nanos() as i64,
         fields,
     }
 }

@@ -90,7 +90,10 @@ pub(super) fn truth_series(
             continue;
         };
         // What had happened by the instant the node rendered its answer.
-        let upto_ms = scrape.rendered_at.unwrap_or(scrape.at).as_millis() as i64;
+        // In nanoseconds, as the events are: swarm seed 4475 failed a read
+        // 0.19 ms after a render in the same millisecond, and truth counted
+        // it while the registry, rightly, had not yet.
+        let upto_ns = scrape.rendered_at.unwrap_or(scrape.at).as_nanos() as i64;
         let exported = |name: &str| {
             exporters
                 .get(node)
@@ -105,7 +108,7 @@ pub(super) fn truth_series(
             });
             let key = (node.to_string(), incarnation);
             let value = counter.events.get(&key).map_or(0.0, |(plus, minus)| {
-                let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= upto_ms) as f64;
+                let upto = |times: &Vec<i64>| times.partition_point(|t| *t <= upto_ns) as f64;
                 upto(plus) - upto(minus)
             });
             store.push_at(id, t_ms, value)?;
@@ -130,7 +133,7 @@ pub(super) fn truth_series(
                 cursor.advance(
                     histogram.observations(node, incarnation, &value),
                     &histogram.bounds,
-                    upto_ms,
+                    upto_ns,
                 );
                 for (&id, sample) in ids.iter().zip(cursor.values()) {
                     store.push_at(id, t_ms, sample)?;
@@ -330,8 +333,8 @@ fn counter(
             let counted = by_split.entry(key).or_default();
             let (plus, minus) = counted.entry((event.node, event.incarnation)).or_default();
             match sign {
-                Sign::Plus => plus.push(event.t_ms),
-                Sign::Minus => minus.push(event.t_ms),
+                Sign::Plus => plus.push(event.t_ns),
+                Sign::Minus => minus.push(event.t_ns),
             }
         }
     }

@@ -22,7 +22,8 @@ pub(super) struct Histogram {
     label: String,
     /// Finite bounds as the system writes them, then any truth added.
     pub bounds: Vec<(f64, String)>,
-    /// By (node, incarnation, label value): (end instant, seconds), by end.
+    /// By (node, incarnation, label value): (end instant in nanoseconds,
+    /// seconds), by end.
     observed: BTreeMap<(String, u32, String), Vec<(i64, f64)>>,
 }
 
@@ -36,7 +37,7 @@ impl Histogram {
                 observed
                     .entry(key)
                     .or_default()
-                    .push((end.as_millis() as i64, seconds));
+                    .push((end.as_nanos() as i64, seconds));
             };
         match &timing.source {
             TimingSource::Storage => {
@@ -226,16 +227,16 @@ impl Cursor {
         self.buckets.iter().copied().chain(tail)
     }
 
-    /// Takes in the observations that ended by `t_ms`, placing each in
+    /// Takes in the observations that ended by `t_ns`, placing each in
     /// every bucket whose bound it does not exceed.
     pub(super) fn advance(
         &mut self,
         observations: &[(i64, f64)],
         bounds: &[(f64, String)],
-        t_ms: i64,
+        t_ns: i64,
     ) {
         while let Some(&(end, seconds)) = observations.get(self.taken) {
-            if end > t_ms {
+            if end > t_ns {
                 break;
             }
             self.taken += 1;
