@@ -19,6 +19,7 @@ mod histograms;
 pub(crate) mod judged;
 pub(crate) mod lint;
 mod monotonicity;
+mod pauses;
 pub(crate) mod promtool;
 mod selects;
 mod sources;

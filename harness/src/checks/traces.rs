@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use obsim_faults::FaultKind;
-
+use super::pauses::Pauses;
 use super::{Check, Violation};
 use crate::run::{Contract, Run, SpanId, SpanRecord, TraceId};
 
@@ -98,7 +97,7 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
         .map(|span| ((span.trace_id, span.span_id), span))
         .collect();
     let delivered = deliveries(run);
-    let pauses = pauses(run);
+    let pauses = Pauses::of(run);
     // Server children by client parent: exported ones, and the ones a crash
     // lost, by where they ran and when they started.
     let mut children: BTreeMap<(TraceId, SpanId), Vec<(String, i64)>> = BTreeMap::new();
@@ -121,7 +120,7 @@ fn client_server(run: &Run, contract: &Contract) -> Vec<Violation> {
             .get(&(span.trace_id, parent))
             .copied()
             .unwrap_or(1);
-        let paused = paused_ns(&pauses, node, client.end_ns, span.end_ns);
+        let paused = pauses.within_ns(node, client.end_ns, span.end_ns);
         let overdue_ns = span.end_ns - client.end_ns - paused;
         let late = answered && copies < 2 && overdue_ns > slack;
         if span.start_ns < client.start_ns || late {
@@ -198,47 +197,6 @@ fn misplacement(span: &SpanRecord, client: &SpanRecord) -> String {
             seconds(client.end_ns)
         )
     }
-}
-
-/// Each node's paused intervals, in nanoseconds since the run started: a
-/// pause lasts until the resume after it, or to the run's end.
-fn pauses(run: &Run) -> BTreeMap<&str, Vec<(i64, i64)>> {
-    let mut found: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
-    let mut since: BTreeMap<&str, i64> = BTreeMap::new();
-    for event in &run.faults {
-        let at = event.at.as_nanos() as i64;
-        match event.kind {
-            FaultKind::NodePause => {
-                since.entry(&event.target).or_insert(at);
-            }
-            FaultKind::NodeResume => {
-                if let Some(from) = since.remove(event.target.as_str()) {
-                    found.entry(&event.target).or_default().push((from, at));
-                }
-            }
-            _ => {}
-        }
-    }
-    let end = run.ended_at.as_nanos() as i64;
-    for (node, from) in since {
-        found.entry(node).or_default().push((from, end));
-    }
-    found
-}
-
-/// How long `node` was paused within `[from_ns, to_ns]`.
-fn paused_ns(
-    pauses: &BTreeMap<&str, Vec<(i64, i64)>>,
-    node: &str,
-    from_ns: i64,
-    to_ns: i64,
-) -> i64 {
-    pauses.get(node).map_or(0, |intervals| {
-        intervals
-            .iter()
-            .map(|&(start, end)| (end.min(to_ns) - start.max(from_ns)).max(0))
-            .sum()
-    })
 }
 
 /// How many times obsim's typed network delivered the request each client
@@ -357,6 +315,7 @@ mod tests {
     use super::*;
     use crate::checks::lint::tests::run_with_finals;
     use crate::run::SpanStatus;
+    use obsim_faults::FaultKind;
 
     fn span(trace: u128, id: u64, parent: Option<u64>, name: &str, kind: &str) -> SpanRecord {
         SpanRecord {
