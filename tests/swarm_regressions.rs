@@ -21,22 +21,21 @@
 
 use std::path::Path;
 
-#[test]
-fn overlapping_crashes_and_delayed_scrapes_across_restarts_pass() {
+/// The actor runtime's swarm scenario, ready to sweep.
+fn swarm() -> obsim::Sim {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/swarm.toml");
     let scenario = obsim::load_scenario(&path).unwrap_or_else(|error| panic!("{error}"));
-    let sim = obsim_fixtures::suite()
+    obsim_fixtures::suite()
         .sim(&scenario, "cargo test --test swarm_regressions")
-        .unwrap_or_else(|error| panic!("{error}"));
-    sim.sweep(&[20, 43, 46]).assert_passed();
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn overlapping_crashes_and_delayed_scrapes_across_restarts_pass() {
+    swarm().sweep(&[20, 43, 46]).assert_passed();
 }
 
 #[test]
 fn a_pause_after_a_reply_and_a_failure_just_after_a_render_are_not_false_alarms() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/swarm.toml");
-    let scenario = obsim::load_scenario(&path).unwrap_or_else(|error| panic!("{error}"));
-    let sim = obsim_fixtures::suite()
-        .sim(&scenario, "cargo test --test swarm_regressions")
-        .unwrap_or_else(|error| panic!("{error}"));
-    sim.sweep(&[3861, 4475, 5487]).assert_passed();
+    swarm().sweep(&[3861, 4475, 5487]).assert_passed();
 }
