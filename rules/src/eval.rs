@@ -479,25 +479,12 @@ fn vector_scalar(
         .collect()
 }
 
-/// The labels two vectors' elements are matched on.
+/// The labels two vectors' elements are matched on: those of `on`, or all
+/// but those of `ignoring` and the name, as an aggregation groups; the set
+/// without its name when there is no clause.
 fn signature(labels: &Arc<Labels>, matching: Option<&LabelModifier>) -> Arc<Labels> {
     match matching {
-        Some(LabelModifier::Include(on)) => Arc::new(
-            labels
-                .iter()
-                .filter(|(key, _)| on.labels.iter().any(|name| name == *key))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        Some(LabelModifier::Exclude(ignoring)) => Arc::new(
-            labels
-                .iter()
-                .filter(|(key, _)| {
-                    key.as_str() != METRIC_NAME && !ignoring.labels.iter().any(|name| name == *key)
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
+        Some(_) => Arc::new(grouping(labels, matching)),
         None => drop_name(labels.clone()),
     }
 }
