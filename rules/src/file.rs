@@ -22,6 +22,10 @@ pub const AGGREGATIONS: &[&str] = &[
 /// Rules a file may hold: a bound on evaluation work per instant.
 pub const RULES_MAX: usize = 1_000;
 
+/// The largest rule file obsim reads. The largest public rule sets (the
+/// kube-prometheus mixins) are a few hundred KiB.
+pub const RULE_FILE_BYTES_MAX: u64 = 4 << 20;
+
 /// One loaded rule file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleFile {
@@ -107,9 +111,9 @@ impl fmt::Display for RulesError {
             None => write!(f, "{}: ", self.file)?,
         }
         if !self.field.is_empty() {
-            write!(f, "`{}`: ", self.field)?;
+            write!(f, "`{}`: ", crate::input::excerpt(&self.field))?;
         }
-        f.write_str(&self.problem)
+        f.write_str(&crate::input::bounded_message(&self.problem))
     }
 }
 
@@ -154,12 +158,15 @@ struct RawRule {
 /// Reads and checks the rule file at `path`.
 pub fn load(path: &Path) -> Result<RuleFile, RulesError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| RulesError {
-        file: shown.clone(),
-        line: None,
-        field: String::new(),
-        problem: format!("cannot be read: {error}"),
-    })?;
+    let text =
+        crate::input::read_text(path, RULE_FILE_BYTES_MAX, "a rule file").map_err(|error| {
+            RulesError {
+                file: shown.clone(),
+                line: error.place.map(|(line, _)| line),
+                field: String::new(),
+                problem: error.problem,
+            }
+        })?;
     parse(&shown, &text)
 }
 
@@ -238,10 +245,67 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, RulesError> {
 
 /// serde's message without its trailing location, which the error carries.
 fn yaml_problem(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    // Not a mapping at the top: some other file was named as a rule file.
+    // Its contents are none of the reader's business: quote none of it.
+    if message.starts_with("invalid type") && message.ends_with("expected struct RawFile") {
+        return "is not a Prometheus rule file: expected a YAML mapping with `groups:` at the top"
+            .into();
     }
+    // serde speaks Rust; say it in the words of a rule file.
+    let worded = [
+        (
+            "expected struct RawFile",
+            "expected a mapping with `groups:`",
+        ),
+        (
+            "expected struct RawGroup",
+            "expected a group: a mapping with `name:` and `rules:`",
+        ),
+        (
+            "expected struct RawRule",
+            "expected a rule: a mapping with `alert:` or `record:`, and `expr:`",
+        ),
+        ("expected u64", "expected a whole number >= 0"),
+        ("` as u128", "`"),
+        ("` as i128", "`"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected a mapping"),
+    ]
+    .iter()
+    .fold(message.to_string(), |text, (from, to)| {
+        text.replace(from, to)
+    });
+    shorten_quoted(&worded)
+}
+
+/// `message` with each double-quoted value (serde quotes values as Rust
+/// string literals, `\"` inside) cut to an excerpt.
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let inside = &rest[open + 1..];
+        let mut escaped = false;
+        let close = inside.char_indices().find_map(|(at, c)| {
+            let end = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            end.then_some(at)
+        });
+        let Some(close) = close else {
+            out.push_str(&crate::input::excerpt(inside));
+            return out;
+        };
+        out.push_str(&crate::input::excerpt(&inside[..close]));
+        out.push('"');
+        rest = &inside[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The line of each rule, in document order: lines that start a rule with
@@ -477,5 +541,53 @@ mod tests {
         let error = parse("rules.yml", &FILE.replace("for: 5m", "for: 300")).unwrap_err();
         assert!(error.problem.contains("has no unit"), "{error}");
         assert_eq!(error.field, "groups[0].rules[1].for");
+    }
+
+    #[test]
+    fn a_file_that_is_no_rule_file_is_refused_without_quoting_it() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
+        let error = parse("/etc/passwd", passwd).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "/etc/passwd:1: is not a Prometheus rule file: expected a YAML mapping with `groups:` at the top"
+        );
+    }
+
+    #[test]
+    fn errors_name_what_the_user_wrote_and_quote_a_bounded_excerpt() {
+        let error = parse("r.yml", "groups:\n  - 7\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "r.yml:2: groups[0]: invalid type: integer `7`, expected a group: a mapping with `name:` and `rules:`"
+        );
+        let error = parse(
+            "r.yml",
+            "groups:\n  - name: a\n    limit: 18446744073709551616\n",
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("integer `18446744073709551616`, expected a whole number >= 0"),
+            "{error}"
+        );
+        let long = "x".repeat(100_000);
+        let error = parse("r.yml", &format!("groups:\n  - name: a\n    rules:\n      - alert: a\n        expr: up\n        for: [\"{long}\"]\n")).unwrap_err();
+        assert!(
+            error.to_string().len() < 400,
+            "{} bytes: {error}",
+            error.to_string().len()
+        );
+        let error = parse(
+            "r.yml",
+            &format!("groups:\n  - name: {long}\n  - name: {long}\n"),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().len() < 2_300,
+            "{} bytes",
+            error.to_string().len()
+        );
     }
 }

@@ -48,6 +48,7 @@ mod engine;
 mod eval;
 mod file;
 mod functions;
+pub mod input;
 pub mod promtool;
 mod series;
 mod template;
@@ -58,7 +59,7 @@ pub use eval::{
 };
 pub use file::{
     duration, in_subset, load, parse, Group, Rule, RuleFile, RuleKind, RulesError, AGGREGATIONS,
-    RULES_MAX,
+    RULES_MAX, RULE_FILE_BYTES_MAX,
 };
 pub use functions::FUNCTIONS;
 pub use promql_parser::parser::{parse as parse_promql, Expr, VectorSelector};

@@ -33,12 +33,16 @@ impl fmt::Display for ScenarioError {
         // Keys and values come from the file: a control character in one
         // must not reach the terminal (an escape sequence could rewrite
         // what the person reads), so each is shown escaped.
+        // And each is bounded: a 10 MB value quoted whole would bury the
+        // one line that says what is wrong.
         if let Some(field) = &self.field {
-            write!(f, ": `{}`", escape_controls(field))?;
+            write!(f, ": `{}`", escape_controls(&excerpt(field)))?;
         }
-        write!(f, ": {}", escape_controls(&self.message))
+        write!(f, ": {}", escape_controls(&bounded_message(&self.message)))
     }
 }
+
+pub(crate) use obsim_rules::input::{bounded_message, excerpt};
 
 /// `text` with every control character but a line break escaped as Rust
 /// would write it (`\u{1b}`).

@@ -16,6 +16,7 @@ mod duration;
 mod error;
 mod expect;
 mod faults;
+mod limits;
 mod raw;
 mod rewrite;
 mod scenario;
@@ -29,6 +30,7 @@ pub use expect::{
     parse_expectation, Comparison, Expectation, ExpectationError, Fate, MetricSelector, NodeScope,
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
+pub use limits::{ARRAY_LEN_MAX, NAME_CHARS_MAX, SCENARIO_FILE_BYTES_MAX, STRING_CHARS_MAX};
 pub use rewrite::{duration_text, fault_moves, Rewrite};
 pub use scenario::{
     discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, SWEEP_SEEDS_DEFAULT,

@@ -150,12 +150,17 @@ impl Scenario {
     /// Reads and parses the file at `path`. `known_checks` are the check
     /// names the harness has, in the order a default scenario runs them.
     pub fn load(path: &Path, known_checks: &[&str]) -> Loaded<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        let text = obsim_rules::input::read_text(
+            path,
+            crate::limits::SCENARIO_FILE_BYTES_MAX,
+            "a scenario file",
+        )
+        .map_err(|error| ScenarioError {
             path: path.to_path_buf(),
-            line: None,
-            column: None,
+            line: error.place.map(|(line, _)| line),
+            column: error.place.map(|(_, column)| column),
             field: None,
-            message: format!("cannot read the scenario file: {error}"),
+            message: format!("the scenario file {}", error.problem),
         })?;
         Scenario::parse(path, &text, known_checks)
     }
@@ -164,6 +169,7 @@ impl Scenario {
     /// and in the result. Returns the first problem found, in file order.
     pub fn parse(path: &Path, text: &str, known_checks: &[&str]) -> Loaded<Scenario> {
         let report = Reporter { path, text };
+        crate::limits::check(&report, text)?;
         let raw: RawScenario = toml::from_str(text).map_err(|error| report.toml(&error))?;
         Builder {
             report,
@@ -308,9 +314,19 @@ impl Builder<'_> {
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let rest_ok =
             chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if first_ok && rest_ok {
+        let length = text.chars().count();
+        if first_ok && rest_ok && length <= crate::limits::NAME_CHARS_MAX {
             return Ok(text.clone());
         }
+        if first_ok && rest_ok {
+            let message = format!(
+                "is {length} characters long: a name may have at most {} (it names the \
+                 snapshot files and the failure's artifacts folder)",
+                crate::limits::NAME_CHARS_MAX
+            );
+            return Err(self.report.value(name, "name", message));
+        }
+        let text = crate::error::excerpt(text);
         let message = format!(
             "{text:?} cannot name snapshot files: expected lowercase letters, digits, `_` and `-`, starting with a letter or digit (^[a-z0-9][a-z0-9_-]*$)"
         );
@@ -660,10 +676,17 @@ impl Builder<'_> {
         for (index, path) in raw.rule_files.iter().flat_map(|l| l.get_ref()).enumerate() {
             let field = format!("alerts.rule_files[{index}]");
             let full = base.join(path.get_ref());
-            let text = std::fs::read_to_string(&full).map_err(|error| {
-                let message = format!("cannot read {}: {error}", full.display());
-                self.report.value(path, field.clone(), message)
-            })?;
+            let bytes_max = obsim_rules::RULE_FILE_BYTES_MAX;
+            let text = obsim_rules::input::read_text(&full, bytes_max, "a rule file").map_err(
+                |error| {
+                    let place = match error.place {
+                        Some((line, column)) => format!(":{line}:{column}"),
+                        None => String::new(),
+                    };
+                    let message = format!("{}{place} {}", full.display(), error.problem);
+                    self.report.value(path, field.clone(), message)
+                },
+            )?;
             let file = obsim_rules::parse(&full.display().to_string(), &text)
                 .map_err(|error| self.report.value(path, field.clone(), error.to_string()))?;
             rule_files.push(file);

@@ -1152,7 +1152,7 @@ fn load_reads_the_file_and_names_it_in_errors() {
     assert!(
         missing
             .to_string()
-            .contains("nope.toml: cannot read the scenario file"),
+            .contains("nope.toml: the scenario file cannot be read: "),
         "{missing}"
     );
     assert_eq!(scenario.source, HEAD);
@@ -1245,7 +1245,7 @@ fn a_rule_file_that_cannot_be_read_names_the_field_and_the_path() {
         5,
         15,
         "alerts.rule_files[0]",
-        "cannot read nowhere.yml",
+        "nowhere.yml cannot be read: ",
     );
 }
 

@@ -1,0 +1,237 @@
+//! Reading an input file with a bound, and quoting input with a bound.
+//!
+//! obsim reads scenario files and Prometheus rule files that a person names.
+//! A name can point anywhere: a FIFO would block the read forever, and
+//! `/dev/zero` would fill memory. So a file is read only when it is a
+//! regular file, at most `bytes_max` bytes are ever read, and the text must
+//! be UTF-8, with the line and column of the first byte that is not.
+//!
+//! Errors quote input only through [`excerpt`], so a 10 MB value gives a
+//! line of output, not 10 MB.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// Characters of one value an error message may quote.
+pub const EXCERPT_CHARS_MAX: usize = 80;
+
+/// Characters of a whole error message (its fixed text included) past which
+/// its middle is left out: a safety net behind [`excerpt`].
+pub const MESSAGE_CHARS_MAX: usize = 2_000;
+
+/// Why an input file was not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// 1-based line and column of the first byte that is not UTF-8.
+    pub place: Option<(usize, usize)>,
+    pub problem: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// The text of the regular file at `path`, at most `bytes_max` bytes of
+/// UTF-8. `what` names the kind of file in errors ("a scenario file").
+pub fn read_text(path: &Path, bytes_max: u64, what: &str) -> Result<String, InputError> {
+    let problem = |problem: String| InputError {
+        place: None,
+        problem,
+    };
+    // Asked before opening: opening a FIFO blocks until a writer comes.
+    let metadata =
+        std::fs::metadata(path).map_err(|error| problem(format!("cannot be read: {error}")))?;
+    if !metadata.is_file() {
+        return Err(problem(format!(
+            "is {}, not a regular file: {what} must be a regular file",
+            kind_of(&metadata.file_type())
+        )));
+    }
+    let too_large = || {
+        problem(format!(
+            "is larger than {}, the most {what} may be",
+            bytes_text(bytes_max)
+        ))
+    };
+    if metadata.len() > bytes_max {
+        return Err(too_large());
+    }
+    let file =
+        std::fs::File::open(path).map_err(|error| problem(format!("cannot be read: {error}")))?;
+    // The file may grow between the question and the read: read one byte
+    // past the bound to know.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(bytes_max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| problem(format!("cannot be read: {error}")))?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|error| not_utf8(error.as_bytes(), error.utf8_error()))
+}
+
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error) -> InputError {
+    let valid = &bytes[..error.valid_up_to()];
+    // Valid up to here, so this cannot fail; a failure would only lose the
+    // place, never panic.
+    let before = std::str::from_utf8(valid).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let byte = bytes.get(error.valid_up_to()).copied().unwrap_or(0);
+    InputError {
+        place: Some((line, column)),
+        problem: format!(
+            "is not UTF-8 text: byte 0x{byte:02X} at line {line}, column {column} starts no \
+             character (save the file as UTF-8)"
+        ),
+    }
+}
+
+#[cfg(unix)]
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// `1 MiB`, `256 KiB`, or bytes.
+fn bytes_text(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    const KIB: u64 = 1 << 10;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// `text` as an error may quote it: at most [`EXCERPT_CHARS_MAX`]
+/// characters, then how many were left out.
+pub fn excerpt(text: &str) -> Cow<'_, str> {
+    shortened(text, EXCERPT_CHARS_MAX)
+}
+
+/// `text`, its first `chars_max` characters and how many more there were.
+pub fn shortened(text: &str, chars_max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(chars_max) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => {
+            let left_out = text[end..].chars().count();
+            Cow::Owned(format!("{}… ({left_out} more characters)", &text[..end]))
+        }
+    }
+}
+
+/// A whole message kept under [`MESSAGE_CHARS_MAX`] characters: its start
+/// and its end (where "expected ..." usually is), the middle left out.
+pub fn bounded_message(text: &str) -> Cow<'_, str> {
+    let total = text.chars().count();
+    if total <= MESSAGE_CHARS_MAX {
+        return Cow::Borrowed(text);
+    }
+    let keep = MESSAGE_CHARS_MAX / 2;
+    let head_end = text
+        .char_indices()
+        .nth(keep)
+        .map_or(text.len(), |(at, _)| at);
+    let tail_start = text
+        .char_indices()
+        .nth(total - keep)
+        .map_or(text.len(), |(at, _)| at);
+    Cow::Owned(format!(
+        "{} … ({} characters left out) … {}",
+        &text[..head_end],
+        total - 2 * keep,
+        &text[tail_start..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_keeps_short_text_and_says_how_much_it_left_out() {
+        assert_eq!(excerpt("abc"), "abc");
+        let long = "é".repeat(EXCERPT_CHARS_MAX + 5);
+        let shown = excerpt(&long);
+        assert!(shown.starts_with(&"é".repeat(EXCERPT_CHARS_MAX)));
+        assert!(shown.ends_with("… (5 more characters)"), "{shown}");
+    }
+
+    #[test]
+    fn a_bounded_message_keeps_both_ends() {
+        let message = format!("start {} expected an integer", "x".repeat(10_000));
+        let shown = bounded_message(&message);
+        assert!(
+            shown.chars().count() < MESSAGE_CHARS_MAX + 60,
+            "{}",
+            shown.len()
+        );
+        assert!(shown.starts_with("start "));
+        assert!(shown.ends_with("expected an integer"));
+        assert!(shown.contains("characters left out"));
+    }
+
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let error = read_text(Path::new("/dev/zero"), 1 << 20, "a rule file").unwrap_err();
+        assert_eq!(
+            error.problem,
+            "is a character device, not a regular file: a rule file must be a regular file"
+        );
+        let error = read_text(Path::new("/"), 1 << 20, "a rule file").unwrap_err();
+        assert!(error.problem.starts_with("is a directory"), "{error}");
+    }
+
+    #[test]
+    fn a_file_past_the_bound_is_refused_and_non_utf8_text_names_its_place() {
+        let dir = std::env::temp_dir().join(format!("obsim-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.yml");
+        std::fs::write(&path, vec![b'a'; 2048]).unwrap();
+        let error = read_text(&path, 1024, "a rule file").unwrap_err();
+        assert_eq!(
+            error.problem,
+            "is larger than 1 KiB, the most a rule file may be"
+        );
+        assert_eq!(read_text(&path, 2048, "a rule file").unwrap().len(), 2048);
+        std::fs::write(&path, b"groups:\n  - n\xC3a\xFF\n").unwrap();
+        let error = read_text(&path, 1024, "a rule file").unwrap_err();
+        assert_eq!(error.place, Some((2, 6)));
+        assert!(
+            error.problem.contains("byte 0xC3 at line 2, column 6"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
