@@ -35,3 +35,34 @@ pub fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<D
     }
     Ok(value)
 }
+
+/// A list written as a TOML array and read as a set, a value listed twice
+/// refused: `bugs = ["a", "a"]` is a typo, not a request, and a set that
+/// quietly dropped it would hide the one the author meant.
+///
+/// ```
+/// # use std::collections::BTreeSet;
+/// #[derive(serde::Deserialize)]
+/// struct MyConfig {
+///     /// `bugs = ["double_count"]`
+///     #[serde(deserialize_with = "obsim_scenario::de::unique")]
+///     bugs: BTreeSet<String>,
+/// }
+/// ```
+pub fn unique<'de, D, T>(deserializer: D) -> Result<std::collections::BTreeSet<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Ord,
+{
+    let listed = Vec::<T>::deserialize(deserializer)?;
+    let mut seen = std::collections::BTreeMap::new();
+    for (index, value) in listed.iter().enumerate() {
+        if let Some(first) = seen.insert(value, index) {
+            return Err(serde::de::Error::custom(format!(
+                "entry [{index}] repeats entry [{first}]: list each value once"
+            )));
+        }
+    }
+    drop(seen);
+    Ok(listed.into_iter().collect())
+}

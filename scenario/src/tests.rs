@@ -359,6 +359,29 @@ fn unknown_system_keys_are_errors_that_list_the_known_ones() {
 }
 
 #[test]
+fn a_bug_switch_listed_twice_is_refused_at_its_line() {
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Bugs {
+        #[serde(deserialize_with = "crate::de::unique")]
+        bugs: std::collections::BTreeSet<String>,
+    }
+    let scenario = parse(&format!("{HEAD}[system]\nbugs = [\"a\", \"b\", \"a\"]\n"));
+    let error = scenario.system_config::<Bugs>().unwrap_err();
+    assert_eq!(
+        (error.line, error.field.as_deref()),
+        (Some(4), Some("system.bugs")),
+        "{error}"
+    );
+    assert!(
+        error.message.contains("entry [2] repeats entry [0]: list each value once"),
+        "{error}"
+    );
+    let scenario = parse(&format!("{HEAD}[system]\nbugs = [\"a\", \"b\"]\n"));
+    assert_eq!(scenario.system_config::<Bugs>().unwrap().bugs.len(), 2);
+}
+
+#[test]
 fn a_required_system_setting_missing_names_it() {
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

@@ -81,7 +81,8 @@ pub struct Settings {
     pub upstream_slow_at_ms: u64,
     pub upstream_slow_for_ms: u64,
     pub upstream_slow_delay_ms: u64,
-    /// Bugs to plant (default none).
+    /// Bugs to plant (default none); one listed twice is an error.
+    #[serde(deserialize_with = "obsim::scenario::de::unique")]
     pub bugs: BTreeSet<Bug>,
 }
 

@@ -31,7 +31,8 @@ pub struct VectorDbConfig {
     /// Nearest neighbours a search returns (default 3, at least 1).
     #[serde(deserialize_with = "at_least_one")]
     pub top_k: usize,
-    /// Bugs to plant (default none).
+    /// Bugs to plant (default none); one listed twice is an error.
+    #[serde(deserialize_with = "obsim::scenario::de::unique")]
     pub bugs: BTreeSet<Bug>,
 }
 
