@@ -87,3 +87,64 @@ fn a_message_bound_below_the_scrape_traffic_is_refused_before_it_runs() {
         error.problem
     );
 }
+
+/// Simulated time that costs more real time than anyone meant: the
+/// reference system's own reaper wakes every 500 ms on every node, for
+/// eleven simulated years.
+#[test]
+fn a_run_whose_simulated_time_outlasts_its_wall_time_bound_stops_and_says_it_was_the_machine() {
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    let builder = skeleton()
+        .duration(hours(100_000))
+        .time_limit(hours(100_001))
+        .scrape(hours(10), Duration::from_secs(1))
+        .wall_limit(Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let failure = failure_with(builder, 0);
+    let Problem::Run(RunError::Bound(crossed)) = &failure.problem else {
+        panic!("expected the wall-time bound, got: {failure}");
+    };
+    assert_eq!((crossed.bound, crossed.limit), (Bound::Wall, 2_000));
+    assert!(crossed.at < hours(100_000), "{failure}");
+    // Not a timing claim: only that the run did stop, long before the
+    // years of reaper wakeups it was asked for.
+    assert!(started.elapsed() < Duration::from_secs(120), "{failure}");
+    let message = failure.to_string();
+    assert!(
+        message.contains("the run took more than its wall-time bound of 2s of real time"),
+        "{message}"
+    );
+    assert!(message.contains("raise `wall_limit`"), "{message}");
+    assert!(
+        message.contains("depends on the machine's speed"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("replay: OBSIM_SEED=0 cargo test --test bounds"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_run_stopped_at_its_time_limit_counts_the_simulated_time_it_took() {
+    let workload = obsim::harness::Workload {
+        think_time: Duration::from_secs(3_600_000_000),
+        invocations: 100,
+        ..obsim::harness::Workload::default()
+    };
+    let sweep = skeleton()
+        .workload(workload)
+        .replay_command("cargo test --test bounds")
+        .artifacts_dir(None)
+        .build(|| ActorSystem::new(ActorConfig::default()))
+        .expect("valid")
+        .sweep(&[0]);
+    assert_eq!(sweep.failed, 1);
+    let Some(failure) = sweep.kept.first() else {
+        panic!("one failure kept");
+    };
+    let Problem::Run(RunError::TimeLimit { limit, .. }) = &failure.problem else {
+        panic!("expected the time limit, got: {failure}");
+    };
+    assert_eq!(sweep.simulated, *limit, "not 0s simulated");
+}

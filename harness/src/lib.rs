@@ -50,6 +50,7 @@ pub use sim::{
     NodeContext, Outcome, ReplyStatus, Request, Responder, RunError, Sim, Storage, StorageError,
     System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
+    WALL_LIMIT_DEFAULT,
 };
 pub use verdict::{
     otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,

@@ -84,6 +84,9 @@ pub struct RunSpec {
     pub span_limit: u64,
     /// Scrapes a run may take before it is stopped.
     pub scrape_limit: u64,
+    /// Real time a run may take before it is stopped: a safety net whose
+    /// crossing depends on the machine.
+    pub wall_limit: Duration,
 }
 
 /// The seeds a scenario runs: `start`, `start + 1`, … Two depths: `count`
@@ -128,6 +131,8 @@ impl Default for RunSpec {
             // The harness's SPAN_LIMIT_DEFAULT and SCRAPE_LIMIT_DEFAULT.
             span_limit: 2_000_000,
             scrape_limit: 100_000,
+            // The harness's WALL_LIMIT_DEFAULT.
+            wall_limit: Duration::from_secs(300),
         }
     }
 }
@@ -445,7 +450,9 @@ impl Builder<'_> {
                 defaults.scrape_limit as i64,
                 1..=i64::MAX,
             )? as u64,
+            wall_limit: duration_of(&raw.wall_limit).unwrap_or(defaults.wall_limit),
         };
+        self.positive("run.wall_limit", &raw.wall_limit)?;
         self.positive("run.duration", &raw.duration)?;
         self.positive("run.scrape_interval", &raw.scrape_interval)?;
         self.positive("run.scrape_timeout", &raw.scrape_timeout)?;

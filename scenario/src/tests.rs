@@ -225,6 +225,7 @@ fn every_field_round_trips() {
         message_limit: 5000,
         span_limit: 2_000_000,
         scrape_limit: 100_000,
+        wall_limit: Duration::from_secs(300),
     };
     assert_eq!(scenario.run, run);
     assert_eq!(
@@ -374,7 +375,9 @@ fn a_bug_switch_listed_twice_is_refused_at_its_line() {
         "{error}"
     );
     assert!(
-        error.message.contains("entry [2] repeats entry [0]: list each value once"),
+        error
+            .message
+            .contains("entry [2] repeats entry [0]: list each value once"),
         "{error}"
     );
     let scenario = parse(&format!("{HEAD}[system]\nbugs = [\"a\", \"b\"]\n"));

@@ -26,6 +26,7 @@ pub struct Builder {
     message_limit: u64,
     span_limit: u64,
     scrape_limit: u64,
+    wall_limit: Duration,
     fault_log_capacity: usize,
     checks: BTreeSet<Check>,
     every_fault_fires: bool,
@@ -46,6 +47,10 @@ pub struct Builder {
 pub const SPAN_LIMIT_DEFAULT: u64 = 2_000_000;
 /// Scrapes one run may take unless the scenario says otherwise.
 pub const SCRAPE_LIMIT_DEFAULT: u64 = 100_000;
+/// Real time one run may take unless the scenario says otherwise: the
+/// heaviest shipped seed takes a few seconds in release, under a minute in
+/// a debug build.
+pub const WALL_LIMIT_DEFAULT: Duration = Duration::from_secs(300);
 
 /// Distinct values per label per metric before a label counts as unbounded.
 pub const LABEL_VALUES_MAX_DEFAULT: usize = 100;
@@ -67,6 +72,7 @@ impl Builder {
             message_limit: 1_000_000,
             span_limit: SPAN_LIMIT_DEFAULT,
             scrape_limit: SCRAPE_LIMIT_DEFAULT,
+            wall_limit: WALL_LIMIT_DEFAULT,
             fault_log_capacity: 100_000,
             checks: Check::INVARIANTS.into_iter().collect(),
             every_fault_fires: true,
@@ -186,6 +192,16 @@ impl Builder {
     /// stops, failed, at the next one.
     pub fn scrape_limit(mut self, limit: u64) -> Self {
         self.scrape_limit = limit;
+        self
+    }
+
+    /// Real time a run may take (default [`WALL_LIMIT_DEFAULT`]): a safety
+    /// net for a scenario whose simulated time costs more real time than
+    /// anyone meant (a system's own timers over a century). The run stops,
+    /// failed, at its next message, span or scrape past it. Unlike the other
+    /// bounds, whether a seed crosses it depends on the machine.
+    pub fn wall_limit(mut self, limit: Duration) -> Self {
+        self.wall_limit = limit;
         self
     }
 
@@ -330,6 +346,9 @@ impl Builder {
                 ),
             ));
         }
+        if self.wall_limit.is_zero() {
+            return Err(error("wall_limit", "0: expected a duration > 0".into()));
+        }
         if self.alerts.evaluation_interval.is_some_and(|i| i.is_zero()) {
             return Err(error(
                 "evaluation_interval",
@@ -354,6 +373,7 @@ impl Builder {
             message_limit: self.message_limit,
             span_limit: self.span_limit,
             scrape_limit: self.scrape_limit,
+            wall_limit: self.wall_limit,
             fault_log_capacity: self.fault_log_capacity,
             checks: self.checks,
             every_fault_fires: self.every_fault_fires,

@@ -25,9 +25,12 @@ mod storage;
 mod system;
 mod teardown;
 mod triggers;
+mod watchdog;
 mod world;
 
-pub use builder::{Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT};
+pub use builder::{
+    Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT, WALL_LIMIT_DEFAULT,
+};
 pub use dependency::{Dependency, DependencyError};
 pub use endpoint::{
     MetricsHandler, MetricsResponse, OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,

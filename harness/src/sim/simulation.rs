@@ -19,6 +19,7 @@ use super::lifecycle::{supervise, Supervisor};
 use super::limits::{Crossed, Limits};
 use super::system::System;
 use super::teardown::{release_tasks, stop_at_bound, StopOnDrop};
+use super::watchdog::Watchdog;
 use super::world::{server_ip, World};
 use crate::run::{
     server_name, Config, ConfigError, Contract, FinalSource, IncarnationRecord, Run, Scrape,
@@ -77,6 +78,18 @@ impl fmt::Display for RunError {
 }
 
 impl std::error::Error for RunError {}
+
+impl RunError {
+    /// The simulated time the run had reached when it stopped, when known:
+    /// a time limit is reached at the limit, a bound where it was crossed.
+    pub fn stopped_at(&self) -> Option<Duration> {
+        match self {
+            RunError::TimeLimit { limit, .. } => Some(*limit),
+            RunError::Bound(crossed) => Some(crossed.at),
+            RunError::Panicked { .. } | RunError::InvalidPlan { .. } => None,
+        }
+    }
+}
 
 impl Builder {
     /// Validates the settings and pairs them with the system factory, called
@@ -238,10 +251,19 @@ impl Sim {
                 message: error.to_string(),
             })?;
         let config = &self.config;
-        let (limits, crossed) =
-            Limits::new(config.message_limit, config.span_limit, config.scrape_limit);
+        let (limits, crossed) = Limits::new(
+            config.message_limit,
+            config.span_limit,
+            config.scrape_limit,
+            config.wall_limit,
+        );
         let mut crossed = Some(crossed);
         let limits = Arc::new(limits);
+        let _watchdog = Watchdog::start(limits.clone(), config.wall_limit).map_err(|error| {
+            RunError::Panicked {
+                message: format!("obsim could not start the run's wall-time watchdog: {error}"),
+            }
+        })?;
         let world = World::new(seed, config, plan, limits.clone());
         let keep = match capturing {
             Capturing::WithOtel => Keep::RecordsAndOtel,

@@ -148,7 +148,14 @@ impl Sim {
                     let twice = options.determinism.runs_twice(seed);
                     let mut verdict = self.check_seed_as(seed, &memo, shrinking, twice);
                     on_verdict(&verdict);
-                    let ended_at = verdict.run.as_ref().map(|run| run.ended_at);
+                    // A run stopped at a bound simulated up to it: the
+                    // summary's simulated time counts that too.
+                    let ended_at = verdict.run.as_ref().map(|run| run.ended_at).or_else(|| {
+                        match &verdict.failure.as_ref()?.problem {
+                            Problem::Run(error) => error.stopped_at(),
+                            Problem::Violations(_) => None,
+                        }
+                    });
                     // Only the first seed's run is kept; the others are
                     // freed here, not under the tally's lock, where their
                     // hundreds of thousands of frees would hold up every
