@@ -33,8 +33,8 @@ pub use expect::{
 pub use limits::{ARRAY_LEN_MAX, NAME_CHARS_MAX, SCENARIO_FILE_BYTES_MAX, STRING_CHARS_MAX};
 pub use rewrite::{duration_text, fault_moves, Rewrite};
 pub use scenario::{
-    discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, SWEEP_SEEDS_DEFAULT,
-    SWEEP_SEEDS_MAX,
+    discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, INVOCATIONS_MAX,
+    SWEEP_SEEDS_DEFAULT, SWEEP_SEEDS_MAX,
 };
 
 #[cfg(test)]

@@ -104,6 +104,14 @@ pub struct SeedSpec {
 /// sweep` and no flag or variable says otherwise.
 pub const SWEEP_SEEDS_DEFAULT: u64 = 100;
 
+/// The most invocations a file may ask for. With every other maximum too
+/// (200 servers, concurrency 10,000) the reference system runs a seed to
+/// its end within the default bounds: 15 s simulated, about 10 s of one
+/// core and 870 MB in release (`tests/data/maxima.toml`, run by CI). Ten
+/// times more crosses the default span bound a tenth of the way in, holding
+/// 2.5 GB.
+pub const INVOCATIONS_MAX: u64 = 100_000;
+
 /// The most seeds a file's `[seeds] sweep` may ask for, as `--seeds`.
 pub const SWEEP_SEEDS_MAX: u64 = 1_000_000;
 
@@ -380,7 +388,7 @@ impl Builder<'_> {
             "workload.invocations",
             &raw.invocations,
             1000,
-            1..=1_000_000,
+            1..=INVOCATIONS_MAX as i64,
         )?;
         let keys = self.int("workload.keys", &raw.keys, 64, 1..=i64::MAX)?;
         let concurrency = self.int("workload.concurrency", &raw.concurrency, 8, 1..=10_000)?;

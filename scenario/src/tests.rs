@@ -670,11 +670,11 @@ fn counts_are_range_checked() {
         "1..=10000",
     );
     assert_error(
-        &table("workload", "invocations = 1000001"),
+        &table("workload", "invocations = 100001"),
         4,
         15,
         "workload.invocations",
-        "1..=1000000",
+        "1..=100000",
     );
     assert_error(&table("seeds", "count = 0"), 4, 9, "seeds.count", ">= 1");
     assert_error(&table("seeds", "start = -1"), 4, 9, "seeds.start", ">= 0");
