@@ -31,6 +31,9 @@ pub use expect::{
     Quantity, Selector, Sign, StorageResult, Sum, Term,
 };
 pub use limits::{ARRAY_LEN_MAX, NAME_CHARS_MAX, SCENARIO_FILE_BYTES_MAX, STRING_CHARS_MAX};
+/// Reading an input file with a bound (regular files only, UTF-8), and
+/// quoting input with a bound.
+pub use obsim_rules::input;
 pub use rewrite::{duration_text, fault_moves, Rewrite};
 pub use scenario::{
     discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, INVOCATIONS_MAX,

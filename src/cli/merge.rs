@@ -11,7 +11,7 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use obsim_harness::{FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED};
@@ -68,16 +68,10 @@ pub(super) fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<i32, String
 fn load(path: &Path) -> Result<Document, String> {
     let name = path.display();
     let expected = "expected the JSON document `run --format json` writes";
-    let file =
-        std::fs::File::open(path).map_err(|error| format!("{name}: cannot read: {error}"))?;
-    let mut bytes = Vec::new();
-    file.take(INPUT_BYTES_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("{name}: cannot read: {error}"))?;
-    if bytes.len() as u64 > INPUT_BYTES_MAX {
-        return Err(format!("{name}: larger than 256 MiB: {expected}"));
-    }
-    let value: Value = serde_json::from_slice(&bytes)
+    // A regular file only (a FIFO would block the read), at most 256 MiB.
+    let text = obsim_scenario::input::read_text(path, INPUT_BYTES_MAX, "a merged document")
+        .map_err(|error| format!("{name}: {error}: {expected}"))?;
+    let value: Value = serde_json::from_str(&text)
         .map_err(|error| format!("{name}: not JSON ({error}): {expected}"))?;
     let version = match value.get("format_version") {
         None => {
@@ -709,8 +703,14 @@ mod tests {
         }
         let missing = load(Path::new("/nonexistent/shard.json")).unwrap_err();
         assert!(
-            missing.starts_with("/nonexistent/shard.json: cannot read: "),
+            missing.starts_with("/nonexistent/shard.json: cannot be read: "),
             "{missing}"
+        );
+        let error = load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            error,
+            "/dev/zero: is a character device, not a regular file: a merged document must be \
+             a regular file: expected the JSON document `run --format json` writes"
         );
     }
 
