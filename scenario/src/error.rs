@@ -155,6 +155,23 @@ fn humanize(message: &str) -> String {
     [
         ("expected i64", "expected an integer"),
         ("expected f64", "expected a number"),
+        // A system's own settings type may use any integer type.
+        ("expected i128", "expected an integer"),
+        (
+            "expected i32",
+            "expected an integer from -2147483648 to 2147483647",
+        ),
+        ("expected i16", "expected an integer from -32768 to 32767"),
+        ("expected i8", "expected an integer from -128 to 127"),
+        ("expected u128", "expected an integer >= 0"),
+        ("expected u64", "expected an integer >= 0"),
+        ("expected usize", "expected an integer >= 0"),
+        ("expected u32", "expected an integer from 0 to 4294967295"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("expected f32", "expected a number"),
+        ("` as i128", "`"),
+        ("` as u128", "`"),
         ("expected a sequence", "expected an array"),
         ("expected a map", "expected a table"),
         ("expected a boolean", "expected true or false"),

@@ -205,6 +205,7 @@ impl Scenario {
     /// (`workload.operations.launch`), at that field's line and column when
     /// the file writes it, else at the file, saying the value is the default.
     pub fn error_at_field(&self, field: &str, mut message: String) -> ScenarioError {
+        let field = &self.file_field(field);
         let place = crate::error::key_span(&self.source, field)
             .map(|span| crate::error::line_column(&self.source, span.start));
         // An environment variable (`OBSIM_...`) is no key of the file.
@@ -218,6 +219,28 @@ impl Scenario {
             column: place.map(|(_, column)| column),
             field: Some(field.to_string()),
             message,
+        }
+    }
+}
+
+impl Scenario {
+    /// The file's own name for a field the harness names otherwise: an
+    /// alert claim (`alert expectation `...``) is the `expect` entry that
+    /// states it, so that its error has a line.
+    fn file_field(&self, field: &str) -> String {
+        let claim = field
+            .strip_prefix("alert expectation `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        let index = claim.and_then(|claim| {
+            let table: toml::Table = self.source.parse().ok()?;
+            let entries = table.get("expect")?.as_array()?;
+            entries
+                .iter()
+                .position(|entry| entry.as_str() == Some(claim))
+        });
+        match index {
+            Some(index) => format!("expect[{index}]"),
+            None => field.to_string(),
         }
     }
 }

@@ -385,6 +385,25 @@ fn a_bug_switch_listed_twice_is_refused_at_its_line() {
 }
 
 #[test]
+fn a_system_setting_of_the_wrong_integer_type_is_worded_as_the_file_wrote_it() {
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Ports {
+        port: u16,
+    }
+    let scenario = parse(&format!("{HEAD}[system]\nport = -1\n"));
+    let error = scenario.system_config::<Ports>().unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("system.port"), "{error}");
+    assert!(
+        error
+            .message
+            .contains("expected an integer from 0 to 65535"),
+        "{error}"
+    );
+    assert!(!error.message.contains("u16"), "{error}");
+}
+
+#[test]
 fn a_required_system_setting_missing_names_it() {
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]
