@@ -764,7 +764,7 @@ fn help_documents_every_default_and_the_environment() {
         let help = run(&suite, args);
         assert_eq!(help.code, 0);
         for says in [
-            "[default: OBSIM_SEEDS, else each file's [seeds] sweep, 100 unless set]",
+            "[default: OBSIM_SEEDS, else each file's [seeds] sweep, else its [seeds] count, else 100]",
             "[default: one per core]",
             "[default: 1/1, every seed]",
             "[default: human]",
@@ -887,4 +887,82 @@ fn determinism_all_runs_every_seed_twice_and_a_bad_sample_is_refused() {
     assert_eq!(bad.code, 2, "{}{}", bad.out, bad.err);
     assert!(bad.err.contains("--determinism"), "{}", bad.err);
     assert!(bad.err.contains("expected `all`"), "{}", bad.err);
+}
+
+/// Whether `OBSIM_SEED` or `OBSIM_SEEDS` picks the seeds of this process:
+/// then a test about a file's own depth has nothing to say.
+fn seeds_from_environment() -> bool {
+    std::env::var_os("OBSIM_SEED").is_some() || std::env::var_os("OBSIM_SEEDS").is_some()
+}
+
+/// What one file's JSON says it ran: `(seeds_run, covered)`.
+fn ran(output: &Output) -> (u64, Value) {
+    let report = json(output);
+    let scenario = &report["scenarios"][0];
+    (
+        scenario["seeds_run"].as_u64().expect("seeds_run"),
+        scenario["covered"].clone(),
+    )
+}
+
+/// A file's own `[seeds]` win over the command's default, never over a
+/// flag: a file that sets `count = 2` and no `sweep` sweeps 2 seeds when no
+/// flag says otherwise, `--seeds 3` sweeps 3, `--seed 9` runs seed 9 (seen
+/// failing before the fix: the file swept 100 seeds).
+#[test]
+fn a_file_that_sets_only_count_sweeps_count_seeds_unless_a_flag_says_otherwise() {
+    if seeds_from_environment() {
+        return;
+    }
+    let folder = Folder::new("own-count");
+    let file = folder.file(
+        "two.toml",
+        &format!("{PASSES}\n[seeds]\ncount = 2\nstart = 5\n"),
+    );
+    let suite = folder.suite();
+    let file = path_arg(&file);
+    let range = |first: u64, count: u64| serde_json::json!([{"first": first, "last": first + count - 1, "step": 1, "count": count}]);
+    let own = run(&suite, &["--format", "json", file]);
+    assert_eq!(own.code, 0, "{}", own.err);
+    assert_eq!(ran(&own), (2, range(5, 2)));
+    let flag = run(&suite, &["--seeds", "3", "--format", "json", file]);
+    assert_eq!(ran(&flag), (3, range(5, 3)));
+    let one = run(&suite, &["--seed", "9", "--format", "json", file]);
+    assert_eq!(ran(&one), (1, range(9, 1)));
+    // A person's summary says the depth was the file's own.
+    let human = run(&suite, &[file]);
+    assert!(human.out.contains(" 2 seed(s), "), "{}", human.out);
+    assert!(
+        human
+            .out
+            .contains("each file swept its own [seeds] sweep depth"),
+        "{}",
+        human.out
+    );
+}
+
+/// The issue's own case: the `minimal.toml` a failing seed shrinks into,
+/// run with no flag, runs its one seed and fails it, not a hundred seeds.
+#[test]
+fn a_shrunk_minimal_toml_run_with_no_flag_runs_its_one_seed() {
+    if seeds_from_environment() {
+        return;
+    }
+    let folder = Folder::new("minimal-one-seed");
+    let file = folder.file("fails.toml", FAILS);
+    let artifacts = folder.0.join("artifacts");
+    let suite = folder.suite().artifacts_dir(Some(artifacts.clone()));
+    let failed = run(
+        &suite,
+        &["--seed", "7", "--format", "json", path_arg(&file)],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.err);
+    let minimal = artifacts.join("always-fails/7/minimal.toml");
+    assert!(minimal.is_file(), "{}", failed.out);
+    let again = run(&folder.suite(), &["--format", "json", path_arg(&minimal)]);
+    assert_eq!(again.code, 1, "{}", again.err);
+    let report = json(&again);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["seeds_run"], 1, "{scenario}");
+    assert_eq!(failing_seeds(&report), [7]);
 }
