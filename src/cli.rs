@@ -180,24 +180,37 @@ impl Suite {
         }
     }
 
-    /// The files named, or else every file under the suite's folder.
+    /// The files named, or else every file under the suite's folder. A
+    /// named path must be a folder or a scenario file (a regular file named
+    /// `*.toml`): `list` vouches for nothing else, and `run` says so before
+    /// it reads one.
     fn selected_files(&self, files: &[PathBuf]) -> Result<Vec<SuiteFile>, String> {
         if files.is_empty() {
             return self.files();
         }
+        let expected = "expected a scenario file (*.toml) or a folder of them";
         let mut selected = Vec::new();
         for path in files {
+            let is_toml = path
+                .extension()
+                .is_some_and(|extension| extension == "toml");
             if path.is_dir() {
                 selected.extend(files_under(path)?);
-            } else if path.exists() {
+            } else if path.is_file() && is_toml {
                 selected.push(SuiteFile {
                     name: path.display().to_string(),
                     path: path.clone(),
                 });
+            } else if path.exists() {
+                let what = if path.is_file() {
+                    "not named *.toml"
+                } else {
+                    "not a regular file"
+                };
+                return Err(format!("{}: {what}: {expected}", path.display()));
             } else {
                 return Err(format!(
-                    "{}: no such file or folder: expected a scenario file (*.toml) or a folder \
-                     of them",
+                    "{}: no such file or folder: {expected}",
                     path.display()
                 ));
             }

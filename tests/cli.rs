@@ -966,3 +966,31 @@ fn a_shrunk_minimal_toml_run_with_no_flag_runs_its_one_seed() {
     assert_eq!(scenario["seeds_run"], 1, "{scenario}");
     assert_eq!(failing_seeds(&report), [7]);
 }
+
+/// `list` vouches only for scenario files: a missing path, a file not
+/// named `*.toml` and a special file are refused with what was expected,
+/// exit 2, as `run` refuses them. (A missing path was already refused on
+/// this branch's base; a file such as `notes.txt` was listed, exit 0.)
+#[test]
+fn list_of_a_missing_file_or_of_a_file_that_is_no_scenario_file_fails() {
+    let folder = Folder::new("list-refuses");
+    let notes = folder.file("notes.txt", "not a scenario");
+    let suite = folder.suite();
+    let notes_says = format!("{}: not named *.toml", notes.display());
+    for (path, says) in [
+        ("nonexist.toml", "nonexist.toml: no such file or folder"),
+        (path_arg(&notes), notes_says.as_str()),
+        ("/dev/null", "/dev/null: not a regular file"),
+    ] {
+        for args in [vec!["list", path], vec!["run", "--seeds", "1", path]] {
+            let output = run(&suite, &args);
+            assert_eq!(output.code, 2, "{args:?}: {}", output.out);
+            assert!(output.out.is_empty(), "{args:?}: {}", output.out);
+            assert_eq!(
+                output.err,
+                format!("obsim: {says}: expected a scenario file (*.toml) or a folder of them\n"),
+                "{args:?}"
+            );
+        }
+    }
+}
