@@ -106,7 +106,9 @@ impl Suite {
     /// [`Suite::run_command`] that stops once `stop` is set (from a signal
     /// handler of your own, say): the seeds in flight finish, no other seed
     /// or file starts, the summary so far is printed (`stopped` in JSON and
-    /// JUnit) and the code is 130.
+    /// JUnit; the files it never started are listed too, `"ran": false` in
+    /// JSON, a skipped case in JUnit, a `skip` line for a person) and the
+    /// code is 130.
     pub fn run_command_until<I, T>(
         &self,
         args: I,
@@ -362,6 +364,21 @@ impl Suite {
             if stopped {
                 break;
             }
+        }
+        // The files a stop came before are in the report too, marked as
+        // never run, so it names every file the command was given.
+        for planned in &sweeps[reports.len()..] {
+            let report = FileReport::not_run(
+                planned.file.path.display().to_string(),
+                planned.scenario.name.clone(),
+                planned.seeds,
+                (shard, planned.start),
+                args.determinism.to_string(),
+            );
+            if human {
+                progress.print(&out, &report.summary_line());
+            }
+            reports.push(report);
         }
         progress.finish();
         let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);

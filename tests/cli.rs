@@ -236,6 +236,7 @@ fn json_is_one_document_with_every_field() {
         "simulated_seconds",
         "wall_seconds",
         "stopped",
+        "ran",
         "determinism",
         "run_twice",
         "run_twice_seeds",
@@ -254,6 +255,7 @@ fn json_is_one_document_with_every_field() {
     assert_eq!(scenario["file"], path_arg(&file));
     assert_eq!(scenario["scenario"], "tiny");
     assert_eq!(scenario["seeds_run"], 2);
+    assert_eq!(scenario["ran"], true);
     assert_eq!(scenario["passed"], 2);
     assert!(scenario["simulated_seconds"].as_f64().expect("a number") > 0.0);
     assert_eq!(scenario["failures"], Value::Array(Vec::new()));
@@ -965,6 +967,133 @@ fn a_shrunk_minimal_toml_run_with_no_flag_runs_its_one_seed() {
     let scenario = &report["scenarios"][0];
     assert_eq!(scenario["seeds_run"], 1, "{scenario}");
     assert_eq!(failing_seeds(&report), [7]);
+}
+
+/// A stop before the first file: the JSON still lists every file the
+/// command was given, each marked as never run, and so do JUnit (a skipped
+/// case per file) and a person's summary (seen failing before the fix: the
+/// JSON listed no file, and only stderr named the first one).
+#[test]
+fn json_after_a_stop_lists_every_file_and_marks_those_that_never_ran() {
+    let folder = Folder::new("stopped-files");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", &PASSES.replace("\"tiny\"", "\"tiny-b\""));
+    let suite = folder.suite();
+    let stop = AtomicBool::new(true);
+    let args = |format: &'static str| {
+        [
+            "--seeds",
+            "3",
+            "--format",
+            format,
+            path_arg(&a),
+            path_arg(&b),
+        ]
+    };
+    let output = run_until(&suite, &args("json"), &stop);
+    assert_eq!(output.code, 130, "{}", output.err);
+    let report = json(&output);
+    assert_eq!(report["stopped"], true);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["next_seed_start"], Value::Null, "nothing ran");
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let files: Vec<&str> = scenarios
+        .iter()
+        .map(|scenario| scenario["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(files, [path_arg(&a), path_arg(&b)]);
+    for (scenario, name) in scenarios.iter().zip(["tiny", "tiny-b"]) {
+        assert_eq!(scenario["scenario"], name);
+        assert_eq!(scenario["ran"], false, "{scenario}");
+        assert_eq!(scenario["stopped"], true, "{scenario}");
+        assert_eq!(scenario["seeds_planned"], 3, "{scenario}");
+        assert_eq!(scenario["seeds_run"], 0, "{scenario}");
+        assert_eq!(scenario["covered"], serde_json::json!([]), "{scenario}");
+    }
+
+    let junit = run_until(&suite, &args("junit"), &stop);
+    assert_eq!(junit.code, 130, "{}", junit.err);
+    let elements = parse_xml(&junit.out);
+    let suites: Vec<&Element> = elements.iter().filter(|e| e.name == "testsuite").collect();
+    assert_eq!(suites.len(), 2, "{}", junit.out);
+    for suite in &suites {
+        assert_eq!((suite.get("tests"), suite.get("skipped")), ("1", "1"));
+    }
+    let skipped = elements.iter().filter(|e| e.name == "skipped").count();
+    assert_eq!(skipped, 2, "{}", junit.out);
+
+    let human = run_until(&suite, &args("human"), &stop);
+    assert_eq!(human.code, 130);
+    for name in ["tiny", "tiny-b"] {
+        let line =
+            format!("skip {name:<26} not run: interrupted before it started (0 of 3 seed(s))");
+        assert!(human.out.contains(&line), "{line:?} in:\n{}", human.out);
+    }
+}
+
+/// A stop in the middle of the first file: it is listed as cut short (ran,
+/// stopped), the second as never run, and `merge` reads the document back
+/// and says the same.
+#[test]
+fn a_stop_mid_sweep_lists_the_cut_file_as_ran_and_the_next_as_never_run_and_merge_agrees() {
+    let folder = Folder::new("stopped-mid");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", &PASSES.replace("\"tiny\"", "\"tiny-b\""));
+    let suite = folder.suite();
+    let stop = AtomicBool::new(false);
+    let output = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        run_until(
+            &suite,
+            &[
+                "--seeds",
+                "100000",
+                "--jobs",
+                "2",
+                "--format",
+                "json",
+                path_arg(&a),
+                path_arg(&b),
+            ],
+            &stop,
+        )
+    });
+    assert_eq!(output.code, 130, "{}", output.err);
+    let report = json(&output);
+    let (cut, never) = (&report["scenarios"][0], &report["scenarios"][1]);
+    assert_eq!(
+        (cut["ran"].clone(), cut["stopped"].clone()),
+        (true.into(), true.into())
+    );
+    let seeds_run = cut["seeds_run"].as_u64().expect("seeds_run");
+    assert!(seeds_run < 100_000, "{cut}");
+    assert_eq!(
+        (never["ran"].clone(), never["seeds_run"].clone()),
+        (false.into(), 0.into())
+    );
+    assert_eq!(never["file"], path_arg(&b));
+    // Where the next campaign starts: past the first file's seeds, not at
+    // the second file's start.
+    assert_eq!(report["next_seed_start"], seeds_run);
+
+    let document = folder.file("stopped.json", &output.out);
+    let merged = run(&suite, &["merge", "--format", "json", path_arg(&document)]);
+    assert_eq!(merged.code, 0, "{}", merged.err);
+    let merged_report = json(&merged);
+    assert_eq!(merged_report["scenarios"][1]["ran"], false);
+    assert_eq!(merged_report["scenarios"][0]["ran"], true);
+    assert_eq!(merged_report["next_seed_start"], seeds_run);
+    let human = run(&suite, &["merge", path_arg(&document)]);
+    assert!(
+        human
+            .out
+            .contains("skip tiny-b                     not run: interrupted before it started"),
+        "{}",
+        human.out
+    );
 }
 
 /// `list` vouches only for scenario files: a missing path, a file not
