@@ -19,6 +19,7 @@ mod merge;
 mod report;
 mod seeds;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -260,6 +261,7 @@ impl Suite {
                 count,
             });
         }
+        refuse_shared_names(&sweeps)?;
         let human = args.format == Format::Human;
         let progress = Progress::new(session.progress, &sweeps, campaign.is_endless());
         let out = Mutex::new(out);
@@ -476,6 +478,42 @@ fn deeper_note(args: &RunArgs) -> String {
         replay_base(),
         files.concat()
     )
+}
+
+/// Two files of one run named alike would write the same artifacts folders
+/// (`<artifacts>/<name>/<seed>/`), the second silently replacing the
+/// first's: refused before any seed runs, naming both files.
+fn refuse_shared_names(sweeps: &[FileSweep]) -> Result<(), String> {
+    let mut first_named: BTreeMap<&str, &Path> = BTreeMap::new();
+    for sweep in sweeps {
+        let (name, path) = (sweep.scenario.name.as_str(), sweep.file.path.as_path());
+        let Some(first) = first_named.insert(name, path) else {
+            continue;
+        };
+        let same_file = match (first.canonicalize(), path.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => first == path,
+        };
+        return Err(if same_file {
+            let spelled = match first == path {
+                true => String::new(),
+                false => format!(" (as {} and {})", first.display(), path.display()),
+            };
+            format!(
+                "{} is given twice{spelled}: a run takes each scenario file once",
+                path.display()
+            )
+        } else {
+            format!(
+                "{} and {} are both named {name:?}: a scenario's name names its artifacts \
+                 folder (<artifacts>/{name}/<seed>/), so the second would replace the first's; \
+                 give each file a name of its own, or run them apart",
+                first.display(),
+                path.display()
+            )
+        });
+    }
+    Ok(())
 }
 
 /// Every scenario file under folder `dir` (sub-folders included), sorted,

@@ -969,6 +969,45 @@ fn a_shrunk_minimal_toml_run_with_no_flag_runs_its_one_seed() {
     assert_eq!(failing_seeds(&report), [7]);
 }
 
+/// Two files named alike would write the same artifacts folders, the
+/// second replacing the first's: the run is refused before any seed runs,
+/// naming both files; so is one file given twice (seen failing before the
+/// fix: both ran, exit 0).
+#[test]
+fn two_files_with_the_same_name_in_one_run_are_refused_naming_both() {
+    let folder = Folder::new("same-name");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", PASSES);
+    let suite = folder.suite();
+    let refused = run(&suite, &["--seeds", "1", path_arg(&a), path_arg(&b)]);
+    assert_eq!(refused.code, 2, "{}{}", refused.out, refused.err);
+    assert!(refused.out.is_empty(), "nothing ran: {}", refused.out);
+    let expected = format!(
+        "obsim: {} and {} are both named \"tiny\": a scenario's name names its artifacts folder \
+         (<artifacts>/tiny/<seed>/)",
+        a.display(),
+        b.display()
+    );
+    assert!(refused.err.starts_with(&expected), "{}", refused.err);
+    // The folder holding both: the same clash.
+    let folder_arg = run(&suite, &["--seeds", "1", path_arg(&folder.0)]);
+    assert_eq!(folder_arg.code, 2, "{}", folder_arg.out);
+    assert!(
+        folder_arg.err.contains("are both named \"tiny\""),
+        "{}",
+        folder_arg.err
+    );
+    let twice = run(&suite, &["--seeds", "1", path_arg(&a), path_arg(&a)]);
+    assert_eq!(twice.code, 2, "{}", twice.out);
+    assert_eq!(
+        twice.err,
+        format!(
+            "obsim: {} is given twice: a run takes each scenario file once\n",
+            a.display()
+        )
+    );
+}
+
 /// A stop before the first file: the JSON still lists every file the
 /// command was given, each marked as never run, and so do JUnit (a skipped
 /// case per file) and a person's summary (seen failing before the fix: the
