@@ -129,6 +129,27 @@ impl Suite {
         self.command(args, out, err, session)
     }
 
+    /// Whether `args` (the program's name first) is a command line
+    /// [`Suite::cli`] accepts: read with the very flags and checks `cli`
+    /// reads it with, but nothing runs and no file or variable is read. The
+    /// error is clap's message, as `cli` would print it (`--help` is one
+    /// too: it prints rather than runs). For a test that
+    /// the command lines a README or a CI script shows still parse.
+    ///
+    /// ```
+    /// assert!(obsim::Suite::check_command_line(["sweep", "run", "--seeds", "8"]).is_ok());
+    /// assert!(obsim::Suite::check_command_line(["sweep", "--shard", "0/2"]).is_err());
+    /// ```
+    pub fn check_command_line<I, T>(args: I) -> Result<(), String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Cli::try_parse_from(args)
+            .map(|_| ())
+            .map_err(|error| error.render().to_string())
+    }
+
     fn command<I, T>(
         &self,
         args: I,
