@@ -19,6 +19,7 @@ mod merge;
 mod report;
 mod seeds;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -106,7 +107,9 @@ impl Suite {
     /// [`Suite::run_command`] that stops once `stop` is set (from a signal
     /// handler of your own, say): the seeds in flight finish, no other seed
     /// or file starts, the summary so far is printed (`stopped` in JSON and
-    /// JUnit) and the code is 130.
+    /// JUnit; the files it never started are listed too, `"ran": false` in
+    /// JSON, a skipped case in JUnit, a `skip` line for a person) and the
+    /// code is 130.
     pub fn run_command_until<I, T>(
         &self,
         args: I,
@@ -124,6 +127,27 @@ impl Suite {
             terminal_colors: false,
         };
         self.command(args, out, err, session)
+    }
+
+    /// Whether `args` (the program's name first) is a command line
+    /// [`Suite::cli`] accepts: read with the very flags and checks `cli`
+    /// reads it with, but nothing runs and no file or variable is read. The
+    /// error is clap's message, as `cli` would print it (`--help` is one
+    /// too: it prints rather than runs). For a test that
+    /// the command lines a README or a CI script shows still parse.
+    ///
+    /// ```
+    /// assert!(obsim::Suite::check_command_line(["sweep", "run", "--seeds", "8"]).is_ok());
+    /// assert!(obsim::Suite::check_command_line(["sweep", "--shard", "0/2"]).is_err());
+    /// ```
+    pub fn check_command_line<I, T>(args: I) -> Result<(), String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Cli::try_parse_from(args)
+            .map(|_| ())
+            .map_err(|error| error.render().to_string())
     }
 
     fn command<I, T>(
@@ -180,24 +204,37 @@ impl Suite {
         }
     }
 
-    /// The files named, or else every file under the suite's folder.
+    /// The files named, or else every file under the suite's folder. A
+    /// named path must be a folder or a scenario file (a regular file named
+    /// `*.toml`): `list` vouches for nothing else, and `run` says so before
+    /// it reads one.
     fn selected_files(&self, files: &[PathBuf]) -> Result<Vec<SuiteFile>, String> {
         if files.is_empty() {
             return self.files();
         }
+        let expected = "expected a scenario file (*.toml) or a folder of them";
         let mut selected = Vec::new();
         for path in files {
+            let is_toml = path
+                .extension()
+                .is_some_and(|extension| extension == "toml");
             if path.is_dir() {
                 selected.extend(files_under(path)?);
-            } else if path.exists() {
+            } else if path.is_file() && is_toml {
                 selected.push(SuiteFile {
                     name: path.display().to_string(),
                     path: path.clone(),
                 });
+            } else if path.exists() {
+                let what = if path.is_file() {
+                    "not named *.toml"
+                } else {
+                    "not a regular file"
+                };
+                return Err(format!("{}: {what}: {expected}", path.display()));
             } else {
                 return Err(format!(
-                    "{}: no such file or folder: expected a scenario file (*.toml) or a folder \
-                     of them",
+                    "{}: no such file or folder: {expected}",
                     path.display()
                 ));
             }
@@ -245,6 +282,7 @@ impl Suite {
                 count,
             });
         }
+        refuse_shared_names(&sweeps)?;
         let human = args.format == Format::Human;
         let progress = Progress::new(session.progress, &sweeps, campaign.is_endless());
         let out = Mutex::new(out);
@@ -350,6 +388,21 @@ impl Suite {
                 break;
             }
         }
+        // The files a stop came before are in the report too, marked as
+        // never run, so it names every file the command was given.
+        for planned in &sweeps[reports.len()..] {
+            let report = FileReport::not_run(
+                planned.file.path.display().to_string(),
+                planned.scenario.name.clone(),
+                planned.seeds,
+                (shard, planned.start),
+                args.determinism.to_string(),
+            );
+            if human {
+                progress.print(&out, &report.summary_line());
+            }
+            reports.push(report);
+        }
         progress.finish();
         let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
         let failed: u64 = reports.iter().map(|report| report.failed).sum();
@@ -446,6 +499,42 @@ fn deeper_note(args: &RunArgs) -> String {
         replay_base(),
         files.concat()
     )
+}
+
+/// Two files of one run named alike would write the same artifacts folders
+/// (`<artifacts>/<name>/<seed>/`), the second silently replacing the
+/// first's: refused before any seed runs, naming both files.
+fn refuse_shared_names(sweeps: &[FileSweep]) -> Result<(), String> {
+    let mut first_named: BTreeMap<&str, &Path> = BTreeMap::new();
+    for sweep in sweeps {
+        let (name, path) = (sweep.scenario.name.as_str(), sweep.file.path.as_path());
+        let Some(first) = first_named.insert(name, path) else {
+            continue;
+        };
+        let same_file = match (first.canonicalize(), path.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => first == path,
+        };
+        return Err(if same_file {
+            let spelled = match first == path {
+                true => String::new(),
+                false => format!(" (as {} and {})", first.display(), path.display()),
+            };
+            format!(
+                "{} is given twice{spelled}: a run takes each scenario file once",
+                path.display()
+            )
+        } else {
+            format!(
+                "{} and {} are both named {name:?}: a scenario's name names its artifacts \
+                 folder (<artifacts>/{name}/<seed>/), so the second would replace the first's; \
+                 give each file a name of its own, or run them apart",
+                first.display(),
+                path.display()
+            )
+        });
+    }
+    Ok(())
 }
 
 /// Every scenario file under folder `dir` (sub-folders included), sorted,

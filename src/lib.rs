@@ -227,7 +227,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `OBSIM_SEED` | run exactly this seed (wins over `OBSIM_SEEDS`) | unset |
-//! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's `[seeds] count` under `cargo test`, its `[seeds] sweep` (100 unless set) in a [`Suite::cli`] binary |
+//! | `OBSIM_SEEDS` | sweep `count` seeds, from a scenario file's `[seeds] start` (else 0) | the file's `[seeds] count` under `cargo test`, its `[seeds] sweep` (else its `[seeds] count`, else 100) in a [`Suite::cli`] binary |
 //! | `OBSIM_ARTIFACTS_DIR` | where failure artifacts go; set but empty is an error | `<target dir>/obsim/failures/<package>` |
 //! | `OBSIM_PROMTOOL` | the `promtool` binary `exposition_lint` runs | `promtool` on the `PATH` |
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
@@ -296,9 +296,10 @@ pub mod deps {
     pub use tracing_opentelemetry;
 }
 
-/// Seeds a [`Suite::cli`] sweep runs of a file whose `[seeds] sweep` is not
-/// set, when neither `--seed`, `--seeds`, `OBSIM_SEED` nor `OBSIM_SEEDS`
-/// says otherwise. A file whose seed costs seconds (a long-horizon alert
+/// Seeds a [`Suite::cli`] sweep runs of a file that sets neither `[seeds]
+/// sweep` nor `[seeds] count` (with only `count`, it sweeps `count` seeds),
+/// when neither `--seed`, `--seeds`, `OBSIM_SEED` nor `OBSIM_SEEDS` says
+/// otherwise. A file whose seed costs seconds (a long-horizon alert
 /// scenario) sets a smaller `sweep`.
 pub const CLI_SEEDS_DEFAULT: u64 = obsim_scenario::SWEEP_SEEDS_DEFAULT;
 

@@ -236,6 +236,7 @@ fn json_is_one_document_with_every_field() {
         "simulated_seconds",
         "wall_seconds",
         "stopped",
+        "ran",
         "determinism",
         "run_twice",
         "run_twice_seeds",
@@ -254,6 +255,7 @@ fn json_is_one_document_with_every_field() {
     assert_eq!(scenario["file"], path_arg(&file));
     assert_eq!(scenario["scenario"], "tiny");
     assert_eq!(scenario["seeds_run"], 2);
+    assert_eq!(scenario["ran"], true);
     assert_eq!(scenario["passed"], 2);
     assert!(scenario["simulated_seconds"].as_f64().expect("a number") > 0.0);
     assert_eq!(scenario["failures"], Value::Array(Vec::new()));
@@ -764,7 +766,7 @@ fn help_documents_every_default_and_the_environment() {
         let help = run(&suite, args);
         assert_eq!(help.code, 0);
         for says in [
-            "[default: OBSIM_SEEDS, else each file's [seeds] sweep, 100 unless set]",
+            "[default: OBSIM_SEEDS, else each file's [seeds] sweep, else its [seeds] count, else 100]",
             "[default: one per core]",
             "[default: 1/1, every seed]",
             "[default: human]",
@@ -887,4 +889,276 @@ fn determinism_all_runs_every_seed_twice_and_a_bad_sample_is_refused() {
     assert_eq!(bad.code, 2, "{}{}", bad.out, bad.err);
     assert!(bad.err.contains("--determinism"), "{}", bad.err);
     assert!(bad.err.contains("expected `all`"), "{}", bad.err);
+}
+
+/// Whether `OBSIM_SEED` or `OBSIM_SEEDS` picks the seeds of this process:
+/// then a test about a file's own depth has nothing to say.
+fn seeds_from_environment() -> bool {
+    std::env::var_os("OBSIM_SEED").is_some() || std::env::var_os("OBSIM_SEEDS").is_some()
+}
+
+/// What one file's JSON says it ran: `(seeds_run, covered)`.
+fn ran(output: &Output) -> (u64, Value) {
+    let report = json(output);
+    let scenario = &report["scenarios"][0];
+    (
+        scenario["seeds_run"].as_u64().expect("seeds_run"),
+        scenario["covered"].clone(),
+    )
+}
+
+/// A file's own `[seeds]` win over the command's default, never over a
+/// flag: a file that sets `count = 2` and no `sweep` sweeps 2 seeds when no
+/// flag says otherwise, `--seeds 3` sweeps 3, `--seed 9` runs seed 9 (seen
+/// failing before the fix: the file swept 100 seeds).
+#[test]
+fn a_file_that_sets_only_count_sweeps_count_seeds_unless_a_flag_says_otherwise() {
+    if seeds_from_environment() {
+        return;
+    }
+    let folder = Folder::new("own-count");
+    let file = folder.file(
+        "two.toml",
+        &format!("{PASSES}\n[seeds]\ncount = 2\nstart = 5\n"),
+    );
+    let suite = folder.suite();
+    let file = path_arg(&file);
+    let range = |first: u64, count: u64| serde_json::json!([{"first": first, "last": first + count - 1, "step": 1, "count": count}]);
+    let own = run(&suite, &["--format", "json", file]);
+    assert_eq!(own.code, 0, "{}", own.err);
+    assert_eq!(ran(&own), (2, range(5, 2)));
+    let flag = run(&suite, &["--seeds", "3", "--format", "json", file]);
+    assert_eq!(ran(&flag), (3, range(5, 3)));
+    let one = run(&suite, &["--seed", "9", "--format", "json", file]);
+    assert_eq!(ran(&one), (1, range(9, 1)));
+    // A person's summary says the depth was the file's own.
+    let human = run(&suite, &[file]);
+    assert!(human.out.contains(" 2 seed(s), "), "{}", human.out);
+    assert!(
+        human
+            .out
+            .contains("each file swept its own [seeds] sweep depth"),
+        "{}",
+        human.out
+    );
+}
+
+/// The issue's own case: the `minimal.toml` a failing seed shrinks into,
+/// run with no flag, runs its one seed and fails it, not a hundred seeds.
+#[test]
+fn a_shrunk_minimal_toml_run_with_no_flag_runs_its_one_seed() {
+    if seeds_from_environment() {
+        return;
+    }
+    let folder = Folder::new("minimal-one-seed");
+    let file = folder.file("fails.toml", FAILS);
+    let artifacts = folder.0.join("artifacts");
+    let suite = folder.suite().artifacts_dir(Some(artifacts.clone()));
+    let failed = run(
+        &suite,
+        &["--seed", "7", "--format", "json", path_arg(&file)],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.err);
+    let minimal = artifacts.join("always-fails/7/minimal.toml");
+    assert!(minimal.is_file(), "{}", failed.out);
+    let again = run(&folder.suite(), &["--format", "json", path_arg(&minimal)]);
+    assert_eq!(again.code, 1, "{}", again.err);
+    let report = json(&again);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["seeds_run"], 1, "{scenario}");
+    assert_eq!(failing_seeds(&report), [7]);
+}
+
+/// Two files named alike would write the same artifacts folders, the
+/// second replacing the first's: the run is refused before any seed runs,
+/// naming both files; so is one file given twice (seen failing before the
+/// fix: both ran, exit 0).
+#[test]
+fn two_files_with_the_same_name_in_one_run_are_refused_naming_both() {
+    let folder = Folder::new("same-name");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", PASSES);
+    let suite = folder.suite();
+    let refused = run(&suite, &["--seeds", "1", path_arg(&a), path_arg(&b)]);
+    assert_eq!(refused.code, 2, "{}{}", refused.out, refused.err);
+    assert!(refused.out.is_empty(), "nothing ran: {}", refused.out);
+    let expected = format!(
+        "obsim: {} and {} are both named \"tiny\": a scenario's name names its artifacts folder \
+         (<artifacts>/tiny/<seed>/)",
+        a.display(),
+        b.display()
+    );
+    assert!(refused.err.starts_with(&expected), "{}", refused.err);
+    // The folder holding both: the same clash.
+    let folder_arg = run(&suite, &["--seeds", "1", path_arg(&folder.0)]);
+    assert_eq!(folder_arg.code, 2, "{}", folder_arg.out);
+    assert!(
+        folder_arg.err.contains("are both named \"tiny\""),
+        "{}",
+        folder_arg.err
+    );
+    let twice = run(&suite, &["--seeds", "1", path_arg(&a), path_arg(&a)]);
+    assert_eq!(twice.code, 2, "{}", twice.out);
+    assert_eq!(
+        twice.err,
+        format!(
+            "obsim: {} is given twice: a run takes each scenario file once\n",
+            a.display()
+        )
+    );
+}
+
+/// A stop before the first file: the JSON still lists every file the
+/// command was given, each marked as never run, and so do JUnit (a skipped
+/// case per file) and a person's summary (seen failing before the fix: the
+/// JSON listed no file, and only stderr named the first one).
+#[test]
+fn json_after_a_stop_lists_every_file_and_marks_those_that_never_ran() {
+    let folder = Folder::new("stopped-files");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", &PASSES.replace("\"tiny\"", "\"tiny-b\""));
+    let suite = folder.suite();
+    let stop = AtomicBool::new(true);
+    let args = |format: &'static str| {
+        [
+            "--seeds",
+            "3",
+            "--format",
+            format,
+            path_arg(&a),
+            path_arg(&b),
+        ]
+    };
+    let output = run_until(&suite, &args("json"), &stop);
+    assert_eq!(output.code, 130, "{}", output.err);
+    let report = json(&output);
+    assert_eq!(report["stopped"], true);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["next_seed_start"], Value::Null, "nothing ran");
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let files: Vec<&str> = scenarios
+        .iter()
+        .map(|scenario| scenario["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(files, [path_arg(&a), path_arg(&b)]);
+    for (scenario, name) in scenarios.iter().zip(["tiny", "tiny-b"]) {
+        assert_eq!(scenario["scenario"], name);
+        assert_eq!(scenario["ran"], false, "{scenario}");
+        assert_eq!(scenario["stopped"], true, "{scenario}");
+        assert_eq!(scenario["seeds_planned"], 3, "{scenario}");
+        assert_eq!(scenario["seeds_run"], 0, "{scenario}");
+        assert_eq!(scenario["covered"], serde_json::json!([]), "{scenario}");
+    }
+
+    let junit = run_until(&suite, &args("junit"), &stop);
+    assert_eq!(junit.code, 130, "{}", junit.err);
+    let elements = parse_xml(&junit.out);
+    let suites: Vec<&Element> = elements.iter().filter(|e| e.name == "testsuite").collect();
+    assert_eq!(suites.len(), 2, "{}", junit.out);
+    for suite in &suites {
+        assert_eq!((suite.get("tests"), suite.get("skipped")), ("1", "1"));
+    }
+    let skipped = elements.iter().filter(|e| e.name == "skipped").count();
+    assert_eq!(skipped, 2, "{}", junit.out);
+
+    let human = run_until(&suite, &args("human"), &stop);
+    assert_eq!(human.code, 130);
+    for name in ["tiny", "tiny-b"] {
+        let line =
+            format!("skip {name:<26} not run: interrupted before it started (0 of 3 seed(s))");
+        assert!(human.out.contains(&line), "{line:?} in:\n{}", human.out);
+    }
+}
+
+/// A stop in the middle of the first file: it is listed as cut short (ran,
+/// stopped), the second as never run, and `merge` reads the document back
+/// and says the same.
+#[test]
+fn a_stop_mid_sweep_lists_the_cut_file_as_ran_and_the_next_as_never_run_and_merge_agrees() {
+    let folder = Folder::new("stopped-mid");
+    let a = folder.file("a.toml", PASSES);
+    let b = folder.file("b.toml", &PASSES.replace("\"tiny\"", "\"tiny-b\""));
+    let suite = folder.suite();
+    let stop = AtomicBool::new(false);
+    let output = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        run_until(
+            &suite,
+            &[
+                "--seeds",
+                "100000",
+                "--jobs",
+                "2",
+                "--format",
+                "json",
+                path_arg(&a),
+                path_arg(&b),
+            ],
+            &stop,
+        )
+    });
+    assert_eq!(output.code, 130, "{}", output.err);
+    let report = json(&output);
+    let (cut, never) = (&report["scenarios"][0], &report["scenarios"][1]);
+    assert_eq!(
+        (cut["ran"].clone(), cut["stopped"].clone()),
+        (true.into(), true.into())
+    );
+    let seeds_run = cut["seeds_run"].as_u64().expect("seeds_run");
+    assert!(seeds_run < 100_000, "{cut}");
+    assert_eq!(
+        (never["ran"].clone(), never["seeds_run"].clone()),
+        (false.into(), 0.into())
+    );
+    assert_eq!(never["file"], path_arg(&b));
+    // Where the next campaign starts: past the first file's seeds, not at
+    // the second file's start.
+    assert_eq!(report["next_seed_start"], seeds_run);
+
+    let document = folder.file("stopped.json", &output.out);
+    let merged = run(&suite, &["merge", "--format", "json", path_arg(&document)]);
+    assert_eq!(merged.code, 0, "{}", merged.err);
+    let merged_report = json(&merged);
+    assert_eq!(merged_report["scenarios"][1]["ran"], false);
+    assert_eq!(merged_report["scenarios"][0]["ran"], true);
+    assert_eq!(merged_report["next_seed_start"], seeds_run);
+    let human = run(&suite, &["merge", path_arg(&document)]);
+    assert!(
+        human
+            .out
+            .contains("skip tiny-b                     not run: interrupted before it started"),
+        "{}",
+        human.out
+    );
+}
+
+/// `list` vouches only for scenario files: a missing path, a file not
+/// named `*.toml` and a special file are refused with what was expected,
+/// exit 2, as `run` refuses them. (A missing path was already refused on
+/// this branch's base; a file such as `notes.txt` was listed, exit 0.)
+#[test]
+fn list_of_a_missing_file_or_of_a_file_that_is_no_scenario_file_fails() {
+    let folder = Folder::new("list-refuses");
+    let notes = folder.file("notes.txt", "not a scenario");
+    let suite = folder.suite();
+    let notes_says = format!("{}: not named *.toml", notes.display());
+    for (path, says) in [
+        ("nonexist.toml", "nonexist.toml: no such file or folder"),
+        (path_arg(&notes), notes_says.as_str()),
+        ("/dev/null", "/dev/null: not a regular file"),
+    ] {
+        for args in [vec!["list", path], vec!["run", "--seeds", "1", path]] {
+            let output = run(&suite, &args);
+            assert_eq!(output.code, 2, "{args:?}: {}", output.out);
+            assert!(output.out.is_empty(), "{args:?}: {}", output.out);
+            assert_eq!(
+                output.err,
+                format!("obsim: {says}: expected a scenario file (*.toml) or a folder of them\n"),
+                "{args:?}"
+            );
+        }
+    }
 }

@@ -92,7 +92,8 @@ pub struct RunSpec {
 /// The seeds a scenario runs: `start`, `start + 1`, … Two depths: `count`
 /// under `cargo test`, and `sweep` for the sweep command when no seed count
 /// is given (its first command must finish in minutes, so a file whose seed
-/// costs seconds sweeps fewer).
+/// costs seconds sweeps fewer). A file that sets `count` and not `sweep`
+/// sweeps `count` seeds: its own seeds win over the command's default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeedSpec {
     pub start: u64,
@@ -550,10 +551,17 @@ impl Builder<'_> {
             defaults.count as i64,
             1..=i64::MAX,
         )? as u64;
+        // A file that pins its seeds with `count` (as `minimal.toml` pins
+        // one) means them for the sweep command too: its own `sweep`, else
+        // its `count`, else the command's default.
+        let sweep_default = match raw.count {
+            Some(_) => count,
+            None => defaults.sweep,
+        };
         let sweep = self.int(
             "seeds.sweep",
             &raw.sweep,
-            defaults.sweep as i64,
+            sweep_default as i64,
             1..=SWEEP_SEEDS_MAX as i64,
         )? as u64;
         // Both are at most i64::MAX, so start + count fits in a u64.

@@ -45,6 +45,18 @@ fn secs(secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// A file's own `[seeds]` win over the sweep command's default: `sweep`
+/// if it says so, else its `count` (a shrunk `minimal.toml` pins one
+/// seed), else 100. Seen failing before the fix: `count = 1` swept 100.
+#[test]
+fn a_file_that_sets_count_and_not_sweep_sweeps_count_seeds() {
+    let seeds = |table: &str| parse(&format!("{HEAD}[seeds]\n{table}\n")).seeds;
+    assert_eq!((seeds("count = 1").count, seeds("count = 1").sweep), (1, 1));
+    assert_eq!(seeds("count = 3\nsweep = 40").sweep, 40);
+    assert_eq!(seeds("sweep = 7").count, 16);
+    assert_eq!(seeds("start = 5").sweep, SWEEP_SEEDS_DEFAULT);
+}
+
 #[test]
 fn minimal_file_gets_every_default() {
     let scenario = parse("name = \"minimal\"\ndescription = \"Only what is required.\"\n");
@@ -233,7 +245,8 @@ fn every_field_round_trips() {
         SeedSpec {
             start: 100,
             count: 4,
-            sweep: 100
+            // No `sweep`: the file's own `count` is its sweep too.
+            sweep: 4
         }
     );
     let texts: Vec<String> = scenario

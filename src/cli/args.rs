@@ -105,8 +105,9 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "N", conflicts_with = "seeds")]
     pub seed: Option<u64>,
     /// Sweep this many seeds from each file's `[seeds] start`, 1 to 1000000
-    /// (wins over OBSIM_SEED and OBSIM_SEEDS) [default: OBSIM_SEEDS, else
-    /// each file's [seeds] sweep, 100 unless set].
+    /// (wins over OBSIM_SEED, OBSIM_SEEDS and the file's own [seeds])
+    /// [default: OBSIM_SEEDS, else each file's [seeds] sweep, else its
+    /// [seeds] count, else 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: Option<u64>,
     /// Seeds checked at once, one thread each, 1 to 1024 [default: one per

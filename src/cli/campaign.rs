@@ -148,9 +148,10 @@ impl Campaign {
     }
 
     /// The last line of a person's output: where the next campaign starts,
-    /// or, for one shard, that merging the shards says so.
+    /// or, for one shard, that merging the shards says so. Files a stop
+    /// came before have no say in it.
     pub fn closing_line(&self, reports: &[FileReport]) -> Option<String> {
-        if !self.reports_coverage() || reports.is_empty() {
+        if !self.reports_coverage() || !reports.iter().any(|report| report.ran) {
             return None;
         }
         if self.shard.count > 1 {
@@ -162,6 +163,7 @@ impl Campaign {
         }
         let next = reports
             .iter()
+            .filter(|report| report.ran)
             .map(|report| next_seed_start(std::slice::from_ref(&report.shard_run)))
             .max()?;
         Some(format!(
@@ -399,6 +401,7 @@ mod tests {
             simulated: Duration::ZERO,
             wall: Duration::ZERO,
             stopped: false,
+            ran: true,
             failures: Vec::new(),
             determinism: "all".into(),
             run_twice: seeds_run,

@@ -198,6 +198,8 @@ struct MergedFile {
     simulated_seconds: f64,
     wall_seconds: f64,
     stopped: bool,
+    /// Whether any shard's sweep of the file started.
+    ran: bool,
     determinism: String,
     run_twice: u64,
     run_twice_seeds: BTreeSet<u64>,
@@ -234,7 +236,12 @@ impl Merged {
                 .map(|s| s.failed)
                 .fold(0, u64::saturating_add),
             stopped: self.stopped || scenarios.iter().any(|s| s.stopped),
-            next_seed_start: scenarios.iter().map(|s| s.next_seed_start).max(),
+            // A file no shard ran has no say in where the next one starts.
+            next_seed_start: scenarios
+                .iter()
+                .filter(|s| s.ran)
+                .map(|s| s.next_seed_start)
+                .max(),
             scenarios,
             merged_from,
         }
@@ -254,6 +261,7 @@ impl MergedFile {
             simulated_seconds: 0.0,
             wall_seconds: 0.0,
             stopped: false,
+            ran: false,
             determinism: scenario.determinism.clone(),
             run_twice: 0,
             run_twice_seeds: BTreeSet::new(),
@@ -305,6 +313,7 @@ impl MergedFile {
         self.simulated_seconds += scenario.simulated_seconds;
         self.wall_seconds = self.wall_seconds.max(scenario.wall_seconds);
         self.stopped |= scenario.stopped;
+        self.ran |= scenario.ran;
         self.run_twice = sum(self.run_twice, scenario.run_twice, "the seeds run twice")?;
         for seed in scenario.run_twice_seeds {
             self.run_twice_seeds.insert(seed);
@@ -336,6 +345,7 @@ impl MergedFile {
             simulated_seconds: self.simulated_seconds,
             wall_seconds: self.wall_seconds,
             stopped: self.stopped,
+            ran: self.ran,
             determinism: self.determinism,
             run_twice: self.run_twice,
             run_twice_seeds: self.run_twice_seeds.into_iter().collect(),
@@ -400,6 +410,9 @@ fn write_human(out: &mut dyn Write, document: &Document) -> io::Result<()> {
 
 /// `run`'s summary line, the wall time being the slowest shard's.
 fn summary_line(scenario: &ScenarioDoc) -> String {
+    if !scenario.ran {
+        return super::report::not_run_line(&scenario.scenario, scenario.seeds_planned);
+    }
     format!(
         "{:<4} {:<26} {} seed(s), {}: {} passed, {} failed; {:.0}s simulated in {:.1}s \
          wall (the slowest shard)",
@@ -466,6 +479,7 @@ mod tests {
             simulated_seconds: seeds.len() as f64 * 0.5,
             wall_seconds: 1.0,
             stopped: false,
+            ran: true,
             determinism: "all".into(),
             run_twice: seeds.len() as u64,
             run_twice_seeds: seeds.iter().copied().take(RUN_TWICE_LISTED).collect(),

@@ -32,6 +32,9 @@ pub(super) struct FileReport {
     pub simulated: Duration,
     pub wall: Duration,
     pub stopped: bool,
+    /// False for a file a stop (Ctrl-C) came before: it never started, and
+    /// its counts are all zero.
+    pub ran: bool,
     /// The lowest-numbered failures, in seed order.
     pub failures: Vec<Failure>,
     /// `--determinism`: `all`, or `1/N`.
@@ -75,15 +78,54 @@ impl FileReport {
             simulated: sweep.simulated,
             wall,
             stopped: sweep.stopped,
+            ran: true,
             // `sweep.first` and its run are dropped here.
             failures: sweep.kept,
         }
     }
 
+    /// A file a stop came before: `scenario` (its name) was to run
+    /// `seeds_planned` seeds of `shard` of the sequence from `seed_start`,
+    /// and ran none. Listed with the others, so a report names every file.
+    pub fn not_run(
+        file: String,
+        scenario: String,
+        seeds_planned: u64,
+        (shard, seed_start): (Shard, u64),
+        determinism: String,
+    ) -> FileReport {
+        FileReport {
+            file,
+            scenario,
+            seeds_planned,
+            seeds_run: 0,
+            passed: 0,
+            failed: 0,
+            failures_dropped: 0,
+            simulated: Duration::ZERO,
+            wall: Duration::ZERO,
+            stopped: true,
+            ran: false,
+            failures: Vec::new(),
+            determinism,
+            run_twice: 0,
+            run_twice_seeds: Vec::new(),
+            shard_run: ShardRun {
+                seed_start,
+                shard,
+                seeds_run: 0,
+            },
+        }
+    }
+
     /// `ok   <name> N seed(s), each run twice: P passed, F failed; Xs
     /// simulated in Ys wall`, with `K run twice (seeds a, b, …)` for a
-    /// sampled determinism check.
+    /// sampled determinism check; `skip <name> not run: ...` for a file a
+    /// stop came before.
     pub fn summary_line(&self) -> String {
+        if !self.ran {
+            return not_run_line(&self.scenario, self.seeds_planned);
+        }
         let failed = self.failed;
         let simulated = self.simulated.as_secs_f64();
         let wall_seconds = self.wall.as_secs_f64();
@@ -96,6 +138,14 @@ impl FileReport {
             self.passed,
         )
     }
+}
+
+/// The summary line of a file a stop came before.
+pub(super) fn not_run_line(scenario: &str, seeds_planned: u64) -> String {
+    format!(
+        "{:<4} {scenario:<26} not run: interrupted before it started (0 of {seeds_planned} seed(s))",
+        "skip"
+    )
 }
 
 /// `each run twice`, or which of `seeds_run` seeds ran twice: `run_twice`
@@ -144,6 +194,12 @@ pub(super) struct ScenarioDoc {
     pub(super) simulated_seconds: f64,
     pub(super) wall_seconds: f64,
     pub(super) stopped: bool,
+    /// False when a stop (Ctrl-C) came before the file started: it is
+    /// listed, with `stopped` and every count 0, so the document names
+    /// every file the command was given. Documents from before this field
+    /// listed only files that ran.
+    #[serde(default = "ran_default")]
+    pub(super) ran: bool,
     /// `--determinism`: every shard of a file must have run with the same.
     pub(super) determinism: String,
     pub(super) run_twice: u64,
@@ -174,7 +230,12 @@ pub(super) struct FailureDoc {
     pub(super) replay: String,
 }
 
+fn ran_default() -> bool {
+    true
+}
+
 /// The document of `reports`; `stopped` when a stop cut the sweep short.
+/// A file that never ran has no say in `next_seed_start`.
 pub(super) fn document(reports: &[FileReport], stopped: bool) -> Document {
     Document {
         format_version: FORMAT_VERSION,
@@ -182,6 +243,7 @@ pub(super) fn document(reports: &[FileReport], stopped: bool) -> Document {
         stopped,
         next_seed_start: reports
             .iter()
+            .filter(|report| report.ran)
             .map(|report| next_seed_start(std::slice::from_ref(&report.shard_run)))
             .max(),
         scenarios: reports.iter().map(scenario_doc).collect(),
@@ -202,6 +264,7 @@ fn scenario_doc(report: &FileReport) -> ScenarioDoc {
         simulated_seconds: report.simulated.as_secs_f64(),
         wall_seconds: report.wall.as_secs_f64(),
         stopped: report.stopped,
+        ran: report.ran,
         determinism: report.determinism.clone(),
         run_twice: report.run_twice,
         run_twice_seeds: report.run_twice_seeds.clone(),
@@ -244,7 +307,8 @@ pub(super) fn write_junit(out: &mut dyn Write, document: &Document) -> io::Resul
     let mut xml = Writer::new_with_indent(&mut *out, b' ', 2);
     xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let failures = |s: &ScenarioDoc| s.failures.len() as u64 + u64::from(s.failures_dropped > 0);
-    let cases = |s: &ScenarioDoc| failures(s) + u64::from(s.passed > 0);
+    // A file that never ran is one skipped case.
+    let cases = |s: &ScenarioDoc| failures(s) + u64::from(s.passed > 0) + u64::from(!s.ran);
     let tests: u64 = document.scenarios.iter().map(cases).sum();
     let failed: u64 = document.scenarios.iter().map(failures).sum();
     let wall: f64 = document.scenarios.iter().map(|s| s.wall_seconds).sum();
@@ -279,7 +343,7 @@ fn write_testsuite<W: Write>(
             ("tests", &tests.to_string()),
             ("failures", &failures.to_string()),
             ("errors", "0"),
-            ("skipped", "0"),
+            ("skipped", if scenario.ran { "0" } else { "1" }),
             ("time", &format!("{:.3}", scenario.wall_seconds)),
         ])
         .write_inner_content(|xml| {
@@ -289,6 +353,17 @@ fn write_testsuite<W: Write>(
             }
             if scenario.failures_dropped > 0 {
                 write_dropped(xml, &name, scenario.failures_dropped)?;
+            }
+            if !scenario.ran {
+                let message = "not run: interrupted before this file started";
+                xml.create_element("testcase")
+                    .with_attributes([("name", "not run"), ("classname", &*name)])
+                    .write_inner_content(|xml| {
+                        xml.create_element("skipped")
+                            .with_attributes([("message", message)])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
             }
             if scenario.passed > 0 {
                 xml.create_element("testcase")
@@ -318,6 +393,7 @@ fn write_properties<W: Write>(xml: &mut Writer<W>, scenario: &ScenarioDoc) -> io
                     format!("{:.3}", scenario.simulated_seconds),
                 ),
                 ("stopped", scenario.stopped.to_string()),
+                ("ran", scenario.ran.to_string()),
                 ("determinism", scenario.determinism.clone()),
                 ("run_twice", scenario.run_twice.to_string()),
             ];
@@ -413,6 +489,7 @@ mod tests {
             simulated: Duration::from_secs(7),
             wall: Duration::from_millis(1500),
             stopped: false,
+            ran: true,
             failures: Vec::new(),
             determinism: "all".into(),
             run_twice: 5,

@@ -1,5 +1,8 @@
 //! Which seeds a file's sweep runs: from the flags, else the environment,
-//! else the file's own `[seeds] sweep` ([`CLI_SEEDS_DEFAULT`] unless set);
+//! else the file's own `[seeds] sweep` (which the loader reads as its
+//! `count` when only that is set, and as [`CLI_SEEDS_DEFAULT`] when
+//! neither is: a file's own seeds win over the default, never over a flag
+//! or variable);
 //! then the shard's share of them. Seeds are
 //! ranges and iterators, never lists: a sweep of a million seeds holds none
 //! of them in memory.
