@@ -113,6 +113,16 @@ pub const SWEEP_SEEDS_DEFAULT: u64 = 100;
 /// 2.5 GB.
 pub const INVOCATIONS_MAX: u64 = 100_000;
 
+/// The most a file may raise a run's bounds to. Spans and scrapes are held
+/// until the checks read them (about 1.2 KB a span, a few KB a scrape), so
+/// ten times the default is the most one run may hold: some 12 GB of spans.
+/// Messages are counted, not held: a hundred times the default.
+pub const SPAN_LIMIT_MAX: u64 = 20_000_000;
+pub const SCRAPE_LIMIT_MAX: u64 = 1_000_000;
+pub const MESSAGE_LIMIT_MAX: u64 = 100_000_000;
+/// The most real time a file may give one run.
+pub const WALL_LIMIT_MAX: Duration = Duration::from_secs(24 * 3600);
+
 /// The most seeds a file's `[seeds] sweep` may ask for, as `--seeds`.
 pub const SWEEP_SEEDS_MAX: u64 = 1_000_000;
 
@@ -468,23 +478,32 @@ impl Builder<'_> {
                 "run.message_limit",
                 &raw.message_limit,
                 1_000_000,
-                1..=i64::MAX,
+                1..=MESSAGE_LIMIT_MAX as i64,
             )? as u64,
             span_limit: self.int(
                 "run.span_limit",
                 &raw.span_limit,
                 defaults.span_limit as i64,
-                1..=i64::MAX,
+                1..=SPAN_LIMIT_MAX as i64,
             )? as u64,
             scrape_limit: self.int(
                 "run.scrape_limit",
                 &raw.scrape_limit,
                 defaults.scrape_limit as i64,
-                1..=i64::MAX,
+                1..=SCRAPE_LIMIT_MAX as i64,
             )? as u64,
             wall_limit: duration_of(&raw.wall_limit).unwrap_or(defaults.wall_limit),
         };
         self.positive("run.wall_limit", &raw.wall_limit)?;
+        if let Some(wall) = &raw.wall_limit {
+            if wall.get_ref().0 > WALL_LIMIT_MAX {
+                let message = format!(
+                    "is longer than {}h, the most real time one run may take",
+                    WALL_LIMIT_MAX.as_secs() / 3600
+                );
+                return Err(self.report.value(wall, "run.wall_limit", message));
+            }
+        }
         self.positive("run.duration", &raw.duration)?;
         self.positive("run.scrape_interval", &raw.scrape_interval)?;
         self.positive("run.scrape_timeout", &raw.scrape_timeout)?;
@@ -545,11 +564,13 @@ impl Builder<'_> {
     fn seeds(&self, raw: &RawSeeds) -> Loaded<SeedSpec> {
         let defaults = SeedSpec::default();
         let start = self.int("seeds.start", &raw.start, 0, 0..=i64::MAX)? as u64;
+        // As many as a sweep may ask for: a count is a sweep under
+        // `cargo test`, and a sweep's depth when `sweep` is not set.
         let count = self.int(
             "seeds.count",
             &raw.count,
             defaults.count as i64,
-            1..=i64::MAX,
+            1..=SWEEP_SEEDS_MAX as i64,
         )? as u64;
         // A file that pins its seeds with `count` (as `minimal.toml` pins
         // one) means them for the sweep command too: its own `sweep`, else

@@ -708,7 +708,20 @@ fn counts_are_range_checked() {
         "workload.invocations",
         "1..=100000",
     );
-    assert_error(&table("seeds", "count = 0"), 4, 9, "seeds.count", ">= 1");
+    assert_error(
+        &table("seeds", "count = 0"),
+        4,
+        9,
+        "seeds.count",
+        "in 1..=1000000",
+    );
+    assert_error(
+        &table("seeds", "count = 1000001"),
+        4,
+        9,
+        "seeds.count",
+        "in 1..=1000000",
+    );
     assert_error(&table("seeds", "start = -1"), 4, 9, "seeds.start", ">= 0");
     assert_error(
         &table("seeds", "sweep = 0"),
@@ -729,7 +742,28 @@ fn counts_are_range_checked() {
         4,
         17,
         "run.message_limit",
-        ">= 1",
+        "in 1..=100000000",
+    );
+    assert_error(
+        &table("run", "span_limit = 20000001"),
+        4,
+        14,
+        "run.span_limit",
+        "in 1..=20000000",
+    );
+    assert_error(
+        &table("run", "scrape_limit = 1000001"),
+        4,
+        16,
+        "run.scrape_limit",
+        "in 1..=1000000",
+    );
+    assert_error(
+        &table("run", "wall_limit = \"25h\""),
+        4,
+        14,
+        "run.wall_limit",
+        "is longer than 24h, the most real time one run may take",
     );
     assert_error(
         &table("lint", "label_values_max = 0"),
