@@ -3,7 +3,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use obsim_faults::{swarm, Fault, FaultKind, Topology};
+use obsim_faults::{swarm, Fault, FaultKind, Topology, WINDOW_MIN};
 use toml::Spanned;
 
 use crate::alerts::{is_alert_claim, parse_alert_claim, AlertExpectation};
@@ -571,7 +571,27 @@ impl Builder<'_> {
             let message = "swarm = true draws each seed's own faults, so [[faults]] must be absent: remove the [[faults]] entries or set swarm = false";
             return Err(self.report.value(entries, "faults", message));
         }
-        Ok((Vec::new(), Some(self.swarm_kinds()?)))
+        let kinds = self.swarm_kinds()?;
+        // The swarm's timed faults need a window of their own in the run.
+        let timed = [
+            FaultKind::DiskFull,
+            FaultKind::NodePause,
+            FaultKind::NetworkPartition,
+            FaultKind::NodeCrash,
+            FaultKind::CrashDuringTransaction,
+        ];
+        if topology.run_end < WINDOW_MIN && kinds.iter().any(|kind| timed.contains(kind)) {
+            let message = format!(
+                "the swarm draws windows of at least {WINDOW_MIN:?}, madsim's shortest timer, \
+                 and run.duration {:?} has no room for one: make the run longer, or draw from \
+                 swarm_kinds without {}",
+                topology.run_end,
+                timed.map(FaultKind::as_str).join(", ")
+            );
+            let swarm = self.raw.swarm.as_ref().expect("swarm = true");
+            return Err(self.report.value(swarm, "swarm", message));
+        }
+        Ok((Vec::new(), Some(kinds)))
     }
 
     fn swarm_kinds(&self) -> Loaded<Vec<FaultKind>> {

@@ -1723,6 +1723,35 @@ fn a_count_of_a_fault_kind_the_file_does_not_ask_for_is_refused_at_load() {
 }
 
 #[test]
+fn a_fault_window_shorter_than_madsim_can_time_is_refused_at_load() {
+    let partition = "kind = \"network_partition\"\nfrom = [\"client\"]\nat = \"1s\"\n";
+    let loss = "kind = \"packet_loss\"\nprobability = 0.5\nat = \"1s\"\n";
+    for (entry, length) in [(partition, "1ns"), (loss, "1ns"), (partition, "999us")] {
+        let text = format!("{HEAD}[[faults]]\n{entry}for = \"{length}\"\n");
+        let line = 4 + entry.lines().count();
+        assert_error(
+            &text,
+            line,
+            7,
+            "faults[0].for",
+            &format!(
+                "a window of {} is shorter than 1ms",
+                length.replace("us", "µs")
+            ),
+        );
+    }
+    let text = format!("{HEAD}[[faults]]\n{partition}for = \"1ms\"\n");
+    assert_eq!(parse(&text).faults[0].duration, Some(ms(1)));
+    // A swarm's windows are no shorter: a run with no room for one is refused.
+    let short = format!("{HEAD}swarm = true\n[run]\nduration = \"500us\"\n");
+    assert_error(&short, 3, 9, "swarm", "no room for one");
+    let losses = format!(
+        "{HEAD}swarm = true\nswarm_kinds = [\"packet_loss\"]\n[run]\nduration = \"500us\"\n"
+    );
+    assert_eq!(parse(&losses).run.duration, Duration::from_micros(500));
+}
+
+#[test]
 fn a_rewrite_that_drops_every_fault_of_a_kind_drops_the_claims_that_count_it() {
     // The schedule of a seed whose packet losses never fired has none left:
     // a claim counting them would read 0 in every run of the new file.
