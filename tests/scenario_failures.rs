@@ -94,6 +94,55 @@ for = "500ms"
 }
 
 #[test]
+fn a_partition_no_message_crosses_never_fires() {
+    // Servers never message each other, and the client's 100 calls are
+    // over long before 9 s; the third partition cuts the client's calls to
+    // server-0 from the start. Each partition used to count as fired the
+    // moment it began, whatever crossed it.
+    let failure = failure_of(
+        r#"
+name = "inline"
+description = "Two partitions no message crosses, and one that cuts calls."
+[workload]
+invocations = 100
+[run]
+duration = "10s"
+[[faults]]
+kind = "network_partition"
+from = ["server-0"]
+to = ["server-1"]
+at = "1s"
+for = "1s"
+[[faults]]
+kind = "network_partition"
+from = ["client"]
+to = ["server-0", "server-1", "server-2"]
+at = "9s"
+for = "500ms"
+[[faults]]
+kind = "network_partition"
+from = ["client"]
+to = ["server-0"]
+for = "500ms"
+"#,
+    );
+    let message = failure.to_string();
+    assert!(
+        message.contains(
+            "[faults_fired] fault #0 `network_partition at=1s for=1s from=[server-0] to=[server-1]`: \
+             never fired"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("[faults_fired] fault #1 `network_partition at=9s for=500ms"),
+        "{message}"
+    );
+    assert!(!message.contains("fault #2"), "{message}");
+    assert_eq!(failure.checks(), [Check::FaultsFired], "{message}");
+}
+
+#[test]
 fn a_crash_whose_event_never_comes_fails_the_seed_instead_of_passing_vacuously() {
     // 100 invocations over three servers: server-2 never accepts a 500th
     // request, and holds none in flight after 9 s.

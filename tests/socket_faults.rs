@@ -176,6 +176,55 @@ fn a_partition_from_a_scenario_stops_tcp_bytes_until_it_heals() {
         fault_details(&run, FaultKind::NetworkHeal),
         ["[client] <-> [server-0] sockets: 2 links unclogged"]
     );
+    // Socket traffic met the clogged links: the partition fired.
+    let fired = obsim::harness::checks::faults_fired(&run);
+    assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
+fn a_socket_fault_no_packet_meets_never_fires() {
+    // The client's echoes are over in about 9 s, and the scraper's typed
+    // scrapes, on each second, are answered within a few milliseconds:
+    // from 12.3 s to 12.8 s no packet crosses the network, and after
+    // 12.3 s none crosses the partition. Each used to count as fired as
+    // its window opened.
+    let late = |fault: Fault| {
+        fault
+            .at(Duration::from_millis(12_300))
+            .lasting(Duration::from_millis(500))
+    };
+    let faults = [
+        partition("client", "server-0", false),
+        Fault::new(Effect::NetworkDelay {
+            min: Duration::from_millis(40),
+            max: Duration::from_millis(40),
+        })
+        .on_sockets(),
+        Fault::new(Effect::PacketLoss)
+            .on_sockets()
+            .with_probability(0.5),
+    ];
+    for fault in faults {
+        let service = EchoService::default();
+        let echo = service.clone();
+        let run = Sim::builder("late")
+            .servers(1)
+            .duration(Duration::from_secs(15))
+            .fault(late(fault))
+            .artifacts_dir(None)
+            .build(move || echo.clone())
+            .unwrap()
+            .run(7)
+            .unwrap();
+        let last = service.echoes.lock().unwrap().last().unwrap().sent_at;
+        assert!(
+            last < Duration::from_secs(12),
+            "the echoes went on: {last:?}"
+        );
+        let fired = obsim::harness::checks::faults_fired(&run);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert!(fired[0].message.contains("never fired"), "{}", fired[0]);
+    }
 }
 
 #[test]
@@ -269,6 +318,7 @@ fn a_socket_loss_shows_as_tcp_retransmission_delay() {
         fault_details(&run, FaultKind::PacketLoss),
         ["sockets loss rate 0.5, network-wide (TCP retransmits), until 2.000s"]
     );
+    assert!(obsim::harness::checks::faults_fired(&run).is_empty());
 }
 
 #[test]

@@ -31,5 +31,5 @@ pub use injector::{
 pub use log::{FaultEvent, FaultLog, ScheduleOverflow};
 pub use plan::{
     FaultPlan, InFlightCrash, Lifecycle, LifecycleEvent, PartitionWindow, PlanError,
-    SocketCondition, SocketWindow, Topology,
+    SocketCondition, SocketWindow, Topology, WINDOW_MIN,
 };

@@ -11,6 +11,12 @@ pub struct FaultPlan {
     faults: Vec<Fault>,
 }
 
+/// The shortest window (`for`) a fault may have: madsim's shortest timer.
+/// A sleep shorter than 1 ms sleeps 1 ms, so the supervisor cannot end a
+/// partition, a pause or a socket window sooner, and nothing a system
+/// times (a think time, a timeout, a retry's backoff) is finer either.
+pub const WINDOW_MIN: Duration = Duration::from_millis(1);
+
 /// What a plan is checked against.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
@@ -413,6 +419,14 @@ fn check_schedule(
     }
     match fault.duration {
         Some(length) if length.is_zero() => Err(("for", "expected a duration > 0".into())),
+        Some(length) if length < WINDOW_MIN => Err((
+            "for",
+            format!(
+                "a window of {length:?} is shorter than {WINDOW_MIN:?}, madsim's shortest timer: \
+                 a shorter partition, pause or socket window would last {WINDOW_MIN:?} anyway, \
+                 and no call, retry or timeout of a run is timed finer"
+            ),
+        )),
         Some(length) if fault.at + length > end => Err((
             "for",
             format!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology, Trigger};
+use crate::{component_stream, Effect, Fault, FaultKind, Partition, Topology, Trigger, WINDOW_MIN};
 
 /// The chance each kind is in a seed's draw. Half keeps the draws varied
 /// while a typical seed still combines several kinds.
@@ -109,7 +109,10 @@ fn draw_one(rng: &mut ChaCha8Rng, topology: &Topology, kind: FaultKind) -> Fault
     // Scheduled faults start in the first half and last at most a fifth of
     // the run, so every window closes, and every restart happens, in time.
     let at = between(rng, end / 20, end / 2);
-    let window = between(rng, end / 50, end / 5);
+    // No window shorter than madsim can time; a run too short for one at
+    // `at` gets it earlier (both only in runs under 50 ms).
+    let window = between(rng, end / 50, end / 5).max(WINDOW_MIN);
+    let at = at.min(end.saturating_sub(window));
     let probability = |rng: &mut ChaCha8Rng, low: f64, high: f64| rng.random_range(low..=high);
     let fault = match kind {
         FaultKind::StorageWriteFailure => {
@@ -199,6 +202,23 @@ mod tests {
             assert_eq!(faults, draw(seed, &topology(), &kinds));
             if let Err(error) = FaultPlan::new(faults.clone(), &topology()) {
                 panic!("seed {seed} drew an invalid plan: {error}\n{faults:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_run_draws_no_window_shorter_than_madsim_can_time() {
+        let kinds = FaultKind::ALL;
+        for millis in [1, 7, 49] {
+            let topology = Topology {
+                run_end: Duration::from_millis(millis),
+                ..topology()
+            };
+            for seed in 0..200 {
+                let faults = draw(seed, &topology, &kinds);
+                if let Err(error) = FaultPlan::new(faults.clone(), &topology) {
+                    panic!("{millis} ms, seed {seed}: an invalid plan: {error}\n{faults:#?}");
+                }
             }
         }
     }

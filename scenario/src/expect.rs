@@ -104,6 +104,20 @@ pub enum Quantity {
 }
 
 impl Expectation {
+    /// The fault kinds its `faults.<kind>` quantities count, in the order
+    /// written, each once.
+    pub fn fault_kinds(&self) -> Vec<FaultKind> {
+        let mut kinds = Vec::new();
+        for (_, term) in self.left.terms.iter().chain(&self.right.terms) {
+            if let Term::Quantity(Quantity::Faults(kind)) = term {
+                if !kinds.contains(kind) {
+                    kinds.push(*kind);
+                }
+            }
+        }
+        kinds
+    }
+
     /// Every node a selector of it names, with the nodes that could match
     /// there: storage lives on servers only; scrapes and expositions come
     /// from the servers and the client.

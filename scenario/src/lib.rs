@@ -21,6 +21,7 @@ mod raw;
 mod rewrite;
 mod scenario;
 mod system;
+mod vacuous;
 
 pub use alerts::{AlertClaim, AlertExpectation, AlertSelector, Tolerance};
 pub use decimal::Decimal;

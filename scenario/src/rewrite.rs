@@ -91,7 +91,21 @@ impl Scenario {
         seeds["sweep"] = value(1);
         self.anchor_rule_files(&mut document);
         let moved = fault_moves(&self.faults, &rewrite.faults);
-        let dropped = renumber_claims(&mut document, &moved);
+        let mut dropped: Vec<(String, String)> = renumber_claims(&mut document, &moved)
+            .into_iter()
+            .map(|claim| (claim, GONE_WINDOW.to_string()))
+            .collect();
+        let logged = crate::vacuous::logged_kinds(&rewrite.faults, None);
+        dropped.extend(drop_claims(&mut document, |claim| {
+            let kind = crate::parse_expectation(claim)
+                .ok()?
+                .fault_kinds()
+                .into_iter()
+                .find(|kind| !logged.contains(kind))?;
+            Some(format!(
+                "no fault of the new file logs {kind}, so it would read 0 in every run."
+            ))
+        }));
         document.remove("faults");
         if !rewrite.faults.is_empty() {
             let mut entries = ArrayOfTables::new();
@@ -101,12 +115,8 @@ impl Scenario {
             document.insert("faults", Item::ArrayOfTables(entries));
         }
         let mut text = String::new();
-        for claim in &dropped {
-            text.push_str(&format!(
-                "# Dropped from `expect`: {claim:?}: the fault it names is no longer in \
-                 [[faults]] as written (a drawn fault became fixed events, or was removed), \
-                 so its window is gone.\n"
-            ));
+        for (claim, why) in &dropped {
+            text.push_str(&format!("# Dropped from `expect`: {claim:?}: {why}\n"));
         }
         if !dropped.is_empty() {
             text.push('\n');
@@ -143,6 +153,34 @@ fn operations_value(operations: &[(String, u32)]) -> toml_edit::Value {
         table.insert(name, i64::from(*weight).into());
     }
     toml_edit::Value::InlineTable(table)
+}
+
+/// Why a claim naming `faults[I]` is dropped when that fault is gone.
+const GONE_WINDOW: &str = "the fault it names is no longer in [[faults]] as written (a drawn \
+                           fault became fixed events, or was removed), so its window is gone.";
+
+/// Removes the `expect` claims for which `why` gives a reason, and returns
+/// them with it.
+fn drop_claims(
+    document: &mut DocumentMut,
+    why: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let Some(claims) = document.get_mut("expect").and_then(Item::as_array_mut) else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    let mut index = 0;
+    while index < claims.len() {
+        let text = claims.get(index).and_then(|claim| claim.as_str());
+        match text.and_then(|text| Some((text.to_string(), why(text)?))) {
+            Some(found) => {
+                claims.remove(index);
+                dropped.push(found);
+            }
+            None => index += 1,
+        }
+    }
+    dropped
 }
 
 /// For each fault of `old`, its index in `new`, if it is there unchanged.

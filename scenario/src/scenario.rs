@@ -3,13 +3,14 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use obsim_faults::{swarm, Fault, FaultKind, Topology};
+use obsim_faults::{swarm, Fault, FaultKind, Topology, WINDOW_MIN};
 use toml::Spanned;
 
 use crate::alerts::{is_alert_claim, parse_alert_claim, AlertExpectation};
 use crate::error::{Reporter, ScenarioError};
 use crate::expect::{parse_expectation, Expectation, NodeScope};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
+use crate::vacuous;
 
 /// The default bound on distinct values per label (`[lint] label_values_max`).
 pub const LABEL_VALUES_MAX_DEFAULT: i64 = 100;
@@ -320,7 +321,7 @@ impl Builder<'_> {
             time_limit: run.time_limit,
         };
         let (faults, swarm) = self.faults(&topology)?;
-        let expectations = self.expectations(servers as usize)?;
+        let expectations = self.expectations(servers as usize, &faults, swarm.as_deref())?;
         let alert_expectations = self.alert_expectations(&faults)?;
         let alerts = self.alerts()?;
         if !alert_expectations.is_empty() && self.raw.checks.is_some() {
@@ -653,7 +654,27 @@ impl Builder<'_> {
             let message = "swarm = true draws each seed's own faults, so [[faults]] must be absent: remove the [[faults]] entries or set swarm = false";
             return Err(self.report.value(entries, "faults", message));
         }
-        Ok((Vec::new(), Some(self.swarm_kinds()?)))
+        let kinds = self.swarm_kinds()?;
+        // The swarm's timed faults need a window of their own in the run.
+        let timed = [
+            FaultKind::DiskFull,
+            FaultKind::NodePause,
+            FaultKind::NetworkPartition,
+            FaultKind::NodeCrash,
+            FaultKind::CrashDuringTransaction,
+        ];
+        if topology.run_end < WINDOW_MIN && kinds.iter().any(|kind| timed.contains(kind)) {
+            let message = format!(
+                "the swarm draws windows of at least {WINDOW_MIN:?}, madsim's shortest timer, \
+                 and run.duration {:?} has no room for one: make the run longer, or draw from \
+                 swarm_kinds without {}",
+                topology.run_end,
+                timed.map(FaultKind::as_str).join(", ")
+            );
+            let swarm = self.raw.swarm.as_ref().expect("swarm = true");
+            return Err(self.report.value(swarm, "swarm", message));
+        }
+        Ok((Vec::new(), Some(kinds)))
     }
 
     fn swarm_kinds(&self) -> Loaded<Vec<FaultKind>> {
@@ -685,20 +706,45 @@ impl Builder<'_> {
         Ok(kinds)
     }
 
-    fn expectations(&self, servers: usize) -> Loaded<Vec<Expectation>> {
+    /// The `expect` comparisons, each parsed, its nodes checked against the
+    /// topology, and refused when it says the same whatever the run does: a
+    /// count of a fault kind no fault of the file logs, a quantity compared
+    /// with itself, a count compared with a bound it can never cross.
+    fn expectations(
+        &self,
+        servers: usize,
+        faults: &[Fault],
+        swarm: Option<&[FaultKind]>,
+    ) -> Loaded<Vec<Expectation>> {
         let Some(list) = &self.raw.expect else {
             return Ok(Vec::new());
         };
+        let logged = vacuous::logged_kinds(faults, swarm);
         list.iter()
             .enumerate()
             .filter(|(_, text)| !is_alert_claim(text.get_ref()))
             .map(|(index, text)| {
+                let field = format!("expect[{index}]");
                 let expectation = parse_expectation(text.get_ref()).map_err(|error| {
                     let offset = self.offset_in_string(text, error.offset);
-                    self.report
-                        .at(offset, format!("expect[{index}]"), error.message)
+                    self.report.at(offset, field.clone(), error.message)
                 })?;
                 self.check_nodes(&expectation, servers, text, index)?;
+                if let Some(kind) = expectation
+                    .fault_kinds()
+                    .into_iter()
+                    .find(|kind| !logged.contains(kind))
+                {
+                    let quantity = format!("faults.{kind}");
+                    let offset = text.get_ref().find(&quantity).unwrap_or(0);
+                    let offset = self.offset_in_string(text, offset);
+                    let message = vacuous::unlogged_kind(text.get_ref(), kind, faults, swarm);
+                    return Err(self.report.at(offset, field, message));
+                }
+                if let Some(message) = vacuous::vacuous(&expectation) {
+                    let offset = self.offset_in_string(text, 0);
+                    return Err(self.report.at(offset, field, message));
+                }
                 Ok(expectation)
             })
             .collect()

@@ -454,7 +454,7 @@ fn swarm_draws_from_every_drawable_kind_or_the_listed_ones() {
 #[test]
 fn an_expectation_can_stand_in_for_every_fault_fires() {
     let text = format!(
-        "{HEAD}every_fault_fires = false\nexpect = [\"faults.packet_loss >= 0\"]\n[[faults]]\nkind = \"packet_loss\"\n"
+        "{HEAD}every_fault_fires = false\nexpect = [\"faults.packet_loss >= 1\"]\n[[faults]]\nkind = \"packet_loss\"\n"
     );
     let scenario = parse(&text);
     assert!(!scenario.every_fault_fires);
@@ -1140,7 +1140,9 @@ fn bad_expectations_point_inside_the_string() {
     );
     let escaped = format!("{HEAD}expect = [\"spans{{name=\\\"a\\\"}} >\"]\n");
     assert_error(&escaped, 3, 11, "expect[0]", "expected a number or one of");
-    let multi = format!("{HEAD}expect = [\n  \"1 >= 0\",\n  \"spans{{nme=\\\"x\\\"}} > 0\",\n]\n");
+    let multi = format!(
+        "{HEAD}expect = [\n  \"outcomes.ok >= 1\",\n  \"spans{{nme=\\\"x\\\"}} > 0\",\n]\n"
+    );
     assert_error(&multi, 5, 3, "expect[1]", "one of name, kind, status");
     let literal = format!("{HEAD}expect = ['spans{{nme=\"x\"}} > 0']\n");
     assert_error(&literal, 3, 18, "expect[0]", "one of name, kind, status");
@@ -1632,4 +1634,232 @@ fn durations_are_written_exactly() {
         assert_eq!(duration_text(duration), text);
         assert_eq!(parse_duration(text), Ok(duration));
     }
+}
+
+/// The error of a file whose only claim is `claim`, followed by `extra`:
+/// it must be refused at the start of the claim (line 3, column 12, inside
+/// `expect = ['`).
+#[track_caller]
+fn assert_claim_refused(claim: &str, extra: &str, needles: &[&str]) {
+    let text = format!("{HEAD}expect = ['{claim}']\n{extra}");
+    let error = error(&text);
+    assert_eq!(
+        (error.line, error.column, error.field.as_deref()),
+        (Some(3), Some(12), Some("expect[0]")),
+        "{claim}: {error}"
+    );
+    for needle in needles {
+        assert!(error.message.contains(needle), "{needle:?} not in: {error}");
+    }
+}
+
+#[test]
+fn a_quantity_compared_with_itself_is_refused_at_load() {
+    let holds = "holds whatever the run does";
+    let never = "can never hold";
+    for claim in [
+        "final(x) == final(x)",
+        "final(x) - final(x) == 0",
+        "final(x) <= final(x)",
+        "final(x) >= final(x)",
+        "max(x) + 1 > max(x)",
+        "final(x) + outcomes.ok == outcomes.ok + final(x)",
+    ] {
+        assert_claim_refused(claim, "", &[&format!("`{claim}` {holds}"), "with itself"]);
+    }
+    // The same selector, its labels in another order, is the same quantity.
+    assert_claim_refused(
+        "max(x{a=\"1\", b=\"2\"}) == max(x{b=\"2\",a=\"1\"})",
+        "",
+        &[holds, "compares max(x{a=\"1\", b=\"2\"}) with itself"],
+    );
+    // The negative space: a comparison with itself that never holds.
+    for claim in [
+        "final(x) < final(x)",
+        "final(x) != final(x)",
+        "spans - spans > 0",
+    ] {
+        assert_claim_refused(claim, "", &[&format!("`{claim}` {never}"), "with itself"]);
+    }
+    // Numbers alone say nothing about the run either.
+    assert_claim_refused("1 >= 0", "", &[holds, "compares numbers only"]);
+    assert_claim_refused("1 + 1 < 2", "", &[never, "compares numbers only"]);
+    // The positive space: a quantity compared with another, or with a number.
+    let text = format!(
+        "{HEAD}expect = [\"final(x) == final(y)\", \"final(x) - final(x{{a=\\\"1\\\"}}) == 0\", \
+         \"final(x) + 1 > max(x)\", \"final(x) >= 0\"]\n"
+    );
+    assert_eq!(parse(&text).expectations.len(), 4);
+}
+
+#[test]
+fn a_count_compared_with_a_bound_it_can_never_cross_is_refused_at_load() {
+    let holds = "holds whatever the run does";
+    let never = "can never hold";
+    for claim in [
+        "outcomes.total >= 0",
+        "0 <= outcomes.total",
+        "outcomes.ok + outcomes.error > 0 - 1",
+        "spans{status=\"error\"} != 0 - 2",
+        "messages.lost + 0.5 > 0",
+        "0 - scrapes <= 0",
+    ] {
+        assert_claim_refused(claim, "", &[&format!("`{claim}` {holds}"), "never below 0"]);
+    }
+    assert_claim_refused(
+        "outcomes.total >= 0",
+        "",
+        &["outcomes.total is a count, never below 0"],
+    );
+    assert_claim_refused(
+        "outcomes.ok + outcomes.error >= 0",
+        "",
+        &["outcomes.ok + outcomes.error is a sum of counts, never below 0"],
+    );
+    // The negative space: a count below 0, which no run can give.
+    for claim in [
+        "outcomes.total < 0",
+        "storage.failed <= 0 - 1",
+        "0 > requests.ok",
+        "amounts.bytes == 1 - 4",
+        "0 - outcomes.ok > 0",
+        "spans.lost + spans.orphaned < 0",
+    ] {
+        assert_claim_refused(claim, "", &[&format!("`{claim}` {never}"), "never below 0"]);
+    }
+    // The positive space: a count compared with a bound it can cross, a
+    // difference of counts, and a metric, which may be a gauge below 0.
+    let fine = [
+        "outcomes.total >= 1",
+        "outcomes.total > 0",
+        "outcomes.total == 0",
+        "outcomes.total <= 0",
+        "outcomes.total < 0.5",
+        "outcomes.ok - outcomes.error >= 0",
+        "final(x) >= 0",
+        "max(x) > 0 - 1",
+        "final(x) + outcomes.ok >= 0",
+        "outcomes.ok <= outcomes.total",
+    ];
+    let list: Vec<String> = fine.iter().map(|claim| format!("{claim:?}")).collect();
+    let text = format!("{HEAD}expect = [{}]\n", list.join(", "));
+    assert_eq!(parse(&text).expectations.len(), fine.len());
+}
+
+#[test]
+fn a_count_of_a_fault_kind_the_file_does_not_ask_for_is_refused_at_load() {
+    let crash = "[[faults]]\nkind = \"node_crash\"\nnode = 1\nat = \"2s\"\n";
+    let text = format!(
+        "{HEAD}expect = [\"faults.node_crash >= 1\", \"faults.packet_loss >= 1\"]\n{crash}"
+    );
+    // At the quantity, inside the second claim's string.
+    assert_error(
+        &text,
+        3,
+        38,
+        "expect[1]",
+        "counts faults.packet_loss, which reads 0 in every run: this file does not ask for \
+         packet_loss; it asks for node_crash",
+    );
+    // The mirror of a kind the file has, when no entry of it can log it.
+    assert_claim_refused(
+        "faults.node_restart == faults.node_crash",
+        crash,
+        &[
+            "faults.node_restart, which reads 0 in every run",
+            "restart_after",
+        ],
+    );
+    let restarts = format!("{crash}restart_after = \"1s\"\n");
+    let text = format!("{HEAD}expect = [\"faults.node_restart == faults.node_crash\"]\n{restarts}");
+    assert_eq!(parse(&text).expectations.len(), 1);
+    let partition = "[[faults]]\nkind = \"network_partition\"\nfrom = [\"client\"]\n";
+    assert_claim_refused(
+        "faults.network_heal >= 1",
+        partition,
+        &[
+            "faults.network_heal, which reads 0",
+            "`for`",
+            "it asks for network_partition",
+        ],
+    );
+    // A file with no faults at all says so.
+    assert_claim_refused(
+        "faults.packet_loss == 0",
+        "",
+        &[
+            "`faults.packet_loss == 0` counts faults.packet_loss",
+            "this file asks for no faults",
+        ],
+    );
+    // Even `>= 0`, which the count rule would refuse too: the kind is the
+    // first thing wrong with it.
+    assert_claim_refused(
+        "faults.packet_loss >= 0",
+        crash,
+        &["does not ask for packet_loss"],
+    );
+    // Swarm mode asks for the kinds it draws from, and their second halves.
+    let swarm = "swarm = true\nswarm_kinds = [\"node_pause\", \"packet_loss\"]\n";
+    let text = format!("{HEAD}{swarm}expect = [\"faults.disk_full == 0\"]\n");
+    assert_error(
+        &text,
+        5,
+        12,
+        "expect[0]",
+        "swarm draws from node_pause, packet_loss",
+    );
+    let fine =
+        "expect = [\"faults.node_resume == faults.node_pause\", \"faults.packet_loss >= 0.5\"]\n";
+    assert_eq!(parse(&format!("{HEAD}{swarm}{fine}")).expectations.len(), 2);
+}
+
+#[test]
+fn a_fault_window_shorter_than_madsim_can_time_is_refused_at_load() {
+    let partition = "kind = \"network_partition\"\nfrom = [\"client\"]\nat = \"1s\"\n";
+    let loss = "kind = \"packet_loss\"\nprobability = 0.5\nat = \"1s\"\n";
+    for (entry, length) in [(partition, "1ns"), (loss, "1ns"), (partition, "999us")] {
+        let text = format!("{HEAD}[[faults]]\n{entry}for = \"{length}\"\n");
+        let line = 4 + entry.lines().count();
+        assert_error(
+            &text,
+            line,
+            7,
+            "faults[0].for",
+            &format!(
+                "a window of {} is shorter than 1ms",
+                length.replace("us", "µs")
+            ),
+        );
+    }
+    let text = format!("{HEAD}[[faults]]\n{partition}for = \"1ms\"\n");
+    assert_eq!(parse(&text).faults[0].duration, Some(ms(1)));
+    // A swarm's windows are no shorter: a run with no room for one is refused.
+    let short = format!("{HEAD}swarm = true\n[run]\nduration = \"500us\"\n");
+    assert_error(&short, 3, 9, "swarm", "no room for one");
+    let losses = format!(
+        "{HEAD}swarm = true\nswarm_kinds = [\"packet_loss\"]\n[run]\nduration = \"500us\"\n"
+    );
+    assert_eq!(parse(&losses).run.duration, Duration::from_micros(500));
+}
+
+#[test]
+fn a_rewrite_that_drops_every_fault_of_a_kind_drops_the_claims_that_count_it() {
+    // The schedule of a seed whose packet losses never fired has none left:
+    // a claim counting them would read 0 in every run of the new file.
+    let scenario = parse(SCHEDULED);
+    let rewrite = Rewrite {
+        name: "t".into(),
+        seed: 0,
+        faults: vec![scenario.faults[1].clone()],
+        ..Default::default()
+    };
+    let text = scenario.rewritten(&rewrite).expect("rewritable");
+    assert!(
+        text.contains("# Dropped from `expect`: \"faults.packet_loss >= 1\": no fault of the new file logs packet_loss"),
+        "{text}"
+    );
+    let again = parse(&text);
+    assert!(again.expectations.is_empty(), "{text}");
+    assert_eq!(again.alert_expectations.len(), 1, "{text}");
 }

@@ -39,6 +39,23 @@ pub(crate) struct Supervisor {
     /// The tasks that wait on the nodes until the run ends: the one that
     /// serves crash requests, and the watchers of requests in flight.
     waiting_tasks: Rc<RefCell<Vec<JoinHandle<()>>>>,
+    /// Socket faults not yet known to have fired, with what must pass
+    /// for them to: settled as their window closes, or as the run ends.
+    watches: Rc<RefCell<Vec<Watch>>>,
+}
+
+/// A fault on madsim's sockets, fired once packets pass while it acts.
+/// madsim counts only the packets it delivers, network-wide, so that is
+/// the evidence: for a socket delay or loss, which act network-wide, any
+/// packet; for a partition's clogged links, which obsim cannot watch one
+/// by one, a socket packet (not one of obsim's typed messages, which the
+/// partition fires on itself as it cuts them).
+struct Watch {
+    index: usize,
+    kind: FaultKind,
+    sockets_only: bool,
+    /// The packet count as the fault began to act.
+    mark: i128,
 }
 
 impl Supervisor {
@@ -53,6 +70,48 @@ impl Supervisor {
             down: Rc::default(),
             sockets: Rc::new(RefCell::new(SocketFaults::new(&names))),
             waiting_tasks: Rc::default(),
+            watches: Rc::default(),
+        }
+    }
+
+    /// Packets delivered so far; with `sockets_only`, those that are not
+    /// obsim's typed messages (each typed message is counted handed over
+    /// once madsim decided its fate, so the difference never counts one).
+    fn packets(&self, sockets_only: bool) -> i128 {
+        let delivered = i128::from(self.sockets.borrow().delivered());
+        if sockets_only {
+            delivered - i128::from(self.world.typed_sends())
+        } else {
+            delivered
+        }
+    }
+
+    /// Starts watching socket fault `index` of `kind` for packets.
+    fn watch(&self, index: usize, kind: FaultKind, sockets_only: bool) {
+        let mark = self.packets(sockets_only);
+        self.watches.borrow_mut().push(Watch {
+            index,
+            kind,
+            sockets_only,
+            mark,
+        });
+    }
+
+    /// Settles the watches of fault `index` (every one, with None): each
+    /// counts as its fault's firing if packets passed since it began.
+    fn settle(&self, index: Option<usize>) {
+        let mut watches = self.watches.borrow_mut();
+        let (settled, kept): (Vec<Watch>, Vec<Watch>) = watches
+            .drain(..)
+            .partition(|watch| index.is_none_or(|index| watch.index == index));
+        *watches = kept;
+        drop(watches);
+        for watch in settled {
+            if self.packets(watch.sockets_only) > watch.mark {
+                self.world
+                    .faults
+                    .fired(&[Hit::planned(watch.index, watch.kind)]);
+            }
         }
     }
 
@@ -60,10 +119,13 @@ impl Supervisor {
     /// the main node, which is never killed, and hold the runtime's handle:
     /// left waiting, they would keep the whole runtime, world and capture
     /// of the run alive after the run, a leak per seed.
+    /// Also settles the socket faults still watched: their windows stay
+    /// open to the end of the run.
     pub(crate) fn stop(&self) {
         for task in self.waiting_tasks.borrow_mut().drain(..) {
             task.abort();
         }
+        self.settle(None);
     }
 
     /// Waits for every pending restart, including ones scheduled while
@@ -166,7 +228,8 @@ impl Supervisor {
             }
         );
         let links = self.sockets.borrow().link_count(partition);
-        self.world.set_partition(id, Some(partition.clone()));
+        self.world
+            .set_partition(id, Some((window.index, partition.clone())));
         // The clog waits one lag and the heal at least one more (madsim's
         // shortest sleep), so a partition shorter than two never reaches the
         // sockets, and the heal is never late.
@@ -181,13 +244,15 @@ impl Supervisor {
                 2 * CLOG_LAG
             )
         };
-        let fired = [Hit::planned(window.index, FaultKind::NetworkPartition)];
-        self.world
-            .log_firing(FaultKind::NetworkPartition, &target, detail, &fired);
+        // Logged as it starts; it fires on what it cuts (`Network`), and on
+        // sockets once socket packets pass after its links are clogged, up
+        // to the run's end: what they held is delivered after the heal.
+        self.log(FaultKind::NetworkPartition, &target, detail);
         if clogs {
             madsim::time::sleep(CLOG_LAG).await;
             let socket_side = Some(partition.clone());
             self.sockets.borrow_mut().set_partition(id, socket_side);
+            self.watch(window.index, FaultKind::NetworkPartition, true);
         }
         let Some(heal_after) = window.heal_after else {
             return;
@@ -215,15 +280,16 @@ impl Supervisor {
         self.sockets
             .borrow_mut()
             .set_condition(window.index, Some(window.condition));
-        // Network-wide, so the target is the transport itself.
-        let fired = [Hit::planned(window.index, kind)];
-        self.world
-            .log_firing(kind, Transport::Sockets.as_str(), detail, &fired);
+        // Network-wide, so the target is the transport itself. Logged as it
+        // opens; it fires once a packet crosses the network while it is.
+        self.log(kind, Transport::Sockets.as_str(), detail);
+        self.watch(window.index, kind, false);
         let Some(length) = window.duration else {
             return;
         };
         madsim::time::sleep(length).await;
         self.sockets.borrow_mut().set_condition(window.index, None);
+        self.settle(Some(window.index));
     }
 
     /// Kills each node that asks, at the first poll after it asked: a crash

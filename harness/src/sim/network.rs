@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use madsim::net::Endpoint;
-use obsim_faults::{FaultKind, NetworkFaults, SendDecision, Trigger};
+use obsim_faults::{FaultKind, Hit, NetworkFaults, SendDecision, Trigger};
 
 use obsim_scenario::Fate;
 
@@ -147,7 +147,15 @@ impl Network {
             self.log(FaultKind::NetworkDelay, dst, detail, &decision);
             madsim::time::sleep(delay).await;
         }
-        if self.world.is_cut(&self.node, &node_name(dst.ip())) {
+        let cutting = self.world.cutting(&self.node, &node_name(dst.ip()));
+        if !cutting.is_empty() {
+            // A partition fires on the messages it cuts, not as it starts.
+            let kind_of = FaultKind::NetworkPartition;
+            let hits: Vec<Hit> = cutting
+                .into_iter()
+                .map(|index| Hit::planned(index, kind_of))
+                .collect();
+            self.world.faults.fired(&hits);
             self.world.count_message(&kind, Fate::Cut);
             return Ok(());
         }
@@ -172,9 +180,13 @@ impl Network {
             self.log(duplication, dst, kind.to_string(), decision);
             self.world.count_message(kind, Fate::Duplicated);
             let copy = Box::new(message.clone());
-            self.endpoint.send_to_raw(dst, tag, copy).await?;
+            let sent = self.endpoint.send_to_raw(dst, tag, copy).await;
+            self.world.count_typed_send();
+            sent?;
         }
-        self.endpoint.send_to_raw(dst, tag, Box::new(message)).await
+        let sent = self.endpoint.send_to_raw(dst, tag, Box::new(message)).await;
+        self.world.count_typed_send();
+        sent
     }
 
     /// Logs a fault of `kind` taking effect on a message, counting the

@@ -81,6 +81,13 @@ impl SocketFaults {
         links
     }
 
+    /// Packets madsim's network has delivered so far, on every link:
+    /// obsim's typed messages and the sockets' packets alike. madsim counts
+    /// nothing per link, nor a packet a clogged link or a loss holds back.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.net.stat().msg_count
+    }
+
     /// How many directed links `partition` clogs, for the fault log.
     pub(crate) fn link_count(&self, partition: &Partition) -> usize {
         self.links(partition).len()

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,7 +82,12 @@ pub(crate) struct World {
     bound: Mutex<BTreeSet<usize>>,
     bound_tx: mpsc::UnboundedSender<usize>,
     bound_rx: Mutex<Option<mpsc::UnboundedReceiver<usize>>>,
-    partitions: Mutex<BTreeMap<usize, Partition>>,
+    /// The partitions in force, by id, each with its plan index.
+    partitions: Mutex<BTreeMap<usize, (usize, Partition)>>,
+    /// Typed messages handed to madsim's network (`Network::send` and its
+    /// kin, a duplicate twice): what of madsim's packet count is obsim's
+    /// own, so that the rest is the sockets' (see [`World::typed_sends`]).
+    typed_sends: AtomicU64,
     messages: Mutex<BTreeMap<String, MessageCounts>>,
     incarnations: Mutex<Vec<Incarnation>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
@@ -152,6 +158,7 @@ impl World {
             bound_tx,
             bound_rx: Mutex::new(Some(bound_rx)),
             partitions: Mutex::new(BTreeMap::new()),
+            typed_sends: AtomicU64::new(0),
             messages: Mutex::new(BTreeMap::new()),
             incarnations: Mutex::new(Vec::new()),
             outcomes: Mutex::new(BTreeMap::new()),
@@ -323,7 +330,9 @@ impl World {
         self.crash_inbox.lock().expect("crash inbox lock").take()
     }
 
-    pub(crate) fn set_partition(&self, id: usize, partition: Option<Partition>) {
+    /// Starts (Some: the plan index and the partition) or ends (None)
+    /// partition `id` on obsim's typed messages.
+    pub(crate) fn set_partition(&self, id: usize, partition: Option<(usize, Partition)>) {
         let mut partitions = self.partitions.lock().expect("partitions lock");
         match partition {
             Some(partition) => partitions.insert(id, partition),
@@ -331,12 +340,26 @@ impl World {
         };
     }
 
-    /// Whether an active partition cuts messages from node `src` to `dst`.
-    pub(crate) fn is_cut(&self, src: &str, dst: &str) -> bool {
+    /// The plan indices of the partitions in force that cut messages from
+    /// node `src` to `dst`: empty when the message goes through.
+    pub(crate) fn cutting(&self, src: &str, dst: &str) -> Vec<usize> {
         let partitions = self.partitions.lock().expect("partitions lock");
         partitions
             .values()
-            .any(|partition| partition.cuts(src, dst))
+            .filter(|(_, partition)| partition.cuts(src, dst))
+            .map(|(index, _)| *index)
+            .collect()
+    }
+
+    /// Counts a typed message handed to madsim's network, once madsim has
+    /// decided its fate there (counted it delivered, or not).
+    pub(crate) fn count_typed_send(&self) {
+        self.typed_sends.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Typed messages handed to madsim's network so far.
+    pub(crate) fn typed_sends(&self) -> u64 {
+        self.typed_sends.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_message(&self, message: &str, fate: Fate) {
