@@ -191,10 +191,7 @@ fn quoted(text: &str) -> String {
 
 /// `text` cut to [`QUOTED_MAX`] characters.
 fn cut(text: &str) -> String {
-    match text.char_indices().nth(QUOTED_MAX) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
-    }
+    obsim_rules::input::shortened(text, QUOTED_MAX).into_owned()
 }
 
 /// One quantity of a claim moved to one side, with its coefficient.
