@@ -123,13 +123,13 @@ const ERROR_DISPLAY_MAX_BYTES: usize = 4096;
 /// Off until the loaders bound their excerpts: today a value is quoted
 /// whole (a 100 KB `name` gives a 100 KB message). Each run prints how many
 /// errors were over and the longest; set this to true with that fix.
-const ERROR_DISPLAY_BOUND_ENFORCED: bool = false;
+const ERROR_DISPLAY_BOUND_ENFORCED: bool = true;
 
 /// Whether `rule_files` entries may name special files (`/dev/zero`,
 /// `/dev/urandom`, a FIFO). Off until the loader refuses them (issue 27,
 /// item 1): today a FIFO blocks forever and `/dev/zero` is read until
 /// memory runs out, so the fuzz would hang or stop at [`ALLOC_ABORT`].
-const SPECIAL_FILES_REFUSED: bool = false;
+const SPECIAL_FILES_REFUSED: bool = true;
 
 // Open findings: inputs on which the loaders, today, take the whole
 // process down, stall, or allocate far past the bound. Each is kept out of the random run and out of
@@ -182,7 +182,7 @@ const RULE_REGEX_COST_BOUNDED: bool = false;
 /// elements (a 300 KB line) takes about 2 s unoptimised in
 /// `Scenario::parse` and as long again in `system_config`. Finding the line's start once makes
 /// it linear.
-const ERROR_PLACEMENT_LINEAR: bool = false;
+const ERROR_PLACEMENT_LINEAR: bool = true;
 
 /// Elements in the longest array the random run builds while the finding
 /// above is open.

@@ -215,12 +215,17 @@ pub(crate) fn field_at(text: &str, span: &Range<usize>) -> Option<String> {
             .filter(|(place, _)| place.end <= offset && text.get(place.clone()) == Some(written))
             .max_by_key(|(place, _)| place.end)
     };
+    // Found once, so that placing an error on a long line is linear in the
+    // values on it.
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
     let before_on_line = || {
         places
             .iter()
-            .filter(|(place, _)| {
-                place.end <= offset && !text.get(place.end..offset).unwrap_or("\n").contains('\n')
-            })
+            .filter(|(place, _)| place.end <= offset && place.end >= line_start)
             .max_by_key(|(place, _)| place.end)
     };
     inside
