@@ -120,21 +120,22 @@ const ALLOC_ABORT: usize = 1 << 30;
 const ERROR_DISPLAY_MAX_BYTES: usize = 4096;
 
 /// Whether an error longer than [`ERROR_DISPLAY_MAX_BYTES`] fails a case.
-/// Off until the loaders bound their excerpts: today a value is quoted
-/// whole (a 100 KB `name` gives a 100 KB message). Each run prints how many
-/// errors were over and the longest; set this to true with that fix.
+/// On since the loaders quote bounded excerpts (before, a 100 KB `name`
+/// gave a 100 KB message). Each run prints how many errors were over and
+/// the longest.
 const ERROR_DISPLAY_BOUND_ENFORCED: bool = true;
 
 /// Whether `rule_files` entries may name special files (`/dev/zero`,
-/// `/dev/urandom`, a FIFO). Off until the loader refuses them (issue 27,
-/// item 1): today a FIFO blocks forever and `/dev/zero` is read until
-/// memory runs out, so the fuzz would hang or stop at [`ALLOC_ABORT`].
+/// `/dev/urandom`, a FIFO). On since the loader refuses them (issue 27,
+/// item 1); before, a FIFO blocked forever and `/dev/zero` was read until
+/// memory ran out.
 const SPECIAL_FILES_REFUSED: bool = true;
 
-// Open findings: inputs on which the loaders, today, take the whole
-// process down, stall, or allocate far past the bound. Each is kept out of the random run and out of
-// `extreme_inputs_never_panic_hang_or_allocate_without_bound` until the
-// loader refuses it; set its switch to true with the fix, and both check it.
+// Findings of the first fuzz run: inputs on which the loaders took the
+// whole process down, stalled, or allocated far past the bound. Each
+// switch, once true, puts its inputs in the random run and in
+// `extreme_inputs_never_panic_hang_or_allocate_without_bound`; each is true
+// since the loader refuses them (`rules/src/bounds.rs`, `field_at`).
 
 /// A rule's `expr` nested deep. `rules::parse` accepts an `expr` 100,000
 /// parentheses deep, and dropping the parsed expression (promql-parser's
@@ -144,14 +145,14 @@ const SPECIAL_FILES_REFUSED: bool = true;
 /// length (10,000 operators: 1.8 s; 30,000: 21 s, then the stack overflows).
 /// The bound belongs before `promql_parser::parser::parse` in
 /// `rules/src/file.rs`: a longest `expr`, or a deepest nesting.
-const DEEP_RULE_EXPRESSIONS_REFUSED: bool = false;
+const DEEP_RULE_EXPRESSIONS_REFUSED: bool = true;
 
 /// YAML flow collections nested deep: `groups: [[[...]]]` takes time
 /// quadratic in its depth inside `serde_norway::from_str` before its
 /// recursion limit refuses it (10,000 deep: 0.5 s; 30,000: 4.2 s; 100,000,
 /// a 200 KB file: over 30 s). A size limit alone does not bound it; a
 /// nesting check before the YAML parser does.
-const DEEP_YAML_NESTING_REFUSED: bool = false;
+const DEEP_YAML_NESTING_REFUSED: bool = true;
 
 /// Rule errors' line numbers. A YAML parse error's line (serde_norway's
 /// location) counts a lone `\r`, NEL, LS and PS as line breaks, as YAML
@@ -172,7 +173,7 @@ const RULE_ERROR_LINES_AS_NEWLINES: bool = false;
 /// rules, 53 KB) it would be about 3 GB. The bound belongs in
 /// `rules/src/file.rs`: each matcher's pattern compiled first with a small
 /// `size_limit`, or a budget per file.
-const RULE_REGEX_COST_BOUNDED: bool = false;
+const RULE_REGEX_COST_BOUNDED: bool = true;
 
 /// Placing a TOML error on a long line. `field_at` (scenario/src/error.rs),
 /// when no key or value holds the error's offset, looks for the last value

@@ -172,6 +172,17 @@ pub fn load(path: &Path) -> Result<RuleFile, RulesError> {
 
 /// Checks the rule file `text`, named `file` in errors.
 pub fn parse(file: &str, text: &str) -> Result<RuleFile, RulesError> {
+    if let Some(line) = crate::bounds::yaml_nesting(text) {
+        return Err(RulesError {
+            file: file.to_string(),
+            line: Some(line),
+            field: String::new(),
+            problem: format!(
+                "nests lists or mappings more than {} deep: a rule file needs four or five levels",
+                crate::bounds::YAML_NESTING_MAX
+            ),
+        });
+    }
     let raw: RawFile = serde_norway::from_str(text).map_err(|error| RulesError {
         file: file.to_string(),
         line: error.location().map(|location| location.line()),
@@ -181,6 +192,7 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, RulesError> {
     let lines = rule_lines(text);
     let mut groups = Vec::with_capacity(raw.groups.len());
     let mut names = BTreeSet::new();
+    let mut regexes = 0;
     let mut rule_index = 0;
     for (g, group) in raw.groups.into_iter().enumerate() {
         let error = |line: Option<usize>, field: String, problem: String| RulesError {
@@ -216,24 +228,19 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, RulesError> {
             let line = lines.get(rule_index).copied();
             rule_index += 1;
             let field = |name: &str| format!("groups[{g}].rules[{r}].{name}");
-            let rule =
-                rule(raw, line).map_err(|(name, problem)| error(line, field(name), problem))?;
+            // Before the rule is parsed: a file past the bound costs no more.
+            if rule_index > RULES_MAX {
+                let problem = format!("is past the {RULES_MAX} rules obsim evaluates a file");
+                return Err(error(line, format!("groups[{g}].rules[{r}]"), problem));
+            }
+            let rule = rule(raw, line, &mut regexes)
+                .map_err(|(name, problem)| error(line, field(name), problem))?;
             rules.push(rule);
         }
         groups.push(Group {
             name: group.name,
             interval,
             rules,
-        });
-    }
-    if rule_index > RULES_MAX {
-        return Err(RulesError {
-            file: file.to_string(),
-            line: None,
-            field: "groups".into(),
-            problem: format!(
-                "holds {rule_index} rules; obsim evaluates at most {RULES_MAX} a file"
-            ),
         });
     }
     Ok(RuleFile {
@@ -325,7 +332,7 @@ fn rule_lines(text: &str) -> Vec<usize> {
 
 type RuleProblem = (&'static str, String);
 
-fn rule(raw: RawRule, line: Option<usize>) -> Result<Rule, RuleProblem> {
+fn rule(raw: RawRule, line: Option<usize>, regexes: &mut usize) -> Result<Rule, RuleProblem> {
     let kind = match (&raw.alert, &raw.record) {
         (Some(name), None) => {
             if name.is_empty() {
@@ -366,8 +373,10 @@ fn rule(raw: RawRule, line: Option<usize>) -> Result<Rule, RuleProblem> {
             ))
         }
     };
+    crate::bounds::expr_text(&raw.expr, regexes).map_err(|problem| ("expr", problem))?;
     let expr = promql_parser::parser::parse(&raw.expr)
         .map_err(|problem| ("expr", format!("does not parse as PromQL: {problem}")))?;
+    crate::bounds::expr_tree(&expr, regexes).map_err(|problem| ("expr", problem))?;
     in_subset(&expr).map_err(|problem| ("expr", problem))?;
     let templates = |map: BTreeMap<String, String>, field: &'static str| {
         map.into_iter()

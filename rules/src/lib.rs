@@ -44,6 +44,7 @@
 //! `label_join`, native histograms, `humanize` and other template
 //! functions. Alerts are not written back as `ALERTS` series.
 
+mod bounds;
 mod engine;
 mod eval;
 mod file;
@@ -53,6 +54,7 @@ pub mod promtool;
 mod series;
 mod template;
 
+pub use bounds::{EXPR_CHARS_MAX, EXPR_DEPTH_MAX, REGEXES_MAX, REGEX_BYTES_MAX, YAML_NESTING_MAX};
 pub use engine::{evaluate, AlertHistory, AlertState, RuleFailure, Schedule, Timeline, ALERT_NAME};
 pub use eval::{
     selectors, selects_series, Element, EvalError, Evaluator, Range, Value, LOOKBACK_MS,
