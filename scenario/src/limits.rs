@@ -132,8 +132,9 @@ fn float_fits(written: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
+    use crate::tests::TempDir;
     use crate::{Scenario, ScenarioError};
 
     const HEAD: &str = "name = \"t\"\ndescription = \"d\"\n";
@@ -145,13 +146,6 @@ mod tests {
         }
     }
 
-    /// A folder of its own under the system's temporary directory.
-    fn folder(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("obsim-limits-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     fn load(dir: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let path = dir.join("s.toml");
         std::fs::write(&path, text).unwrap();
@@ -160,14 +154,15 @@ mod tests {
 
     #[test]
     fn a_fifo_or_a_device_named_as_a_rule_file_is_refused_without_reading_it() {
-        let dir = folder("special");
+        let temp = TempDir::new("limits-special");
+        let dir = &temp.0;
         let fifo = dir.join("events.fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|status| status.success()), "mkfifo");
         // Reading the FIFO would block this test forever: the error must
         // come from asking what the file is.
         let error = load(
-            &dir,
+            dir,
             &format!("{HEAD}[alerts]\nrule_files = [\"events.fifo\"]\n"),
         )
         .unwrap_err();
@@ -178,7 +173,7 @@ mod tests {
         assert!(error.message.ends_with("events.fifo is a FIFO (named pipe), not a regular file: a rule file must be a regular file"), "{error}");
         for device in ["/dev/zero", "/dev/urandom"] {
             let error = load(
-                &dir,
+                dir,
                 &format!("{HEAD}[alerts]\nrule_files = [\"{device}\"]\n"),
             )
             .unwrap_err();
@@ -189,34 +184,30 @@ mod tests {
                 "{error}"
             );
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_rule_file_that_is_no_rule_file_is_not_quoted() {
-        let dir = folder("passwd");
+        let temp = TempDir::new("limits-passwd");
+        let dir = &temp.0;
         std::fs::write(
             dir.join("passwd"),
             "root:x:0:0:root:/root:/bin/bash\nsecret:x:1:1::/:/bin/sh\n",
         )
         .unwrap();
-        let error = load(
-            &dir,
-            &format!("{HEAD}[alerts]\nrule_files = [\"passwd\"]\n"),
-        )
-        .unwrap_err();
+        let error = load(dir, &format!("{HEAD}[alerts]\nrule_files = [\"passwd\"]\n")).unwrap_err();
         let shown = error.to_string();
         assert!(shown.ends_with("passwd:1: is not a Prometheus rule file: expected a YAML mapping with `groups:` at the top"), "{shown}");
         assert!(
             !shown.contains("root:x") && !shown.contains("secret"),
             "{shown}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_scenario_file_that_is_not_utf8_or_too_large_is_refused_with_its_place() {
-        let dir = folder("utf8");
+        let temp = TempDir::new("limits-utf8");
+        let dir = &temp.0;
         let path = dir.join("s.toml");
         std::fs::write(&path, b"name = \"t\"\ndescription = \"caf\xE9\"\n").unwrap();
         let error = Scenario::load(&path, &[]).unwrap_err();
@@ -232,12 +223,11 @@ mod tests {
             error.message,
             "the scenario file is larger than 16 MiB, the most a scenario file may be"
         );
-        let error = Scenario::load(&dir, &[]).unwrap_err();
+        let error = Scenario::load(dir, &[]).unwrap_err();
         assert!(
             error.message.contains("is a directory, not a regular file"),
             "{error}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

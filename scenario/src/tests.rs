@@ -1179,10 +1179,12 @@ fn errors_display_as_path_line_column_field_message() {
 }
 
 /// A unique folder under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
+/// A folder of its own under the system's temporary directory, removed
+/// when dropped.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(label: &str) -> TempDir {
+    pub(crate) fn new(label: &str) -> TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos());
