@@ -286,33 +286,7 @@ fn yaml_problem(message: &str) -> String {
     .fold(message.to_string(), |text, (from, to)| {
         text.replace(from, to)
     });
-    shorten_quoted(&worded)
-}
-
-/// `message` with each double-quoted value (serde quotes values as Rust
-/// string literals, `\"` inside) cut to an excerpt.
-fn shorten_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len().min(4096));
-    let mut rest = message;
-    while let Some(open) = rest.find('"') {
-        out.push_str(&rest[..=open]);
-        let inside = &rest[open + 1..];
-        let mut escaped = false;
-        let close = inside.char_indices().find_map(|(at, c)| {
-            let end = c == '"' && !escaped;
-            escaped = c == '\\' && !escaped;
-            end.then_some(at)
-        });
-        let Some(close) = close else {
-            out.push_str(&crate::input::excerpt(inside));
-            return out;
-        };
-        out.push_str(&crate::input::excerpt(&inside[..close]));
-        out.push('"');
-        rest = &inside[close + 1..];
-    }
-    out.push_str(rest);
-    out
+    crate::input::shorten_quoted(&worded)
 }
 
 /// The line of each rule, in document order: lines that start a rule with

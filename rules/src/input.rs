@@ -141,7 +141,18 @@ pub fn excerpt(text: &str) -> Cow<'_, str> {
 }
 
 /// `text`, its first `chars_max` characters and how many more there were.
+/// Text already shortened so is left as it is, so that a message quoted in
+/// another keeps the count of what the first left out.
 pub fn shortened(text: &str, chars_max: usize) -> Cow<'_, str> {
+    let already = text
+        .strip_suffix(" more characters)")
+        .and_then(|rest| rest.rsplit_once("… ("))
+        .is_some_and(|(head, count)| {
+            count.bytes().all(|b| b.is_ascii_digit()) && head.chars().count() <= chars_max
+        });
+    if already {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(chars_max) {
         None => Cow::Borrowed(text),
         Some((end, _)) => {
@@ -175,6 +186,39 @@ pub fn bounded_message(text: &str) -> Cow<'_, str> {
     ))
 }
 
+/// `message` with each quoted value cut to an excerpt: values in double
+/// quotes (serde and Rust's `{:?}` quote so, `\"` inside) and in backticks
+/// (obsim's messages quote words of the file so). A quote left open is
+/// left as it is: it is no value.
+pub fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = if rest[open..].starts_with('"') {
+            '"'
+        } else {
+            '`'
+        };
+        out.push_str(&rest[..=open]);
+        let inside = &rest[open + 1..];
+        let mut escaped = false;
+        let close = inside.char_indices().find_map(|(at, c)| {
+            let end = c == quote && !escaped;
+            escaped = quote == '"' && c == '\\' && !escaped;
+            end.then_some(at)
+        });
+        let Some(close) = close else {
+            out.push_str(inside);
+            return out;
+        };
+        out.push_str(&excerpt(&inside[..close]));
+        out.push(quote);
+        rest = &inside[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +230,11 @@ mod tests {
         let shown = excerpt(&long);
         assert!(shown.starts_with(&"é".repeat(EXCERPT_CHARS_MAX)));
         assert!(shown.ends_with("… (5 more characters)"), "{shown}");
+        assert_eq!(
+            excerpt(&shown),
+            shown,
+            "shortening twice keeps the first count"
+        );
     }
 
     #[test]
@@ -233,5 +282,22 @@ mod tests {
             "{error}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn quoted_values_are_cut_and_the_words_around_them_kept() {
+        let long = "x".repeat(200);
+        let message =
+            format!("unknown kind `{long}`: expected one of `a`, `b`; got \"{long}\\\"\" at end");
+        let shown = shorten_quoted(&message);
+        assert_eq!(
+            shown,
+            format!(
+                "unknown kind `{}… (120 more characters)`: expected one of `a`, `b`; got \"{}… (122 more characters)\" at end",
+                "x".repeat(80),
+                "x".repeat(80)
+            )
+        );
+        assert_eq!(shorten_quoted("a lone ` stays"), "a lone ` stays");
     }
 }

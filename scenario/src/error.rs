@@ -38,7 +38,8 @@ impl fmt::Display for ScenarioError {
         if let Some(field) = &self.field {
             write!(f, ": `{}`", escape_controls(&excerpt(field)))?;
         }
-        write!(f, ": {}", escape_controls(&bounded_message(&self.message)))
+        let message = obsim_rules::input::shorten_quoted(&self.message);
+        write!(f, ": {}", escape_controls(&bounded_message(&message)))
     }
 }
 
@@ -152,7 +153,7 @@ impl Reporter<'_> {
 
 /// serde's messages speak Rust (`expected i64`); say it in TOML words.
 fn humanize(message: &str) -> String {
-    [
+    let worded = [
         ("expected i64", "expected an integer"),
         ("expected f64", "expected a number"),
         // A system's own settings type may use any integer type.
@@ -179,7 +180,9 @@ fn humanize(message: &str) -> String {
     .iter()
     .fold(message.to_string(), |text, (from, to)| {
         text.replace(from, to)
-    })
+    });
+    // serde quotes the value it refused: an excerpt of it is enough.
+    obsim_rules::input::shorten_quoted(&worded)
 }
 
 fn missing_field(message: &str) -> Option<&str> {

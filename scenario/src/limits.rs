@@ -256,6 +256,18 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_type_is_quoted_as_an_excerpt() {
+        let long = "a".repeat(4_000);
+        let error = error(&format!(
+            "{HEAD}[[faults]]\nkind = \"packet_loss\"\nprobability = \"{long}\"\n"
+        ));
+        assert_eq!(error.field.as_deref(), Some("faults[0].probability"));
+        let shown = error.to_string();
+        assert!(shown.len() < 300, "{} bytes: {shown}", shown.len());
+        assert!(shown.contains("(3920 more characters)"), "{shown}");
+    }
+
+    #[test]
     fn a_long_name_is_refused() {
         let name = "a".repeat(super::NAME_CHARS_MAX + 1);
         let error = error(&format!("name = \"{name}\"\ndescription = \"d\"\n"));

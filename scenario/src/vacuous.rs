@@ -28,8 +28,9 @@ use obsim_faults::{Effect, Fault, FaultKind};
 use crate::decimal::Decimal;
 use crate::expect::{Comparison, Expectation, Quantity, Sign, Term};
 
-/// How many characters of a claim a message quotes at most.
-const QUOTED_MAX: usize = 120;
+/// How many characters of a claim a message quotes at most: what any
+/// error quotes of a value.
+const QUOTED_MAX: usize = obsim_rules::input::EXCERPT_CHARS_MAX;
 
 /// Why `expectation` says the same whatever the run does, or None if a run
 /// can make it hold and another make it fail (as far as the loader knows).
