@@ -106,9 +106,10 @@ pub struct RulesError {
 
 impl fmt::Display for RulesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = crate::input::path_excerpt(&self.file);
         match self.line {
-            Some(line) => write!(f, "{}:{line}: ", self.file)?,
-            None => write!(f, "{}: ", self.file)?,
+            Some(line) => write!(f, "{file}:{line}: ")?,
+            None => write!(f, "{file}: ")?,
         }
         if !self.field.is_empty() {
             write!(f, "`{}`: ", crate::input::excerpt(&self.field))?;

@@ -140,6 +140,16 @@ pub fn excerpt(text: &str) -> Cow<'_, str> {
     shortened(text, EXCERPT_CHARS_MAX)
 }
 
+/// Characters of a path an error may quote: more than a value, since a
+/// real path can be long, but bounded, since a rule file's path is the
+/// file's own text.
+pub const PATH_CHARS_MAX: usize = 256;
+
+/// A path as an error may quote it: at most [`PATH_CHARS_MAX`] characters.
+pub fn path_excerpt(path: &str) -> Cow<'_, str> {
+    shortened(path, PATH_CHARS_MAX)
+}
+
 /// `text`, its first `chars_max` characters and how many more there were.
 /// Text already shortened so is left as it is, so that a message quoted in
 /// another keeps the count of what the first left out.

@@ -268,6 +268,19 @@ mod tests {
     }
 
     #[test]
+    fn a_long_rule_file_path_is_quoted_as_an_excerpt() {
+        let long = "r".repeat(4_000);
+        let error = error(&format!("{HEAD}[alerts]\nrule_files = [\"{long}.yml\"]\n"));
+        assert_eq!(error.field.as_deref(), Some("alerts.rule_files[0]"));
+        let shown = error.to_string();
+        assert!(shown.len() < 500, "{} bytes: {shown}", shown.len());
+        assert!(
+            shown.contains("more characters) cannot be read: "),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn a_long_name_is_refused() {
         let name = "a".repeat(super::NAME_CHARS_MAX + 1);
         let error = error(&format!("name = \"{name}\"\ndescription = \"d\"\n"));

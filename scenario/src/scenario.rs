@@ -796,7 +796,9 @@ impl Builder<'_> {
                         Some((line, column)) => format!(":{line}:{column}"),
                         None => String::new(),
                     };
-                    let message = format!("{}{place} {}", full.display(), error.problem);
+                    let shown = full.display().to_string();
+                    let shown = obsim_rules::input::path_excerpt(&shown);
+                    let message = format!("{shown}{place} {}", error.problem);
                     self.report.value(path, field.clone(), message)
                 },
             )?;
