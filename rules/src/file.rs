@@ -264,30 +264,25 @@ fn yaml_problem(message: &str) -> String {
             .into();
     }
     // serde speaks Rust; say it in the words of a rule file.
-    let worded = [
-        (
-            "expected struct RawFile",
-            "expected a mapping with `groups:`",
-        ),
-        (
-            "expected struct RawGroup",
-            "expected a group: a mapping with `name:` and `rules:`",
-        ),
-        (
-            "expected struct RawRule",
-            "expected a rule: a mapping with `alert:` or `record:`, and `expr:`",
-        ),
-        ("expected u64", "expected a whole number >= 0"),
-        ("` as u128", "`"),
-        ("` as i128", "`"),
-        ("expected a sequence", "expected a list"),
-        ("expected a map", "expected a mapping"),
-    ]
-    .iter()
-    .fold(message.to_string(), |text, (from, to)| {
-        text.replace(from, to)
-    });
-    crate::input::shorten_quoted(&worded)
+    crate::input::in_words(
+        message,
+        &[
+            (
+                "expected struct RawFile",
+                "expected a mapping with `groups:`",
+            ),
+            (
+                "expected struct RawGroup",
+                "expected a group: a mapping with `name:` and `rules:`",
+            ),
+            (
+                "expected struct RawRule",
+                "expected a rule: a mapping with `alert:` or `record:`, and `expr:`",
+            ),
+            ("expected a sequence", "expected a list"),
+            ("expected a map", "expected a mapping"),
+        ],
+    )
 }
 
 /// The line of each rule, in document order: lines that start a rule with
@@ -553,7 +548,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .ends_with("integer `18446744073709551616`, expected a whole number >= 0"),
+                .ends_with("integer `18446744073709551616`, expected an integer >= 0"),
             "{error}"
         );
         let long = "x".repeat(100_000);

@@ -76,14 +76,27 @@ pub fn read_text(path: &Path, bytes_max: u64, what: &str) -> Result<String, Inpu
     String::from_utf8(bytes).map_err(|error| not_utf8(error.as_bytes(), error.utf8_error()))
 }
 
+/// The 1-based line and character column of byte `offset` in `text`.
+/// Offsets past the end or inside a character are clamped, so a stray span
+/// can never make error reporting panic.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
 fn not_utf8(bytes: &[u8], error: std::str::Utf8Error) -> InputError {
     let valid = &bytes[..error.valid_up_to()];
     // Valid up to here, so this cannot fail; a failure would only lose the
     // place, never panic.
     let before = std::str::from_utf8(valid).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let column = before[line_start..].chars().count() + 1;
+    let (line, column) = line_column(before, before.len());
     let byte = bytes.get(error.valid_up_to()).copied().unwrap_or(0);
     InputError {
         place: Some((line, column)),
@@ -194,6 +207,41 @@ pub fn bounded_message(text: &str) -> Cow<'_, str> {
         total - 2 * keep,
         &text[tail_start..]
     ))
+}
+
+/// A serde message in the words of the file a person wrote rather than in
+/// Rust's: first `format_words` (the format's own: "a sequence" is a TOML
+/// array, a YAML list), then the number types any settings type may use,
+/// and each value it quotes cut to an excerpt.
+pub fn in_words(message: &str, format_words: &[(&str, &str)]) -> String {
+    const NUMBER_WORDS: &[(&str, &str)] = &[
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("expected i128", "expected an integer"),
+        (
+            "expected i32",
+            "expected an integer from -2147483648 to 2147483647",
+        ),
+        ("expected i16", "expected an integer from -32768 to 32767"),
+        ("expected i8", "expected an integer from -128 to 127"),
+        ("expected u128", "expected an integer >= 0"),
+        ("expected u64", "expected an integer >= 0"),
+        ("expected usize", "expected an integer >= 0"),
+        ("expected u32", "expected an integer from 0 to 4294967295"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("expected f32", "expected a number"),
+        // serde names the type it read a too-large integer as.
+        ("` as i128", "`"),
+        ("` as u128", "`"),
+    ];
+    let worded = format_words
+        .iter()
+        .chain(NUMBER_WORDS)
+        .fold(message.to_string(), |text, (from, to)| {
+            text.replace(from, to)
+        });
+    shorten_quoted(&worded)
 }
 
 /// `message` with each quoted value cut to an excerpt: values in double

@@ -66,20 +66,7 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl std::error::Error for ScenarioError {}
 
-/// The 1-based line and character column of byte `offset` in `text`.
-/// Offsets past the end or inside a character are clamped, so a stray span
-/// can never make error reporting panic.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
+pub(crate) use obsim_rules::input::line_column;
 
 /// Builds errors for one file: it knows the path and the text, so callers
 /// only say where (a byte offset) and what.
@@ -153,36 +140,14 @@ impl Reporter<'_> {
 
 /// serde's messages speak Rust (`expected i64`); say it in TOML words.
 fn humanize(message: &str) -> String {
-    let worded = [
-        ("expected i64", "expected an integer"),
-        ("expected f64", "expected a number"),
-        // A system's own settings type may use any integer type.
-        ("expected i128", "expected an integer"),
-        (
-            "expected i32",
-            "expected an integer from -2147483648 to 2147483647",
-        ),
-        ("expected i16", "expected an integer from -32768 to 32767"),
-        ("expected i8", "expected an integer from -128 to 127"),
-        ("expected u128", "expected an integer >= 0"),
-        ("expected u64", "expected an integer >= 0"),
-        ("expected usize", "expected an integer >= 0"),
-        ("expected u32", "expected an integer from 0 to 4294967295"),
-        ("expected u16", "expected an integer from 0 to 65535"),
-        ("expected u8", "expected an integer from 0 to 255"),
-        ("expected f32", "expected a number"),
-        ("` as i128", "`"),
-        ("` as u128", "`"),
-        ("expected a sequence", "expected an array"),
-        ("expected a map", "expected a table"),
-        ("expected a boolean", "expected true or false"),
-    ]
-    .iter()
-    .fold(message.to_string(), |text, (from, to)| {
-        text.replace(from, to)
-    });
-    // serde quotes the value it refused: an excerpt of it is enough.
-    obsim_rules::input::shorten_quoted(&worded)
+    obsim_rules::input::in_words(
+        message,
+        &[
+            ("expected a sequence", "expected an array"),
+            ("expected a map", "expected a table"),
+            ("expected a boolean", "expected true or false"),
+        ],
+    )
 }
 
 fn missing_field(message: &str) -> Option<&str> {
