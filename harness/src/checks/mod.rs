@@ -18,6 +18,7 @@ mod gauges;
 mod histograms;
 pub(crate) mod judged;
 pub(crate) mod lint;
+mod logs;
 mod monotonicity;
 mod pauses;
 pub(crate) mod promtool;
@@ -122,6 +123,18 @@ pub(crate) fn check_run_judged(
     }
     if on(Check::AlertCorrectness) {
         violations.extend(alerts::judge_alerts(run, config, contract, rules, judged));
+    }
+    if on(Check::LogCorrelation) {
+        violations.extend(logs::log_correlation(run, contract));
+    }
+    if on(Check::ErrorLogging) {
+        violations.extend(logs::error_logging(run, contract));
+    }
+    if on(Check::LogVolume) {
+        violations.extend(logs::log_volume(run, contract));
+    }
+    if on(Check::SecretLeaks) {
+        violations.extend(logs::secret_leaks(run, contract));
     }
     if config.every_fault_fires {
         violations.extend(faults_fired(run));

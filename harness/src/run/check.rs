@@ -33,11 +33,21 @@ pub enum Check {
     FaultsFired,
     /// A scenario's own expectation held.
     Expectation,
+    /// Every event a server emits carries the trace and span of its work,
+    /// unless its target is declared background work.
+    LogCorrelation,
+    /// Failed work leaves an event at WARN or above in its trace; a request
+    /// that succeeded leaves none at ERROR.
+    ErrorLogging,
+    /// Events per request and per node per second stay within budget.
+    LogVolume,
+    /// No secret the contract names appears in logs, spans or metrics.
+    SecretLeaks,
 }
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 9] = [
+    pub const INVARIANTS: [Check; 13] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -47,9 +57,13 @@ impl Check {
         Check::ExpositionLint,
         Check::SeedDeterminism,
         Check::AlertCorrectness,
+        Check::LogCorrelation,
+        Check::ErrorLogging,
+        Check::LogVolume,
+        Check::SecretLeaks,
     ];
 
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 15] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -61,6 +75,10 @@ impl Check {
         Check::AlertCorrectness,
         Check::FaultsFired,
         Check::Expectation,
+        Check::LogCorrelation,
+        Check::ErrorLogging,
+        Check::LogVolume,
+        Check::SecretLeaks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +94,10 @@ impl Check {
             Check::AlertCorrectness => "alert_correctness",
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",
+            Check::LogCorrelation => "log_correlation",
+            Check::ErrorLogging => "error_logging",
+            Check::LogVolume => "log_volume",
+            Check::SecretLeaks => "secret_leaks",
         }
     }
 

@@ -49,6 +49,8 @@ pub struct Contract {
     pub(crate) fan_out: Vec<String>,
     /// The server nodes' own HTTP metrics route, scraped as Prometheus does.
     pub(crate) metrics_route: Option<MetricsRoute>,
+    /// What the system promises about its logs.
+    pub(crate) logs: super::log_contract::LogPromises,
 }
 
 /// A server node's own HTTP metrics route: obsim's scraper sends it
