@@ -830,3 +830,36 @@ fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
     assert!(seed_dir(2).join("minimal.toml").is_file(), "{failure}");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn an_activation_logged_outside_its_span_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::ActivationLoggedOutsideSpan);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// An attempt must fail and its retry succeed: one lost message.
+#[test]
+fn a_retried_attempt_left_unlogged_keeps_one_lost_message_and_a_few_invocations() {
+    let shrunk = proven(Bug::RetriedAttemptNotLogged);
+    assert_size(&shrunk, &[FaultKind::PacketLoss], 10);
+}
+
+/// One write must fail again and again: the outage, as fixed failures.
+#[test]
+fn a_write_retry_log_storm_keeps_write_failures_and_a_few_invocations() {
+    let shrunk = proven(Bug::WriteRetryLogStorm);
+    assert!(
+        kinds(&shrunk)
+            .iter()
+            .all(|kind| *kind == FaultKind::StorageWriteFailure),
+        "{}",
+        report(&shrunk)
+    );
+    assert!(shrunk.after.invocations <= 10, "{}", report(&shrunk));
+}
+
+#[test]
+fn an_api_key_in_an_error_log_keeps_one_provider_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::ApiKeyInErrorLog);
+    assert_size(&shrunk, &[FaultKind::DependencyFailure], 10);
+}

@@ -13,7 +13,7 @@ pub const LOG_FILTER_DEFAULT: &str = "info";
 pub const LOG_EVENTS_PER_REQUEST_MAX_DEFAULT: u64 = 16;
 /// Log events one node incarnation may emit in one simulated second, unless
 /// the contract says otherwise.
-pub const LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT: u64 = 1_000;
+pub const LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT: u64 = 10_000;
 /// Secrets one contract may name.
 pub const SECRETS_MAX: usize = 64;
 

@@ -1,7 +1,7 @@
 //! `error_logging`: errors are not silent. Every operation that failed, as
 //! the spans or obsim's own ledger record it, leaves at least one event at
-//! WARN or above in its trace; and a request that succeeded leaves none at
-//! ERROR, or the pager learns to ignore ERROR.
+//! WARN or above in its trace; and in a request that succeeded, no ERROR is
+//! logged by work that succeeded, or the pager learns to ignore ERROR.
 //!
 //! Failed work counts once its process handled it: a span in error that was
 //! exported, a failed storage operation or dependency call whose own span
@@ -19,17 +19,12 @@ use crate::run::{Contract, Level, LogRecord, Run, SpanId, SpanRef, SpanRecord, S
 pub const CRASH_GRACE: Duration = Duration::from_secs(1);
 
 pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
-    let mut warned: LookupSet<TraceId> = LookupSet::default();
-    let mut errors: Lookup<TraceId, &LogRecord> = Lookup::default();
-    for log in &run.logs {
-        let Some(trace) = &log.trace else { continue };
-        if log.level >= Level::Warn {
-            warned.insert(trace.trace_id);
-        }
-        if log.level == Level::Error {
-            errors.entry(trace.trace_id).or_insert(log);
-        }
-    }
+    let warned: LookupSet<TraceId> = run
+        .logs
+        .iter()
+        .filter(|log| log.level >= Level::Warn)
+        .filter_map(|log| Some(log.trace?.trace_id))
+        .collect();
     let spans: Lookup<SpanId, &SpanRecord> =
         run.spans.iter().map(|span| (span.span_id, span)).collect();
     let mut silent: BTreeMap<i64, Silent> = BTreeMap::new();
@@ -91,7 +86,7 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
         )
     });
     if let Some(name) = &contract.request_span {
-        violations.extend(errors_on_success(run, name, &errors));
+        violations.extend(errors_on_success(run, name, &spans));
     }
     violations
 }
@@ -128,18 +123,31 @@ fn listed(silent: BTreeMap<i64, Silent>, message: impl Fn(&Silent) -> String) ->
     violations
 }
 
-/// Requests whose root span (the contract's request span) did not end in
-/// error, while their trace holds an ERROR event.
+/// ERROR events in work that succeeded: in the trace of a request whose
+/// root span (the contract's request span) did not end in error, an ERROR
+/// whose own span and every span above it ended well. An ERROR inside work
+/// that failed (a handler that panicked on a duplicate of the request, an
+/// attempt that timed out before a retry succeeded) is that work's own.
 fn errors_on_success(
     run: &Run,
     request_span: &str,
-    errors: &Lookup<TraceId, &LogRecord>,
+    spans: &Lookup<SpanId, &SpanRecord>,
 ) -> Vec<Violation> {
-    let noisy: Vec<(&SpanRecord, &LogRecord)> = run
+    let succeeded: Lookup<TraceId, &SpanRecord> = run
         .spans
         .iter()
         .filter(|span| span.name == request_span && !matches!(span.status, SpanStatus::Error(_)))
-        .filter_map(|span| Some((span, *errors.get(&span.trace_id)?)))
+        .map(|span| (span.trace_id, span))
+        .collect();
+    let noisy: Vec<(&SpanRecord, &LogRecord)> = run
+        .logs
+        .iter()
+        .filter(|log| log.level == Level::Error)
+        .filter_map(|log| {
+            let trace = log.trace.as_ref()?;
+            let request = *succeeded.get(&trace.trace_id)?;
+            (!in_failed_work(trace.span_id, spans, &run.lifecycle.lost)).then_some((request, log))
+        })
         .collect();
     let mut violations: Vec<Violation> = noisy
         .iter()
@@ -150,9 +158,10 @@ fn errors_on_success(
             node: Some(super::correlation::node(log)),
             at: Some(at(log.at_ns)),
             message: format!(
-                "{} is in the trace of request span `{}` {}, which succeeded: a request that \
-                 succeeded logs nothing at ERROR (a retried attempt, a fallback taken, is a \
-                 WARN at most), or ERROR stops meaning that something needs a person",
+                "{} is in the trace of request span `{}` {}, which succeeded, and no span \
+                 around the event failed: work that succeeded logs nothing at ERROR (a retried \
+                 attempt, a fallback taken, is a WARN at most), or ERROR stops meaning that \
+                 something needs a person",
                 log.describe(),
                 span.name,
                 span.span_id
@@ -166,12 +175,40 @@ fn errors_on_success(
             node: None,
             at: None,
             message: format!(
-                "{} more requests that succeeded logged at ERROR",
+                "{} more ERROR events in work that succeeded",
                 noisy.len() - LISTED_MAX
             ),
         });
     }
     violations
+}
+
+/// Spans walked up from an event towards its trace's root, at most.
+const ANCESTORS_MAX: usize = 256;
+
+/// Whether span `id` or a span above it ended in error, or was lost with
+/// its process (work a crash cut off failed); an event whose span was never
+/// exported cannot be judged, and counts as failed work.
+fn in_failed_work(
+    id: SpanId,
+    spans: &Lookup<SpanId, &SpanRecord>,
+    lost: &[crate::run::LostSpan],
+) -> bool {
+    let mut current = Some(id);
+    for _ in 0..ANCESTORS_MAX {
+        let Some(id) = current else { return false };
+        let Some(span) = spans.get(&id) else {
+            return true;
+        };
+        if matches!(span.status, SpanStatus::Error(_)) {
+            return true;
+        }
+        current = span.parent_span_id;
+        if current.is_some_and(|parent| lost.iter().any(|span| span.span_id == parent)) {
+            return true;
+        }
+    }
+    true
 }
 
 fn origin(span: &SpanRecord) -> Option<String> {
