@@ -519,7 +519,8 @@ fn a_retried_attempt_that_left_no_log_line_is_caught_by_error_logging() {
     assert!(
         message.contains("[error_logging] trace ")
             && message.contains("span `ActorService/Invoke`")
-            && message.contains("the trace holds no event at WARN or above: the failure was swallowed"),
+            && message
+                .contains("the trace holds no event at WARN or above: the failure was swallowed"),
         "{message}"
     );
     assert_eq!(failure.checks(), [Check::ErrorLogging], "{message}");
@@ -554,7 +555,9 @@ fn an_api_key_quoted_in_an_error_log_is_caught_by_secret_leaks() {
         "{message}"
     );
     assert!(
-        message.contains("its value appears in attribute `request` of WARN event \"model provider call failed\""),
+        message.contains(
+            "its value appears in attribute `request` of WARN event \"model provider call failed\""
+        ),
         "{message}"
     );
     // The report names where, never the value: four characters of it.

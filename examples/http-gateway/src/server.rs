@@ -114,7 +114,9 @@ impl<S: TaskStore> Gateway<S> {
         let status = if result.is_ok() { "ok" } else { "error" };
         counter!(STORE_OPERATIONS, "operation" => operation, "status" => status).increment(1);
         if let Err(error) = &result {
-            span.in_scope(|| warn!(db.operation.name = operation, error = %error, "task store failed"));
+            span.in_scope(
+                || warn!(db.operation.name = operation, error = %error, "task store failed"),
+            );
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_description", error.as_str());
         }

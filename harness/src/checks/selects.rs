@@ -68,7 +68,12 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
             known_value(selector, "target", "log target", targets.iter().collect())?;
             let messages = run.logs.iter().map(|log| log.body.to_string());
             let messages: BTreeSet<String> = messages.collect();
-            known_value(selector, "message", "log message", messages.iter().collect())
+            known_value(
+                selector,
+                "message",
+                "log message",
+                messages.iter().collect(),
+            )
         }
         Quantity::Messages { selector, .. } => known_value(
             selector,

@@ -27,6 +27,7 @@ pub(crate) struct LogPromises {
     pub(crate) per_request_max: u64,
     pub(crate) per_node_second_max: u64,
     pub(crate) secrets: Vec<String>,
+    pub(crate) format: super::logs::LogFormat,
 }
 
 impl Default for LogPromises {
@@ -37,6 +38,7 @@ impl Default for LogPromises {
             per_request_max: LOG_EVENTS_PER_REQUEST_MAX_DEFAULT,
             per_node_second_max: LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT,
             secrets: Vec::new(),
+            format: super::logs::LogFormat::default(),
         }
     }
 }
@@ -56,6 +58,16 @@ impl LogPromises {
 }
 
 impl Contract {
+    /// How the service ships its logs: through the OpenTelemetry logs
+    /// bridge (the default), or as JSON lines from `tracing-subscriber`'s
+    /// fmt layer ([`LogFormat::FmtJson`]), which obsim then writes, parses
+    /// and checks the same way, and keeps as `logs.jsonl` for a failing
+    /// seed.
+    pub fn log_format(mut self, format: super::logs::LogFormat) -> Self {
+        self.logs.format = format;
+        self
+    }
+
     /// The level filter the service runs with in production, in
     /// `tracing-subscriber`'s `Targets` syntax (`"info"`,
     /// `"info,hyper=warn,my_service::db=debug"`): obsim puts it in front of
@@ -79,8 +91,9 @@ impl Contract {
     }
 
     /// How much the service may log: at most `per_request` events in one
-    /// request's trace, and at most `per_node_second` events from one node
-    /// incarnation in any one simulated second. `log_volume` fails a run
+    /// request's trace, and at most `per_node_second` events from one server
+    /// node incarnation in any one simulated second (the client node stands
+    /// for every user at once, so its own volume is not bounded). `log_volume` fails a run
     /// that logs more: a retry loop that logs every attempt, an error
     /// logged once per layer it passes. Defaults:
     /// [`LOG_EVENTS_PER_REQUEST_MAX_DEFAULT`] and
@@ -105,17 +118,14 @@ impl Contract {
 
     /// The level filter, parsed; an error names the contract's field.
     pub(crate) fn log_targets(&self) -> Result<tracing_subscriber::filter::Targets, ConfigError> {
-        self.logs
-            .filter
-            .parse()
-            .map_err(|error| ConfigError {
-                field: "contract log_filter".into(),
-                problem: format!(
-                    "{:?} is not a level filter: {error}. Expected directives such as \
+        self.logs.filter.parse().map_err(|error| ConfigError {
+            field: "contract log_filter".into(),
+            problem: format!(
+                "{:?} is not a level filter: {error}. Expected directives such as \
                      \"info\" or \"info,hyper=warn\"",
-                    self.logs.filter
-                ),
-            })
+                self.logs.filter
+            ),
+        })
     }
 
     /// Ok unless the log promises cannot be kept: a budget of zero, a
@@ -135,7 +145,10 @@ impl Contract {
         if self.logs.secrets.len() > SECRETS_MAX {
             return Err(error(
                 "secret",
-                format!("{} secrets, more than the {SECRETS_MAX} allowed", self.logs.secrets.len()),
+                format!(
+                    "{} secrets, more than the {SECRETS_MAX} allowed",
+                    self.logs.secrets.len()
+                ),
             ));
         }
         for (index, name) in self.logs.secrets.iter().enumerate() {
@@ -168,8 +181,15 @@ mod tests {
 
     #[test]
     fn a_filter_that_does_not_parse_names_the_contract_field() {
-        let error = Contract::new().log_filter("info,=").check_logs().unwrap_err();
+        let error = Contract::new()
+            .log_filter("info,x=loud")
+            .check_logs()
+            .unwrap_err();
         assert_eq!(error.field, "contract log_filter");
-        assert!(error.problem.contains("\"info,=\""), "{}", error.problem);
+        assert!(
+            error.problem.contains("\"info,x=loud\""),
+            "{}",
+            error.problem
+        );
     }
 }

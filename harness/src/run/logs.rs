@@ -71,8 +71,53 @@ pub struct LogRecord {
     /// Every other field, as text, sorted by key.
     pub attributes: Vec<(Arc<str>, Arc<str>)>,
     /// The trace and span current when it was emitted, as the SDK attached
-    /// them; None outside every span.
+    /// them; None outside every span. For a JSON line
+    /// ([`LogFormat::FmtJson`]), the span current when it was written, and
+    /// only if the line carries that span's trace id: an operator who finds
+    /// the line can find the request only then.
     pub trace: Option<crate::run::SpanRef>,
+    /// The line exactly as the service wrote it, for a JSON line; None for
+    /// a record of the OpenTelemetry bridge.
+    pub original: Option<Arc<str>>,
+}
+
+/// How a service ships its logs, which is how obsim captures them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Through the OpenTelemetry logs bridge (`opentelemetry-appender-tracing`)
+    /// into the SDK, which attaches the current span's trace and span ids.
+    #[default]
+    OtelBridge,
+    /// As JSON lines written by `tracing-subscriber`'s fmt layer
+    /// (`fmt::layer().json()`), with these of its settings. Such a line
+    /// carries no trace id of its own: a service that wants its lines
+    /// found by trace records the id in a field of its span (or the event)
+    /// itself, and `log_correlation` checks that it did.
+    FmtJson(FmtJson),
+}
+
+/// The fmt layer's JSON settings a service runs with; the defaults are
+/// `tracing-subscriber`'s own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FmtJson {
+    /// `flatten_event`: the event's fields at the top level rather than
+    /// under `fields` (default false).
+    pub flatten_event: bool,
+    /// `with_current_span`: the current span's name and fields under `span`
+    /// (default true).
+    pub current_span: bool,
+    /// `with_span_list`: every span in scope under `spans` (default true).
+    pub span_list: bool,
+}
+
+impl Default for FmtJson {
+    fn default() -> Self {
+        FmtJson {
+            flatten_event: false,
+            current_span: true,
+            span_list: true,
+        }
+    }
 }
 
 impl LogRecord {
@@ -119,8 +164,9 @@ pub(crate) fn log_line(log: &LogRecord) -> String {
     let trace = log.trace.as_ref().map_or("-".to_string(), |trace| {
         format!("{}/{}", trace.trace_id, trace.span_id)
     });
+    let original = log.original.as_deref().unwrap_or("-");
     format!(
-        "log {} {}#{:?} {} {} {:?} trace={} {:?} attrs=[{}]",
+        "log {} {}#{:?} {} {} {:?} trace={} {:?} attrs=[{}] original={original}",
         log.at_ns,
         log.node,
         log.incarnation,

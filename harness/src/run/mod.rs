@@ -30,10 +30,10 @@ pub(crate) use contract::{final_metrics, final_selectors};
 pub use contract::{Balance, Contract, MetricsRoute, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
 pub use log_contract::{
-    LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT, LOG_EVENTS_PER_REQUEST_MAX_DEFAULT,
-    LOG_FILTER_DEFAULT, SECRETS_MAX,
+    LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT, LOG_EVENTS_PER_REQUEST_MAX_DEFAULT, LOG_FILTER_DEFAULT,
+    SECRETS_MAX,
 };
-pub use logs::{Level, LogRecord, OtelLog};
+pub use logs::{FmtJson, Level, LogFormat, LogRecord, OtelLog};
 pub(crate) use node::server_name;
 pub use record::{FinalSource, IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
 use tracing::span;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -25,7 +25,8 @@ use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
 use super::logs::{service_logs, LogsCapture};
 use crate::run::{
-    LogRecord, LostSpan, OpenSpan, OtelLog, SpanDigest, SpanDigester, SpanLifecycle, SpanOrigin, SpanRecord,
+    LogFormat, LogRecord, LostSpan, OpenSpan, OtelLog, SpanDigest, SpanDigester, SpanLifecycle,
+    SpanOrigin, SpanRecord,
 };
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
@@ -281,7 +282,7 @@ impl Capture {
         keep: Keep,
         service_name: &str,
         ids: ChaCha8Rng,
-        log_filter: Targets,
+        (log_format, log_filter): (LogFormat, Targets),
         nodes: NodeNames,
         clock: Clock,
         ledger: Arc<Ledger>,
@@ -292,15 +293,31 @@ impl Capture {
             digest: (keep == Keep::Digest).then(SpanDigester::new),
             ..Exported::default()
         }));
-        let (logs, bridge) = LogsCapture::new(
-            keep == Keep::RecordsAndOtel,
-            service_name,
-            log_filter,
-            nodes.clone(),
-            clock.clone(),
-            ledger.clone(),
-            limits.clone(),
-        );
+        let (logs, bridge, json) = match log_format {
+            LogFormat::OtelBridge => {
+                let (logs, bridge) = LogsCapture::new(
+                    keep == Keep::RecordsAndOtel,
+                    service_name,
+                    log_filter,
+                    nodes.clone(),
+                    clock.clone(),
+                    ledger.clone(),
+                    limits.clone(),
+                );
+                (logs, Some(bridge), None)
+            }
+            LogFormat::FmtJson(settings) => {
+                let (logs, json) = LogsCapture::json(
+                    settings,
+                    log_filter,
+                    nodes.clone(),
+                    clock.clone(),
+                    ledger.clone(),
+                    limits.clone(),
+                );
+                (logs, None, Some(json))
+            }
+        };
         let processor = CaptureProcessor {
             nodes: nodes.clone(),
             ledger,
@@ -321,7 +338,8 @@ impl Capture {
                 clock,
             })
             .with(otel_layer(&provider, "obsim"))
-            .with(bridge);
+            .with(bridge)
+            .with(json);
         let capture = Capture {
             _provider: provider,
             nodes,
@@ -379,18 +397,35 @@ impl Capture {
 pub(crate) fn service_pipeline(
     service_name: &str,
     ids: ChaCha8Rng,
-    log_filter: Targets,
+    (log_format, log_filter): (LogFormat, Targets),
 ) -> (
     (SdkTracerProvider, SdkLoggerProvider),
     impl tracing::Subscriber + Send + Sync,
 ) {
     let builder = SdkTracerProvider::builder().with_simple_exporter(DroppingExporter);
     let provider = provider(builder, service_name, ids);
-    let (logger, bridge) = service_logs(service_name, log_filter);
+    let (logger, bridge) = service_logs(service_name, log_filter.clone());
+    // The service's own logs pipeline: the bridge, or JSON lines written to
+    // where nobody reads them.
+    let (bridge, json) = match log_format {
+        LogFormat::OtelBridge => (Some(bridge), None),
+        LogFormat::FmtJson(settings) => {
+            let json = tracing_subscriber::fmt::layer()
+                .json()
+                .with_ansi(false)
+                .flatten_event(settings.flatten_event)
+                .with_current_span(settings.current_span)
+                .with_span_list(settings.span_list)
+                .with_writer(std::io::sink)
+                .with_filter(log_filter);
+            (None, Some(json))
+        }
+    };
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::filter_fn(not_madsim))
         .with(otel_layer(&provider, "service"))
-        .with(bridge);
+        .with(bridge)
+        .with(json);
     ((provider, logger), subscriber)
 }
 

@@ -23,7 +23,7 @@ use super::clock::Clock;
 use super::interner::Interner;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
-use crate::run::{Level, LogRecord, OtelLog, SpanRef};
+use crate::run::{FmtJson, Level, LogRecord, OtelLog, SpanRef};
 
 /// What the run's log events became.
 #[derive(Default)]
@@ -84,6 +84,7 @@ impl LogProcessor for LogCapture {
                 trace_id: trace.trace_id.into(),
                 span_id: trace.span_id.into(),
             }),
+            original: None,
         };
         logged.records.push(log);
         if let Some(otel) = logged.otel.as_mut() {
@@ -129,8 +130,8 @@ fn level(severity: Option<Severity>) -> Level {
 
 /// The capture side of a run's logs: read after the run.
 pub(crate) struct LogsCapture {
-    /// Kept so the logger lives as long as the run.
-    _provider: SdkLoggerProvider,
+    /// Kept so the logger lives as long as the run; none for JSON lines.
+    _provider: Option<SdkLoggerProvider>,
     logged: Arc<Mutex<Logged>>,
 }
 
@@ -173,7 +174,7 @@ impl LogsCapture {
             .build();
         let layer = OpenTelemetryTracingBridge::new(&provider).with_filter(filter);
         let capture = LogsCapture {
-            _provider: provider,
+            _provider: Some(provider),
             logged,
         };
         (capture, layer)
@@ -185,12 +186,189 @@ impl LogsCapture {
         let mut logged = self.logged.lock().expect("log capture lock");
         let mut records = std::mem::take(&mut logged.records);
         records.shrink_to_fit();
-        let otel = logged
-            .otel
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let otel = logged.otel.as_mut().map(std::mem::take).unwrap_or_default();
         (records, otel)
+    }
+}
+
+/// The fmt layer writing JSON lines into the run's capture, as the service
+/// would write them to stdout, with the service's settings.
+pub(crate) type JsonLayer<S> = tracing_subscriber::filter::Filtered<
+    tracing_subscriber::fmt::Layer<
+        S,
+        tracing_subscriber::fmt::format::JsonFields,
+        tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+        JsonSink,
+    >,
+    Targets,
+    S,
+>;
+
+impl LogsCapture {
+    /// The capture of a service that logs JSON lines through
+    /// `tracing-subscriber`'s fmt layer ([`FmtJson`]): the layer, with the
+    /// service's settings and level filter, writes each line into the run's
+    /// capture, which parses it into a record.
+    pub(crate) fn json<S>(
+        settings: FmtJson,
+        filter: Targets,
+        nodes: NodeNames,
+        clock: Clock,
+        ledger: Arc<Ledger>,
+        limits: Arc<Limits>,
+    ) -> (LogsCapture, JsonLayer<S>)
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let logged = Arc::new(Mutex::new(Logged::default()));
+        let sink = JsonSink(Arc::new(LogCapture {
+            nodes,
+            ledger,
+            logged: logged.clone(),
+            limits,
+            clock,
+        }));
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_ansi(false)
+            .flatten_event(settings.flatten_event)
+            .with_current_span(settings.current_span)
+            .with_span_list(settings.span_list)
+            .with_writer(sink)
+            .with_filter(filter);
+        let capture = LogsCapture {
+            _provider: None,
+            logged,
+        };
+        (capture, layer)
+    }
+}
+
+/// Where the fmt layer writes: one [`JsonLine`] per event.
+pub(crate) struct JsonSink(Arc<LogCapture>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for JsonSink {
+    type Writer = JsonLine<'a>;
+
+    fn make_writer(&'a self) -> JsonLine<'a> {
+        JsonLine {
+            sink: &self.0,
+            name: "",
+            line: Vec::new(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> JsonLine<'a> {
+        JsonLine {
+            sink: &self.0,
+            name: meta.name(),
+            line: Vec::new(),
+        }
+    }
+}
+
+/// Longest JSON line kept whole; a longer one is cut (and says so), so one
+/// huge event cannot hold the run's memory.
+const JSON_LINE_BYTES_MAX: usize = 64 * 1024;
+
+/// One event's line, recorded when the fmt layer is done writing it.
+pub(crate) struct JsonLine<'a> {
+    sink: &'a LogCapture,
+    /// The event's call site name (`event src/x.rs:12`).
+    name: &'static str,
+    line: Vec<u8>,
+}
+
+impl std::io::Write for JsonLine<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = JSON_LINE_BYTES_MAX.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for JsonLine<'_> {
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            let line = String::from_utf8_lossy(&self.line).trim_end().to_string();
+            self.sink.record_json(&line, self.name);
+        }
+    }
+}
+
+impl LogCapture {
+    /// Records a JSON line as the service wrote it: its level, target,
+    /// message and fields read back from the JSON, its trace the span
+    /// current now if the line carries that span's trace id.
+    fn record_json(&self, line: &str, name: &'static str) {
+        let now = self.clock.elapsed();
+        if !self.limits.take(Bound::Logs, now) {
+            return;
+        }
+        let node = super::capture::current_node_name(&self.nodes);
+        let incarnation = self.ledger.live(&node);
+        let parsed: Option<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_str(line).ok();
+        let parsed = parsed.unwrap_or_default();
+        let fields = match parsed.get("fields") {
+            Some(serde_json::Value::Object(fields)) => fields.clone(),
+            _ => parsed.clone(),
+        };
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        // OpenTelemetry's current context, as `tracing-opentelemetry`
+        // activates it on each span's entry (what the bridge reads too):
+        // asking tracing for its current span from inside its own event
+        // would get none.
+        let current = {
+            use opentelemetry::trace::TraceContextExt as _;
+            let context = opentelemetry::Context::current();
+            let span = context.span();
+            let span_context = span.span_context();
+            span_context.is_valid().then(|| SpanRef {
+                trace_id: span_context.trace_id().into(),
+                span_id: span_context.span_id().into(),
+            })
+        };
+        let trace = current.filter(|span| line.contains(&span.trace_id.to_string()));
+        let mut logged = self.logged.lock().expect("log capture lock");
+        let strings = &mut logged.strings;
+        let mut attributes: Vec<(Arc<str>, Arc<str>)> = fields
+            .iter()
+            .filter(|(key, _)| key.as_str() != "message")
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    "timestamp" | "level" | "target" | "span" | "spans"
+                )
+            })
+            .map(|(key, value)| (strings.get(key), strings.get(&text(value))))
+            .collect();
+        attributes.sort();
+        let level = parsed
+            .get("level")
+            .and_then(|level| level.as_str())
+            .and_then(Level::parse)
+            .unwrap_or(Level::Info);
+        let log = LogRecord {
+            at_ns: now.as_nanos() as i64,
+            node,
+            incarnation,
+            level,
+            target: strings.get(parsed.get("target").and_then(|t| t.as_str()).unwrap_or("")),
+            name: strings.get(name),
+            body: strings.get(&fields.get("message").map(text).unwrap_or_default()),
+            attributes,
+            trace,
+            original: Some(Arc::from(line)),
+        };
+        logged.records.push(log);
     }
 }
 

@@ -30,7 +30,8 @@ mod watchdog;
 mod world;
 
 pub use builder::{
-    Builder, LABEL_VALUES_MAX_DEFAULT, LOG_LIMIT_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT, WALL_LIMIT_DEFAULT,
+    Builder, LABEL_VALUES_MAX_DEFAULT, LOG_LIMIT_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
+    WALL_LIMIT_DEFAULT,
 };
 pub use dependency::{Dependency, DependencyError};
 pub use endpoint::{

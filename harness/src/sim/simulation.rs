@@ -286,7 +286,7 @@ impl Sim {
             keep,
             &self.config.scenario,
             component_stream(seed, "otel-ids"),
-            log_filter.clone(),
+            (self.contract.logs.format.clone(), log_filter.clone()),
             world.node_names.clone(),
             world.clock.clone(),
             world.ledger.clone(),
@@ -303,7 +303,7 @@ impl Sim {
                 let (provider, pipeline) = service_pipeline(
                     &self.config.scenario,
                     component_stream(seed, "otel-ids"),
-                    log_filter,
+                    (self.contract.logs.format.clone(), log_filter),
                 );
                 _pipeline = Some(provider);
                 tracing::subscriber::set_default(pipeline)

@@ -297,6 +297,18 @@ fn write_files(
     let logs = run.map_or(&[][..], |run| &run.otel_logs);
     let json = super::log_artifacts::otlp_logs_json(logs, &failure.scenario)?;
     fs::write(folder.join("logs.otlp.json"), json + "\n")?;
+    // A service that ships JSON lines: the lines as it wrote them.
+    let lines: Vec<&str> = run
+        .map(|run| {
+            run.logs
+                .iter()
+                .filter_map(|log| log.original.as_deref())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !lines.is_empty() {
+        fs::write(folder.join("logs.jsonl"), lines.join("\n") + "\n")?;
+    }
     fs::write(folder.join("scrapes.txt"), or_no_run(run, scrapes_text))?;
     fs::write(folder.join("finals.txt"), or_no_run(run, finals_text))?;
     fs::write(folder.join("faults.txt"), or_no_run(run, faults_text))?;

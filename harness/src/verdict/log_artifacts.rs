@@ -28,13 +28,19 @@ pub fn otlp_logs_request(logs: &[OtelLog], service: &str) -> ExportLogsServiceRe
         .flat_map(|(node, logs)| {
             let pairs: Vec<_> = logs.iter().map(|log| (&log.record, &scope)).collect();
             let batch = LogBatch::new(&pairs);
-            let mut resources =
-                group_logs_by_resource_and_scope(&batch, &super::artifacts::resource(service, Some(node)));
+            let mut resources = group_logs_by_resource_and_scope(
+                &batch,
+                &super::artifacts::resource(service, Some(node)),
+            );
             // Grouped through a hash map: put the scopes in a fixed order.
             for resource in &mut resources {
                 resource.scope_logs.sort_by(|a, b| {
                     let name = |scope: &opentelemetry_proto::tonic::logs::v1::ScopeLogs| {
-                        scope.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default()
+                        scope
+                            .scope
+                            .as_ref()
+                            .map(|s| s.name.clone())
+                            .unwrap_or_default()
                     };
                     name(a).cmp(&name(b))
                 });

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use super::{at, LISTED_MAX};
 use crate::checks::{Check, Lookup, LookupSet, Violation};
-use crate::run::{Contract, Level, LogRecord, Run, SpanId, SpanRef, SpanRecord, SpanStatus, TraceId};
+use crate::run::{
+    Contract, Level, LogRecord, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId,
+};
 
 /// How long after a failure its process may die without having logged it.
 pub const CRASH_GRACE: Duration = Duration::from_secs(1);
@@ -49,7 +51,15 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
     let failed_ops = run
         .storage_ops
         .iter()
-        .filter_map(|op| Some((op.span?, op.failure.as_deref()?, op.ended_at, "storage", op.operation.to_string())))
+        .filter_map(|op| {
+            Some((
+                op.span?,
+                op.failure.as_deref()?,
+                op.ended_at,
+                "storage",
+                op.operation.to_string(),
+            ))
+        })
         .chain(run.dependency_calls.iter().filter_map(|call| {
             Some((
                 call.span?,
@@ -63,7 +73,9 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
         let SpanRef { trace_id, span_id } = span_ref;
         // Only once its process ended the span that covered it: it handled
         // the failure, and could have said so.
-        let Some(span) = spans.get(&span_id) else { continue };
+        let Some(span) = spans.get(&span_id) else {
+            continue;
+        };
         if warned.contains(&trace_id) || died_soon_after(run, span) {
             continue;
         }
@@ -117,7 +129,10 @@ fn listed(silent: BTreeMap<i64, Silent>, message: impl Fn(&Silent) -> String) ->
             subject: "failures".into(),
             node: None,
             at: None,
-            message: format!("{} more failures left no WARN or ERROR event", total - LISTED_MAX),
+            message: format!(
+                "{} more failures left no WARN or ERROR event",
+                total - LISTED_MAX
+            ),
         });
     }
     violations

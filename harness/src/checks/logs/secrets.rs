@@ -92,6 +92,12 @@ fn leaks(run: &Run, needle: &str) -> Vec<Leak> {
     for log in &run.logs {
         let place = if log.body.contains(needle) {
             Some("the body".to_string())
+        } else if log
+            .original
+            .as_deref()
+            .is_some_and(|line| line.contains(needle))
+        {
+            Some("the JSON line (a field of the event or of a span in scope)".to_string())
         } else {
             log.attributes
                 .iter()
@@ -100,10 +106,7 @@ fn leaks(run: &Run, needle: &str) -> Vec<Leak> {
         };
         if let Some(place) = place {
             found.push(Leak {
-                place: format!(
-                    "{place} of {}",
-                    log.describe().replace(needle, "<secret>")
-                ),
+                place: format!("{place} of {}", log.describe().replace(needle, "<secret>")),
                 node: Some(super::correlation::node(log)),
                 at: Some(at(log.at_ns)),
             });
@@ -114,7 +117,8 @@ fn leaks(run: &Run, needle: &str) -> Vec<Leak> {
             Some("its name".to_string())
         } else if let Some((key, _)) = span.attributes.iter().find(|(_, v)| v.contains(needle)) {
             Some(format!("attribute `{key}`"))
-        } else if matches!(&span.status, crate::run::SpanStatus::Error(text) if text.contains(needle)) {
+        } else if matches!(&span.status, crate::run::SpanStatus::Error(text) if text.contains(needle))
+        {
             Some("its status description".to_string())
         } else {
             span.events
@@ -140,7 +144,10 @@ fn leaks(run: &Run, needle: &str) -> Vec<Leak> {
     for scrape in &run.scrapes {
         if scrape.body.contains(needle) {
             found.push(Leak {
-                place: format!("the metrics a scrape read ({})", series_of(&scrape.body, needle)),
+                place: format!(
+                    "the metrics a scrape read ({})",
+                    series_of(&scrape.body, needle)
+                ),
                 node: Some(scrape.node.clone()),
                 at: Some(scrape.at),
             });

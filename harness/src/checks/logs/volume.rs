@@ -1,6 +1,6 @@
 //! `log_volume`: no storms. A request leaves at most the contract's budget
-//! of events in its trace, and a node incarnation emits at most its budget
-//! in any one simulated second. A retry loop that logs every attempt, or an
+//! of events in its trace, and a server node incarnation emits at most its
+//! budget in any one simulated second. A retry loop that logs every attempt, or an
 //! error logged again by every layer it passes, fails here before it fills
 //! a disk in production.
 
@@ -62,7 +62,9 @@ fn per_request(run: &Run, max: u64) -> Vec<Violation> {
 
 fn per_node_second(run: &Run, max: u64) -> Vec<Violation> {
     let mut by_second: BTreeMap<(String, i64), Vec<&LogRecord>> = BTreeMap::new();
-    for log in &run.logs {
+    // Server nodes only: the client node stands for every user of the
+    // service at once, and its volume is the workload's, not a process's.
+    for log in run.logs.iter().filter(|log| super::on_server(log)) {
         let second = log.at_ns.div_euclid(1_000_000_000);
         by_second
             .entry((super::correlation::node(log), second))
@@ -109,10 +111,7 @@ fn per_node_second(run: &Run, max: u64) -> Vec<Violation> {
 fn loudest(logs: &[&LogRecord]) -> String {
     let mut sites: BTreeMap<(&str, &str), (usize, &LogRecord)> = BTreeMap::new();
     for log in logs {
-        sites
-            .entry((&log.name, &log.target))
-            .or_insert((0, log))
-            .0 += 1;
+        sites.entry((&log.name, &log.target)).or_insert((0, log)).0 += 1;
     }
     let mut sites: Vec<(usize, &LogRecord)> = sites.into_values().collect();
     sites.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
