@@ -278,10 +278,10 @@ pub use obsim_scenario as scenario;
 pub use obsim_harness::Request as IncomingRequest;
 pub use obsim_harness::{
     Builder, Call, CallError, Check, ClientContext, Contract, Dependency, DependencyError, Failure,
-    HandlerFaults, InjectedPanic, Invocation, MetricsHandler, MetricsResponse, Network,
-    NodeContext, Outcome, Problem, ReplyStatus, Responder, Run, Sim, Spans, Storage, StorageError,
-    Sweep, System, Verdict, Violation, Workload, APP_PORT, OPENMETRICS_TEXT_CONTENT_TYPE,
-    PROMETHEUS_TEXT_CONTENT_TYPE, SCHEDULING_SLACK,
+    FmtJson, HandlerFaults, InjectedPanic, Invocation, LogFormat, MetricsHandler, MetricsResponse,
+    Network, NodeContext, Outcome, Problem, ReplyStatus, Responder, Run, Sim, Spans, Storage,
+    StorageError, Sweep, System, Verdict, Violation, Workload, APP_PORT,
+    OPENMETRICS_TEXT_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, SCHEDULING_SLACK,
 };
 pub use span::{CancelGuard, SpanFutureExt, TraceHeaders, CANCELLED};
 pub use suite::{load_scenario, NoSettings, Suite, SuiteFile};

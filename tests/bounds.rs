@@ -54,6 +54,39 @@ fn a_run_stops_the_moment_it_crosses_its_span_bound() {
     );
 }
 
+/// A run that logs past its bound is stopped there, failed, not left to
+/// fill memory (here the storm switch's case, which logs a line per retry).
+#[test]
+fn a_run_stops_the_moment_it_crosses_its_log_bound() {
+    let case = obsim_fixtures::bug_case(obsim_fixtures::Bug::WriteRetryLogStorm);
+    let failure = case
+        .builder("cargo test --test bounds")
+        .log_limit(200)
+        .build({
+            let config = case.config();
+            move || ActorSystem::new(config.clone())
+        })
+        .expect("valid")
+        .check_seed(case.seed)
+        .failure
+        .expect("a crossed bound fails the seed");
+    let Problem::Run(RunError::Bound(crossed)) = &failure.problem else {
+        panic!("expected a crossed bound, got: {failure}");
+    };
+    assert_eq!(crossed.bound, Bound::Logs);
+    assert_eq!(crossed.limit, 200);
+    let message = failure.to_string();
+    assert!(message.contains("200 log events captured"), "{message}");
+    assert!(message.contains("raise `log_limit`"), "{message}");
+    assert!(
+        message.ends_with(&format!(
+            "replay: OBSIM_SEED={} cargo test --test bounds",
+            case.seed
+        )),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_scrape_bound_the_run_cannot_keep_is_refused_before_it_runs() {
     let error = skeleton()

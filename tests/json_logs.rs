@@ -11,7 +11,7 @@ use obsim::deps::opentelemetry::trace::{Status, TraceContextExt as _};
 use obsim::deps::tracing::field::Empty;
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::deps::{madsim, tracing};
-use obsim::harness::{Check, FmtJson, LogFormat};
+use obsim::{Check, FmtJson, LogFormat};
 use obsim::{ClientContext, Contract, NodeContext, Sim, SpanFutureExt, System, TraceHeaders};
 
 #[derive(Clone)]
