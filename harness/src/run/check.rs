@@ -31,13 +31,16 @@ pub enum Check {
     AlertCorrectness,
     /// Every fault of the plan fired: the run really tested what it claims.
     FaultsFired,
+    /// Every panel target of the system's dashboards, its variables filled,
+    /// matches series over what was scraped at some instant of the run.
+    DashboardQueries,
     /// A scenario's own expectation held.
     Expectation,
 }
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 9] = [
+    pub const INVARIANTS: [Check; 10] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -47,9 +50,10 @@ impl Check {
         Check::ExpositionLint,
         Check::SeedDeterminism,
         Check::AlertCorrectness,
+        Check::DashboardQueries,
     ];
 
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 12] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -61,6 +65,7 @@ impl Check {
         Check::AlertCorrectness,
         Check::FaultsFired,
         Check::Expectation,
+        Check::DashboardQueries,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +81,7 @@ impl Check {
             Check::AlertCorrectness => "alert_correctness",
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",
+            Check::DashboardQueries => "dashboard_queries",
         }
     }
 
