@@ -100,3 +100,78 @@ fn the_bug_free_runtimes_dashboard_reads_every_panel_and_its_error_rate_matches_
     let verdict = sim.check_seed(0);
     assert!(verdict.failure.is_none(), "{}", verdict.failure.unwrap());
 }
+
+/// A scenario file of the skeleton's shape in a folder of its own, with
+/// `extra` lines and a dashboard of its own beside it.
+fn scenario_file(name: &str, expect: &str) -> (PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let dashboard = r#"{"title": "Another", "panels": [{"title": "Error rate", "targets": [{"refId": "A", "expr": "sum(rate(actors_invocations_total[1m]))"}]}]}"#;
+    std::fs::write(dir.join("another.json"), dashboard).expect("written");
+    let text = format!(
+        "name = \"{name}\"\ndescription = \"d\"\nexpect = [{expect:?}]\n\n[run]\nduration = \"2s\"\n\n[dashboards]\nfiles = [\"another.json\"]\n"
+    );
+    let path = dir.join("t.toml");
+    std::fs::write(&path, text).expect("written");
+    (dir, path)
+}
+
+#[test]
+fn a_panel_claim_naming_no_panel_or_an_ambiguous_one_is_refused_at_its_expect_line() {
+    let suite = obsim_fixtures::suite().artifacts_dir(None);
+    let (dir, path) = scenario_file("panel-claim-none", r#"panel "Eror rate" within 10% of truth"#);
+    let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
+    assert_eq!(error.line, Some(3), "{error}");
+    assert!(
+        error
+            .message
+            .contains(r#"no dashboard panel is titled "Eror rate", so it could never be read. The dashboards have "Error rate", "Invocation latency""#),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let (dir, path) = scenario_file("panel-claim-two", r#"panel "Error rate" within 10% of truth"#);
+    let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
+    assert!(
+        error.message.contains(r#"2 panels are titled "Error rate" (fixtures/dashboards/actors.json:"#),
+        "{error}"
+    );
+    assert!(error.message.contains("the claim is ambiguous"), "{error}");
+    let (_, path) = scenario_file("panel-claim-two", r#"panel "Invocation latency" within 10% of truth"#);
+    let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
+    assert!(
+        error.message.contains(r#"panel "Invocation latency" has 2 targets: a claim reads a panel of one"#),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_contract_dashboard_that_does_not_load_is_refused_when_the_sim_is_built() {
+    use obsim::deps::futures::future::BoxFuture;
+    struct Broken;
+    impl obsim::System for Broken {
+        fn serve(&self, _node: obsim::NodeContext) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+        fn drive(&self, _client: obsim::ClientContext) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+        fn contract(&self) -> obsim::Contract {
+            obsim::Contract::new().dashboard(
+                "broken.json",
+                r#"{"panels": [{"title": "Latency", "targets": [{"refId": "A", "expr": "topk(3, up)"}]}]}"#,
+            )
+        }
+    }
+    let error = obsim::Sim::builder("broken").build(|| Broken).map(|_| ()).unwrap_err();
+    assert_eq!(error.field, "contract dashboard \"broken.json\"");
+    assert!(
+        error.problem.starts_with(
+            "broken.json:1: panel \"Latency\": `topk(3, up)`: target A: the aggregation `topk` is outside the PromQL subset"
+        ),
+        "{error}"
+    );
+}

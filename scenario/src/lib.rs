@@ -44,3 +44,5 @@ pub use scenario::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod dashboards_tests;
