@@ -120,7 +120,10 @@ fn scenario_file(name: &str, expect: &str) -> (PathBuf, PathBuf) {
 #[test]
 fn a_panel_claim_naming_no_panel_or_an_ambiguous_one_is_refused_at_its_expect_line() {
     let suite = obsim_fixtures::suite().artifacts_dir(None);
-    let (dir, path) = scenario_file("panel-claim-none", r#"panel "Eror rate" within 10% of truth"#);
+    let (dir, path) = scenario_file(
+        "panel-claim-none",
+        r#"panel "Eror rate" within 10% of truth"#,
+    );
     let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
     assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
     assert_eq!(error.line, Some(3), "{error}");
@@ -131,18 +134,28 @@ fn a_panel_claim_naming_no_panel_or_an_ambiguous_one_is_refused_at_its_expect_li
         "{error}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-    let (dir, path) = scenario_file("panel-claim-two", r#"panel "Error rate" within 10% of truth"#);
+    let (dir, path) = scenario_file(
+        "panel-claim-two",
+        r#"panel "Error rate" within 10% of truth"#,
+    );
     let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
     assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
     assert!(
-        error.message.contains(r#"2 panels are titled "Error rate" (fixtures/dashboards/actors.json:"#),
+        error
+            .message
+            .contains(r#"2 panels are titled "Error rate" (fixtures/dashboards/actors.json:"#),
         "{error}"
     );
     assert!(error.message.contains("the claim is ambiguous"), "{error}");
-    let (_, path) = scenario_file("panel-claim-two", r#"panel "Invocation latency" within 10% of truth"#);
+    let (_, path) = scenario_file(
+        "panel-claim-two",
+        r#"panel "Invocation latency" within 10% of truth"#,
+    );
     let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
     assert!(
-        error.message.contains(r#"panel "Invocation latency" has 2 targets: a claim reads a panel of one"#),
+        error
+            .message
+            .contains(r#"panel "Invocation latency" has 2 targets: a claim reads a panel of one"#),
         "{error}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -166,7 +179,10 @@ fn a_contract_dashboard_that_does_not_load_is_refused_when_the_sim_is_built() {
             )
         }
     }
-    let error = obsim::Sim::builder("broken").build(|| Broken).map(|_| ()).unwrap_err();
+    let error = obsim::Sim::builder("broken")
+        .build(|| Broken)
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(error.field, "contract dashboard \"broken.json\"");
     assert!(
         error.problem.starts_with(
@@ -174,4 +190,60 @@ fn a_contract_dashboard_that_does_not_load_is_refused_when_the_sim_is_built() {
         ),
         "{error}"
     );
+}
+
+/// A panel whose query selects real series but never returns one fails
+/// too; and a panel claim that does not hold says what each side read.
+#[test]
+fn a_panel_that_never_shows_data_and_a_claim_truth_contradicts_both_fail() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("panel-never");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let dashboard = r#"{
+  "title": "Checks",
+  "panels": [
+    {"title": "Never", "targets": [{"refId": "A", "expr": "up{job=\"actors\"} > 5"}]},
+    {"title": "Active", "targets": [{"refId": "A", "expr": "sum(actors_active)"}]}
+  ]
+}"#;
+    std::fs::write(dir.join("checks.json"), dashboard).expect("written");
+    let text = "name = \"panel-never\"\ndescription = \"d\"\nexpect = ['panel \"Active\" within 1 of truth']\n\n[run]\nduration = \"2s\"\n\n[dashboards]\nfiles = [\"checks.json\"]\n";
+    let path = dir.join("t.toml");
+    std::fs::write(&path, text).expect("written");
+    let suite = obsim_fixtures::suite().artifacts_dir(None);
+    let (_, sim) = suite
+        .load(&path, "unused")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let failure = sim.check_seed(0).failure.expect("both fail");
+    let message = failure.to_string();
+    assert!(
+        message.contains("[dashboard_queries] dashboard \"Checks\" panel \"Never\" target A: ("),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "checks.json:4) `up{job=\"actors\"} > 5` returned no series at any of the run's"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("the panel shows no data for the whole run"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "[expectation] `panel \"Active\" within 1 of truth`: does not hold: at the last instant"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("on the scraped timeline and no series on the ground-truth timeline"),
+        "{message}"
+    );
+    assert_eq!(
+        failure.checks(),
+        [Check::DashboardQueries, Check::Expectation],
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,7 +54,11 @@ fn a_bad_dashboard_names_the_field_the_file_the_line_and_the_panel() {
     std::fs::write(folder.0.join("svc.json"), bad).unwrap();
     let text = "name = \"t\"\ndescription = \"d\"\n\n[dashboards]\nfiles = [\"svc.json\"]\n";
     let error = parse(&folder.0, text).unwrap_err();
-    assert_eq!(error.field.as_deref(), Some("dashboards.files[0]"), "{error}");
+    assert_eq!(
+        error.field.as_deref(),
+        Some("dashboards.files[0]"),
+        "{error}"
+    );
     assert_eq!(error.line, Some(5), "{error}");
     assert!(
         error
@@ -64,7 +68,10 @@ fn a_bad_dashboard_names_the_field_the_file_the_line_and_the_panel() {
     );
     let missing = text.replace("svc.json", "nowhere.json");
     let error = parse(&folder.0, &missing).unwrap_err();
-    assert!(error.message.contains("nowhere.json cannot be read"), "{error}");
+    assert!(
+        error.message.contains("nowhere.json cannot be read"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -73,7 +80,10 @@ fn a_panel_claim_needs_the_dashboard_check_when_checks_are_listed() {
     let text = "name = \"t\"\ndescription = \"d\"\nchecks = [\"counter_monotonicity\"]\nexpect = ['panel \"Error rate\" within 1 of truth']\n";
     let error = parse(&folder.0, text).unwrap_err();
     assert_eq!(error.field.as_deref(), Some("checks"), "{error}");
-    assert!(error.message.contains("list \"dashboard_queries\""), "{error}");
+    assert!(
+        error.message.contains("list \"dashboard_queries\""),
+        "{error}"
+    );
     let error = parse(&folder.0, &text.replace("\"Error rate\"", "Error")).unwrap_err();
     assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
     assert!(error.message.contains("in double quotes"), "{error}");

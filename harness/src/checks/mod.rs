@@ -122,8 +122,8 @@ pub(crate) fn check_run_judged(
         violations.extend(promtool::promtool_check(run, memo));
     }
     // Built once: the dashboards read the rules' recorded series too.
-    let dashboards = on(Check::DashboardQueries) && !config.dashboards.is_empty();
-    let timelines = (on(Check::AlertCorrectness) || dashboards)
+    let read_dashboards = on(Check::DashboardQueries) && !config.dashboards.is_empty();
+    let timelines = (on(Check::AlertCorrectness) || read_dashboards)
         .then(|| alerts::timelines(run, config, contract, rules))
         .flatten();
     if on(Check::AlertCorrectness) {
@@ -134,7 +134,7 @@ pub(crate) fn check_run_judged(
             judged,
         ));
     }
-    if dashboards {
+    if read_dashboards {
         violations.extend(dashboards::dashboard_queries(
             run,
             config,
