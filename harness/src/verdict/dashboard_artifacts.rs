@@ -82,12 +82,15 @@ fn variables_text(filled: &obsim_rules::FilledDashboard) -> String {
 fn panel_text(panel: &FilledPanel, evaluated: &Evaluated) -> String {
     let mut text = String::new();
     for target in &panel.targets {
+        // A query of several lines keeps its lines, indented under the first.
+        let indent = |query: &str| query.replace('\n', "\n              ");
         text.push_str(&format!(
             "\ntarget {}\n  as written: {}\n",
-            target.ref_id, target.written
+            target.ref_id,
+            indent(&target.written)
         ));
         if let Some(filled) = &target.text {
-            text.push_str(&format!("  filled:     {filled}\n"));
+            text.push_str(&format!("  filled:     {}\n", indent(filled)));
         }
         let expr = match &target.expr {
             Ok(expr) => expr,
