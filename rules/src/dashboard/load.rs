@@ -127,9 +127,10 @@ pub fn parse_dashboard(file: &str, text: &str) -> Result<Dashboard, DashboardErr
         );
         return Err(error(None, problem));
     }
+    let mut places = Places::new(text);
     let mut variables: Vec<Variable> = Vec::new();
     for (index, raw) in raw.templating.list.iter().enumerate() {
-        let line = line_of(text, "name", &raw.name);
+        let line = places.line_of("name", &raw.name);
         let variable = variable(raw).map_err(|problem| {
             error(
                 line,
@@ -145,7 +146,7 @@ pub fn parse_dashboard(file: &str, text: &str) -> Result<Dashboard, DashboardErr
         }
         variables.push(variable);
     }
-    check_variable_queries(file, text, &variables)?;
+    check_variable_queries(file, &mut places, &variables)?;
     let mut loaded = Dashboard {
         path: file.to_string(),
         text: text.to_string(),
@@ -156,7 +157,7 @@ pub fn parse_dashboard(file: &str, text: &str) -> Result<Dashboard, DashboardErr
     };
     let mut walker = Walker {
         file,
-        text,
+        places,
         dashboard: &mut loaded,
         seen: 0,
         regexes: 0,
@@ -330,7 +331,7 @@ fn is_name(text: &str) -> bool {
 /// it.
 fn check_variable_queries(
     file: &str,
-    text: &str,
+    places: &mut Places<'_>,
     variables: &[Variable],
 ) -> Result<(), DashboardError> {
     for (index, variable) in variables.iter().enumerate() {
@@ -348,7 +349,7 @@ fn check_variable_queries(
         if let Err(problem) = parsed {
             return Err(DashboardError {
                 file: file.to_string(),
-                line: line_of(text, "name", &variable.name),
+                line: places.line_of("name", &variable.name),
                 panel: None,
                 expr: None,
                 problem: format!(
@@ -374,7 +375,7 @@ pub(crate) fn selector_of(text: &str) -> Result<promql_parser::parser::VectorSel
 /// Walks the panels in document order.
 struct Walker<'a> {
     file: &'a str,
-    text: &'a str,
+    places: Places<'a>,
     dashboard: &'a mut Dashboard,
     /// Panels seen so far, rows and panels without targets included.
     seen: usize,
@@ -385,7 +386,7 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn panel(&mut self, raw: &RawPanel, inherited: Option<&Value>) -> Result<(), DashboardError> {
         self.seen += 1;
-        let line = line_of(self.text, "title", &raw.title);
+        let line = self.places.line_of("title", &raw.title);
         let error = |problem: String| DashboardError {
             file: self.file.to_string(),
             line,
@@ -447,9 +448,9 @@ impl Walker<'_> {
     ) -> Result<Target, DashboardError> {
         let expr = raw.expr.clone().unwrap_or_default();
         let line = if expr.is_empty() {
-            line_of(self.text, "title", &panel.title)
+            self.places.line_of("title", &panel.title)
         } else {
-            line_of(self.text, "expr", &expr)
+            self.places.line_of("expr", &expr)
         };
         let ref_id = ref_id(raw, index);
         let error = |problem: String| DashboardError {
@@ -488,22 +489,54 @@ fn other_source(source: Option<&Value>) -> Option<String> {
     (kind != "prometheus" && !kind.is_empty()).then(|| kind.to_string())
 }
 
-/// The 1-based line of the first `"key": "value"` in `text`, the value as
-/// JSON writes it, whatever the space around the colon.
-fn line_of(text: &str, key: &str, value: &str) -> Option<usize> {
-    let encoded = serde_json::to_string(value).ok()?;
-    let quoted_key = format!("\"{key}\"");
-    let mut from = 0;
-    while let Some(at) = text[from..].find(&encoded) {
-        let start = from + at;
-        let before = text[..start].trim_end();
-        let keyed = before
-            .strip_suffix(':')
-            .is_some_and(|rest| rest.trim_end().ends_with(&quoted_key));
-        if keyed {
-            return Some(crate::input::line_column(text, start).0);
+/// Finds where keys and values are in a dashboard's text, for errors.
+/// Every lookup scans the text, so all of them together may scan at most
+/// [`Places::SCANS_MAX`] times its length: a file of 32,000 targets whose
+/// values are found only near its end costs no more than that, and the
+/// lookups past it give no line.
+pub(crate) struct Places<'t> {
+    text: &'t str,
+    /// The byte offset each line starts at.
+    starts: Vec<usize>,
+    /// Bytes all lookups may still scan.
+    budget: usize,
+}
+
+impl<'t> Places<'t> {
+    const SCANS_MAX: usize = 64;
+
+    pub(crate) fn new(text: &'t str) -> Places<'t> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Places {
+            text,
+            starts,
+            budget: text.len().saturating_mul(Self::SCANS_MAX),
         }
-        from = start + encoded.len().max(1);
     }
-    None
+
+    /// The 1-based line of the first `"key": "value"`, the value as JSON
+    /// writes it, whatever the space around the colon.
+    pub(crate) fn line_of(&mut self, key: &str, value: &str) -> Option<usize> {
+        let encoded = serde_json::to_string(value).ok()?;
+        let quoted_key = format!("\"{key}\"");
+        let text = self.text;
+        let mut from = 0;
+        while let Some(at) = text[from..].find(&encoded) {
+            let start = from + at;
+            let scanned = start + encoded.len() - from;
+            self.budget = self.budget.checked_sub(scanned)?;
+            let before = text[..start].trim_end();
+            let keyed = before
+                .strip_suffix(':')
+                .is_some_and(|rest| rest.trim_end().ends_with(&quoted_key));
+            if keyed {
+                return Some(self.starts.partition_point(|&line| line <= start));
+            }
+            from = start + encoded.len().max(1);
+        }
+        self.budget = self.budget.saturating_sub(text.len() - from);
+        None
+    }
 }

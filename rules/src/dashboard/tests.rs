@@ -318,3 +318,23 @@ fn bounds_on_targets_and_variables_are_enforced() {
     let error = parse_dashboard("d.json", &text).unwrap_err();
     assert_eq!(error.panel.as_deref(), Some("p500"));
 }
+
+#[test]
+fn finding_lines_scans_at_most_a_bounded_multiple_of_the_file() {
+    // Every target's expression also appears, unkeyed, 20,000 times before
+    // the panels: each lookup would scan past them all.
+    let tags = vec![r#""up""#; 20_000].join(",");
+    let panels: Vec<String> = (0..PANELS_MAX)
+        .map(|i| format!(r#"{{"title": "p{i}", "targets": [{{"expr": "up"}}]}}"#))
+        .collect();
+    let text = format!(
+        "{{\"tags\": [{tags}],\n\"panels\": [\n{}]}}",
+        panels.join(",\n")
+    );
+    let started = std::time::Instant::now();
+    let dashboard = parse_dashboard("d.json", &text).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(dashboard.panels[0].line, Some(3));
+    assert_eq!(dashboard.panels[0].targets[0].line, Some(3));
+    assert_eq!(dashboard.panels[PANELS_MAX - 1].targets[0].line, None);
+}
