@@ -338,3 +338,92 @@ fn finding_lines_scans_at_most_a_bounded_multiple_of_the_file() {
     assert_eq!(dashboard.panels[0].targets[0].line, Some(3));
     assert_eq!(dashboard.panels[PANELS_MAX - 1].targets[0].line, None);
 }
+
+/// Mutated dashboards load or are refused with an error: never a panic.
+/// Each case cuts, copies or replaces a few bytes of [`DASHBOARD`] (with
+/// bytes that matter to JSON, PromQL and templating), from a fixed seed.
+#[test]
+fn mutated_dashboards_never_panic_to_load_or_fill() {
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "\\",
+        ",",
+        ":",
+        "$",
+        "${",
+        "}}",
+        "[[",
+        "]]",
+        ":regex",
+        "$__",
+        "label_values(",
+        ")",
+        "=~",
+        "\n",
+        "é",
+        "\u{0}",
+        "9999999999999999999999",
+        "-1",
+        "null",
+        "true",
+        "[5m]",
+        "(",
+        "topk(",
+        "{{",
+        "panels",
+        "targets",
+    ];
+    let mut state: u64 = 0x5eed;
+    let mut next = |below: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % below.max(1)
+    };
+    let store = store();
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..3_000 {
+        let mut text = DASHBOARD.to_string();
+        for _ in 0..1 + next(4) {
+            let mut at = next(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match next(3) {
+                0 => {
+                    let mut end = (at + 1 + next(40)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.replace_range(at..end, "");
+                }
+                1 => text.insert_str(at, PIECES[next(PIECES.len())]),
+                _ => {
+                    let mut end = (at + 1 + next(8)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.replace_range(at..end, PIECES[next(PIECES.len())]);
+                }
+            }
+        }
+        match parse_dashboard("m.json", &text) {
+            Ok(dashboard) => {
+                loaded += 1;
+                let _ = dashboard.fill(&store, &Builtins::PLACEHOLDER);
+            }
+            Err(error) => {
+                refused += 1;
+                assert!(error.to_string().len() < 2_500, "{error}");
+            }
+        }
+    }
+    assert!(
+        loaded > 100 && refused > 100,
+        "{loaded} loaded, {refused} refused"
+    );
+}
