@@ -137,8 +137,9 @@ fn panel_text(panel: &FilledPanel, evaluated: &Evaluated) -> String {
     text
 }
 
-/// A title as a file name: letters, digits, `-`, `_`, `.` and spaces kept,
-/// anything else `_`, at most 100 characters.
+/// A title as a file name: letters, digits, `-`, `_` and spaces kept,
+/// anything else `_` (so no panel's file is `dashboard.json`), at most 100
+/// characters.
 fn file_name(title: &str) -> String {
     let name: String = title
         .chars()
