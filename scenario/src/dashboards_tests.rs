@@ -88,3 +88,19 @@ fn a_panel_claim_needs_the_dashboard_check_when_checks_are_listed() {
     assert_eq!(error.field.as_deref(), Some("expect[0]"), "{error}");
     assert!(error.message.contains("in double quotes"), "{error}");
 }
+
+#[test]
+fn dashboards_that_no_check_reads_are_refused() {
+    let folder = Folder::new("scenario-dashboards-unread");
+    std::fs::write(folder.0.join("svc.json"), DASHBOARD).unwrap();
+    let text = "name = \"t\"\ndescription = \"d\"\nchecks = [\"counter_monotonicity\"]\n\n[dashboards]\nfiles = [\"svc.json\"]\n";
+    let error = parse(&folder.0, text).unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("dashboards.files"), "{error}");
+    assert_eq!(error.line, Some(6), "{error}");
+    assert!(
+        error
+            .message
+            .starts_with("nothing would read these dashboards"),
+        "{error}"
+    );
+}

@@ -347,6 +347,14 @@ impl Builder<'_> {
             }
         }
         let dashboards = self.dashboards()?;
+        if let (Some(files), Some(_)) = (&self.raw.dashboards.files, &self.raw.checks) {
+            let listed = checks.iter().any(|name| name == "dashboard_queries");
+            if !listed && !files.get_ref().is_empty() {
+                let message = "nothing would read these dashboards: list \"dashboard_queries\" \
+                               in `checks`, or leave `checks` out";
+                return Err(self.report.value(files, "dashboards.files", message));
+            }
+        }
         let every_fault_fires = self.every_fault_fires(swarm.is_some(), &faults, &expectations)?;
         Ok(Scenario {
             path: self.report.path.to_path_buf(),
