@@ -159,6 +159,20 @@ fn a_panel_claim_naming_no_panel_or_an_ambiguous_one_is_refused_at_its_expect_li
         "{error}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+    let (dir, path) = scenario_file(
+        "panel-claim-constant",
+        r#"panel "Another one" within 10% of truth"#,
+    );
+    let constant = r#"{"title": "Another", "panels": [{"title": "Another one", "targets": [{"refId": "A", "expr": "vector(1)"}]}]}"#;
+    std::fs::write(dir.join("another.json"), constant).expect("written");
+    let error = suite.load(&path, "unused").map(|_| ()).unwrap_err();
+    assert!(
+        error
+            .message
+            .contains(r#"panel "Another one"'s query `vector(1)` selects no series"#),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -279,6 +279,13 @@ impl Alerts {
                         panel.targets.len()
                     )));
                 }
+                [(_, panel)] if !panel.targets[0].reads_series => {
+                    return Err(error(format!(
+                        "panel {title:?}'s query `{}` selects no series: it reads the same \
+                         whatever the run does, so the claim would say nothing",
+                        panel.targets[0].expr
+                    )));
+                }
                 [_] => {}
                 several => {
                     let places: Vec<String> = several

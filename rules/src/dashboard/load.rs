@@ -468,8 +468,13 @@ impl Walker<'_> {
         let placeholders = template::placeholders(&self.dashboard.variables);
         let filled =
             template::fill(&expr, &placeholders, &Builtins::PLACEHOLDER).map_err(&error)?;
-        crate::file::check_expression(&filled, &mut self.regexes).map_err(error)?;
-        Ok(Target { ref_id, expr, line })
+        let parsed = crate::file::check_expression(&filled, &mut self.regexes).map_err(error)?;
+        Ok(Target {
+            ref_id,
+            expr,
+            line,
+            reads_series: !crate::eval::selectors(&parsed).is_empty(),
+        })
     }
 }
 

@@ -85,6 +85,9 @@ pub struct Target {
     pub expr: String,
     /// The 1-based line of its `expr`, when it could be found.
     pub line: Option<usize>,
+    /// Whether it selects any series: `vector(1)` does not, and reads the
+    /// same whatever the run does.
+    pub reads_series: bool,
 }
 
 /// A template variable.

@@ -97,6 +97,13 @@ fn a_dashboard_loads_its_panels_rows_included_with_their_lines() {
         1,
         "the Loki target is not PromQL"
     );
+    assert!(dashboard.panels[1].targets[0].reads_series);
+    let constant = parse_dashboard(
+        "c.json",
+        r#"{"panels": [{"title": "One", "targets": [{"expr": "vector(1)"}]}]}"#,
+    )
+    .unwrap();
+    assert!(!constant.panels[0].targets[0].reads_series);
     assert_eq!(dashboard.skipped.len(), 1, "{:?}", dashboard.skipped);
     assert!(dashboard.skipped[0].contains("\"loki\""));
 }
