@@ -105,6 +105,27 @@
 //!   span with status [`CANCELLED`], for a service that wants that outside
 //!   obsim too.
 //!
+//! # Logs
+//!
+//! `tracing` events reach obsim through the real OpenTelemetry logs bridge
+//! (`opentelemetry-appender-tracing`), behind the contract's level filter
+//! ([`Contract::log_filter`], default `info`), with the trace and span the
+//! SDK attaches from the span *entered* when the event is emitted:
+//!
+//! - Log inside the span of the work (`.instrument(span)`,
+//!   `span.in_scope(|| warn!(..))`); an explicit `parent:` is not what the
+//!   bridge reads. `log_correlation` fails an event on a server node with no
+//!   trace, unless its target is declared background work
+//!   ([`Contract::background_logs`]).
+//! - Log where a failure is handled, at WARN or above, inside its trace;
+//!   `error_logging` fails a failure nobody logged, and an ERROR logged by
+//!   work that succeeded.
+//! - [`Contract::log_budget`] bounds events per request and per node per
+//!   simulated second (`log_volume`).
+//! - A secret the service holds is declared ([`Contract::secret`]) and read
+//!   with [`NodeContext::secret`]: obsim hands it a canary, and
+//!   `secret_leaks` fails a run whose logs, spans or metrics hold it.
+//!
 //! # Metrics
 //!
 //! Register every metric in the registry the context hands you: servers in

@@ -24,6 +24,7 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
         .scrape(scenario.run.scrape_interval, scenario.run.scrape_timeout)
         .message_limit(scenario.run.message_limit)
         .span_limit(scenario.run.span_limit)
+        .log_limit(scenario.run.log_limit)
         .scrape_limit(scenario.run.scrape_limit)
         .wall_limit(scenario.run.wall_limit)
         // The loader accepts only the harness's own check names.

@@ -9,10 +9,12 @@ use std::sync::OnceLock;
 
 use obsim::harness::{write_failure, Artifacts, Failure, Run, Sim, Verdict};
 use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "traces.otlp.json",
+    "logs.otlp.json",
     "scrapes.txt",
     "finals.txt",
     "faults.txt",
@@ -71,7 +73,7 @@ fn failed() -> &'static Failed {
 /// it; a failed test leaves it, to be read.
 struct Cleanup;
 
-const TESTS: usize = 5;
+const TESTS: usize = 6;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -188,6 +190,74 @@ fn traces_parse_back_as_an_otlp_request_with_every_span() {
 }
 
 #[test]
+fn logs_parse_back_as_an_otlp_logs_request_with_every_event_and_its_trace() {
+    let _cleanup = Cleanup;
+    let failed = failed();
+    let json = read(&failed.folder(), "logs.otlp.json");
+    // opentelemetry-proto's own types, through its OTLP/JSON mapping.
+    let request: ExportLogsServiceRequest = serde_json::from_str(&json).expect("OTLP/JSON logs");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let text = |value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>| {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        match value.as_ref().and_then(|value| value.value.as_ref()) {
+            Some(Value::StringValue(text)) => text.clone(),
+            other => format!("{other:?}"),
+        }
+    };
+    let mut read_back: Vec<(String, String, String, String)> = Vec::new();
+    for resource in &request.resource_logs {
+        let attributes = &resource.resource.as_ref().expect("a resource").attributes;
+        let node = attributes
+            .iter()
+            .find(|kv| kv.key == "service.instance.id")
+            .map(|kv| text(&kv.value))
+            .expect("each resource names its node");
+        for scope in &resource.scope_logs {
+            for record in &scope.log_records {
+                read_back.push((
+                    node.clone(),
+                    record.severity_text.clone(),
+                    text(&record.body),
+                    hex(&record.trace_id),
+                ));
+            }
+        }
+    }
+    let run = failed.run();
+    assert!(run.otel_logs.is_empty(), "a checked run keeps records only");
+    let mut ran: Vec<(String, String, String, String)> = run
+        .logs
+        .iter()
+        .map(|log| {
+            (
+                log.node.clone(),
+                log.level.as_str().to_uppercase(),
+                log.body.to_string(),
+                log.trace
+                    .map_or(String::new(), |trace| trace.trace_id.to_string()),
+            )
+        })
+        .collect();
+    assert!(
+        ran.iter().any(|(_, level, body, trace)| level == "WARN"
+            && body == "invocation failed"
+            && !trace.is_empty()),
+        "the failed invocations were logged in their traces"
+    );
+    read_back.sort();
+    ran.sort();
+    assert_eq!(read_back, ran);
+    assert!(
+        json.contains("\"severityNumber\":13"),
+        "WARN is severity 13"
+    );
+    assert!(
+        json.contains("\"scope\":{\"name\":\"actors::startup\""),
+        "{json}"
+    );
+}
+
+#[test]
 fn rewriting_replaces_a_stale_folder_and_io_errors_are_reported_not_raised() {
     let failed = failed();
     let folder = failed.folder();
@@ -204,6 +274,7 @@ fn rewriting_replaces_a_stale_folder_and_io_errors_are_reported_not_raised() {
     assert!(!fresh.join("stale.txt").exists(), "stale file survived");
     for file in [
         "traces.otlp.json",
+        "logs.otlp.json",
         "scrapes.txt",
         "finals.txt",
         "faults.txt",

@@ -491,3 +491,80 @@ fn a_sweep_that_samples_the_determinism_rerun_still_catches_process_global_state
         assert_eq!(failure.checks(), [Check::SeedDeterminism], "{failure}");
     }
 }
+
+#[test]
+fn an_activation_logged_from_a_task_spawned_without_its_span_is_caught_by_log_correlation() {
+    let test =
+        "an_activation_logged_from_a_task_spawned_without_its_span_is_caught_by_log_correlation";
+    let failure = failure_with(Bug::ActivationLoggedOutsideSpan, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[log_correlation] log event \"actor activated\" on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("carries no trace or span: it was emitted outside every span"),
+        "{message}"
+    );
+    assert!(message.contains("fixtures/src/server.rs:"), "{message}");
+    assert_eq!(failure.checks(), [Check::LogCorrelation], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_retried_attempt_that_left_no_log_line_is_caught_by_error_logging() {
+    let test = "a_retried_attempt_that_left_no_log_line_is_caught_by_error_logging";
+    let failure = failure_with(Bug::RetriedAttemptNotLogged, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[error_logging] trace ")
+            && message.contains("span `ActorService/Invoke`")
+            && message
+                .contains("the trace holds no event at WARN or above: the failure was swallowed"),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::ErrorLogging], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn a_write_retry_loop_that_logs_every_attempt_is_caught_by_log_volume() {
+    let test = "a_write_retry_loop_that_logs_every_attempt_is_caught_by_log_volume";
+    let failure = failure_with(Bug::WriteRetryLogStorm, 1, test);
+    let message = message_of(&failure);
+    assert!(message.contains("[log_volume] trace "), "{message}");
+    assert!(
+        message.contains("more than its budget of 16 (`Contract::log_budget`)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("WARN \"state write failed, retrying\""),
+        "{message}"
+    );
+    assert_eq!(failure.checks(), [Check::LogVolume], "{message}");
+    assert_replay_line(&message, 1, test);
+}
+
+#[test]
+fn an_api_key_quoted_in_an_error_log_is_caught_by_secret_leaks() {
+    let test = "an_api_key_quoted_in_an_error_log_is_caught_by_secret_leaks";
+    let failure = failure_with(Bug::ApiKeyInErrorLog, 1, test);
+    let message = message_of(&failure);
+    assert!(
+        message.contains("[secret_leaks] secret `llm_api_key` on server-"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "its value appears in attribute `request` of WARN event \"model provider call failed\""
+        ),
+        "{message}"
+    );
+    // The report names where, never the value: four characters of it.
+    for (at, _) in message.match_indices("obsim-canary-") {
+        let shown: String = message[at + 13..].chars().take(5).collect();
+        assert!(shown.ends_with('…'), "{message}");
+    }
+    assert_eq!(failure.checks(), [Check::SecretLeaks], "{message}");
+    assert_replay_line(&message, 1, test);
+}

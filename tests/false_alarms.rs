@@ -73,6 +73,9 @@ impl System for SpawnedHandlers {
                     };
                     let outcome = attempt.in_span(span.clone()).await;
                     if outcome != "ok" {
+                        // Logged where it is handled, in its span, as
+                        // `error_logging` asks of any service.
+                        span.in_scope(|| tracing::warn!(outcome, "ping failed"));
                         span.set_status(Status::error(outcome));
                     }
                     client.record_outcome(outcome);

@@ -559,6 +559,7 @@ const KEYS: &[&str] = &[
     "message_limit",
     "span_limit",
     "scrape_limit",
+    "log_limit",
     "start",
     "count",
     "sweep",

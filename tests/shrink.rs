@@ -838,3 +838,37 @@ fn a_sweep_shrinks_its_lowest_failing_seed_and_says_how_to_shrink_the_others() {
     assert!(seed_dir(2).join("minimal.toml").is_file(), "{failure}");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn an_activation_logged_outside_its_span_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::ActivationLoggedOutsideSpan);
+    assert_size(&shrunk, &[], 10);
+}
+
+/// An attempt must fail and its retry succeed: one lost message.
+#[test]
+fn a_retried_attempt_left_unlogged_keeps_one_lost_message_and_a_few_invocations() {
+    let shrunk = proven(Bug::RetriedAttemptNotLogged);
+    assert_size(&shrunk, &[FaultKind::PacketLoss], 10);
+}
+
+/// One write must fail again and again: the shrink keeps the outage (a
+/// window in which every write fails, so no draw to fix), one server, one
+/// worker, and the traffic it takes to reach the window at 1 s.
+#[test]
+fn a_write_retry_log_storm_keeps_the_outage_and_the_traffic_that_reaches_it() {
+    let shrunk = proven(Bug::WriteRetryLogStorm);
+    assert_size(&shrunk, &[FaultKind::StorageWriteFailure], 100);
+    assert_eq!(
+        (shrunk.after.servers, shrunk.after.concurrency),
+        (1, 1),
+        "{}",
+        report(&shrunk)
+    );
+}
+
+#[test]
+fn an_api_key_in_an_error_log_keeps_one_provider_failure_and_a_few_invocations() {
+    let shrunk = proven(Bug::ApiKeyInErrorLog);
+    assert_size(&shrunk, &[FaultKind::DependencyFailure], 10);
+}

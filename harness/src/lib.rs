@@ -39,22 +39,24 @@ pub use obsim_faults as faults;
 pub use obsim_rules as rules;
 pub use run::{
     Alerts, AttemptRecord, Balance, CallRecord, Config, ConfigError, Contract, FinalSource,
-    IncarnationRecord, LostSpan, MessageCounts, MetricsRoute, OpenSpan, RequestRecord, Run, Scrape,
-    ShrinkBudget, SpanEventRecord, SpanId, SpanLifecycle, SpanOrigin, SpanRecord, SpanRef,
-    SpanStatus, Spans, StorageLatency, StorageOp, Timing, TimingSource, TraceId, Workload,
-    SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
+    FmtJson, IncarnationRecord, Level, LogFormat, LogRecord, LostSpan, MessageCounts, MetricsRoute,
+    OpenSpan, OtelLog, RequestRecord, Run, Scrape, ShrinkBudget, SpanEventRecord, SpanId,
+    SpanLifecycle, SpanOrigin, SpanRecord, SpanRef, SpanStatus, Spans, StorageLatency, StorageOp,
+    Timing, TimingSource, TraceId, Workload, LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT,
+    LOG_EVENTS_PER_REQUEST_MAX_DEFAULT, LOG_FILTER_DEFAULT, SCHEDULING_SLACK, SCRAPE_JOB_DEFAULT,
+    SECRETS_MAX,
 };
 pub use sim::{
     Bound, Builder, Call, CallError, ClientContext, Crossed, Dependency, DependencyError,
     HandlerFaults, InjectedPanic, Invocation, MetricsHandler, MetricsResponse, Network,
     NodeContext, Outcome, ReplyStatus, Request, Responder, RunError, Sim, Storage, StorageError,
-    System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
+    System, APP_PORT, LABEL_VALUES_MAX_DEFAULT, LOG_LIMIT_DEFAULT, OPENMETRICS_TEXT_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE, RESERVED_TAGS_START, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
     WALL_LIMIT_DEFAULT,
 };
 pub use verdict::{
-    otlp_json, otlp_request, seed_dir, seeds_from_env, seeds_from_env_at, write_failure, Artifacts,
-    Determinism, Failure, FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop,
-    ShrinkTarget, Sweep, SweepOptions, Verdict, DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT,
-    RUN_TWICE_LISTED,
+    otlp_json, otlp_logs_json, otlp_logs_request, otlp_request, seed_dir, seeds_from_env,
+    seeds_from_env_at, write_failure, Artifacts, Determinism, Failure, FaultShrink, Problem,
+    SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget, Sweep, SweepOptions, Verdict,
+    DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED,
 };

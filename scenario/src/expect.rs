@@ -101,6 +101,9 @@ pub enum Quantity {
     Final(MetricSelector),
     /// `max(metric{labels})`: the largest per-scrape sum over up scrapes.
     Max(MetricSelector),
+    /// `logs{level, target, message, node}`: log events the service emitted
+    /// (those its contract's level filter lets through).
+    Logs(Selector),
 }
 
 impl Expectation {
@@ -304,7 +307,7 @@ impl std::error::Error for ExpectationError {}
 
 const QUANTITY_FORMS: &str =
     "a number or one of faults.<kind>, outcomes.<status>, outcomes.total, amounts.<name>, \
-spans{name, kind, status}, spans.roots{..}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
+spans{name, kind, status}, spans.roots{..}, logs{level, target, message, node}, spans.orphaned{..}, scrapes{node, up}, scrapes.recovered{node}, \
 messages.<fate>{message}, storage.<ok|failed|total>{operation, node, incarnation}, storage.recovered{node}, \
 requests.<status|total|unanswered>{node, incarnation, method, operation}, calls.<outcome|total>{node, incarnation, operation}, \
 attempts.<outcome|total>{node, incarnation, operation, method}, \
@@ -324,12 +327,15 @@ fn fixed_values(keys: &[&str], key: &str) -> Option<&'static [&'static str]> {
         "kind" => Some(&["client", "server", "internal", "producer", "consumer"]),
         "status" => Some(&["unset", "ok", "error"]),
         "up" => Some(&["0", "1"]),
+        // tracing's levels, as the logs bridge maps them.
+        "level" => Some(&["trace", "debug", "info", "warn", "error"]),
         "operation" => Some(&["get", "put", "delete"]),
         _ => None,
     }
 }
 
 const SPAN_KEYS: &[&str] = &["name", "kind", "status"];
+const LOG_KEYS: &[&str] = &["level", "target", "message", "node"];
 const LOST_SPAN_KEYS: &[&str] = &["name", "node"];
 const SCRAPE_KEYS: &[&str] = &["node", "up"];
 const RECOVERY_KEYS: &[&str] = &["node"];
@@ -485,6 +491,7 @@ impl Parser<'_> {
                 Ok(Quantity::Amounts(word))
             }
             "spans" => self.spans(),
+            "logs" => self.optional_selector(Some(LOG_KEYS)).map(Quantity::Logs),
             "scrapes" => self.scrapes(),
             "messages" => self.messages(),
             "storage" => self.storage(),
@@ -802,6 +809,7 @@ impl fmt::Display for Quantity {
             Quantity::SpanRoots(selector) => write!(f, "spans.roots{selector}"),
             Quantity::SpanOrphans(selector) => write!(f, "spans.orphaned{selector}"),
             Quantity::SpanLost(selector) => write!(f, "spans.lost{selector}"),
+            Quantity::Logs(selector) => write!(f, "logs{selector}"),
             Quantity::Scrapes(selector) => write!(f, "scrapes{selector}"),
             Quantity::ScrapeRecoveries(selector) => write!(f, "scrapes.recovered{selector}"),
             Quantity::Messages { fate, selector } => {

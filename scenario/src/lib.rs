@@ -38,8 +38,8 @@ pub use obsim_rules::input;
 pub use rewrite::{duration_text, fault_moves, Rewrite};
 pub use scenario::{
     discover, AlertsSpec, RunSpec, Scenario, SeedSpec, WorkloadSpec, INVOCATIONS_MAX,
-    MESSAGE_LIMIT_MAX, SCRAPE_LIMIT_MAX, SPAN_LIMIT_MAX, SWEEP_SEEDS_DEFAULT, SWEEP_SEEDS_MAX,
-    WALL_LIMIT_MAX,
+    LOG_LIMIT_MAX, MESSAGE_LIMIT_MAX, SCRAPE_LIMIT_MAX, SPAN_LIMIT_MAX, SWEEP_SEEDS_DEFAULT,
+    SWEEP_SEEDS_MAX, WALL_LIMIT_MAX,
 };
 
 #[cfg(test)]

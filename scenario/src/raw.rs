@@ -84,6 +84,7 @@ pub(crate) struct RawRun {
     pub message_limit: Int,
     pub span_limit: Int,
     pub scrape_limit: Int,
+    pub log_limit: Int,
     pub wall_limit: Dur,
 }
 

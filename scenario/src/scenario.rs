@@ -90,6 +90,8 @@ pub struct RunSpec {
     pub span_limit: u64,
     /// Scrapes a run may take before it is stopped.
     pub scrape_limit: u64,
+    /// Log events a run may capture before it is stopped.
+    pub log_limit: u64,
     /// Real time a run may take before it is stopped: a safety net whose
     /// crossing depends on the machine.
     pub wall_limit: Duration,
@@ -125,6 +127,8 @@ pub const INVOCATIONS_MAX: u64 = 100_000;
 /// Messages are counted, not held: a hundred times the default.
 pub const SPAN_LIMIT_MAX: u64 = 20_000_000;
 pub const SCRAPE_LIMIT_MAX: u64 = 1_000_000;
+/// Log events are held like spans, and cost less each.
+pub const LOG_LIMIT_MAX: u64 = 20_000_000;
 pub const MESSAGE_LIMIT_MAX: u64 = 100_000_000;
 /// The most real time a file may give one run.
 pub const WALL_LIMIT_MAX: Duration = Duration::from_secs(24 * 3600);
@@ -156,6 +160,8 @@ impl Default for RunSpec {
             // The harness's SPAN_LIMIT_DEFAULT and SCRAPE_LIMIT_DEFAULT.
             span_limit: 2_000_000,
             scrape_limit: 100_000,
+            // The harness's LOG_LIMIT_DEFAULT.
+            log_limit: 2_000_000,
             // The harness's WALL_LIMIT_DEFAULT.
             wall_limit: Duration::from_secs(300),
         }
@@ -516,6 +522,12 @@ impl Builder<'_> {
                 &raw.scrape_limit,
                 defaults.scrape_limit as i64,
                 1..=SCRAPE_LIMIT_MAX as i64,
+            )? as u64,
+            log_limit: self.int(
+                "run.log_limit",
+                &raw.log_limit,
+                defaults.log_limit as i64,
+                1..=LOG_LIMIT_MAX as i64,
             )? as u64,
             wall_limit: duration_of(&raw.wall_limit).unwrap_or(defaults.wall_limit),
         };

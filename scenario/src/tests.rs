@@ -237,6 +237,7 @@ fn every_field_round_trips() {
         message_limit: 5000,
         span_limit: 2_000_000,
         scrape_limit: 100_000,
+        log_limit: 2_000_000,
         wall_limit: Duration::from_secs(300),
     };
     assert_eq!(scenario.run, run);

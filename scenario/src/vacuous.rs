@@ -272,6 +272,7 @@ fn canonical(quantity: &Quantity) -> String {
         | Quantity::SpanRoots(selector)
         | Quantity::SpanOrphans(selector)
         | Quantity::SpanLost(selector)
+        | Quantity::Logs(selector)
         | Quantity::Scrapes(selector)
         | Quantity::ScrapeRecoveries(selector)
         | Quantity::Messages { selector, .. }

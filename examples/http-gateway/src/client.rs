@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use metrics::{counter, histogram};
 use tracing::field::Empty;
-use tracing::{info_span, Instrument, Span};
+use tracing::{info_span, warn, Instrument, Span};
 
 use crate::metrics::{CLIENT_ATTEMPTS, CLIENT_REQUESTS, CLIENT_REQUEST_DURATION};
 use crate::rt::{sleep, spawn, timeout, AbortOnDrop, Instant, TcpStream};
@@ -228,6 +228,7 @@ impl GatewayClient {
             Attempt::Failed(why) => Some(("transport".to_string(), why.clone())),
         };
         if let Some((kind, why)) = failure {
+            span.in_scope(|| warn!(error.r#type = kind.as_str(), error = %why, "attempt failed"));
             span.record("error.type", kind.as_str());
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_description", why.as_str());

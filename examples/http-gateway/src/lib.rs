@@ -27,7 +27,7 @@ mod trace;
 pub use bugs::Bugs;
 pub use client::{GatewayClient, GatewayError, TaskRequest};
 pub use config::Config;
-pub use server::{serve, Gateway, Task};
+pub use server::{serve, Gateway, Task, STARTUP_TARGET};
 pub use store::{MemoryStore, TaskStore};
 
 /// The route of every task request, as `http.route` and the `route` label

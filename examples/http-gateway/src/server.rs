@@ -20,7 +20,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use tracing::field::Empty;
-use tracing::{info_span, Instrument, Span};
+use tracing::{info, info_span, warn, Instrument, Span};
 
 use crate::metrics::{
     ACTIVE_REQUESTS, REQUESTS, REQUEST_DURATION, STORE_DURATION, STORE_OPERATIONS,
@@ -114,12 +114,19 @@ impl<S: TaskStore> Gateway<S> {
         let status = if result.is_ok() { "ok" } else { "error" };
         counter!(STORE_OPERATIONS, "operation" => operation, "status" => status).increment(1);
         if let Err(error) = &result {
+            span.in_scope(
+                || warn!(db.operation.name = operation, error = %error, "task store failed"),
+            );
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_description", error.as_str());
         }
         result
     }
 }
+
+/// The `tracing` target of start-up lines: background work, with no
+/// request to belong to.
+pub const STARTUP_TARGET: &str = "gateway::startup";
 
 /// Serves `gateway` on `addr` until accepting fails.
 ///
@@ -142,6 +149,7 @@ impl<S: TaskStore> Gateway<S> {
 ///   feature).
 pub async fn serve<S: TaskStore>(gateway: Arc<Gateway<S>>, addr: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
+    info!(target: STARTUP_TARGET, %addr, "gateway listening");
     let router = gateway.router();
     loop {
         let (stream, _) = listener.accept().await?;
@@ -245,13 +253,22 @@ async fn instrument<S: TaskStore>(
     } else {
         "ok"
     };
-    counter!(REQUESTS, "http_route" => route, "status" => counted).increment(1);
+    counter!(REQUESTS, "http_route" => route.clone(), "status" => counted).increment(1);
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if failed {
         let description = match response.extensions().get::<Failure>() {
             Some(Failure(why)) => format!("{status}: {why}"),
             None => status.to_string(),
         };
+        span.in_scope(|| {
+            warn!(
+                http.route = %route,
+                http.response.status_code = status.as_u16(),
+                duration_ms = elapsed.as_millis() as u64,
+                error = %description,
+                "request failed"
+            )
+        });
         span.record("error.type", code.as_str());
         span.record("otel.status_code", "ERROR");
         span.record("otel.status_description", description.as_str());

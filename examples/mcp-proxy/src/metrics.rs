@@ -425,6 +425,8 @@ pub fn contract() -> Contract {
             "as mcp_proxy_request_size_bytes",
         )
         .request_span("mcp.request")
+        // Start-up lines belong to no request.
+        .background_logs(crate::spans::STARTUP_TARGET)
         .unchecked(
             "mcp_upstream_requests_total",
             "the upstream's only caller is the proxy, itself under test: no harness-side record. \

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::tracing::field::Empty;
-use obsim::deps::tracing::{info_span, Span};
+use obsim::deps::tracing::{info_span, warn, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::SpanFutureExt;
 
@@ -108,10 +108,23 @@ pub(crate) fn record_session(span: &Span, session_id: &str) {
     span.record("mcp.session.id", session_id);
 }
 
+/// The `tracing` target of start-up lines: background work, declared in
+/// the contract, with no request to belong to.
+pub(crate) const STARTUP_TARGET: &str = "mcp::startup";
+
 /// Ends `span` in error: a JSON-RPC error (its code is `error.type` and
 /// `rpc.response.status_code`, its message the description, as the
 /// conventions say), or a failure without one (`error.type` as given).
 pub(crate) fn fail(span: &Span, error_type: &str, error: Option<&RpcError>, description: &str) {
+    // Every failure is logged where it ends its span, in that span.
+    span.in_scope(|| match error {
+        Some(error) => warn!(
+            error.r#type = error.code,
+            error = %error.message,
+            "JSON-RPC request failed"
+        ),
+        None => warn!(error.r#type = error_type, error = %description, "request failed"),
+    });
     match error {
         Some(error) => {
             let code = error.code.to_string();

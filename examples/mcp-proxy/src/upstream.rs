@@ -39,6 +39,13 @@ pub(crate) async fn serve(node: NodeContext, config: Arc<McpProxyConfig>) {
     let listener = TcpListener::bind(node.addr)
         .await
         .unwrap_or_else(|error| panic!("the upstream cannot listen on {}: {error}", node.addr));
+    obsim::deps::tracing::info!(
+        target: crate::spans::STARTUP_TARGET,
+        node = %node.name,
+        incarnation = node.incarnation,
+        addr = %node.addr,
+        "upstream listening"
+    );
     let upstream = Arc::new(Upstream { config, metrics });
     // Runs for the life of this incarnation: a crash drops it.
     loop {

@@ -14,7 +14,7 @@ use obsim::deps::madsim::time::Instant;
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::prometheus_client::registry::Registry;
 use obsim::deps::rand::Rng;
-use obsim::deps::tracing::{info_span, Instrument, Span};
+use obsim::deps::tracing::{info_span, warn, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::Call as CallRecord;
 use obsim::{ClientContext, TraceHeaders};
@@ -126,6 +126,7 @@ async fn request(
         Outcome::Timeout(error) => ("timeout", Some(error)),
     };
     if let Some(description) = error {
+        root.in_scope(|| warn!(outcome = name, error = %description, "request failed"));
         root.set_status(Status::error(description));
     }
     name

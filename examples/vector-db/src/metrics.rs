@@ -322,5 +322,7 @@ pub fn contract() -> Contract {
         .request_span("vectordb.request")
         // Its operators' alerting rules and SLO, evaluated over every run.
         .scrape_job("vectordb")
+        // Start-up lines belong to no request.
+        .background_logs(crate::server::STARTUP_TARGET)
         .alert_rules("examples/vector-db/rules/vectordb.yml", ALERT_RULES)
 }

@@ -16,7 +16,7 @@ use obsim::deps::madsim::time::Instant;
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::opentelemetry::KeyValue;
 use obsim::deps::prometheus_client::registry::Registry;
-use obsim::deps::tracing::{info_span, Instrument, Span};
+use obsim::deps::tracing::{error, info, info_span, warn, Instrument, Span};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::{HandlerFaults, NodeContext, SpanFutureExt, Storage};
 use obsim::{IncomingRequest, InjectedPanic, Responder, StorageError};
@@ -59,7 +59,14 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry, &config);
     context.serve_metrics(obsim::adapters::prometheus_client(Arc::new(registry)));
-    recover(&context.storage, &metrics);
+    let recovered = recover(&context.storage, &metrics);
+    info!(
+        target: STARTUP_TARGET,
+        node = %context.name,
+        incarnation = context.incarnation,
+        recovered,
+        "vector database started"
+    );
     // What the disk holds outlives the process: count it back in at boot,
     // once recovery has rolled back any torn write.
     if !config.has(Bug::StoredGaugeRestartsAtZero) {
@@ -105,12 +112,17 @@ pub(crate) async fn serve(context: NodeContext, config: Arc<VectorDbConfig>) {
 
 /// Rolls back torn writes before serving, as a database replays its log at
 /// start: a crash during a write leaves one behind.
-fn recover(storage: &Storage, metrics: &Metrics) {
+fn recover(storage: &Storage, metrics: &Metrics) -> usize {
     let span = info_span!("storage.recover", db.system.name = "obsim_kv");
     let _entered = span.enter();
     let rolled_back = storage.recover();
     metrics.recovered.inc_by(rolled_back as u64);
+    rolled_back
 }
+
+/// The `tracing` target of start-up lines: background work, declared in
+/// the contract, with no request to belong to.
+pub(crate) const STARTUP_TARGET: &str = "vectordb::startup";
 
 /// A request as the accept loop took it, with its clock and span started.
 struct Received {
@@ -156,8 +168,16 @@ async fn respond(
         .request_duration
         .get_or_create(&[("method", method)])
         .observe(received.elapsed().as_secs_f64());
-    if let Err(error) = &result {
-        span.set_status(Status::error(error.clone()));
+    match &result {
+        Ok(_) => info!(
+            rpc.method = method,
+            duration_ms = received.elapsed().as_millis() as u64,
+            "request served"
+        ),
+        Err(error) => {
+            warn!(rpc.method = method, error = %error, "request failed");
+            span.set_status(Status::error(error.clone()));
+        }
     }
     // obsim records the reply, and the network counts it sent, on this same
     // poll, before any delay: the request counter and the reply never
@@ -289,6 +309,7 @@ fn isolate_panic(
         "a panic with a non-text payload".to_string()
     };
     let method = request.op.method();
+    error!(rpc.method = method, panic = %message, "handler panicked");
     node.metrics
         .panics
         .get_or_create(&[("method", method)])

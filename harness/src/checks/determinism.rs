@@ -102,6 +102,9 @@ fn identical(a: &Run, b: &Run, with_spans: bool) -> bool {
         ended_at,
         spans,
         otel_spans: _,
+        logs,
+        otel_logs: _,
+        secrets_asked,
         lifecycle,
         scrapes,
         faults,
@@ -125,6 +128,8 @@ fn identical(a: &Run, b: &Run, with_spans: bool) -> bool {
         && *seed == b.seed
         && *ended_at == b.ended_at
         && (!with_spans || *spans == b.spans)
+        && *logs == b.logs
+        && *secrets_asked == b.secrets_asked
         && *lifecycle == b.lifecycle
         && *scrapes == b.scrapes
         && *faults == b.faults

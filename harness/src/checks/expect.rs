@@ -210,6 +210,20 @@ pub fn quantity_value(run: &Run, contract: &Contract, quantity: &Quantity) -> Re
             )),
         },
         Quantity::Spans(selector) => count(spans(run, selector).count()),
+        Quantity::Logs(selector) => count(
+            run.logs
+                .iter()
+                .filter(|log| {
+                    matches(selector, |key| match key {
+                        "level" => Some(log.level.as_str().to_string()),
+                        "target" => Some(log.target.to_string()),
+                        "message" => Some(log.body.to_string()),
+                        "node" => Some(log.node.clone()),
+                        _ => None,
+                    })
+                })
+                .count(),
+        ),
         Quantity::SpanLost(selector) => count(
             run.lifecycle
                 .lost

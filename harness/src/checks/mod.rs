@@ -19,6 +19,7 @@ mod gauges;
 mod histograms;
 pub(crate) mod judged;
 pub(crate) mod lint;
+mod logs;
 mod monotonicity;
 mod pauses;
 pub(crate) mod promtool;
@@ -143,6 +144,18 @@ pub(crate) fn check_run_judged(
             timelines.as_ref(),
             judged,
         ));
+    }
+    if on(Check::LogCorrelation) {
+        violations.extend(logs::log_correlation(run, contract));
+    }
+    if on(Check::ErrorLogging) {
+        violations.extend(logs::error_logging(run, contract));
+    }
+    if on(Check::LogVolume) {
+        violations.extend(logs::log_volume(run, contract));
+    }
+    if on(Check::SecretLeaks) {
+        violations.extend(logs::secret_leaks(run, contract));
     }
     if config.every_fault_fires {
         violations.extend(faults_fired(run));

@@ -60,6 +60,21 @@ pub(super) fn produced(run: &Run, contract: &Contract, quantity: &Quantity) -> R
                 exported.chain(lost).collect(),
             )
         }
+        Quantity::Logs(selector) => {
+            // A target or message the run never logged could only read 0:
+            // count by level instead (`logs{level="error"} == 0`).
+            let targets = run.logs.iter().map(|log| log.target.to_string());
+            let targets: BTreeSet<String> = targets.collect();
+            known_value(selector, "target", "log target", targets.iter().collect())?;
+            let messages = run.logs.iter().map(|log| log.body.to_string());
+            let messages: BTreeSet<String> = messages.collect();
+            known_value(
+                selector,
+                "message",
+                "log message",
+                messages.iter().collect(),
+            )
+        }
         Quantity::Messages { selector, .. } => known_value(
             selector,
             "message",

@@ -36,11 +36,21 @@ pub enum Check {
     DashboardQueries,
     /// A scenario's own expectation held.
     Expectation,
+    /// Every event a server emits carries the trace and span of its work,
+    /// unless its target is declared background work.
+    LogCorrelation,
+    /// Failed work leaves an event at WARN or above in its trace; a request
+    /// that succeeded leaves none at ERROR.
+    ErrorLogging,
+    /// Events per request and per node per second stay within budget.
+    LogVolume,
+    /// No secret the contract names appears in logs, spans or metrics.
+    SecretLeaks,
 }
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 10] = [
+    pub const INVARIANTS: [Check; 14] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -51,9 +61,13 @@ impl Check {
         Check::SeedDeterminism,
         Check::AlertCorrectness,
         Check::DashboardQueries,
+        Check::LogCorrelation,
+        Check::ErrorLogging,
+        Check::LogVolume,
+        Check::SecretLeaks,
     ];
 
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 16] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -66,6 +80,10 @@ impl Check {
         Check::FaultsFired,
         Check::Expectation,
         Check::DashboardQueries,
+        Check::LogCorrelation,
+        Check::ErrorLogging,
+        Check::LogVolume,
+        Check::SecretLeaks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +100,10 @@ impl Check {
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",
             Check::DashboardQueries => "dashboard_queries",
+            Check::LogCorrelation => "log_correlation",
+            Check::ErrorLogging => "error_logging",
+            Check::LogVolume => "log_volume",
+            Check::SecretLeaks => "secret_leaks",
         }
     }
 

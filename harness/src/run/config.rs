@@ -84,6 +84,8 @@ pub struct Config {
     pub span_limit: u64,
     /// Scrapes a run may take in all: the bound on captured scrapes.
     pub scrape_limit: u64,
+    /// Log events a run may capture in all: the bound on captured logs.
+    pub log_limit: u64,
     /// Real time a run may take: a safety net that depends on the machine.
     pub wall_limit: Duration,
     pub fault_log_capacity: usize,

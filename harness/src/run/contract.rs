@@ -51,6 +51,8 @@ pub struct Contract {
     pub(crate) metrics_route: Option<MetricsRoute>,
     /// Grafana dashboards the system ships: (name, JSON text).
     pub(crate) dashboards: Vec<(String, String)>,
+    /// What the system promises about its logs.
+    pub(crate) logs: super::log_contract::LogPromises,
 }
 
 /// A server node's own HTTP metrics route: obsim's scraper sends it

@@ -8,10 +8,13 @@ mod config;
 mod contract;
 pub mod exposition;
 mod ids;
+mod log_contract;
+mod logs;
 mod node;
 mod record;
 mod requests;
 mod scrape;
+mod secrets;
 mod span_ties;
 mod spans;
 mod timing;
@@ -26,10 +29,16 @@ pub use config::{
 pub(crate) use contract::{final_metrics, final_selectors};
 pub use contract::{Balance, Contract, MetricsRoute, SCRAPE_JOB_DEFAULT};
 pub use ids::{SpanId, TraceId};
+pub use log_contract::{
+    LOG_EVENTS_PER_NODE_SECOND_MAX_DEFAULT, LOG_EVENTS_PER_REQUEST_MAX_DEFAULT, LOG_FILTER_DEFAULT,
+    SECRETS_MAX,
+};
+pub use logs::{FmtJson, Level, LogFormat, LogRecord, OtelLog};
 pub(crate) use node::server_name;
 pub use record::{FinalSource, IncarnationRecord, Run};
 pub use requests::{AttemptRecord, CallRecord, RequestRecord, SpanRef, NETWORK_ERROR, TIMEOUT};
 pub use scrape::Scrape;
+pub(crate) use secrets::{canary, canary_needle, CANARY_PREFIX};
 pub use span_ties::Spans;
 pub(crate) use span_ties::{Shows, SpanTie};
 pub(crate) use spans::{digest, span_kind_name, SpanDigest, SpanDigester};

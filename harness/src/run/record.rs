@@ -7,6 +7,7 @@ use obsim_faults::{Fault, FaultEvent, FaultKind, ScheduleOverflow};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::exposition::{Exposition, ParseError};
+use super::logs::{log_line, LogRecord, OtelLog};
 use super::requests::{CallRecord, RequestRecord};
 use super::scrape::Scrape;
 use super::spans::{SpanLifecycle, SpanRecord};
@@ -27,6 +28,15 @@ pub struct Run {
     /// run, which keeps only the records above (the SDK's data is larger and
     /// no check reads it); a failure's artifacts replay the seed to fill it.
     pub otel_spans: Vec<SpanData>,
+    /// Log events, in the order emitted: every `tracing` event that passed
+    /// the contract's level filter, through the OpenTelemetry logs bridge.
+    pub logs: Vec<LogRecord>,
+    /// The same events as the SDK handed them over, with their nodes, for
+    /// `logs.otlp.json`: empty unless asked for, as `otel_spans` is.
+    pub otel_logs: Vec<OtelLog>,
+    /// The secrets the system asked for (`NodeContext::secret`), by name,
+    /// with whether the contract declares each.
+    pub secrets_asked: BTreeMap<String, bool>,
     /// Spans opened and closed, as tracing saw them.
     pub lifecycle: SpanLifecycle,
     pub scrapes: Vec<Scrape>,
@@ -187,6 +197,12 @@ impl Run {
         if spans {
             lines.extend(self.spans.iter().map(span_line));
         }
+        lines.extend(self.logs.iter().map(log_line));
+        lines.extend(
+            self.secrets_asked
+                .iter()
+                .map(|(name, declared)| format!("secret {name} declared={declared}")),
+        );
         lines.push(format!(
             "lifecycle opened={} closed={} open={:?}",
             self.lifecycle.opened, self.lifecycle.closed, self.lifecycle.open

@@ -26,6 +26,7 @@ pub struct Builder {
     message_limit: u64,
     span_limit: u64,
     scrape_limit: u64,
+    log_limit: u64,
     wall_limit: Duration,
     fault_log_capacity: usize,
     checks: BTreeSet<Check>,
@@ -48,6 +49,9 @@ pub struct Builder {
 pub const SPAN_LIMIT_DEFAULT: u64 = 2_000_000;
 /// Scrapes one run may take unless the scenario says otherwise.
 pub const SCRAPE_LIMIT_DEFAULT: u64 = 100_000;
+/// Log events one run may capture unless the scenario says otherwise: as
+/// many as spans, since a service logs about as often as it opens a span.
+pub const LOG_LIMIT_DEFAULT: u64 = 2_000_000;
 /// Real time one run may take unless the scenario says otherwise: the
 /// heaviest shipped seed takes a few seconds in release, under a minute in
 /// a debug build.
@@ -73,6 +77,7 @@ impl Builder {
             message_limit: 1_000_000,
             span_limit: SPAN_LIMIT_DEFAULT,
             scrape_limit: SCRAPE_LIMIT_DEFAULT,
+            log_limit: LOG_LIMIT_DEFAULT,
             wall_limit: WALL_LIMIT_DEFAULT,
             fault_log_capacity: 100_000,
             checks: Check::INVARIANTS.into_iter().collect(),
@@ -194,6 +199,15 @@ impl Builder {
     /// stops, failed, at the next one.
     pub fn scrape_limit(mut self, limit: u64) -> Self {
         self.scrape_limit = limit;
+        self
+    }
+
+    /// Log events a run may capture (default [`LOG_LIMIT_DEFAULT`]): the
+    /// bound on what log capture holds. The run stops, failed, at the next
+    /// one: a service that logs in a loop is stopped, not left to fill
+    /// memory.
+    pub fn log_limit(mut self, limit: u64) -> Self {
+        self.log_limit = limit;
         self
     }
 
@@ -383,6 +397,7 @@ impl Builder {
             message_limit: self.message_limit,
             span_limit: self.span_limit,
             scrape_limit: self.scrape_limit,
+            log_limit: self.log_limit,
             wall_limit: self.wall_limit,
             fault_log_capacity: self.fault_log_capacity,
             checks: self.checks,

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use tracing::span;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -21,8 +23,10 @@ use super::clock::Clock;
 use super::interner::Interner;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
+use super::logs::{service_logs, LogsCapture};
 use crate::run::{
-    LostSpan, OpenSpan, SpanDigest, SpanDigester, SpanLifecycle, SpanOrigin, SpanRecord,
+    LogFormat, LogRecord, LostSpan, OpenSpan, OtelLog, SpanDigest, SpanDigester, SpanLifecycle,
+    SpanOrigin, SpanRecord,
 };
 
 /// Trace and span ids drawn from the run's own stream. The SDK's default
@@ -238,7 +242,7 @@ where
     }
 }
 
-fn current_node_name(nodes: &NodeNames) -> String {
+pub(crate) fn current_node_name(nodes: &NodeNames) -> String {
     // Spans are created inside simulated tasks; outside one there is no node.
     let node = super::clock::in_simulation().then(madsim::plugin::node);
     node_name(nodes, node)
@@ -265,16 +269,20 @@ pub(crate) struct Capture {
     nodes: NodeNames,
     exported: Arc<Mutex<Exported>>,
     lifecycle: Arc<Mutex<LifecycleState>>,
+    logs: LogsCapture,
 }
 
 impl Capture {
     /// Builds the run's subscriber. The caller installs it with
     /// `tracing::subscriber::set_default` around the run. `keep` says what
-    /// of each span is kept ([`Capture::finish`]).
+    /// of each span is kept ([`Capture::finish`]); `log_filter` is the
+    /// service's own level filter in front of the logs bridge.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         keep: Keep,
         service_name: &str,
         ids: ChaCha8Rng,
+        (log_format, log_filter): (LogFormat, Targets),
         nodes: NodeNames,
         clock: Clock,
         ledger: Arc<Ledger>,
@@ -285,6 +293,31 @@ impl Capture {
             digest: (keep == Keep::Digest).then(SpanDigester::new),
             ..Exported::default()
         }));
+        let (logs, bridge, json) = match log_format {
+            LogFormat::OtelBridge => {
+                let (logs, bridge) = LogsCapture::new(
+                    keep == Keep::RecordsAndOtel,
+                    service_name,
+                    log_filter,
+                    nodes.clone(),
+                    clock.clone(),
+                    ledger.clone(),
+                    limits.clone(),
+                );
+                (logs, Some(bridge), None)
+            }
+            LogFormat::FmtJson(settings) => {
+                let (logs, json) = LogsCapture::json(
+                    settings,
+                    log_filter,
+                    nodes.clone(),
+                    clock.clone(),
+                    ledger.clone(),
+                    limits.clone(),
+                );
+                (logs, None, Some(json))
+            }
+        };
         let processor = CaptureProcessor {
             nodes: nodes.clone(),
             ledger,
@@ -304,12 +337,15 @@ impl Capture {
                 state: lifecycle.clone(),
                 clock,
             })
-            .with(otel_layer(&provider, "obsim"));
+            .with(otel_layer(&provider, "obsim"))
+            .with(bridge)
+            .with(json);
         let capture = Capture {
             _provider: provider,
             nodes,
             exported,
             lifecycle,
+            logs,
         };
         (capture, subscriber)
     }
@@ -327,6 +363,12 @@ impl Capture {
             .unwrap_or_default();
         let digest = exported.digest.as_ref().map(SpanDigester::finish);
         (records, otel, digest)
+    }
+
+    /// Takes the log events emitted so far, in the order emitted, and the
+    /// SDK's records of them when kept.
+    pub(crate) fn logs(&self) -> (Vec<LogRecord>, Vec<OtelLog>) {
+        self.logs.finish()
     }
 
     pub(crate) fn lifecycle(&self) -> SpanLifecycle {
@@ -355,13 +397,36 @@ impl Capture {
 pub(crate) fn service_pipeline(
     service_name: &str,
     ids: ChaCha8Rng,
-) -> (SdkTracerProvider, impl tracing::Subscriber + Send + Sync) {
+    (log_format, log_filter): (LogFormat, Targets),
+) -> (
+    (SdkTracerProvider, SdkLoggerProvider),
+    impl tracing::Subscriber + Send + Sync,
+) {
     let builder = SdkTracerProvider::builder().with_simple_exporter(DroppingExporter);
     let provider = provider(builder, service_name, ids);
+    let (logger, bridge) = service_logs(service_name, log_filter.clone());
+    // The service's own logs pipeline: the bridge, or JSON lines written to
+    // where nobody reads them.
+    let (bridge, json) = match log_format {
+        LogFormat::OtelBridge => (Some(bridge), None),
+        LogFormat::FmtJson(settings) => {
+            let json = tracing_subscriber::fmt::layer()
+                .json()
+                .with_ansi(false)
+                .flatten_event(settings.flatten_event)
+                .with_current_span(settings.current_span)
+                .with_span_list(settings.span_list)
+                .with_writer(std::io::sink)
+                .with_filter(log_filter);
+            (None, Some(json))
+        }
+    };
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::filter_fn(not_madsim))
-        .with(otel_layer(&provider, "service"));
-    (provider, subscriber)
+        .with(otel_layer(&provider, "service"))
+        .with(bridge)
+        .with(json);
+    ((provider, logger), subscriber)
 }
 
 /// A run's SDK provider: span ids from the run's own stream, the scenario

@@ -1,5 +1,5 @@
 //! A run's bounds on what it may produce: messages sent, spans captured,
-//! scrapes taken, and as a safety net the real time it may take. The moment
+//! scrapes taken, log events captured, and as a safety net the real time it may take. The moment
 //! one is crossed the run stops, with a failure that names the bound,
 //! instead of running on to its time limit and holding ever more in memory.
 //!
@@ -21,6 +21,8 @@ pub enum Bound {
     Messages,
     Spans,
     Scrapes,
+    /// Log events captured.
+    Logs,
     /// Real time: a safety net, not a step bound. Whether a seed crosses it
     /// depends on the machine, so the failure says so.
     Wall,
@@ -34,6 +36,7 @@ impl Bound {
             Bound::Messages => "message_limit",
             Bound::Spans => "span_limit",
             Bound::Scrapes => "scrape_limit",
+            Bound::Logs => "log_limit",
             Bound::Wall => "wall_limit",
         }
     }
@@ -43,6 +46,7 @@ impl Bound {
             Bound::Messages => "messages sent",
             Bound::Spans => "spans captured",
             Bound::Scrapes => "scrapes taken",
+            Bound::Logs => "log events captured",
             Bound::Wall => "milliseconds of real time",
         }
     }
@@ -86,8 +90,8 @@ impl fmt::Display for Crossed {
 /// Counters for each bound, shared by the world and the span capture.
 #[derive(Debug)]
 pub(crate) struct Limits {
-    counts: [AtomicU64; 3],
-    limits: [u64; 3],
+    counts: [AtomicU64; 4],
+    limits: [u64; 4],
     /// Set from the watchdog's thread once the run's real time is up.
     wall_reached: AtomicBool,
     wall_limit_ms: u64,
@@ -102,12 +106,13 @@ impl Limits {
         messages: u64,
         spans: u64,
         scrapes: u64,
+        logs: u64,
         wall: Duration,
     ) -> (Limits, oneshot::Receiver<()>) {
         let (sender, receiver) = oneshot::channel();
         let limits = Limits {
             counts: Default::default(),
-            limits: [messages, spans, scrapes],
+            limits: [messages, spans, scrapes, logs],
             wall_reached: AtomicBool::new(false),
             wall_limit_ms: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX),
             crossed: Mutex::new(None),
@@ -167,7 +172,7 @@ mod tests {
 
     #[test]
     fn the_first_bound_crossed_is_the_one_reported_and_signals_once() {
-        let (limits, mut signal) = Limits::new(2, 1, 5, Duration::from_secs(60));
+        let (limits, mut signal) = Limits::new(2, 1, 5, 5, Duration::from_secs(60));
         let at = Duration::from_millis(7);
         assert!(limits.take(Bound::Messages, at));
         assert!(limits.take(Bound::Messages, at));
@@ -186,7 +191,7 @@ mod tests {
 
     #[test]
     fn once_real_time_is_up_the_next_count_stops_the_run_and_says_it_was_the_machine() {
-        let (limits, mut signal) = Limits::new(10, 10, 10, Duration::from_secs(300));
+        let (limits, mut signal) = Limits::new(10, 10, 10, 10, Duration::from_secs(300));
         assert!(limits.take(Bound::Spans, Duration::from_secs(1)));
         limits.reach_wall();
         assert!(!limits.take(Bound::Scrapes, Duration::from_secs(2)));

@@ -14,6 +14,7 @@ mod interner;
 mod ledger;
 mod lifecycle;
 mod limits;
+mod logs;
 mod network;
 mod requests;
 mod rpc;
@@ -29,7 +30,8 @@ mod watchdog;
 mod world;
 
 pub use builder::{
-    Builder, LABEL_VALUES_MAX_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT, WALL_LIMIT_DEFAULT,
+    Builder, LABEL_VALUES_MAX_DEFAULT, LOG_LIMIT_DEFAULT, SCRAPE_LIMIT_DEFAULT, SPAN_LIMIT_DEFAULT,
+    WALL_LIMIT_DEFAULT,
 };
 pub use dependency::{Dependency, DependencyError};
 pub use endpoint::{

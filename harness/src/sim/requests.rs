@@ -89,7 +89,8 @@ impl ClientContext {
     /// - Each request runs inside a client span named `span_name`
     ///   (`otel.kind = "client"`), so the client can inject the span's trace
     ///   context into what it sends (`traceparent`). The span ends in error,
-    ///   with the outcome's text as its description, unless the request
+    ///   with the outcome's text as its description, and a WARN event
+    ///   `request failed` in it (target `obsim::client`), unless the request
     ///   went `ok`. Name the same span in `Contract::request_span`.
     /// - Each request is a call of its operation in obsim's ledger, timed
     ///   from just before `request` is called to just after it returns:
@@ -158,6 +159,17 @@ impl ClientContext {
                         request(invocation).instrument(span.clone()).await.into();
                     call.finish(outcome.word());
                     if let Some(description) = outcome.description() {
+                        // The workload's client logs what failed, in the
+                        // request's span, as a service's client would:
+                        // `error_logging` asks it of every failure.
+                        span.in_scope(|| {
+                            tracing::warn!(
+                                target: "obsim::client",
+                                outcome = outcome.word(),
+                                error = %description,
+                                "request failed"
+                            )
+                        });
                         span.set_status(Status::error(description.to_string()));
                     }
                     drop(span);

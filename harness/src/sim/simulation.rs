@@ -125,6 +125,7 @@ impl Builder {
         contract.check_servers(config.servers)?;
         contract.check_operations(&config.workload)?;
         contract.check_dependency_faults(config.faults.faults())?;
+        contract.check_logs()?;
         Ok(Sim {
             config,
             factory: Arc::new(move || Arc::new(factory()) as Arc<dyn System>),
@@ -235,6 +236,8 @@ impl Sim {
             ended_at,
             mut spans,
             otel_spans,
+            logs,
+            otel_logs,
             lifecycle,
             span_digest,
         } = self.simulate_seed(seed, capturing)?;
@@ -250,6 +253,9 @@ impl Sim {
             ended_at,
             spans,
             otel_spans,
+            logs,
+            otel_logs,
+            secrets_asked: world.secrets_asked(),
             lifecycle,
             scrapes,
             faults: world.faults.events(),
@@ -285,6 +291,7 @@ impl Sim {
             config.message_limit,
             config.span_limit,
             config.scrape_limit,
+            config.log_limit,
             config.wall_limit,
         );
         let mut crossed = Some(crossed);
@@ -300,10 +307,16 @@ impl Sim {
             Capturing::Digest => Keep::Digest,
             Capturing::Checked | Capturing::Bare | Capturing::Pipeline => Keep::Records,
         };
+        let log_filter = self
+            .contract
+            .log_targets()
+            .expect("the log filter was checked when the simulation was built");
+        world.set_secrets(&self.contract.logs.secrets);
         let (capture, subscriber) = Capture::new(
             keep,
             &self.config.scenario,
             component_stream(seed, "otel-ids"),
+            (self.contract.logs.format.clone(), log_filter.clone()),
             world.node_names.clone(),
             world.clock.clone(),
             world.ledger.clone(),
@@ -317,8 +330,11 @@ impl Sim {
                 tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default())
             }
             Capturing::Pipeline => {
-                let (provider, pipeline) =
-                    service_pipeline(&self.config.scenario, component_stream(seed, "otel-ids"));
+                let (provider, pipeline) = service_pipeline(
+                    &self.config.scenario,
+                    component_stream(seed, "otel-ids"),
+                    (self.contract.logs.format.clone(), log_filter),
+                );
                 _pipeline = Some(provider);
                 tracing::subscriber::set_default(pipeline)
             }
@@ -360,6 +376,7 @@ impl Sim {
         // task still alive, closing their spans, and that teardown is not
         // part of the run.
         let (spans, otel_spans, span_digest) = capture.finish();
+        let (logs, otel_logs) = capture.logs();
         let lifecycle = capture.lifecycle();
         release_tasks(&runtime, &world);
         drop(runtime);
@@ -381,6 +398,8 @@ impl Sim {
             ended_at,
             spans,
             otel_spans,
+            logs,
+            otel_logs,
             lifecycle,
             span_digest,
         })
@@ -409,6 +428,8 @@ struct Simulated {
     ended_at: Duration,
     spans: Vec<SpanRecord>,
     otel_spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    logs: Vec<crate::run::LogRecord>,
+    otel_logs: Vec<crate::run::OtelLog>,
     lifecycle: crate::run::SpanLifecycle,
     span_digest: Option<SpanDigest>,
 }

@@ -99,6 +99,17 @@ impl NodeContext {
         self.faults.world.record_amount(name, amount);
     }
 
+    /// The value of secret `name` (an API key, a token) for this run: a
+    /// canary drawn from the seed, the same on every node and incarnation.
+    /// Use it where the service uses the real secret (a header it sends, a
+    /// key it checks). Declare the name with [`Contract::secret`];
+    /// `secret_leaks` then fails a run whose logs, spans or metrics hold
+    /// it. An undeclared name still gets a value, and `secret_leaks`
+    /// reports it.
+    pub fn secret(&self, name: &str) -> String {
+        self.faults.world.secret(name)
+    }
+
     /// The fault point around dependency `name` (`s3`, `llm`): wrap each
     /// call to it in [`Dependency::call`]. Scenario faults of kind
     /// `dependency_failure` and `dependency_latency` aimed at `name` take
@@ -208,6 +219,12 @@ impl ClientContext {
     /// knows goes in [`ClientContext::record_amount`].
     pub fn record_outcome(&self, outcome: &str) {
         self.world.record_outcome(outcome);
+    }
+
+    /// The value of secret `name` for this run, as
+    /// [`NodeContext::secret`] gives it: the same canary a server gets.
+    pub fn secret(&self, name: &str) -> String {
+        self.world.secret(name)
     }
 
     /// Adds `amount` to the client's running total `name`: ground truth that

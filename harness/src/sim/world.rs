@@ -104,6 +104,15 @@ pub(crate) struct World {
     pub(crate) triggers: Triggers,
     /// How a node asks to be crashed where its current poll ends.
     pub(crate) crash_requests: CrashRequests,
+    /// The secrets the contract declares, and those the system asked for
+    /// (with whether each was declared).
+    secrets: Mutex<Secrets>,
+}
+
+#[derive(Default)]
+struct Secrets {
+    declared: Vec<String>,
+    asked: BTreeMap<String, bool>,
 }
 
 impl World {
@@ -169,7 +178,32 @@ impl World {
             limits,
             triggers,
             crash_requests,
+            secrets: Mutex::new(Secrets::default()),
         })
+    }
+
+    /// The secrets the contract declares: the ones [`World::secret`] hands
+    /// out without complaint.
+    pub(crate) fn set_secrets(&self, declared: &[String]) {
+        self.secrets.lock().expect("secrets lock").declared = declared.to_vec();
+    }
+
+    /// Secret `name`'s canary for this run, noting that the system asked.
+    pub(crate) fn secret(&self, name: &str) -> String {
+        let mut secrets = self.secrets.lock().expect("secrets lock");
+        let declared = secrets.declared.iter().any(|declared| declared == name);
+        // A name the contract does not declare still gets its canary, so the
+        // service runs on; `secret_leaks` reports the name. Bounded: the
+        // names asked beyond the declared ones are kept up to a limit.
+        if declared || secrets.asked.len() < crate::run::SECRETS_MAX * 2 {
+            secrets.asked.insert(name.to_string(), declared);
+        }
+        crate::run::canary(self.seed, name)
+    }
+
+    /// The secrets the system asked for, by name, with whether each was declared.
+    pub(crate) fn secrets_asked(&self) -> BTreeMap<String, bool> {
+        self.secrets.lock().expect("secrets lock").asked.clone()
     }
 
     /// Logs plan entries `fired` taking effect, and counts each one's firing:

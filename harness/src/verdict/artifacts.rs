@@ -2,7 +2,8 @@
 //! written to `<dir>/<scenario>/<seed>/`.
 //!
 //! The folder holds `traces.otlp.json` (the run's spans as one OTLP/JSON
-//! `ExportTraceServiceRequest`), `scrapes.txt`, `finals.txt`, `faults.txt`,
+//! `ExportTraceServiceRequest`), `logs.otlp.json` (its log events as one
+//! `ExportLogsServiceRequest`), `scrapes.txt`, `finals.txt`, `faults.txt`,
 //! `scenario.toml` and `report.txt`. It is written after the run, outside the
 //! simulation, so real file I/O is fine here.
 
@@ -293,6 +294,21 @@ fn write_files(
         nodes.get(&span.span_context.span_id().into()).cloned()
     })?;
     fs::write(folder.join("traces.otlp.json"), json + "\n")?;
+    let logs = run.map_or(&[][..], |run| &run.otel_logs);
+    let json = super::log_artifacts::otlp_logs_json(logs, &failure.scenario)?;
+    fs::write(folder.join("logs.otlp.json"), json + "\n")?;
+    // A service that ships JSON lines: the lines as it wrote them.
+    let lines: Vec<&str> = run
+        .map(|run| {
+            run.logs
+                .iter()
+                .filter_map(|log| log.original.as_deref())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !lines.is_empty() {
+        fs::write(folder.join("logs.jsonl"), lines.join("\n") + "\n")?;
+    }
     fs::write(folder.join("scrapes.txt"), or_no_run(run, scrapes_text))?;
     fs::write(folder.join("finals.txt"), or_no_run(run, finals_text))?;
     fs::write(folder.join("faults.txt"), or_no_run(run, faults_text))?;
@@ -369,7 +385,7 @@ pub fn otlp_json(
 
 /// Built by hand rather than from an SDK `Resource`, whose attributes sit in
 /// a HashMap: the order here is fixed, so the file is too.
-fn resource(service: &str, node: Option<&str>) -> ResourceAttributesWithSchema {
+pub(crate) fn resource(service: &str, node: Option<&str>) -> ResourceAttributesWithSchema {
     let mut attributes = vec![KeyValue::new("service.name", service.to_string())];
     if let Some(node) = node {
         attributes.push(KeyValue::new("service.instance.id", node.to_string()));

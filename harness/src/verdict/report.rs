@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use crate::run::Run;
 
 impl Run {
-    /// Outcome counts, faults by kind, spans by name, kind and status, scrape
-    /// health, and the final exposition of every node incarnation.
+    /// Outcome counts, faults by kind, spans by name, kind and status, log
+    /// events by level, target and message, scrape health, and the final
+    /// exposition of every node incarnation.
     pub fn report(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "scenario: {}\nseed: {}", self.scenario, self.seed);
@@ -58,6 +59,13 @@ impl Run {
                 let _ = writeln!(out, "  {name}: {n}");
             }
         }
+        section(
+            &mut out,
+            "log events by level, target and message",
+            &self.log_counts(),
+        );
+        let uncorrelated = self.logs.iter().filter(|log| log.trace.is_none()).count();
+        let _ = writeln!(out, "log events outside every span: {uncorrelated}");
         let up = self.scrapes.iter().filter(|scrape| scrape.up).count();
         let _ = writeln!(
             out,
@@ -110,6 +118,21 @@ impl Run {
     pub fn fault_counts(&self) -> BTreeMap<String, u64> {
         let counts = self.fault_counts.iter();
         counts.map(|(kind, n)| (kind.to_string(), *n)).collect()
+    }
+
+    /// Log events by `LEVEL target "message"`.
+    pub fn log_counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for log in &self.logs {
+            let key = format!(
+                "{} {} {:?}",
+                log.level.as_str().to_uppercase(),
+                log.target,
+                obsim_rules::input::excerpt(&log.body)
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
     }
 
     /// Exported spans by `name kind status`.

@@ -65,5 +65,6 @@ impl System for Gateway {
             .span_counter("gateway_client_requests_total", task.status_label("status"))
             .span_counter("gateway_client_attempts_total", attempts)
             .metrics_route(obsim::APP_PORT, gw::METRICS_ROUTE) // scraped over HTTP, as Prometheus does
+            .background_logs(gw::STARTUP_TARGET) // start-up lines belong to no request
     }
 }

@@ -3,7 +3,7 @@
 use obsim::deps::madsim::time::Instant;
 use obsim::deps::opentelemetry::trace::Status;
 use obsim::deps::opentelemetry::KeyValue;
-use obsim::deps::tracing::{info_span, Instrument};
+use obsim::deps::tracing::{info_span, warn, Instrument};
 use obsim::deps::tracing_opentelemetry::OpenTelemetrySpanExt;
 use obsim::TraceHeaders;
 use serde_json::{Map, Value};
@@ -59,6 +59,7 @@ pub(super) async fn request(
         .instrument(root.clone())
         .await;
     if let Some(description) = &outcome.description {
+        root.in_scope(|| warn!(outcome = outcome.entry, error = %description, "request failed"));
         root.set_status(Status::error(description.clone()));
     }
     driver.client.record_outcome(outcome.entry);

@@ -46,6 +46,13 @@ pub(crate) async fn serve(node: NodeContext, config: Arc<McpProxyConfig>) {
     let listener = TcpListener::bind(node.addr)
         .await
         .unwrap_or_else(|error| panic!("the proxy cannot listen on {}: {error}", node.addr));
+    obsim::deps::tracing::info!(
+        target: crate::spans::STARTUP_TARGET,
+        node = %node.name,
+        incarnation = node.incarnation,
+        addr = %node.addr,
+        "proxy listening"
+    );
     let proxy = Arc::new(Proxy {
         config,
         metrics,
