@@ -54,6 +54,9 @@ pub(crate) fn builder(scenario: &Scenario, replay: &str) -> Builder {
     if let Some(interval) = scenario.alerts.evaluation_interval {
         builder = builder.evaluation_interval(interval);
     }
+    for dashboard in &scenario.dashboards {
+        builder = builder.dashboard(dashboard.clone());
+    }
     for claim in &scenario.alert_expectations {
         builder = builder.expect_alert(claim.clone());
     }

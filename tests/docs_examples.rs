@@ -298,11 +298,11 @@ fn holds(
     Ok(())
 }
 
-/// Whether an entry is a claim about alerts (it needs alert rules and a
-/// long run).
+/// Whether an entry is a claim about alerts or a dashboard panel (it needs
+/// alert rules or the actor runtime's dashboard, and a long run).
 fn is_alert_claim(entry: &str) -> bool {
     let entry = entry.trim_start();
-    entry.starts_with("alert ") || entry.starts_with("slo ")
+    entry.starts_with("alert ") || entry.starts_with("slo ") || entry.starts_with("panel ")
 }
 
 /// Every `expect` example of the README and `scenarios/README.md` holds on

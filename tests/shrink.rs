@@ -248,6 +248,14 @@ fn a_counter_without_total_needs_no_fault_and_a_few_invocations() {
     assert_size(&shrunk, &[], 10);
 }
 
+/// The dashboard's panel reads a name no run exports: no fault, and the
+/// fewest invocations a run can have.
+#[test]
+fn a_metric_renamed_under_the_dashboard_needs_no_fault_and_a_few_invocations() {
+    let shrunk = proven(Bug::RenamedMetricOnDashboard);
+    assert_size(&shrunk, &[], 10);
+}
+
 /// The gauge of stored actors is wrong only after a restart.
 #[test]
 fn a_stored_state_gauge_restarting_at_zero_keeps_the_crash_and_a_few_invocations() {

@@ -343,11 +343,7 @@ fn rule(raw: RawRule, line: Option<usize>, regexes: &mut usize) -> Result<Rule, 
             ))
         }
     };
-    crate::bounds::expr_text(&raw.expr, regexes).map_err(|problem| ("expr", problem))?;
-    let expr = promql_parser::parser::parse(&raw.expr)
-        .map_err(|problem| ("expr", format!("does not parse as PromQL: {problem}")))?;
-    crate::bounds::expr_tree(&expr, regexes).map_err(|problem| ("expr", problem))?;
-    in_subset(&expr).map_err(|problem| ("expr", problem))?;
+    let expr = check_expression(&raw.expr, regexes).map_err(|problem| ("expr", problem))?;
     let templates = |map: BTreeMap<String, String>, field: &'static str| {
         map.into_iter()
             .map(|(key, text)| {
@@ -368,6 +364,19 @@ fn rule(raw: RawRule, line: Option<usize>, regexes: &mut usize) -> Result<Rule, 
         annotations: templates(raw.annotations, "annotations")?,
         line,
     })
+}
+
+/// An expression as obsim takes it from a file: within the bounds on its
+/// length and regular expressions, parsed, within the bound on its depth,
+/// and inside the subset obsim evaluates. `regexes` counts the file's
+/// regular expressions so far.
+pub(crate) fn check_expression(text: &str, regexes: &mut usize) -> Result<Expr, String> {
+    crate::bounds::expr_text(text, regexes)?;
+    let expr = promql_parser::parser::parse(text)
+        .map_err(|problem| format!("does not parse as PromQL: {problem}"))?;
+    crate::bounds::expr_tree(&expr, regexes)?;
+    in_subset(&expr)?;
+    Ok(expr)
 }
 
 /// A Prometheus duration (`30s`, `5m`, `1h30m`, `0`).

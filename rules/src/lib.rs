@@ -10,6 +10,9 @@
 //! - [`SeriesStore`] holds series with staleness markers.
 //! - [`evaluate`] runs the rule groups at every instant of a [`Schedule`]
 //!   and returns each alert's pending and firing history ([`Timeline`]).
+//! - [`load_dashboard`]/[`parse_dashboard`] read a Grafana dashboard's JSON,
+//!   check each panel target's PromQL, and [`Dashboard::fill`] fills its
+//!   template variables with a run's label values ([`dashboard`]).
 //! - [`promtool::render`] writes a `promtool test rules` file, so promtool
 //!   can check the same rules over the same series.
 //!
@@ -45,6 +48,7 @@
 //! functions. Alerts are not written back as `ALERTS` series.
 
 mod bounds;
+pub mod dashboard;
 mod engine;
 mod eval;
 mod file;
@@ -55,6 +59,10 @@ mod series;
 mod template;
 
 pub use bounds::{EXPR_CHARS_MAX, EXPR_DEPTH_MAX, REGEXES_MAX, REGEX_BYTES_MAX, YAML_NESTING_MAX};
+pub use dashboard::{
+    load_dashboard, parse_dashboard, Builtins, Dashboard, DashboardError, FilledDashboard,
+    FilledPanel, FilledTarget, Panel, Target, Variable, VariableValues, DASHBOARD_FILE_BYTES_MAX,
+};
 pub use engine::{evaluate, AlertHistory, AlertState, RuleFailure, Schedule, Timeline, ALERT_NAME};
 pub use eval::{
     selectors, selects_series, Element, EvalError, Evaluator, Range, Value, LOOKBACK_MS,

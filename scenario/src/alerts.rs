@@ -13,7 +13,12 @@
 //! - `slo SELECTOR within X of truth` (or `within X% of truth`): the series a
 //!   recording rule writes (Sloth's `slo:period_burn_rate:ratio`, the error
 //!   budget burned) ends, on the scraped timeline, within `X` (absolute or
-//!   relative) of its value on the ground-truth timeline.
+//!   relative) of its value on the ground-truth timeline;
+//! - `panel "TITLE" within X of truth` (or `within X% of truth`): the one
+//!   target of the dashboard panel titled `TITLE`, its variables filled,
+//!   reads, at the run's last evaluation instant, within `X` of what it
+//!   reads over the ground-truth series (each series it returns, matched
+//!   by labels). It needs the `dashboard_queries` check.
 //!
 //! `{labels}` is optional: an alert of that name with at least those labels.
 //! Alert claims read the scraped timeline: what production would page on.
@@ -48,6 +53,12 @@ pub enum AlertClaim {
     Slo {
         /// A PromQL series selector, as written.
         series: String,
+        tolerance: Tolerance,
+    },
+    /// `panel "TITLE" within X of truth`.
+    Panel {
+        /// The panel's title, unquoted.
+        title: String,
         tolerance: Tolerance,
     },
 }
@@ -111,7 +122,7 @@ impl AlertClaim {
             AlertClaim::FiresDuring { alert, .. } | AlertClaim::Resolves { alert, .. } => {
                 Some(alert)
             }
-            AlertClaim::Slo { .. } => None,
+            AlertClaim::Slo { .. } | AlertClaim::Panel { .. } => None,
         }
     }
 }
@@ -119,7 +130,7 @@ impl AlertClaim {
 /// Whether an `expect` entry is an alert claim rather than a comparison.
 pub fn is_alert_claim(text: &str) -> bool {
     let first = text.split_whitespace().next();
-    matches!(first, Some("alert" | "slo"))
+    matches!(first, Some("alert" | "slo" | "panel"))
 }
 
 /// A claim that does not parse: the byte it went wrong at, and why.
@@ -131,7 +142,7 @@ pub struct AlertClaimError {
 
 const FORMS: &str = "expected `alert NAME fires`, `alert NAME never fires`, `alert NAME fires \
                      during faults[I] within DUR`, `alert NAME resolves within DUR after \
-                     faults[I]`, or `slo SELECTOR within X of truth`";
+                     faults[I]`, `slo SELECTOR within X of truth`, or `panel \"TITLE\" within X of truth`";
 
 /// Parses one alert claim.
 pub fn parse_alert_claim(text: &str) -> Result<AlertExpectation, AlertClaimError> {
@@ -139,6 +150,7 @@ pub fn parse_alert_claim(text: &str) -> Result<AlertExpectation, AlertClaimError
     let claim = match words.word()? {
         (_, "alert") => alert_claim(&mut words)?,
         (_, "slo") => slo_claim(&mut words)?,
+        (_, "panel") => panel_claim(&mut words)?,
         (at, _) => return Err(words.error_at(at, FORMS)),
     };
     if let Ok((at, extra)) = words.word() {
@@ -189,33 +201,80 @@ fn alert_claim(words: &mut Words<'_>) -> Result<AlertClaim, AlertClaimError> {
 
 fn slo_claim(words: &mut Words<'_>) -> Result<AlertClaim, AlertClaimError> {
     let (_, series) = words.selector()?;
-    words.keyword("within")?;
-    let (at, amount) = words.word()?;
-    let (number, relative) = match amount.strip_suffix('%') {
-        Some(number) => (number, true),
-        None => (amount, false),
-    };
-    let value: f64 = number
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| {
-            words.error_at(
-                at,
-                format!("`{amount}`: expected a tolerance such as 0.05 or 10%"),
-            )
-        })?;
-    words.keyword("of")?;
-    words.keyword("truth")?;
-    let tolerance = if relative {
-        Tolerance::Relative(value / 100.0)
-    } else {
-        Tolerance::Absolute(value)
-    };
+    let tolerance = words.tolerance()?;
     Ok(AlertClaim::Slo {
         series: series.to_string(),
         tolerance,
     })
+}
+
+fn panel_claim(words: &mut Words<'_>) -> Result<AlertClaim, AlertClaimError> {
+    let title = words.quoted()?;
+    let tolerance = words.tolerance()?;
+    Ok(AlertClaim::Panel { title, tolerance })
+}
+
+impl Words<'_> {
+    /// `within X of truth`, `within X% of truth`.
+    fn tolerance(&mut self) -> Result<Tolerance, AlertClaimError> {
+        let words = self;
+        words.keyword("within")?;
+        let (at, amount) = words.word()?;
+        let (number, relative) = match amount.strip_suffix('%') {
+            Some(number) => (number, true),
+            None => (amount, false),
+        };
+        let value: f64 = number
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                words.error_at(
+                    at,
+                    format!("`{amount}`: expected a tolerance such as 0.05 or 10%"),
+                )
+            })?;
+        words.keyword("of")?;
+        words.keyword("truth")?;
+        Ok(if relative {
+            Tolerance::Relative(value / 100.0)
+        } else {
+            Tolerance::Absolute(value)
+        })
+    }
+
+    /// `"TITLE"`: a double-quoted string, `\"` and `\\` escaped within.
+    fn quoted(&mut self) -> Result<String, AlertClaimError> {
+        self.skip_space();
+        let start = self.pos;
+        let rest = &self.text[start..];
+        let expected = || "expected a panel's title in double quotes: `panel \"Error rate\" ...`";
+        let Some(inner) = rest.strip_prefix('"') else {
+            return Err(self.error_at(start, expected()));
+        };
+        let mut title = String::new();
+        let mut chars = inner.char_indices();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos = start + 1 + at + 1;
+                    if title.is_empty() {
+                        return Err(self.error_at(start, "the panel's title is empty"));
+                    }
+                    return Ok(title);
+                }
+                '\\' => match chars.next() {
+                    Some((_, escaped)) => title.push(escaped),
+                    None => break,
+                },
+                c => title.push(c),
+            }
+        }
+        Err(self.error_at(
+            start,
+            format!("the title's quote is never closed: {}", expected()),
+        ))
+    }
 }
 
 /// The claim's words, with their byte offsets for errors.
@@ -382,6 +441,28 @@ mod tests {
                 tolerance: Tolerance::Relative(0.1)
             }
         );
+    }
+
+    #[test]
+    fn a_panel_claim_names_its_panel_in_quotes() {
+        let claim = parse_alert_claim(r#"panel "Error rate \"5m\"" within 0.01 of truth"#)
+            .unwrap()
+            .claim;
+        assert_eq!(
+            claim,
+            AlertClaim::Panel {
+                title: "Error rate \"5m\"".into(),
+                tolerance: Tolerance::Absolute(0.01)
+            }
+        );
+        let error = parse_alert_claim("panel Error within 10% of truth").unwrap_err();
+        assert_eq!(error.offset, 6);
+        assert!(error
+            .message
+            .starts_with("expected a panel's title in double quotes"));
+        let error = parse_alert_claim(r#"panel "Error within 10% of truth"#).unwrap_err();
+        assert!(error.message.contains("never closed"), "{error:?}");
+        assert!(is_alert_claim(r#"panel "x" within 1 of truth"#));
     }
 
     #[test]

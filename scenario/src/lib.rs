@@ -43,4 +43,6 @@ pub use scenario::{
 };
 
 #[cfg(test)]
+mod dashboards_tests;
+#[cfg(test)]
 mod tests;

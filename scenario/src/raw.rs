@@ -47,6 +47,8 @@ pub(crate) struct RawScenario {
     pub lint: RawLint,
     #[serde(default)]
     pub alerts: RawAlerts,
+    #[serde(default)]
+    pub dashboards: RawDashboards,
     /// Read by the system under test into its own type; here only checked
     /// to be a table.
     #[serde(default)]
@@ -97,6 +99,12 @@ pub(crate) struct RawLint {
 pub(crate) struct RawAlerts {
     pub rule_files: Names,
     pub evaluation_interval: Dur,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDashboards {
+    pub files: Names,
 }
 
 #[derive(Deserialize, Default)]

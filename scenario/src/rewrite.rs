@@ -124,13 +124,20 @@ impl Scenario {
         Ok(text + &document.to_string())
     }
 
-    /// Makes `[alerts] rule_files` absolute: they are relative to this
-    /// file, and the rewritten one is written elsewhere.
+    /// Makes `[alerts] rule_files` and `[dashboards] files` absolute: they
+    /// are relative to this file, and the rewritten one is written
+    /// elsewhere.
     fn anchor_rule_files(&self, document: &mut DocumentMut) {
+        for (table, key) in [("alerts", "rule_files"), ("dashboards", "files")] {
+            self.anchor_paths(document, table, key);
+        }
+    }
+
+    fn anchor_paths(&self, document: &mut DocumentMut, table: &str, key: &str) {
         let base = self.path.parent().unwrap_or(Path::new(""));
         let Some(files) = document
-            .get_mut("alerts")
-            .and_then(|alerts| alerts.get_mut("rule_files"))
+            .get_mut(table)
+            .and_then(|table| table.get_mut(key))
             .and_then(Item::as_array_mut)
         else {
             return;

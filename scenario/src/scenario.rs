@@ -6,7 +6,7 @@ use std::time::Duration;
 use obsim_faults::{swarm, Fault, FaultKind, Topology, WINDOW_MIN};
 use toml::Spanned;
 
-use crate::alerts::{is_alert_claim, parse_alert_claim, AlertExpectation};
+use crate::alerts::{is_alert_claim, parse_alert_claim, AlertClaim, AlertExpectation};
 use crate::error::{Reporter, ScenarioError};
 use crate::expect::{parse_expectation, Expectation, NodeScope};
 use crate::raw::{duration_of, Dur, Int, RawRun, RawScenario, RawSeeds, RawWorkload};
@@ -45,8 +45,13 @@ pub struct Scenario {
     pub label_values_max: usize,
     /// `[alerts]`: rule files and how often they are evaluated.
     pub alerts: AlertsSpec,
-    /// The `expect` entries that are claims about alerts (`alert ... fires`).
+    /// The `expect` entries that are claims about alerts (`alert ... fires`)
+    /// and dashboard panels (`panel "..." within ... of truth`).
     pub alert_expectations: Vec<AlertExpectation>,
+    /// `[dashboards] files`: Grafana dashboards, paths relative to the
+    /// scenario file, loaded and checked. The system's own (from its
+    /// contract) are evaluated too, before these.
+    pub dashboards: Vec<obsim_rules::Dashboard>,
 }
 
 /// The `[alerts]` table, its rule files loaded.
@@ -330,12 +335,30 @@ impl Builder<'_> {
         let expectations = self.expectations(servers as usize, &faults, swarm.as_deref())?;
         let alert_expectations = self.alert_expectations(&faults)?;
         let alerts = self.alerts()?;
-        if !alert_expectations.is_empty() && self.raw.checks.is_some() {
+        let panels = |claim: &AlertExpectation| matches!(claim.claim, AlertClaim::Panel { .. });
+        if alert_expectations.iter().any(|c| !panels(c)) && self.raw.checks.is_some() {
             let listed = checks.iter().any(|name| name == "alert_correctness");
             if !listed {
                 let message = "the `alert ...` expectations need alert rules evaluated: \
                                list \"alert_correctness\" in `checks`, or leave `checks` out";
                 return Err(self.report.at(0, "checks", message));
+            }
+        }
+        if alert_expectations.iter().any(panels) && self.raw.checks.is_some() {
+            let listed = checks.iter().any(|name| name == "dashboard_queries");
+            if !listed {
+                let message = "the `panel ...` expectations need dashboards evaluated: \
+                               list \"dashboard_queries\" in `checks`, or leave `checks` out";
+                return Err(self.report.at(0, "checks", message));
+            }
+        }
+        let dashboards = self.dashboards()?;
+        if let (Some(files), Some(_)) = (&self.raw.dashboards.files, &self.raw.checks) {
+            let listed = checks.iter().any(|name| name == "dashboard_queries");
+            if !listed && !files.get_ref().is_empty() {
+                let message = "nothing would read these dashboards: list \"dashboard_queries\" \
+                               in `checks`, or leave `checks` out";
+                return Err(self.report.value(files, "dashboards.files", message));
             }
         }
         let every_fault_fires = self.every_fault_fires(swarm.is_some(), &faults, &expectations)?;
@@ -356,6 +379,7 @@ impl Builder<'_> {
             label_values_max,
             alerts,
             alert_expectations,
+            dashboards,
         })
     }
 
@@ -822,6 +846,33 @@ impl Builder<'_> {
             rule_files,
             evaluation_interval: duration_of(&raw.evaluation_interval),
         })
+    }
+
+    /// `[dashboards]`: each dashboard loaded relative to the scenario file.
+    fn dashboards(&self) -> Loaded<Vec<obsim_rules::Dashboard>> {
+        let base = self.report.path.parent().unwrap_or(Path::new("."));
+        let mut dashboards = Vec::new();
+        let files = self.raw.dashboards.files.iter().flat_map(|l| l.get_ref());
+        for (index, path) in files.enumerate() {
+            let field = format!("dashboards.files[{index}]");
+            let full = base.join(path.get_ref());
+            let bytes_max = obsim_rules::DASHBOARD_FILE_BYTES_MAX;
+            let text = obsim_rules::input::read_text(&full, bytes_max, "a dashboard file")
+                .map_err(|error| {
+                    let place = match error.place {
+                        Some((line, column)) => format!(":{line}:{column}"),
+                        None => String::new(),
+                    };
+                    let shown = full.display().to_string();
+                    let shown = obsim_rules::input::path_excerpt(&shown);
+                    let message = format!("{shown}{place} {}", error.problem);
+                    self.report.value(path, field.clone(), message)
+                })?;
+            let dashboard = obsim_rules::parse_dashboard(&full.display().to_string(), &text)
+                .map_err(|error| self.report.value(path, field.clone(), error.to_string()))?;
+            dashboards.push(dashboard);
+        }
+        Ok(dashboards)
     }
 
     /// A node the topology does not have selects nothing: an error, not a 0.

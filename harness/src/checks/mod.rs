@@ -11,6 +11,7 @@ mod attempts;
 mod calls;
 mod completion;
 mod coverage;
+pub(crate) mod dashboards;
 pub(crate) mod determinism;
 pub(crate) mod expect;
 mod faults_fired;
@@ -121,8 +122,28 @@ pub(crate) fn check_run_judged(
         violations.extend(lint::route_unanswered(run, contract));
         violations.extend(promtool::promtool_check(run, memo));
     }
+    // Built once: the dashboards read the rules' recorded series too.
+    let read_dashboards = on(Check::DashboardQueries) && !config.dashboards.is_empty();
+    let timelines = (on(Check::AlertCorrectness) || read_dashboards)
+        .then(|| alerts::timelines(run, config, contract, rules))
+        .flatten();
     if on(Check::AlertCorrectness) {
-        violations.extend(alerts::judge_alerts(run, config, contract, rules, judged));
+        violations.extend(alerts::judge_alerts(
+            run,
+            config,
+            timelines.as_ref(),
+            judged,
+        ));
+    }
+    if read_dashboards {
+        violations.extend(dashboards::dashboard_queries(
+            run,
+            config,
+            contract,
+            rules,
+            timelines.as_ref(),
+            judged,
+        ));
     }
     if on(Check::LogCorrelation) {
         violations.extend(logs::log_correlation(run, contract));

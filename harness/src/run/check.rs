@@ -31,6 +31,9 @@ pub enum Check {
     AlertCorrectness,
     /// Every fault of the plan fired: the run really tested what it claims.
     FaultsFired,
+    /// Every panel target of the system's dashboards, its variables filled,
+    /// matches series over what was scraped at some instant of the run.
+    DashboardQueries,
     /// A scenario's own expectation held.
     Expectation,
     /// Every event a server emits carries the trace and span of its work,
@@ -47,7 +50,7 @@ pub enum Check {
 
 impl Check {
     /// The invariants of instrumentation: what a scenario's `checks` picks from.
-    pub const INVARIANTS: [Check; 13] = [
+    pub const INVARIANTS: [Check; 14] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -57,13 +60,14 @@ impl Check {
         Check::ExpositionLint,
         Check::SeedDeterminism,
         Check::AlertCorrectness,
+        Check::DashboardQueries,
         Check::LogCorrelation,
         Check::ErrorLogging,
         Check::LogVolume,
         Check::SecretLeaks,
     ];
 
-    pub const ALL: [Check; 15] = [
+    pub const ALL: [Check; 16] = [
         Check::CounterMonotonicity,
         Check::GaugeConsistency,
         Check::MetricAccuracy,
@@ -75,6 +79,7 @@ impl Check {
         Check::AlertCorrectness,
         Check::FaultsFired,
         Check::Expectation,
+        Check::DashboardQueries,
         Check::LogCorrelation,
         Check::ErrorLogging,
         Check::LogVolume,
@@ -94,6 +99,7 @@ impl Check {
             Check::AlertCorrectness => "alert_correctness",
             Check::FaultsFired => "faults_fired",
             Check::Expectation => "expectation",
+            Check::DashboardQueries => "dashboard_queries",
             Check::LogCorrelation => "log_correlation",
             Check::ErrorLogging => "error_logging",
             Check::LogVolume => "log_volume",

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use obsim_faults::{swarm, FaultKind, FaultPlan, PlanError, Topology};
-use obsim_scenario::Expectation;
+use obsim_scenario::{AlertClaim, Expectation};
 
 use super::check::Check;
 
@@ -114,6 +114,9 @@ pub struct Config {
     pub artifacts_dir: Option<std::path::PathBuf>,
     /// The alerting and recording rules each run is evaluated with.
     pub alerts: Alerts,
+    /// The Grafana dashboards each run's panels are evaluated from: the
+    /// system's (from its contract), then the scenario's.
+    pub dashboards: Vec<obsim_rules::Dashboard>,
 }
 
 /// Prometheus rules and how they are evaluated.
@@ -158,7 +161,6 @@ impl Alerts {
         checks: &BTreeSet<Check>,
         faults: &[obsim_faults::Fault],
     ) -> Result<(), ConfigError> {
-        use obsim_scenario::AlertClaim;
         let error = |claim: &obsim_scenario::AlertExpectation, problem: String| ConfigError {
             field: format!("alert expectation `{}`", claim.text),
             problem,
@@ -171,6 +173,9 @@ impl Alerts {
             .map(|rule| rule.name())
             .collect();
         for claim in &self.expectations {
+            if let AlertClaim::Panel { .. } = &claim.claim {
+                continue;
+            }
             if !checks.contains(&Check::AlertCorrectness) {
                 return Err(error(
                     claim,
@@ -222,6 +227,82 @@ impl Alerts {
                 let parsed = promql_series(series);
                 if let Err(problem) = parsed {
                     return Err(error(claim, problem));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ok unless a `panel` claim could never be checked: the check that
+    /// evaluates dashboards is off, or its title names no panel of
+    /// `dashboards`, several, or a panel of several targets.
+    pub(crate) fn check_panel_claims(
+        &self,
+        checks: &BTreeSet<Check>,
+        dashboards: &[obsim_rules::Dashboard],
+    ) -> Result<(), ConfigError> {
+        for claim in &self.expectations {
+            let AlertClaim::Panel { title, .. } = &claim.claim else {
+                continue;
+            };
+            let error = |problem: String| ConfigError {
+                field: format!("alert expectation `{}`", claim.text),
+                problem,
+            };
+            if !checks.contains(&Check::DashboardQueries) {
+                return Err(error(
+                    "needs the dashboard_queries check, which evaluates the dashboards".into(),
+                ));
+            }
+            let found: Vec<(&obsim_rules::Dashboard, &obsim_rules::Panel)> = dashboards
+                .iter()
+                .flat_map(|d| d.panels_titled(title).map(move |panel| (d, panel)))
+                .collect();
+            match found.as_slice() {
+                [] => {
+                    let titles: Vec<String> = dashboards
+                        .iter()
+                        .flat_map(|d| &d.panels)
+                        .map(|panel| format!("{:?}", panel.title))
+                        .collect();
+                    return Err(error(format!(
+                        "no dashboard panel is titled {title:?}, so it could never be read. The \
+                         dashboards have {}",
+                        if titles.is_empty() {
+                            "no panel with a query".to_string()
+                        } else {
+                            titles.join(", ")
+                        }
+                    )));
+                }
+                [(_, panel)] if panel.targets.len() != 1 => {
+                    return Err(error(format!(
+                        "panel {title:?} has {} targets: a claim reads a panel of one",
+                        panel.targets.len()
+                    )));
+                }
+                [(_, panel)] if !panel.targets[0].reads_series => {
+                    return Err(error(format!(
+                        "panel {title:?}'s query `{}` selects no series: it reads the same \
+                         whatever the run does, so the claim would say nothing",
+                        panel.targets[0].expr
+                    )));
+                }
+                [_] => {}
+                several => {
+                    let places: Vec<String> = several
+                        .iter()
+                        .map(|(d, p)| match p.line {
+                            Some(line) => format!("{}:{line}", d.path),
+                            None => d.path.clone(),
+                        })
+                        .collect();
+                    return Err(error(format!(
+                        "{} panels are titled {title:?} ({}): the claim is ambiguous. Give the \
+                         panel a title of its own",
+                        several.len(),
+                        places.join(", ")
+                    )));
                 }
             }
         }

@@ -49,6 +49,8 @@ pub struct Contract {
     pub(crate) fan_out: Vec<String>,
     /// The server nodes' own HTTP metrics route, scraped as Prometheus does.
     pub(crate) metrics_route: Option<MetricsRoute>,
+    /// Grafana dashboards the system ships: (name, JSON text).
+    pub(crate) dashboards: Vec<(String, String)>,
     /// What the system promises about its logs.
     pub(crate) logs: super::log_contract::LogPromises,
 }
@@ -508,6 +510,34 @@ impl Contract {
             .map(|(name, text)| {
                 obsim_rules::parse(name, text).map_err(|error| ConfigError {
                     field: format!("contract alert rules {name:?}"),
+                    problem: error.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// A Grafana dashboard the system ships (the classic JSON model, as
+    /// Grafana exports it), by a name for messages and artifacts
+    /// (`dashboards/actors.json`) and its text, usually `include_str!`.
+    /// Every run fills its template variables with the run's label values
+    /// and evaluates every panel's PromQL over what was scraped, and
+    /// `dashboard_queries` fails a panel whose query matches no series for
+    /// the whole run. A dashboard that does not load (bad JSON, a query
+    /// that does not parse or is outside obsim's PromQL subset, an unknown
+    /// variable) is an error when the simulation is built, naming its line
+    /// and panel. Default: none.
+    pub fn dashboard(mut self, name: &str, json: &str) -> Self {
+        self.dashboards.push((name.to_string(), json.to_string()));
+        self
+    }
+
+    /// The dashboards the system ships, loaded.
+    pub(crate) fn dashboard_files(&self) -> Result<Vec<obsim_rules::Dashboard>, ConfigError> {
+        self.dashboards
+            .iter()
+            .map(|(name, text)| {
+                obsim_rules::parse_dashboard(name, text).map_err(|error| ConfigError {
+                    field: format!("contract dashboard {name:?}"),
                     problem: error.to_string(),
                 })
             })

@@ -39,6 +39,7 @@ pub struct Builder {
     shrink: Result<Option<ShrinkBudget>, String>,
     artifacts_dir: Option<std::path::PathBuf>,
     alerts: Alerts,
+    dashboards: Vec<obsim_rules::Dashboard>,
     /// Why `$OBSIM_ARTIFACTS_DIR` cannot be used, reported by `build`
     /// unless the caller names a folder itself.
     artifacts_env_error: Option<String>,
@@ -90,6 +91,7 @@ impl Builder {
             artifacts_dir: default_dir(env_dir()).unwrap_or_default(),
             artifacts_env_error: default_dir(env_dir()).err(),
             alerts: Alerts::default(),
+            dashboards: Vec::new(),
         }
     }
 
@@ -286,6 +288,14 @@ impl Builder {
         self
     }
 
+    /// Adds a Grafana dashboard, loaded with `obsim_rules::load_dashboard`,
+    /// to the dashboards the system's contract ships (default: none beyond
+    /// those).
+    pub fn dashboard(mut self, dashboard: obsim_rules::Dashboard) -> Self {
+        self.dashboards.push(dashboard);
+        self
+    }
+
     /// How often rules are evaluated (default: at the scrape interval).
     pub fn evaluation_interval(mut self, interval: Duration) -> Self {
         self.alerts.evaluation_interval = Some(interval);
@@ -400,6 +410,7 @@ impl Builder {
             shrink,
             artifacts_dir: self.artifacts_dir,
             alerts: self.alerts,
+            dashboards: self.dashboards,
         })
     }
 }

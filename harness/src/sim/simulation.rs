@@ -108,6 +108,17 @@ impl Builder {
         let scenario_files = std::mem::take(&mut config.alerts.rule_files);
         config.alerts.rule_files = shipped.into_iter().chain(scenario_files).collect();
         config.alerts.check_group_names()?;
+        // The system's own dashboards first, as its own rules.
+        let scenario_dashboards = std::mem::take(&mut config.dashboards);
+        config.dashboards = contract
+            .dashboard_files()?
+            .into_iter()
+            .chain(scenario_dashboards)
+            .collect();
+        check_dashboard_titles(&config.dashboards)?;
+        config
+            .alerts
+            .check_panel_claims(&config.checks, &config.dashboards)?;
         config
             .alerts
             .check_expectations(&config.checks, config.faults.faults())?;
@@ -122,6 +133,25 @@ impl Builder {
             rules: Arc::new(rules),
         })
     }
+}
+
+/// Ok unless two dashboards share a title: a title names a dashboard in
+/// failures and its artifacts folder.
+fn check_dashboard_titles(dashboards: &[obsim_rules::Dashboard]) -> Result<(), ConfigError> {
+    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    for dashboard in dashboards {
+        if let Some(other) = seen.insert(&dashboard.title, &dashboard.path) {
+            return Err(ConfigError {
+                field: format!("dashboard {:?}", dashboard.path),
+                problem: format!(
+                    "its title {:?} is also the title of {other:?}: give each dashboard a title \
+                     of its own",
+                    dashboard.title
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Sim {

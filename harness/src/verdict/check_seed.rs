@@ -76,6 +76,10 @@ impl Sim {
             let mut extra = run
                 .and_then(|run| super::alert_artifacts::alert_files(self, run))
                 .unwrap_or_default();
+            extra.extend(
+                run.and_then(|run| super::dashboard_artifacts::dashboard_files(self, run))
+                    .unwrap_or_default(),
+            );
             // Shrunk before anything is written, so that report.txt has the
             // line and minimal.toml moves into place with the other files.
             let shrunk = match shrinking {

@@ -8,6 +8,7 @@
 mod alert_artifacts;
 mod artifacts;
 mod check_seed;
+mod dashboard_artifacts;
 mod failure;
 mod log_artifacts;
 mod report;

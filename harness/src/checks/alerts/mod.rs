@@ -80,6 +80,37 @@ pub fn timelines(
     Some(build().map_err(|error| error.to_string()))
 }
 
+/// The scraped series of `run`, with no rule evaluated over them: what a
+/// dashboard reads when the system has no rules.
+pub(crate) fn scraped_store(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+) -> Result<SeriesStore, String> {
+    let step_ms = config.scrape_interval.as_millis() as i64;
+    scraped::scraped_series(run, contract.job(), step_ms, SAMPLES_MAX_DEFAULT)
+        .map_err(|error| error.to_string())
+}
+
+/// The ground-truth series of `run`, with no rule evaluated over them.
+pub(crate) fn truth_store(
+    run: &Run,
+    config: &Config,
+    contract: &Contract,
+    rules: &[Expectation],
+) -> Result<SeriesStore, String> {
+    let step_ms = config.scrape_interval.as_millis() as i64;
+    truth::truth_series(
+        run,
+        contract,
+        rules,
+        contract.job(),
+        step_ms,
+        SAMPLES_MAX_DEFAULT,
+    )
+    .map_err(|error| error.to_string())
+}
+
 /// When rules are evaluated: every evaluation interval (default: the
 /// scrape interval) from the run's start to its end.
 pub fn schedule(run: &Run, config: &Config) -> Schedule {
@@ -100,19 +131,20 @@ pub fn alert_correctness(
     contract: &Contract,
     rules: &[Expectation],
 ) -> Vec<Violation> {
-    judge_alerts(run, config, contract, rules, &mut Judgements::default())
+    let built = timelines(run, config, contract, rules);
+    judge_alerts(run, config, built.as_ref(), &mut Judgements::default())
 }
 
-/// [`alert_correctness`], recording what the run says of each alert claim
-/// in `judged`. Claims go unjudged when the rules cannot be evaluated.
+/// [`alert_correctness`] over the timelines `built`, recording what the run
+/// says of each alert claim in `judged`. Claims go unjudged when the rules
+/// cannot be evaluated.
 pub(crate) fn judge_alerts(
     run: &Run,
     config: &Config,
-    contract: &Contract,
-    rules: &[Expectation],
+    built: Option<&Result<Timelines, String>>,
     judged: &mut Judgements,
 ) -> Vec<Violation> {
-    let Some(built) = timelines(run, config, contract, rules) else {
+    let Some(built) = built else {
         return Vec::new();
     };
     let timelines = match built {
@@ -125,10 +157,10 @@ pub(crate) fn judge_alerts(
             )]
         }
     };
-    let mut violations = failures(&timelines);
-    violations.extend(blind_selectors(config, &timelines));
-    violations.extend(disagreeing(run, config, &timelines));
-    violations.extend(claims::claims(run, config, &timelines, judged));
+    let mut violations = failures(timelines);
+    violations.extend(blind_selectors(config, timelines));
+    violations.extend(disagreeing(run, config, timelines));
+    violations.extend(claims::claims(run, config, timelines, judged));
     violations
 }
 
@@ -224,7 +256,7 @@ fn blind_selectors(config: &Config, timelines: &Timelines) -> Vec<Violation> {
 }
 
 /// What the series of the selector's metric do carry, for the message.
-fn what_there_is(store: &SeriesStore, selector: &obsim_rules::VectorSelector) -> String {
+pub(crate) fn what_there_is(store: &SeriesStore, selector: &obsim_rules::VectorSelector) -> String {
     let Some(name) = selector.name.as_deref() else {
         return String::new();
     };
