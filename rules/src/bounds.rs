@@ -18,6 +18,13 @@ pub const YAML_NESTING_MAX: usize = 64;
 
 /// Characters of one rule's `expr`.
 pub const EXPR_CHARS_MAX: usize = 4_096;
+/// The longest a dashboard target's expression may be once its template
+/// variables are filled: 64 times what a person may write.
+pub const FILLED_EXPR_CHARS_MAX: usize = 64 * EXPR_CHARS_MAX;
+/// The most a regex of a filled dashboard expression may compile to: an
+/// alternation of a variable's values (Grafana's "All", at most 1,000 of
+/// them) is a regex of real label values, escaped, not a person's pattern.
+pub const FILLED_REGEX_BYTES_MAX: usize = 16 << 20;
 
 /// Depth of one rule's parsed expression: operators, calls, parentheses.
 pub const EXPR_DEPTH_MAX: usize = 64;
@@ -81,11 +88,25 @@ fn starts_scalar(before: char) -> bool {
 /// Checks an expression's text before it is parsed: its length, and each
 /// regular expression a matcher gives, which the parser would compile.
 /// `regexes` counts the file's regular expressions so far.
+#[cfg(test)]
 pub(crate) fn expr_text(expr: &str, regexes: &mut usize) -> Result<(), String> {
+    expr_text_within(expr, (EXPR_CHARS_MAX, REGEX_BYTES_MAX), regexes)
+}
+
+/// [`expr_text`] within `(chars_max, regex_bytes_max)`: a dashboard's
+/// expression once its variables are filled is longer than what was
+/// written (Grafana's "All" over 200 instances is a regex of 200 names), and
+/// is bounded by what filled it (each variable's values, themselves
+/// bounded), not by what a person writes: see [`FILLED_EXPR_CHARS_MAX`].
+pub(crate) fn expr_text_within(
+    expr: &str,
+    (chars_max, regex_bytes_max): (usize, usize),
+    regexes: &mut usize,
+) -> Result<(), String> {
     let length = expr.chars().count();
-    if length > EXPR_CHARS_MAX {
+    if length > chars_max {
         return Err(format!(
-            "is {length} characters long: an expression may have at most {EXPR_CHARS_MAX}"
+            "is {length} characters long: an expression may have at most {chars_max}"
         ));
     }
     let mut rest = expr;
@@ -99,7 +120,7 @@ pub(crate) fn expr_text(expr: &str, regexes: &mut usize) -> Result<(), String> {
             continue;
         };
         rest = tail;
-        regex(&pattern, regexes)?;
+        regex(&pattern, regexes, regex_bytes_max)?;
     }
     Ok(())
 }
@@ -138,7 +159,7 @@ fn string_literal(text: &str) -> Option<(String, &str)> {
 /// Counts one regular expression and refuses it when it compiles to more
 /// than [`REGEX_BYTES_MAX`]. A pattern that does not compile at all is the
 /// parser's to report.
-fn regex(pattern: &str, regexes: &mut usize) -> Result<(), String> {
+fn regex(pattern: &str, regexes: &mut usize, bytes_max: usize) -> Result<(), String> {
     *regexes += 1;
     if *regexes > REGEXES_MAX {
         return Err(format!(
@@ -148,14 +169,14 @@ fn regex(pattern: &str, regexes: &mut usize) -> Result<(), String> {
         ));
     }
     let built = regex::RegexBuilder::new(&format!("^(?s:{pattern})$"))
-        .size_limit(REGEX_BYTES_MAX)
+        .size_limit(bytes_max)
         .build();
     match built {
         Err(regex::Error::CompiledTooBig(_)) => Err(format!(
-            "the regular expression {:?} compiles to more than {} KiB: a matcher may use at \
+            "holds the regular expression {:?}, which compiles to more than {} KiB: a matcher may use at \
              most that (write it with fewer repetitions or narrower classes, e.g. [a-z] for \\w)",
             crate::input::excerpt(pattern),
-            REGEX_BYTES_MAX >> 10
+            bytes_max >> 10
         )),
         _ => Ok(()),
     }
@@ -163,11 +184,24 @@ fn regex(pattern: &str, regexes: &mut usize) -> Result<(), String> {
 
 /// Checks a parsed expression: its depth, and each `label_replace`
 /// pattern, which is compiled as it is evaluated.
+#[cfg(test)]
 pub(crate) fn expr_tree(expr: &Expr, regexes: &mut usize) -> Result<(), String> {
-    walk(expr, 1, regexes)
+    expr_tree_within(expr, REGEX_BYTES_MAX, regexes)
 }
 
-fn walk(expr: &Expr, depth: usize, regexes: &mut usize) -> Result<(), String> {
+/// [`expr_tree`] with `regex_bytes_max` as the bound on each pattern.
+pub(crate) fn expr_tree_within(
+    expr: &Expr,
+    regex_bytes_max: usize,
+    regexes: &mut usize,
+) -> Result<(), String> {
+    walk(expr, 1, &mut (regexes, regex_bytes_max))
+}
+
+/// The file's regex count so far, and the bound on each regex's size.
+type Regexes<'a> = (&'a mut usize, usize);
+
+fn walk(expr: &Expr, depth: usize, regexes: &mut Regexes<'_>) -> Result<(), String> {
     if depth > EXPR_DEPTH_MAX {
         return Err(format!(
             "nests more than {EXPR_DEPTH_MAX} deep (operators, calls and parentheses): split it \
@@ -192,7 +226,7 @@ fn walk(expr: &Expr, depth: usize, regexes: &mut usize) -> Result<(), String> {
         Expr::Call(call) => {
             if call.func.name == "label_replace" {
                 if let Some(Expr::StringLiteral(pattern)) = call.args.args.get(4).map(|a| &**a) {
-                    regex(&pattern.val, regexes)?;
+                    regex(&pattern.val, regexes.0, regexes.1)?;
                 }
             }
             call.args
@@ -230,7 +264,9 @@ mod tests {
         assert_eq!(regexes, 2);
         let error = expr_text(r#"up{job=~"\\w{50}"}"#, &mut regexes).unwrap_err();
         assert!(
-            error.starts_with(r#"the regular expression "\\w{50}" compiles to more than 64 KiB"#),
+            error.starts_with(
+                r#"holds the regular expression "\\w{50}", which compiles to more than 64 KiB"#
+            ),
             "{error}"
         );
         // Backticks are raw: the same pattern.

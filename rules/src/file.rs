@@ -371,10 +371,24 @@ fn rule(raw: RawRule, line: Option<usize>, regexes: &mut usize) -> Result<Rule, 
 /// and inside the subset obsim evaluates. `regexes` counts the file's
 /// regular expressions so far.
 pub(crate) fn check_expression(text: &str, regexes: &mut usize) -> Result<Expr, String> {
-    crate::bounds::expr_text(text, regexes)?;
+    let written = (
+        crate::bounds::EXPR_CHARS_MAX,
+        crate::bounds::REGEX_BYTES_MAX,
+    );
+    check_expression_within(text, written, regexes)
+}
+
+/// [`check_expression`] within `(chars_max, regex_bytes_max)`: see
+/// [`crate::bounds::FILLED_EXPR_CHARS_MAX`].
+pub(crate) fn check_expression_within(
+    text: &str,
+    (chars_max, regex_bytes_max): (usize, usize),
+    regexes: &mut usize,
+) -> Result<Expr, String> {
+    crate::bounds::expr_text_within(text, (chars_max, regex_bytes_max), regexes)?;
     let expr = promql_parser::parser::parse(text)
         .map_err(|problem| format!("does not parse as PromQL: {problem}"))?;
-    crate::bounds::expr_tree(&expr, regexes)?;
+    crate::bounds::expr_tree_within(&expr, regex_bytes_max, regexes)?;
     in_subset(&expr)?;
     Ok(expr)
 }

@@ -115,8 +115,9 @@ pub const SWEEP_SEEDS_DEFAULT: u64 = 100;
 
 /// The most invocations a file may ask for. With every other maximum too
 /// (200 servers, concurrency 10,000) the reference system runs a seed to
-/// its end within the default bounds: 15 s simulated, about 10 s of one
-/// core and 870 MB in release (`tests/data/maxima.toml`, run by CI). Ten
+/// its end within the default bounds: 15 s simulated, about 12 s of one
+/// core and 1.04 GB in release, logs and the dashboard's panels included
+/// (`tests/data/maxima.toml`, run by CI, run twice for determinism). Ten
 /// times more crosses the default span bound a tenth of the way in, holding
 /// 2.5 GB.
 pub const INVOCATIONS_MAX: u64 = 100_000;

@@ -145,9 +145,16 @@ impl Dashboard {
                     .iter()
                     .map(|target| {
                         let text = fill(&target.expr, &variables, builtins);
-                        let expr = text
-                            .clone()
-                            .and_then(|text| crate::file::check_expression(&text, &mut regexes));
+                        let expr = text.clone().and_then(|text| {
+                            crate::file::check_expression_within(
+                                &text,
+                                (
+                                    crate::bounds::FILLED_EXPR_CHARS_MAX,
+                                    crate::bounds::FILLED_REGEX_BYTES_MAX,
+                                ),
+                                &mut regexes,
+                            )
+                        });
                         FilledTarget {
                             ref_id: target.ref_id.clone(),
                             written: target.expr.clone(),
