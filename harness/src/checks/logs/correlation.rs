@@ -4,7 +4,7 @@
 //! rather than `spawn(fut.instrument(span))` or `.in_current_span()`) logs
 //! with none.
 
-use super::{at, on_server, LISTED_MAX};
+use super::{at, listed, on_server};
 use crate::checks::{Check, Violation};
 use crate::run::{Contract, LogRecord, Run};
 
@@ -15,10 +15,10 @@ pub(crate) fn log_correlation(run: &Run, contract: &Contract) -> Vec<Violation> 
         .filter(|log| on_server(log) && log.trace.is_none())
         .filter(|log| !contract.logs.is_background(&log.target))
         .collect();
-    let mut violations: Vec<Violation> = loose
-        .iter()
-        .take(LISTED_MAX)
-        .map(|log| Violation {
+    listed(
+        Check::LogCorrelation,
+        &loose,
+        |log| Violation {
             check: Check::LogCorrelation,
             subject: format!("log event {:?}", obsim_rules::input::excerpt(&log.body)),
             node: Some(node(log)),
@@ -31,21 +31,9 @@ pub(crate) fn log_correlation(run: &Run, contract: &Contract) -> Vec<Violation> 
                  and declare it with `Contract::background_logs`",
                 log.describe()
             ),
-        })
-        .collect();
-    if loose.len() > LISTED_MAX {
-        violations.push(Violation {
-            check: Check::LogCorrelation,
-            subject: "log events".into(),
-            node: None,
-            at: None,
-            message: format!(
-                "{} more events on server nodes carry no trace",
-                loose.len() - LISTED_MAX
-            ),
-        });
-    }
-    violations
+        },
+        ("log events", "more events on server nodes carry no trace"),
+    )
 }
 
 pub(super) fn node(log: &LogRecord) -> String {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{at, LISTED_MAX};
+use super::{at, listed};
 use crate::checks::{Check, Lookup, LookupSet, Violation};
 use crate::run::{
     Contract, Level, LogRecord, Run, SpanId, SpanRecord, SpanRef, SpanStatus, TraceId,
@@ -89,7 +89,7 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
             trace: trace_id,
         });
     }
-    let mut violations = listed(silent, |silent| {
+    let mut violations = unlogged(silent, |silent| {
         format!(
             "{} in trace {}, and the trace holds no event at WARN or above: the failure was \
              swallowed. Log it where it is handled (`warn!` or `error!` inside the span), so \
@@ -110,32 +110,20 @@ struct Silent {
     trace: TraceId,
 }
 
-fn listed(silent: BTreeMap<i64, Silent>, message: impl Fn(&Silent) -> String) -> Vec<Violation> {
-    let total = silent.len();
-    let mut violations: Vec<Violation> = silent
-        .iter()
-        .take(LISTED_MAX)
-        .map(|(end_ns, failure)| Violation {
+fn unlogged(silent: BTreeMap<i64, Silent>, message: impl Fn(&Silent) -> String) -> Vec<Violation> {
+    let silent: Vec<(i64, Silent)> = silent.into_iter().collect();
+    listed(
+        Check::ErrorLogging,
+        &silent,
+        |(end_ns, failure)| Violation {
             check: Check::ErrorLogging,
             subject: format!("trace {}", failure.trace),
             node: failure.node.clone(),
             at: Some(at(*end_ns)),
             message: message(failure),
-        })
-        .collect();
-    if total > LISTED_MAX {
-        violations.push(Violation {
-            check: Check::ErrorLogging,
-            subject: "failures".into(),
-            node: None,
-            at: None,
-            message: format!(
-                "{} more failures left no WARN or ERROR event",
-                total - LISTED_MAX
-            ),
-        });
-    }
-    violations
+        },
+        ("failures", "more failures left no WARN or ERROR event"),
+    )
 }
 
 /// ERROR events in work that succeeded: in the trace of a request whose
@@ -164,10 +152,10 @@ fn errors_on_success(
             (!in_failed_work(trace.span_id, spans, &run.lifecycle.lost)).then_some((request, log))
         })
         .collect();
-    let mut violations: Vec<Violation> = noisy
-        .iter()
-        .take(LISTED_MAX)
-        .map(|(span, log)| Violation {
+    listed(
+        Check::ErrorLogging,
+        &noisy,
+        |(span, log)| Violation {
             check: Check::ErrorLogging,
             subject: format!("trace {}", span.trace_id),
             node: Some(super::correlation::node(log)),
@@ -181,21 +169,9 @@ fn errors_on_success(
                 span.name,
                 span.span_id
             ),
-        })
-        .collect();
-    if noisy.len() > LISTED_MAX {
-        violations.push(Violation {
-            check: Check::ErrorLogging,
-            subject: "requests".into(),
-            node: None,
-            at: None,
-            message: format!(
-                "{} more ERROR events in work that succeeded",
-                noisy.len() - LISTED_MAX
-            ),
-        });
-    }
-    violations
+        },
+        ("requests", "more ERROR events in work that succeeded"),
+    )
 }
 
 /// Spans walked up from an event towards its trace's root, at most.

@@ -20,6 +20,7 @@ pub(crate) use errors::error_logging;
 pub(crate) use secrets::secret_leaks;
 pub(crate) use volume::log_volume;
 
+use crate::checks::{Check, Violation};
 use crate::run::LogRecord;
 
 /// How many offenders of one kind a check lists before it counts the rest.
@@ -29,6 +30,28 @@ const LISTED_MAX: usize = 5;
 /// own (the client is the workload, the supervisor is obsim).
 fn on_server(log: &LogRecord) -> bool {
     log.node.starts_with("server-")
+}
+
+/// The first [`LISTED_MAX`] of `items` as violations, then, if there are
+/// more, one that counts the rest: `rest` says what they are ("more
+/// requests logged more than 16 events"), after their count.
+fn listed<T>(
+    check: Check,
+    items: &[T],
+    violation: impl Fn(&T) -> Violation,
+    (subject, rest): (&str, &str),
+) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = items.iter().take(LISTED_MAX).map(violation).collect();
+    if items.len() > LISTED_MAX {
+        violations.push(Violation {
+            check,
+            subject: subject.to_string(),
+            node: None,
+            at: None,
+            message: format!("{} {rest}", items.len() - LISTED_MAX),
+        });
+    }
+    violations
 }
 
 fn at(ns: i64) -> Duration {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{at, LISTED_MAX};
+use super::{at, listed};
 use crate::checks::{Check, Violation};
 use crate::run::{Contract, LogRecord, Run, TraceId};
 
@@ -29,10 +29,11 @@ fn per_request(run: &Run, max: u64) -> Vec<Violation> {
         .filter(|(_, logs)| logs.len() as u64 > max)
         .collect();
     storms.sort_by_key(|(trace, logs)| (logs[0].at_ns, std::cmp::Reverse(logs.len()), *trace));
-    let mut violations: Vec<Violation> = storms
-        .iter()
-        .take(LISTED_MAX)
-        .map(|(trace, logs)| Violation {
+    let rest = format!("more requests logged more than {max} events");
+    listed(
+        Check::LogVolume,
+        &storms,
+        |(trace, logs)| Violation {
             check: Check::LogVolume,
             subject: format!("trace {trace}"),
             node: Some(super::correlation::node(logs[0])),
@@ -43,21 +44,9 @@ fn per_request(run: &Run, max: u64) -> Vec<Violation> {
                 logs.len(),
                 loudest(logs)
             ),
-        })
-        .collect();
-    if storms.len() > LISTED_MAX {
-        violations.push(Violation {
-            check: Check::LogVolume,
-            subject: "traces".into(),
-            node: None,
-            at: None,
-            message: format!(
-                "{} more requests logged more than {max} events",
-                storms.len() - LISTED_MAX
-            ),
-        });
-    }
-    violations
+        },
+        ("traces", &rest),
+    )
 }
 
 fn per_node_second(run: &Run, max: u64) -> Vec<Violation> {
@@ -75,10 +64,11 @@ fn per_node_second(run: &Run, max: u64) -> Vec<Violation> {
         .iter()
         .filter(|(_, logs)| logs.len() as u64 > max)
         .collect();
-    let mut violations: Vec<Violation> = storms
-        .iter()
-        .take(LISTED_MAX)
-        .map(|((node, second), logs)| Violation {
+    let rest = format!("more node-seconds went over {max} events");
+    listed(
+        Check::LogVolume,
+        &storms,
+        |((node, second), logs)| Violation {
             check: Check::LogVolume,
             subject: "log events".into(),
             node: Some(node.clone()),
@@ -89,21 +79,9 @@ fn per_node_second(run: &Run, max: u64) -> Vec<Violation> {
                 logs.len(),
                 loudest(logs)
             ),
-        })
-        .collect();
-    if storms.len() > LISTED_MAX {
-        violations.push(Violation {
-            check: Check::LogVolume,
-            subject: "log events".into(),
-            node: None,
-            at: None,
-            message: format!(
-                "{} more node-seconds went over {max} events",
-                storms.len() - LISTED_MAX
-            ),
-        });
-    }
-    violations
+        },
+        ("log events", &rest),
+    )
 }
 
 /// The three call sites that logged most among `logs`, with their counts,
