@@ -193,6 +193,30 @@ fn an_all_value_stands_for_every_value() {
     assert!(text.contains(r#"instance=~".*""#), "{text}");
 }
 
+/// Grafana's "All" over a large fleet is a regex of every instance: past
+/// the bounds on what a person writes (4,096 characters, 64 KiB a regex),
+/// within those on a filled expression. `tests/data/maxima.toml` (200
+/// servers) failed `dashboard_queries` before.
+#[test]
+fn all_over_a_thousand_instances_fills_an_expression_that_evaluates() {
+    let mut store = store();
+    // server-0 and server-1 are in the store already.
+    for n in 2..1_000 {
+        let up = labels([
+            ("__name__", "up"),
+            ("job", "actors"),
+            ("instance", &format!("server-{n}")),
+        ]);
+        store.push(&up, 0, 1.0).unwrap();
+    }
+    let dashboard = parse_dashboard("actors.json", DASHBOARD).unwrap();
+    let filled = dashboard.fill(&store, &Builtins::PLACEHOLDER);
+    let target = &filled.panels[0].targets[0];
+    let text = target.text.clone().unwrap();
+    assert!(text.len() > crate::bounds::EXPR_CHARS_MAX, "{}", text.len());
+    assert!(target.expr.is_ok(), "{:?}", target.expr.as_ref().err());
+}
+
 #[test]
 fn a_variable_the_run_gives_no_value_is_a_problem_of_the_fill() {
     let dashboard = parse_dashboard("actors.json", DASHBOARD).unwrap();
