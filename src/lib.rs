@@ -3,9 +3,11 @@
 //!
 //! obsim runs a system under test on madsim's deterministic simulator with
 //! injected faults, captures every span (from the OpenTelemetry SDK, recorded
-//! in memory as each span ends) and every metric (through a private Prometheus registry per node
-//! incarnation, scraped over the simulated network), and checks that
-//! telemetry against exact ground truth. A run is a pure function of its
+//! in memory as each span ends), every log event (through the OpenTelemetry
+//! logs bridge, with the trace it belongs to) and every metric (through a
+//! private Prometheus registry per node incarnation, scraped over the
+//! simulated network), and checks that telemetry, and the Grafana dashboards
+//! built on it, against exact ground truth. A run is a pure function of its
 //! seed.
 //!
 //! Put your service under obsim in three steps (the whole walk-through is

@@ -10,7 +10,7 @@
 //!   reads: the [`Config`], the [`Contract`], the [`Check`] names, the parsed
 //!   [`exposition`] format;
 //! - `sim`: the simulation that produces a `Run`: world, nodes and their
-//!   incarnations, [`Network`], [`Storage`], scraper, span capture, the
+//!   incarnations, [`Network`], [`Storage`], scraper, span and log capture, the
 //!   [`System`] trait and the [`Builder`];
 //! - `checks`: the invariants, pure functions of a `Run` and a `Contract`;
 //! - `verdict`: runs a seed twice, applies the checks, words the [`Failure`]

@@ -60,7 +60,7 @@ impl LogPromises {
 impl Contract {
     /// How the service ships its logs: through the OpenTelemetry logs
     /// bridge (the default), or as JSON lines from `tracing-subscriber`'s
-    /// fmt layer ([`LogFormat::FmtJson`]), which obsim then writes, parses
+    /// fmt layer ([`LogFormat::FmtJson`](super::logs::LogFormat::FmtJson)), which obsim then writes, parses
     /// and checks the same way, and keeps as `logs.jsonl` for a failing
     /// seed.
     pub fn log_format(mut self, format: super::logs::LogFormat) -> Self {
