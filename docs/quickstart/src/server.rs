@@ -9,7 +9,7 @@ use opentelemetry::trace::Status;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tracing::{info_span, Instrument, Span};
+use tracing::{info_span, warn, Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{trace, Store, TcpListener, TcpStream};
@@ -114,6 +114,9 @@ impl<S: Store> VisitServer<S> {
             match result {
                 Ok(count) => format!("OK {count}\n"),
                 Err(error) => {
+                    // Logged where it is handled, inside the request's span,
+                    // so the line carries the request's trace.
+                    warn!(page, error = %error, "visit failed");
                     Span::current().set_status(Status::error(error.clone()));
                     format!("ERR {error}\n")
                 }
