@@ -29,7 +29,9 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
         .collect();
     let spans: Lookup<SpanId, &SpanRecord> =
         run.spans.iter().map(|span| (span.span_id, span)).collect();
-    let mut silent: BTreeMap<i64, Silent> = BTreeMap::new();
+    // By the instant each failure ended, then in the order found: two that
+    // ended on the same nanosecond are two failures.
+    let mut silent: BTreeMap<(i64, usize), Silent> = BTreeMap::new();
     for span in &run.spans {
         let SpanStatus::Error(description) = &span.status else {
             continue;
@@ -37,16 +39,19 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
         if warned.contains(&span.trace_id) || died_soon_after(run, span) {
             continue;
         }
-        silent.entry(span.end_ns).or_insert(Silent {
-            what: format!(
-                "span `{}` {} ended in error ({:?})",
-                span.name,
-                span.span_id,
-                obsim_rules::input::excerpt(description)
-            ),
-            node: origin(span),
-            trace: span.trace_id,
-        });
+        silent.insert(
+            (span.end_ns, silent.len()),
+            Silent {
+                what: format!(
+                    "span `{}` {} ended in error ({:?})",
+                    span.name,
+                    span.span_id,
+                    obsim_rules::input::excerpt(description)
+                ),
+                node: origin(span),
+                trace: span.trace_id,
+            },
+        );
     }
     let failed_ops = run
         .storage_ops
@@ -79,15 +84,18 @@ pub(crate) fn error_logging(run: &Run, contract: &Contract) -> Vec<Violation> {
         if warned.contains(&trace_id) || died_soon_after(run, span) {
             continue;
         }
-        silent.entry(ended_at.as_nanos() as i64).or_insert(Silent {
-            what: format!(
-                "{kind} operation `{operation}` failed ({:?}) under span `{}` {span_id}",
-                obsim_rules::input::excerpt(failure),
-                span.name
-            ),
-            node: origin(span),
-            trace: trace_id,
-        });
+        silent.insert(
+            (ended_at.as_nanos() as i64, silent.len()),
+            Silent {
+                what: format!(
+                    "{kind} operation `{operation}` failed ({:?}) under span `{}` {span_id}",
+                    obsim_rules::input::excerpt(failure),
+                    span.name
+                ),
+                node: origin(span),
+                trace: trace_id,
+            },
+        );
     }
     let mut violations = unlogged(silent, |silent| {
         format!(
@@ -110,12 +118,15 @@ struct Silent {
     trace: TraceId,
 }
 
-fn unlogged(silent: BTreeMap<i64, Silent>, message: impl Fn(&Silent) -> String) -> Vec<Violation> {
-    let silent: Vec<(i64, Silent)> = silent.into_iter().collect();
+fn unlogged(
+    silent: BTreeMap<(i64, usize), Silent>,
+    message: impl Fn(&Silent) -> String,
+) -> Vec<Violation> {
+    let silent: Vec<((i64, usize), Silent)> = silent.into_iter().collect();
     listed(
         Check::ErrorLogging,
         &silent,
-        |(end_ns, failure)| Violation {
+        |((end_ns, _), failure)| Violation {
             check: Check::ErrorLogging,
             subject: format!("trace {}", failure.trace),
             node: failure.node.clone(),
