@@ -827,18 +827,7 @@ impl Builder<'_> {
             let field = format!("alerts.rule_files[{index}]");
             let full = base.join(path.get_ref());
             let bytes_max = obsim_rules::RULE_FILE_BYTES_MAX;
-            let text = obsim_rules::input::read_text(&full, bytes_max, "a rule file").map_err(
-                |error| {
-                    let place = match error.place {
-                        Some((line, column)) => format!(":{line}:{column}"),
-                        None => String::new(),
-                    };
-                    let shown = full.display().to_string();
-                    let shown = obsim_rules::input::path_excerpt(&shown);
-                    let message = format!("{shown}{place} {}", error.problem);
-                    self.report.value(path, field.clone(), message)
-                },
-            )?;
+            let text = self.read_beside(path, &field, &full, (bytes_max, "a rule file"))?;
             let file = obsim_rules::parse(&full.display().to_string(), &text)
                 .map_err(|error| self.report.value(path, field.clone(), error.to_string()))?;
             rule_files.push(file);
@@ -846,6 +835,28 @@ impl Builder<'_> {
         Ok(AlertsSpec {
             rule_files,
             evaluation_interval: duration_of(&raw.evaluation_interval),
+        })
+    }
+
+    /// The text of file `full`, which the scenario names at `path` in
+    /// `field`, within `bytes_max`: an error names the scenario's line and
+    /// field, then the file (an excerpt of its path) and its own line.
+    fn read_beside(
+        &self,
+        path: &Spanned<String>,
+        field: &str,
+        full: &Path,
+        (bytes_max, what): (u64, &str),
+    ) -> Loaded<String> {
+        obsim_rules::input::read_text(full, bytes_max, what).map_err(|error| {
+            let place = match error.place {
+                Some((line, column)) => format!(":{line}:{column}"),
+                None => String::new(),
+            };
+            let shown = full.display().to_string();
+            let shown = obsim_rules::input::path_excerpt(&shown);
+            let message = format!("{shown}{place} {}", error.problem);
+            self.report.value(path, field.to_string(), message)
         })
     }
 
@@ -858,17 +869,7 @@ impl Builder<'_> {
             let field = format!("dashboards.files[{index}]");
             let full = base.join(path.get_ref());
             let bytes_max = obsim_rules::DASHBOARD_FILE_BYTES_MAX;
-            let text = obsim_rules::input::read_text(&full, bytes_max, "a dashboard file")
-                .map_err(|error| {
-                    let place = match error.place {
-                        Some((line, column)) => format!(":{line}:{column}"),
-                        None => String::new(),
-                    };
-                    let shown = full.display().to_string();
-                    let shown = obsim_rules::input::path_excerpt(&shown);
-                    let message = format!("{shown}{place} {}", error.problem);
-                    self.report.value(path, field.clone(), message)
-                })?;
+            let text = self.read_beside(path, &field, &full, (bytes_max, "a dashboard file"))?;
             let dashboard = obsim_rules::parse_dashboard(&full.display().to_string(), &text)
                 .map_err(|error| self.report.value(path, field.clone(), error.to_string()))?;
             dashboards.push(dashboard);
