@@ -23,7 +23,7 @@ use super::clock::Clock;
 use super::interner::Interner;
 use super::ledger::Ledger;
 use super::limits::{Bound, Limits};
-use super::logs::{service_logs, LogsCapture};
+use super::logs::{json_layer, service_logs, LogsCapture};
 use crate::run::{
     LogFormat, LogRecord, LostSpan, OpenSpan, OtelLog, SpanDigest, SpanDigester, SpanLifecycle,
     SpanOrigin, SpanRecord,
@@ -410,15 +410,7 @@ pub(crate) fn service_pipeline(
     let (bridge, json) = match log_format {
         LogFormat::OtelBridge => (Some(bridge), None),
         LogFormat::FmtJson(settings) => {
-            let json = tracing_subscriber::fmt::layer()
-                .json()
-                .with_ansi(false)
-                .flatten_event(settings.flatten_event)
-                .with_current_span(settings.current_span)
-                .with_span_list(settings.span_list)
-                .with_writer(std::io::sink)
-                .with_filter(log_filter);
-            (None, Some(json))
+            (None, Some(json_layer(settings, std::io::sink, log_filter)))
         }
     };
     let subscriber = tracing_subscriber::registry()

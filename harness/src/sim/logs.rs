@@ -193,16 +193,33 @@ impl LogsCapture {
 
 /// The fmt layer writing JSON lines into the run's capture, as the service
 /// would write them to stdout, with the service's settings.
-pub(crate) type JsonLayer<S> = tracing_subscriber::filter::Filtered<
+pub(crate) type JsonLayer<S, W = JsonSink> = tracing_subscriber::filter::Filtered<
     tracing_subscriber::fmt::Layer<
         S,
         tracing_subscriber::fmt::format::JsonFields,
         tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
-        JsonSink,
+        W,
     >,
     Targets,
     S,
 >;
+
+/// The fmt layer's JSON lines with the service's `settings` and level
+/// `filter`, written to `writer`.
+pub(crate) fn json_layer<S, W>(settings: FmtJson, writer: W, filter: Targets) -> JsonLayer<S, W>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_ansi(false)
+        .flatten_event(settings.flatten_event)
+        .with_current_span(settings.current_span)
+        .with_span_list(settings.span_list)
+        .with_writer(writer)
+        .with_filter(filter)
+}
 
 impl LogsCapture {
     /// The capture of a service that logs JSON lines through
@@ -228,14 +245,7 @@ impl LogsCapture {
             limits,
             clock,
         }));
-        let layer = tracing_subscriber::fmt::layer()
-            .json()
-            .with_ansi(false)
-            .flatten_event(settings.flatten_event)
-            .with_current_span(settings.current_span)
-            .with_span_list(settings.span_list)
-            .with_writer(sink)
-            .with_filter(filter);
+        let layer = json_layer(settings, sink, filter);
         let capture = LogsCapture {
             _provider: None,
             logged,
