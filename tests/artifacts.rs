@@ -12,7 +12,9 @@ use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-const FILES: [&str; 7] = [
+const FILES: [&str; 9] = [
+    "report.html",
+    "timebase.txt",
     "traces.otlp.json",
     "logs.otlp.json",
     "scrapes.txt",
@@ -102,8 +104,9 @@ fn failing_seed_writes_every_file_and_its_message_names_the_folder() {
     );
     let message = failed.failure().to_string();
     let tail = format!(
-        "\nartifacts: {}\nreplay: OBSIM_SEED={SEED} cargo test --test artifacts",
-        folder.display()
+        "\nartifacts: {}\npage: {}\nreplay: OBSIM_SEED={SEED} cargo test --test artifacts",
+        folder.display(),
+        folder.join("report.html").display()
     );
     assert!(message.ends_with(&tail), "{message}");
     for file in FILES {

@@ -55,8 +55,8 @@ pub use sim::{
     WALL_LIMIT_DEFAULT,
 };
 pub use verdict::{
-    otlp_json, otlp_logs_json, otlp_logs_request, otlp_request, seed_dir, seeds_from_env,
-    seeds_from_env_at, write_failure, Artifacts, Determinism, Failure, FaultShrink, Problem,
-    SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget, Sweep, SweepOptions, Verdict,
-    DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT, RUN_TWICE_LISTED,
+    otlp_json, otlp_logs_json, otlp_logs_request, otlp_request, page_html, seed_dir,
+    seeds_from_env, seeds_from_env_at, write_failure, write_page, Artifacts, Determinism, Failure,
+    FaultShrink, Problem, SeedsError, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget, Sweep,
+    SweepOptions, Verdict, DETERMINISM_ONE_IN_MAX, FAILURES_KEPT_DEFAULT, PAGE, RUN_TWICE_LISTED,
 };

@@ -4,8 +4,10 @@
 //! The folder holds `traces.otlp.json` (the run's spans as one OTLP/JSON
 //! `ExportTraceServiceRequest`), `logs.otlp.json` (its log events as one
 //! `ExportLogsServiceRequest`), `scrapes.txt`, `finals.txt`, `faults.txt`,
-//! `scenario.toml` and `report.txt`. It is written after the run, outside the
-//! simulation, so real file I/O is fine here.
+//! `scenario.toml`, `report.txt`, `timebase.txt` (the run's start on the
+//! OTLP files' clock) and `report.html`, the page built from all of them
+//! (`super::page`). It is written after the run, outside the simulation, so
+//! real file I/O is fine here.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -142,6 +144,8 @@ pub(crate) fn write_failure_with(
     };
     let written = write_files(&staging, config, &failure, run)
         .and_then(|()| write_extra(&staging, extra))
+        // Last: the page reads every file above.
+        .and_then(|()| super::page::write_page(&staging).map(drop))
         .and_then(|()| move_into_place(&staging, &target));
     if written.is_err() {
         // Best effort: the error that matters is the one being returned.
@@ -309,6 +313,17 @@ fn write_files(
     if !lines.is_empty() {
         fs::write(folder.join("logs.jsonl"), lines.join("\n") + "\n")?;
     }
+    if let Some(timebase) = run.and_then(timebase_ns) {
+        fs::write(
+            folder.join("timebase.txt"),
+            format!(
+                "# The run's start on the clock of traces.otlp.json and logs.otlp.json, in \
+                 nanoseconds since the Unix epoch (madsim's simulated epoch depends on the \
+                 seed). Subtract it from an OTLP time for the time since the start that \
+                 report.txt, scrapes.txt and faults.txt use.\n{timebase}\n"
+            ),
+        )?;
+    }
     fs::write(folder.join("scrapes.txt"), or_no_run(run, scrapes_text))?;
     fs::write(folder.join("finals.txt"), or_no_run(run, finals_text))?;
     fs::write(folder.join("faults.txt"), or_no_run(run, faults_text))?;
@@ -317,6 +332,21 @@ fn write_files(
         scenario_text(config, failure, run),
     )?;
     fs::write(folder.join("report.txt"), report_text(failure, run))
+}
+
+/// The run's start in Unix nanoseconds on the simulated clock the OTLP files
+/// use: an exported span's start less its start since the run's start.
+fn timebase_ns(run: &Run) -> Option<i128> {
+    let since_start: BTreeMap<crate::run::SpanId, i64> = run
+        .spans
+        .iter()
+        .map(|span| (span.span_id, span.start_ns))
+        .collect();
+    run.otel_spans.iter().find_map(|span| {
+        let offset = since_start.get(&span.span_context.span_id().into())?;
+        let unix = span.start_time.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(unix.as_nanos() as i128 - i128::from(*offset))
+    })
 }
 
 /// Files beside the usual ones, in folders of their own within `folder`.

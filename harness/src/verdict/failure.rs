@@ -59,6 +59,10 @@ impl fmt::Display for Failure {
         }
         if let Some(artifacts) = &self.artifacts {
             writeln!(f, "artifacts: {artifacts}")?;
+            if let Artifacts::Written(folder) = artifacts {
+                // The page to open first, as a path a terminal can open.
+                writeln!(f, "page: {}", folder.join(super::page::PAGE).display())?;
+            }
         }
         if let Some(shrunk) = &self.shrunk {
             writeln!(f, "shrunk: {shrunk}")?;

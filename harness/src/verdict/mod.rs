@@ -11,6 +11,7 @@ mod check_seed;
 mod dashboard_artifacts;
 mod failure;
 mod log_artifacts;
+mod page;
 mod report;
 mod reruns;
 mod seeds;
@@ -21,6 +22,7 @@ pub use artifacts::{otlp_json, otlp_request, seed_dir, write_failure, Artifacts}
 pub use check_seed::Verdict;
 pub use failure::{Failure, Problem};
 pub use log_artifacts::{otlp_logs_json, otlp_logs_request};
+pub use page::{page_html, write_page, PAGE};
 pub use reruns::{Determinism, DETERMINISM_ONE_IN_MAX};
 pub use seeds::{seeds_from_env, seeds_from_env_at, SeedsError};
 pub use shrink::{FaultShrink, ShrinkError, ShrinkShape, ShrinkStop, ShrinkTarget};
