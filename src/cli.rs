@@ -192,6 +192,7 @@ impl Suite {
             Some(Command::Bench(bench)) => self.bench(&bench, out),
             Some(Command::Run(run)) => self.run(&run, out, err, session),
             Some(Command::Merge(merge)) => merge::merge(&merge, out),
+            Some(Command::Report(report)) => page(&report.folder, out),
             None if cli.list => self.list(&cli.run.files, out),
             None => self.run(&cli.run, out, err, session),
         });
@@ -779,6 +780,20 @@ fn replay_base_for(exe: Option<&Path>, package: Option<&str>) -> String {
         command.push_str(&format!(" {kind} {}", stem.to_string_lossy()));
     }
     command
+}
+
+/// `obsim report <folder>`: the page built again, and its path printed.
+fn page(folder: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    if !folder.is_dir() {
+        return Err(format!(
+            "{}: not a folder: expected a failing seed's artifacts folder, as its `artifacts:` line names it",
+            folder.display()
+        ));
+    }
+    let path = obsim_harness::write_page(folder)
+        .map_err(|error| format!("{}: report.html not written: {error}", folder.display()))?;
+    let _ = writeln!(out, "{}", path.display());
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -256,6 +256,7 @@
 //! | `OBSIM_REQUIRE_PROMTOOL` | `1`: a missing promtool fails the lint instead of skipping it | unset |
 //! | `OBSIM_SHRINK` | candidate runs a failing seed may spend shrinking (into `minimal.toml` for a scenario file): a sweep shrinks its lowest failing seed, a run of one seed (`OBSIM_SEED`) that seed; `0` or `off`: none | 100 runs, 30 s |
 //! | `OBSIM_SHARD_INDEX` | with `--shard-of N` in a [`Suite::cli`] binary: this shard's 0-based index, 0 to N-1, run as shard index+1 of N (wins over `JOB_COMPLETION_INDEX`); missing or out of range is an error | unset |
+//! | `OBSIM_REQUIRE_CHROMIUM` | `1`: obsim's own tests that open a failing seed's `report.html` in headless Chromium fail when `chromium` is missing instead of skipping the browser | unset |
 //! | `OBSIM_FUZZ_CASES` | cases obsim's own `tests/fuzz_loaders.rs` runs: mutated shipped scenario and rule files through the loaders (no panic, no hang, bounded allocation); raise it for a deep run | 10000 |
 //! | `JOB_COMPLETION_INDEX` | not obsim's: the index a Kubernetes Indexed Job gives each pod, read by `--shard-of N` when `OBSIM_SHARD_INDEX` is unset | unset |
 //!

@@ -651,7 +651,7 @@ fn filled(args: &[String]) -> Vec<String> {
         .collect()
 }
 
-const SUBCOMMANDS: [&str; 4] = ["run", "list", "merge", "bench"];
+const SUBCOMMANDS: [&str; 5] = ["run", "list", "merge", "bench", "report"];
 
 /// The subcommand `args` run: `run` when none is named.
 fn subcommand(args: &[String]) -> &str {
@@ -832,6 +832,36 @@ fn every_command_line_in_the_docs_parses_and_the_cheap_ones_run() {
                     shards.documents, output.err
                 );
                 assert!(!output.out.is_empty(), "{label}: printed nothing");
+                tally.run.push(label);
+                continue;
+            }
+            if subcommand == "report" {
+                // A folder holding only a failure's report.txt: the page is
+                // built from what there is, and says what is missing.
+                let folder =
+                    std::env::temp_dir().join(format!("obsim-docs-report-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&folder);
+                std::fs::create_dir_all(&folder).unwrap();
+                std::fs::write(
+                    folder.join("report.txt"),
+                    "obsim: scenario `x` seed 1 broke 1 invariant(s):\n  [span_completion] spans: 1 never closed\nreplay: OBSIM_SEED=1 cargo test\n",
+                )
+                .unwrap();
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|arg| match arg.as_str() {
+                        "FOLDER" | "<folder>" => folder.display().to_string(),
+                        _ => arg.clone(),
+                    })
+                    .collect();
+                let output = run_command(&suite, &args, false);
+                assert_eq!(output.code, 0, "{label}: {}", output.err);
+                let page = std::fs::read_to_string(folder.join("report.html")).unwrap();
+                assert!(
+                    page.contains("scrapes.txt is not in the folder"),
+                    "{label}: {page}"
+                );
+                let _ = std::fs::remove_dir_all(&folder);
                 tally.run.push(label);
                 continue;
             }

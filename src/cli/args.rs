@@ -64,6 +64,18 @@ pub(super) enum Command {
         after_help = "The documents come from `run --format json` (a `merge --format json` result merges again)."
     )]
     Merge(MergeArgs),
+    /// Build a failing seed's `report.html` again from its artifacts
+    /// folder (the `artifacts:` line of its failure), for a folder an older
+    /// obsim wrote without one, say. Prints the page's path; exit 2 when
+    /// the folder holds no readable `report.txt`.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ReportArgs {
+    /// The seed's artifacts folder: `<OBSIM_ARTIFACTS_DIR>/<scenario>/<seed>`.
+    #[arg(value_name = "FOLDER")]
+    pub folder: PathBuf,
 }
 
 #[derive(Args, Debug)]
