@@ -12,7 +12,8 @@ use obsim_fixtures::{ActorConfig, ActorSystem, Bug};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-const FILES: [&str; 9] = [
+const FILES: [&str; 10] = [
+    "truth.txt",
     "report.html",
     "timebase.txt",
     "traces.otlp.json",

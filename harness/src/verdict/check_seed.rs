@@ -80,6 +80,7 @@ impl Sim {
                 run.and_then(|run| super::dashboard_artifacts::dashboard_files(self, run))
                     .unwrap_or_default(),
             );
+            extra.extend(run.and_then(|run| super::truth_artifacts::truth_file(self, run)));
             // Shrunk before anything is written, so that report.txt has the
             // line and minimal.toml moves into place with the other files.
             let shrunk = match shrinking {

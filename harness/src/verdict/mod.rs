@@ -17,6 +17,7 @@ mod reruns;
 mod seeds;
 mod shrink;
 mod sweep;
+mod truth_artifacts;
 
 pub use artifacts::{otlp_json, otlp_request, seed_dir, write_failure, Artifacts};
 pub use check_seed::Verdict;

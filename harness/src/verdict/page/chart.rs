@@ -20,6 +20,8 @@ pub(super) struct Line {
     pub label: String,
     pub color: String,
     pub points: usize,
+    /// Ground-truth points drawn beside it, dashed; 0 when truth has none.
+    pub truth_points: usize,
 }
 
 pub(super) struct Chart {
@@ -62,6 +64,27 @@ fn wanted_labels(seed: &Seed, family: &str) -> Vec<String> {
         .collect()
 }
 
+/// The claims' words with spaces dropped, where `k="v"` pairs are looked for.
+fn named_label_pairs(seed: &Seed) -> String {
+    seed.claims
+        .iter()
+        .flat_map(|claim| [claim.subject.as_str(), claim.message.as_str()])
+        .flat_map(|text| text.chars().filter(|c| !c.is_whitespace()))
+        .collect()
+}
+
+/// How many of a series' label pairs the claims name.
+fn relevance(series: &str, named: &str) -> usize {
+    let Some((_, labels)) = series.split_once('{') else {
+        return 0;
+    };
+    labels
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|pair| named.contains(pair))
+        .count()
+}
+
 fn lines_of(seed: &Seed, family: &str) -> Lines {
     let wanted = wanted_labels(seed, family);
     let buckets = wanted.iter().any(|piece| piece.starts_with("le="));
@@ -94,14 +117,32 @@ fn color(index: usize) -> RGBColor {
 
 fn chart(seed: &Seed, family: &str, claim_instants: &[Duration]) -> Option<Chart> {
     let mut lines = lines_of(seed, family);
+    // A series truth has and no scrape saw is a line too: a series the
+    // system never exported can be the bug.
+    let buckets = wanted_labels(seed, family)
+        .iter()
+        .any(|piece| piece.starts_with("le="));
+    for truth in seed
+        .truth
+        .iter()
+        .filter(|t| in_family(&t.series, family, buckets))
+    {
+        for life in seed.incarnations.iter().filter(|i| i.node == truth.node) {
+            lines
+                .entry((truth.series.clone(), truth.node.clone(), Some(life.number)))
+                .or_default();
+        }
+    }
     if lines.is_empty() {
         return None;
     }
     let total = lines.len();
-    let kept: Vec<_> = std::mem::take(&mut lines)
-        .into_iter()
-        .take(LINES_MAX)
-        .collect();
+    // The series the claims' words name come first: a family can have more
+    // series than a chart shows lines.
+    let named = named_label_pairs(seed);
+    let mut ranked: Vec<_> = std::mem::take(&mut lines).into_iter().collect();
+    ranked.sort_by_key(|((series, _, _), _)| std::cmp::Reverse(relevance(series, &named)));
+    let kept: Vec<_> = ranked.into_iter().take(LINES_MAX).collect();
     let end = seed.ended_at.unwrap_or_default().as_secs_f64().max(0.001);
     let mut finals = Vec::new();
     for ((series, node, incarnation), _) in &kept {
@@ -116,10 +157,15 @@ fn chart(seed: &Seed, family: &str, claim_instants: &[Duration]) -> Option<Chart
             }
         }
     }
+    let truths: Vec<Vec<(f64, f64)>> = kept
+        .iter()
+        .map(|((series, node, incarnation), _)| truth_of(seed, series, node, *incarnation, end))
+        .collect();
     let values = kept
         .iter()
         .flat_map(|(_, points)| points.iter().map(|(_, v)| *v))
-        .chain(finals.iter().map(|(_, v)| *v));
+        .chain(finals.iter().map(|(_, v)| *v))
+        .chain(truths.iter().flatten().map(|(_, v)| *v));
     let (low, high) = range(values);
     let crashes: Vec<f64> = seed
         .incarnations
@@ -127,16 +173,12 @@ fn chart(seed: &Seed, family: &str, claim_instants: &[Duration]) -> Option<Chart
         .filter_map(|i| i.crashed_at.map(|at| at.as_secs_f64()))
         .collect();
     let mut svg = String::new();
-    let drawn = draw(
-        &mut svg,
-        family,
-        end,
-        (low, high),
-        &kept,
-        &finals,
-        &crashes,
-        claim_instants,
-    );
+    let marks = Marks {
+        finals: &finals,
+        crashes: &crashes,
+        claims: claim_instants,
+    };
+    let drawn = draw(&mut svg, family, end, (low, high), &kept, &truths, &marks);
     if drawn.is_err() {
         return None;
     }
@@ -150,6 +192,7 @@ fn chart(seed: &Seed, family: &str, claim_instants: &[Duration]) -> Option<Chart
                 label: format!("{series} on {node}#{incarnation}"),
                 color: format!("#{r:02x}{g:02x}{b:02x}"),
                 points: points.len(),
+                truth_points: truths[index].len(),
             }
         })
         .collect();
@@ -176,16 +219,53 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 type Kept = Vec<((String, String, Option<u32>), Vec<(f64, f64)>)>;
 
-#[allow(clippy::too_many_arguments)]
+/// What a chart marks besides its lines: each incarnation's final value,
+/// the crashes and the claims' instants.
+struct Marks<'a> {
+    finals: &'a [(f64, f64)],
+    crashes: &'a [f64],
+    claims: &'a [Duration],
+}
+
+/// The ground truth of one line: the series on its node while its
+/// incarnation lived, where truth has data.
+fn truth_of(
+    seed: &Seed,
+    series: &str,
+    node: &str,
+    incarnation: Option<u32>,
+    end: f64,
+) -> Vec<(f64, f64)> {
+    let Some(life) = seed
+        .incarnations
+        .iter()
+        .find(|i| i.node == node && Some(i.number) == incarnation)
+    else {
+        return Vec::new();
+    };
+    let from = life.started_at.as_secs_f64();
+    let until = life.crashed_at.map_or(end, |at| at.as_secs_f64());
+    seed.truth
+        .iter()
+        .filter(|truth| truth.series == series && truth.node == node)
+        .flat_map(|truth| &truth.points)
+        .filter_map(|(at, value)| Some((at.as_secs_f64(), (*value)?)))
+        .filter(|(at, _)| (from..=until).contains(at))
+        .collect()
+}
+
+fn vertical(at: f64, (low, high): (f64, f64), style: ShapeStyle) -> PathElement<(f64, f64)> {
+    PathElement::new(vec![(at, low), (at, high)], style)
+}
+
 fn draw(
     svg: &mut String,
     family: &str,
     end: f64,
     (low, high): (f64, f64),
     kept: &Kept,
-    finals: &[(f64, f64)],
-    crashes: &[f64],
-    claim_instants: &[Duration],
+    truths: &[Vec<(f64, f64)>],
+    marks: &Marks<'_>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
@@ -201,14 +281,23 @@ fn draw(
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let grey = RGBColor(150, 150, 150);
-    for at in crashes {
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(*at, low), (*at, high)],
+    for at in marks.crashes {
+        chart.draw_series(std::iter::once(vertical(
+            *at,
+            (low, high),
             grey.stroke_width(1),
         )))?;
     }
     for (index, (_, points)) in kept.iter().enumerate() {
         let color = color(index);
+        if let Some(truth) = truths.get(index).filter(|truth| !truth.is_empty()) {
+            chart.draw_series(DashedLineSeries::new(
+                truth.iter().copied(),
+                6,
+                4,
+                color.mix(0.7).stroke_width(3),
+            ))?;
+        }
         chart.draw_series(LineSeries::new(
             points.iter().copied(),
             color.stroke_width(2),
@@ -216,14 +305,16 @@ fn draw(
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 2, color.filled())))?;
     }
     chart.draw_series(
-        finals
+        marks
+            .finals
             .iter()
             .map(|p| Cross::new(*p, 5, BLACK.stroke_width(2))),
     )?;
-    for at in claim_instants {
+    for at in marks.claims {
         let at = at.as_secs_f64();
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(at, low), (at, high)],
+        chart.draw_series(std::iter::once(vertical(
+            at,
+            (low, high),
             RED.stroke_width(2),
         )))?;
     }

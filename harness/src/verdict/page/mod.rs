@@ -19,6 +19,7 @@ mod otlp;
 mod read;
 mod render;
 mod timeline;
+mod truth;
 mod waterfall;
 
 use std::fs;

@@ -28,6 +28,8 @@ pub(crate) struct Seed {
     pub charted: Vec<String>,
     pub incarnations: Vec<Incarnation>,
     pub scrapes: Vec<Scrape>,
+    /// Ground truth of the charted families (`truth.txt`).
+    pub truth: Vec<Truth>,
     pub spans: Vec<Span>,
     pub logs: Vec<Log>,
     pub alerts: Vec<Alert>,
@@ -82,6 +84,18 @@ pub(crate) struct Scrape {
     /// Sample values by series (`name{labels}`), for the families the page
     /// charts only.
     pub samples: BTreeMap<String, f64>,
+}
+
+/// One ground-truth series on one node: what a perfectly instrumented
+/// system would have shown at each scrape; None where it has no data (the
+/// scrape failed or the node was down).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Truth {
+    /// `name{labels}` without the target's `job` and `instance`, as the
+    /// scraped series is named.
+    pub series: String,
+    pub node: String,
+    pub points: Vec<(Duration, Option<f64>)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -42,6 +42,9 @@ pub(crate) fn read(folder: &Path) -> Result<Seed, String> {
     let charted: BTreeSet<String> = seed.charted.iter().cloned().collect();
     seed.incarnations = incarnations(&finals, &charted);
     seed.scrapes = read_scrapes(&scrapes, &charted);
+    if let Some(truth) = text(folder, "truth.txt", &mut Vec::new()) {
+        seed.truth = super::truth::read_truth(&truth, &charted);
+    }
     otlp::read_traces(folder, &mut seed);
     otlp::read_logs(folder, &mut seed);
     if let Some(alerts) = text(folder, "alerts/timelines.txt", &mut Vec::new()) {
