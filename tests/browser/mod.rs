@@ -164,7 +164,7 @@ pub fn assert_page_loads(browser: &Path, page: &Path, what: &str) -> Loaded {
             "{what}: the loaded page has no {part}"
         );
     }
-    let timed = loaded.dom.matches("class=\"violation-label\"").count();
+    let timed = loaded.dom.matches("id=\"mark-").count();
     let claims_with_time = loaded
         .dom
         .matches("title=\"its place on the timeline\"")

@@ -84,16 +84,19 @@ pub(super) fn render(seed: &Seed) -> Markup {
                         figure.chart data-family=(chart.family) {
                             (PreEscaped(&chart.svg))
                             figcaption {
-                                "Each line is one series on one node incarnation, a dot per successful scrape. "
+                                "Each solid line is one series on one node incarnation as it was scraped, a dot per successful scrape. "
+                                "A dashed line of the same colour is its ground truth from obsim's ledger (truth.txt), where the contract ties the series to one; a series with 0 scrapes is one truth has and no scrape saw. "
                                 "✕ marks the value the incarnation's own registry held when it ended (finals.txt): "
                                 "the in-process truth the scrapes are compared with. Red lines are the claims' instants; grey lines are crashes."
                                 ul.series-legend {
                                     @for line in &chart.lines {
-                                        li { span.swatch style=(format!("background:{}", line.color)) {} code { (line.label) } " (" (line.points) " scrape(s))" }
+                                        li { span.swatch style=(format!("background:{}", line.color)) {} code { (line.label) } " (" (line.points) " scrape(s)"
+                                            @if line.truth_points > 0 { "; dashed: ground truth at " (line.truth_points) " scrape(s)" }
+                                            ")" }
                                     }
                                 }
                                 @if chart.left_out > 0 {
-                                    p.note { (chart.left_out) " more series of this family are in scrapes.txt." }
+                                    p.note { (chart.left_out) " more series of this family are not drawn: see scrapes.txt and truth.txt." }
                                 }
                             }
                         }
