@@ -37,9 +37,23 @@ fn failing_page(bug: Bug, dir: &Path) -> (Failure, PathBuf) {
     (failure, page)
 }
 
+/// Removes a test's folder when the test passed; a failing test leaves its
+/// pages to look at.
+struct Passed(PathBuf);
+
+impl Drop for Passed {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A folder of this test's own: two runs of the suite may share a target
+/// folder, and must not delete each other's pages.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("report_page")
+        .join(format!("report_page-{}", std::process::id()))
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -48,6 +62,7 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn every_bug_switchs_failing_seed_writes_a_page_that_loads_in_chromium() {
     let dir = scratch("switches");
+    let _passed = Passed(dir.clone());
     let browser = browser::chromium();
     let mut sizes = Vec::new();
     for bug in Bug::ALL {
@@ -85,6 +100,7 @@ fn every_bug_switchs_failing_seed_writes_a_page_that_loads_in_chromium() {
 #[test]
 fn a_gauge_drift_page_charts_the_gauge_per_incarnation_and_marks_the_claim() {
     let dir = scratch("gauge");
+    let _passed = Passed(dir.clone());
     let (failure, page) = failing_page(Bug::GaugeNotDecrementedOnCrash, &dir);
     let html = std::fs::read_to_string(&page).expect("the page");
     // The gauge the claim names is charted first, by plotters, with the
@@ -134,8 +150,46 @@ fn a_gauge_drift_page_charts_the_gauge_per_incarnation_and_marks_the_claim() {
 }
 
 #[test]
+fn a_counter_page_draws_ground_truth_beside_each_scraped_series_and_the_series_never_scraped() {
+    let dir = scratch("truth");
+    let _passed = Passed(dir.clone());
+    // The counter counts a write as ok before it is tried: failed writes
+    // are counted as ok, and the error series is never exported.
+    let (_, page) = failing_page(Bug::CounterBeforeWrite, &dir);
+    let folder = page.parent().unwrap();
+    let truth = std::fs::read_to_string(folder.join("truth.txt")).expect("truth.txt");
+    assert!(
+        truth.contains("\n=== storage_operations_total{instance=\"server-0\""),
+        "{truth}"
+    );
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let line = |labels: &str| {
+        let start = html
+            .find(&format!(
+                "storage_operations_total{{{labels}}} on server-0#0</code>"
+            ))
+            .unwrap_or_else(|| panic!("no line for {labels}"));
+        html[start..].split("</li>").next().unwrap().to_string()
+    };
+    let ok = line("operation=&quot;put&quot;,status=&quot;ok&quot;");
+    assert!(ok.contains("scrape(s); dashed: ground truth at"), "{ok}");
+    let error = line("operation=&quot;put&quot;,status=&quot;error&quot;");
+    assert!(
+        error.contains("(0 scrape(s); dashed: ground truth at"),
+        "{error}"
+    );
+    // The series the claims name come before the family's others.
+    let get = html.find("operation=&quot;get&quot;").unwrap_or(usize::MAX);
+    assert!(html.find("operation=&quot;put&quot;").unwrap() < get);
+    if let Some(browser) = browser::chromium() {
+        browser::assert_page_loads(&browser, &page, "counter before write");
+    }
+}
+
+#[test]
 fn a_swallowed_failure_page_shows_the_trace_it_names_with_the_failed_span_highlighted() {
     let dir = scratch("trace");
+    let _passed = Passed(dir.clone());
     let (failure, page) = failing_page(Bug::RetriedAttemptNotLogged, &dir);
     let message = failure.to_string();
     // `trace <32 hex>` and the span's 16 hex digits, as the claim words them.
@@ -170,6 +224,7 @@ fn a_swallowed_failure_page_shows_the_trace_it_names_with_the_failed_span_highli
 #[test]
 fn obsim_report_builds_the_page_again_for_a_folder_written_without_one() {
     let dir = scratch("rebuild");
+    let _passed = Passed(dir.clone());
     let (_, page) = failing_page(Bug::GaugeNotDecrementedOnCrash, &dir);
     let folder = page.parent().unwrap();
     let written = std::fs::read_to_string(&page).unwrap();
@@ -218,6 +273,7 @@ fn the_browser_check_catches_a_page_that_errors() {
         return;
     };
     let dir = scratch("broken");
+    let _passed = Passed(dir.clone());
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("broken.html");
     std::fs::write(

@@ -30,7 +30,9 @@ fn bug_files() -> Vec<PathBuf> {
 
 #[test]
 fn every_bug_files_failing_seed_writes_a_page_that_loads_in_chromium() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_page");
+    // Its own folder: two runs may share a target folder.
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report_page-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let browser = browser::chromium();
     let files = bug_files();
@@ -71,4 +73,6 @@ fn every_bug_files_failing_seed_writes_a_page_that_loads_in_chromium() {
             browser::assert_page_loads(browser, &page, &file.display().to_string());
         }
     }
+    // Passed: nothing to look at.
+    let _ = std::fs::remove_dir_all(&dir);
 }
