@@ -222,6 +222,21 @@ fn a_swallowed_failure_page_shows_the_trace_it_names_with_the_failed_span_highli
 }
 
 #[test]
+fn a_log_claims_page_lists_the_event_it_names() {
+    let dir = scratch("log");
+    let _passed = Passed(dir.clone());
+    // An INFO event outside every span: listed for the claim that names it,
+    // with no trace to link to.
+    let (_, page) = failing_page(Bug::ActivationLoggedOutsideSpan, &dir);
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let logs = &html[html.find("id=\"logs\"").expect("a logs section")..];
+    let row = logs.find("<td>INFO</td>").expect("an INFO row");
+    let row = &logs[row..row + 600];
+    assert!(row.contains("actor activated"), "{row}");
+    assert!(row.contains("<td>none</td>"), "no trace: {row}");
+}
+
+#[test]
 fn obsim_report_builds_the_page_again_for_a_folder_written_without_one() {
     let dir = scratch("rebuild");
     let _passed = Passed(dir.clone());

@@ -121,7 +121,12 @@ fn named_span<'a>(seed: &'a Seed, claim: &Claim, origin_ns: i128) -> Option<&'a 
     seed.spans
         .iter()
         .filter(|span| span.name == name)
-        .filter(|span| claim.node.is_none() || span.node == claim.node)
+        .filter(|span| {
+            claim
+                .node
+                .as_deref()
+                .is_none_or(|node| on(span.node.as_deref(), node))
+        })
         .min_by_key(|span| distance(span, at))
 }
 
@@ -147,7 +152,7 @@ fn spans_at_claims(seed: &Seed, origin_ns: i128) -> Vec<&Span> {
         let mut near: Vec<&Span> = seed
             .spans
             .iter()
-            .filter(|span| span.node.as_ref() == Some(node))
+            .filter(|span| on(span.node.as_deref(), node))
             .collect();
         near.sort_by_key(|span| (distance(span, at), span.start_ns));
         out.extend(near.into_iter().take(1));
@@ -155,8 +160,9 @@ fn spans_at_claims(seed: &Seed, origin_ns: i128) -> Vec<&Span> {
     out
 }
 
-/// The log events worth listing: those of the focused traces, then WARN
-/// and above near a claim's instant on its node, at most [`LOGS_MAX`].
+/// The log events worth listing: those of the focused traces, then those
+/// near a claim's instant on its node that are WARN and above or that the
+/// claim names, at most [`LOGS_MAX`].
 pub(super) fn logs<'a>(
     seed: &'a Seed,
     traces: &[String],
@@ -167,10 +173,12 @@ pub(super) fn logs<'a>(
         seed.claims.iter().any(|claim| {
             let Some(at) = claim.at else { return false };
             let at = origin_ns + at.as_nanos() as i128;
-            claim.node.is_some()
-                && log.node == claim.node
+            claim
+                .node
+                .as_deref()
+                .is_some_and(|node| on(log.node.as_deref(), node))
                 && (log.at_ns - at).abs() <= window
-                && matches!(log.severity.as_str(), "WARN" | "ERROR")
+                && (matches!(log.severity.as_str(), "WARN" | "ERROR") || names_log(claim, log))
         })
     };
     let mut picked: Vec<&Log> = seed
@@ -184,6 +192,32 @@ pub(super) fn logs<'a>(
     (picked, total)
 }
 
+/// Whether something exported by `exporter` is on a claim's `node`, which
+/// may name an incarnation (`server-1#0`): exports name the node only.
+fn on(exporter: Option<&str>, node: &str) -> bool {
+    let node = match node.rsplit_once('#') {
+        Some((name, number)) if number.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => node,
+    };
+    exporter == Some(node)
+}
+
+/// Whether `claim` is about `log`'s event: its subject is `log event
+/// "<body>"`, the body perhaps cut short (`…`).
+fn names_log(claim: &Claim, log: &Log) -> bool {
+    let Some(quoted) = claim
+        .subject
+        .strip_prefix("log event \"")
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return false;
+    };
+    match quoted.split_once('…') {
+        Some((head, _)) => log.body.starts_with(head),
+        None => log.body == quoted,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +228,14 @@ mod tests {
             message: message.into(),
             ..Claim::default()
         }
+    }
+
+    #[test]
+    fn a_claims_node_incarnation_matches_its_nodes_exports() {
+        assert!(on(Some("server-1"), "server-1#0"));
+        assert!(on(Some("server-1"), "server-1"));
+        assert!(!on(Some("server-10"), "server-1#0"));
+        assert!(!on(None, "client"));
     }
 
     #[test]

@@ -207,10 +207,10 @@ fn logs_section(
             @if none_captured {
                 p.muted { "No log events were captured." }
             } @else if logs.is_empty() {
-                p.muted { "No log event belongs to the traces above or is at WARN or above within 1s of a claim on its node." }
+                p.muted { "No log event belongs to the traces above, or is within 1s of a claim on its node and at WARN or above or named by the claim." }
             } @else {
                 p.muted {
-                    "The events of the traces above, and WARN and above within 1s of a claim on its node"
+                    "The events of the traces above, and within 1s of a claim on its node those at WARN or above or named by the claim"
                     @if total > logs.len() { ": the first " (logs.len()) " of " (total) }
                     ". All are in logs.otlp.json."
                 }
