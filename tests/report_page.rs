@@ -237,6 +237,28 @@ fn a_log_claims_page_lists_the_event_it_names() {
 }
 
 #[test]
+fn an_alert_claims_page_shows_the_alert_it_names_and_both_timelines_firing_spans() {
+    let dir = scratch("alert");
+    let _passed = Passed(dir.clone());
+    // A typo in the rule's selector: ActorsHighErrorRate never pends, so
+    // `timelines.txt` leaves it out; the page names it all the same.
+    let (_, page) = failing_page(Bug::AlertRuleStatusTypo, &dir);
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let alerts = &html[html.find("id=\"alerts\"").expect("an alerts section")..];
+    assert!(
+        alerts.contains(
+            "<code>ActorsHighErrorRate</code> never pending or firing on either timeline"
+        ),
+        "{alerts}"
+    );
+    // The other alerts' spans, written in minutes (`8m15s–end`), as bars.
+    assert!(
+        alerts.contains("class=\"firing\" style=\"left:"),
+        "{alerts}"
+    );
+}
+
+#[test]
 fn obsim_report_builds_the_page_again_for_a_folder_written_without_one() {
     let dir = scratch("rebuild");
     let _passed = Passed(dir.clone());

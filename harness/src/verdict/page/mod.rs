@@ -12,6 +12,7 @@
 //! spans, log events, timeline marks), so its size does not grow with the
 //! run's.
 
+mod alerts;
 mod chart;
 mod focus;
 mod model;

@@ -33,6 +33,9 @@ pub(crate) struct Seed {
     pub spans: Vec<Span>,
     pub logs: Vec<Log>,
     pub alerts: Vec<Alert>,
+    /// Alerts the claims name that were never pending or firing on either
+    /// timeline (so `timelines.txt` does not list them).
+    pub quiet_alerts: Vec<String>,
     /// Files that were missing, unreadable or cut: said on the page.
     pub notes: Vec<String>,
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::focus;
-use super::model::{Alert, Claim, FaultEvent, Firing, Incarnation, Scrape, Seed};
+use super::model::{Claim, FaultEvent, Incarnation, Scrape, Seed};
 use super::otlp;
 use crate::run::exposition;
 
@@ -48,7 +48,8 @@ pub(crate) fn read(folder: &Path) -> Result<Seed, String> {
     otlp::read_traces(folder, &mut seed);
     otlp::read_logs(folder, &mut seed);
     if let Some(alerts) = text(folder, "alerts/timelines.txt", &mut Vec::new()) {
-        seed.alerts = read_alerts(&alerts);
+        seed.alerts = super::alerts::read_alerts(&alerts);
+        seed.quiet_alerts = super::alerts::quiet_alerts(folder, &seed);
     }
     if seed.ended_at.is_none() {
         seed.ended_at = latest(&seed);
@@ -293,53 +294,6 @@ fn read_scrapes(scrapes: &str, charted: &BTreeSet<String>) -> Vec<Scrape> {
     out
 }
 
-/// Blocks of an alert's name, then `  scraped  …` and `  truth    …`.
-fn read_alerts(text: &str) -> Vec<Alert> {
-    let mut out = Vec::new();
-    let mut name: Option<&str> = None;
-    let mut scraped: Option<Firing> = None;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("  scraped ") {
-            scraped = Some(firing(rest.trim()));
-        } else if let Some(rest) = line.strip_prefix("  truth ") {
-            if let (Some(alert), Some(scraped)) = (name, scraped.take()) {
-                out.push(Alert {
-                    name: alert.to_string(),
-                    scraped,
-                    truth: firing(rest.trim()),
-                });
-            }
-        } else if !line.starts_with(' ') && !line.is_empty() {
-            name = Some(line);
-        }
-    }
-    out
-}
-
-/// `firing 2s–4s, 6s–end (9.23s)` into its spans.
-fn firing(text: &str) -> Firing {
-    let spans = text
-        .strip_prefix("firing ")
-        .map(|list| {
-            list.split(", ")
-                .filter_map(|span| {
-                    let (from, until) = span.split_once('–')?;
-                    let until = if until.starts_with("end") {
-                        None
-                    } else {
-                        Some(seconds(until)?)
-                    };
-                    Some((seconds(from)?, until))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Firing {
-        text: text.to_string(),
-        spans,
-    }
-}
-
 /// The latest instant anything was recorded at, for a report with no end.
 fn latest(seed: &Seed) -> Option<Duration> {
     let faults = seed.faults.iter().map(|fault| fault.at);
@@ -371,18 +325,5 @@ mod tests {
         assert_eq!(claim.node.as_deref(), Some("client"));
         assert_eq!(claim.at, None);
         assert_eq!(claim.message, "no trace");
-    }
-
-    #[test]
-    fn firing_spans_are_read_with_an_open_end() {
-        let firing = firing("firing 2s–4.5s, 6s–end (9.23s)");
-        assert_eq!(
-            firing.spans,
-            [
-                (Duration::from_secs(2), Some(Duration::from_millis(4500))),
-                (Duration::from_secs(6), None)
-            ]
-        );
-        assert!(super::firing("never fired (pending only)").spans.is_empty());
     }
 }

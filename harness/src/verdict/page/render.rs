@@ -173,6 +173,12 @@ fn alerts_section(seed: &Seed, end: Duration) -> Markup {
                 @for alert in &seed.alerts {
                     (alert_rows(alert, end))
                 }
+                @for name in &seed.quiet_alerts {
+                    div.alert.differs {
+                        code { (name) }
+                        " never pending or firing on either timeline, though the claims name it."
+                    }
+                }
             }
         }
     }
