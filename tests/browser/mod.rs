@@ -175,3 +175,66 @@ pub fn assert_page_loads(browser: &Path, page: &Path, what: &str) -> Loaded {
     );
     loaded
 }
+
+/// Seeds tried for a bug file's first failure.
+const SEEDS: u64 = 8;
+
+/// Every bug file under the package's `bugs/`: its first failing seed (of
+/// [`SEEDS`] from the file's start) writes a page under 2 MiB that loads
+/// (see [`assert_page_loads`]). `build` makes the file's sim from its
+/// scenario and a builder already pointed at the artifacts folder, with
+/// shrinking off (the page does not read `minimal.toml`).
+pub fn assert_every_bug_files_page_loads(
+    package: &str,
+    build: impl Fn(&obsim::scenario::Scenario, obsim::Builder) -> obsim::Sim,
+) {
+    // Its own folder: two runs may share a target folder.
+    let dir = std::env::temp_dir().join(format!(
+        "obsim-report-page-{package}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let browser = chromium();
+    let mut files: Vec<PathBuf> = std::fs::read_dir("bugs")
+        .expect("the bugs folder")
+        .map(|entry| entry.expect("a bug file").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no bug files: nothing would be proven");
+    for file in files {
+        let scenario = obsim::load_scenario(&file).unwrap_or_else(|error| panic!("{error}"));
+        let builder = obsim::Suite::new("scenarios")
+            .builder(
+                &scenario,
+                &format!("cargo test -p {package} --test report_page"),
+            )
+            .artifacts_dir(Some(dir.clone()))
+            .shrink(None);
+        let sim = build(&scenario, builder);
+        let start = scenario.seeds.start;
+        let failure = (start..start + SEEDS)
+            .find_map(|seed| sim.check_seed(seed).failure)
+            .unwrap_or_else(|| panic!("{} went unnoticed on {SEEDS} seeds", file.display()));
+        let Some(obsim::harness::Artifacts::Written(folder)) = &failure.artifacts else {
+            panic!(
+                "{}: artifacts not written: {:?}",
+                file.display(),
+                failure.artifacts
+            );
+        };
+        let page = folder.join(obsim::harness::PAGE);
+        let bytes = std::fs::metadata(&page).expect("the page").len();
+        eprintln!("{}: {} KiB", file.display(), bytes / 1024);
+        assert!(
+            bytes < 2 << 20,
+            "{}: the page is {bytes} bytes",
+            file.display()
+        );
+        if let Some(browser) = &browser {
+            assert_page_loads(browser, &page, &file.display().to_string());
+        }
+    }
+    // Passed: nothing to look at.
+    let _ = std::fs::remove_dir_all(&dir);
+}
