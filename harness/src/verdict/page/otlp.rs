@@ -15,19 +15,24 @@ use super::read::text;
 /// A value longer than this is cut on the page: the file keeps all of it.
 const VALUE_CHARS_MAX: usize = 300;
 
+/// The OTLP/JSON request in `folder/name`, or None with a note saying why.
+fn request<T: serde::de::DeserializeOwned>(
+    folder: &Path,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<T> {
+    let json = text(folder, name, notes)?;
+    serde_json::from_str(&json)
+        .map_err(|error| notes.push(format!("{name} is not OTLP/JSON: {error}")))
+        .ok()
+}
+
 pub(super) fn read_traces(folder: &Path, seed: &mut Seed) {
-    let Some(json) = text(folder, "traces.otlp.json", &mut seed.notes) else {
+    let Some(request) =
+        request::<ExportTraceServiceRequest>(folder, "traces.otlp.json", &mut seed.notes)
+    else {
         return;
     };
-    let request: ExportTraceServiceRequest = match serde_json::from_str(&json) {
-        Ok(request) => request,
-        Err(error) => {
-            seed.notes
-                .push(format!("traces.otlp.json is not OTLP/JSON: {error}"));
-            return;
-        }
-    };
-    drop(json);
     for resource in request.resource_spans {
         let node = instance(resource.resource.as_ref());
         for scope in resource.scope_spans {
@@ -60,18 +65,11 @@ pub(super) fn read_traces(folder: &Path, seed: &mut Seed) {
 }
 
 pub(super) fn read_logs(folder: &Path, seed: &mut Seed) {
-    let Some(json) = text(folder, "logs.otlp.json", &mut seed.notes) else {
+    let Some(request) =
+        request::<ExportLogsServiceRequest>(folder, "logs.otlp.json", &mut seed.notes)
+    else {
         return;
     };
-    let request: ExportLogsServiceRequest = match serde_json::from_str(&json) {
-        Ok(request) => request,
-        Err(error) => {
-            seed.notes
-                .push(format!("logs.otlp.json is not OTLP/JSON: {error}"));
-            return;
-        }
-    };
-    drop(json);
     for resource in request.resource_logs {
         let node = instance(resource.resource.as_ref());
         for scope in resource.scope_logs {
