@@ -76,6 +76,8 @@ pub(super) struct TraceFocus {
     pub traces: Vec<String>,
     /// Span ids to highlight.
     pub spans: BTreeSet<String>,
+    /// Traces the claims tie to beyond [`TRACES_MAX`]: counted, not drawn.
+    pub left_out: BTreeSet<String>,
 }
 
 pub(super) fn traces(seed: &Seed, origin_ns: i128) -> TraceFocus {
@@ -84,8 +86,13 @@ pub(super) fn traces(seed: &Seed, origin_ns: i128) -> TraceFocus {
         seed.spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let mut focus = TraceFocus::default();
     let add = |focus: &mut TraceFocus, trace: &str| {
-        if !focus.traces.iter().any(|t| t == trace) && focus.traces.len() < TRACES_MAX {
+        if focus.traces.iter().any(|t| t == trace) {
+            return;
+        }
+        if focus.traces.len() < TRACES_MAX {
             focus.traces.push(trace.to_string());
+        } else {
+            focus.left_out.insert(trace.to_string());
         }
     };
     for claim in &seed.claims {
@@ -220,6 +227,7 @@ fn names_log(claim: &Claim, log: &Log) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::Status;
     use super::*;
 
     fn claim(subject: &str, message: &str) -> Claim {
@@ -253,5 +261,36 @@ mod tests {
             ["actors_active", "lat_seconds", "actors_activations_total"]
         );
         assert!(families(&[claim("spans", "none")], &names).is_empty());
+    }
+
+    fn span(trace: usize) -> Span {
+        Span {
+            trace_id: format!("{trace:032x}"),
+            span_id: format!("{trace:016x}"),
+            parent_id: None,
+            name: "work".into(),
+            kind: "server",
+            node: Some("server-0".into()),
+            start_ns: 0,
+            end_ns: 1,
+            status: Status::Unset,
+            attributes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn traces_past_the_bound_are_counted_not_drawn() {
+        let total = TRACES_MAX + 3;
+        let mut seed = Seed {
+            spans: (0..total).map(span).collect(),
+            ..Seed::default()
+        };
+        let named: Vec<String> = (0..total).map(|t| format!("{t:032x}")).collect();
+        seed.claims = vec![claim("spans", &named.join(" "))];
+        let focus = traces(&seed, 0);
+        assert_eq!(focus.traces, named[..TRACES_MAX]);
+        assert_eq!(focus.left_out.len(), 3);
+        assert!(!focus.left_out.contains(&named[0]));
     }
 }

@@ -111,6 +111,9 @@ pub(super) fn render(seed: &Seed) -> Markup {
                         p.muted { "No exported trace is tied to the claims." }
                     }
                     (waterfall::waterfalls(seed, &traces.traces, &traces.spans, &claims, origin))
+                    @if !traces.left_out.is_empty() {
+                        p.note { (traces.left_out.len()) " more trace(s) tied to the claims are not drawn (at most " (focus::TRACES_MAX) " are): see traces.otlp.json." }
+                    }
                 }
                 (alerts_section(seed, end))
                 (logs_section(&logs, logs_total, origin, seed.logs.is_empty(), &traces.traces))
