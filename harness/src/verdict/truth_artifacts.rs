@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use obsim_rules::{is_stale, METRIC_NAME};
 
 use crate::checks::alerts::truth_store;
+use crate::run::exposition::Sample;
 use crate::run::Run;
 use crate::sim::Sim;
 
@@ -64,15 +65,14 @@ pub(crate) fn truth_file(sim: &Sim, run: &Run) -> Option<(PathBuf, String)> {
 /// `name{a="1",b="2"}`, as the exposition parser names a sample's series
 /// (`Sample::series`), with the target's `job` and `instance` kept.
 fn name(labels: &obsim_rules::Labels) -> String {
-    let metric = labels.get(METRIC_NAME).map_or("", String::as_str);
-    let rest: Vec<String> = labels
-        .iter()
-        .filter(|(key, _)| key.as_str() != METRIC_NAME)
-        .map(|(key, value)| format!("{key}={value:?}"))
-        .collect();
-    if rest.is_empty() {
-        metric.to_string()
-    } else {
-        format!("{metric}{{{}}}", rest.join(","))
+    Sample {
+        name: labels.get(METRIC_NAME).cloned().unwrap_or_default(),
+        labels: labels
+            .iter()
+            .filter(|(key, _)| key.as_str() != METRIC_NAME)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        value: 0.0,
     }
+    .series()
 }

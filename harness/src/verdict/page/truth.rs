@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::model::Truth;
 use super::read::seconds;
+use crate::run::exposition;
 
 /// Histogram and summary sample suffixes.
 const SUFFIXES: [&str; 5] = ["_bucket", "_count", "_sum", "_gcount", "_gsum"];
@@ -16,56 +17,23 @@ fn charted_name(name: &str, charted: &BTreeSet<String>) -> bool {
             .any(|stem| charted.contains(stem))
 }
 
-/// `a="1",b="x\"y"` into its pairs, values unescaped; None if malformed.
-fn pairs(text: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once("=\"")?;
-        let mut value = String::new();
-        let mut chars = after.char_indices();
-        let end = loop {
-            let (index, c) = chars.next()?;
-            match c {
-                '\\' => value.push(match chars.next()?.1 {
-                    'n' => '\n',
-                    't' => '\t',
-                    other => other,
-                }),
-                '"' => break index,
-                c => value.push(c),
-            }
-        };
-        out.push((key.to_string(), value));
-        rest = after[end + 1..]
-            .strip_prefix(',')
-            .unwrap_or(&after[end + 1..]);
-    }
-    Some(out)
-}
-
 /// `name{instance="server-0",job="x",a="1"}` as (series without the
-/// target's labels, node).
+/// target's labels, node), read by the exposition parser that reads
+/// `scrapes.txt`, so both name a series alike (`Sample::series`).
 fn header(line: &str) -> Option<(String, String)> {
-    let (name, labels) = match line.split_once('{') {
-        Some((name, labels)) => (name, labels.strip_suffix('}')?),
-        None => (line, ""),
-    };
-    let mut node = None;
-    let mut own = Vec::new();
-    for (key, value) in pairs(labels)? {
-        match key.as_str() {
-            "instance" => node = Some(value),
-            "job" => {}
-            _ => own.push(format!("{key}={value:?}")),
-        }
-    }
-    let series = if own.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}{{{}}}", own.join(","))
-    };
-    Some((series, node?))
+    let parsed = exposition::parse(&format!("{line} 0\n")).ok()?;
+    let mut sample = parsed
+        .families
+        .into_iter()
+        .next()?
+        .samples
+        .into_iter()
+        .next()?;
+    let node = sample.label("instance")?.to_string();
+    sample
+        .labels
+        .retain(|(key, _)| key != "instance" && key != "job");
+    Some((sample.series(), node))
 }
 
 pub(super) fn read_truth(text: &str, charted: &BTreeSet<String>) -> Vec<Truth> {
